@@ -1,0 +1,36 @@
+"""The ``rdlr`` command. Each subcommand lives in its own module, which defines
+``configure_parser(parser)`` and ``run(args) -> int``; this file only dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "prepare": ("rdlr.corpora.cli", "write a corpus manifest (CSV) from a corpus folder"),
+    "extract": ("rdlr.features.cli", "extract features from manifests into the Parquet feature store"),
+    "sweep": ("rdlr.sweep_cli", "run a sweep spec on Ray Tune"),
+    "report": ("rdlr.report_cli", "render Tables 2/3 and plots from a sweep's results"),
+    "reproduce": ("rdlr.reproduce", "prepare + extract + sweep + report in one command"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rdlr", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.configure_parser(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Read and validate a manifest CSV — any corpus, described by the schema of :mod:`rdlr.corpora.manifest`.
+
+Every problem raises :class:`ManifestError` naming the file, the column, the offending values (first few,
+with their line numbers) and what to do. Relative ``path`` cells resolve against the CSV's folder.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rdlr.corpora.manifest import (
+    COLUMNS,
+    REQUIRED_COLUMNS,
+    ManifestError,
+    conform,
+    format_list,
+)
+from rdlr.labels import CLASSES, VOTE_COLUMNS
+
+LABEL_ALIASES: dict[str, str] = {
+    "neutral": "neutral", "neu": "neutral",
+    "happy": "happy", "hap": "happy", "happiness": "happy",
+    "sad": "sad", "sadness": "sad",
+    "angry": "angry", "ang": "angry", "anger": "angry",
+}
+GENDER_ALIASES: dict[str, str] = {"f": "F", "female": "F", "m": "M", "male": "M"}
+PARTITION_ALIASES: dict[str, str] = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val", "dev": "val", "development": "val",
+    "test": "test",
+}
+OTHER_LABEL_POLICIES = ("error", "exclude")
+TEXT_CELLS = ("utt_id", "path", "corpus", "speaker", "label", "session", "partition", "gender")
+
+
+def _lines(mask: pd.Series) -> list[int]:
+    """CSV line numbers (header = line 1) of the rows where ``mask`` holds."""
+    return [int(i) + 2 for i in np.flatnonzero(mask.to_numpy())]
+
+
+def _value_report(values: pd.Series, bad: pd.Series) -> str:
+    """``'fear' (12 rows, first at line 5), 'x' (1 row, first at line 9)`` for the bad cells of a column."""
+    parts = []
+    counts = Counter(values[bad])
+    for value, count in counts.most_common():
+        first = _lines(bad & (values == value))[0]
+        parts.append(f"{value!r} ({count} row{'s' if count > 1 else ''}, first at line {first})")
+    return format_list(parts)
+
+
+def _normalise(df: pd.DataFrame, column: str, aliases: dict[str, str], source: Path, valid: str) -> None:
+    """Map ``column`` through ``aliases`` (case-insensitive; empty stays empty) or fail naming the bad values."""
+    if column not in df.columns:
+        return
+    lowered = df[column].str.lower()
+    bad = (lowered != "") & ~lowered.isin(list(aliases))
+    if bad.any():
+        raise ManifestError(
+            f"{source}: column {column!r} has value(s) {_value_report(df[column], bad)}; "
+            f"use one of {valid} or leave the cell empty"
+        )
+    df[column] = lowered.map(lambda value: aliases.get(value, ""))
+
+
+def _check_votes(df: pd.DataFrame, source: Path) -> None:
+    for column in VOTE_COLUMNS:
+        if column not in df.columns:
+            continue
+        numbers = pd.to_numeric(df[column].replace("", np.nan), errors="coerce")
+        bad = (df[column] != "") & (numbers.isna() | (numbers < 0))
+        if bad.any():
+            raise ManifestError(
+                f"{source}: column {column!r} must hold non-negative vote counts (or be empty); "
+                f"found {_value_report(df[column], bad)}"
+            )
+        df[column] = numbers.astype(float)
+
+
+def _resolve_paths(df: pd.DataFrame, source: Path, check_files: bool) -> None:
+    base = source.parent
+    df["path"] = [str(path) if Path(path).is_absolute() else str((base / path).resolve()) for path in df["path"]]
+    if check_files:
+        missing = [path for path in df["path"] if not Path(path).is_file()]
+        if missing:
+            raise ManifestError(
+                f"{source}: {len(missing)} audio file(s) listed in column 'path' do not exist: {format_list(missing)}; "
+                f"fix the paths (relative paths resolve against {base}) or regenerate the manifest"
+            )
+
+
+def _numeric_extras(df: pd.DataFrame) -> pd.DataFrame:
+    """Extra (non-schema) columns whose non-empty cells are all numbers become float (e.g. ``reliability``)."""
+    for column in df.columns[len(COLUMNS):]:
+        cells = df[column].astype(str).str.strip()
+        numbers = pd.to_numeric(cells.replace("", np.nan), errors="coerce")
+        if (cells != "").any() and not (numbers.isna() & (cells != "")).any():
+            df[column] = numbers.astype(float)
+    return df
+
+
+def validate_manifest(
+    df: pd.DataFrame, source: str | Path, check_files: bool = True, other_labels: str = "error"
+) -> pd.DataFrame:
+    """A validated, normalised copy of a raw manifest table (all cells strings) read from ``source``.
+
+    ``other_labels="exclude"`` drops rows whose label is not one of the four classes and counts them in
+    ``attrs["excluded"]``; the default raises.
+    """
+    source = Path(source)
+    if other_labels not in OTHER_LABEL_POLICIES:
+        raise ManifestError(f"unknown other_labels {other_labels!r}; valid: {', '.join(OTHER_LABEL_POLICIES)}")
+    missing = [name for name in REQUIRED_COLUMNS if name not in df.columns]
+    if missing:
+        raise ManifestError(
+            f"{source}: missing required column(s) {missing}; found {list(df.columns)}. "
+            f"A manifest needs {', '.join(REQUIRED_COLUMNS)} (label empty for unlabeled utterances)"
+        )
+    df = df.copy()
+    for column in TEXT_CELLS:
+        if column in df.columns:
+            df[column] = df[column].astype(str).str.strip()
+    for column in ("utt_id", "path", "corpus", "speaker"):
+        empty = df[column] == ""
+        if empty.any():
+            raise ManifestError(f"{source}: empty {column!r} at line(s) {format_list(_lines(empty))}; fill every cell")
+    duplicated = df["utt_id"].duplicated(keep=False)
+    if duplicated.any():
+        raise ManifestError(
+            f"{source}: duplicate utt_id value(s) {_value_report(df['utt_id'], duplicated)}; utt_id must be unique"
+        )
+    lowered = df["label"].str.lower()
+    other = (lowered != "") & ~lowered.isin(list(LABEL_ALIASES))
+    excluded: dict[str, int] = {}
+    if other.any() and other_labels == "error":
+        raise ManifestError(
+            f"{source}: column 'label' has value(s) outside {', '.join(CLASSES)}: {_value_report(df['label'], other)}. "
+            "Use one of those four classes, or an empty cell for unlabeled utterances; to leave out the rows of "
+            "other emotions instead, pass other_labels='exclude' (rdlr prepare csv --exclude-other-labels)"
+        )
+    if other.any():
+        excluded = dict(sorted(Counter(df.loc[other, "label"]).items()))
+        df = df[~other].reset_index(drop=True)
+        lowered = df["label"].str.lower()
+    df["label"] = lowered.map(lambda value: LABEL_ALIASES.get(value, ""))
+    _normalise(df, "gender", GENDER_ALIASES, source, "F, M")
+    _normalise(df, "partition", PARTITION_ALIASES, source, "train, val, test")
+    _check_votes(df, source)
+    _resolve_paths(df, source, check_files)
+    out = _numeric_extras(conform(df))
+    out.attrs["excluded"] = excluded
+    out.attrs["dropped"] = {}
+    return out
+
+
+def read_manifest(path: str | Path, check_files: bool = True, other_labels: str = "error") -> pd.DataFrame:
+    """Read and validate the manifest CSV at ``path`` (see :func:`validate_manifest`)."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise ManifestError(f"manifest not found: {path}")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ManifestError(f"{path}: not a readable CSV manifest ({error})") from None
+    df = validate_manifest(raw, path, check_files=check_files, other_labels=other_labels)
+    df.attrs["source"] = str(path)
+    return df
+
+
+def load(root: str | Path, check_files: bool = True, other_labels: str = "error") -> pd.DataFrame:
+    """``load_corpus("csv", root)``: ``root`` is the manifest CSV itself."""
+    return read_manifest(root, check_files=check_files, other_labels=other_labels)

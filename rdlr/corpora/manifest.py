@@ -1,0 +1,196 @@
+"""The one manifest schema shared by every corpus, and the builder each loader fills.
+
+A manifest is a :class:`pandas.DataFrame` with one row per utterance:
+
+* required: ``utt_id`` (unique), ``path`` (absolute audio path), ``corpus``, ``speaker``, ``label``
+  (one of :data:`rdlr.labels.CLASSES`, or ``""`` for unlabeled corpora such as LibriSpeech);
+* optional (always present in loader output, empty when a corpus has no such information):
+  ``session``, ``partition`` (train/val/test), ``gender`` (F/M), ``transcript`` and the vote counts
+  ``votes_neutral``, ``votes_happy``, ``votes_sad``, ``votes_angry`` (float, NaN when absent).
+
+Loaders never drop utterances silently: utterances of emotions outside the paper's four classes
+(Section 3.1) are counted per raw label in ``df.attrs["excluded"]``; utterances dropped for another
+reason (no audio file, empty audio file, unparsable name) are counted in ``df.attrs["dropped"]`` and
+reported with :func:`warnings.warn`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rdlr.labels import CLASSES, VOTE_COLUMNS
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("utt_id", "path", "corpus", "speaker", "label")
+TEXT_COLUMNS: tuple[str, ...] = ("session", "partition", "gender", "transcript")
+OPTIONAL_COLUMNS: tuple[str, ...] = TEXT_COLUMNS + VOTE_COLUMNS
+COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+PARTITIONS: tuple[str, ...] = ("train", "val", "test")
+WAV_HEADER_BYTES = 44
+SHOW_FIRST = 5
+
+
+class ManifestError(ValueError):
+    """A manifest or corpus folder that cannot be turned into a valid manifest (the message says why)."""
+
+
+class CorpusDataWarning(UserWarning):
+    """Utterances dropped while reading a corpus (missing or empty audio, unparsable names)."""
+
+
+def empty_manifest() -> pd.DataFrame:
+    """A manifest with the standard columns and no rows."""
+    return conform(pd.DataFrame({name: [] for name in COLUMNS}))
+
+
+def conform(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every standard column present (filled empty), in the standard order, extras last.
+
+    Text columns become ``str`` with ``""`` for missing values; vote columns become float.
+    """
+    out = df.copy()
+    for name in REQUIRED_COLUMNS + TEXT_COLUMNS:
+        if name not in out.columns:
+            out[name] = ""
+        out[name] = out[name].fillna("").astype(str)
+    for name in VOTE_COLUMNS:
+        if name not in out.columns:
+            out[name] = np.nan
+        out[name] = pd.to_numeric(out[name], errors="raise").astype(float)
+    extras = [name for name in out.columns if name not in COLUMNS]
+    out = out[list(COLUMNS) + extras]
+    out.attrs = dict(df.attrs)
+    return out
+
+
+def format_list(items: Iterable[object], limit: int = SHOW_FIRST) -> str:
+    """``"a, b, c (and 7 more)"``: the first ``limit`` items of a list for an error message."""
+    items = list(items)
+    shown = ", ".join(str(item) for item in items[:limit])
+    return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
+
+
+def _audio_problem(path: str) -> str | None:
+    """Why the audio file at ``path`` cannot be used, or ``None`` when it looks usable."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return "missing audio file"
+    if size == 0 or (path.lower().endswith(".wav") and size <= WAV_HEADER_BYTES):
+        return "empty audio file"
+    return None
+
+
+class ManifestBuilder:
+    """Collects the rows of one corpus, the excluded labels and the dropped utterances.
+
+    Loaders call :meth:`add` for every utterance of the four classes (or every unlabeled utterance),
+    :meth:`exclude` for utterances of other emotions and :meth:`drop` for unusable ones, then
+    :meth:`build`.
+    """
+
+    def __init__(self, corpus: str) -> None:
+        self.corpus = corpus
+        self.rows: list[dict[str, object]] = []
+        self.excluded: Counter[str] = Counter()
+        self.dropped: dict[str, list[str]] = {}
+
+    def add(self, *, utt_id: str, path: str | Path, speaker: str, label: str, **optional: object) -> None:
+        """One utterance; ``label`` must be one of the four classes or ``""``."""
+        if label and label not in CLASSES:
+            raise ManifestError(f"{self.corpus}: internal label {label!r} for {utt_id} is not one of {CLASSES}")
+        row: dict[str, object] = {
+            "utt_id": utt_id,
+            "path": str(path),
+            "corpus": self.corpus,
+            "speaker": speaker,
+            "label": label,
+        }
+        row.update(optional)
+        self.rows.append(row)
+
+    def exclude(self, raw_label: str) -> None:
+        """Count one utterance whose emotion is outside the four classes."""
+        self.excluded[str(raw_label)] += 1
+
+    def drop(self, reason: str, name: str) -> None:
+        """Record one utterance dropped for ``reason`` (named in the warning and ``attrs["dropped"]``)."""
+        self.dropped.setdefault(reason, []).append(name)
+
+    def build(self, check_audio: bool = True) -> pd.DataFrame:
+        """The manifest, sorted by ``utt_id``; warns once per drop reason.
+
+        With ``check_audio`` every path is stat-ed: missing files and empty ones (a WAV file that is only
+        a header) are dropped and reported.
+        """
+        rows = self.rows
+        if check_audio:
+            kept = []
+            for row in rows:
+                problem = _audio_problem(str(row["path"]))
+                if problem is None:
+                    kept.append(row)
+                else:
+                    self.drop(problem, str(row["path"]))
+            rows = kept
+        df = pd.DataFrame(rows) if rows else pd.DataFrame({name: [] for name in COLUMNS})
+        df = conform(df).sort_values("utt_id", kind="stable").reset_index(drop=True)
+        duplicates = df["utt_id"][df["utt_id"].duplicated()].tolist()
+        if duplicates:
+            raise ManifestError(f"{self.corpus}: duplicate utterance ids: {format_list(duplicates)}")
+        for reason, names in self.dropped.items():
+            warnings.warn(
+                f"{self.corpus}: dropped {len(names)} utterance(s), {reason}: {format_list(names)}",
+                CorpusDataWarning,
+                stacklevel=3,
+            )
+        df.attrs["excluded"] = dict(sorted(self.excluded.items()))
+        df.attrs["dropped"] = {reason: len(names) for reason, names in sorted(self.dropped.items())}
+        df.attrs["count_warnings"] = []
+        return df
+
+
+def class_counts(df: pd.DataFrame) -> dict[str, int]:
+    """Rows per class (all four classes, zeros included) among labeled rows."""
+    counts = df["label"].value_counts()
+    return {name: int(counts.get(name, 0)) for name in CLASSES}
+
+
+def summarize(df: pd.DataFrame) -> str:
+    """A human-readable summary: rows, speakers and classes per corpus, excluded labels, drops, count checks."""
+    lines: list[str] = []
+    for corpus, part in df.groupby("corpus", sort=True):
+        labeled = part[part["label"] != ""]
+        lines.append(f"{corpus}: {len(part)} utterances, {part['speaker'].nunique()} speakers")
+        if len(labeled):
+            lines.append("  " + "  ".join(f"{name} {count}" for name, count in class_counts(labeled).items()))
+        if len(labeled) < len(part):
+            lines.append(f"  unlabeled {len(part) - len(labeled)}")
+        if "partition" in part.columns and (part["partition"] != "").any():
+            counts = part["partition"].value_counts()
+            lines.append("  partitions: " + ", ".join(f"{p} {int(counts.get(p, 0))}" for p in PARTITIONS))
+    excluded: Mapping[str, int] = df.attrs.get("excluded", {})
+    lines.append(
+        "excluded (emotions outside neutral/happy/sad/angry): "
+        + (", ".join(f"{label} {count}" for label, count in excluded.items()) if excluded else "none")
+    )
+    dropped: Mapping[str, int] = df.attrs.get("dropped", {})
+    if dropped:
+        lines.append("dropped: " + ", ".join(f"{reason} {count}" for reason, count in dropped.items()))
+    for message in df.attrs.get("count_warnings", []):
+        lines.append(f"count check: {message}")
+    return "\n".join(lines)
+
+
+def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` as a manifest CSV (standard columns first, NaN votes as empty cells); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conform(df).to_csv(path, index=False)
+    return path

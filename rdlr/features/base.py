@@ -1,0 +1,66 @@
+"""What every feature extractor is: a small configured object that turns a batch of utterances into vectors.
+
+An extractor is built in the driver (cheap: config only) and ``setup`` is called once per Ray actor to load
+models there. Its ``config_hash`` is part of the feature store's cache key, so changing any setting re-extracts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class UtteranceError(Exception):
+    """An utterance that cannot be turned into features (corrupt, empty, too short, silent, unsupported).
+
+    The pipeline records ``str(error)`` as the reason in the errors table and carries on.
+    """
+
+
+@dataclass(frozen=True)
+class ExtractorConfig:
+    """Base for extractor settings; subclasses add fields. Everything here goes into the cache key."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def config_hash(self) -> str:
+        payload = json.dumps({"type": type(self).__name__, **self.to_dict()}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Extracted:
+    """One utterance's outcome: a float32 ``vector`` of length ``dim``, or an ``error`` reason.
+
+    ``extras`` carries string provenance stored beside the vector (e.g. ``transcript``, ``asr_model``).
+    """
+
+    vector: np.ndarray | None = None
+    error: str | None = None
+    extras: dict[str, str] = field(default_factory=dict)
+
+
+class Extractor(ABC):
+    """A feature extractor: ``name`` (feature-set name in the store), ``dim``, ``config``.
+
+    ``extract`` takes utterance records (dicts with at least ``utt_id`` and ``path``, plus ``transcript``
+    where the manifest has one) and returns one :class:`Extracted` per record, in order. Per-utterance
+    failures are returned, never raised, so one bad file cannot stop a batch.
+    """
+
+    name: ClassVar[str]
+    dim: int
+    config: ExtractorConfig
+
+    def setup(self, device: str = "cpu") -> None:
+        """Load models onto ``device``; called once per worker before the first batch."""
+
+    @abstractmethod
+    def extract(self, batch: list[dict[str, Any]]) -> list[Extracted]:
+        """Features for each record of ``batch``, in order."""

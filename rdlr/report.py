@@ -1,0 +1,173 @@
+"""Render a sweep's results as the paper's Tables 2 and 3, a paired comparison, plots, and an index.
+
+``render_report(results, out_dir)`` writes ``<out_dir>/<spec_id>/`` (``.../paper-selection/`` for the paper's
+protocol): table2/table3 (+ ``other`` for rows outside the paper's layout) as .md/.tex/.csv, comparison.md/.csv,
+selection.md/.csv, plots/*.png and README.md, the index, whose path it returns. Numbers are the test UA (%) of the
+configuration chosen by :mod:`rdlr.selection`, mean ± std over seeds; missing cells stay missing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from rdlr.report_compare import compare_methods, render_comparison
+from rdlr.report_index import COMPARISON_NOTE, ReportInfo, index_markdown, paper_notes, selection_frame, \
+    selection_markdown, table_notes, write_text
+from rdlr.report_plots import check_confusions, plot_confusions, plot_ua
+from rdlr.report_render import render_csv, render_latex, render_markdown
+from rdlr.report_tables import (
+    PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, Table, build_table, features_title, label_or_id, load_paper_results,
+    order_corpora, other_rows, paper_lookup, table2_rows, table3_rows,
+)  # fmt: skip
+from rdlr.selection import check_selection, read_results, selected_trials, validate_results
+
+SPEC_FILES: tuple[str, ...] = ("spec.json", "spec.yaml", "spec.yml")
+PAPER_SELECTION_DIR = "paper-selection"
+
+
+def find_spec(folder: str | PathLike[str]) -> dict[str, Any] | None:
+    """The sweep spec saved beside results.csv (spec.json / spec.yaml / spec.yml), or None."""
+    for name in SPEC_FILES:
+        path = Path(folder) / name
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            loaded = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{path}: a sweep spec must be a mapping, got {type(loaded).__name__}")
+            return loaded
+    return None
+
+
+def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int) -> list[Table]:
+    """Table 2 / Table 3 when any of their rows has results (all their rows shown, missing ones as missing),
+    and "other" for (features, protocol, method) outside the paper's layout."""
+    paper = load_paper_results()
+    present = list(dict.fromkeys(zip(trials["features"], trials["protocol"], trials["method"])))
+    t2_rows, t3_rows = table2_rows(), table3_rows()
+    tables = []
+    if any(r.key in present for r in t2_rows):
+        title = f"Table 2 — UA (%) with {features_title(TABLE2_FEATURES)} input features"
+        tables.append(build_table("table2", title, t2_rows, trials, columns, paper_lookup(2, paper), n_seeds))
+    if any(r.key in present for r in t3_rows):
+        title = "Table 3 — UA (%) with " + " and ".join(features_title(f) for f in TABLE3_FEATURES) + " input features"
+        tables.append(build_table("table3", title, t3_rows, trials, columns, paper_lookup(3, paper), n_seeds))
+    extra = other_rows(present, t2_rows + t3_rows)
+    if extra:
+        tables.append(build_table("other", "Other methods — UA (%)", extra, trials, columns, None, n_seeds, False))
+    return tables
+
+
+def render_report(
+    results: pd.DataFrame | str | PathLike[str],
+    out_dir: str | PathLike[str],
+    selection: str = "validation",
+    spec: dict[str, Any] | None = None,
+    *,
+    proposed: str = PROPOSED,
+    plots: bool = True,
+) -> Path:
+    """Write the report of one sweep and return the path of its index (``README.md``).
+
+    ``results``: the results table (DataFrame) or the path of results.csv / of the spec folder holding it (a spec
+    file beside it is read when ``spec`` is None). ``selection``: "validation" (best mean validation UA, default)
+    or "paper" (best mean test UA, the paper's protocol; written to ``<spec_id>/paper-selection/``). ``spec``: the
+    sweep spec (its ``spec_id``; its ``held_out`` list orders corpora outside the paper's). ``proposed``: the method
+    compared against every baseline. ``plots``: draw the PNG figures.
+    """
+    check_selection(selection)
+    spec = dict(spec or {})
+    frame, source, implied = _load(results, spec)
+    spec_id = _spec_id(frame, spec, implied, source)
+    if "spec_id" in frame.columns:
+        frame = frame[frame["spec_id"].isna() | (frame["spec_id"].astype(str) == spec_id)]
+    frame = validate_results(frame, source)
+    dest = Path(out_dir) / _safe(spec_id) / (PAPER_SELECTION_DIR if selection == "paper" else "")
+    trials = selected_trials(frame, selection)
+    if plots:
+        check_confusions(trials)
+    _clear_outputs(dest)
+    held_out = spec.get("held_out")
+    preferred = [str(x) for x in held_out] if isinstance(held_out, (list, tuple)) else []
+    info = ReportInfo(spec_id, selection, sorted(frame["seed"].unique().tolist()),
+                      order_corpora(frame["held_out"], preferred), spec)
+    tables = build_tables(trials, info.columns, len(info.seeds))
+    notes = table_notes(info)
+    figures: list[tuple[str, str]] = []
+    for table in tables:
+        write_text(dest / f"{table.name}.md", render_markdown(table, notes + paper_notes(table)))
+        write_text(dest / f"{table.name}.tex", render_latex(table, f"Selection: {selection}."))
+        write_text(dest / f"{table.name}.csv", render_csv(table))
+        if plots and plot_ua(table, dest / "plots" / f"ua_{table.name}.png", proposed, f"selection: {selection}"):
+            figures.append((f"UA per held-out corpus: {table.title}", f"plots/ua_{table.name}.png"))
+
+    labels = {r.key: r.label for t in tables for r in t.rows}
+    proposed_label = label_or_id("", "out_of_corpus", proposed)
+    comparison = compare_methods(trials, info.columns, labels, proposed)
+    comparison.to_csv(dest / "comparison.csv", index=False, float_format="%.6g", lineterminator="\n")
+    write_text(dest / "comparison.md", render_comparison(comparison, info.columns, proposed_label,
+                                                         [notes[0], COMPARISON_NOTE]))
+    if plots:
+        pair = [("ce", label_or_id("", "out_of_corpus", "ce")), (proposed, proposed_label)]
+        for features in dict.fromkeys(trials.loc[trials["method"] == proposed, "features"]):
+            name = f"plots/confusion_{_safe(features)}.png"
+            title = f"Confusion (recall %, summed over seeds): {features_title(features)}, selection: {selection}"
+            if plot_confusions(trials, features, info.columns, pair, dest / name, title):
+                figures.append((f"Confusion matrices, {proposed_label} vs CE, {features_title(features)}", name))
+
+    chosen = selection_frame(frame, selection)
+    chosen.to_csv(dest / "selection.csv", index=False, float_format="%.4f", lineterminator="\n")
+    write_text(dest / "selection.md", selection_markdown(chosen, selection, labels))
+    return write_text(dest / "README.md", index_markdown(info, frame, tables, figures))
+
+
+def _clear_outputs(dest: Path) -> None:
+    """Create ``dest`` and remove what an earlier report wrote there, so no stale table or plot survives."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("table2", "table3", "other"):
+        for suffix in (".md", ".tex", ".csv"):
+            (dest / f"{name}{suffix}").unlink(missing_ok=True)
+    for pattern in ("ua_*.png", "confusion_*.png"):
+        for stale in (dest / "plots").glob(pattern):
+            stale.unlink()
+
+
+def _load(results: pd.DataFrame | str | PathLike[str], spec: dict[str, Any]) -> tuple[pd.DataFrame, str, str | None]:
+    """(results, source name for errors, spec id implied by the folder) from a DataFrame or a results path;
+    fills an empty ``spec`` from the spec file beside a results path."""
+    if isinstance(results, pd.DataFrame):
+        return results, "results", None
+    path = Path(results)
+    folder = path if path.is_dir() else path.parent
+    if not spec:
+        spec.update(find_spec(folder) or {})
+    return read_results(path), str(path), folder.name
+
+
+def _spec_id(frame: pd.DataFrame, spec: dict[str, Any], implied: str | None, source: str) -> str:
+    """The spec id: from the spec, else the results' single ``spec_id``, else the results folder's name."""
+    given = next((str(spec[k]) for k in ("spec_id", "id", "name") if spec.get(k)), None)
+    in_results = sorted(set(frame["spec_id"].dropna().astype(str))) if "spec_id" in frame.columns else []
+    if given and in_results and given not in in_results:
+        raise ValueError(f"{source}: spec id {given!r} not in the results (spec_id column: {', '.join(in_results)})")
+    if given:
+        return given
+    if len(in_results) > 1:
+        raise ValueError(f"{source}: results of several specs ({', '.join(in_results)}); pass the spec id (--spec-id)")
+    if in_results:
+        return in_results[0]
+    if implied:
+        return implied
+    raise ValueError(f"{source}: no spec_id column and no spec given; pass spec={{'spec_id': ...}}")
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe form of a spec id or feature set (``is10+w2v`` -> ``is10_w2v``)."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("._") or "unnamed"

@@ -1,0 +1,131 @@
+"""Paired comparison of the proposed method (RDLR + CWW + †, loss (11)) against each baseline.
+
+For one feature set and held-out corpus, the selected configuration of each method has one test UA per seed. The
+two methods are paired by seed: Δ = mean over common seeds of (proposed − baseline) in percentage points, and
+p = two-sided paired t-test (``scipy.stats.ttest_rel``). With fewer than 2 common seeds, or differences that do not
+vary across seeds (t undefined), p is "n/a". The Avg column pairs the per-seed mean over all held-out corpora, for
+seeds that both methods have on every corpus. p-values are not corrected for multiple comparisons.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from rdlr.report_render import pipe_table
+from rdlr.report_tables import AVG, MISSING_MARK, RowKey, avg_defined, features_title
+
+OUT = "out_of_corpus"
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """Δ (pp), t, p and the number of paired seeds; NaN t/p when the test is undefined."""
+
+    n: int
+    diff: float
+    statistic: float
+    pvalue: float
+
+
+def paired_test(proposed: pd.Series, baseline: pd.Series) -> PairedResult:
+    """Paired t-test over the seeds both series (test UA as fractions, indexed by seed) have."""
+    common = proposed.index.intersection(baseline.index).sort_values()
+    if len(common) == 0:
+        return PairedResult(0, math.nan, math.nan, math.nan)
+    a = proposed.loc[common].to_numpy(dtype=float)
+    b = baseline.loc[common].to_numpy(dtype=float)
+    d = a - b
+    diff = float(np.mean(d) * 100.0)
+    if len(common) < 2 or np.allclose(d, d[0], rtol=0.0, atol=1e-12):
+        return PairedResult(len(common), diff, math.nan, math.nan)
+    result = stats.ttest_rel(a, b)
+    return PairedResult(len(common), diff, float(result.statistic), float(result.pvalue))
+
+
+def _series(trials: pd.DataFrame, features: str, method: str, column: str) -> pd.Series:
+    rows = trials[
+        (trials["features"] == features) & (trials["protocol"] == OUT) & (trials["method"] == method)
+        & (trials["held_out"] == column)
+    ]  # fmt: skip
+    return rows.set_index("seed")["test_ua"].astype(float).sort_index()
+
+
+def _avg_series(trials: pd.DataFrame, features: str, method: str, columns: Sequence[str]) -> pd.Series:
+    """Per-seed mean over ``columns`` for seeds present on every column."""
+    parts = [_series(trials, features, method, c).rename(c) for c in columns]
+    frame = pd.concat(parts, axis=1).dropna(how="any")
+    return frame.mean(axis=1)
+
+
+def compare_methods(
+    trials: pd.DataFrame,
+    columns: Sequence[str],
+    labels: Mapping[RowKey, str],
+    proposed: str,
+) -> pd.DataFrame:
+    """One row per (features, baseline, column): n, Δ (pp), t, p of the proposed method vs the baseline.
+
+    ``trials`` are the selected trials (one row per seed); ``labels`` orders the baselines (layout order first)
+    and names them. Only out-of-corpus rows are compared; feature sets without the proposed method are skipped.
+    """
+    records = []
+    out = trials[trials["protocol"] == OUT]
+    seen = dict.fromkeys(zip(out["features"], out["protocol"], out["method"]))
+    ordered = [k for k in labels if k in seen] + [k for k in seen if k not in labels]
+    feature_sets = [f for f in dict.fromkeys(out["features"]) if (f, OUT, proposed) in seen]
+    for features in feature_sets:
+        baselines = [k[2] for k in ordered if k[0] == features and k[2] != proposed]
+        for method in baselines:
+            pairs = [(c, _series(out, features, proposed, c), _series(out, features, method, c)) for c in columns]
+            if avg_defined(columns):
+                avg = (_avg_series(out, features, proposed, columns), _avg_series(out, features, method, columns))
+                pairs.append((AVG, *avg))
+            for column, a, b in pairs:
+                result = paired_test(a, b)
+                records.append({
+                    "features": features, "proposed": proposed, "baseline": method,
+                    "baseline_label": labels.get((features, OUT, method), method), "column": column,
+                    "n": result.n, "diff_pp": result.diff, "t": result.statistic, "p": result.pvalue,
+                })  # fmt: skip
+    columns_out = ["features", "proposed", "baseline", "baseline_label", "column", "n", "diff_pp", "t", "p"]
+    return pd.DataFrame.from_records(records, columns=columns_out)
+
+
+def format_pair(n: int, diff: float, pvalue: float) -> str:
+    """"+2.1 (p=0.034, n=5)"; "p=n/a" when the test is undefined; the missing mark without common seeds."""
+    if n == 0:
+        return MISSING_MARK
+    if math.isnan(pvalue):
+        p_text = "p=n/a"
+    elif pvalue < 0.001:
+        p_text = "p<0.001"
+    else:
+        p_text = f"p={pvalue:.3f}"
+    return f"{diff:+.1f} ({p_text}, n={n})"
+
+
+def render_comparison(comparison: pd.DataFrame, columns: Sequence[str], proposed_label: str, notes: Sequence[str]) -> str:
+    """Markdown: one table per feature set, a row per baseline, a column per held-out corpus (+ Avg)."""
+    shown = list(columns) + ([AVG] if avg_defined(columns) else [])
+    parts = [f"# Paired comparison: {proposed_label} vs each baseline\n", *(f"{note}\n" for note in notes)]
+    if comparison.empty:
+        parts.append(f"No comparison: the results hold no out-of-corpus trials of {proposed_label} "
+                     "together with another out-of-corpus method of the same features.\n")
+    for features, block in comparison.groupby("features", sort=False):
+        rows = []
+        for baseline, group in block.groupby("baseline", sort=False):
+            by_column = {r["column"]: r for _, r in group.iterrows()}
+            cells = []
+            for column in shown:
+                r = by_column.get(column)
+                cells.append(MISSING_MARK if r is None else format_pair(int(r["n"]), float(r["diff_pp"]), float(r["p"])))
+            rows.append([str(group["baseline_label"].iloc[0]), *cells])
+        parts.append(f"## {features_title(str(features))} (out-of-corpus)\n")
+        parts.append(pipe_table(["Baseline", *shown], rows, ["l"] + ["r"] * len(shown)))
+    return "\n".join(parts)

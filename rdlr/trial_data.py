@@ -1,0 +1,84 @@
+"""The inputs of one trial: a feature matrix with each utterance's corpus, label and role."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rdlr.labels import UNLABELED, VOTE_COLUMNS, encode_labels
+
+ROLES: tuple[str, ...] = ("train", "val", "test", "unlabeled", "unused")
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """Features ``x`` (N × D, float32) and per-row ``labels`` (class index, -1 when unlabeled), ``corpus``,
+    ``roles`` (one of :data:`ROLES`) and optional annotator ``votes`` (N × C, NaN where a corpus has none)."""
+
+    x: np.ndarray
+    labels: np.ndarray
+    corpus: np.ndarray
+    roles: np.ndarray
+    votes: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.x)
+        if self.x.ndim != 2:
+            raise ValueError(f"features must be a 2-D matrix, got shape {self.x.shape}")
+        for name in ("labels", "corpus", "roles"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} rows but the features have {n}")
+        unknown = {str(role) for role in np.unique(self.roles)} - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown role(s) {sorted(unknown)}; valid: {', '.join(ROLES)}")
+        for role in ("train", "val"):
+            if not (self.roles == role).any():
+                raise ValueError(f"no utterance has role {role!r}: a trial needs training and validation data")
+        labeled = np.isin(self.roles, ("train", "val", "test"))
+        if (self.labels[labeled] == UNLABELED).any():
+            raise ValueError("utterances with role train/val/test must have a label")
+
+    @classmethod
+    def from_table(cls, x: np.ndarray, meta: pd.DataFrame, roles: "pd.Series | np.ndarray") -> "TrialData":
+        """Build from a feature matrix, its manifest columns (``corpus``, ``label``, optional ``votes_*``) and
+        per-row roles (e.g. from :func:`rdlr.corpora.splits.assign_roles`)."""
+        missing = {"corpus", "label"} - set(meta.columns)
+        if missing:
+            raise ValueError(f"metadata lacks column(s) {sorted(missing)}; it needs corpus and label")
+        labels = encode_labels(meta["label"].fillna("").astype(str).tolist())
+        votes = None
+        if set(VOTE_COLUMNS) <= set(meta.columns):
+            votes = meta[list(VOTE_COLUMNS)].to_numpy(dtype=np.float32, na_value=np.nan)
+        return cls(
+            x=np.asarray(x, dtype=np.float32),
+            labels=labels,
+            corpus=meta["corpus"].astype(str).to_numpy(),
+            roles=np.asarray(roles, dtype=str),
+            votes=votes,
+        )
+
+    def indices(self, role: str) -> np.ndarray:
+        return np.flatnonzero(self.roles == role)
+
+    def corpora(self, role: str) -> list[str]:
+        """Sorted corpus names that have rows with ``role``."""
+        return sorted(set(self.corpus[self.roles == role]))
+
+    def fingerprint(self) -> str:
+        """A content hash of what a trial trains on (for caching stage-1 models).
+
+        Hashes the shape, labels, corpora, roles, votes and every row of ``x`` sampled with a stride that
+        keeps the work bounded (~4096 rows) on corpora of any size.
+        """
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(np.asarray(self.x.shape, dtype=np.int64).tobytes())
+        for array in (self.labels, self.corpus.astype("U"), self.roles.astype("U")):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        if self.votes is not None:
+            digest.update(np.ascontiguousarray(self.votes).tobytes())
+        stride = max(1, len(self.x) // 4096)
+        digest.update(np.ascontiguousarray(self.x[::stride]).tobytes())
+        return digest.hexdigest()

@@ -1,0 +1,40 @@
+"""Shared fixtures: one small Ray instance for the whole session, paths to offline data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EMODB_ROOT = REPO_ROOT.parent / "shared" / "corpora" / "emodb"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One Ray instance for the whole test session: 2 CPUs, small object store, no dashboard."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=2,
+            object_store_memory=256 * 1024**2,
+            include_dashboard=False,
+            log_to_driver=False,
+            ignore_reinit_error=True,
+        )
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def emodb_root() -> Path:
+    """The real EmoDB recordings in ../shared/corpora/emodb; skips when they are absent."""
+    if not (EMODB_ROOT / "wav").is_dir():
+        pytest.skip(f"EmoDB not found at {EMODB_ROOT} (only present on the project's machines)")
+    return EMODB_ROOT

@@ -1,0 +1,99 @@
+"""``rdlr prepare``: writes the manifest, prints the summary (classes, exclusions, count checks)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rdlr.corpora import read_manifest, write_manifest
+from rdlr.corpora.cli import configure_parser, run
+
+
+def prepare(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="rdlr prepare")
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
+
+
+@pytest.fixture
+def emodb_tree(tmp_path, write_audio) -> Path:
+    for stem in ("03a01Fa", "03a01Wa", "08a01Nb", "08a02Ab"):
+        write_audio(tmp_path / "emodb" / "wav" / f"{stem}.wav")
+    return tmp_path / "emodb"
+
+
+def test_prepare_writes_the_manifest_and_prints_the_summary(emodb_tree, tmp_path, capsys):
+    out = tmp_path / "manifests" / "emodb.csv"
+    assert prepare(["emodb", "--root", str(emodb_tree), "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "EMODB: 3 utterances, 2 speakers" in printed.out
+    assert "neutral 1  happy 1  sad 0  angry 1" in printed.out
+    assert "excluded (emotions outside neutral/happy/sad/angry): A 1" in printed.out
+    assert "count check: EMODB: sad 0 (documented 62, -62)" in printed.out
+    assert f"wrote 3 rows to {out}" in printed.out
+    df = read_manifest(out)
+    assert df["utt_id"].tolist() == ["EMODB_03a01Fa", "EMODB_03a01Wa", "EMODB_08a01Nb"]
+
+
+def test_bad_input_returns_2_with_the_reason(tmp_path, capsys):
+    assert prepare(["cremad", "--root", str(tmp_path), "--out", str(tmp_path / "m.csv")]) == 2
+    assert "error: CREMA-D: no AudioWAV/ folder" in capsys.readouterr().err
+    assert prepare(["nosuch", "--root", str(tmp_path), "--out", str(tmp_path / "m.csv")]) == 2
+    assert "unknown corpus 'nosuch'" in capsys.readouterr().err
+    assert prepare(["emodb", "--root", str(tmp_path)]) == 2
+    assert "--out is required" in capsys.readouterr().err
+
+
+def test_dropped_files_are_reported_on_stderr(emodb_tree, tmp_path, capsys):
+    (emodb_tree / "wav" / "notes.wav").write_bytes(b"RIFF")
+    assert prepare(["emodb", "--root", str(emodb_tree), "--out", str(tmp_path / "m.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "warning: EMODB: dropped 1 utterance(s), file name not SSTTTEv.wav: notes.wav" in captured.err
+    assert "dropped: file name not SSTTTEv.wav 1" in captured.out
+
+
+def test_csv_exclude_other_labels(tmp_path, write_audio, capsys):
+    write_audio(tmp_path / "a.wav")
+    write_audio(tmp_path / "b.wav")
+    source = tmp_path / "in.csv"
+    source.write_text("utt_id,path,corpus,speaker,label\nu1,a.wav,M,s,happy\nu2,b.wav,M,s,fear\n")
+    assert prepare(["csv", "--root", str(source), "--out", str(tmp_path / "out.csv")]) == 2
+    assert "'fear'" in capsys.readouterr().err
+    assert prepare(["csv", "--root", str(source), "--out", str(tmp_path / "out.csv"), "--exclude-other-labels"]) == 0
+    assert "excluded (emotions outside neutral/happy/sad/angry): fear 1" in capsys.readouterr().out
+    assert read_manifest(tmp_path / "out.csv")["utt_id"].tolist() == ["u1"]
+
+
+def test_demo_calls_generate_demo_corpora(tmp_path, write_audio, monkeypatch, capsys):
+    calls = []
+
+    def generate_demo_corpora(out_dir, seed=0):
+        calls.append((Path(out_dir), seed))
+        write_audio(Path(out_dir) / "x.wav")
+        frame = pd.DataFrame([{"utt_id": "LIB-demo_1", "path": "x.wav", "corpus": "LIB-demo", "speaker": "l",
+                               "label": ""}])
+        return write_manifest(frame, Path(out_dir) / "demo_manifest.csv")
+
+    module = types.SimpleNamespace(generate_demo_corpora=generate_demo_corpora)
+    monkeypatch.setitem(sys.modules, "rdlr.corpora.demo", module)
+    import rdlr.corpora
+
+    monkeypatch.setattr(rdlr.corpora, "demo", module, raising=False)
+    assert prepare(["demo", "--root", str(tmp_path / "demo"), "--seed", "3"]) == 0
+    assert calls == [(tmp_path / "demo", 3)]
+    printed = capsys.readouterr().out
+    assert "LIB-demo: 1 utterances, 1 speakers" in printed
+    assert f"manifest: {tmp_path / 'demo' / 'demo_manifest.csv'}" in printed
+    assert prepare(["demo", "--root", str(tmp_path / "demo"), "--out", str(tmp_path / "copy.csv")]) == 0
+    assert read_manifest(tmp_path / "copy.csv")["path"].tolist() == [str(tmp_path / "demo" / "x.wav")]
+
+
+def test_vote_modality_only_for_cremad(emodb_tree, tmp_path, capsys):
+    assert prepare(["emodb", "--root", str(emodb_tree), "--out", str(tmp_path / "m.csv"),
+                    "--vote-modality", "face"]) == 2
+    assert "--vote-modality applies to cremad only" in capsys.readouterr().err

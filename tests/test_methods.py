@@ -1,0 +1,106 @@
+"""The method registry: every table row is registered, composes, and trains (two optimiser steps)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rdlr.labels import NUM_CLASSES
+from rdlr.methods import (
+    SEARCH_SPACE,
+    TABLE3_METHODS,
+    Method,
+    get_method,
+    list_methods,
+    parse_components,
+)
+from rdlr.train import Objective, training_targets
+
+PAPER_SETS = {
+    "batch_size": [1024, 2048, 4096],
+    "gamma": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
+    "lambda_w": [1, 2, 3, 4],
+    "lambda_rd": [0.1, 0.01, 0.001],
+    "lambda_ae": [0.5, 0.1, 0.01, 0.001],
+}
+
+
+def test_registry_holds_the_25_out_of_corpus_rows_of_table2():
+    ids = list_methods()
+    assert len(ids) == 25 and len(set(ids)) == 25
+    assert get_method("rdlr_cww_dagger").label == "RDLR + CWW + † (proposed)"
+    assert get_method("ce").label == "Out-of-corpus (CE)"
+    assert set(TABLE3_METHODS) <= set(ids)
+
+
+def test_proposed_method_is_loss_11():
+    method = get_method("rdlr_cww_dagger")
+    assert method.components == {"ce", "cw", "cww", "rd", "lr", "ae", "ls", "pel"}
+    assert method.two_stage and method.needs_unlabeled
+    assert method.stage1().components == get_method("rd_cww_dagger").components
+
+
+def test_search_space_uses_the_papers_sets_for_the_methods_own_hyperparameters():
+    space = get_method("rdlr_cww_dagger").search_space()
+    assert space == {key: PAPER_SETS[key] for key in ("batch_size", "gamma", "lambda_w", "lambda_rd", "lambda_ae")}
+    assert get_method("ce").search_space() == {"batch_size": PAPER_SETS["batch_size"]}
+    assert get_method("ce").search_space({"batch_size": [64]}) == {"batch_size": [64]}
+    for key, values in PAPER_SETS.items():
+        assert list(SEARCH_SPACE[key]) == values
+
+
+def test_composition_strings_build_methods():
+    assert get_method("rd+lr+cww+ae+ls+pel").components == {"ce", "rd", "lr", "cww", "ae", "ls", "pel"}
+    assert parse_components("rdlr+dagger") == {"ce", "rd", "lr", "ae", "ls", "pel"}
+    assert get_method("focal+cw").components == {"focal", "cw"}
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("rdrl", r"unknown method 'rdrl'; valid ids: ce, soft"),
+        ("rd+bogus", r"unknown component 'bogus'.*valid: ce, cw"),
+        ("ls+unigram", r"both 'ls' and 'unigram'"),
+        ("ce+focal", r"both 'ce' and 'focal'"),
+        ("self_kd+lr", r"'self_kd' takes its targets"),
+    ],
+)
+def test_bad_method_names_fail_with_the_valid_choices(name, message):
+    with pytest.raises(ValueError, match=message):
+        get_method(name)
+
+
+def test_unknown_hyperparameter_is_rejected():
+    with pytest.raises(ValueError, match=r"unknown hyperparameter\(s\) \['lambda_xx'\]"):
+        get_method("rd").resolve_hparams({"lambda_xx": 1})
+    with pytest.raises(ValueError, match="no stage 1"):
+        get_method("ce").stage1()
+
+
+@pytest.mark.parametrize("method_id", list_methods())
+def test_every_method_trains_two_steps_with_finite_loss_and_gradients(method_id):
+    torch.manual_seed(0)
+    method: Method = get_method(method_id)
+    hparams = method.resolve_hparams({"batch_size": 16})
+    dim, batch = 12, 16
+    x = torch.randn(batch, dim)
+    labels = torch.arange(batch) % NUM_CLASSES
+    votes = torch.rand(batch, NUM_CLASSES) * 3
+    stage1 = torch.randn(batch, NUM_CLASSES) if method.two_stage else None
+    target = training_targets(method, hparams, labels, votes, stage1)
+    objective = Objective(method, hparams, dim, ae_on_unlabeled=True)
+    optimizer = torch.optim.Adam(objective.parameters(), lr=2e-4)
+    for _ in range(2):
+        terms = objective(x, target, labels, torch.ones(NUM_CLASSES), torch.rand(batch) + 0.5, torch.randn(8, dim))
+        loss = torch.stack(list(terms.values())).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        assert torch.isfinite(loss)
+        for name, parameter in objective.named_parameters():
+            assert parameter.grad is not None, f"{method_id}: {name} got no gradient"
+            assert torch.isfinite(parameter.grad).all(), f"{method_id}: {name} has a non-finite gradient"
+        optimizer.step()
+    expected_terms = {"focal" if method.uses("focal") else "ce"} | (
+        method.components & {"rd", "ae", "pel", "proxy_anchor", "contrastive"}
+    )
+    assert set(terms) == expected_terms

@@ -1,0 +1,381 @@
+"""The report: golden Markdown/LaTeX/CSV, missing cells, best marks, Avg, paired tests vs scipy, plots, paper data.
+
+Goldens live in tests/golden/; regenerate them only deliberately: ``RDLR_UPDATE_GOLDEN=1 pytest tests/test_report.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from rdlr.methods import get_method
+from rdlr.report import render_report
+from rdlr.report_cli import configure_parser, locate_results, run
+from rdlr.report_compare import compare_methods, format_pair, paired_test
+from rdlr.report_plots import parse_confusion
+from rdlr.report_render import latex_escape, pipe_table
+from rdlr.report_tables import (
+    AVG, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, PAPER_RESULTS_PATH, TABLE2_METHODS, TABLE3_FEATURES, TABLE3_METHODS,
+    WITHIN_LABEL, RowSpec, build_table, load_paper_results, order_corpora, paper_corpus, table2_rows, table3_rows,
+)  # fmt: skip
+from rdlr.selection import selected_trials
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden"
+PAPER_MD = REPO.parent / "shared" / "paper" / "rdlr-sensors-2024.md"
+UPDATE = os.environ.get("RDLR_UPDATE_GOLDEN") == "1"
+CORPORA = ("CRE", "IEM", "IMP", "POD")
+CORPUS_SHIFT = {"CRE": 0.05, "IEM": 0.03, "IMP": -0.02, "POD": -0.06}
+SEED_JITTER = (0.0013, 0.0121, -0.0067)
+
+
+def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "golden") -> pd.DataFrame:
+    """A small hand-made sweep: 3 seeds, 2 configs ("c1" wins on validation, "c2" on test), missing cells."""
+    base = {
+        ("is10", "within_corpus", "ce"): 0.60, ("is10", "out_of_corpus", "ce"): 0.45,
+        ("is10", "out_of_corpus", "cww_dagger"): 0.47, ("is10", "out_of_corpus", "rdlr_cww_dagger"): 0.49,
+        ("is10", "out_of_corpus", "rd+lr+cww"): 0.48, ("is10+w2v", "out_of_corpus", "ce"): 0.50,
+        ("is10+w2v", "out_of_corpus", "rdlr_cww_dagger"): 0.53,
+    }  # fmt: skip
+    rows = []
+    for m, ((features, protocol, method), ua) in enumerate(base.items()):
+        for c, corpus in enumerate(corpora):
+            if method == "rdlr_cww_dagger" and features == "is10" and c == 3:
+                continue  # a missing cell: the proposed method on the 4th corpus
+            if features == "is10+w2v" and c >= 2:
+                continue  # only two corpora for IS10 + W2V
+            for seed, jitter in enumerate(SEED_JITTER):
+                if method == "cww_dagger" and c == 2 and seed == 2:
+                    continue  # a cell with 2 seeds
+                test = ua + CORPUS_SHIFT.get(paper_corpus(corpus) or "", 0.01 * c) + jitter * (1 + 0.5 * m)
+                for config, val_shift, test_shift in (("c1", 0.02, 0.0), ("c2", -0.01, 0.015)):
+                    rows.append({
+                        "spec_id": spec_id, "protocol": protocol, "features": features, "method": method,
+                        "held_out": corpus, "seed": seed, "config_id": config,
+                        "hparams": json.dumps({"batch_size": 1024 if config == "c1" else 2048}),
+                        "val_ua": round(test + val_shift + 0.1, 6), "test_ua": round(test + test_shift, 6),
+                        "confusion": json.dumps([[10 + seed, 2, 1, 0], [3, 8, 1, 1], [0, 2, 9, c], [1, 1, 0, 12]]),
+                        "trial_id": f"t{m}{c}{seed}{config}",
+                    })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def golden_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    return render_report(make_results(), out, spec={"spec_id": "golden", "seeds": [0, 1, 2]}, plots=False)
+
+
+GOLDEN_FILES = ("table2.md", "table3.md", "other.md", "comparison.md", "selection.md", "README.md", "table2.tex",
+                "table2.csv")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", GOLDEN_FILES)
+def test_outputs_match_goldens(golden_report: Path, name: str) -> None:
+    produced = (golden_report.parent / name).read_text(encoding="utf-8")
+    golden = GOLDEN / name
+    if UPDATE:
+        GOLDEN.mkdir(exist_ok=True)
+        golden.write_text(produced, encoding="utf-8")
+    assert golden.is_file(), f"{golden} missing; create it deliberately with RDLR_UPDATE_GOLDEN=1"
+    assert produced == golden.read_text(encoding="utf-8")
+
+
+def md_row(text: str, label: str, occurrence: int = 0) -> list[str]:
+    """Cells of the ``occurrence``-th Markdown table row whose first cell is ``label``."""
+    rows = [line for line in text.splitlines() if line.startswith(f"| {label} ")]
+    return [cell.strip() for cell in rows[occurrence].strip("|").split("|")][1:]
+
+
+def test_report_layout_and_index(golden_report: Path) -> None:
+    folder = golden_report.parent
+    assert golden_report.name == "README.md" and folder.name == "golden"
+    for name in ("table2", "table3", "other"):
+        for suffix in (".md", ".tex", ".csv"):
+            assert (folder / f"{name}{suffix}").stat().st_size > 0
+    index = golden_report.read_text(encoding="utf-8")
+    assert "**Selection:** validation" in index and "**Seeds:** 3 (0, 1, 2)" in index
+    assert f"**Trials:** {len(make_results())} finished trials" in index
+    assert "[Table 2](table2.md)" in index and "[Paired comparison" in index
+    table2 = (folder / "table2.md").read_text(encoding="utf-8")
+    assert "validation selection" in table2 and "Demo corpora" not in table2
+    assert pd.read_csv(folder / "table2.csv").shape[0] == 26
+
+
+def test_missing_cells_are_shown_as_missing(golden_report: Path) -> None:
+    table2 = (golden_report.parent / "table2.md").read_text(encoding="utf-8")
+    assert md_row(table2, "Soft label [17]") == ["–"] * 5
+    proposed = md_row(table2, get_method("rdlr_cww_dagger").label)
+    assert proposed[3] == "–" and proposed[4] == "–"  # POD missing -> no Avg
+    beside = md_row(table2, get_method("rdlr_cww_dagger").label, occurrence=1)
+    assert beside[3] == "– / 38.8 / –" and beside[4] == "– / 48.4 / –"
+    csv = pd.read_csv(golden_report.parent / "table2.csv").set_index(["protocol", "method"])
+    soft = csv.loc[("out_of_corpus", "soft")]
+    assert math.isnan(soft["CRE_mean"]) and soft["CRE_paper"] == 52.7
+
+
+def test_cells_mean_std_and_seed_marks(golden_report: Path) -> None:
+    trials = selected_trials(make_results(), "validation")
+    ce = trials[(trials["method"] == "ce") & (trials["features"] == "is10") & (trials["protocol"] == "out_of_corpus")]
+    cre = ce.loc[ce["held_out"] == "CRE", "test_ua"]
+    table2 = (golden_report.parent / "table2.md").read_text(encoding="utf-8")
+    row = md_row(table2, get_method("ce").label)
+    assert row[0].strip("*") == f"{100 * cre.mean():.1f} ± {100 * cre.std(ddof=1):.1f}"
+    means = [ce.loc[ce["held_out"] == c, "test_ua"].mean() for c in CORPORA]
+    assert row[4].split(" ± ")[0].strip("*") == f"{100 * np.mean(means):.1f}"
+    cww = md_row(table2, get_method("cww_dagger").label)
+    assert cww[2].endswith("(n=2)")
+    assert md_row(table2, WITHIN_LABEL)[0].startswith("65.")  # within-corpus row from its own protocol
+
+
+def test_best_per_column_is_marked_among_out_of_corpus_rows(golden_report: Path) -> None:
+    csv = pd.read_csv(golden_report.parent / "table2.csv")
+    out = csv[csv["protocol"] == "out_of_corpus"]
+    for column in ("CRE", "IEM", "IMP", "POD", AVG):
+        values = out[f"{column}_mean"].round(1)
+        expected = set(out.loc[values == values.max(), "method"])
+        assert set(out.loc[out[f"{column}_best"], "method"]) == expected, column
+    assert not csv.loc[csv["protocol"] == "within_corpus", [f"{c}_best" for c in CORPORA]].any().any()
+    table2 = (golden_report.parent / "table2.md").read_text(encoding="utf-8")
+    assert md_row(table2, get_method("rdlr_cww_dagger").label)[0].startswith("**")
+
+
+def test_best_marks_ties_at_shown_precision() -> None:
+    rows = [RowSpec("is10", "out_of_corpus", m, m) for m in ("a", "b", "c")]
+    trials = pd.DataFrame({
+        "features": "is10", "protocol": "out_of_corpus", "method": ["a", "b", "c"], "held_out": "CRE", "seed": 0,
+        "test_ua": [0.5001, 0.4996, 0.4990],
+    })  # fmt: skip
+    table = build_table("t", "t", rows, trials, ["CRE"])
+    assert [table.cell(r, "CRE").best for r in rows] == [True, True, False]
+
+
+def test_avg_needs_all_four_corpora() -> None:
+    rows = [RowSpec("is10", "out_of_corpus", "m", "m")]
+    frame = pd.DataFrame({
+        "features": "is10", "protocol": "out_of_corpus", "method": "m", "held_out": list(CORPORA) * 2,
+        "seed": [0] * 4 + [1] * 4, "test_ua": [0.5, 0.6, 0.4, 0.3, 0.52, 0.58, 0.44, 0.3],
+    })  # fmt: skip
+    full = build_table("t", "t", rows, frame, list(CORPORA)).cell(rows[0], AVG)
+    assert full.mean == pytest.approx(np.mean([51, 59, 42, 30]))
+    per_seed = [np.mean([50, 60, 40, 30]), np.mean([52, 58, 44, 30])]
+    assert full.std == pytest.approx(np.std(per_seed, ddof=1))
+    three = frame[frame["held_out"] != "POD"]
+    assert build_table("t", "t", rows, three, ["CRE", "IEM", "IMP"]).cell(rows[0], AVG).missing
+    assert build_table("t", "t", rows, three, list(CORPORA)).cell(rows[0], AVG).missing
+    own = frame.assign(held_out=frame["held_out"].map({"CRE": "A", "IEM": "B", "IMP": "C", "POD": "D"}))
+    assert build_table("t", "t", rows, own, ["A", "B"]).cell(rows[0], AVG).mean == pytest.approx(55.0)
+
+
+def test_paired_test_matches_scipy() -> None:
+    a = pd.Series([0.50, 0.60, 0.55, 0.58], index=[0, 1, 2, 3])
+    b = pd.Series([0.45, 0.58, 0.50, 0.40], index=[0, 1, 2, 4])  # seed 3 / 4 unpaired
+    result = paired_test(a, b)
+    expected = stats.ttest_rel([0.50, 0.60, 0.55], [0.45, 0.58, 0.50])
+    assert result.n == 3
+    assert result.pvalue == pytest.approx(expected.pvalue) and result.statistic == pytest.approx(expected.statistic)
+    assert result.diff == pytest.approx(100 * np.mean([0.05, 0.02, 0.05]))
+    assert format_pair(result.n, result.diff, result.pvalue) == f"+4.0 (p={expected.pvalue:.3f}, n=3)"
+    single = paired_test(a.iloc[:1], b.iloc[:1])
+    assert single.n == 1 and math.isnan(single.pvalue)
+    assert format_pair(single.n, single.diff, single.pvalue) == "+5.0 (p=n/a, n=1)"
+    constant = paired_test(pd.Series([0.5, 0.6]), pd.Series([0.4, 0.5]))
+    assert math.isnan(constant.pvalue) and constant.diff == pytest.approx(10.0)
+    assert paired_test(a, pd.Series([0.1], index=[9])).n == 0
+    assert format_pair(0, math.nan, math.nan) == "–"
+    assert format_pair(5, 1.0, 1e-5) == "+1.0 (p<0.001, n=5)"
+
+
+def test_comparison_table_pairs_selected_trials(golden_report: Path) -> None:
+    results = make_results()
+    trials = selected_trials(results, "validation")
+    labels = {r.key: r.label for r in table2_rows() + table3_rows()}
+    comparison = compare_methods(trials, list(CORPORA), labels, "rdlr_cww_dagger")
+    got = comparison.set_index(["features", "baseline", "column"])
+    is10 = trials[(trials["features"] == "is10") & (trials["protocol"] == "out_of_corpus")]
+
+    def ua(method: str, corpus: str) -> pd.Series:
+        rows = is10[(is10["method"] == method) & (is10["held_out"] == corpus)]
+        return rows.set_index("seed")["test_ua"]
+
+    expected = stats.ttest_rel(ua("rdlr_cww_dagger", "IEM"), ua("ce", "IEM"))
+    assert got.loc[("is10", "ce", "IEM"), "p"] == pytest.approx(expected.pvalue)
+    assert got.loc[("is10", "cww_dagger", "IMP"), "n"] == 2
+    assert got.loc[("is10", "ce", "POD"), "n"] == 0  # proposed missing on POD
+    assert list(dict.fromkeys(comparison.loc[comparison["features"] == "is10", "baseline"])) == [
+        "ce", "cww_dagger", "rd+lr+cww"]  # layout order, then other methods
+    assert set(comparison["features"]) == {"is10", "is10+w2v"}
+    text = (golden_report.parent / "comparison.md").read_text(encoding="utf-8")
+    assert f"(p={expected.pvalue:.3f}, n=3)" in md_row(text, get_method("ce").label)[1]
+
+
+def test_selection_protocol_changes_the_numbers(tmp_path: Path) -> None:
+    results = make_results()
+    val = render_report(results, tmp_path, selection="validation", plots=False)
+    paper = render_report(results, tmp_path, selection="paper", plots=False)
+    assert paper.parent == val.parent / "paper-selection"
+    v = pd.read_csv(val.parent / "table2.csv").set_index(["protocol", "method"])
+    p = pd.read_csv(paper.parent / "table2.csv").set_index(["protocol", "method"])
+    key = ("out_of_corpus", "ce")
+    assert p.loc[key, "CRE_mean"] - v.loc[key, "CRE_mean"] == pytest.approx(1.5)  # c2: +0.015 test UA
+    assert "paper's protocol (test-set selection)" in (paper.parent / "table2.md").read_text(encoding="utf-8")
+    assert "**Selection:** paper" in paper.read_text(encoding="utf-8")
+    chosen = pd.read_csv(val.parent / "selection.csv")
+    assert set(chosen["validation_config_id"]) == {"c1"} and set(chosen["paper_config_id"]) == {"c2"}
+
+
+def test_demo_corpora_are_mapped_and_flagged(tmp_path: Path) -> None:
+    demo = tuple(f"{c}-demo" for c in ("POD", "CRE", "IMP", "IEM"))
+    index = render_report(make_results(demo, "demo"), tmp_path, plots=False)
+    table2 = (index.parent / "table2.md").read_text(encoding="utf-8")
+    header = next(line for line in table2.splitlines() if line.startswith("| Method"))
+    assert re.findall(r"(\w+-demo) \(paper: (\w+)\)", header) == [(f"{c}-demo", c) for c in CORPORA]
+    assert "synthetic stand-ins" in table2 and "only as a reference" in table2
+    assert md_row(table2, get_method("ce").label, occurrence=1)[0].split(" / ")[1] == "51.6"
+    assert "synthetic stand-ins" in index.read_text(encoding="utf-8")
+
+
+def test_own_corpora_keep_spec_order_and_blank_paper(tmp_path: Path) -> None:
+    results = make_results(("ZED", "ALPHA", "MID", "BETA"), "own")
+    index = render_report(results, tmp_path, spec={"spec_id": "own", "held_out": ["MID", "ZED"]}, plots=False)
+    csv = pd.read_csv(index.parent / "table2.csv")
+    assert [c[:-5] for c in csv.columns if c.endswith("_mean")] == ["MID", "ZED", "ALPHA", "BETA", AVG]
+    assert csv["MID_paper"].isna().all() and csv["Avg_paper"].isna().all()
+    assert (csv["Avg_mean"].dropna() > 0).sum() == 3  # within CE, CE, CWW + † have all four corpora
+    assert "no published numbers" in (index.parent / "table2.md").read_text(encoding="utf-8")
+    assert order_corpora(["X", "POD-demo", "CRE", "Y"], ["Y"]) == ["CRE", "POD-demo", "Y", "X"]
+
+
+def test_tables_without_results_are_not_rendered(tmp_path: Path) -> None:
+    results = make_results()
+    only_is10 = results[results["features"] == "is10"]
+    index = render_report(only_is10, tmp_path, plots=False)
+    assert not (index.parent / "table3.md").exists()
+    assert "Table 3: not rendered" in index.read_text(encoding="utf-8")
+    only_layout = only_is10[only_is10["method"] != "rd+lr+cww"]
+    index = render_report(only_layout, tmp_path, plots=False)
+    assert not (index.parent / "other.md").exists()  # stale file of the earlier run removed
+
+
+def test_plots_are_written(tmp_path: Path) -> None:
+    results = make_results()
+    results = results[(results["features"] == "is10") & results["method"].isin(["ce", "rdlr_cww_dagger"])]
+    index = render_report(results, tmp_path)
+    plots = sorted(p.name for p in (index.parent / "plots").glob("*.png"))
+    assert plots == ["confusion_is10.png", "ua_table2.png"]
+    for name in plots:
+        data = (index.parent / "plots" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+        assert f"(plots/{name})" in index.read_text(encoding="utf-8")
+
+
+def test_malformed_results_raise_clear_errors(tmp_path: Path) -> None:
+    results = make_results()
+    with pytest.raises(ValueError, match=r"missing required column\(s\) seed, test_ua"):
+        render_report(results.drop(columns=["seed", "test_ua"]), tmp_path)
+    with pytest.raises(ValueError, match="unknown selection 'best'"):
+        render_report(results, tmp_path, selection="best")
+    with pytest.raises(ValueError, match="spec id 'other' not in the results"):
+        render_report(results, tmp_path, spec={"spec_id": "other"})
+    with pytest.raises(ValueError, match="results of several specs"):
+        render_report(pd.concat([results, results.assign(spec_id="b")]), tmp_path)
+    with pytest.raises(ValueError, match="no spec_id column and no spec given"):
+        render_report(results.drop(columns=["spec_id"]), tmp_path)
+    bad = results.assign(confusion="[[1, 2], [3, 4]]")
+    with pytest.raises(ValueError, match=r"trial t100c1 \(is10, ce, held-out CRE, seed 0\): confusion must be a 4x4"):
+        render_report(bad, tmp_path)
+    with pytest.raises(ValueError, match="confusion is not a JSON"):
+        parse_confusion("not json", "here")
+
+
+def test_cli_renders_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = tmp_path / "storage"
+    (storage / "golden").mkdir(parents=True)
+    make_results().to_csv(storage / "golden" / "results.csv", index=False)
+    (storage / "golden" / "spec.json").write_text(json.dumps({"spec_id": "golden", "held_out": list(CORPORA)}))
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    assert run(parser.parse_args([str(storage), "--out", str(tmp_path / "rep"), "--no-plots"])) == 0
+    index = tmp_path / "rep" / "golden" / "README.md"
+    assert str(index) in capsys.readouterr().out
+    assert '"held_out": [' in index.read_text(encoding="utf-8")  # the spec beside results.csv was read
+    assert run(parser.parse_args([str(storage), "--spec-id", "nope", "--out", str(tmp_path)])) == 2
+    assert "no results.csv for spec 'nope'" in capsys.readouterr().err
+    (storage / "second").mkdir()
+    (storage / "second" / "results.csv").write_text("x\n1\n")
+    with pytest.raises(ValueError, match=r"several specs \(golden, second\); pick one with --spec-id"):
+        locate_results(str(storage), None)
+    assert run(parser.parse_args([str(storage), "--spec-id", "second", "--out", str(tmp_path)])) == 2
+    assert "missing required column(s) features" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="pass --spec-id for a remote storage path"):
+        locate_results("s3://bucket/runs", None)
+    assert locate_results("s3://bucket/runs/", "x") == "s3://bucket/runs/x/results.csv"
+
+
+def test_latex_escapes_and_marks_best(golden_report: Path) -> None:
+    assert latex_escape("CWW + † 50% a_b #1 & {x}") == r"CWW + $\dagger$ 50\% a\_b \#1 \& \{x\}"
+    tex = (golden_report.parent / "table2.tex").read_text(encoding="utf-8")
+    assert r"RDLR + CWW + $\dagger$ (proposed) & $\mathbf{" in tex
+    assert tex.count(r"\begin{tabular}") == 2 and r"\toprule" in tex and r"\bottomrule" in tex
+
+
+def test_pipe_table_pads_and_aligns() -> None:
+    assert pipe_table(["a", "bb"], [["xxxx", "1"]], ["l", "r"]) == (
+        "| a    |  bb |\n| :--- | --: |\n| xxxx |   1 |\n"
+    )
+
+
+def test_row_labels_come_from_the_method_registry() -> None:
+    rows = table2_rows()
+    assert len(rows) == 26 and rows[0].label == WITHIN_LABEL and rows[0].protocol == "within_corpus"
+    assert [r.label for r in rows[1:]] == [get_method(m).label for m in TABLE2_METHODS]
+    rows3 = table3_rows()
+    assert len(rows3) == 20 and [r.features for r in rows3] == [f for f in TABLE3_FEATURES for _ in range(10)]
+    assert [r.method for r in rows3[:10]] == ["ce", *TABLE3_METHODS]
+
+
+def test_paper_numbers_file_has_every_row() -> None:
+    paper = load_paper_results()
+    t2, t3 = paper[paper["table"] == 2], paper[paper["table"] == 3]
+    assert len(t2) == 26 and len(t3) == 22
+    assert [(r.protocol, r.method) for r in t2.itertuples()] == [("within_corpus", "ce")] + [
+        ("out_of_corpus", m) for m in TABLE2_METHODS]
+    keys3 = set(zip(t3["features"], t3["protocol"], t3["method"]))
+    assert {r.key for r in table3_rows()} <= keys3
+    assert keys3 - {r.key for r in table3_rows()} == {("is10", "within_corpus", "ce"),
+                                                       ("is10", "out_of_corpus", "rdlr_cww_dagger")}
+    assert not paper.duplicated(["table", "features", "protocol", "method"]).any()
+    assert paper[list(PAPER_CORPORA) + [AVG]].notna().all().all()
+
+
+def test_paper_avg_column_is_consistent() -> None:
+    paper = load_paper_results()
+    gap = (paper[list(PAPER_CORPORA)].mean(axis=1) - paper[AVG]).abs()
+    odd = {tuple(r) for r in paper.loc[gap > 0.1 + 1e-9, ["table", "features", "protocol", "method"]].to_numpy()}
+    assert odd == set(PAPER_INCONSISTENT_AVG)  # two rows as printed in the paper; every other within rounding
+
+
+def test_paper_numbers_copies_are_identical() -> None:
+    assert (REPO / "reports" / "paper_results.csv").read_bytes() == PAPER_RESULTS_PATH.read_bytes()
+
+
+@pytest.mark.skipif(not PAPER_MD.is_file(), reason=f"paper text not found at {PAPER_MD}")
+def test_paper_numbers_match_the_paper_text() -> None:
+    lines = PAPER_MD.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("**Table 2.**"))
+    printed = [
+        [float(re.sub(r"<[^>]+>", "", x)) for x in line.split("\t")[1:]]
+        for line in lines[start:]
+        if line.count("\t") == 5 and not line.startswith("Method")
+    ]
+    ours = load_paper_results()[list(PAPER_CORPORA) + [AVG]].to_numpy().tolist()
+    assert printed == ours
