@@ -24,13 +24,12 @@ from rdlr.report_index import COMPARISON_NOTE, ReportInfo, index_markdown, paper
 from rdlr.report_plots import check_confusions, plot_confusions, plot_ua
 from rdlr.report_render import render_csv, render_latex, render_markdown
 from rdlr.report_tables import (
-    PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, Table, build_table, features_title, label_or_id, load_paper_results,
+    PAPER_SELECTION_DIR, PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, Table, build_table, features_title, label_or_id, load_paper_results,
     order_corpora, other_rows, paper_lookup, table2_rows, table3_rows,
 )  # fmt: skip
 from rdlr.selection import check_selection, read_results, selected_trials, validate_results
 
 SPEC_FILES: tuple[str, ...] = ("spec.json", "spec.yaml", "spec.yml")
-PAPER_SELECTION_DIR = "paper-selection"
 
 
 def find_spec(folder: str | PathLike[str]) -> dict[str, Any] | None:
@@ -57,7 +56,7 @@ def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int) -> 
         title = f"Table 2 — UA (%) with {features_title(TABLE2_FEATURES)} input features"
         tables.append(build_table("table2", title, t2_rows, trials, columns, paper_lookup(2, paper), n_seeds))
     if any(r.key in present for r in t3_rows):
-        title = "Table 3 — UA (%) with " + " and ".join(features_title(f) for f in TABLE3_FEATURES) + " input features"
+        title = f"Table 3 — UA (%) with {' and '.join(map(features_title, TABLE3_FEATURES))} input features"
         tables.append(build_table("table3", title, t3_rows, trials, columns, paper_lookup(3, paper), n_seeds))
     extra = other_rows(present, t2_rows + t3_rows)
     if extra:

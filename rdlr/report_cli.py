@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rdlr.report import PAPER_SELECTION_DIR, find_spec, render_report
-from rdlr.report_tables import PROPOSED
+from rdlr.report_tables import PAPER_SELECTION_DIR, PROPOSED
 from rdlr.selection import SELECTIONS, TEXT_COLUMNS, validate_results
 
 RESULTS_FILE = "results.csv"
@@ -21,15 +20,21 @@ RESULTS_FILE = "results.csv"
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr report``."""
-    parser.add_argument("storage", help="sweep storage path (holding <spec_id>/results.csv), a spec folder, or a results.csv")
-    parser.add_argument("--out", default="reports", type=Path, help="report folder; writes <out>/<spec_id>/ (default: reports)")
+    parser.add_argument(
+        "storage", help="sweep storage path (holding <spec_id>/results.csv), a spec folder, or a results.csv"
+    )
+    parser.add_argument(
+        "--out", default="reports", type=Path, help="report folder; writes <out>/<spec_id>/ (default: reports)"
+    )
     parser.add_argument("--spec-id", default=None, help="which spec under STORAGE (needed when it holds several)")
     parser.add_argument(
         "--selection", choices=list(SELECTIONS), default="validation",
         help="hyperparameter selection: best mean validation UA (default) or the paper's protocol, best mean test UA "
         f"(written to <out>/<spec_id>/{PAPER_SELECTION_DIR}/)",
     )  # fmt: skip
-    parser.add_argument("--proposed", default=PROPOSED, help=f"method compared with every baseline (default: {PROPOSED})")
+    parser.add_argument(
+        "--proposed", default=PROPOSED, help=f"method compared with every baseline (default: {PROPOSED})"
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 
 
@@ -64,6 +69,8 @@ def locate_results(storage: str, spec_id: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Render the report; prints the index path. Bad input: a message on stderr and exit status 2."""
+    from rdlr.report import find_spec, render_report  # matplotlib and scipy load only when a report is rendered
+
     try:
         location = locate_results(str(args.storage), args.spec_id)
         results: pd.DataFrame | str = location

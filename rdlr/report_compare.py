@@ -110,7 +110,9 @@ def format_pair(n: int, diff: float, pvalue: float) -> str:
     return f"{diff:+.1f} ({p_text}, n={n})"
 
 
-def render_comparison(comparison: pd.DataFrame, columns: Sequence[str], proposed_label: str, notes: Sequence[str]) -> str:
+def render_comparison(
+    comparison: pd.DataFrame, columns: Sequence[str], proposed_label: str, notes: Sequence[str]
+) -> str:
     """Markdown: one table per feature set, a row per baseline, a column per held-out corpus (+ Avg)."""
     shown = list(columns) + ([AVG] if avg_defined(columns) else [])
     parts = [f"# Paired comparison: {proposed_label} vs each baseline\n", *(f"{note}\n" for note in notes)]
@@ -124,7 +126,8 @@ def render_comparison(comparison: pd.DataFrame, columns: Sequence[str], proposed
             cells = []
             for column in shown:
                 r = by_column.get(column)
-                cells.append(MISSING_MARK if r is None else format_pair(int(r["n"]), float(r["diff_pp"]), float(r["p"])))
+                pair = MISSING_MARK if r is None else format_pair(int(r["n"]), float(r["diff_pp"]), float(r["p"]))
+                cells.append(pair)
             rows.append([str(group["baseline_label"].iloc[0]), *cells])
         parts.append(f"## {features_title(str(features))} (out-of-corpus)\n")
         parts.append(pipe_table(["Baseline", *shown], rows, ["l"] + ["r"] * len(shown)))

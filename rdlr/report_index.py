@@ -61,7 +61,9 @@ def table_notes(info: ReportInfo) -> list[str]:
             "all four are present; its ± is over seeds of the per-seed average, where every corpus has the same seeds."
         )
     else:
-        notes.append("Avg: mean over all held-out corpora of the per-corpus means, shown only when every one is present.")
+        notes.append(
+            "Avg: mean over all held-out corpora of the per-corpus means, shown only when every one is present."
+        )
     demo = [c for c in info.columns if is_demo(c)]
     if demo:
         notes.append(
@@ -95,10 +97,10 @@ def selection_frame(results: pd.DataFrame, selection: str) -> pd.DataFrame:
     plus the hyperparameters of the one ``selection`` picks (when the results hold ``hparams``)."""
     renamed = ("config_id", "n_seeds", "val_ua_mean", "test_ua_mean")
     keys = list(GROUP_KEYS)
-    parts = [
-        select_configs(results, name)[[*keys, "n_configs", *renamed]].rename(columns={c: f"{name}_{c}" for c in renamed})
-        for name in SELECTIONS
-    ]
+    parts = []
+    for name in SELECTIONS:
+        chosen = select_configs(results, name)[[*keys, "n_configs", *renamed]]
+        parts.append(chosen.rename(columns={c: f"{name}_{c}" for c in renamed}))
     merged = parts[0].merge(parts[1].drop(columns="n_configs"), on=keys)
     if "hparams" in results.columns:
         hparams = results.drop_duplicates([*keys, "config_id"])[[*keys, "config_id", "hparams"]]
@@ -161,7 +163,9 @@ def index_markdown(
                      f"[CSV]({table.name}.csv)")
     for name, features in (("table2", (TABLE2_FEATURES,)), ("table3", TABLE3_FEATURES)):
         if name not in rendered:
-            lines.append(f"- {TABLE_NAMES[name]}: not rendered, no results for its rows (features {', '.join(features)})")
+            lines.append(
+                f"- {TABLE_NAMES[name]}: not rendered, no results for its rows (features {', '.join(features)})"
+            )
     lines += [
         "- [Paired comparison, proposed vs each baseline](comparison.md) — [CSV](comparison.csv)",
         "- [Selected configurations, both protocols](selection.md) — [CSV](selection.csv)",

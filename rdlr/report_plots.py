@@ -120,7 +120,9 @@ def plot_confusions(
     """Grid of row-normalised confusion matrices: one row per (method id, label), one column per held-out corpus."""
     out = trials[(trials["features"] == features) & (trials["protocol"] == "out_of_corpus")]
     grid = {
-        (m, c): summed_confusion(out[(out["method"] == m) & (out["held_out"] == c)]) for m, _ in methods for c in columns
+        (m, c): summed_confusion(out[(out["method"] == m) & (out["held_out"] == c)])
+        for m, _ in methods
+        for c in columns
     }
     used = [c for c in columns if any(grid[(m, c)] is not None for m, _ in methods)]
     if not used:

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from rdlr.methods import get_method
+
 WITHIN_LABEL = "Within-single-corpus (CE)"
 PROPOSED = "rdlr_cww_dagger"
+PAPER_SELECTION_DIR = "paper-selection"  # subfolder of <out>/<spec_id>/ for the paper's (test-set) selection
 PAPER_CORPORA: tuple[str, ...] = ("CRE", "IEM", "IMP", "POD")
 DEMO_SUFFIX = "-demo"
 AVG = "Avg"
@@ -107,8 +110,6 @@ class Table:
 
 def method_label(method_id: str) -> str:
     """The paper's row label of a registered method (``rdlr.methods.get_method(id).label``)."""
-    from rdlr.methods import get_method
-
     return get_method(method_id).label
 
 
@@ -147,7 +148,8 @@ def other_rows(keys: Iterable[RowKey], layout: Iterable[RowSpec]) -> list[RowSpe
     rows = []
     for features, protocol, method in dict.fromkeys(keys):
         if (features, protocol, method) not in taken:
-            rows.append(RowSpec(features, protocol, method, label_or_id(features, protocol, method), features_title(features)))
+            label = label_or_id(features, protocol, method)
+            rows.append(RowSpec(features, protocol, method, label, features_title(features)))
     return rows
 
 
@@ -225,7 +227,7 @@ def build_table(
     """
     per_seed = _per_seed(trials)
     paper_columns = {c: paper_corpus(c) for c in columns}
-    covers_paper = sorted(c for c in paper_columns.values() if c) == sorted(PAPER_CORPORA) and len(columns) == 4
+    covers_paper = sorted(c for c in paper_columns.values() if c) == sorted(PAPER_CORPORA) and len(columns) == len(PAPER_CORPORA)
     paper_columns[AVG] = AVG if covers_paper and paper is not None else None
     cells: dict[tuple[RowKey, str], Cell] = {}
     for row in rows:
@@ -235,7 +237,8 @@ def build_table(
             ref = published.get(paper_columns[column] or "", math.nan)
             cells[(row.key, column)] = _stats(values, ref)
         avg = _average(series) if avg_defined(columns) else Cell()
-        cells[(row.key, AVG)] = Cell(avg.mean, avg.std, avg.n, paper=published.get(AVG, math.nan) if paper_columns[AVG] else math.nan)
+        avg_paper = published.get(AVG, math.nan) if paper_columns[AVG] else math.nan
+        cells[(row.key, AVG)] = Cell(avg.mean, avg.std, avg.n, paper=avg_paper)
     table = Table(name, title, rows, [*columns, AVG], cells, paper_columns, n_seeds, is_layout)
     if is_layout:
         _mark_best(table)
@@ -273,11 +276,11 @@ def _mark_best(table: Table) -> None:
     for block in table.blocks:
         rows = [r for r in table.rows if r.block == block and r.protocol == "out_of_corpus"]
         for column in table.columns:
-            shown = {r.key: float(f"{table.cell(r, column).mean:.1f}") for r in rows if not table.cell(r, column).missing}
+            cells = {r.key: table.cell(r, column) for r in rows}
+            shown = {key: float(f"{cell.mean:.1f}") for key, cell in cells.items() if not cell.missing}
             if not shown:
                 continue
             top = max(shown.values())
             for key, value in shown.items():
                 if value == top:
-                    old = table.cells[(key, column)]
-                    table.cells[(key, column)] = Cell(old.mean, old.std, old.n, True, old.paper)
+                    table.cells[(key, column)] = replace(table.cells[(key, column)], best=True)

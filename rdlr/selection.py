@@ -69,7 +69,8 @@ def validate_results(results: pd.DataFrame, source: str = "results") -> pd.DataF
             raise ValueError(f"{source}: column {column!r} is empty in row(s) {_rows(empty)}")
     bad_protocol = sorted(set(df["protocol"]) - set(PROTOCOLS))
     if bad_protocol:
-        raise ValueError(f"{source}: unknown protocol(s) {', '.join(map(repr, bad_protocol))}; valid: {', '.join(PROTOCOLS)}")
+        shown = ", ".join(map(repr, bad_protocol))
+        raise ValueError(f"{source}: unknown protocol(s) {shown}; valid: {', '.join(PROTOCOLS)}")
     seeds = pd.to_numeric(df["seed"], errors="coerce")
     bad_seed = df.index[seeds.isna() | (seeds != seeds.round())]
     if len(bad_seed):

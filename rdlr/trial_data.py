@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from rdlr.corpora.splits import ROLES
 from rdlr.labels import UNLABELED, VOTE_COLUMNS, encode_labels
-
-ROLES: tuple[str, ...] = ("train", "val", "test", "unlabeled", "unused")
 
 
 @dataclass(frozen=True)

@@ -264,6 +264,9 @@ def test_tables_without_results_are_not_rendered(tmp_path: Path) -> None:
     only_layout = only_is10[only_is10["method"] != "rd+lr+cww"]
     index = render_report(only_layout, tmp_path, plots=False)
     assert not (index.parent / "other.md").exists()  # stale file of the earlier run removed
+    only_ce = only_layout[only_layout["method"] == "ce"]
+    index = render_report(only_ce, tmp_path, plots=False)
+    assert "No comparison" in (index.parent / "comparison.md").read_text(encoding="utf-8")
 
 
 def test_plots_are_written(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ class DemoConfig:
     max_duration: float = 2.0
     unreliable_share: float = 0.15
     expression_scale: float = 1.0
-    style_spread: float = 0.3
+    style_spread: float = 0.6
     vote_corpora: tuple[str, ...] = ("IEM-demo", "IMP-demo")
     sample_rate: int = 16_000
 
@@ -93,13 +93,13 @@ class CorpusStyle:
 
 
 CORPUS_STYLES: tuple[CorpusStyle, ...] = (
-    CorpusStyle("CRE-demo", 1.0, (0.22, 0.26, 0.26, 0.26), 1.00, 1.00, (80.0, 7600.0), (30.0, 40.0), -26.0, 0.0),
-    CorpusStyle("IEM-demo", 0.8, (0.31, 0.30, 0.19, 0.20), 0.92, 0.94, (100.0, 7000.0), (20.0, 30.0), -30.0, 0.6),
-    CorpusStyle("IMP-demo", 0.65, (0.42, 0.32, 0.13, 0.13), 1.08, 1.06, (150.0, 5500.0), (15.0, 25.0), -24.0, 0.3),
-    CorpusStyle("POD-demo", 0.5, (0.50, 0.28, 0.11, 0.11), 0.96, 0.92, (60.0, 4200.0), (10.0, 25.0), -32.0, 0.8),
+    CorpusStyle("CRE-demo", 1.0, (0.22, 0.26, 0.26, 0.26), 1.00, 1.00, (80.0, 7600.0), (30.0, 40.0), -28.0, 0.0),
+    CorpusStyle("IEM-demo", 0.8, (0.31, 0.30, 0.19, 0.20), 0.92, 0.94, (100.0, 7000.0), (20.0, 30.0), -31.0, 0.6),
+    CorpusStyle("IMP-demo", 0.65, (0.42, 0.32, 0.13, 0.13), 1.08, 1.06, (150.0, 5500.0), (15.0, 25.0), -26.0, 0.3),
+    CorpusStyle("POD-demo", 0.5, (0.50, 0.28, 0.11, 0.11), 0.96, 0.92, (60.0, 4200.0), (10.0, 25.0), -33.0, 0.8),
 )
 LIB_STYLE = CorpusStyle(UNLABELED_CORPUS, 0.3, (0.25, 0.25, 0.25, 0.25), 1.0, 1.05, (60.0, 7800.0),
-                        (30.0, 45.0), -27.0, 0.2)
+                        (30.0, 45.0), -28.0, 0.2)
 
 # Emotion cue profiles at full strength, as deviations from neutral (rows follow CLASSES):
 # F0 level (semitones), log F0-range factor, log duration factor, energy (dB), glottal low-pass pole shift
@@ -107,9 +107,9 @@ LIB_STYLE = CorpusStyle(UNLABELED_CORPUS, 0.3, (0.25, 0.25, 0.25, 0.25), 1.0, 1.
 F0_ST, LOG_RANGE, LOG_TEMPO, ENERGY_DB, TILT, BREATH, LOG_JITTER = range(7)
 EMOTION_CUES = np.array([
     [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-    [4.0, np.log(1.9), np.log(0.88), 3.0, -0.02, 0.0, 0.0],
-    [-2.0, np.log(0.55), np.log(1.3), -5.0, 0.03, 0.25, np.log(1.8)],
-    [3.0, np.log(1.4), np.log(0.85), 7.0, -0.07, 0.0, np.log(1.5)],
+    [7.8, np.log(3.1), np.log(0.8), 6.5, -0.04, 0.0, 0.0],
+    [-3.9, np.log(0.35), np.log(1.6), -10.4, 0.065, 0.52, np.log(3.3)],
+    [5.9, np.log(2.0), np.log(0.75), 14.3, -0.14, 0.0, np.log(2.3)],
 ])
 
 VOWELS: dict[str, tuple[float, float, float, float]] = {  # formants F1..F4 (Hz) of an adult male voice
@@ -254,7 +254,7 @@ def _generate_corpus(out_dir: Path, style: CorpusStyle, index: int, seed: int,
     total = n_speakers * per_speaker
     speakers = _draw_speakers(style, n_speakers, config.sample_rate, rng)
     sentences = [_draw_sentence(rng) for _ in range(config.sentences_per_corpus)]
-    cues = EMOTION_CUES * np.exp(rng.normal(0.0, config.style_spread, EMOTION_CUES.shape))
+    cues = EMOTION_CUES * _style_factors(config.style_spread, rng)
     if labeled:
         emotions = rng.permutation(np.repeat(np.arange(NUM_CLASSES), _allocate(style.class_prior, total)))
         unreliable = _draw_unreliable(emotions, config.unreliable_share, style.name, rng)
@@ -269,7 +269,7 @@ def _generate_corpus(out_dir: Path, style: CorpusStyle, index: int, seed: int,
         utt_id = f"{speaker.speaker_id}_u{k % per_speaker + 1:03d}"
         utt_rng = np.random.default_rng([seed, index, k // per_speaker, k % per_speaker])
         strength = 0.0 if unreliable[k] else (style.expression * config.expression_scale
-                                              * speaker.expressiveness * utt_rng.uniform(0.5, 1.3))
+                                              * speaker.expressiveness * utt_rng.uniform(0.7, 1.3))
         audio = _render(sentences[sentence_ids[k]], speaker, cues[emotions[k]] * strength, config, utt_rng)
         path = out_dir / style.name / speaker.speaker_id / f"{utt_id}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -283,6 +283,13 @@ def _generate_corpus(out_dir: Path, style: CorpusStyle, index: int, seed: int,
         row["reliable"] = not unreliable[k]
         rows.append(row)
     return rows
+
+
+def _style_factors(spread: float, rng: np.random.Generator) -> np.ndarray:
+    """A corpus's own weighting of each emotion's cues: log-normal factors with geometric mean 1 per emotion,
+    so the corpus's overall expression strength stays ``CorpusStyle.expression``."""
+    log_factors = rng.normal(0.0, spread, EMOTION_CUES.shape)
+    return np.exp(log_factors - log_factors.mean(axis=1, keepdims=True))
 
 
 def _allocate(prior: tuple[float, ...], total: int) -> np.ndarray:
@@ -342,7 +349,7 @@ def _draw_speakers(style: CorpusStyle, n: int, sample_rate: int, rng: np.random.
             f0_range_st=3.0 * np.exp(rng.normal(0.0, 0.2)),
             formant_scale=(1.15 if female else 1.0) * np.exp(rng.normal(0.0, 0.04)),
             rate=style.tempo * np.exp(rng.normal(0.0, 0.08)),
-            expressiveness=np.exp(rng.normal(0.0, 0.25)),
+            expressiveness=np.exp(rng.normal(0.0, 0.2)),
             level_db=style.level_db + rng.normal(0.0, 2.0),
             tilt=0.93 + rng.normal(0.0, 0.015),
             jitter=0.008 * np.exp(rng.normal(0.0, 0.3)),

@@ -13,35 +13,16 @@ import sys
 
 import pandas as pd
 
+from rdlr.corpora import read_manifest as read_validated_manifest
 from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, DEVICES, extract
 from rdlr.features.registry import parse_feature_sets, valid_names
 from rdlr.features.store import FeatureStoreError
 
-STRING_COLUMNS = ("utt_id", "path", "corpus", "speaker", "label", "session", "partition", "gender", "transcript")
-
 
 def read_manifest(path: str) -> pd.DataFrame:
-    """One manifest CSV, validated by ``rdlr.corpora.read_manifest`` (falls back to a plain CSV read with the
-    columns extraction needs checked, where the corpora package is not installed)."""
-    try:
-        from rdlr.corpora import read_manifest as read_validated
-    except ImportError:
-        read_validated = None
-    if read_validated is not None:
-        return read_validated(path)
-    try:
-        frame = pd.read_csv(path, dtype={c: str for c in STRING_COLUMNS})
-    except FileNotFoundError:
-        raise ValueError(f"manifest not found: {path}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ValueError(f"manifest {path} is not a readable CSV ({error})") from None
-    for column in STRING_COLUMNS:
-        if column in frame.columns:
-            frame[column] = frame[column].fillna("")
-    missing = [c for c in ("utt_id", "path", "corpus", "speaker", "label") if c not in frame.columns]
-    if missing:
-        raise ValueError(f"manifest {path} lacks required column(s) {missing}; see rdlr prepare")
-    return frame
+    """One manifest CSV, validated by :func:`rdlr.corpora.read_manifest`. Audio files are not checked here: one
+    that is missing or unreadable lands in the errors table with its reason, and the run carries on."""
+    return read_validated_manifest(path, check_files=False)
 
 
 def read_manifests(paths: list[str]) -> pd.DataFrame:

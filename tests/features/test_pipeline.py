@@ -46,22 +46,26 @@ class FakeConfig(ExtractorConfig):
 
 class FakeExtractor(Extractor):
     """Cheap extractor: (seconds, RMS, peak) of the audio. Logs every utterance it is asked for (one line per
-    utt_id) and, while ``armed_file`` exists, fails on the batch holding ``TRIGGER`` after the others finished.
-    Log and trigger are not part of the config, so they do not change the cache key."""
+    utt_id) and, while ``armed_file`` exists, fails on the batch holding ``TRIGGER`` once the driver has written a
+    part file under ``store`` (so the failing run has provably stored something). Log, trigger and store are not
+    part of the config, so they do not change the cache key."""
 
     name = "fake"
 
-    def __init__(self, log_file: Path, armed_file: Path) -> None:
+    def __init__(self, log_file: Path, armed_file: Path, store: Path) -> None:
         self.config = FakeConfig()
         self.dim = self.config.dim
         self.log_file = str(log_file)
         self.armed_file = str(armed_file)
+        self.store = Path(store)
 
     def extract(self, batch: list[dict]) -> list[Extracted]:
         with open(self.log_file, "a") as log:
             log.write("".join(f"{record['utt_id']}\n" for record in batch))
         if os.path.exists(self.armed_file) and any(r["utt_id"] == TRIGGER for r in batch):
-            time.sleep(1.5)
+            deadline = time.monotonic() + 30
+            while not any((self.store / "fake").rglob("part-*.parquet")) and time.monotonic() < deadline:
+                time.sleep(0.05)
             raise RuntimeError("fake extractor interrupted")
         return [fake_features(record) for record in batch]
 
@@ -106,17 +110,18 @@ def logged(log_file: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def runs(ray_session, tmp_path_factory):
-    """Run 1: is10 on everything, then fake until it fails on the last batch. Run 2: is10+fake again."""
+    """Run 1: is10 on everything (2 actors), then fake (1 actor, so batches finish in order) until it fails on
+    the last batch. Run 2: is10+fake again."""
     folder = tmp_path_factory.mktemp("pipeline")
     manifest = make_manifest(folder)
     store = folder / "store"
     log_file, armed_file = folder / "fake.log", folder / "armed"
-    register_extractor("fake", lambda models: FakeExtractor(log_file, armed_file))
+    register_extractor("fake", lambda models: FakeExtractor(log_file, armed_file, store))
     try:
         first_is10 = extract(manifest, "is10", str(store), workers=2, batch_size=BATCH, progress=False)
         armed_file.touch()
         with pytest.raises(Exception, match="fake extractor interrupted"):
-            extract(manifest, "fake", str(store), workers=2, batch_size=BATCH, progress=False, rows_per_part=2)
+            extract(manifest, "fake", str(store), workers=1, batch_size=BATCH, progress=False, rows_per_part=2)
         fake_key = FakeConfig().config_hash()
         stored = FeatureStore(store)
         after_failure = {corpus: (set(stored.ids(DatasetKey("fake", fake_key, corpus))),
@@ -124,7 +129,7 @@ def runs(ray_session, tmp_path_factory):
                          for corpus in ("A", "B")}
         calls_before = len(logged(log_file))
         armed_file.unlink()
-        second = extract(manifest, "fake+is10", str(store), workers=2, batch_size=BATCH, progress=False)
+        second = extract(manifest, "fake+is10", str(store), workers=1, batch_size=BATCH, progress=False)
         yield {"manifest": manifest, "store": store, "first_is10": first_is10, "second": second,
                "after_failure": after_failure, "second_calls": logged(log_file)[calls_before:],
                "fake_hash": fake_key}
@@ -164,8 +169,8 @@ def test_bad_files_land_in_the_errors_table_with_reasons(runs):
 def test_a_failed_run_keeps_what_finished_and_the_rerun_computes_only_the_rest(runs):
     manifest = runs["manifest"]
     done_before = set().union(*(features | errors for features, errors in runs["after_failure"].values()))
-    assert 0 < len(done_before) < len(manifest)  # the failing run wrote what finished before the failure
-    assert TRIGGER not in done_before
+    # the failing run kept what reached the driver before the failure (batches still in flight are recomputed)
+    assert 0 < len(done_before) < len(manifest) and TRIGGER not in done_before
     expected = set(manifest["utt_id"]) - done_before
     assert sorted(runs["second_calls"]) == sorted(expected)  # every call of run 2 was for a missing utterance
     second = runs["second"]

@@ -1,0 +1,70 @@
+"""``rdlr extract``: arguments, clear errors for bad input, a real run with a summary, and a resumed run."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from rdlr.features import load
+from rdlr.features import cli
+
+SR = 16_000
+
+
+def run_cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="rdlr extract")
+    cli.configure_parser(parser)
+    return cli.run(parser.parse_args(list(argv)))
+
+
+def write_manifest(folder, corpus: str, n: int, offset: int = 0) -> str:
+    rows = []
+    for i in range(n):
+        t = np.arange(int(0.6 * SR)) / SR
+        path = folder / f"{corpus}{i}.wav"
+        sf.write(path, (0.3 * np.sin(2 * np.pi * (110 + 20 * (i + offset)) * t)).astype(np.float32), SR)
+        rows.append({"utt_id": f"{corpus}-{i}", "path": str(path), "corpus": corpus, "speaker": "s1",
+                     "label": "neutral", "transcript": "" if i else "hallo"})
+    manifest = folder / f"{corpus}.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    return str(manifest)
+
+
+def test_bad_arguments_exit_2_with_a_clear_message(tmp_path, capsys):
+    manifest = write_manifest(tmp_path, "A", 1)
+    assert run_cli("--manifest", manifest, "--features", "is11", "--store", str(tmp_path / "s")) == 2
+    assert "unknown feature set 'is11'; valid: is10, w2v, bert" in capsys.readouterr().err
+    assert run_cli("--manifest", manifest, "--features", "is10,w2v", "--store", str(tmp_path / "s")) == 2
+    assert "--w2v-checkpoint" in capsys.readouterr().err
+    assert run_cli("--manifest", str(tmp_path / "nope.csv"), "--features", "is10", "--store", "s") == 2
+    assert "nope.csv" in capsys.readouterr().err
+    pd.DataFrame({"utt_id": ["x"], "path": ["/x.wav"]}).to_csv(tmp_path / "thin.csv", index=False)
+    assert run_cli("--manifest", str(tmp_path / "thin.csv"), "--features", "is10", "--store", "s") == 2
+    assert "thin.csv" in capsys.readouterr().err
+    assert run_cli("--manifest", manifest, "--manifest", manifest, "--features", "is10", "--store", "s") == 2
+    assert "utt_id repeated across manifests" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run_cli("--manifest", manifest, "--features", "is10", "--store", "s", "--device", "tpu")
+
+
+def test_extract_writes_the_store_and_a_rerun_extracts_nothing(ray_session, tmp_path, capsys):
+    first = write_manifest(tmp_path, "A", 3)
+    second = write_manifest(tmp_path, "B", 2, offset=3)
+    store = tmp_path / "store"
+    argv = ["--manifest", first, "--manifest", second, "--features", "is10", "--store", str(store),
+            "--workers", "1", "--batch-size", "2", "--no-progress"]
+    assert run_cli(*argv) == 0
+    out = capsys.readouterr().out
+    assert "5 utterances from 2 manifest(s)" in out
+    assert "is10: 5 utterances with 1 workers" in out
+    table = load(store, "is10", ["A", "B"])
+    assert table.x.shape == (5, 1582) and table.meta["transcript"].tolist()[:2] == ["hallo", ""]
+    assert run_cli(*argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if line.startswith("is10 ")]
+    assert [(r[2], r[3], r[4], r[5]) for r in rows] == [("A", "3", "0", "3"), ("B", "2", "0", "2")]
+    assert not any("utterances with" in line for line in lines)

@@ -1,0 +1,240 @@
+"""Ray Tune execution (rdlr.sweep): a real tiny sweep on 2 CPUs, interrupted and resumed, plus its pure parts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from rdlr.labels import CLASSES
+from rdlr.spec import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
+from rdlr.sweep import (
+    RESOLVED_KEY,
+    ResultSink,
+    Storage,
+    SweepError,
+    SweepFiles,
+    config_id,
+    jobs_at_once,
+    plan_resources,
+    results_frame,
+    row_key,
+    run_sweep,
+    split_config,
+    trials_per_job,
+)
+
+TESTS_DIR = Path(__file__).resolve().parent
+SPEC_RAW: dict[str, Any] = {
+    "id": "tiny",
+    "data": {"source": "demo"},
+    "features": ["is10"],
+    "held_out": ["CRE-demo"],
+    "unlabeled": DEMO_UNLABELED,
+    "protocols": {"within_corpus": ["ce"], "out_of_corpus": ["ce", "lr"]},
+    "seeds": [0, 1],
+    "search": {"configs": 2, "space": {"batch_size": [32, 64]}},
+    "training": {"max_epochs": 2, "patience": 2},
+}
+PLANNED = 3 * 2 * 2  # 3 jobs (within ce, ce, lr on CRE-demo) × 2 configurations × 2 seeds
+
+
+def synthetic_table(rows: int = 48, dim: int = 12, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
+    """Demo-named corpora with 6 speakers each; class c raises feature c, corpus k shifts feature 4 + k."""
+    rng = np.random.default_rng(seed)
+    features, records = [], []
+    for k, corpus in enumerate(DEMO_LABELED):
+        labels = np.arange(rows) % len(CLASSES)
+        x = rng.normal(size=(rows, dim))
+        x[np.arange(rows), labels] += 2.0
+        x[:, 4 + k] += 1.0
+        features.append(x)
+        records += [(f"{corpus}_{i}", corpus, CLASSES[y], f"{corpus}_s{i % 6}") for i, y in enumerate(labels)]
+    features.append(rng.normal(size=(24, dim)))
+    records += [(f"lib_{i}", DEMO_UNLABELED, "", f"lib_s{i % 3}") for i in range(24)]
+    meta = pd.DataFrame(records, columns=["utt_id", "corpus", "label", "speaker"])
+    return np.concatenate(features).astype(np.float32), meta
+
+
+def spec() -> SweepSpec:
+    return SweepSpec.from_dict(SPEC_RAW)
+
+
+SUBPROCESS = """
+import sys, ray
+sys.path.insert(0, {tests!r})
+from test_sweep import spec, synthetic_table
+from rdlr.sweep import run_sweep
+ray.init(address={address!r}, log_to_driver=False)
+run_sweep(spec(), {{"is10": synthetic_table()}}, {storage!r})
+"""
+
+
+@pytest.fixture(scope="module")
+def resumed(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A sweep started in another process, killed after a few trials, then resumed here."""
+    storage = tmp_path_factory.mktemp("sweep") / "runs"
+    files = SweepFiles(storage, "tiny")
+    address = ray_session.get_runtime_context().gcs_address
+    code = SUBPROCESS.format(tests=str(TESTS_DIR), address=address, storage=str(storage))
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(TESTS_DIR.parent)})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and len(files.dir.list("trials")) < 3:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    _, stderr = process.communicate()
+    finished_before = {name.removesuffix(".json") for name in files.dir.list("trials")}
+    assert 3 <= len(finished_before) < PLANNED, stderr.decode()[-3000:]
+    attempts_before = files.attempts()
+    time.sleep(2)  # the killed driver's trial actors are being shut down by Ray
+    lines: list[str] = []
+    outcome = run_sweep(spec(), {"is10": synthetic_table()}, storage, log=lines.append)
+    return {"storage": storage, "files": files, "finished_before": finished_before,
+            "attempts_before": attempts_before, "outcome": outcome, "lines": lines}
+
+
+def test_resume_recomputes_no_finished_trial(resumed: dict[str, Any]) -> None:
+    before, after = resumed["attempts_before"], resumed["files"].attempts()
+    rerun = {key for key in after if after.count(key) > before.count(key)}
+    assert rerun, "the resumed sweep ran nothing"
+    assert not rerun & resumed["finished_before"], "a trial finished before the interruption was executed again"
+    assert all(after.count(key) == 1 for key in resumed["finished_before"])
+
+
+def test_results_have_one_row_per_trial(resumed: dict[str, Any]) -> None:
+    outcome = resumed["outcome"]
+    assert outcome.ok, outcome.errors
+    assert outcome.rows == outcome.planned == PLANNED
+    results = pd.read_csv(outcome.results_uri, dtype={"config_id": str})
+    assert len(results) == PLANNED
+    assert not results.duplicated(["protocol", "method", "held_out", "config_id", "seed"]).any()
+    assert set(results["seed"]) == {0, 1}
+    assert results.groupby(["protocol", "method", "config_id"])["seed"].nunique().eq(2).all()
+    assert results[["val_ua", "test_ua", "test_wa"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert "val_ua/IEM-demo" in results.columns and "test_ua/CRE-demo" in results.columns
+    hparams = results["hparams"].map(json.loads)
+    assert all(config_id(h) == c for h, c in zip(hparams, results["config_id"]))
+    assert set(hparams[results["method"] == "lr"].map(lambda h: tuple(sorted(h)))) == {("batch_size", "gamma")}
+    assert any(line.startswith(f"[{PLANNED}/{PLANNED}]") for line in resumed["lines"])
+
+
+def test_spec_is_saved_with_the_results(resumed: dict[str, Any]) -> None:
+    saved = yaml.safe_load((resumed["storage"] / "tiny" / "spec.yaml").read_text())
+    resolved = saved.pop(RESOLVED_KEY)
+    assert SweepSpec.from_dict(saved) == spec()
+    assert resolved["trial_resources"] == {"cpus": 1.0, "gpus": 0.0, "device": "cpu"}
+    changed = SweepSpec.from_dict({**SPEC_RAW, "seeds": [0, 1, 2]})
+    with pytest.raises(SweepError, match=r"holds results of a different spec 'tiny' \(changed: seeds\)"):
+        run_sweep(changed, {"is10": synthetic_table()}, resumed["storage"])
+
+
+def test_tune_loggers_and_stage1_cache(resumed: dict[str, Any]) -> None:
+    tune_dir = resumed["storage"] / "tiny" / "tune"
+    assert list(tune_dir.rglob("events.out.tfevents*")), "TensorBoard logs missing"
+    results = pd.read_csv(resumed["outcome"].results_uri)
+    lr = results[results["method"] == "lr"]
+    stage1 = list((resumed["storage"] / "tiny" / "stage1").glob("stage1-*.pt"))
+    batch_sizes = lr["hparams"].map(lambda h: json.loads(h)["batch_size"])
+    assert len(stage1) == len(set(zip(batch_sizes, lr["seed"])))  # one stage-1 model per (M, seed), any γ
+    per_epoch = [json.loads(line) for path in tune_dir.rglob("result.json") for line in path.read_text().splitlines()]
+    assert any("loss/total" in record for record in per_epoch)  # tune.report per epoch
+
+
+def test_selection_summary_picks_by_validation(resumed: dict[str, Any]) -> None:
+    from rdlr.sweep_cli import selection_summary
+
+    results = pd.read_csv(resumed["outcome"].results_uri, dtype={"config_id": str})
+    summary = selection_summary(resumed["outcome"].results_uri)
+    assert "best mean validation UA" in summary and "paper's protocol" in summary
+    lr = results[results["method"] == "lr"].groupby("config_id")[["val_ua", "test_ua"]].mean()
+    by_validation = lr.loc[lr["val_ua"].idxmax(), "test_ua"]
+    validation_block = summary.split("\n\n")[0]
+    lr_line = next(line for line in validation_block.splitlines() if " lr " in f" {line} ")
+    assert f"{100 * by_validation:.1f}" in lr_line
+
+
+def test_report_renders_every_requested_row(resumed: dict[str, Any], tmp_path: Path) -> None:
+    from rdlr.report import render_report
+
+    index = render_report(resumed["outcome"].results_uri, tmp_path, spec=spec().to_dict())
+    text = "\n".join(path.read_text() for path in index.parent.glob("*.md"))
+    for label in ("Within-single-corpus (CE)", "Out-of-corpus (CE)", "Labeling Reliability (LR)"):
+        assert label in text
+    assert "CRE-demo" in text
+
+
+def test_rerunning_a_finished_sweep_runs_nothing(resumed: dict[str, Any]) -> None:
+    before = resumed["files"].attempts()
+    outcome = run_sweep(spec(), {"is10": synthetic_table()}, resumed["storage"], log=lambda line: None)
+    assert outcome.new_rows == 0 and outcome.rows == PLANNED and outcome.ok
+    assert all(job.restored for job in outcome.jobs)
+    assert resumed["files"].attempts() == before
+
+
+# ---- pure parts ----------------------------------------------------------------------------------------------------
+def test_resources_adapt_to_the_cluster() -> None:
+    spec_resources = ResourcesSpec(cpus_per_trial=2, gpus_per_trial=0.25)
+    cpu_only = plan_resources(spec_resources, [{"CPU": 2.0}])
+    assert (cpu_only.cpus, cpu_only.gpus, cpu_only.device, cpu_only.slots) == (2.0, 0.0, "cpu", 1)
+    assert "no GPU" in cpu_only.notes[0]
+    gpu = plan_resources(spec_resources, [{"CPU": 8.0, "GPU": 1.0}, {"CPU": 16.0}])
+    assert (gpu.gpus, gpu.device, gpu.slots) == (0.25, "cuda", 4)  # GPU-bound on the GPU node, none elsewhere
+    small = plan_resources(ResourcesSpec(cpus_per_trial=4), [{"CPU": 2.0}, {"CPU": 2.0}])
+    assert (small.cpus, small.slots) == (2.0, 2) and "largest node" in small.notes[0]
+    whole = plan_resources(ResourcesSpec(gpus_per_trial=2), [{"CPU": 8.0, "GPU": 1.0}])
+    assert whole.gpus == 1.0
+    as_written = plan_resources(spec_resources, [{"CPU": 2.0}], adapt=False)
+    assert (as_written.gpus, as_written.slots) == (0.25, 1)
+
+
+def test_concurrency_keeps_every_slot_busy() -> None:
+    job = spec().jobs()[0]
+    assert trials_per_job(job, seeds=2) == 4
+    assert jobs_at_once(slots=2, per_job=4, remaining=10) == 2  # one running + one in reserve
+    assert jobs_at_once(slots=100, per_job=10, remaining=104) == 11
+    assert jobs_at_once(slots=100, per_job=10, remaining=3) == 3
+    assert jobs_at_once(slots=100, per_job=10, remaining=50, fixed=5) == 5
+
+
+def test_config_and_row_keys() -> None:
+    assert config_id({"gamma": 0.2, "batch_size": 64}) == config_id({"batch_size": 64, "gamma": 0.2})
+    assert config_id({"batch_size": 64}) != config_id({"batch_size": 128})
+    key = row_key("s", "is10", "out_of_corpus", "ce", "CRE", "abc", 0)
+    assert key != row_key("s", "is10", "out_of_corpus", "ce", "CRE", "abc", 1)
+    constants, hparams, index = split_config(
+        {"protocol": "out_of_corpus", "method": "lr", "held_out": "CRE", "gamma": 0.3, "batch_size": 64,
+         "__trial_index__": 1})  # fmt: skip
+    assert constants == {"protocol": "out_of_corpus", "method": "lr", "held_out": "CRE"}
+    assert hparams == {"batch_size": 64, "gamma": 0.3} and index == 1
+
+
+def test_results_table_gathers_rows_from_csv_and_trial_files(tmp_path: Path) -> None:
+    files = SweepFiles(tmp_path, "s")
+    rows = [
+        {"spec_id": "s", "protocol": "out_of_corpus", "features": "is10", "method": "ce", "held_out": "CRE",
+         "seed": seed, "config_id": "c1", "hparams": "{}", "val_ua": 0.5, "val_ua/IEM": 0.5, "test_ua": 0.4,
+         "test_ua/CRE": 0.4, "test_wa": 0.4, "confusion": "[]", "epochs": 3, "best_epoch": 2, "wall_time_s": 1.0,
+         "trial_id": f"t{seed}"}
+        for seed in range(3)
+    ]  # fmt: skip
+    files.write_results(rows[:2])
+    key = row_key("s", "is10", "out_of_corpus", "ce", "CRE", "c1", 2)
+    files.write_row(key, rows[2])
+    loaded = ResultSink(files, planned=3, log=lambda line: None).rows
+    assert len(loaded) == 3 and loaded[key]["trial_id"] == "t2"
+    frame = results_frame(list(loaded.values()))
+    assert list(frame.columns[:9]) == ["spec_id", "protocol", "features", "method", "held_out", "seed", "config_id",
+                                       "hparams", "val_ua"]
+    assert list(frame.columns[9:12]) == ["val_ua/IEM", "test_ua", "test_ua/CRE"]
+    assert Storage(tmp_path).child("s").list("trials") == [f"{key}.json"]
