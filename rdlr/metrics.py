@@ -59,12 +59,7 @@ def unweighted_accuracy(y_true: Any, y_pred: Any, num_classes: int = NUM_CLASSES
     return float(recalls.mean())
 
 
-def weighted_accuracy(y_true: Any, y_pred: Any) -> float:
+def weighted_accuracy(y_true: Any, y_pred: Any, num_classes: int = NUM_CLASSES) -> float:
     """WA: the overall accuracy, i.e. the fraction of utterances classified correctly."""
-    true = _as_indices(y_true, "y_true")
-    pred = _as_indices(y_pred, "y_pred")
-    if true.shape != pred.shape:
-        raise ValueError(f"y_true has {true.size} entries but y_pred has {pred.size}")
-    if true.size == 0:
-        raise ValueError("cannot compute a metric on empty input (y_true and y_pred have 0 entries)")
+    true, pred = _pair(y_true, y_pred, num_classes)
     return float(np.mean(true == pred))

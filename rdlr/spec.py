@@ -111,7 +111,7 @@ class SweepSpec:
     protocols: ProtocolsSpec
     seeds: tuple[int, ...]
     unlabeled: str | None = None
-    description: str = ""
+    description: str | None = None
     search: SearchSpec = field(default_factory=SearchSpec)
     training: dict[str, Any] = field(default_factory=dict)
     resources: ResourcesSpec = field(default_factory=ResourcesSpec)
@@ -204,6 +204,8 @@ def resolve_spec_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path.resolve()
+    if not path.is_absolute() and (SWEEPS_DIR.parent / path).is_file():  # "sweeps/table2.yaml" from anywhere
+        return (SWEEPS_DIR.parent / path).resolve()
     packaged = SWEEPS_DIR / f"{Path(str(name_or_path)).stem}.yaml"
     if path.suffix in ("", ".yaml", ".yml") and path.parent == Path(".") and packaged.is_file():
         return packaged

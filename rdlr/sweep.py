@@ -21,7 +21,8 @@ Design choices:
   training, a trial whose row already exists reuses it, so a re-run never recomputes a finished (configuration,
   seed), even when a duplicate configuration is suggested or Tune's own state is older than the rows.
 * **Resume**: re-running restores each job's Tuner (``Tuner.restore(..., resume_errored=True)``); finished trials
-  are kept, unfinished and errored ones run again. Failed trials are retried (``FailureConfig``).
+  are kept, unfinished and errored ones run again from their start (a trial takes minutes, so trials keep no
+  model checkpoints). Failed trials are retried (``FailureConfig``).
 * **Stage-1 models** of LR (10) / self-KD are cached under ``<storage>/<spec_id>/stage1`` (a node-local mirror
   synced with the storage when it is a URI such as ``s3://``) and reused by every trial that needs them.
 """
@@ -72,7 +73,9 @@ TUNE_DIR = "tune"
 BASE_COLUMNS: tuple[str, ...] = (
     "spec_id", "protocol", "features", "method", "held_out", "seed", "config_id", "hparams", "val_ua",
 )  # fmt: skip
-TAIL_COLUMNS: tuple[str, ...] = ("test_wa", "confusion", "epochs", "best_epoch", "wall_time_s", "trial_id")
+TAIL_COLUMNS: tuple[str, ...] = (
+    "test_wa", "confusion", "epochs", "best_epoch", "wall_time_s", "cpu_time_s", "trial_id",
+)  # fmt: skip
 IGNORED_SPEC_KEYS: tuple[str, ...] = ("description", "resources")  # may change between runs of one spec id
 RESOLVED_KEY = "resolved"  # spec.yaml = the spec's keys + what this run resolved (paths, resources, versions)
 FLUSH_EVERY_S = 10.0
@@ -356,6 +359,7 @@ def run_one_trial(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, con
     def on_epoch(record: dict[str, Any]) -> None:
         tune.report({k: v for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
 
+    cpu_started = time.process_time()  # this process runs one trial at a time (reused actors included)
     with _stage1_cache(files, method.two_stage) as cache_dir:
         result = run_trial(data, method, hparams, seed, config=train_config, cache_dir=cache_dir, on_epoch=on_epoch)
     final = result.final
@@ -366,7 +370,8 @@ def run_one_trial(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, con
         "test_wa": float(final["test_wa"]) if "test_wa" in final else None,
         "confusion": json.dumps(final.get("confusion")),
         "epochs": int(final["epochs"]), "best_epoch": int(final["best_epoch"]),
-        "wall_time_s": round(float(result.wall_time_s), 3), "trial_id": trial_id,
+        "wall_time_s": round(float(result.wall_time_s), 3),
+        "cpu_time_s": round(time.process_time() - cpu_started, 3), "trial_id": trial_id,
     }  # fmt: skip
     files.write_row(key, row)
     tune.report(_final_report(row, cached=False))
@@ -391,7 +396,9 @@ def _stage1_cache(files: SweepFiles, needed: bool) -> Iterator[str | None]:
     local = Path(tempfile.gettempdir()) / "rdlr-stage1" / digest
     local.mkdir(parents=True, exist_ok=True)
     for name in set(remote.list()) - {p.name for p in local.iterdir()}:
-        (local / name).write_bytes(remote.read(name))
+        tmp = local / f".{name}.{uuid.uuid4().hex}.tmp"  # atomic: concurrent trials may read it at once
+        tmp.write_bytes(remote.read(name))
+        os.replace(tmp, local / name)
     before = {p.name for p in local.iterdir()}
     yield str(local)
     for path in local.iterdir():
@@ -430,7 +437,6 @@ class ResultSink:
         self.reused = 0
         self.errors: list[str] = []
         self._lock = threading.Lock()
-        self._dirty = False
         self._flushed = time.monotonic()
 
     def add(self, job: str, result: Mapping[str, Any] | None) -> None:
@@ -441,7 +447,6 @@ class ResultSink:
         with self._lock:
             new = key not in self.rows
             self.rows[key] = row
-            self._dirty = self._dirty or new
             if not new:
                 self.reused += 1
                 return
@@ -476,7 +481,6 @@ class ResultSink:
     def flush(self) -> None:
         with self._lock:
             rows = list(self.rows.values())
-            self._dirty = False
             self._flushed = time.monotonic()
         self.files.write_results(rows)
 
@@ -560,9 +564,8 @@ class _Sweep:
     """Runs the jobs of one spec as concurrent Tuners."""
 
     def __init__(self, spec: SweepSpec, tables: Mapping[str, tuple[np.ndarray, pd.DataFrame]], files: SweepFiles,
-                 resources: TrialResources, sink_key: str, log: Log, adapt: bool) -> None:
-        self.spec, self.files, self.resources, self.sink_key, self.log, self.adapt = (
-            spec, files, resources, sink_key, log, adapt)  # fmt: skip
+                 resources: TrialResources, sink_key: str, log: Log) -> None:
+        self.spec, self.files, self.resources, self.sink_key, self.log = spec, files, resources, sink_key, log
         self.trainables = {}
         for features in spec.features:
             x, meta = tables[features]
@@ -596,7 +599,6 @@ class _Sweep:
         run_config = tune.RunConfig(
             name=job.name, storage_path=self.files.tune_root, verbose=0,
             failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             callbacks=[_SinkCallback(self.sink_key, job.name)],
         )  # fmt: skip
         return tune.Tuner(trainable, param_space=constants, tune_config=tune_config, run_config=run_config), False
@@ -648,6 +650,7 @@ def _quiet_tune() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("ray.tune").setLevel(logging.WARNING)
     logging.getLogger("ray.tune.search.optuna.optuna_search").setLevel(logging.ERROR)  # "Study.stop" after a grid
+    logging.getLogger("ray.tune.utils.util").setLevel(logging.ERROR)  # "... may be a performance bottleneck"
 
 
 def run_sweep(
@@ -698,7 +701,7 @@ def run_sweep(
     log(f"sweep {spec.id}: {len(jobs)} jobs, {sink.planned} trials planned ({sink.previous} already done), "
         f"{resources.cpus:g} CPU + {resources.gpus:g} GPU per trial, {resources.slots} at once; "
         f"storage {files.dir.uri}")
-    sweep = _Sweep(spec, tables, files, resources, sink_key, log, adapt_resources)
+    sweep = _Sweep(spec, tables, files, resources, sink_key, log)
     try:
         sweep.run(jobs)
     except KeyboardInterrupt:

@@ -51,9 +51,10 @@ def resolve_storage(storage: str) -> str:
 
 def resolve_path(path: str, base: Path | None) -> str:
     """A spec path: URIs and absolute paths as they are, relative ones under ``base`` (``--data-root``)."""
-    if "://" in path or Path(path).expanduser().is_absolute():
-        return str(Path(path).expanduser()) if "://" not in path else path
-    return str(((base or Path.cwd()) / path).resolve())
+    if "://" in path:
+        return path
+    expanded = Path(path).expanduser()
+    return str(expanded if expanded.is_absolute() else ((base or Path.cwd()) / expanded).resolve())
 
 
 def feature_store_uri(spec: SweepSpec, storage: str) -> str:
@@ -134,8 +135,9 @@ def warn_storage(storage: str, address: str | None) -> None:
               "else use --storage s3://...", file=sys.stderr)
 
 
-def selection_summary(results_uri: str) -> str:
-    """Test UA (%) per row and held-out corpus under validation selection, and under the paper's protocol."""
+def selection_summary(results_uri: str, order: Sequence[tuple[str, str, str]] = ()) -> str:
+    """Test UA (%) per row and held-out corpus under validation selection, and under the paper's protocol;
+    rows in ``order`` ((features, protocol, method) as in the spec) first."""
     import io
 
     from rdlr.selection import TEXT_COLUMNS, select_configs, validate_results
@@ -156,6 +158,8 @@ def selection_summary(results_uri: str) -> str:
         table = chosen.pivot_table(index=["features", "protocol", "method"], columns="held_out",
                                    values="test_ua_mean", sort=False) * 100
         table["Avg"] = table.mean(axis=1)
+        rank = {key: i for i, key in enumerate(dict.fromkeys(order))}
+        table = table.iloc[sorted(range(len(table)), key=lambda i: rank.get(table.index[i], len(rank)))]
         parts.append(f"{title}:\n{table.round(1).to_string()}")
     return "\n\n".join(parts)
 
@@ -168,7 +172,8 @@ def print_outcome(outcome: Any) -> None:
     for error in outcome.errors:
         print(f"  failed: {error}")
     if outcome.rows:
-        print("\n" + selection_summary(outcome.results_uri))
+        order = [(o.job.features, o.job.protocol, o.job.method) for o in outcome.jobs]
+        print("\n" + selection_summary(outcome.results_uri, order))
 
 
 def run(args: argparse.Namespace) -> int:

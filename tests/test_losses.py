@@ -16,6 +16,7 @@ import torch
 
 from rdlr import losses as L
 from rdlr.targets import label_smoothing, one_hot
+from slow_reference import slow_argmax
 
 DTYPES = [torch.float32, torch.float64]
 SEEDS = [0, 1, 2]
@@ -67,14 +68,6 @@ def slow_log_softmax(row: list[float]) -> list[float]:
     mx = max(row)
     log_z = mx + math.log(sum(math.exp(v - mx) for v in row))
     return [v - log_z for v in row]
-
-
-def slow_argmax(row: list[float]) -> int:
-    best = 0
-    for k in range(1, len(row)):
-        if row[k] > row[best]:
-            best = k
-    return best
 
 
 def slow_ce(logits, targets, class_w=None, sample_w=None, focusing=None) -> float:

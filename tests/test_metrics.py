@@ -65,7 +65,7 @@ def test_torch_inputs_and_other_class_counts() -> None:
     t = torch.tensor([0, 1, 2, 2, 4])
     p = torch.tensor([0, 1, 2, 0, 4])
     assert unweighted_accuracy(t, p, num_classes=5) == pytest.approx((1 + 1 + 0.5 + 1) / 4)
-    assert weighted_accuracy(t, p) == pytest.approx(0.8)
+    assert weighted_accuracy(t, p, num_classes=5) == pytest.approx(0.8)
     assert confusion_matrix(t, p, num_classes=5).shape == (5, 5)
 
 

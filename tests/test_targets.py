@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from rdlr import targets as T
+from slow_reference import slow_argmax
 
 DTYPES = [torch.float32, torch.float64]
 SEEDS = [0, 1, 2]
@@ -37,14 +38,6 @@ def slow_one_hot(labels: list[int], c: int) -> list[list[float]]:
 
 def slow_ls(y: list[list[float]], gamma: float) -> list[list[float]]:
     return [[(1 - gamma) * v + gamma / len(row) for v in row] for row in y]
-
-
-def slow_argmax(row: list[float]) -> int:
-    best = 0
-    for k in range(1, len(row)):
-        if row[k] > row[best]:
-            best = k
-    return best
 
 
 def slow_lr(y: list[list[float]], pred: list[list[float]], gamma: float) -> list[list[float]]:

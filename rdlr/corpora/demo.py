@@ -15,6 +15,7 @@ balance, and a recording channel (band limit, coloured noise at some SNR, level)
 classifier trained on three corpora transfers to the fourth imperfectly. A share of emotional labels is
 "unreliable": the audio is rendered neutral while the label names an emotion (manifest column ``reliable``,
 ground truth for tests; training ignores it), the situation labeling reliability (10) is meant to find.
+LIB-demo is read speech: each utterance carries a random emotion at mild strength (0.3) and no label.
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ EMOTION_CUES = np.array([
     [-3.9, np.log(0.35), np.log(1.6), -10.4, 0.065, 0.52, np.log(3.3)],
     [5.9, np.log(2.0), np.log(0.75), 14.3, -0.14, 0.0, np.log(2.3)],
 ])
+# Plausibility limits on the deviations (strong expression and a corpus's cue weighting can multiply them).
+CUE_LIMITS = np.array([8.0, np.log(3.0), np.log(1.7), 16.0, 0.15, 0.9, np.log(4.0)])
+F0_BOUNDS_HZ = (50.0, 650.0)
 
 VOWELS: dict[str, tuple[float, float, float, float]] = {  # formants F1..F4 (Hz) of an adult male voice
     "a": (730.0, 1090.0, 2440.0, 3400.0),
@@ -185,11 +189,13 @@ def generate_demo_corpora(out_dir: str | Path, seed: int = 0, config: DemoConfig
     and stale WAVs of the demo corpora are removed.
     """
     config = config or DemoConfig()
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     out_dir = Path(out_dir).resolve()
     manifest_path = out_dir / MANIFEST_NAME
     marker = out_dir / CONFIG_NAME
     payload = {"generator_version": GENERATOR_VERSION, "seed": int(seed), "config": asdict(config)}
-    payload = json.loads(json.dumps(payload))
+    payload = json.loads(json.dumps(payload))  # tuples become lists, as when read back from the marker
     if _is_complete(manifest_path, marker, payload):
         return manifest_path
     marker.unlink(missing_ok=True)
@@ -270,7 +276,8 @@ def _generate_corpus(out_dir: Path, style: CorpusStyle, index: int, seed: int,
         utt_rng = np.random.default_rng([seed, index, k // per_speaker, k % per_speaker])
         strength = 0.0 if unreliable[k] else (style.expression * config.expression_scale
                                               * speaker.expressiveness * utt_rng.uniform(0.7, 1.3))
-        audio = _render(sentences[sentence_ids[k]], speaker, cues[emotions[k]] * strength, config, utt_rng)
+        deviation = np.clip(cues[emotions[k]] * strength, -CUE_LIMITS, CUE_LIMITS)
+        audio = _render(sentences[sentence_ids[k]], speaker, deviation, config, utt_rng)
         path = out_dir / style.name / speaker.speaker_id / f"{utt_id}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, np.round(audio * 32767).astype(np.int16), config.sample_rate, subtype="PCM_16")
@@ -432,7 +439,7 @@ def _render(sentence: Sentence, speaker: Speaker, cues: np.ndarray, config: Demo
     semitones = cues[F0_ST] + f0_range * (0.35 - 0.7 * np.arange(n) / n + accent[segment] * np.sin(np.pi * tau))
     jitter = speaker.jitter * np.exp(cues[LOG_JITTER])
     hold = int(fs / speaker.f0_hz)
-    f0 = speaker.f0_hz * 2.0 ** (semitones / 12) * (1 + jitter * _held_noise(n, hold, rng))
+    f0 = np.clip(speaker.f0_hz * 2.0 ** (semitones / 12) * (1 + jitter * _held_noise(n, hold, rng)), *F0_BOUNDS_HZ)
     theta = 2 * np.pi * np.mod(np.cumsum(f0) / fs, 1.0)
     harmonics = max(1, int(0.45 * fs / f0.max()))
     half = np.sin(theta / 2)

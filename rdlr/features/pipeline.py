@@ -33,7 +33,6 @@ from rdlr.features.store import (
     DatasetKey,
     FeatureStore,
     check_name,
-    encode_vectors,
     reason_kind,
 )
 
@@ -114,13 +113,17 @@ class ExtractSummary:
 
     def format(self) -> str:
         """A plain-text table for the terminal."""
-        header = f"{'feature set':<14}{'config':<14}{'corpus':<14}{'total':>8}{'extracted':>11}{'present':>9}" \
-                 f"{'failed before':>15}{'errors':>8}  reasons"
-        lines = [f"feature store: {self.store}", header]
-        for c in self.counts:
-            reasons = ", ".join(f"{k} ×{n}" for k, n in c.errors.most_common()) or "-"
-            lines.append(f"{c.feature_set:<14}{c.config_hash:<14}{c.corpus:<14}{c.total:>8}{c.extracted:>11}"
-                         f"{c.present:>9}{c.failed_before:>15}{sum(c.errors.values()):>8}  {reasons}")
+        header = ("feature set", "config", "corpus", "total", "extracted", "present", "failed before", "errors",
+                  "reasons")
+        rows = [(c.feature_set, c.config_hash, c.corpus, c.total, c.extracted, c.present, c.failed_before,
+                 sum(c.errors.values()), ", ".join(f"{k} ×{n}" for k, n in c.errors.most_common()) or "-")
+                for c in self.counts]
+        widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+        lines = [f"feature store: {self.store}"]
+        for row in [header, *rows]:
+            cells = [str(v).ljust(w) if i < 3 or i == 8 else str(v).rjust(w)
+                     for i, (v, w) in enumerate(zip(row, widths))]
+            lines.append("  ".join(cells).rstrip())
         for run in self.runs:
             lines.append(f"{run.feature_set}: {run.processed} utterances with {run.workers} workers in "
                          f"{run.wall_seconds:.1f} s ({run.rate:.1f} utt/s once started)")
@@ -184,6 +187,7 @@ class PartWriter:
         self._buffered = 0
         self._last_flush = time.monotonic()
         self.written = 0
+        self.dim: int | None = None
 
     def add(self, block: pa.Table) -> tuple[list[str], list[tuple[str, str]]]:
         """Buffer one result block; returns (corpus of each vector added, [(corpus, error reason), ...])."""
@@ -191,6 +195,7 @@ class PartWriter:
         good = block.filter(pc.invert(failed))
         bad = block.filter(failed)
         if len(good):
+            self._check_dim(good)
             self._buffer(self._features, self._feature_rows(good))
         reasons: list[tuple[str, str]] = []
         if len(bad):
@@ -209,6 +214,13 @@ class PartWriter:
         if self._buffered >= self.rows_per_part or time.monotonic() - self._last_flush >= self.seconds_per_part:
             self.flush()
         return good.column("corpus").to_pylist(), reasons
+
+    def _check_dim(self, good: pa.Table) -> None:
+        sizes = set(pc.unique(pc.binary_length(good.column(FEATURES_COLUMN))).to_pylist())
+        dims = {size // 4 for size in sizes} | ({self.dim} if self.dim is not None else set())
+        if len(dims) != 1:
+            raise RuntimeError(f"feature set {self.feature_set!r} produced vectors of different sizes {sorted(dims)}")
+        self.dim = dims.pop()
 
     def _feature_rows(self, good: pa.Table) -> pa.Table:
         ids = good.column("utt_id").to_numpy(zero_copy_only=False)
@@ -332,6 +344,8 @@ def actor_resources(ray: Any, workers: int | None, device: str) -> tuple[int, di
     if workers < 1:
         raise ValueError(f"workers={workers}; give at least 1")
     request: dict[str, float] = {"num_cpus": min(1.0, cpus / workers)}
+    if workers > cpus:
+        log.warning("%d workers on %g CPUs: each actor gets %.2f CPU", workers, cpus, request["num_cpus"])
     if device == "cuda":
         gpus = float(resources.get("GPU", 0.0))
         if gpus <= 0:
@@ -438,6 +452,9 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
             run = run_feature_set(ray, extractor, todo, writer, counts, n_workers, resources, device,
                                   batch_size, progress)
             summary.runs.append(run)
+            info = feature_store.read_config(name, config_hash)
+            if writer.dim is not None and info.get("dim") != writer.dim:
+                feature_store.write_config(name, config_hash, {**info, "dim": writer.dim})
             for corpus in counts:
                 feature_store.compact(DatasetKey(name, config_hash, corpus))
     return summary

@@ -54,8 +54,8 @@ def _require(models: Mapping[str, str], key: str, name: str) -> str:
 def build_extractor(name: str, models: Mapping[str, str] | None = None) -> Extractor:
     """The extractor for feature-set ``name``, configured with the local model paths in ``models``.
 
-    ``models`` keys: ``w2v`` (wav2vec checkpoint), ``bert`` (BERT dir), ``whisper`` (optional Whisper checkpoint;
-    without it the text extractor uses the manifest's transcripts). Only the config is built here; the model
+    ``models`` keys: ``w2v`` (wav2vec checkpoint), ``bert`` (BERT dir), ``whisper`` (optional Whisper checkpoint:
+    given, every utterance is transcribed by it as in the paper; without it the manifest's transcripts are used). Only the config is built here; the model
     loads in :meth:`Extractor.setup`, once per worker.
     """
     models = dict(models or {})
@@ -72,7 +72,11 @@ def build_extractor(name: str, models: Mapping[str, str] | None = None) -> Extra
         bert_dir = _require(models, "bert", name)
         from rdlr.features.text import BertTextExtractor, TextConfig
 
-        return BertTextExtractor(TextConfig(whisper_checkpoint=models.get("whisper") or None, bert_dir=bert_dir))
+        whisper = models.get("whisper") or None
+        # With a Whisper checkpoint every utterance is transcribed by it (the paper's protocol, Section 3.2);
+        # without one the manifest's own transcripts are used.
+        config = TextConfig(whisper_checkpoint=whisper, bert_dir=bert_dir, use_manifest_transcripts=whisper is None)
+        return BertTextExtractor(config)
     if name.startswith(HF_PREFIX):
         model_dir = name[len(HF_PREFIX) :]
         if not model_dir:

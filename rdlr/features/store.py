@@ -19,6 +19,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,8 +171,8 @@ class FeatureStore:
     def write_config(self, feature_set: str, config_hash: str, info: dict[str, Any]) -> None:
         """Record the extractor config beside the data (``config.json``), atomically."""
         check_name("feature set", feature_set)
-        self._put(self._path(feature_set, config_hash, CONFIG_FILE),
-                  json.dumps(info, indent=2, sort_keys=True, default=str).encode())
+        data = json.dumps(info, indent=2, sort_keys=True, default=str).encode()
+        self._put(self._path(feature_set, config_hash, CONFIG_FILE), lambda stream: stream.write(data))
 
     def has_config(self, feature_set: str, config_hash: str) -> bool:
         """Whether ``config.json`` exists for this feature set and config."""
@@ -188,25 +189,31 @@ class FeatureStore:
             raise FeatureStoreError(f"no {CONFIG_FILE} at {path}; the store holds:\n{self.describe()}") from None
 
     # ---- writing -----------------------------------------------------------------------------------------------
-    def _put(self, path: str, data: bytes) -> None:
+    def _put(self, path: str, write: Callable[[pa.NativeFile], None]) -> None:
+        """Create ``path`` whole or not at all: locally via a hidden temporary file renamed into place; on object
+        stores one upload, which becomes visible only when complete."""
         directory = path.rsplit("/", 1)[0]
         self.fs.create_dir(directory, recursive=True)
         if not self._local:
             with self.fs.open_output_stream(path) as stream:
-                stream.write(data)
+                write(stream)
             return
         tmp = f"{directory}/.tmp-{uuid.uuid4().hex}"
-        with self.fs.open_output_stream(tmp) as stream:
-            stream.write(data)
-        self.fs.move(tmp, path)
+        try:
+            with self.fs.open_output_stream(tmp) as stream:
+                write(stream)
+            self.fs.move(tmp, path)
+        except BaseException:
+            if self.fs.get_file_info(tmp).type == pafs.FileType.File:
+                self.fs.delete_file(tmp)
+            raise
 
     def write_part(self, key: DatasetKey, table: pa.Table, errors: bool = False) -> str:
         """Write ``table`` as a new part file of ``key`` (whole file or nothing); returns its path."""
         check_name("corpus", key.corpus)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="snappy")
-        path = f"{self.dataset_path(key, errors)}/{PART_PREFIX}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}{PART_SUFFIX}"
-        self._put(path, sink.getvalue().to_pybytes())
+        name = f"{PART_PREFIX}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}{PART_SUFFIX}"
+        path = f"{self.dataset_path(key, errors)}/{name}"
+        self._put(path, lambda stream: pq.write_table(table, stream, compression="snappy"))
         return path
 
     def compact(self, key: DatasetKey) -> None:

@@ -57,6 +57,9 @@ def test_extract_writes_the_store_and_a_rerun_extracts_nothing(ray_session, tmp_
     store = tmp_path / "store"
     argv = ["--manifest", first, "--manifest", second, "--features", "is10", "--store", str(store),
             "--workers", "1", "--batch-size", "2", "--no-progress"]
+    if not ray_session.cluster_resources().get("GPU"):
+        assert run_cli(*argv, "--device", "cuda") == 2 and not store.exists()
+        assert "device 'cuda' but the Ray cluster has no GPU" in capsys.readouterr().err
     assert run_cli(*argv) == 0
     out = capsys.readouterr().out
     assert "5 utterances from 2 manifest(s)" in out

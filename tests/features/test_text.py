@@ -20,15 +20,7 @@ whisper = pytest.importorskip("whisper")
 WORDS = ["i", "am", "so", "angry", "happy", "sad", "today", "the", "weather", "is", "nice", "ok", "no", "yes"]
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Any attempt to open a connection fails the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 @pytest.fixture(scope="module")

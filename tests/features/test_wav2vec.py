@@ -27,15 +27,7 @@ SMALL_FEATURES = "[(16, 10, 5), (16, 8, 4), (16, 4, 2), (16, 4, 2), (16, 1, 1)]"
 SMALL_AGGREGATOR = "[(24, 2, 1), (24, 3, 1), (512, 4, 1)]"
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Any attempt to open a connection fails the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def fairseq_args(feature_spec: str, aggregator_spec: str, **overrides) -> argparse.Namespace:
