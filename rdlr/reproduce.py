@@ -117,7 +117,7 @@ def report(spec: SweepSpec, results_uri: str, out: Path) -> Path:
 
     from rdlr.report import render_report
     from rdlr.selection import TEXT_COLUMNS
-    from rdlr.sweep import Storage
+    from rdlr.sweep_storage import Storage
 
     folder, name = results_uri.rsplit("/", 1)
     results = pd.read_csv(io.BytesIO(Storage(folder).read(name)), dtype={c: str for c in TEXT_COLUMNS})

@@ -141,7 +141,7 @@ def selection_summary(results_uri: str, order: Sequence[tuple[str, str, str]] = 
     import io
 
     from rdlr.selection import TEXT_COLUMNS, select_configs, validate_results
-    from rdlr.sweep import Storage
+    from rdlr.sweep_storage import Storage
 
     folder, name = results_uri.rsplit("/", 1)
     frame = pd.read_csv(io.BytesIO(Storage(folder).read(name)), dtype={c: str for c in TEXT_COLUMNS})

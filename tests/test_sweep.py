@@ -18,21 +18,9 @@ import yaml
 
 from rdlr.labels import CLASSES
 from rdlr.spec import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
-from rdlr.sweep import (
-    RESOLVED_KEY,
-    ResultSink,
-    Storage,
-    SweepError,
-    SweepFiles,
-    config_id,
-    jobs_at_once,
-    plan_resources,
-    results_frame,
-    row_key,
-    run_sweep,
-    split_config,
-    trials_per_job,
-)
+from rdlr.sweep import ResultSink, SweepError, run_sweep, split_config
+from rdlr.sweep_resources import jobs_at_once, plan_resources, trials_per_job
+from rdlr.sweep_storage import RESOLVED_KEY, Storage, SweepFiles, config_id, results_frame, row_key
 
 TESTS_DIR = Path(__file__).resolve().parent
 SPEC_RAW: dict[str, Any] = {
