@@ -255,18 +255,21 @@ def _fit(
     )
     batch_size = int(hparams["batch_size"])
     unlabeled_batch = int(hparams["unlabeled_batch_size"])
+    draws_unlabeled = prepared.unlabeled is not None and (
+        method.uses("pel") or (method.uses("ae") and config.ae_on_unlabeled)
+    )
     history: list[dict[str, Any]] = []
     best_ua, best_epoch, best_state = -1.0, 0, copy.deepcopy(objective.classifier.state_dict())
 
     for epoch in range(1, config.max_epochs + 1):
         objective.train()
         order = torch.randperm(len(prepared.train), generator=generator).to(device)
-        sums: dict[str, float] = {}
+        term_sums: torch.Tensor | None = None
         steps = 0
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             x_unlabeled = None
-            if prepared.unlabeled is not None and method.needs_unlabeled:
+            if draws_unlabeled:
                 pick = torch.randint(len(prepared.unlabeled), (unlabeled_batch,), generator=generator).to(device)
                 x_unlabeled = prepared.x[prepared.unlabeled[pick]]
             sample_weights = corpus_weights[corpus_of_row[batch]] if method.uses("cww") else None
@@ -278,21 +281,23 @@ def _fit(
                 sample_weights,
                 x_unlabeled,
             )
-            loss = torch.stack(list(terms.values())).sum()
+            values = torch.stack(list(terms.values()))
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            values.sum().backward()
             optimizer.step()
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-            sums["total"] = sums.get("total", 0.0) + float(loss.detach())
+            # summed on the device and read once per epoch: no host sync per step
+            term_sums = values.detach() if term_sums is None else term_sums + values.detach()
             steps += 1
+        mean_terms = (term_sums / steps).tolist()
+        losses_by_name = {f"loss/{name}": value for name, value in zip(terms, mean_terms)}
 
         metrics = _role_metrics(data, prepared, objective.classifier, "val", config.eval_batch_size)
         metrics.update(_role_metrics(data, prepared, objective.classifier, "test", config.eval_batch_size))
         record: dict[str, Any] = {
             "epoch": epoch,
             "lr": optimizer.param_groups[0]["lr"],
-            **{f"loss/{name}": total / steps for name, total in sums.items()},
+            "loss/total": float(sum(mean_terms)),
+            **losses_by_name,
             **{key: value for key, value in metrics.items() if key != "confusion"},
         }
         if method.uses("cww"):
