@@ -17,7 +17,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rdlr", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="rdlr",
+        description="Cross-corpus speech emotion recognition with relative difficulty and labeling reliability "
+        "(Ahn et al., Sensors 2024): corpora, features, sweeps and reports.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)
