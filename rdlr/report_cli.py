@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from rdlr.report_tables import PAPER_SELECTION_DIR, PROPOSED
-from rdlr.selection import SELECTIONS, TEXT_COLUMNS, validate_results
+from rdlr.selection import SELECTIONS, parse_results_csv, validate_results
 
 RESULTS_FILE = "results.csv"
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         results: pd.DataFrame | str = location
         spec = None
         if "://" in location:
-            results = validate_results(pd.read_csv(location, dtype={c: str for c in TEXT_COLUMNS}), source=location)
+            results = validate_results(parse_results_csv(location), source=location)
         else:
             spec = find_spec(Path(location).parent)
         if spec is None and args.spec_id:

@@ -27,6 +27,7 @@ from rdlr.sweep_cli import (
     load_tables,
     print_outcome,
     ray_connection,
+    read_results_uri,
     resolve_path,
     resolve_storage,
     resolved_models,
@@ -113,14 +114,9 @@ def extraction_device(ray: object) -> str:
 
 def report(spec: SweepSpec, results_uri: str, out: Path) -> Path:
     """Render the report with validation selection (returned) and with the paper's protocol beside it."""
-    import io
-
     from rdlr.report import render_report
-    from rdlr.selection import TEXT_COLUMNS
-    from rdlr.sweep_storage import Storage
 
-    folder, name = results_uri.rsplit("/", 1)
-    results = pd.read_csv(io.BytesIO(Storage(folder).read(name)), dtype={c: str for c in TEXT_COLUMNS})
+    results = read_results_uri(results_uri)
     index = render_report(results, out, selection="validation", spec=spec.to_dict())
     render_report(results, out, selection="paper", spec=spec.to_dict())
     return index

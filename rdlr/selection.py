@@ -14,6 +14,7 @@ The UA of a selected configuration is reported as mean ± sample std (ddof=1) ov
 from __future__ import annotations
 
 from os import PathLike
+from typing import IO
 from pathlib import Path
 
 import pandas as pd
@@ -102,6 +103,11 @@ def validate_results(results: pd.DataFrame, source: str = "results") -> pd.DataF
     return df
 
 
+def parse_results_csv(csv: "str | PathLike[str] | IO[bytes]") -> pd.DataFrame:
+    """Parse a results table as the sweep writes it: id-like columns stay text, only empty cells are missing."""
+    return pd.read_csv(csv, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""])
+
+
 def read_results(path: str | PathLike[str]) -> pd.DataFrame:
     """Read and validate ``results.csv`` (``path`` may also be the spec folder that holds it)."""
     target = Path(path)
@@ -109,8 +115,7 @@ def read_results(path: str | PathLike[str]) -> pd.DataFrame:
         target = target / "results.csv"
     if not target.is_file():
         raise FileNotFoundError(f"results table not found: {target} (expected <storage>/<spec_id>/results.csv)")
-    frame = pd.read_csv(target, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""])
-    return validate_results(frame, source=str(target))
+    return validate_results(parse_results_csv(target), source=str(target))
 
 
 def config_scores(results: pd.DataFrame) -> pd.DataFrame:

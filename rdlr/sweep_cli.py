@@ -135,16 +135,23 @@ def warn_storage(storage: str, address: str | None) -> None:
               "else use --storage s3://...", file=sys.stderr)
 
 
-def selection_summary(results_uri: str, order: Sequence[tuple[str, str, str]] = ()) -> str:
-    """Test UA (%) per row and held-out corpus under validation selection, and under the paper's protocol;
-    rows in ``order`` ((features, protocol, method) as in the spec) first."""
+def read_results_uri(results_uri: str) -> pd.DataFrame:
+    """The results table at a local path or ``s3://`` URI, parsed (not validated: it may still be empty)."""
     import io
 
-    from rdlr.selection import TEXT_COLUMNS, select_configs, validate_results
+    from rdlr.selection import parse_results_csv
     from rdlr.sweep_storage import Storage
 
     folder, name = results_uri.rsplit("/", 1)
-    frame = pd.read_csv(io.BytesIO(Storage(folder).read(name)), dtype={c: str for c in TEXT_COLUMNS})
+    return parse_results_csv(io.BytesIO(Storage(folder).read(name)))
+
+
+def selection_summary(results_uri: str, order: Sequence[tuple[str, str, str]] = ()) -> str:
+    """Test UA (%) per row and held-out corpus under validation selection, and under the paper's protocol;
+    rows in ``order`` ((features, protocol, method) as in the spec) first."""
+    from rdlr.selection import select_configs, validate_results
+
+    frame = read_results_uri(results_uri)
     if frame.empty:
         return "no finished trials yet"
     frame = validate_results(frame, results_uri)

@@ -55,8 +55,8 @@ def build_extractor(name: str, models: Mapping[str, str] | None = None) -> Extra
     """The extractor for feature-set ``name``, configured with the local model paths in ``models``.
 
     ``models`` keys: ``w2v`` (wav2vec checkpoint), ``bert`` (BERT dir), ``whisper`` (optional Whisper checkpoint:
-    given, every utterance is transcribed by it as in the paper; without it the manifest's transcripts are used). Only the config is built here; the model
-    loads in :meth:`Extractor.setup`, once per worker.
+    given, every utterance is transcribed by it as in the paper; without it the manifest's transcripts are used).
+    Only the config is built here; the model loads in :meth:`Extractor.setup`, once per worker.
     """
     models = dict(models or {})
     if name == "is10":
@@ -73,8 +73,6 @@ def build_extractor(name: str, models: Mapping[str, str] | None = None) -> Extra
         from rdlr.features.text import BertTextExtractor, TextConfig
 
         whisper = models.get("whisper") or None
-        # With a Whisper checkpoint every utterance is transcribed by it (the paper's protocol, Section 3.2);
-        # without one the manifest's own transcripts are used.
         config = TextConfig(whisper_checkpoint=whisper, bert_dir=bert_dir, use_manifest_transcripts=whisper is None)
         return BertTextExtractor(config)
     if name.startswith(HF_PREFIX):
