@@ -339,12 +339,9 @@ def _corpus_uas(
     val_metrics: Mapping[str, Any],
 ) -> list[float]:
     """Per-training-corpus UA of this epoch's model, the U_d of (6), on the validation or training split."""
-    if config.cww_split == "train":
-        val_metrics = {
-            key.replace("train_ua", "val_ua"): value
-            for key, value in _role_metrics(data, prepared, classifier, "train", config.eval_batch_size).items()
-        }
-    return [float(val_metrics.get(f"val_ua/{name}", 0.0)) for name in train_corpora]
+    split = config.cww_split
+    metrics = val_metrics if split == "val" else _role_metrics(data, prepared, classifier, split, config.eval_batch_size)
+    return [float(metrics.get(f"{split}_ua/{name}", 0.0)) for name in train_corpora]
 
 
 def run_trial(

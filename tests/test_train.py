@@ -44,8 +44,10 @@ def test_early_stopping_and_scheduler_fire(ce_result):
     assert final["val_ua"] == max(record["val_ua"] for record in history)
 
 
-def test_cww_weights_change_across_epochs(data):
-    result = run_trial(data, "cww", {**SMALL_BATCH, "lambda_w": 4}, seed=0, config=TrainConfig(max_epochs=4))
+@pytest.mark.parametrize("split", ["val", "train"])
+def test_cww_weights_change_across_epochs(data, split):
+    config = TrainConfig(max_epochs=4, cww_split=split)
+    result = run_trial(data, "cww", {**SMALL_BATCH, "lambda_w": 4}, seed=0, config=config)
     weights = np.array([[record[f"corpus_weight/{c}"] for c in "ABC"] for record in result.history])
     assert np.allclose(weights[0], 1.0)
     assert not np.allclose(weights[1], weights[0]) and not np.allclose(weights[2], weights[1])
