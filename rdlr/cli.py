@@ -10,8 +10,8 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("rdlr.corpora.cli", "write a corpus manifest (CSV) from a corpus folder"),
     "extract": ("rdlr.features.cli", "extract features from manifests into the Parquet feature store"),
-    "sweep": ("rdlr.sweep_cli", "run a sweep spec on Ray Tune"),
-    "report": ("rdlr.report_cli", "render Tables 2/3 and plots from a sweep's results"),
+    "sweep": ("rdlr.sweep.cli", "run a sweep spec on Ray Tune"),
+    "report": ("rdlr.report.cli", "render Tables 2/3 and plots from a sweep's results"),
     "reproduce": ("rdlr.reproduce", "prepare + extract + sweep + report in one command"),
 }
 

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from rdlr.spec import SpecError, SweepSpec, load_spec
-from rdlr.sweep_cli import (
+from rdlr.ray_session import ray_session
+from rdlr.sweep.spec import SpecError, SweepSpec, load_spec
+from rdlr.sweep.cli import (
     add_common_arguments,
     feature_store_uri,
     load_tables,
     print_outcome,
-    ray_connection,
     read_results_uri,
     resolve_path,
     resolve_storage,
@@ -114,7 +114,7 @@ def extraction_device(ray: object) -> str:
 
 def report(spec: SweepSpec, results_uri: str, out: Path) -> Path:
     """Render the report with validation selection (returned) and with the paper's protocol beside it."""
-    from rdlr.report import render_report
+    from rdlr.report.build import render_report
 
     results = read_results_uri(results_uri)
     index = render_report(results, out, selection="validation", spec=spec.to_dict())
@@ -144,12 +144,12 @@ def run(args: argparse.Namespace) -> int:
     warn_storage(storage, args.address)
     from rdlr.corpora import ManifestError, SplitError
     from rdlr.features import FeatureStoreError, extract
-    from rdlr.sweep import SweepError, run_sweep
+    from rdlr.sweep.driver import SweepError, run_sweep
 
     stages = _Stages(4)
     print(f"rdlr reproduce {spec.id}: {len(spec.jobs())} jobs, {spec.num_trials()} trials; storage {storage}")
     try:
-        with ray_connection(args.address) as ray:
+        with ray_session(args.address, log_to_driver=False) as ray:
             stages.next(f"prepare manifests ({spec.data.source} data{f' under {data_root}' if data_root else ''})")
             manifest = prepare(spec, data_root)
             stages.next(f"extract {', '.join(feature_components(spec))} for {len(manifest)} utterances into {store}")

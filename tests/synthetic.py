@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from rdlr.labels import CLASSES
-from rdlr.trial_data import TrialData
+from rdlr.train.data import TrialData
 
 CORPORA = ("A", "B", "C", "D")
 

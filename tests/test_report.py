@@ -18,16 +18,16 @@ import pytest
 from scipy import stats
 
 from rdlr.methods import get_method
-from rdlr.report import render_report
-from rdlr.report_cli import configure_parser, locate_results, run
-from rdlr.report_compare import compare_methods, format_pair, paired_test
-from rdlr.report_plots import parse_confusion
-from rdlr.report_render import latex_escape, pipe_table
-from rdlr.report_tables import (
+from rdlr.report.build import render_report
+from rdlr.report.cli import configure_parser, locate_results, run
+from rdlr.report.compare import compare_methods, format_pair, paired_test
+from rdlr.report.plots import parse_confusion
+from rdlr.report.render import latex_escape, pipe_table
+from rdlr.report.layout import (
     AVG, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, PAPER_RESULTS_PATH, TABLE2_METHODS, TABLE3_FEATURES, TABLE3_METHODS,
     WITHIN_LABEL, RowSpec, build_table, load_paper_results, order_corpora, paper_corpus, table2_rows, table3_rows,
 )  # fmt: skip
-from rdlr.selection import selected_trials
+from rdlr.report.selection import selected_trials
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"

@@ -13,7 +13,7 @@ import yaml
 
 from rdlr.cli import build_parser
 from rdlr.labels import CLASSES
-from rdlr.sweep_storage import SweepFiles
+from rdlr.sweep.files import SweepFiles
 
 
 def write_corpus(root: Path) -> Path:

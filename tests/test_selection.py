@@ -7,9 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rdlr.selection import (
-    REQUIRED_COLUMNS, check_selection, config_scores, read_results, select_configs, selected_trials, validate_results,
-)  # fmt: skip
+from rdlr.report.selection import check_selection, config_scores, select_configs, selected_trials
+from rdlr.results import REQUIRED_COLUMNS, read_results, validate_results
 
 
 def trial(config: str, seed: int, val: float, test: float, method: str = "ce", held_out: str = "CRE") -> dict:

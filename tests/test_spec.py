@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from rdlr.methods import SEARCH_SPACE, TABLE2_METHODS, TABLE3_METHODS, get_method
-from rdlr.spec import DEMO_LABELED, Job, SpecError, SweepSpec, load_spec, packaged_specs, resolve_spec_path
+from rdlr.sweep.spec import DEMO_LABELED, Job, SpecError, SweepSpec, load_spec, packaged_specs, resolve_spec_path
 
 MINIMAL = {
     "id": "mini",

@@ -17,10 +17,12 @@ import pytest
 import yaml
 
 from rdlr.labels import CLASSES
-from rdlr.spec import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
-from rdlr.sweep import ResultSink, SweepError, run_sweep, split_config
-from rdlr.sweep_resources import jobs_at_once, plan_resources, trials_per_job
-from rdlr.sweep_storage import RESOLVED_KEY, Storage, SweepFiles, config_id, results_frame, row_key
+from rdlr.sweep.spec import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
+from rdlr.sweep.driver import ResultSink, SweepError, run_sweep, split_config
+from rdlr.sweep.resources import jobs_at_once, plan_resources, trials_per_job
+from rdlr.results import config_id, results_frame, trial_key
+from rdlr.storage import Storage
+from rdlr.sweep.files import RESOLVED_KEY, SweepFiles
 
 TESTS_DIR = Path(__file__).resolve().parent
 SPEC_RAW: dict[str, Any] = {
@@ -62,7 +64,7 @@ SUBPROCESS = """
 import sys, ray
 sys.path.insert(0, {tests!r})
 from test_sweep import spec, synthetic_table
-from rdlr.sweep import run_sweep
+from rdlr.sweep.driver import run_sweep
 ray.init(address={address!r}, log_to_driver=False)
 run_sweep(spec(), {{"is10": synthetic_table()}}, {storage!r})
 """
@@ -140,7 +142,7 @@ def test_tune_loggers_and_stage1_cache(resumed: dict[str, Any]) -> None:
 
 
 def test_selection_summary_picks_by_validation(resumed: dict[str, Any]) -> None:
-    from rdlr.sweep_cli import selection_summary
+    from rdlr.sweep.cli import selection_summary
 
     results = pd.read_csv(resumed["outcome"].results_uri, dtype={"config_id": str})
     summary = selection_summary(resumed["outcome"].results_uri)
@@ -153,7 +155,7 @@ def test_selection_summary_picks_by_validation(resumed: dict[str, Any]) -> None:
 
 
 def test_report_renders_every_requested_row(resumed: dict[str, Any], tmp_path: Path) -> None:
-    from rdlr.report import render_report
+    from rdlr.report.build import render_report
 
     index = render_report(resumed["outcome"].results_uri, tmp_path, spec=spec().to_dict())
     text = "\n".join(path.read_text() for path in index.parent.glob("*.md"))
@@ -198,8 +200,9 @@ def test_concurrency_keeps_every_slot_busy() -> None:
 def test_config_and_row_keys() -> None:
     assert config_id({"gamma": 0.2, "batch_size": 64}) == config_id({"batch_size": 64, "gamma": 0.2})
     assert config_id({"batch_size": 64}) != config_id({"batch_size": 128})
-    key = row_key("s", "is10", "out_of_corpus", "ce", "CRE", "abc", 0)
-    assert key != row_key("s", "is10", "out_of_corpus", "ce", "CRE", "abc", 1)
+    trial = {"spec_id": "s", "features": "is10", "protocol": "out_of_corpus", "method": "ce", "held_out": "CRE",
+             "config_id": "abc", "seed": 0}
+    assert trial_key(trial) != trial_key({**trial, "seed": 1})
     constants, hparams, index = split_config(
         {"protocol": "out_of_corpus", "method": "lr", "held_out": "CRE", "gamma": 0.3, "batch_size": 64,
          "__trial_index__": 1})  # fmt: skip
@@ -217,7 +220,7 @@ def test_results_table_gathers_rows_from_csv_and_trial_files(tmp_path: Path) -> 
         for seed in range(3)
     ]  # fmt: skip
     files.write_results(rows[:2])
-    key = row_key("s", "is10", "out_of_corpus", "ce", "CRE", "c1", 2)
+    key = trial_key(rows[2])
     files.write_row(key, rows[2])
     loaded = ResultSink(files, planned=3, log=lambda line: None).rows
     assert len(loaded) == 3 and loaded[key]["trial_id"] == "t2"

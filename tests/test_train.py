@@ -10,8 +10,9 @@ import torch
 from rdlr.labels import NUM_CLASSES
 from rdlr.methods import get_method
 from rdlr.targets import label_smoothing, one_hot
-from rdlr.train import TrainConfig, run_trial, training_targets
-from rdlr.trial_data import TrialData
+from rdlr.train import TrainConfig, run_trial
+from rdlr.train.loop import training_targets
+from rdlr.train.data import TrialData
 from synthetic import out_of_corpus_roles, synthetic_table, synthetic_trial_data
 
 FAST = TrainConfig(max_epochs=40)

@@ -42,21 +42,23 @@ import numpy as np
 import pandas as pd
 
 ROLES: tuple[str, ...] = ("train", "val", "test", "unlabeled", "unused")
-PROTOCOLS: tuple[str, ...] = ("out_of_corpus", "within_corpus")
+OUT_OF_CORPUS = "out_of_corpus"  # leave-one-corpus-out: train + val on the others, test on the held-out corpus
+WITHIN_CORPUS = "within_corpus"  # train, val and test speakers of one corpus (Section 3.1)
+PROTOCOLS: tuple[str, ...] = (OUT_OF_CORPUS, WITHIN_CORPUS)  # the one list of protocol names
 RULES: tuple[str, ...] = ("paper", "generic")
 PAPER_CORPORA: tuple[str, ...] = ("CRE", "IEM", "IMP", "POD")
-SPLIT_ROLES: dict[str, tuple[str, ...]] = {"out_of_corpus": ("train", "val"), "within_corpus": ("train", "val", "test")}
+SPLIT_ROLES: dict[str, tuple[str, ...]] = {OUT_OF_CORPUS: ("train", "val"), WITHIN_CORPUS: ("train", "val", "test")}
 DEFAULT_PROPORTIONS: dict[str, dict[str, float]] = {
-    "out_of_corpus": {"train": 0.8, "val": 0.2},
-    "within_corpus": {"train": 0.7, "val": 0.15, "test": 0.15},
+    OUT_OF_CORPUS: {"train": 0.8, "val": 0.2},
+    WITHIN_CORPUS: {"train": 0.7, "val": 0.15, "test": 0.15},
 }
 CRE_SPEAKERS: dict[str, dict[str, int]] = {
-    "out_of_corpus": {"train": 58, "val": 33},
-    "within_corpus": {"train": 72, "val": 9, "test": 10},
+    OUT_OF_CORPUS: {"train": 58, "val": 33},
+    WITHIN_CORPUS: {"train": 72, "val": 9, "test": 10},
 }
 POD_PARTITIONS: dict[str, dict[str, str]] = {
-    "out_of_corpus": {"train": "train", "val": "val", "test": "unused"},
-    "within_corpus": {"train": "train", "val": "val", "test": "test"},
+    OUT_OF_CORPUS: {"train": "train", "val": "val", "test": "unused"},
+    WITHIN_CORPUS: {"train": "train", "val": "val", "test": "test"},
 }
 EPSILON = 1e-9
 
@@ -135,7 +137,7 @@ def _session_split(part: pd.DataFrame, protocol: str, rng: np.random.Generator, 
     if (sessions == last).all():
         raise SplitError(f"{corpus}: only session {last} present; the paper's split needs at least two sessions")
     roles = np.where(sessions == last, "val", "train").astype(object)
-    if protocol == "within_corpus":
+    if protocol == WITHIN_CORPUS:
         last_rows = sessions == last
         speakers = sorted(set(part["speaker"].to_numpy()[last_rows].tolist()))
         if len(speakers) < 2:
@@ -165,7 +167,7 @@ def _check_proportions(corpus: str, weights: Proportions, protocol: str) -> dict
     clean = {role: float(weights.get(role, 0.0)) for role in allowed}
     if any(value < 0 or not math.isfinite(value) for value in clean.values()):
         raise SplitError(f"proportions for {corpus} must be finite and non-negative, got {dict(weights)}")
-    needed = ("train", "test") if protocol == "within_corpus" else ("train",)
+    needed = ("train", "test") if protocol == WITHIN_CORPUS else ("train",)
     missing = [role for role in needed if clean[role] <= 0]
     if missing:
         raise SplitError(f"proportions for {corpus} under {protocol} need a positive share for {missing}")
@@ -200,7 +202,7 @@ def _validate(meta: pd.DataFrame, protocol: str, held_out: str) -> tuple[np.ndar
         raise SplitError(f"unknown held_out corpus {held_out!r}; corpora present: {', '.join(present) or 'none'}")
     if not labeled[corpora == held_out].any():
         raise SplitError(f"held_out corpus {held_out!r} has no labeled utterances; choose a labeled corpus")
-    if protocol == "out_of_corpus" and not (labeled & (corpora != held_out)).any():
+    if protocol == OUT_OF_CORPUS and not (labeled & (corpora != held_out)).any():
         raise SplitError(f"out_of_corpus needs a labeled training corpus besides {held_out!r}; found none")
     return corpora, labeled
 
@@ -246,10 +248,10 @@ def assign_roles(
     partition_rule: set[str] = set()
     for corpus in sorted(set(corpora[labeled].tolist())):
         rows = labeled & (corpora == corpus)
-        if protocol == "out_of_corpus" and corpus == held_out:
+        if protocol == OUT_OF_CORPUS and corpus == held_out:
             roles[rows] = "test"
             continue
-        if protocol == "within_corpus" and corpus != held_out:
+        if protocol == WITHIN_CORPUS and corpus != held_out:
             roles[rows] = "unused"
             continue
         part = meta.iloc[np.flatnonzero(rows)]

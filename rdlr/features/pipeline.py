@@ -13,8 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -27,6 +26,7 @@ import pyarrow.compute as pc
 
 from rdlr.features.base import Extractor
 from rdlr.features.registry import build_extractor, parse_feature_sets, store_name
+from rdlr.ray_session import ray_session
 from rdlr.features.store import (
     ERROR_COLUMNS,
     FEATURES_COLUMN,
@@ -313,25 +313,6 @@ def _config_info(extractor: Extractor, feature_set: str, requested: str) -> dict
     }
 
 
-@contextmanager
-def ray_cluster(address: str | None = None) -> Iterator[Any]:
-    """The Ray cluster to use: the one already initialised in this process, else ``address`` (e.g. ``auto``),
-    else a new local one, which is shut down on exit."""
-    import ray
-
-    if ray.is_initialized():
-        yield ray
-        return
-    if address:
-        ray.init(address=address)
-    else:
-        ray.init(include_dashboard=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
 def actor_resources(ray: Any, workers: int | None, device: str) -> tuple[int, dict[str, float]]:
     """Actor count and per-actor resources. Default workers: the cluster's CPUs minus one (for the driver).
     More workers than CPUs share them (fractional CPUs) instead of waiting forever for a free CPU."""
@@ -441,7 +422,7 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
         jobs.append((requested, name, extractor, config_hash, todo, {c.corpus: c for c in counts}))
     if all(job[4].empty for job in jobs):
         return summary
-    with ray_cluster(address) as ray:
+    with ray_session(address) as ray:
         n_workers, resources = actor_resources(ray, workers, device)
         for requested, name, extractor, config_hash, todo, counts in jobs:
             if todo.empty:

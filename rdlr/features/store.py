@@ -19,7 +19,6 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+from rdlr.storage import open_filesystem, put_file
 
 FEATURES_COLUMN = "features"
 ERRORS_DIR = "errors"
@@ -42,15 +43,6 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 class FeatureStoreError(LookupError):
     """Something asked of the store that it does not hold; the message says what it has and what to run."""
-
-
-def open_filesystem(uri: str | Path) -> tuple[pafs.FileSystem, str]:
-    """pyarrow filesystem and root path for a local path or a URI such as ``s3://bucket/prefix``."""
-    text = str(uri)
-    if "://" in text:
-        filesystem, root = pafs.FileSystem.from_uri(text)
-        return filesystem, root.rstrip("/")
-    return pafs.LocalFileSystem(), Path(text).expanduser().resolve().as_posix()
 
 
 def reason_kind(reason: str) -> str:
@@ -122,7 +114,6 @@ class FeatureStore:
     def __init__(self, uri: str | Path) -> None:
         self.uri = str(uri)
         self.fs, self.root = open_filesystem(uri)
-        self._local = isinstance(self.fs, pafs.LocalFileSystem)
 
     # ---- paths and listing -------------------------------------------------------------------------------------
     def _path(self, *parts: str) -> str:
@@ -172,7 +163,7 @@ class FeatureStore:
         """Record the extractor config beside the data (``config.json``), atomically."""
         check_name("feature set", feature_set)
         data = json.dumps(info, indent=2, sort_keys=True, default=str).encode()
-        self._put(self._path(feature_set, config_hash, CONFIG_FILE), lambda stream: stream.write(data))
+        put_file(self.fs, self._path(feature_set, config_hash, CONFIG_FILE), lambda stream: stream.write(data))
 
     def has_config(self, feature_set: str, config_hash: str) -> bool:
         """Whether ``config.json`` exists for this feature set and config."""
@@ -189,31 +180,12 @@ class FeatureStore:
             raise FeatureStoreError(f"no {CONFIG_FILE} at {path}; the store holds:\n{self.describe()}") from None
 
     # ---- writing -----------------------------------------------------------------------------------------------
-    def _put(self, path: str, write: Callable[[pa.NativeFile], None]) -> None:
-        """Create ``path`` whole or not at all: locally via a hidden temporary file renamed into place; on object
-        stores one upload, which becomes visible only when complete."""
-        directory = path.rsplit("/", 1)[0]
-        self.fs.create_dir(directory, recursive=True)
-        if not self._local:
-            with self.fs.open_output_stream(path) as stream:
-                write(stream)
-            return
-        tmp = f"{directory}/.tmp-{uuid.uuid4().hex}"
-        try:
-            with self.fs.open_output_stream(tmp) as stream:
-                write(stream)
-            self.fs.move(tmp, path)
-        except BaseException:
-            if self.fs.get_file_info(tmp).type == pafs.FileType.File:
-                self.fs.delete_file(tmp)
-            raise
-
     def write_part(self, key: DatasetKey, table: pa.Table, errors: bool = False) -> str:
         """Write ``table`` as a new part file of ``key`` (whole file or nothing); returns its path."""
         check_name("corpus", key.corpus)
         name = f"{PART_PREFIX}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}{PART_SUFFIX}"
         path = f"{self.dataset_path(key, errors)}/{name}"
-        self._put(path, lambda stream: pq.write_table(table, stream, compression="snappy"))
+        put_file(self.fs, path, lambda stream: pq.write_table(table, stream, compression="snappy"))
         return path
 
     def compact(self, key: DatasetKey) -> None:

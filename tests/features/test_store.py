@@ -79,18 +79,6 @@ def test_parts_are_whole_files_and_reads_drop_duplicates(tmp_path):
     assert store.ids(DatasetKey("is10", "abc", "IEM")).size == 0
 
 
-def test_an_interrupted_write_leaves_no_file_behind(tmp_path):
-    store = FeatureStore(tmp_path)
-
-    def fail_halfway(stream) -> None:
-        stream.write(b"PAR1 half a file")
-        raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        store._put(f"{store.root}/is10/abc/CRE/part-1.parquet", fail_halfway)
-    assert list((tmp_path / "is10" / "abc" / "CRE").iterdir()) == []
-
-
 def test_compact_merges_parts_and_prunes_stale_errors(tmp_path):
     store = FeatureStore(tmp_path)
     key = DatasetKey("is10", "abc", "CRE")

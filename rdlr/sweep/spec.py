@@ -25,18 +25,20 @@ from typing import Any, Union
 
 import yaml
 
+from rdlr.corpora.registry import MODULES as LOADER_MODULES
+from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.features.registry import BUILTIN_ORDER, HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
 from rdlr.methods import SEARCH_SPACE, get_method
 
 DATA_SOURCES: tuple[str, ...] = ("demo", "real", "manifests")
-LOADERS: tuple[str, ...] = ("cremad", "iemocap", "msp_improv", "msp_podcast", "librispeech", "emodb", "csv")
+LOADERS: tuple[str, ...] = tuple(LOADER_MODULES)  # the corpus registry's loaders
 DEMO_LABELED: tuple[str, ...] = ("CRE-demo", "IEM-demo", "IMP-demo", "POD-demo")
 DEMO_UNLABELED = "LIB-demo"
-PROTOCOLS: tuple[str, ...] = ("within_corpus", "out_of_corpus")
+JOB_ORDER: tuple[str, ...] = (WITHIN_CORPUS, OUT_OF_CORPUS)  # the order jobs are planned and listed in
 SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "grid")
 MODEL_KEYS: tuple[str, ...] = tuple(MODEL_FLAGS)
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-SWEEPS_DIR = Path(__file__).resolve().parents[1] / "sweeps"
+SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"
 
 
 class SpecError(ValueError):
@@ -140,7 +142,7 @@ class SweepSpec:
         """One job per (feature set, protocol, method, held-out corpus), in table order."""
         jobs = []
         for features in self.features:
-            for protocol in PROTOCOLS:
+            for protocol in JOB_ORDER:
                 for method_id in getattr(self.protocols, protocol):
                     space = get_method(method_id).search_space(self.search.space)
                     grid = math.prod(len(values) for values in space.values())
@@ -428,7 +430,7 @@ def _validate_corpora(spec: SweepSpec) -> None:
 
 def _validate_methods(spec: SweepSpec) -> None:
     total = 0
-    for protocol in PROTOCOLS:
+    for protocol in JOB_ORDER:
         methods = getattr(spec.protocols, protocol)
         _unique(methods, f"protocols.{protocol}")
         for i, method_id in enumerate(methods):
@@ -444,7 +446,7 @@ def _validate_methods(spec: SweepSpec) -> None:
                 )
         total += len(methods)
     if total == 0:
-        raise SpecError(f"protocols: list methods under at least one of {', '.join(PROTOCOLS)}")
+        raise SpecError(f"protocols: list methods under at least one of {', '.join(JOB_ORDER)}")
 
 
 def _validate_search(spec: SweepSpec) -> None:
@@ -452,7 +454,7 @@ def _validate_search(spec: SweepSpec) -> None:
     _choice(search.sampler, SAMPLERS, "search.sampler")
     if search.configs < 1:
         raise SpecError(f"search.configs: must be >= 1, got {search.configs}")
-    listed = {m for protocol in PROTOCOLS for m in getattr(spec.protocols, protocol)}
+    listed = {m for protocol in JOB_ORDER for m in getattr(spec.protocols, protocol)}
     for method_id, budget in search.configs_per_method.items():
         if method_id not in listed:
             raise SpecError(

@@ -10,15 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rdlr.spec import SpecError, SweepSpec, load_spec, packaged_specs
+from rdlr.ray_session import ray_session
+from rdlr.sweep.spec import SpecError, SweepSpec, load_spec, packaged_specs
 
 DEFAULT_STORAGE = "rdlr_runs"
 DROPPED_META = ("path", "transcript")  # not needed by trials; kept out of the object store
@@ -111,24 +111,6 @@ def load_tables(spec: SweepSpec, store: str, corpora: Sequence[str]) -> dict[str
     return tables
 
 
-@contextmanager
-def ray_connection(address: str | None) -> Iterator[Any]:
-    """The Ray cluster at ``address`` (or the one already initialised); else a local one, shut down on exit."""
-    import ray
-
-    if ray.is_initialized():
-        yield ray
-        return
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(include_dashboard=False, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
 def warn_storage(storage: str, address: str | None) -> None:
     if address and "://" not in storage:
         print(f"note: {storage} is a local path; on a multi-node cluster every node must see it (NFS), "
@@ -139,8 +121,8 @@ def read_results_uri(results_uri: str) -> pd.DataFrame:
     """The results table at a local path or ``s3://`` URI, parsed (not validated: it may still be empty)."""
     import io
 
-    from rdlr.selection import parse_results_csv
-    from rdlr.sweep_storage import Storage
+    from rdlr.results import parse_results_csv
+    from rdlr.storage import Storage
 
     folder, name = results_uri.rsplit("/", 1)
     return parse_results_csv(io.BytesIO(Storage(folder).read(name)))
@@ -149,7 +131,8 @@ def read_results_uri(results_uri: str) -> pd.DataFrame:
 def selection_summary(results_uri: str, order: Sequence[tuple[str, str, str]] = ()) -> str:
     """Test UA (%) per row and held-out corpus under validation selection, and under the paper's protocol;
     rows in ``order`` ((features, protocol, method) as in the spec) first."""
-    from rdlr.selection import select_configs, validate_results
+    from rdlr.report.selection import select_configs
+    from rdlr.results import validate_results
 
     frame = read_results_uri(results_uri)
     if frame.empty:
@@ -197,9 +180,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     warn_storage(storage, args.address)
     from rdlr.features.store import FeatureStoreError
-    from rdlr.sweep import SweepError, run_sweep
+    from rdlr.sweep.driver import SweepError, run_sweep
 
-    with ray_connection(args.address):
+    with ray_session(args.address, log_to_driver=False):
         try:
             tables = load_tables(spec, store, corpora)
             resolved = {"data_root": str(data_root) if data_root else None, "feature_store": store,

@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from rdlr.labels import CLASSES, NUM_CLASSES
-from rdlr.report_tables import Table
+from rdlr.report.layout import Table
 
 COLOR_BASE = "#4c72b0"
 COLOR_PROPOSED = "#c44e52"

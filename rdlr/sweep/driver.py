@@ -1,8 +1,8 @@
 """Run a sweep spec on Ray Tune: the only module that imports ``ray.tune``.
 
-One Tuner per job (feature set, protocol, method, held-out corpus; :meth:`rdlr.spec.SweepSpec.jobs`), searching
+One Tuner per job (feature set, protocol, method, held-out corpus; :meth:`rdlr.sweep.spec.SweepSpec.jobs`), searching
 the method's own hyperparameter sets (Section 3.2) with a seeded Optuna sampler. Where the sweep keeps its
-files and results: :mod:`rdlr.sweep_storage`; what a trial asks Ray for: :mod:`rdlr.sweep_resources`.
+files and results: :mod:`rdlr.sweep.files`; what a trial asks Ray for: :mod:`rdlr.sweep.resources`.
 
 Design choices:
 
@@ -55,11 +55,12 @@ from ray.tune.registry import register_trainable
 from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
 
-from rdlr.spec import Job, SweepSpec
-from rdlr.sweep_resources import (
+from rdlr.sweep.spec import Job, SweepSpec
+from rdlr.sweep.resources import (
     TrialResources, cluster_nodes, jobs_at_once, plan_resources, trial_slots, trials_per_job,
 )  # fmt: skip
-from rdlr.sweep_storage import ROWS_DIR, SPEC_FILE, STAGE1_DIR, SweepError, SweepFiles, config_id, key_of, row_key
+from rdlr.results import config_id, trial_key
+from rdlr.sweep.files import ROWS_DIR, SPEC_FILE, STAGE1_DIR, SweepError, SweepFiles
 
 METRIC = "val_ua"
 TRIAL_INDEX = "__trial_index__"
@@ -97,13 +98,13 @@ def run_one_trial(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, con
     from rdlr.corpora import assign_roles
     from rdlr.methods import get_method
     from rdlr.train import TrainConfig, run_trial
-    from rdlr.trial_data import TrialData
+    from rdlr.train.data import TrialData
 
     constants, hparams, index = split_config(config)
     seed = context.seeds[index]
     cid = config_id(hparams)
-    key = row_key(context.spec_id, context.features, constants["protocol"], constants["method"],
-                  constants["held_out"], cid, seed)
+    key = trial_key({"spec_id": context.spec_id, "features": context.features, **constants, "config_id": cid,
+                     "seed": seed})
     files = SweepFiles(context.storage, context.spec_id)
     existing = files.read_row(key)
     if existing is not None:
@@ -208,7 +209,7 @@ class ResultSink:
         if not result or "row" not in result:
             return
         row = json.loads(result["row"])
-        key = key_of(row)
+        key = trial_key(row)
         with self._lock:
             new = key not in self.rows
             self.rows[key] = row

@@ -14,12 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from rdlr.report_render import pipe_table
-from rdlr.report_tables import (
+from rdlr.report.render import pipe_table
+from rdlr.report.layout import (
     MISSING_MARK, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, TABLE2_FEATURES, TABLE3_FEATURES, RowKey, Table,
     features_title, is_demo, paper_corpus,
 )  # fmt: skip
-from rdlr.selection import GROUP_KEYS, SELECTION_DESCRIPTIONS, SELECTIONS, select_configs
+from rdlr.report.selection import SELECTION_DESCRIPTIONS, SELECTIONS, select_configs
+from rdlr.results import GROUP_KEYS
 
 TABLE_NAMES = {"table2": "Table 2", "table3": "Table 3", "other": "Other methods (outside the paper's layout)"}
 COMPARISON_NOTE = (

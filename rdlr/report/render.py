@@ -1,4 +1,4 @@
-"""Render a :class:`rdlr.report_tables.Table` as Markdown, LaTeX (booktabs) and CSV.
+"""Render a :class:`rdlr.report.layout.Table` as Markdown, LaTeX (booktabs) and CSV.
 
 Cells read "mean ± std" in percent with one decimal as in the paper; "(n=k)" marks a cell with fewer seeds than the
 results hold; missing cells are "–" (Markdown), "--" (LaTeX), empty (CSV): never estimated. The best out-of-corpus
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from rdlr.report_tables import MISSING_MARK, Cell, RowSpec, Table, features_title
+from rdlr.report.layout import MISSING_MARK, Cell, RowSpec, Table, features_title
 
 MISSING_MD = MISSING_MARK
 MISSING_TEX = "--"

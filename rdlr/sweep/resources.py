@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rdlr.spec import Job, ResourcesSpec
+from rdlr.sweep.spec import Job, ResourcesSpec
 
 
 @dataclass(frozen=True)

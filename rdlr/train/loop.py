@@ -4,7 +4,7 @@ Pure PyTorch (no Ray import): :mod:`rdlr.sweep` adapts :func:`run_trial` to Ray 
 Section 3.2: Adam (lr 2e-4), inputs z-normalised with training statistics only, early stopping with patience 5
 on the mean validation UA over the training corpora, learning rate × 0.1 after 2 epochs without improvement,
 corpus-wise weights (6) recomputed each epoch from the previous epoch's per-corpus UA, and two stages for LR
-(10) and self-KD, the stage-1 model being cached on disk by a content key (:mod:`rdlr.stage1`).
+(10) and self-KD, the stage-1 model being cached on disk by a content key (:mod:`rdlr.train.stage1`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from rdlr.labels import NUM_CLASSES
 from rdlr.methods import Method, get_method
 from rdlr.metrics import confusion_matrix, unweighted_accuracy, weighted_accuracy
 from rdlr.model import Decoder, EmotionClassifier
-from rdlr.stage1 import Stage1Cache
-from rdlr.trial_data import TrialData
+from rdlr.train.stage1 import Stage1Cache
+from rdlr.train.data import TrialData
 
 EpochCallback = Callable[[dict[str, Any]], None]
 

@@ -3,7 +3,7 @@
 ``render_report(results, out_dir)`` writes ``<out_dir>/<spec_id>/`` (``.../paper-selection/`` for the paper's
 protocol): table2/table3 (+ ``other`` for rows outside the paper's layout) as .md/.tex/.csv, comparison.md/.csv,
 selection.md/.csv, plots/*.png and README.md, the index, whose path it returns. Numbers are the test UA (%) of the
-configuration chosen by :mod:`rdlr.selection`, mean ± std over seeds; missing cells stay missing.
+configuration chosen by :mod:`rdlr.report.selection`, mean ± std over seeds; missing cells stay missing.
 """
 
 from __future__ import annotations
@@ -18,16 +18,17 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from rdlr.report_compare import compare_methods, render_comparison
-from rdlr.report_index import COMPARISON_NOTE, ReportInfo, index_markdown, paper_notes, selection_frame, \
+from rdlr.report.compare import compare_methods, render_comparison
+from rdlr.report.prose import COMPARISON_NOTE, ReportInfo, index_markdown, paper_notes, selection_frame, \
     selection_markdown, table_notes, write_text
-from rdlr.report_plots import check_confusions, plot_confusions, plot_ua
-from rdlr.report_render import render_csv, render_latex, render_markdown
-from rdlr.report_tables import (
+from rdlr.report.plots import check_confusions, plot_confusions, plot_ua
+from rdlr.report.render import render_csv, render_latex, render_markdown
+from rdlr.report.layout import (
     PAPER_SELECTION_DIR, PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, Table, build_table, features_title, label_or_id, load_paper_results,
     order_corpora, other_rows, paper_lookup, table2_rows, table3_rows,
 )  # fmt: skip
-from rdlr.selection import check_selection, read_results, selected_trials, validate_results
+from rdlr.report.selection import check_selection, selected_trials
+from rdlr.results import read_results, validate_results
 
 SPEC_FILES: tuple[str, ...] = ("spec.json", "spec.yaml", "spec.yml")
 

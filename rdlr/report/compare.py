@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rdlr.report_render import pipe_table
-from rdlr.report_tables import AVG, MISSING_MARK, RowKey, avg_defined, features_title
+from rdlr.report.render import pipe_table
+from rdlr.report.layout import AVG, MISSING_MARK, RowKey, avg_defined, features_title
 
 OUT = "out_of_corpus"
 

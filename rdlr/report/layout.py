@@ -36,7 +36,7 @@ TABLE3_METHODS: tuple[str, ...] = (
     "ce", "dagger", "cww_dagger", "proxy_anchor_dagger", "cww_proxy_anchor_dagger", "rd_cww_dagger",
     "lr_cww_dagger", "rdlr_dagger", "rdlr_cww_dagger",
 )  # fmt: skip
-PAPER_RESULTS_PATH = Path(__file__).resolve().parent / "data" / "paper_results.csv"  # package data (pyproject)
+PAPER_RESULTS_PATH = Path(__file__).resolve().parents[1] / "data" / "paper_results.csv"  # package data (pyproject)
 PAPER_COLUMNS: tuple[str, ...] = ("table", "features", "protocol", "method", *PAPER_CORPORA, AVG)
 FEATURE_TITLES: dict[str, str] = {"is10": "IS10", "w2v": "W2V", "bert": "BERT"}
 PAPER_INCONSISTENT_AVG: tuple[tuple[int, str, str, str], ...] = (

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from rdlr.report_tables import PAPER_SELECTION_DIR, PROPOSED
-from rdlr.selection import SELECTIONS, parse_results_csv, validate_results
+from rdlr.report.layout import PAPER_SELECTION_DIR, PROPOSED
+from rdlr.report.selection import SELECTIONS
+from rdlr.results import RESULTS_FILE, parse_results_csv, validate_results
 
-RESULTS_FILE = "results.csv"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +69,7 @@ def locate_results(storage: str, spec_id: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Render the report; prints the index path. Bad input: a message on stderr and exit status 2."""
-    from rdlr.report import find_spec, render_report  # matplotlib and scipy load only when a report is rendered
+    from rdlr.report.build import find_spec, render_report  # matplotlib and scipy load only when a report is rendered
 
     try:
         location = locate_results(str(args.storage), args.spec_id)

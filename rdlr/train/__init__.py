@@ -1,0 +1,7 @@
+"""One trial of the paper's training protocol, pure PyTorch (no Ray import): :func:`run_trial` trains the classifier F
+of Section 2 with a method's loss (11) on a :class:`TrialData` and returns a :class:`TrialResult`."""
+
+from rdlr.train.data import TrialData
+from rdlr.train.loop import TrainConfig, TrialResult, run_trial
+
+__all__ = ["TrainConfig", "TrialData", "TrialResult", "run_trial"]
