@@ -8,7 +8,6 @@ configuration chosen by :mod:`rdlr.report.selection`, mean ± std over seeds; mi
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from os import PathLike
@@ -16,34 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from rdlr.report.cells import Table, build_table
 from rdlr.report.compare import compare_methods, render_comparison
-from rdlr.report.prose import COMPARISON_NOTE, ReportInfo, index_markdown, paper_notes, selection_frame, \
-    selection_markdown, table_notes, write_text
-from rdlr.report.plots import check_confusions, plot_confusions, plot_ua
-from rdlr.report.render import render_csv, render_latex, render_markdown
+from rdlr.report.files import PAPER_SELECTION_DIR, find_spec, write_text
 from rdlr.report.layout import (
-    PAPER_SELECTION_DIR, PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, Table, build_table, features_title, label_or_id, load_paper_results,
-    order_corpora, other_rows, paper_lookup, table2_rows, table3_rows,
+    PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, features_title, load_paper_results, method_label, order_corpora,
+    other_rows, paper_lookup, table2_rows, table3_rows,
 )  # fmt: skip
+from rdlr.report.plots import check_confusions, plot_confusions, plot_ua
+from rdlr.report.prose import (
+    COMPARISON_NOTE, ReportInfo, index_markdown, paper_notes, selection_frame, selection_markdown, table_notes,
+)  # fmt: skip
+from rdlr.report.render import render_csv, render_latex, render_markdown
 from rdlr.report.selection import check_selection, selected_trials
 from rdlr.results import read_results, validate_results
-
-SPEC_FILES: tuple[str, ...] = ("spec.json", "spec.yaml", "spec.yml")
-
-
-def find_spec(folder: str | PathLike[str]) -> dict[str, Any] | None:
-    """The sweep spec saved beside results.csv (spec.json / spec.yaml / spec.yml), or None."""
-    for name in SPEC_FILES:
-        path = Path(folder) / name
-        if path.is_file():
-            text = path.read_text(encoding="utf-8")
-            loaded = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
-            if not isinstance(loaded, dict):
-                raise ValueError(f"{path}: a sweep spec must be a mapping, got {type(loaded).__name__}")
-            return loaded
-    return None
 
 
 def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int) -> list[Table]:
@@ -55,13 +41,16 @@ def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int) -> 
     tables = []
     if any(r.key in present for r in t2_rows):
         title = f"Table 2 — UA (%) with {features_title(TABLE2_FEATURES)} input features"
-        tables.append(build_table("table2", title, t2_rows, trials, columns, paper_lookup(2, paper), n_seeds))
+        tables.append(build_table("table2", title, t2_rows, trials, columns, paper=paper_lookup(2, paper),
+                                  n_seeds=n_seeds))
     if any(r.key in present for r in t3_rows):
         title = f"Table 3 — UA (%) with {' and '.join(map(features_title, TABLE3_FEATURES))} input features"
-        tables.append(build_table("table3", title, t3_rows, trials, columns, paper_lookup(3, paper), n_seeds))
+        tables.append(build_table("table3", title, t3_rows, trials, columns, paper=paper_lookup(3, paper),
+                                  n_seeds=n_seeds))
     extra = other_rows(present, t2_rows + t3_rows)
     if extra:
-        tables.append(build_table("other", "Other methods — UA (%)", extra, trials, columns, None, n_seeds, False))
+        tables.append(build_table("other", "Other methods — UA (%)", extra, trials, columns, n_seeds=n_seeds,
+                                  is_layout=False))
     return tables
 
 
@@ -100,32 +89,47 @@ def render_report(
                       order_corpora(frame["held_out"], preferred), spec)
     tables = build_tables(trials, info.columns, len(info.seeds))
     notes = table_notes(info)
-    figures: list[tuple[str, str]] = []
+    figures = _write_tables(tables, dest, notes, selection, plots=plots, proposed=proposed)
+    labels = {r.key: r.label for t in tables for r in t.rows}
+    comparison = compare_methods(trials, info.columns, labels, proposed)
+    write_text(dest / "comparison.csv", comparison.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    write_text(dest / "comparison.md", render_comparison(comparison, info.columns, method_label(proposed),
+                                                         [notes[0], COMPARISON_NOTE]))
+    if plots:
+        figures += _plot_confusions(trials, info.columns, proposed, dest, selection)
+    chosen = selection_frame(frame, selection)
+    write_text(dest / "selection.csv", chosen.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
+    write_text(dest / "selection.md", selection_markdown(chosen, selection, labels))
+    return write_text(dest / "README.md", index_markdown(info, frame, tables, figures))
+
+
+def _write_tables(
+    tables: Sequence[Table], dest: Path, notes: list[str], selection: str, *, plots: bool, proposed: str
+) -> list[tuple[str, str]]:
+    """Each table as .md/.tex/.csv (and its UA bar chart when ``plots``); returns the figures' (caption, path)."""
+    figures = []
     for table in tables:
         write_text(dest / f"{table.name}.md", render_markdown(table, notes + paper_notes(table)))
         write_text(dest / f"{table.name}.tex", render_latex(table, f"Selection: {selection}."))
         write_text(dest / f"{table.name}.csv", render_csv(table))
         if plots and plot_ua(table, dest / "plots" / f"ua_{table.name}.png", proposed, f"selection: {selection}"):
             figures.append((f"UA per held-out corpus: {table.title}", f"plots/ua_{table.name}.png"))
+    return figures
 
-    labels = {r.key: r.label for t in tables for r in t.rows}
-    proposed_label = label_or_id("", "out_of_corpus", proposed)
-    comparison = compare_methods(trials, info.columns, labels, proposed)
-    comparison.to_csv(dest / "comparison.csv", index=False, float_format="%.6g", lineterminator="\n")
-    write_text(dest / "comparison.md", render_comparison(comparison, info.columns, proposed_label,
-                                                         [notes[0], COMPARISON_NOTE]))
-    if plots:
-        pair = [("ce", label_or_id("", "out_of_corpus", "ce")), (proposed, proposed_label)]
-        for features in dict.fromkeys(trials.loc[trials["method"] == proposed, "features"]):
-            name = f"plots/confusion_{_safe(features)}.png"
-            title = f"Confusion (recall %, summed over seeds): {features_title(features)}, selection: {selection}"
-            if plot_confusions(trials, features, info.columns, pair, dest / name, title):
-                figures.append((f"Confusion matrices, {proposed_label} vs CE, {features_title(features)}", name))
 
-    chosen = selection_frame(frame, selection)
-    chosen.to_csv(dest / "selection.csv", index=False, float_format="%.4f", lineterminator="\n")
-    write_text(dest / "selection.md", selection_markdown(chosen, selection, labels))
-    return write_text(dest / "README.md", index_markdown(info, frame, tables, figures))
+def _plot_confusions(
+    trials: pd.DataFrame, columns: Sequence[str], proposed: str, dest: Path, selection: str
+) -> list[tuple[str, str]]:
+    """Confusion matrices of the proposed method vs out-of-corpus CE, one figure per feature set it was run with."""
+    proposed_label = method_label(proposed)
+    pair = [("ce", method_label("ce")), (proposed, proposed_label)]
+    figures = []
+    for features in dict.fromkeys(trials.loc[trials["method"] == proposed, "features"]):
+        name = f"plots/confusion_{_safe(features)}.png"
+        title = f"Confusion (recall %, summed over seeds): {features_title(features)}, selection: {selection}"
+        if plot_confusions(trials, features, columns, pair, dest / name, title):
+            figures.append((f"Confusion matrices, {proposed_label} vs CE, {features_title(features)}", name))
+    return figures
 
 
 def _clear_outputs(dest: Path) -> None:

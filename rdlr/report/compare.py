@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rdlr.report.render import pipe_table
-from rdlr.report.layout import AVG, MISSING_MARK, RowKey, avg_defined, features_title
-
-OUT = "out_of_corpus"
+from rdlr.corpora.splits import OUT_OF_CORPUS
+from rdlr.report.layout import AVG, RowKey, avg_defined, features_title
+from rdlr.report.render import MISSING_MARK, pipe_table
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def paired_test(proposed: pd.Series, baseline: pd.Series) -> PairedResult:
 
 def _series(trials: pd.DataFrame, features: str, method: str, column: str) -> pd.Series:
     rows = trials[
-        (trials["features"] == features) & (trials["protocol"] == OUT) & (trials["method"] == method)
+        (trials["features"] == features) & (trials["protocol"] == OUT_OF_CORPUS) & (trials["method"] == method)
         & (trials["held_out"] == column)
     ]  # fmt: skip
     return rows.set_index("seed")["test_ua"].astype(float).sort_index()
@@ -75,10 +74,10 @@ def compare_methods(
     and names them. Only out-of-corpus rows are compared; feature sets without the proposed method are skipped.
     """
     records = []
-    out = trials[trials["protocol"] == OUT]
+    out = trials[trials["protocol"] == OUT_OF_CORPUS]
     seen = dict.fromkeys(zip(out["features"], out["protocol"], out["method"]))
     ordered = [k for k in labels if k in seen] + [k for k in seen if k not in labels]
-    feature_sets = [f for f in dict.fromkeys(out["features"]) if (f, OUT, proposed) in seen]
+    feature_sets = [f for f in dict.fromkeys(out["features"]) if (f, OUT_OF_CORPUS, proposed) in seen]
     for features in feature_sets:
         baselines = [k[2] for k in ordered if k[0] == features and k[2] != proposed]
         for method in baselines:
@@ -90,7 +89,7 @@ def compare_methods(
                 result = paired_test(a, b)
                 records.append({
                     "features": features, "proposed": proposed, "baseline": method,
-                    "baseline_label": labels.get((features, OUT, method), method), "column": column,
+                    "baseline_label": labels.get((features, OUT_OF_CORPUS, method), method), "column": column,
                     "n": result.n, "diff_pp": result.diff, "t": result.statistic, "p": result.pvalue,
                 })  # fmt: skip
     columns_out = ["features", "proposed", "baseline", "baseline_label", "column", "n", "diff_pp", "t", "p"]

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -20,8 +21,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.labels import CLASSES, NUM_CLASSES
-from rdlr.report.layout import Table
+from rdlr.report.cells import Table
+from rdlr.report.files import write_bytes
 
 COLOR_BASE = "#4c72b0"
 COLOR_PROPOSED = "#c44e52"
@@ -37,7 +40,7 @@ def plot_ua(table: Table, path: Path, proposed: str, subtitle: str = "") -> Path
     multi = len(table.blocks) > 1 or not table.is_layout
     labels = [f"{r.label} [{r.block}]" if multi and r.block else r.label for r in rows]
     colors = [
-        COLOR_WITHIN if r.protocol == "within_corpus" else COLOR_PROPOSED if r.method == proposed else COLOR_BASE
+        COLOR_WITHIN if r.protocol == WITHIN_CORPUS else COLOR_PROPOSED if r.method == proposed else COLOR_BASE
         for r in rows
     ]
     fig = Figure(figsize=(2.6 * len(columns) + 3.0, 0.3 * len(rows) + 1.8))
@@ -68,9 +71,14 @@ def plot_ua(table: Table, path: Path, proposed: str, subtitle: str = "") -> Path
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(f"{table.title}" + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG (100 dpi), whole or not at all."""
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    return write_bytes(path, png.getvalue())
 
 
 def parse_confusion(value: object, where: str) -> np.ndarray:
@@ -118,7 +126,7 @@ def plot_confusions(
     title: str,
 ) -> Path | None:
     """Grid of row-normalised confusion matrices: one row per (method id, label), one column per held-out corpus."""
-    out = trials[(trials["features"] == features) & (trials["protocol"] == "out_of_corpus")]
+    out = trials[(trials["features"] == features) & (trials["protocol"] == OUT_OF_CORPUS)]
     grid = {
         (m, c): summed_confusion(out[(out["method"] == m) & (out["held_out"] == c)])
         for m, _ in methods
@@ -154,6 +162,4 @@ def plot_confusions(
                 ax.set_xlabel("predicted")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    return _save(fig, path)

@@ -1,6 +1,6 @@
 """The prose of a report: the notes every table states, the selection page, and the index (README.md).
 
-Every page says which selection protocol it used (rdlr/selection.py), how many seeds, how Avg is formed, that
+Every page says which selection protocol it used (rdlr/report/selection.py), how many seeds, how Avg is formed, that
 missing cells are missing, and, for the demo corpora, that they are synthetic stand-ins for the paper's corpora.
 """
 
@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from rdlr.report.render import pipe_table
+from rdlr.report.cells import Table
 from rdlr.report.layout import (
-    MISSING_MARK, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, TABLE2_FEATURES, TABLE3_FEATURES, RowKey, Table,
-    features_title, is_demo, paper_corpus,
+    PAPER_CORPORA, PAPER_INCONSISTENT_AVG, TABLE2_FEATURES, TABLE3_FEATURES, RowKey, features_title, is_demo,
+    paper_corpus,
 )  # fmt: skip
+from rdlr.report.render import MISSING_MARK, pipe_table
 from rdlr.report.selection import SELECTION_DESCRIPTIONS, SELECTIONS, select_configs
 from rdlr.results import GROUP_KEYS
 
@@ -183,9 +183,3 @@ def index_markdown(
     if info.spec:
         lines += ["## Spec\n", "```json", json.dumps(dict(info.spec), indent=2, default=str), "```", ""]
     return "\n".join(lines)
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Write UTF-8 text with a trailing newline; returns ``path``."""
-    path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    return path

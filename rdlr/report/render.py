@@ -1,4 +1,4 @@
-"""Render a :class:`rdlr.report.layout.Table` as Markdown, LaTeX (booktabs) and CSV.
+"""Render a :class:`rdlr.report.cells.Table` as Markdown, LaTeX (booktabs) and CSV.
 
 Cells read "mean ± std" in percent with one decimal as in the paper; "(n=k)" marks a cell with fewer seeds than the
 results hold; missing cells are "–" (Markdown), "--" (LaTeX), empty (CSV): never estimated. The best out-of-corpus
@@ -12,11 +12,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from rdlr.report.layout import MISSING_MARK, Cell, RowSpec, Table, features_title
+from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
+from rdlr.report.cells import Cell, Table
+from rdlr.report.layout import RowSpec, features_title
 
-MISSING_MD = MISSING_MARK
+MISSING_MARK = "–"  # a cell without results (Markdown): shown as missing, never estimated
 MISSING_TEX = "--"
-PROTOCOL_TITLES = {"out_of_corpus": "out-of-corpus", "within_corpus": "within-corpus"}
+PROTOCOL_TITLES = {OUT_OF_CORPUS: "out-of-corpus", WITHIN_CORPUS: "within-corpus"}
 
 
 def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str]) -> str:
@@ -35,7 +37,7 @@ def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequ
 def format_value(cell: Cell, n_seeds: int, tex: bool = False) -> str:
     """"56.4 ± 0.3" (bold when best), "56.4 (n=1)" for a single seed, the missing mark otherwise."""
     if cell.missing:
-        return MISSING_TEX if tex else MISSING_MD
+        return MISSING_TEX if tex else MISSING_MARK
     if math.isnan(cell.std):
         text = f"{cell.mean:.1f}"
     else:
@@ -51,7 +53,7 @@ def format_value(cell: Cell, n_seeds: int, tex: bool = False) -> str:
 
 def format_beside(cell: Cell, tex: bool = False) -> str:
     """"ours / paper / ours − paper" with one decimal; missing parts marked."""
-    miss = MISSING_TEX if tex else MISSING_MD
+    miss = MISSING_TEX if tex else MISSING_MARK
     ours = miss if cell.missing else f"{cell.mean:.1f}"
     paper = miss if math.isnan(cell.paper) else f"{cell.paper:.1f}"
     diff = miss if math.isnan(cell.diff) else f"{cell.diff:+.1f}"
@@ -103,7 +105,7 @@ def render_markdown(table: Table, notes: Sequence[str]) -> str:
         parts += [
             "## Beside the paper\n",
             "Each cell: ours / paper / ours − paper, UA (%), differences in percentage points; "
-            f"{MISSING_MD} where either side is missing.\n",
+            f"{MISSING_MARK} where either side is missing.\n",
             pipe_table(header, rows, align),
         ]
     return "\n".join(parts)

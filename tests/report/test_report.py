@@ -1,6 +1,7 @@
 """The report: golden Markdown/LaTeX/CSV, missing cells, best marks, Avg, paired tests vs scipy, plots, paper data.
 
-Goldens live in tests/golden/; regenerate them only deliberately: ``RDLR_UPDATE_GOLDEN=1 pytest tests/test_report.py``.
+Goldens live in tests/report/golden/; regenerate them only deliberately:
+``RDLR_UPDATE_GOLDEN=1 pytest tests/report/test_report.py``.
 """
 
 from __future__ import annotations
@@ -17,19 +18,22 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rdlr.methods import get_method
+from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
+from rdlr.methods import TABLE2_METHODS, TABLE3_METHODS, get_method
 from rdlr.report.build import render_report
-from rdlr.report.cli import configure_parser, locate_results, run
+from rdlr.report.cells import build_table
+from rdlr.report.cli import configure_parser, run
 from rdlr.report.compare import compare_methods, format_pair, paired_test
+from rdlr.report.files import locate_results, report_input
+from rdlr.report.layout import (
+    AVG, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, PAPER_RESULTS_PATH, TABLE3_FEATURES, WITHIN_LABEL, RowSpec,
+    load_paper_results, method_label, order_corpora, paper_corpus, row_label, table2_rows, table3_rows,
+)  # fmt: skip
 from rdlr.report.plots import parse_confusion
 from rdlr.report.render import latex_escape, pipe_table
-from rdlr.report.layout import (
-    AVG, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, PAPER_RESULTS_PATH, TABLE2_METHODS, TABLE3_FEATURES, TABLE3_METHODS,
-    WITHIN_LABEL, RowSpec, build_table, load_paper_results, order_corpora, paper_corpus, table2_rows, table3_rows,
-)  # fmt: skip
 from rdlr.report.selection import selected_trials
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
 PAPER_MD = REPO.parent / "shared" / "paper" / "rdlr-sensors-2024.md"
 UPDATE = os.environ.get("RDLR_UPDATE_GOLDEN") == "1"
@@ -324,6 +328,26 @@ def test_cli_renders_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert locate_results("s3://bucket/runs/", "x") == "s3://bucket/runs/x/results.csv"
 
 
+def test_report_input_prefers_the_spec_file_beside_the_results(tmp_path: Path) -> None:
+    folder = tmp_path / "storage" / "golden"
+    folder.mkdir(parents=True)
+    make_results().to_csv(folder / "results.csv", index=False)
+    assert report_input(str(tmp_path / "storage"), "golden") == (str(folder / "results.csv"), {"spec_id": "golden"})
+    (folder / "spec.yaml").write_text("spec_id: golden\nheld_out: [CRE, IEM]\n")
+    spec = {"spec_id": "golden", "held_out": ["CRE", "IEM"]}
+    assert report_input(str(tmp_path / "storage"), "golden") == (str(folder / "results.csv"), spec)
+    (folder / "spec.yaml").write_text("- not a mapping\n")
+    with pytest.raises(ValueError, match=r"spec.yaml: a sweep spec must be a mapping, got list"):
+        report_input(str(folder), None)
+
+
+def test_report_files_are_written_whole(golden_report: Path) -> None:
+    written = sorted(p.name for p in golden_report.parent.iterdir() if p.is_file())
+    assert not [name for name in written if name.startswith(".")]  # no temporary file left behind
+    assert written == sorted([*(f"{t}{s}" for t in ("table2", "table3", "other") for s in (".md", ".tex", ".csv")),
+                              "comparison.md", "comparison.csv", "selection.md", "selection.csv", "README.md"])
+
+
 def test_latex_escapes_and_marks_best(golden_report: Path) -> None:
     assert latex_escape("CWW + † 50% a_b #1 & {x}") == r"CWW + $\dagger$ 50\% a\_b \#1 \& \{x\}"
     tex = (golden_report.parent / "table2.tex").read_text(encoding="utf-8")
@@ -344,6 +368,13 @@ def test_row_labels_come_from_the_method_registry() -> None:
     rows3 = table3_rows()
     assert len(rows3) == 20 and [r.features for r in rows3] == [f for f in TABLE3_FEATURES for _ in range(10)]
     assert [r.method for r in rows3[:10]] == ["ce", *TABLE3_METHODS]
+
+
+def test_labels_of_methods_outside_the_registry_are_their_ids() -> None:
+    assert method_label("rdlr_cww_dagger") == "RDLR + CWW + † (proposed)"
+    assert method_label("not_a_method") == "not_a_method"
+    assert row_label(WITHIN_CORPUS, "ce") == WITHIN_LABEL
+    assert row_label(OUT_OF_CORPUS, "ce") == get_method("ce").label
 
 
 def test_paper_numbers_file_has_every_row() -> None:
