@@ -83,8 +83,9 @@ def feature_components(spec: SweepSpec) -> list[str]:
 
 def extraction_options(spec: SweepSpec) -> dict[str, Any]:
     """Extractor settings the spec sets beyond the model paths, as keyword arguments of
-    :func:`rdlr.features.extract`: ``layer`` of the ``hf:<dir>`` encoders (``hf.layer``); empty when unset."""
-    return {"layer": spec.hf.layer} if spec.hf is not None else {}
+    :func:`rdlr.features.extract`: ``hf_layer`` (``HFEncoderConfig.layer`` of the ``hf:<dir>`` encoders, the spec's
+    ``hf.layer``; ``rdlr extract --hf-layer``); empty when unset."""
+    return {"hf_layer": spec.hf.layer} if spec.hf is not None else {}
 
 
 def feature_configs(spec: SweepSpec) -> dict[str, str] | None:

@@ -109,8 +109,8 @@ class ResourcesSpec:
 @dataclass(frozen=True)
 class HFSpec:
     """How ``hf:<dir>`` feature sets are extracted; the key is the extractor config's own
-    (:class:`rdlr.features.hf_encoder.HFEncoderConfig`): ``layer`` indexes ``hidden_states`` (0 = the input to
-    the first transformer layer, -1 = the last layer)."""
+    (:class:`rdlr.features.hf_encoder.HFEncoderConfig`; ``rdlr extract --hf-layer``): ``layer`` indexes
+    ``hidden_states`` (0 = the input to the first transformer layer, -1 = the last layer)."""
 
     layer: int = -1
 

@@ -55,7 +55,7 @@ def test_storage_note_only_for_a_local_path_on_a_cluster() -> None:
 def test_the_spec_layer_picks_the_encoder_config() -> None:
     spec = SweepSpec.from_dict({**BASE, "features": ["is10+hf:/models/hubert-base"], "hf": {"layer": 6}})
     assert feature_components(spec) == ["is10", "hf:/models/hubert-base"]
-    assert extraction_options(spec) == {"layer": 6}
+    assert extraction_options(spec) == {"hf_layer": 6}
     configs = feature_configs(spec)
     assert configs == {"hf:/models/hubert-base": HFEncoderConfig("/models/hubert-base", layer=6).config_hash()}
     assert configs["hf:/models/hubert-base"] != HFEncoderConfig("/models/hubert-base").config_hash()
