@@ -1,4 +1,4 @@
-"""Run a sweep spec on Ray Tune: the only module that imports ``ray.tune``.
+"""Run a sweep spec on Ray Tune: Tuners, samplers and the scheduling of jobs on the cluster.
 
 One Tuner per job (feature set, protocol, method, held-out corpus; :meth:`rdlr.sweep.spec.SweepSpec.jobs`), searching
 the method's own hyperparameter sets (Section 3.2) with a seeded Optuna sampler. Where the sweep keeps its
@@ -24,27 +24,21 @@ Design choices:
 * **Resume**: re-running restores each job's Tuner (``Tuner.restore(..., resume_errored=True)``); finished trials
   are kept, unfinished and errored ones run again from their start (a trial takes minutes, so trials keep no
   model checkpoints). Failed trials are retried (``FailureConfig``).
-* **Stage-1 models** of LR (10) / self-KD are cached under ``<storage>/<spec_id>/stage1`` (a node-local mirror
-  synced with the storage when it is a URI such as ``s3://``) and reused by every trial that needs them.
+* **Stage-1 results** of LR (10) / self-KD (the stage-1 model's logits and metrics, not the model) are cached under
+  ``<storage>/<spec_id>/stage1`` (:mod:`rdlr.sweep.stage1_mirror`) and reused by every trial that needs them.
+
+The worker side of a trial is :mod:`rdlr.sweep.trial`; the rows are gathered by :mod:`rdlr.sweep.collector`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import platform
-import socket
-import tempfile
 import threading
 import time
-import uuid
-import warnings
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,235 +49,21 @@ from ray.tune.registry import register_trainable
 from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
 
-from rdlr.sweep.spec import Job, SweepSpec
+from rdlr.sweep.collector import Log, ResultSink, SinkCallback, close_sink, open_sink
+from rdlr.sweep.files import SPEC_FILE, SweepError, SweepFiles
 from rdlr.sweep.resources import (
     TrialResources, cluster_nodes, jobs_at_once, plan_resources, trial_slots, trials_per_job,
 )  # fmt: skip
-from rdlr.results import config_id, trial_key
-from rdlr.sweep.files import ROWS_DIR, SPEC_FILE, STAGE1_DIR, SweepError, SweepFiles
+from rdlr.sweep.spec import Job, SweepSpec
+from rdlr.sweep.trial import JOB_CONSTANTS, TrialContext, trainable_for
 
 METRIC = "val_ua"
-TRIAL_INDEX = "__trial_index__"
-CONSTANT_KEYS: tuple[str, ...] = ("protocol", "method", "held_out")
-FLUSH_EVERY_S = 10.0
 HEARTBEAT_S = 60.0
-
-Log = Callable[[str], None]
-
-
-# ---- one trial (runs in a Ray worker) ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TrialContext:
-    """What every trial of a sweep shares, sent once with the features."""
-
-    spec_id: str
-    features: str
-    seeds: tuple[int, ...]
-    split_seed: int
-    training: dict[str, Any]
-    device: str
-    cpus: float
-    storage: str
-
-
-def split_config(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any], int]:
-    """(constants, searched hyperparameters, trial index) of a Tune config."""
-    constants = {key: config[key] for key in CONSTANT_KEYS}
-    hparams = {k: v for k, v in sorted(config.items()) if k not in CONSTANT_KEYS and k != TRIAL_INDEX}
-    return constants, hparams, int(config.get(TRIAL_INDEX, 0))
-
-
-def run_one_trial(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, context: TrialContext) -> None:
-    """Tune trainable body: one (configuration, seed); reports each epoch and the final row."""
-    from rdlr.corpora import assign_roles
-    from rdlr.methods import get_method
-    from rdlr.train import TrainConfig, run_trial
-    from rdlr.train.data import TrialData
-
-    constants, hparams, index = split_config(config)
-    seed = context.seeds[index]
-    cid = config_id(hparams)
-    key = trial_key({"spec_id": context.spec_id, "features": context.features, **constants, "config_id": cid,
-                     "seed": seed})
-    files = SweepFiles(context.storage, context.spec_id)
-    existing = files.read_row(key)
-    if existing is not None:
-        tune.report(_final_report(existing, cached=True))
-        return
-    trial_id = tune.get_context().get_trial_id()
-    files.record_attempt(key, {"row_key": key, "trial_id": trial_id, **constants, "seed": seed, "hparams": hparams,
-                               "host": socket.gethostname(), "pid": os.getpid(), "started": time.time()})
-    import torch
-
-    torch.set_num_threads(max(1, int(context.cpus)))
-    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-    roles = assign_roles(meta, constants["protocol"], constants["held_out"], seed=context.split_seed)
-    data = TrialData.from_table(x, meta, roles)
-    method = get_method(constants["method"])
-    train_config = TrainConfig(**context.training, device=context.device)
-
-    def on_epoch(record: dict[str, Any]) -> None:
-        tune.report({k: v for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-
-    cpu_started = time.process_time()  # this process runs one trial at a time (reused actors included)
-    with _stage1_cache(files, method.two_stage) as cache_dir:
-        result = run_trial(data, method, hparams, seed, config=train_config, cache_dir=cache_dir, on_epoch=on_epoch)
-    final = result.final
-    row = {
-        "spec_id": context.spec_id, **constants, "features": context.features, "seed": seed, "config_id": cid,
-        "hparams": json.dumps(hparams, sort_keys=True),
-        **{k: float(v) for k, v in final.items() if k == "val_ua" or k.startswith(("val_ua/", "test_ua"))},
-        "test_wa": float(final["test_wa"]) if "test_wa" in final else None,
-        "confusion": json.dumps(final.get("confusion")),
-        "epochs": int(final["epochs"]), "best_epoch": int(final["best_epoch"]),
-        "wall_time_s": round(float(result.wall_time_s), 3),
-        "cpu_time_s": round(time.process_time() - cpu_started, 3), "trial_id": trial_id,
-    }  # fmt: skip
-    files.write_row(key, row)
-    tune.report(_final_report(row, cached=False))
-
-
-def _final_report(row: Mapping[str, Any], cached: bool) -> dict[str, Any]:
-    numbers = {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return {**numbers, "row": json.dumps(dict(row), sort_keys=True), "cached": cached}
-
-
-@contextmanager
-def _stage1_cache(files: SweepFiles, needed: bool) -> Iterator[str | None]:
-    """Stage-1 cache folder: under the storage path, or a node-local mirror of a remote one (pull, then push)."""
-    if not needed:
-        yield None
-        return
-    remote = files.dir.child(STAGE1_DIR)
-    if remote.is_local:
-        yield remote.root
-        return
-    digest = hashlib.sha1(remote.uri.encode()).hexdigest()[:12]
-    local = Path(tempfile.gettempdir()) / "rdlr-stage1" / digest
-    local.mkdir(parents=True, exist_ok=True)
-    for name in set(remote.list()) - {p.name for p in local.iterdir()}:
-        tmp = local / f".{name}.{uuid.uuid4().hex}.tmp"  # atomic: concurrent trials may read it at once
-        tmp.write_bytes(remote.read(name))
-        os.replace(tmp, local / name)
-    before = {p.name for p in local.iterdir()}
-    yield str(local)
-    for path in local.iterdir():
-        if path.name not in before and not path.name.endswith(".tmp"):
-            remote.write(path.read_bytes(), path.name)
-
-
-def _trainable_for(features: str, spec_id: str) -> Callable[..., None]:
-    """A function trainable with a stable, per-(spec, feature set) name (Tune registers trainables by name)."""
-
-    def trainable(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, context: TrialContext) -> None:
-        run_one_trial(config, x, meta, context)
-
-    name = "rdlr_" + "".join(c if c.isalnum() else "_" for c in f"{spec_id}_{features}")
-    trainable.__name__ = trainable.__qualname__ = name
-    return trainable
+SLOTS_POLL_S = 5.0
 
 
 def _trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
-
-
-# ---- driver side -------------------------------------------------------------------------------------------------
-_SINKS: dict[str, "ResultSink"] = {}
-
-
-class ResultSink:
-    """Gathers finished trials' rows (thread-safe), prints progress and keeps ``results.csv`` up to date."""
-
-    def __init__(self, files: SweepFiles, planned: int, log: Log) -> None:
-        self.files = files
-        self.planned = planned
-        self.log = log
-        self.rows = files.load_rows()
-        self.previous = len(self.rows)
-        self.reused = 0
-        self.errors: list[str] = []
-        self._lock = threading.Lock()
-        self._flushed = time.monotonic()
-
-    def add(self, job: str, result: Mapping[str, Any] | None) -> None:
-        if not result or "row" not in result:
-            return
-        row = json.loads(result["row"])
-        key = trial_key(row)
-        with self._lock:
-            new = key not in self.rows
-            self.rows[key] = row
-            if not new:
-                self.reused += 1
-                return
-            done = len(self.rows)
-        self.log(
-            f"[{done}/{self.planned}] {row['features']} {row['protocol']} {row['method']} -> {row['held_out']} "
-            f"seed {row['seed']} cfg {row['config_id']}: val UA {100 * row['val_ua']:.1f}%, "
-            f"test UA {100 * row.get('test_ua', float('nan')):.1f}%, {row['epochs']} epochs, {row['wall_time_s']:.0f}s"
-        )
-        if time.monotonic() - self._flushed > FLUSH_EVERY_S:
-            self.flush()
-
-    def error(self, job: str, trial: Any, retry: bool) -> None:
-        message = _error_text(trial)
-        if retry:
-            self.log(f"trial {trial.trial_id} of {job} failed, retrying: {message}")
-            return
-        with self._lock:
-            self.errors.append(f"{job} trial {trial.trial_id}: {message}")
-        self.log(f"trial {trial.trial_id} of {job} FAILED: {message}")
-
-    def gather(self) -> None:
-        """Add rows that trials wrote but no callback delivered (e.g. a Tuner restored from another path)."""
-        for name in self.files.dir.list(ROWS_DIR):
-            key = name.removesuffix(".json")
-            if key not in self.rows:
-                row = self.files.read_row(key)
-                if row is not None:
-                    with self._lock:
-                        self.rows[key] = row
-
-    def flush(self) -> None:
-        with self._lock:
-            rows = list(self.rows.values())
-            self._flushed = time.monotonic()
-        self.files.write_results(rows)
-
-
-def _error_text(trial: Any) -> str:
-    path = getattr(trial, "error_file", None)
-    try:
-        if path and os.path.isfile(path):
-            lines = [line for line in Path(path).read_text().strip().splitlines() if line.strip()]
-            return lines[-1][:300] if lines else "unknown error"
-    except OSError:
-        pass
-    return "see the trial's error.txt under the storage path"
-
-
-class _SinkCallback(tune.Callback):
-    """Forwards finished and failed trials to the sweep's :class:`ResultSink`, looked up by a stable key so that
-    the callback pickled into a Tuner's state still works when the Tuner is restored by a later run."""
-
-    def __init__(self, sink_key: str, job: str) -> None:
-        self.sink_key = sink_key
-        self.job = job
-
-    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        sink = _SINKS.get(self.sink_key)
-        if sink is not None:
-            sink.add(self.job, trial.last_result)
-
-    def on_trial_recover(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        sink = _SINKS.get(self.sink_key)
-        if sink is not None:
-            sink.error(self.job, trial, retry=True)
-
-    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        sink = _SINKS.get(self.sink_key)
-        if sink is not None:
-            sink.error(self.job, trial, retry=False)
 
 
 def make_sampler(kind: str, seed: int, space: Mapping[str, list[Any]]) -> optuna.samplers.BaseSampler:
@@ -299,6 +79,8 @@ def make_sampler(kind: str, seed: int, space: Mapping[str, list[Any]]) -> optuna
 
 @dataclass
 class JobOutcome:
+    """What one job's Tuner did: its trials, errored trials, the job's own failure, whether it was restored."""
+
     job: Job
     trials: int = 0
     errors: int = 0
@@ -323,33 +105,43 @@ class SweepOutcome:
 
     @property
     def ok(self) -> bool:
+        """No failed trial and no failed job."""
         return not self.errors and all(j.failure is None and j.errors == 0 for j in self.jobs)
+
+
+def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[np.ndarray, pd.DataFrame]], files: SweepFiles,
+                        resources: TrialResources) -> dict[str, str]:
+    """Register one trainable per feature set, its features sent to the object store once
+    (``tune.with_parameters``); returns ``{feature set: trainable name}``."""
+    names = {}
+    for features in spec.features:
+        x, meta = tables[features]
+        context = TrialContext(spec.id, features, tuple(spec.seeds), spec.data.split_seed, dict(spec.training),
+                               resources.device, resources.cpus, files.storage.uri)
+        function = trainable_for(features, spec.id)
+        trainable = tune.with_resources(tune.with_parameters(function, x=x, meta=meta, context=context),
+                                        resources.as_tune())
+        # Registered once, here: Tuners started in threads get the name, because Tune's registry is not
+        # thread-safe (concurrent registrations fail with "dictionary changed size during iteration").
+        register_trainable(function.__name__, trainable)
+        names[features] = function.__name__
+    return names
 
 
 class _Sweep:
     """Runs the jobs of one spec as concurrent Tuners."""
 
-    def __init__(self, spec: SweepSpec, tables: Mapping[str, tuple[np.ndarray, pd.DataFrame]], files: SweepFiles,
-                 resources: TrialResources, sink_key: str, log: Log) -> None:
-        self.spec, self.files, self.resources, self.sink_key, self.log = spec, files, resources, sink_key, log
-        self.trainables = {}
-        for features in spec.features:
-            x, meta = tables[features]
-            context = TrialContext(spec.id, features, tuple(spec.seeds), spec.data.split_seed, dict(spec.training),
-                                   resources.device, resources.cpus, files.storage.uri)
-            function = _trainable_for(features, spec.id)
-            trainable = tune.with_resources(tune.with_parameters(function, x=x, meta=meta, context=context),
-                                            resources.as_tune())
-            # Registered once, here: Tuners started in threads get the name, because Tune's registry is not
-            # thread-safe (concurrent registrations fail with "dictionary changed size during iteration").
-            register_trainable(function.__name__, trainable)
-            self.trainables[features] = function.__name__
+    def __init__(self, spec: SweepSpec, trainables: Mapping[str, str], files: SweepFiles,
+                 resources: TrialResources, sink_key: str, sink: ResultSink) -> None:
+        self.spec, self.trainables, self.files, self.resources = spec, trainables, files, resources
+        self.sink_key, self.sink, self.log = sink_key, sink, sink.log
         self.outcomes: list[JobOutcome] = []
         self._lock = threading.Lock()
 
     def tuner(self, job: Job) -> tuple[tune.Tuner, bool]:
+        """The job's Tuner, restored from its saved state when there is one (then ``True``)."""
         trainable = self.trainables[job.features]
-        constants = {"protocol": job.protocol, "method": job.method, "held_out": job.held_out}
+        constants = {key: getattr(job, key) for key in JOB_CONSTANTS}
         path = f"{self.files.tune_root}/{job.name}"
         if tune.Tuner.can_restore(path):
             return tune.Tuner.restore(path, trainable=trainable, resume_errored=True, param_space=constants), True
@@ -365,11 +157,12 @@ class _Sweep:
         run_config = tune.RunConfig(
             name=job.name, storage_path=self.files.tune_root, verbose=0,
             failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures),
-            callbacks=[_SinkCallback(self.sink_key, job.name)],
+            callbacks=[SinkCallback(self.sink_key, job.name)],
         )  # fmt: skip
         return tune.Tuner(trainable, param_space=constants, tune_config=tune_config, run_config=run_config), False
 
     def run_job(self, job: Job) -> None:
+        """Fit the job's Tuner (in a thread of :meth:`run`) and record its outcome."""
         outcome = JobOutcome(job)
         try:
             tuner, outcome.restored = self.tuner(job)
@@ -382,18 +175,20 @@ class _Sweep:
             self.outcomes.append(outcome)
 
     def run(self, jobs: list[Job]) -> None:
+        """Start Tuners while the cluster has slots for them (:func:`rdlr.sweep.resources.jobs_at_once`) until
+        every job is done; a progress line every :data:`HEARTBEAT_S` seconds."""
         pending, running = deque(jobs), {}
         seeds = len(self.spec.seeds)
         fixed = self.spec.resources.parallel_jobs
         started = last_beat = time.monotonic()
-        sink = _SINKS[self.sink_key]
+        sink = self.sink
         slots, polled = self.resources.slots, started
         while pending or running:
             for name, thread in list(running.items()):
                 if not thread.is_alive():
                     del running[name]
             if pending:
-                if time.monotonic() - polled > 5.0:  # nodes come and go (autoscaler): re-count the slots
+                if time.monotonic() - polled > SLOTS_POLL_S:  # nodes come and go (autoscaler): re-count the slots
                     slots = trial_slots(cluster_nodes(), self.resources.cpus, self.resources.gpus)
                     polled = time.monotonic()
                 target = jobs_at_once(slots, trials_per_job(pending[0], seeds), len(pending) + len(running), fixed)
@@ -430,7 +225,8 @@ def run_sweep(
     resolved: Mapping[str, Any] | None = None,
     quiet: bool = True,
 ) -> SweepOutcome:
-    """Run (or resume) every job of ``spec`` on the connected Ray cluster (a local one is started if none).
+    """Run (or resume) every job of ``spec`` on Ray: the instance this process is connected to, else what
+    ``ray.init()`` finds (the cluster of ``RAY_ADDRESS`` or one running on this machine), else a local one.
 
     ``tables`` maps each of ``spec.features`` to ``(x, meta)``: the feature matrix and its manifest columns
     (``corpus``, ``label``, ``speaker``, ...), covering the labeled corpora and the unlabeled one.
@@ -441,12 +237,7 @@ def run_sweep(
     """
     import ray
 
-    missing = [f for f in spec.features if f not in tables]
-    if missing:
-        raise SweepError(f"no features given for {missing}; the spec lists {list(spec.features)}")
-    for features, (x, meta) in tables.items():
-        if len(x) != len(meta):
-            raise SweepError(f"features {features!r}: {len(x)} vectors but {len(meta)} metadata rows")
+    _check_tables(spec, tables)
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
     if quiet:
@@ -464,11 +255,11 @@ def run_sweep(
     jobs = spec.jobs()
     sink_key = f"{files.dir.uri}"
     sink = ResultSink(files, spec.num_trials(), log)
-    _SINKS[sink_key] = sink
+    open_sink(sink_key, sink)
     log(f"sweep {spec.id}: {len(jobs)} jobs, {sink.planned} trials planned ({sink.previous} already done), "
         f"{resources.cpus:g} CPU + {resources.gpus:g} GPU per trial, {resources.slots} at once; "
         f"storage {files.dir.uri}")
-    sweep = _Sweep(spec, tables, files, resources, sink_key, log)
+    sweep = _Sweep(spec, register_trainables(spec, tables, files, resources), files, resources, sink_key, sink)
     try:
         sweep.run(jobs)
     except KeyboardInterrupt:
@@ -477,15 +268,24 @@ def run_sweep(
             "re-run the same command to resume")
         raise
     finally:
-        _SINKS.pop(sink_key, None)
+        close_sink(sink_key)
     sink.gather()
     sink.flush()
     failed = [o for o in sweep.outcomes if o.failure]
-    outcome = SweepOutcome(
+    return SweepOutcome(
         spec_id=spec.id, results_uri=files.results_uri, spec_uri=f"{files.dir.uri}/{SPEC_FILE}", resources=resources,
         rows=len(sink.rows), new_rows=len(sink.rows) - sink.previous, planned=sink.planned,
         jobs=sorted(sweep.outcomes, key=lambda o: jobs.index(o.job)),
         errors=[*sink.errors, *(f"job {o.job.name}: {o.failure}" for o in failed)],
         wall_time_s=time.monotonic() - started,
     )  # fmt: skip
-    return outcome
+
+
+def _check_tables(spec: SweepSpec, tables: Mapping[str, tuple[np.ndarray, pd.DataFrame]]) -> None:
+    """Every feature set of the spec is given, with one metadata row per vector."""
+    missing = [f for f in spec.features if f not in tables]
+    if missing:
+        raise SweepError(f"no features given for {missing}; the spec lists {list(spec.features)}")
+    for features, (x, meta) in tables.items():
+        if len(x) != len(meta):
+            raise SweepError(f"features {features!r}: {len(x)} vectors but {len(meta)} metadata rows")

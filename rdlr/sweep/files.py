@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from rdlr.results import RESULTS_FILE, parse_results_csv, results_frame, trial_key
@@ -101,6 +102,12 @@ class SweepFiles:
                 )
         document = {**spec.to_dict(), RESOLVED_KEY: dict(resolved)}
         self.dir.write(yaml.safe_dump(document, sort_keys=False).encode(), SPEC_FILE)
+
+
+def read_results_uri(results_uri: str) -> pd.DataFrame:
+    """The results table at a local path or URI (``s3://...``), parsed (not validated: it may still be empty)."""
+    folder, name = results_uri.rsplit("/", 1)
+    return parse_results_csv(io.BytesIO(Storage(folder).read(name)))
 
 
 def _python(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""What one trial of a sweep asks Ray for, and how many trials and Tuners run at once on the current cluster."""
+"""What one trial of a sweep asks Ray for, how many trials and Tuners run at once on the current cluster, and
+where feature extraction runs."""
 
 from __future__ import annotations
 
@@ -76,3 +77,11 @@ def jobs_at_once(slots: int, per_job: int, remaining: int, fixed: int = 0) -> in
     """Tuners to run at once: ``fixed`` when set, else enough to fill every slot plus one in reserve."""
     wanted = fixed if fixed > 0 else math.ceil(slots / per_job) + 1
     return max(1, min(wanted, remaining))
+
+
+def extraction_device() -> str:
+    """Where neural feature extractors run: ``cuda`` when the connected cluster has a GPU, else ``cpu`` (IS10,
+    openSMILE, runs on CPU regardless)."""
+    import ray
+
+    return "cuda" if float(ray.cluster_resources().get("GPU", 0.0)) > 0 else "cpu"

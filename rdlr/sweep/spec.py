@@ -3,9 +3,10 @@
 A spec names the data (the generated demo corpora, real corpora read by their loaders, or CSV manifests), the
 feature sets, the table rows per protocol (Section 3.1: within-single-corpus and leave-one-corpus-out), the
 held-out corpora, the unlabeled corpus for AE (12) and PEL (13), the seeds (Section 3.2: 5), the hyperparameter
-search over each method's own search set (Section 3.2), the training protocol, the resources of one trial and the
-local model paths. Every section is a frozen dataclass; an unknown key, an unknown method / corpus / feature set or
-a bad value raises :class:`SpecError` naming the key and the valid choices.
+search over each method's own search set (Section 3.2), the training protocol, the resources of one trial, the
+local model paths and, for ``hf:<dir>`` feature sets, the encoder layer. Every section is a frozen dataclass (read
+by :mod:`rdlr.sweep.schema`); an unknown key, an unknown method / corpus / feature set or a bad value raises
+:class:`SpecError` naming the key and the valid choices.
 
 One spec expands into jobs (:meth:`SweepSpec.jobs`): one per (feature set, protocol, method, held-out corpus), each
 searching ``configs`` hyperparameter configurations and running every configuration once per seed.
@@ -16,19 +17,20 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources as importlib_resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
 from rdlr.corpora.registry import MODULES as LOADER_MODULES
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
-from rdlr.features.registry import BUILTIN_ORDER, HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
+from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
 from rdlr.methods import SEARCH_SPACE, get_method
+from rdlr.sweep.schema import SchemaError, build, plain
 
 DATA_SOURCES: tuple[str, ...] = ("demo", "real", "manifests")
 LOADERS: tuple[str, ...] = tuple(LOADER_MODULES)  # the corpus registry's loaders
@@ -37,11 +39,13 @@ DEMO_UNLABELED = "LIB-demo"
 JOB_ORDER: tuple[str, ...] = (WITHIN_CORPUS, OUT_OF_CORPUS)  # the order jobs are planned and listed in
 SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "grid")
 MODEL_KEYS: tuple[str, ...] = tuple(MODEL_FLAGS)
+UNSET_OMITTED: tuple[str, ...] = ("hf",)  # optional sections left out of to_dict() while unset
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"
+SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"  # the packaged specs in a source checkout
+SWEEPS_PACKAGE = "rdlr.sweeps"  # the same files installed as package data (pyproject maps it to sweeps/)
 
 
-class SpecError(ValueError):
+class SpecError(SchemaError):
     """A sweep spec is invalid; the message names the key, the bad value and the valid choices."""
 
 
@@ -103,6 +107,15 @@ class ResourcesSpec:
 
 
 @dataclass(frozen=True)
+class HFSpec:
+    """How ``hf:<dir>`` feature sets are extracted; the key is the extractor config's own
+    (:class:`rdlr.features.hf_encoder.HFEncoderConfig`; ``rdlr extract --hf-layer``): ``layer`` indexes
+    ``hidden_states`` (0 = the input to the first transformer layer, -1 = the last layer)."""
+
+    layer: int = -1
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     """A whole sweep: one table (or a demo of it)."""
 
@@ -118,11 +131,11 @@ class SweepSpec:
     training: dict[str, Any] = field(default_factory=dict)
     resources: ResourcesSpec = field(default_factory=ResourcesSpec)
     models: dict[str, str] = field(default_factory=dict)
+    hf: HFSpec | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
 
-    # ---- derived views -----------------------------------------------------------------------------------------
     def labeled_corpora(self) -> tuple[str, ...] | None:
         """Labeled corpus names the data provides (``None`` for manifests: known once they are read)."""
         if self.data.source == "demo":
@@ -145,9 +158,8 @@ class SweepSpec:
             for protocol in JOB_ORDER:
                 for method_id in getattr(self.protocols, protocol):
                     space = get_method(method_id).search_space(self.search.space)
-                    grid = math.prod(len(values) for values in space.values())
-                    budget = self.search.configs_per_method.get(method_id, self.search.configs)
-                    configs = min(budget, grid)
+                    grid = _grid_size(space)
+                    configs = min(self.search.configs_per_method.get(method_id, self.search.configs), grid)
                     sampler = self.search.sampler
                     if sampler == "auto":
                         sampler = "grid" if configs >= grid else "tpe"
@@ -160,15 +172,17 @@ class SweepSpec:
         return sum(job.configs for job in self.jobs()) * len(self.seeds)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain (YAML/JSON-able) form; ``SweepSpec.from_dict(spec.to_dict()) == spec``."""
-        return _plain(dataclasses.asdict(self))
+        """Plain (YAML/JSON-able) form; ``SweepSpec.from_dict(spec.to_dict()) == spec``. Sections of
+        :data:`UNSET_OMITTED` are left out while unset, so a spec that does not use them reads as before."""
+        raw = plain(dataclasses.asdict(self))
+        return {k: v for k, v in raw.items() if not (k in UNSET_OMITTED and v is None)}
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "spec") -> "SweepSpec":
         """Build and validate a spec from parsed YAML; errors are prefixed with ``where``."""
         try:
-            return _build(cls, raw, "")
-        except SpecError as error:
+            return build(cls, raw, "")
+        except SchemaError as error:
             raise SpecError(f"{where}: {error}") from None
 
 
@@ -192,28 +206,51 @@ class Job:
 
     @property
     def grid_size(self) -> int:
-        return math.prod(len(values) for values in self.space.values())
+        """Configurations in the job's search space (the grid of its hyperparameter sets)."""
+        return _grid_size(self.space)
+
+
+def _grid_size(space: Mapping[str, Any]) -> int:
+    return math.prod(len(values) for values in space.values())
 
 
 # ---- loading -----------------------------------------------------------------------------------------------------
+def packaged_spec_dir() -> Traversable | None:
+    """Where the packaged specs are: ``sweeps/`` of a source checkout when it exists, else the installed package
+    data :data:`SWEEPS_PACKAGE` (``pip install .``), else ``None``."""
+    if SWEEPS_DIR.is_dir():
+        return SWEEPS_DIR
+    try:
+        return importlib_resources.files(SWEEPS_PACKAGE)
+    except ModuleNotFoundError:
+        return None
+
+
 def packaged_specs() -> list[str]:
-    """Names of the specs shipped in ``sweeps/`` (``table2``, ``table3``, ``demo``)."""
-    return sorted(path.stem for path in SWEEPS_DIR.glob("*.yaml"))
+    """Names of the packaged specs (``table2``, ``table3``, ``demo``)."""
+    folder = packaged_spec_dir()
+    if folder is None:
+        return []
+    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
 
 
 def resolve_spec_path(name_or_path: str | Path) -> Path:
-    """A spec file: an existing path, or the name of a packaged spec (``table2`` -> ``sweeps/table2.yaml``)."""
+    """A spec file: an existing path, or a packaged spec by name (``table2``) or as ``sweeps/table2.yaml``."""
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path.resolve()
-    if not path.is_absolute() and (SWEEPS_DIR.parent / path).is_file():  # "sweeps/table2.yaml" from anywhere
-        return (SWEEPS_DIR.parent / path).resolve()
-    packaged = SWEEPS_DIR / f"{Path(str(name_or_path)).stem}.yaml"
-    if path.suffix in ("", ".yaml", ".yml") and path.parent == Path(".") and packaged.is_file():
-        return packaged
+    folder = packaged_spec_dir()
+    packaged = None
+    if folder is not None and not path.is_absolute():
+        if path.parent == Path(".") and path.suffix in ("", ".yaml", ".yml"):
+            packaged = folder.joinpath(f"{path.stem}.yaml")
+        elif path.parent == Path(SWEEPS_DIR.name):  # "sweeps/table2.yaml" from anywhere
+            packaged = folder.joinpath(path.name)
+    if packaged is not None and packaged.is_file():
+        return Path(str(packaged))
     raise SpecError(
         f"sweep spec {str(name_or_path)!r} not found; give a YAML file or one of the packaged specs: "
-        f"{', '.join(packaged_specs()) or '(none found in ' + str(SWEEPS_DIR) + ')'}"
+        f"{', '.join(packaged_specs()) or f'(none found in {SWEEPS_DIR} or {SWEEPS_PACKAGE})'}"
     )
 
 
@@ -227,121 +264,6 @@ def load_spec(name_or_path: str | Path) -> SweepSpec:
     return SweepSpec.from_dict(raw, where=str(path))
 
 
-def dump_spec(spec: SweepSpec) -> str:
-    """The spec as YAML text (keys in declaration order)."""
-    return yaml.safe_dump(spec.to_dict(), sort_keys=False)
-
-
-# ---- generic building from parsed YAML ---------------------------------------------------------------------------
-def _join(where: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{where}[{key}]"
-    return f"{where}.{key}" if where else key
-
-
-def _type_name(hint: Any) -> str:
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return "any value"
-    if origin in (Union, types.UnionType):
-        return " or ".join(_type_name(arg) for arg in typing.get_args(hint))
-    if origin is tuple:
-        return f"a list of {_type_name(typing.get_args(hint)[0])}"
-    if origin is dict:
-        return f"a mapping of {_type_name(typing.get_args(hint)[1])}"
-    if dataclasses.is_dataclass(hint):
-        return f"a mapping ({hint.__name__})"
-    if hint is type(None):
-        return "null"
-    return {str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(hint, str(hint))
-
-
-def _build(cls: type, raw: Any, where: str) -> Any:
-    """Instantiate dataclass ``cls`` from a mapping: unknown keys, missing keys and wrong types raise."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise SpecError(f"{where or 'the spec'} must be a mapping, got {type(raw).__name__} {raw!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = [key for key in raw if key not in fields]
-    if unknown:
-        raise SpecError(
-            f"unknown key {_join(where, str(unknown[0]))!r}; valid keys{' of ' + where if where else ''}: "
-            f"{', '.join(fields)}"
-        )
-    missing = [
-        name
-        for name, f in fields.items()
-        if name not in raw and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
-    if missing:
-        raise SpecError(f"missing required key {_join(where, missing[0])!r} ({_type_name(hints[missing[0]])})")
-    values = {name: _coerce(value, hints[name], _join(where, name)) for name, value in raw.items()}
-    try:
-        return cls(**values)
-    except SpecError as error:
-        if where and not str(error).startswith(where):
-            raise SpecError(f"{where}: {error}") from None
-        raise
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, where)
-            except SpecError as error:
-                errors.append(str(error))
-        raise SpecError(errors[0] if len(errors) == 1 else f"{where} must be {_type_name(hint)}, got {value!r}")
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    if origin is tuple:
-        if isinstance(value, (str, Mapping)) or not isinstance(value, (list, tuple)):
-            raise SpecError(f"{where} must be {_type_name(hint)}, got {value!r}")
-        item = typing.get_args(hint)[0]
-        return tuple(_coerce(v, item, _join(where, i)) for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise SpecError(f"{where} must be {_type_name(hint)}, got {value!r}")
-        _, item = typing.get_args(hint)
-        return {str(k): _coerce(v, item, _join(where, str(k))) for k, v in value.items()}
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise SpecError(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SpecError(f"{where} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError(f"{where} must be a number, got {value!r}")
-        return value
-    if hint is str:
-        if not isinstance(value, str) or not value.strip():
-            raise SpecError(f"{where} must be a non-empty string, got {value!r}")
-        return value
-    raise SpecError(f"{where}: unsupported type {hint!r}")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 # ---- semantic checks ---------------------------------------------------------------------------------------------
 def _choice(value: str, valid: tuple[str, ...] | list[str], where: str) -> None:
     if value not in valid:
@@ -349,11 +271,9 @@ def _choice(value: str, valid: tuple[str, ...] | list[str], where: str) -> None:
 
 
 def _unique(values: tuple[Any, ...], where: str) -> None:
-    seen = set()
-    for value in values:
-        if value in seen:
-            raise SpecError(f"{where}: {value!r} is listed twice")
-        seen.add(value)
+    repeated = [value for i, value in enumerate(values) if value in values[:i]]
+    if repeated:
+        raise SpecError(f"{where}: {repeated[0]!r} is listed twice")
 
 
 def _validate(spec: SweepSpec) -> None:
@@ -399,12 +319,17 @@ def _validate_features(spec: SweepSpec) -> None:
     for i, text in enumerate(spec.features):
         names = parse_feature_sets(text)
         for name in names:
-            if name not in BUILTIN_ORDER and not (name.startswith(HF_PREFIX) and len(name) > len(HF_PREFIX)):
+            if not _known_feature_set(name):
                 valid = ", ".join(valid_names())
                 raise SpecError(f"features[{i}]: unknown feature set {name!r} in {text!r}; valid: {valid}")
         canonical = "+".join(names)
         if canonical != text:
             raise SpecError(f"features[{i}]: write {text!r} as {canonical!r} (feature sets joined by '+' in order)")
+
+
+def _known_feature_set(name: str) -> bool:
+    """A name the features registry builds: built in, added with ``register_extractor``, or ``hf:<dir>``."""
+    return name in valid_names() or (name.startswith(HF_PREFIX) and len(name) > len(HF_PREFIX))
 
 
 def _validate_corpora(spec: SweepSpec) -> None:
@@ -514,7 +439,9 @@ def _validate_resources(resources: ResourcesSpec) -> None:
 def _validate_models(spec: SweepSpec) -> None:
     for key in spec.models:
         _choice(key, MODEL_KEYS, "models")
-    needed = {name for text in spec.features for name in parse_feature_sets(text)} & {"w2v", "bert"}
-    for name in sorted(needed):
+    names = {name for text in spec.features for name in parse_feature_sets(text)}
+    for name in sorted(names & {"w2v", "bert"}):
         if not spec.models.get(name):
             raise SpecError(f"models.{name}: feature set {name!r} needs a local model path (models: {{{name}: PATH}})")
+    if spec.hf is not None and not any(name.startswith(HF_PREFIX) for name in names):
+        raise SpecError(f"hf: only used with {HF_PREFIX}<model dir> feature sets; features: {', '.join(spec.features)}")

@@ -37,7 +37,7 @@ def test_packaged_specs_are_found_and_valid() -> None:
     assert {"table2", "table3", "demo"} <= set(packaged_specs())
     for name in ("table2", "table3", "demo"):
         assert load_spec(name).id == name
-    assert resolve_spec_path("table2") == resolve_spec_path(Path(__file__).parents[1] / "sweeps" / "table2.yaml")
+    assert resolve_spec_path("table2") == resolve_spec_path(Path(__file__).parents[2] / "sweeps" / "table2.yaml")
 
 
 def test_table2_has_every_row_corpus_and_seed() -> None:
@@ -164,3 +164,68 @@ def test_spec_file_errors_name_the_file(tmp_path: Path) -> None:
         load_spec(path)
     with pytest.raises(SpecError, match=r"sweep spec 'tabel2' not found; .*packaged specs: demo, table2, table3"):
         load_spec("tabel2")
+
+
+def test_extractors_added_to_the_registry_are_valid_feature_sets() -> None:
+    from rdlr.features.registry import register_extractor, unregister_extractor
+    from rdlr.features.is10 import IS10Config, IS10Extractor
+
+    with pytest.raises(SpecError, match=r"unknown feature set 'myset' in 'is10\+myset'; valid: is10, w2v, bert"):
+        build(features=["is10+myset"])
+    register_extractor("myset", lambda models: IS10Extractor(IS10Config()))
+    try:
+        assert build(features=["is10+myset"]).features == ("is10+myset",)
+        with pytest.raises(SpecError, match=r"write 'myset\+is10' as 'is10\+myset'"):
+            build(features=["myset+is10"])
+    finally:
+        unregister_extractor("myset")
+    with pytest.raises(SpecError, match=r"unknown feature set 'myset'"):
+        build(features=["myset"])
+
+
+def test_hf_encoder_layer_is_set_in_the_spec() -> None:
+    spec = build(features=["is10+hf:/models/hubert-base"], hf={"layer": 6})
+    assert spec.hf is not None and spec.hf.layer == 6
+    assert spec.to_dict()["hf"] == {"layer": 6}
+    assert SweepSpec.from_dict(spec.to_dict()) == spec
+    assert build(features=["hf:/models/hubert-base"], hf={}).hf.layer == -1  # the extractor's own default
+    assert "hf" not in load_spec("demo").to_dict()  # unset: the saved spec.yaml of other specs is unchanged
+    with pytest.raises(SpecError, match=r"hf.layer must be an integer, got 'last'"):
+        build(features=["hf:/models/hubert-base"], hf={"layer": "last"})
+    with pytest.raises(SpecError, match=r"unknown key 'hf.layers'; valid keys of hf: layer"):
+        build(features=["hf:/models/hubert-base"], hf={"layers": 6})
+    with pytest.raises(SpecError, match=r"hf: only used with hf:<model dir> feature sets; features: is10"):
+        build(hf={"layer": 6})
+
+
+def test_packaged_specs_come_from_the_checkout_else_the_installed_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rdlr.sweep import spec as spec_module
+
+    assert spec_module.packaged_spec_dir() == spec_module.SWEEPS_DIR  # a source checkout: its sweeps/ folder
+    installed = tmp_path / "site-packages" / "rdlr" / "sweeps"
+    installed.mkdir(parents=True)
+    (installed / "demo.yaml").write_text((spec_module.SWEEPS_DIR / "demo.yaml").read_text())
+    asked: list[str] = []
+
+    def files(package: str) -> Path:
+        asked.append(package)
+        return installed
+
+    monkeypatch.chdir(tmp_path)  # no sweeps/ folder under the working directory either
+    monkeypatch.setattr(spec_module, "SWEEPS_DIR", tmp_path / "no-checkout" / "sweeps")
+    monkeypatch.setattr(spec_module.importlib_resources, "files", files)
+    assert spec_module.packaged_spec_dir() == installed and asked == ["rdlr.sweeps"]
+    assert packaged_specs() == ["demo"]
+    assert resolve_spec_path("demo") == resolve_spec_path("sweeps/demo.yaml") == installed / "demo.yaml"
+    assert load_spec("demo").id == "demo"
+
+    def not_installed(package: str) -> Path:
+        raise ModuleNotFoundError(f"No module named {package!r}")
+
+    monkeypatch.setattr(spec_module.importlib_resources, "files", not_installed)
+    assert spec_module.packaged_spec_dir() is None and packaged_specs() == []
+    missing = r"sweep spec 'demo' not found; .*\(none found in .*no-checkout.* or rdlr.sweeps\)"
+    with pytest.raises(SpecError, match=missing):
+        load_spec("demo")

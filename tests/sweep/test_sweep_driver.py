@@ -1,4 +1,5 @@
-"""Ray Tune execution (rdlr.sweep): a real tiny sweep on 2 CPUs, interrupted and resumed, plus its pure parts."""
+"""Ray Tune execution (rdlr.sweep.driver, .trial, .collector): a real tiny sweep on 2 CPUs, interrupted and resumed,
+plus its pure parts."""
 
 from __future__ import annotations
 
@@ -17,14 +18,17 @@ import pytest
 import yaml
 
 from rdlr.labels import CLASSES
-from rdlr.sweep.spec import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
-from rdlr.sweep.driver import ResultSink, SweepError, run_sweep, split_config
-from rdlr.sweep.resources import jobs_at_once, plan_resources, trials_per_job
 from rdlr.results import config_id, results_frame, trial_key
 from rdlr.storage import Storage
+from rdlr.sweep.collector import ResultSink
+from rdlr.sweep.driver import SweepError, run_sweep
 from rdlr.sweep.files import RESOLVED_KEY, SweepFiles
+from rdlr.sweep.resources import jobs_at_once, plan_resources, trials_per_job
+from rdlr.sweep.spec import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
+from rdlr.sweep.trial import split_config
 
 TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parents[1]
 SPEC_RAW: dict[str, Any] = {
     "id": "tiny",
     "data": {"source": "demo"},
@@ -63,7 +67,7 @@ def spec() -> SweepSpec:
 SUBPROCESS = """
 import sys, ray
 sys.path.insert(0, {tests!r})
-from test_sweep import spec, synthetic_table
+from test_sweep_driver import spec, synthetic_table
 from rdlr.sweep.driver import run_sweep
 ray.init(address={address!r}, log_to_driver=False)
 run_sweep(spec(), {{"is10": synthetic_table()}}, {storage!r})
@@ -78,7 +82,7 @@ def resumed(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
     address = ray_session.get_runtime_context().gcs_address
     code = SUBPROCESS.format(tests=str(TESTS_DIR), address=address, storage=str(storage))
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": str(TESTS_DIR.parent)})
+                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None and len(files.dir.list("trials")) < 3:
         time.sleep(0.2)
@@ -142,7 +146,7 @@ def test_tune_loggers_and_stage1_cache(resumed: dict[str, Any]) -> None:
 
 
 def test_selection_summary_picks_by_validation(resumed: dict[str, Any]) -> None:
-    from rdlr.sweep.cli import selection_summary
+    from rdlr.sweep.summary import selection_summary
 
     results = pd.read_csv(resumed["outcome"].results_uri, dtype={"config_id": str})
     summary = selection_summary(resumed["outcome"].results_uri)

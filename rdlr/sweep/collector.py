@@ -1,0 +1,133 @@
+"""The driver side of a sweep's results: finished trials' rows gathered into ``results.csv``, one progress line each.
+
+Every Tuner of a sweep gets a :class:`SinkCallback`, which forwards finished and failed trials to the sweep's
+:class:`ResultSink`. The callback is pickled into the Tuner's saved state, so it finds its sink by a key
+(:func:`open_sink`) rather than holding it: a Tuner restored by a later run reaches that run's sink.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from rdlr.results import trial_key
+from rdlr.sweep.files import ROWS_DIR, SweepFiles
+
+FLUSH_EVERY_S = 10.0
+
+Log = Callable[[str], None]
+
+_SINKS: dict[str, "ResultSink"] = {}
+
+
+class ResultSink:
+    """Gathers finished trials' rows (thread-safe), prints progress and keeps ``results.csv`` up to date."""
+
+    def __init__(self, files: SweepFiles, planned: int, log: Log) -> None:
+        self.files = files
+        self.planned = planned
+        self.log = log
+        self.rows = files.load_rows()
+        self.previous = len(self.rows)
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        self._flushed = time.monotonic()
+
+    def add(self, job: str, result: Mapping[str, Any] | None) -> None:
+        """A trial's final result (its row, :func:`rdlr.sweep.trial.final_report`): kept and logged once."""
+        if not result or "row" not in result:
+            return
+        row = json.loads(result["row"])
+        key = trial_key(row)
+        with self._lock:
+            new = key not in self.rows
+            self.rows[key] = row
+            if not new:  # a row reused by a re-run trial, or delivered twice
+                return
+            done = len(self.rows)
+        self.log(
+            f"[{done}/{self.planned}] {row['features']} {row['protocol']} {row['method']} -> {row['held_out']} "
+            f"seed {row['seed']} cfg {row['config_id']}: val UA {100 * row['val_ua']:.1f}%, "
+            f"test UA {100 * row.get('test_ua', float('nan')):.1f}%, {row['epochs']} epochs, {row['wall_time_s']:.0f}s"
+        )
+        if time.monotonic() - self._flushed > FLUSH_EVERY_S:
+            self.flush()
+
+    def error(self, job: str, trial: Any, retry: bool) -> None:
+        """A failed trial: logged; kept in :attr:`errors` when Tune will not retry it."""
+        message = _error_text(trial)
+        if retry:
+            self.log(f"trial {trial.trial_id} of {job} failed, retrying: {message}")
+            return
+        with self._lock:
+            self.errors.append(f"{job} trial {trial.trial_id}: {message}")
+        self.log(f"trial {trial.trial_id} of {job} FAILED: {message}")
+
+    def gather(self) -> None:
+        """Add rows that trials wrote but no callback delivered (e.g. a Tuner restored from another path)."""
+        for name in self.files.dir.list(ROWS_DIR):
+            key = name.removesuffix(".json")
+            if key not in self.rows:
+                row = self.files.read_row(key)
+                if row is not None:
+                    with self._lock:
+                        self.rows[key] = row
+
+    def flush(self) -> None:
+        """Write every row gathered so far to ``results.csv``."""
+        with self._lock:
+            rows = list(self.rows.values())
+            self._flushed = time.monotonic()
+        self.files.write_results(rows)
+
+
+def open_sink(key: str, sink: ResultSink) -> None:
+    """Make ``sink`` the one that callbacks created with ``key`` deliver to (until :func:`close_sink`)."""
+    _SINKS[key] = sink
+
+
+def close_sink(key: str) -> None:
+    """Stop delivering to the sink of ``key`` (no error if none is open)."""
+    _SINKS.pop(key, None)
+
+
+def _error_text(trial: Any) -> str:
+    """The last line of a failed trial's error file (Tune's traceback), or where to find it."""
+    path = getattr(trial, "error_file", None)
+    try:
+        if path and os.path.isfile(path):
+            lines = [line for line in Path(path).read_text().strip().splitlines() if line.strip()]
+            return lines[-1][:300] if lines else "unknown error"
+    except OSError:
+        pass
+    return "see the trial's error.txt under the storage path"
+
+
+class SinkCallback(tune.Callback):
+    """Forwards finished and failed trials of job ``job`` to the :class:`ResultSink` opened under ``sink_key``."""
+
+    def __init__(self, sink_key: str, job: str) -> None:
+        self.sink_key = sink_key
+        self.job = job
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        sink = _SINKS.get(self.sink_key)
+        if sink is not None:
+            sink.add(self.job, trial.last_result)
+
+    def on_trial_recover(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        sink = _SINKS.get(self.sink_key)
+        if sink is not None:
+            sink.error(self.job, trial, retry=True)
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        sink = _SINKS.get(self.sink_key)
+        if sink is not None:
+            sink.error(self.job, trial, retry=False)

@@ -1,0 +1,169 @@
+"""What a spec reads, resolved for one run: paths, the corpora's manifest, the feature store and the feature tables.
+
+Shared by ``rdlr sweep`` (features already extracted) and ``rdlr reproduce`` (prepare + extract + sweep + report).
+Relative paths of a spec (corpus roots, manifests, model paths) resolve against ``--data-root`` (else the
+working directory); the feature store (``data.store``) resolves against the storage path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rdlr.features.registry import HF_PREFIX, parse_feature_sets
+from rdlr.sweep.spec import SpecError, SweepSpec
+
+DROPPED_META = ("path", "transcript")  # not needed by trials; kept out of the object store
+DEMO_DATA = "demo_data"  # where the demo corpora are generated, beside the results
+
+
+def resolve_storage(storage: str) -> str:
+    """A URI as given, a local path made absolute (Tune needs absolute storage paths)."""
+    return storage.rstrip("/") if "://" in storage else str(Path(storage).expanduser().resolve())
+
+
+def resolve_path(path: str, base: Path | None) -> str:
+    """A spec path: URIs and absolute paths as they are, relative ones under ``base`` (``--data-root``)."""
+    if "://" in path:
+        return path
+    expanded = Path(path).expanduser()
+    return str(expanded if expanded.is_absolute() else ((base or Path.cwd()) / expanded).resolve())
+
+
+def resolve_data_root(data_root: Path | None) -> Path | None:
+    """``--data-root`` made absolute (``None`` stays ``None``: paths then resolve against the working directory)."""
+    return data_root.expanduser().resolve() if data_root else None
+
+
+def demo_data_root(data_root: Path | None, storage: str) -> Path:
+    """Where the demo corpora are generated: ``data_root``, else beside the results (a local storage path), else
+    ``./demo_data``."""
+    if data_root:
+        return data_root.expanduser().resolve()
+    if "://" in storage:
+        return Path(DEMO_DATA).resolve()
+    return Path(storage) / DEMO_DATA
+
+
+def storage_note(storage: str, address: str | None) -> str | None:
+    """A warning when a cluster address is given but the storage is a local path (every node must see it)."""
+    if address and "://" not in storage:
+        return (f"note: {storage} is a local path; on a multi-node cluster every node must see it (NFS), "
+                "else use --storage s3://...")
+    return None
+
+
+def feature_store_uri(spec: SweepSpec, storage: str) -> str:
+    """The spec's feature store: ``data.store`` (absolute or URI), or relative to the storage path."""
+    store = spec.data.store
+    if "://" in store or Path(store).expanduser().is_absolute():
+        return store
+    return f"{storage}/{store}"
+
+
+def resolved_models(spec: SweepSpec, data_root: Path | None) -> dict[str, str]:
+    """Local model paths of the spec, resolved against ``--data-root``."""
+    return {key: resolve_path(path, data_root) for key, path in spec.models.items() if path}
+
+
+def resolved_info(spec: SweepSpec, data_root: Path | None, store: str) -> dict[str, Any]:
+    """What this run resolved the spec's paths to; saved beside the results in ``spec.yaml``."""
+    return {"data_root": str(data_root) if data_root else None, "feature_store": store,
+            "models": resolved_models(spec, data_root)}
+
+
+def feature_components(spec: SweepSpec) -> list[str]:
+    """Every single feature set the spec's combinations use (``is10+w2v`` -> ``is10``, ``w2v``)."""
+    return parse_feature_sets(list(spec.features))
+
+
+def extraction_options(spec: SweepSpec) -> dict[str, Any]:
+    """Extractor settings the spec sets beyond the model paths, as keyword arguments of
+    :func:`rdlr.features.extract`: ``hf_layer`` (``HFEncoderConfig.layer`` of the ``hf:<dir>`` encoders, the spec's
+    ``hf.layer``; ``rdlr extract --hf-layer``); empty when unset."""
+    return {"hf_layer": spec.hf.layer} if spec.hf is not None else {}
+
+
+def feature_configs(spec: SweepSpec) -> dict[str, str] | None:
+    """The extractor config to read per ``hf:<dir>`` feature set when the spec picks the encoder layer
+    (:func:`rdlr.features.load`'s ``configs``: the store may hold several layers of one encoder)."""
+    if spec.hf is None:
+        return None
+    from rdlr.features.hf_encoder import HFEncoderConfig
+
+    return {name: HFEncoderConfig(model_dir=name[len(HF_PREFIX) :], layer=spec.hf.layer).config_hash()
+            for name in feature_components(spec) if name.startswith(HF_PREFIX)}
+
+
+def spec_corpora(spec: SweepSpec, data_root: Path | None) -> list[str]:
+    """Every corpus the sweep reads; for a ``manifests`` spec, the corpora its manifests name."""
+    known = spec.corpora()
+    if known is not None:
+        return list(known)
+    from rdlr.corpora import read_manifest
+
+    names: list[str] = []
+    for path in spec.data.manifests:
+        for name in read_manifest(resolve_path(path, data_root), check_files=False)["corpus"].astype(str).unique():
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def prepare_manifest(spec: SweepSpec, data_root: Path | None, log: Callable[[str], None] = print) -> pd.DataFrame:
+    """The manifest of every corpus the spec reads (one schema, :mod:`rdlr.corpora`): the demo generator, the
+    corpus loaders (``log`` names each corpus and its root) or the spec's manifest files."""
+    from rdlr.corpora import load_corpus, read_manifest
+
+    if spec.data.source == "demo":
+        return load_corpus("demo", data_root, seed=spec.data.demo_seed)
+    frames = []
+    if spec.data.source == "real":
+        for name, source in spec.data.corpora.items():
+            root = resolve_path(source.root, data_root)
+            log(f"{name}: {source.loader} corpus at {root}")
+            frame = load_corpus(source.loader, root, **source.options)
+            found = sorted(set(frame["corpus"].astype(str)))
+            if found != [name]:
+                raise SpecError(f"data.corpora.{name}: the {source.loader} loader names its corpus "
+                                f"{', '.join(found)}; use that name as the key (held_out refers to it)")
+            frames.append(frame)
+    else:
+        for path in spec.data.manifests:
+            frames.append(read_manifest(resolve_path(path, data_root)))
+    manifest = pd.concat(frames, ignore_index=True)
+    duplicated = manifest["utt_id"].duplicated()
+    if duplicated.any():
+        raise SpecError(f"data: utt_id {manifest.loc[duplicated, 'utt_id'].iloc[0]!r} appears in two corpora; "
+                        "utt_ids must be unique across the spec's corpora")
+    return manifest
+
+
+def check_corpora(spec: SweepSpec, meta: pd.DataFrame, where: str) -> None:
+    """The held-out corpora must have labeled utterances and the unlabeled corpus must be present."""
+    labels = meta["label"].fillna("").astype(str)
+    labeled = sorted(set(meta.loc[labels != "", "corpus"].astype(str)))
+    for name in spec.held_out:
+        if name not in labeled:
+            raise SpecError(f"{where}: held-out corpus {name!r} has no labeled utterances; labeled: {', '.join(labeled)}")
+    if spec.unlabeled and spec.unlabeled not in set(meta["corpus"].astype(str)):
+        raise SpecError(f"{where}: unlabeled corpus {spec.unlabeled!r} not found; present: "
+                        f"{', '.join(sorted(set(meta['corpus'].astype(str))))}")
+
+
+def load_tables(spec: SweepSpec, store: str, corpora: Sequence[str]) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
+    """``{feature set: (x, meta)}`` for every feature set of the spec, read once from the feature store."""
+    from rdlr.features import load
+
+    tables = {}
+    for features in spec.features:
+        table = load(store, features, list(corpora), configs=feature_configs(spec))
+        meta = table.meta.drop(columns=[c for c in DROPPED_META if c in table.meta.columns]).reset_index(drop=True)
+        meta["label"] = meta["label"].fillna("").astype(str)  # unlabeled rows: "" (manifest schema)
+        check_corpora(spec, meta, f"features {features!r} in {store}")
+        tables[features] = (np.ascontiguousarray(table.x, dtype=np.float32), meta)
+    return tables

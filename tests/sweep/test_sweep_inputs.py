@@ -1,0 +1,76 @@
+"""What a spec reads, resolved for one run (rdlr.sweep.inputs): paths, manifests, the encoder layer's config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from rdlr.features.hf_encoder import HFEncoderConfig
+from rdlr.sweep.inputs import (
+    demo_data_root, extraction_options, feature_components, feature_configs, feature_store_uri, prepare_manifest,
+    resolve_path, resolve_storage, resolved_info, spec_corpora, storage_note,
+)  # fmt: skip
+from rdlr.sweep.spec import SpecError, SweepSpec
+
+BASE = {
+    "id": "inputs",
+    "data": {"source": "demo"},
+    "features": ["is10"],
+    "held_out": ["CRE-demo"],
+    "protocols": {"out_of_corpus": ["ce"]},
+    "seeds": [0],
+}
+
+
+def test_paths_resolve_against_data_root_and_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_storage("s3://bucket/runs/") == "s3://bucket/runs"
+    assert resolve_storage("runs") == str(tmp_path / "runs")
+    assert resolve_path("s3://bucket/m.pt", tmp_path) == "s3://bucket/m.pt"
+    assert resolve_path("/abs/m.pt", tmp_path / "data") == "/abs/m.pt"
+    assert resolve_path("models/m.pt", tmp_path / "data") == str(tmp_path / "data" / "models" / "m.pt")
+    assert resolve_path("models/m.pt", None) == str(tmp_path / "models" / "m.pt")
+    spec = SweepSpec.from_dict(BASE)
+    assert feature_store_uri(spec, "/runs") == "/runs/features"
+    stored_elsewhere = SweepSpec.from_dict({**BASE, "data": {"source": "demo", "store": "s3://b/features"}})
+    assert feature_store_uri(stored_elsewhere, "/runs") == "s3://b/features"
+    assert demo_data_root(None, str(tmp_path / "runs")) == tmp_path / "runs" / "demo_data"
+    assert demo_data_root(None, "s3://bucket/runs") == tmp_path / "demo_data"
+    assert demo_data_root(Path("mine"), "s3://bucket/runs") == tmp_path / "mine"
+    assert spec_corpora(spec, None) == ["CRE-demo", "IEM-demo", "IMP-demo", "POD-demo"]
+    assert resolved_info(spec, None, "/runs/features") == {"data_root": None, "feature_store": "/runs/features",
+                                                            "models": {}}
+
+
+def test_storage_note_only_for_a_local_path_on_a_cluster() -> None:
+    assert "every node must see it" in (storage_note("/runs", "auto") or "")
+    assert storage_note("/runs", None) is None
+    assert storage_note("s3://bucket/runs", "auto") is None
+
+
+def test_the_spec_layer_picks_the_encoder_config() -> None:
+    spec = SweepSpec.from_dict({**BASE, "features": ["is10+hf:/models/hubert-base"], "hf": {"layer": 6}})
+    assert feature_components(spec) == ["is10", "hf:/models/hubert-base"]
+    assert extraction_options(spec) == {"hf_layer": 6}
+    configs = feature_configs(spec)
+    assert configs == {"hf:/models/hubert-base": HFEncoderConfig("/models/hubert-base", layer=6).config_hash()}
+    assert configs["hf:/models/hubert-base"] != HFEncoderConfig("/models/hubert-base").config_hash()
+    unset = SweepSpec.from_dict({**BASE, "features": ["is10+hf:/models/hubert-base"]})
+    assert extraction_options(unset) == {} and feature_configs(unset) is None
+
+
+def test_utt_ids_must_be_unique_across_the_spec_manifests(tmp_path: Path) -> None:
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(1600, dtype=np.float32), 16000)
+    row = {"utt_id": "u1", "path": str(wav), "corpus": "A", "speaker": "s1", "label": "ang"}
+    pd.DataFrame([row]).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame([{**row, "corpus": "B"}]).to_csv(tmp_path / "b.csv", index=False)
+    spec = SweepSpec.from_dict({**BASE, "data": {"source": "manifests", "manifests": ["a.csv", "b.csv"]},
+                                "held_out": ["A"]})
+    assert spec_corpora(spec, tmp_path) == ["A", "B"]
+    with pytest.raises(SpecError, match=r"data: utt_id 'u1' appears in two corpora"):
+        prepare_manifest(spec, tmp_path)
