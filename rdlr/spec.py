@@ -25,11 +25,12 @@ from typing import Any, Union
 
 import yaml
 
+from rdlr.corpora.registry import MODULES as CORPUS_LOADERS
 from rdlr.features.registry import BUILTIN_ORDER, HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
 from rdlr.methods import SEARCH_SPACE, get_method
 
 DATA_SOURCES: tuple[str, ...] = ("demo", "real", "manifests")
-LOADERS: tuple[str, ...] = ("cremad", "iemocap", "msp_improv", "msp_podcast", "librispeech", "emodb", "csv")
+LOADERS: tuple[str, ...] = tuple(CORPUS_LOADERS)  # every loader of rdlr.corpora (paper corpora, free corpora, csv)
 DEMO_LABELED: tuple[str, ...] = ("CRE-demo", "IEM-demo", "IMP-demo", "POD-demo")
 DEMO_UNLABELED = "LIB-demo"
 PROTOCOLS: tuple[str, ...] = ("within_corpus", "out_of_corpus")
