@@ -1,7 +1,7 @@
 """Corpora: one manifest schema for every corpus, loaders for the official layouts, and the paper's splits.
 
-* :func:`load_corpus` — manifest of CREMA-D, IEMOCAP, MSP-IMPROV, MSP-Podcast, LibriSpeech, EmoDB, any CSV
-  manifest, or the generated demo corpora;
+* :func:`load_corpus` — manifest of CREMA-D, IEMOCAP, MSP-IMPROV, MSP-Podcast, LibriSpeech, EmoDB, RAVDESS, ESD,
+  SAVEE, TESS, EMOVO, URDU, ShEMO, any CSV manifest, or the generated demo corpora;
 * :func:`read_manifest` / :func:`write_manifest` — manifest CSV files (validated on read);
 * :func:`assign_roles` — train/val/test/unlabeled/unused roles for a protocol (Section 3.1).
 """

@@ -163,7 +163,8 @@ def class_counts(df: pd.DataFrame) -> dict[str, int]:
 
 
 def summarize(df: pd.DataFrame) -> str:
-    """A human-readable summary: rows, speakers and classes per corpus, excluded labels, drops, count checks."""
+    """A human-readable summary: rows, speakers and classes per corpus, excluded labels, drops, the documented
+    counts and every difference from them."""
     lines: list[str] = []
     for corpus, part in df.groupby("corpus", sort=True):
         labeled = part[part["label"] != ""]
@@ -183,8 +184,13 @@ def summarize(df: pd.DataFrame) -> str:
     dropped: Mapping[str, int] = df.attrs.get("dropped", {})
     if dropped:
         lines.append("dropped: " + ", ".join(f"{reason} {count}" for reason, count in dropped.items()))
-    for message in df.attrs.get("count_warnings", []):
+    for line in df.attrs.get("documented", []):
+        lines.append(f"documented: {line}")
+    warnings_found = df.attrs.get("count_warnings", [])
+    for message in warnings_found:
         lines.append(f"count check: {message}")
+    if df.attrs.get("documented") and not warnings_found:
+        lines.append("count check: every documented count matches")
     return "\n".join(lines)
 
 

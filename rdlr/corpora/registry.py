@@ -1,8 +1,9 @@
 """``load_corpus(name, root, **options)``: one entry point for every corpus loader.
 
-Names: cremad, iemocap, msp_improv, msp_podcast, librispeech, emodb, csv (``root`` is the manifest CSV) and
-demo (``root`` is the folder the synthetic corpora are generated into). The corpus codes of the paper
-(cre, iem, imp, pod, lib) and the usual spellings (crema-d, msp-improv, ...) are accepted as aliases.
+Names: the paper's corpora cremad, iemocap, msp_improv, msp_podcast, librispeech; the freely downloadable emodb,
+ravdess, esd, savee, tess, emovo, urdu, shemo; csv (``root`` is the manifest CSV) and demo (``root`` is the folder
+the synthetic corpora are generated into). The corpus codes of the paper (cre, iem, imp, pod, lib) and the usual
+spellings (crema-d, msp-improv, ravdess-speech, ...) are accepted as aliases.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ MODULES: dict[str, str] = {
     "msp_podcast": "rdlr.corpora.msp_podcast",
     "librispeech": "rdlr.corpora.librispeech",
     "emodb": "rdlr.corpora.emodb",
+    "ravdess": "rdlr.corpora.ravdess",
+    "esd": "rdlr.corpora.esd",
+    "savee": "rdlr.corpora.savee",
+    "tess": "rdlr.corpora.tess",
+    "emovo": "rdlr.corpora.emovo",
+    "urdu": "rdlr.corpora.urdu",
+    "shemo": "rdlr.corpora.shemo",
     "csv": "rdlr.corpora.csv_manifest",
 }
 DEMO = "demo"
@@ -34,6 +42,11 @@ ALIASES: dict[str, str] = {
     "pod": "msp_podcast", "msp-podcast": "msp_podcast", "msppodcast": "msp_podcast",
     "lib": "librispeech",
     "emo-db": "emodb", "emo_db": "emodb",
+    "rav": "ravdess", "ravdess-speech": "ravdess", "ravdess_speech": "ravdess",
+    "emotional-speech-dataset": "esd", "emotional_speech_dataset": "esd",
+    "toronto": "tess",
+    "surrey": "savee",
+    "sharif": "shemo",
 }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from public_trees import savee_files, write_tree
 
 from rdlr.corpora import read_manifest, write_manifest
 from rdlr.corpora.cli import configure_parser, run
@@ -97,3 +98,39 @@ def test_vote_modality_only_for_cremad(emodb_tree, tmp_path, capsys):
     assert prepare(["emodb", "--root", str(emodb_tree), "--out", str(tmp_path / "m.csv"),
                     "--vote-modality", "face"]) == 2
     assert "--vote-modality applies to cremad only" in capsys.readouterr().err
+
+
+def test_list_describes_every_loader(capsys):
+    assert prepare(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["cremad", "iemocap", "msp_improv", "msp_podcast", "librispeech",
+                                                   "emodb", "ravdess", "esd", "savee", "tess", "emovo", "urdu",
+                                                   "shemo", "csv", "demo"]
+    assert any(line.startswith("ravdess") and "Ryerson" in line for line in lines)
+    assert prepare(["ravdess"]) == 2
+    assert "--root is required" in capsys.readouterr().err
+
+
+def test_prepare_prints_found_against_documented_counts(tmp_path, capsys):
+    root = write_tree(tmp_path / "SAVEE", savee_files())
+    assert prepare(["savee", "--root", str(root), "--out", str(tmp_path / "savee.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "SAVEE: 300 utterances, 4 speakers\n  neutral 120  happy 60  sad 60  angry 60" in out
+    assert ("documented: SAVEE: 4 speakers; neutral 120  happy 60  sad 60  angry 60; 480 audio files (every "
+            "emotion) [SAVEE documentation]") in out
+    assert "count check: every documented count matches" in out
+    (root / "AudioData" / "DC" / "h01.wav").unlink()
+    assert prepare(["savee", "--root", str(root), "--out", str(tmp_path / "savee.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "count check: SAVEE: audio files 479 (documented 480, -1) [SAVEE documentation]" in out
+    assert "count check: SAVEE: happy 59 (documented 60, -1) [SAVEE documentation]" in out
+
+
+def test_language_selects_the_esd_corpus(tmp_path, write_audio, capsys):
+    write_audio(tmp_path / "ESD" / "0003" / "Sad" / "train" / "0003_001100.wav")
+    assert prepare(["esd", "--root", str(tmp_path / "ESD"), "--out", str(tmp_path / "m.csv"), "--language", "zh"]) == 0
+    assert "ESD-zh: 1 utterances, 1 speakers" in capsys.readouterr().out
+    assert prepare(["esd", "--root", str(tmp_path / "ESD"), "--out", str(tmp_path / "m.csv")]) == 2
+    assert "ESD: not the official layout" in capsys.readouterr().err
+    assert prepare(["savee", "--root", str(tmp_path), "--out", str(tmp_path / "m.csv"), "--language", "en"]) == 2
+    assert "--language applies to esd only" in capsys.readouterr().err

@@ -11,15 +11,23 @@ import pytest
 
 from rdlr.corpora import ManifestError, list_corpora, load_corpus, summarize, write_manifest
 from rdlr.corpora.checks import CorpusCountWarning
+from rdlr.corpora.registry import resolve_name
 
 
 def test_every_contract_name_is_listed():
-    assert list_corpora() == ["cremad", "iemocap", "msp_improv", "msp_podcast", "librispeech", "emodb", "csv", "demo"]
+    assert list_corpora() == ["cremad", "iemocap", "msp_improv", "msp_podcast", "librispeech", "emodb", "ravdess",
+                              "esd", "savee", "tess", "emovo", "urdu", "shemo", "csv", "demo"]
 
 
 def test_unknown_corpus_lists_the_valid_names():
-    with pytest.raises(ManifestError, match="unknown corpus 'ravdess'; valid: cremad, iemocap, .*demo"):
-        load_corpus("ravdess", ".")
+    with pytest.raises(ManifestError, match="unknown corpus 'jl-corpus'; valid: cremad, iemocap, .*shemo, csv, demo"):
+        load_corpus("jl-corpus", ".")
+
+
+@pytest.mark.parametrize(("alias", "name"), [("RAV", "ravdess"), ("ravdess-speech", "ravdess"), ("ESD", "esd"),
+                                             ("Sharif", "shemo"), ("toronto", "tess"), ("surrey", "savee")])
+def test_free_corpora_aliases(alias, name):
+    assert resolve_name(alias) == name
 
 
 def test_unknown_option_lists_the_valid_ones(tmp_path):

@@ -162,7 +162,8 @@ def test_spec_file_errors_name_the_file(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({**MINIMAL, "seeds": "all"}))
     with pytest.raises(SpecError, match=rf"{path}: seeds must be a list of an integer"):
         load_spec(path)
-    with pytest.raises(SpecError, match=r"sweep spec 'tabel2' not found; .*packaged specs: demo, table2, table3"):
+    with pytest.raises(SpecError, match=r"sweep spec 'tabel2' not found; .*packaged specs: demo, public, "
+                                        r"public-multilingual, table2, table3"):
         load_spec("tabel2")
 
 
