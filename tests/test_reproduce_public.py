@@ -31,7 +31,7 @@ from public_trees import (
 from rdlr.cli import build_parser
 from rdlr.corpora import assign_roles
 from rdlr.reproduce import prepare
-from rdlr.spec import SWEEPS_DIR, SweepSpec, load_spec
+from rdlr.sweep.spec import SWEEPS_DIR, SweepSpec, load_spec
 
 SECONDS = 0.3
 TINY = {"seeds": [0], "protocols": {"out_of_corpus": ["ce"]},
