@@ -1,4 +1,4 @@
-"""The ``rdlr`` command. Each subcommand lives in its own module, which defines
+"""The ``rdlr`` command (also ``python -m rdlr``). Each subcommand lives in its own module, which defines
 ``configure_parser(parser)`` and ``run(args) -> int``; this file only dispatches."""
 
 from __future__ import annotations
@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib import metadata
+
+from rdlr import __version__
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("rdlr.corpora.cli", "write a corpus manifest (CSV) from a corpus folder"),
@@ -16,12 +19,21 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def installed_version() -> str:
+    """The installed distribution's version; the package's own ``__version__`` when rdlr runs uninstalled."""
+    try:
+        return metadata.version("rdlr")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rdlr",
         description="Cross-corpus speech emotion recognition with relative difficulty and labeling reliability "
         "(Ahn et al., Sensors 2024): corpora, features, sweeps and reports.",
     )
+    parser.add_argument("--version", action="version", version=f"rdlr {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)

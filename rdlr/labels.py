@@ -1,8 +1,6 @@
-"""The four emotion classes of the paper (Section 3.1) and helpers to map corpus labels onto them."""
+"""The four emotion classes of the paper (Section 3.1) and their encoding as class indices."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import numpy as np
 
@@ -18,11 +16,6 @@ def class_index(label: str) -> int:
         return CLASSES.index(label)
     except ValueError:
         raise ValueError(f"unknown emotion label {label!r}; valid: {', '.join(CLASSES)}") from None
-
-
-def map_label(raw: str, mapping: Mapping[str, str]) -> str | None:
-    """Map a corpus-specific label onto one of :data:`CLASSES`; ``None`` means "outside the 4 classes"."""
-    return mapping.get(str(raw).strip().lower())
 
 
 def encode_labels(labels: "np.ndarray | list[object]") -> np.ndarray:

@@ -1,10 +1,19 @@
-"""The `rdlr` command dispatches to every subcommand."""
+"""The `rdlr` command: dispatch to every subcommand, ``python -m rdlr``, ``--version``, and what an install ships."""
 
 from __future__ import annotations
 
+import runpy
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
 import pytest
 
-from rdlr.cli import SUBCOMMANDS, build_parser, main
+import rdlr
+from rdlr.cli import SUBCOMMANDS, build_parser, installed_version, main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_subcommand_has_a_parser_and_a_runner():
@@ -24,3 +33,42 @@ def test_unknown_method_in_a_spec_fails_before_ray_starts(tmp_path, capsys):
     code = main(["sweep", str(spec), "--storage", str(tmp_path / "runs")])
     assert code != 0
     assert "unknown method 'rdrl'" in capsys.readouterr().err
+
+
+def test_version_prints_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"rdlr {installed_version()}\n"
+
+
+def test_version_falls_back_to_the_package_string_when_not_installed(monkeypatch):
+    def not_installed(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", not_installed)
+    assert installed_version() == rdlr.__version__
+
+
+def test_python_dash_m_rdlr_runs_the_command(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["rdlr", "--version"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("rdlr", run_name="__main__")
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"rdlr {installed_version()}\n"
+
+
+def test_a_non_editable_install_ships_every_package_and_the_packaged_specs():
+    """pyproject lists packages explicitly (sweeps/ installs as rdlr.sweeps): every package under rdlr/ must be in
+    the list, and the data files ``rdlr reproduce --demo`` reads must match the package-data patterns."""
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    setuptools = config["tool"]["setuptools"]
+    found = {".".join(path.parent.relative_to(REPO_ROOT).parts) for path in (REPO_ROOT / "rdlr").rglob("__init__.py")}
+    assert set(setuptools["packages"]) == found | {"rdlr.sweeps"}
+    assert setuptools["package-dir"] == {"rdlr.sweeps": "sweeps"}
+    assert config["project"]["version"] == rdlr.__version__
+    data = setuptools["package-data"]
+    for package, name in (("rdlr.sweeps", "demo.yaml"), ("rdlr.sweeps", "table2.yaml"), ("rdlr.sweeps", "table3.yaml"),
+                          ("rdlr", "data/paper_results.csv")):
+        folder = REPO_ROOT / setuptools["package-dir"].get(package, package.replace(".", "/"))
+        assert (folder / name).is_file() and any((folder / name).match(f"*/{pattern}") for pattern in data[package])

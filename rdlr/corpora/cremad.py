@@ -36,7 +36,6 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 1087, "happy": 1271, "sad": 1270, "angry": 1271},
 )
 EMOTIONS: dict[str, str] = {"NEU": "neutral", "HAP": "happy", "SAD": "sad", "ANG": "angry"}
-OTHER_EMOTIONS: tuple[str, ...] = ("DIS", "FEA")
 FILE_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 VOTE_LETTERS: dict[str, str] = {"N": "votes_neutral", "H": "votes_happy", "S": "votes_sad", "A": "votes_angry"}
 MODALITIES: dict[str, tuple[int, ...]] = {"voice": (1,), "face": (2,), "audiovisual": (3,), "all": (1, 2, 3)}

@@ -16,8 +16,10 @@ from rdlr.corpora.manifest import (
     COLUMNS,
     REQUIRED_COLUMNS,
     ManifestError,
+    check_unique_ids,
     conform,
     format_list,
+    value_report,
 )
 from rdlr.labels import CLASSES, VOTE_COLUMNS
 
@@ -35,21 +37,17 @@ PARTITION_ALIASES: dict[str, str] = {
 }
 OTHER_LABEL_POLICIES = ("error", "exclude")
 TEXT_CELLS = ("utt_id", "path", "corpus", "speaker", "label", "session", "partition", "gender")
+FIRST_ROW_LINE = 2  # the CSV line of the first row, under the header
 
 
 def _lines(mask: pd.Series) -> list[int]:
     """CSV line numbers (header = line 1) of the rows where ``mask`` holds."""
-    return [int(i) + 2 for i in np.flatnonzero(mask.to_numpy())]
+    return [int(i) + FIRST_ROW_LINE for i in np.flatnonzero(mask.to_numpy())]
 
 
 def _value_report(values: pd.Series, bad: pd.Series) -> str:
     """``'fear' (12 rows, first at line 5), 'x' (1 row, first at line 9)`` for the bad cells of a column."""
-    parts = []
-    counts = Counter(values[bad])
-    for value, count in counts.most_common():
-        first = _lines(bad & (values == value))[0]
-        parts.append(f"{value!r} ({count} row{'s' if count > 1 else ''}, first at line {first})")
-    return format_list(parts)
+    return value_report(values, bad, FIRST_ROW_LINE)
 
 
 def _normalise(df: pd.DataFrame, column: str, aliases: dict[str, str], source: Path, valid: str) -> None:
@@ -127,11 +125,7 @@ def validate_manifest(
         empty = df[column] == ""
         if empty.any():
             raise ManifestError(f"{source}: empty {column!r} at line(s) {format_list(_lines(empty))}; fill every cell")
-    duplicated = df["utt_id"].duplicated(keep=False)
-    if duplicated.any():
-        raise ManifestError(
-            f"{source}: duplicate utt_id value(s) {_value_report(df['utt_id'], duplicated)}; utt_id must be unique"
-        )
+    check_unique_ids(df, source, FIRST_ROW_LINE)
     lowered = df["label"].str.lower()
     other = (lowered != "") & ~lowered.isin(list(LABEL_ALIASES))
     excluded: dict[str, int] = {}

@@ -44,11 +44,6 @@ class CorpusDataWarning(UserWarning):
     """Utterances dropped while reading a corpus (missing or empty audio, unparsable names)."""
 
 
-def empty_manifest() -> pd.DataFrame:
-    """A manifest with the standard columns and no rows."""
-    return conform(pd.DataFrame({name: [] for name in COLUMNS}))
-
-
 def conform(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with every standard column present (filled empty), in the standard order, extras last.
 
@@ -74,6 +69,30 @@ def format_list(items: Iterable[object], limit: int = SHOW_FIRST) -> str:
     items = list(items)
     shown = ", ".join(str(item) for item in items[:limit])
     return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
+
+
+def value_report(values: pd.Series, bad: pd.Series, first_line: int | None = None) -> str:
+    """``'fear' (12 rows, first at line 5), 'x' (1 row, first at line 9)``: the values of ``values`` where ``bad``
+    holds, most frequent first; ``first_line`` (the file line of row 0, e.g. 2 under a CSV header) adds where
+    each first occurs."""
+    flags = bad.to_numpy(dtype=bool)
+    cells = values.to_numpy(dtype=object)
+    parts = []
+    for value, count in Counter(cells[flags]).most_common():
+        where = ""
+        if first_line is not None:
+            where = f", first at line {first_line + int(np.flatnonzero(flags & (cells == value))[0])}"
+        parts.append(f"{value!r} ({count} row{'s' if count > 1 else ''}{where})")
+    return format_list(parts)
+
+
+def check_unique_ids(df: pd.DataFrame, source: object, first_line: int | None = None) -> None:
+    """Raise :class:`ManifestError` naming ``source`` and the repeated values unless every ``utt_id`` of ``df`` is
+    unique (the one check every reader of manifests uses; ``first_line`` as in :func:`value_report`)."""
+    duplicated = df["utt_id"].duplicated(keep=False)
+    if duplicated.any():
+        repeated = value_report(df["utt_id"], duplicated, first_line)
+        raise ManifestError(f"{source}: duplicate utt_id value(s) {repeated}; utt_id must be unique")
 
 
 def _audio_problem(path: str) -> str | None:
@@ -141,9 +160,7 @@ class ManifestBuilder:
             rows = kept
         df = pd.DataFrame(rows) if rows else pd.DataFrame({name: [] for name in COLUMNS})
         df = conform(df).sort_values("utt_id", kind="stable").reset_index(drop=True)
-        duplicates = df["utt_id"][df["utt_id"].duplicated()].tolist()
-        if duplicates:
-            raise ManifestError(f"{self.corpus}: duplicate utterance ids: {format_list(duplicates)}")
+        check_unique_ids(df, self.corpus)
         for reason, names in self.dropped.items():
             warnings.warn(
                 f"{self.corpus}: dropped {len(names)} utterance(s), {reason}: {format_list(names)}",

@@ -14,8 +14,10 @@ import sys
 import pandas as pd
 
 from rdlr.corpora import read_manifest as read_validated_manifest
-from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, DEVICES, extract
-from rdlr.features.registry import parse_feature_sets, valid_names
+from rdlr.corpora.manifest import check_unique_ids
+from rdlr.features.actor import DEVICES
+from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract
+from rdlr.features.registry import HF_PREFIX, parse_feature_sets, valid_names
 from rdlr.features.store import FeatureStoreError
 
 
@@ -29,10 +31,7 @@ def read_manifests(paths: list[str]) -> pd.DataFrame:
     """All manifests concatenated; utt_id must be unique across them."""
     frames = [read_manifest(path) for path in paths]
     manifest = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    duplicated = manifest["utt_id"][manifest["utt_id"].duplicated()]
-    if len(duplicated):
-        raise ValueError(f"utt_id repeated across manifests {paths}: {duplicated.iloc[:5].tolist()} "
-                         f"({len(duplicated)} in all); utt_id must be unique")
+    check_unique_ids(manifest, f"utt_id repeated across manifests {', '.join(paths)}")
     return manifest
 
 
@@ -46,12 +45,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="feature store: a folder or a URI such as s3://bucket/features")
     parser.add_argument("--workers", type=int, default=None,
                         help="extraction actors (default: the cluster's CPUs minus one)")
-    parser.add_argument("--device", choices=DEVICES, default="cpu", help="where models run (one GPU per actor)")
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
+                        help="where models run; with cuda each actor asks for min(1, GPUs / workers) of a GPU: a "
+                        "whole one while there are enough, otherwise the actors share the GPUs and their memory")
     parser.add_argument("--w2v-checkpoint", metavar="PATH", help="wav2vec checkpoint (needed for w2v)")
     parser.add_argument("--whisper-checkpoint", metavar="PATH",
                         help="Whisper checkpoint for transcripts (bert; default: the manifest's transcripts)")
     parser.add_argument("--bert-dir", metavar="DIR", help="BERT model folder (needed for bert)")
-    parser.add_argument("--address", metavar="ADDR", help="Ray cluster to join, e.g. auto (default: start one)")
+    parser.add_argument("--hf-layer", type=int, default=None, metavar="N",
+                        help="hidden layer of hf:<dir> encoders: index into hidden_states, 0 = the input to the first "
+                        "transformer layer, -1 = the last layer (default)")
+    parser.add_argument("--address", metavar="ADDR",
+                        help="Ray cluster to join, e.g. auto or ray://host:10001 (default: the cluster named by "
+                        "RAY_ADDRESS or a Ray already running on this machine, else a new local one)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                         help="utterances per actor call and per progress step")
     parser.add_argument("--retry-errors", action="store_true",
@@ -65,12 +71,14 @@ def run(args: argparse.Namespace) -> int:
                                             ("bert", args.bert_dir)) if value}
     try:
         feature_sets = parse_feature_sets(args.features)
+        if args.hf_layer is not None and not any(name.startswith(HF_PREFIX) for name in feature_sets):
+            raise ValueError(f"--hf-layer applies to hf:<dir> feature sets only; --features is {args.features!r}")
         manifest = read_manifests(args.manifest)
         print(f"rdlr extract: {len(manifest)} utterances from {len(args.manifest)} manifest(s); "
               f"feature sets {'+'.join(feature_sets)} -> {args.store}", flush=True)
         summary = extract(manifest, feature_sets, args.store, workers=args.workers, device=args.device,
                           models=models, batch_size=args.batch_size, retry_errors=args.retry_errors,
-                          address=args.address, progress=not args.no_progress)
+                          address=args.address, progress=not args.no_progress, hf_layer=args.hf_layer)
     except (ValueError, FeatureStoreError) as error:
         print(f"rdlr extract: error: {error}", file=sys.stderr)
         return 2

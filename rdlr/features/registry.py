@@ -51,12 +51,14 @@ def _require(models: Mapping[str, str], key: str, name: str) -> str:
     return str(path)
 
 
-def build_extractor(name: str, models: Mapping[str, str] | None = None) -> Extractor:
+def build_extractor(name: str, models: Mapping[str, str] | None = None, *, hf_layer: int | None = None) -> Extractor:
     """The extractor for feature-set ``name``, configured with the local model paths in ``models``.
 
     ``models`` keys: ``w2v`` (wav2vec checkpoint), ``bert`` (BERT dir), ``whisper`` (optional Whisper checkpoint:
     given, every utterance is transcribed by it as in the paper; without it the manifest's transcripts are used).
-    Only the config is built here; the model loads in :meth:`Extractor.setup`, once per worker.
+    ``hf_layer`` sets ``HFEncoderConfig.layer`` of ``hf:<dir>`` encoders (``None``: that config's default, the last
+    layer); other feature sets ignore it. Only the config is built here; the model loads in
+    :meth:`Extractor.setup`, once per worker.
     """
     models = dict(models or {})
     if name == "is10":
@@ -81,7 +83,8 @@ def build_extractor(name: str, models: Mapping[str, str] | None = None) -> Extra
             raise ValueError(f"feature set {name!r}: give the model folder, e.g. hf:/models/hubert-base")
         from rdlr.features.hf_encoder import HFEncoderConfig, HFEncoderExtractor
 
-        return HFEncoderExtractor(HFEncoderConfig(model_dir=model_dir))
+        config = HFEncoderConfig(model_dir=model_dir) if hf_layer is None else HFEncoderConfig(model_dir, hf_layer)
+        return HFEncoderExtractor(config)
     if name in _REGISTERED:
         return _REGISTERED[name](models)
     raise ValueError(f"unknown feature set {name!r}; valid: {', '.join(valid_names())}")

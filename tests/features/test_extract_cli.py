@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from rdlr.features import load
+from rdlr.features import FeatureStore, load
 from rdlr.features import cli
+from rdlr.features.hf_encoder import HFEncoderConfig
 
 SR = 16_000
 
@@ -71,3 +72,16 @@ def test_extract_writes_the_store_and_a_rerun_extracts_nothing(ray_session, tmp_
     rows = [line.split() for line in lines if line.startswith("is10 ")]
     assert [(r[2], r[3], r[4], r[5]) for r in rows] == [("A", "3", "0", "3"), ("B", "2", "0", "2")]
     assert not any("utterances with" in line for line in lines)
+
+
+def test_hf_layer_sets_the_encoder_config_layer(ray_session, tmp_path, tiny_encoder, capsys):
+    folder = tiny_encoder(tmp_path / "tiny", "wav2vec2", layer_norm=True)
+    store = tmp_path / "store"
+    argv = ["--manifest", write_manifest(tmp_path, "A", 2), "--store", str(store), "--workers", "1", "--no-progress"]
+    assert run_cli(*argv, "--features", "is10", "--hf-layer", "1") == 2
+    assert "--hf-layer applies to hf:<dir> feature sets only" in capsys.readouterr().err
+    assert run_cli(*argv, "--features", f"hf:{folder}", "--hf-layer", "1") == 0
+    expected = HFEncoderConfig(model_dir=str(folder), layer=1).config_hash()
+    assert FeatureStore(store).config_hashes("hf-tiny") == [expected]
+    assert FeatureStore(store).read_config("hf-tiny", expected)["config"]["layer"] == 1
+    assert load(store, f"hf:{folder}", "A").x.shape == (2, 32)

@@ -14,30 +14,7 @@ from rdlr.features.hf_encoder import HFEncoderConfig, HFEncoderExtractor, conv_o
 
 transformers = pytest.importorskip("transformers")
 
-TINY = dict(
-    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48, conv_dim=(16, 16, 16),
-    conv_kernel=(10, 4, 4), conv_stride=(5, 4, 4), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-    hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0,
-)
-
-
 pytestmark = pytest.mark.usefixtures("no_network")
-
-
-def save_tiny_encoder(folder: Path, family: str, layer_norm: bool) -> Path:
-    """A random tiny encoder + its feature extractor, written with save_pretrained (as downloaded models are)."""
-    torch.manual_seed(0)
-    norm = {"feat_extract_norm": "layer" if layer_norm else "group", "do_stable_layer_norm": layer_norm}
-    config_class, model_class = {
-        "wav2vec2": (transformers.Wav2Vec2Config, transformers.Wav2Vec2Model),
-        "wavlm": (transformers.WavLMConfig, transformers.WavLMModel),
-        "hubert": (transformers.HubertConfig, transformers.HubertModel),
-    }[family]
-    model_class(config_class(**TINY, **norm)).save_pretrained(folder)
-    transformers.Wav2Vec2FeatureExtractor(
-        feature_size=1, sampling_rate=16_000, padding_value=0.0, do_normalize=True, return_attention_mask=layer_norm
-    ).save_pretrained(folder)
-    return folder
 
 
 def write_wav(path: Path, seconds: float, freq: float, seed: int) -> dict:
@@ -54,8 +31,8 @@ def records(tmp_path) -> list[dict]:
 
 
 @pytest.mark.parametrize("family", ["wav2vec2", "wavlm", "hubert"])
-def test_padded_batch_equals_single_utterances(tmp_path, records, family):
-    folder = save_tiny_encoder(tmp_path / f"tiny-{family}", family, layer_norm=True)
+def test_padded_batch_equals_single_utterances(tmp_path, tiny_encoder, records, family):
+    folder = tiny_encoder(tmp_path / f"tiny-{family}", family, layer_norm=True)
     extractor = HFEncoderExtractor(HFEncoderConfig(model_dir=str(folder)))
     extractor.setup("cpu")
     assert extractor.name == f"hf-tiny-{family}" and extractor.dim == 32 and extractor._batched
@@ -67,8 +44,8 @@ def test_padded_batch_equals_single_utterances(tmp_path, records, family):
     assert not np.allclose(batch[0].vector, batch[1].vector, atol=1e-3)
 
 
-def test_pooling_uses_only_the_utterance_frames(tmp_path, records):
-    folder = save_tiny_encoder(tmp_path / "tiny", "wav2vec2", layer_norm=True)
+def test_pooling_uses_only_the_utterance_frames(tmp_path, tiny_encoder, records):
+    folder = tiny_encoder(tmp_path / "tiny", "wav2vec2", layer_norm=True)
     extractor = HFEncoderExtractor(HFEncoderConfig(model_dir=str(folder), layer=1))
     extractor.setup("cpu")
     wave, _ = sf.read(records[0]["path"], dtype="float32")
@@ -80,8 +57,8 @@ def test_pooling_uses_only_the_utterance_frames(tmp_path, records):
     assert conv_output_frames(torch.tensor([6400]), [10, 4, 4], [5, 4, 4]).item() == hidden.shape[1]
 
 
-def test_group_norm_encoders_run_one_by_one_and_match_exactly(tmp_path, records):
-    folder = save_tiny_encoder(tmp_path / "tiny-base", "wav2vec2", layer_norm=False)
+def test_group_norm_encoders_run_one_by_one_and_match_exactly(tmp_path, tiny_encoder, records):
+    folder = tiny_encoder(tmp_path / "tiny-base", "wav2vec2", layer_norm=False)
     extractor = HFEncoderExtractor(HFEncoderConfig(model_dir=str(folder)))
     extractor.setup("cpu")
     assert not extractor._batched
@@ -90,8 +67,8 @@ def test_group_norm_encoders_run_one_by_one_and_match_exactly(tmp_path, records)
         assert np.array_equal(together.vector, extractor.extract([record])[0].vector)
 
 
-def test_layer_selection_changes_the_output_and_the_hash(tmp_path, records):
-    folder = save_tiny_encoder(tmp_path / "tiny", "wav2vec2", layer_norm=True)
+def test_layer_selection_changes_the_output_and_the_hash(tmp_path, tiny_encoder, records):
+    folder = tiny_encoder(tmp_path / "tiny", "wav2vec2", layer_norm=True)
     vectors = {}
     for layer in (0, 1, -1):
         extractor = HFEncoderExtractor(HFEncoderConfig(model_dir=str(folder), layer=layer))
@@ -104,8 +81,8 @@ def test_layer_selection_changes_the_output_and_the_hash(tmp_path, records):
     assert HFEncoderConfig(model_dir=str(folder)).config_hash() != HFEncoderConfig(str(tmp_path / "x")).config_hash()
 
 
-def test_bad_input_and_bad_settings(tmp_path, records):
-    folder = save_tiny_encoder(tmp_path / "tiny", "wav2vec2", layer_norm=True)
+def test_bad_input_and_bad_settings(tmp_path, tiny_encoder, records):
+    folder = tiny_encoder(tmp_path / "tiny", "wav2vec2", layer_norm=True)
     extractor = HFEncoderExtractor(HFEncoderConfig(model_dir=str(folder), layer=5))
     with pytest.raises(ValueError, match=r"layer 5 out of range .* valid -3\.\.2"):
         extractor.setup("cpu")
@@ -119,10 +96,10 @@ def test_bad_input_and_bad_settings(tmp_path, records):
         HFEncoderExtractor(HFEncoderConfig(model_dir=str(tmp_path / "facebook" / "wavlm-base")))
 
 
-def test_feature_set_name_is_stable_and_store_safe(tmp_path):
+def test_feature_set_name_is_stable_and_store_safe(tmp_path, tiny_encoder):
     assert feature_set_name("/models/wavlm-base-plus/") == "hf-wavlm-base-plus"
     assert feature_set_name("/m/my model+v2") == "hf-my_model_v2"
-    folder = save_tiny_encoder(tmp_path / "snapshot-3f2a", "wav2vec2", layer_norm=False)
+    folder = tiny_encoder(tmp_path / "snapshot-3f2a", "wav2vec2", layer_norm=False)
     (tmp_path / "wavlm-base").symlink_to(folder, target_is_directory=True)
     config = HFEncoderConfig(model_dir=str(tmp_path / "wavlm-base"))
     assert HFEncoderExtractor(config).name == "hf-wavlm-base" and config.resolved_dir == str(folder)

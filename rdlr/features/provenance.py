@@ -1,0 +1,38 @@
+"""What the feature store records beside each extractor config: the config itself, the extractor's class, the
+vector encoding, when it was created and the versions of the packages that made the vectors."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import Any
+
+from rdlr.features.base import Extractor
+
+RECORDED_PACKAGES = ("rdlr", "opensmile", "torch", "transformers", "openai-whisper", "ray", "pyarrow")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of :data:`RECORDED_PACKAGES` (those not installed are left out)."""
+    found = {}
+    for package in RECORDED_PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def config_info(extractor: Extractor, feature_set: str, requested: str) -> dict[str, Any]:
+    """The JSON record of ``extractor``'s config under feature set ``feature_set`` (asked for as ``requested``)."""
+    return {
+        "feature_set": feature_set,
+        "requested_name": requested,
+        "config_hash": extractor.config.config_hash(),
+        "extractor": f"{type(extractor).__module__}.{type(extractor).__qualname__}",
+        "config": extractor.config.to_dict(),
+        "dim": getattr(extractor, "dim", None),
+        "vector_encoding": "float32 little-endian bytes in the binary column 'features'",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+    }
