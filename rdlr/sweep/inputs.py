@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets
 from rdlr.sweep.spec import SpecError, SweepSpec
 
@@ -136,10 +137,7 @@ def prepare_manifest(spec: SweepSpec, data_root: Path | None, log: Callable[[str
         for path in spec.data.manifests:
             frames.append(read_manifest(resolve_path(path, data_root)))
     manifest = pd.concat(frames, ignore_index=True)
-    duplicated = manifest["utt_id"].duplicated()
-    if duplicated.any():
-        raise SpecError(f"data: utt_id {manifest.loc[duplicated, 'utt_id'].iloc[0]!r} appears in two corpora; "
-                        "utt_ids must be unique across the spec's corpora")
+    check_unique_ids(manifest, "data (the spec's corpora together)")
     return manifest
 
 

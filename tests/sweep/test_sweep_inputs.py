@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from rdlr.corpora.manifest import ManifestError
 from rdlr.features.hf_encoder import HFEncoderConfig
 from rdlr.sweep.inputs import (
     demo_data_root, extraction_options, feature_components, feature_configs, feature_store_uri, prepare_manifest,
@@ -72,5 +73,5 @@ def test_utt_ids_must_be_unique_across_the_spec_manifests(tmp_path: Path) -> Non
     spec = SweepSpec.from_dict({**BASE, "data": {"source": "manifests", "manifests": ["a.csv", "b.csv"]},
                                 "held_out": ["A"]})
     assert spec_corpora(spec, tmp_path) == ["A", "B"]
-    with pytest.raises(SpecError, match=r"data: utt_id 'u1' appears in two corpora"):
+    with pytest.raises(ManifestError, match=r"data \(the spec.s corpora together\): duplicate utt_id value\(s\) .u1."):
         prepare_manifest(spec, tmp_path)
