@@ -14,7 +14,7 @@ from rdlr.methods import (
     list_methods,
     parse_components,
 )
-from rdlr.train.loop import Objective, training_targets
+from rdlr.train.objective import Objective, training_targets
 
 PAPER_SETS = {
     "batch_size": [1024, 2048, 4096],

@@ -1,12 +1,14 @@
-"""The inputs of one trial: a feature matrix with each utterance's corpus, label and role."""
+"""The inputs of one trial: a feature matrix with each utterance's corpus, label and role (:class:`TrialData`), and
+the same on the training device, z-normalised (:func:`prepare`)."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 from rdlr.corpora.splits import ROLES
 from rdlr.labels import UNLABELED, VOTE_COLUMNS, encode_labels
@@ -67,7 +69,7 @@ class TrialData:
         return sorted(set(self.corpus[self.roles == role]))
 
     def fingerprint(self) -> str:
-        """A content hash of what a trial trains on (for caching stage-1 models).
+        """A content hash of what a trial trains on (part of the stage-1 cache key, :mod:`rdlr.train.stage1`).
 
         Hashes the shape, labels, corpora, roles, votes and every row of ``x`` sampled with a stride that
         keeps the work bounded (~4096 rows) on corpora of any size.
@@ -81,3 +83,35 @@ class TrialData:
         stride = max(1, len(self.x) // 4096)
         digest.update(np.ascontiguousarray(self.x[::stride]).tobytes())
         return digest.hexdigest()
+
+
+@dataclass
+class PreparedData:
+    """One trial's device tensors: features z-normalised with the training statistics (Section 3.2), labels, and the
+    row indices of each role."""
+
+    x: torch.Tensor
+    labels: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    train: torch.Tensor
+    unlabeled: torch.Tensor | None
+    roles: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def prepare(data: TrialData, device: str) -> PreparedData:
+    """Move ``data`` to ``device`` and z-normalise every row with the mean and std of the training rows."""
+    x = torch.as_tensor(data.x, device=device)
+    train = torch.as_tensor(data.indices("train"), device=device)
+    mean = x[train].mean(dim=0)
+    std = x[train].std(dim=0).clamp_min(1e-8)
+    unlabeled = data.indices("unlabeled")
+    return PreparedData(
+        x=(x - mean) / std,
+        labels=torch.as_tensor(data.labels, device=device),
+        mean=mean,
+        std=std,
+        train=train,
+        unlabeled=torch.as_tensor(unlabeled, device=device) if len(unlabeled) else None,
+        roles={role: data.indices(role) for role in ("train", "val", "test")},
+    )

@@ -1,9 +1,10 @@
-"""On-disk cache of stage-1 (pre-trained) models for two-stage methods (LR (10), self-KD).
+"""On-disk cache of what stage 2 of a two-stage method (LR (10), self-KD) takes from its stage-1 (pre-trained) model:
+the model's logits on the training rows and its final metrics. The model's weights are not kept.
 
-A stage-1 model is identified by its content: the stage-1 method's components, the hyperparameters it uses,
-the seed, the training protocol and a fingerprint of the data. Different methods and trials that need the same
-pre-trained model (every γ of an LR method shares one stage-1 model per seed) reuse it.
-Only what stage 2 needs is kept: the model's logits on the training rows and its final metrics.
+An entry is identified by the stage-1 model's content: the stage-1 method's components, the hyperparameters it
+uses, the seed, the training protocol and a fingerprint of the data. Different methods and trials that need the
+same pre-trained model (every γ of an LR method shares one stage-1 model per seed) reuse its entry instead of
+training it again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from rdlr.methods import FIXED_HPARAMS, Method
 
 
 class Stage1Cache:
-    """Stage-1 predictions stored as ``<cache_dir>/stage1-<key>.pt``; no-op (always a miss) without a dir."""
+    """Stage-1 training-set logits and final metrics stored as ``<cache_dir>/stage1-<key>.pt`` (a local folder);
+    no-op (always a miss) without a dir."""
 
     def __init__(self, cache_dir: str | os.PathLike[str] | None) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
@@ -56,10 +58,13 @@ class Stage1Cache:
         path = self._path(key)
         if path is None or not path.is_file():
             return None
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
 
     def store(self, key: str, train_logits: torch.Tensor, final: Mapping[str, Any]) -> dict[str, Any]:
-        """Write atomically (temp file + rename) so concurrent trials never read a partial file."""
+        """Write atomically (temp file + rename) so concurrent trials never read a partial file.
+
+        The temporary name ends in ``.tmp``: :mod:`rdlr.sweep.driver`'s node-local mirror skips such files.
+        """
         entry = {"train_logits": train_logits.detach().cpu(), "final": dict(final)}
         path = self._path(key)
         if path is not None:
