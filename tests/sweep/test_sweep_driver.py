@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from rdlr.labels import CLASSES
 from rdlr.results import config_id, results_frame, trial_key
 from rdlr.storage import Storage
 from rdlr.sweep.collector import ResultSink
@@ -26,6 +25,7 @@ from rdlr.sweep.files import RESOLVED_KEY, SweepFiles
 from rdlr.sweep.resources import jobs_at_once, plan_resources, trials_per_job
 from rdlr.sweep.spec import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
 from rdlr.sweep.trial import split_config
+from synthetic import synthetic_table as shared_synthetic_table
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parents[1]
@@ -43,21 +43,10 @@ SPEC_RAW: dict[str, Any] = {
 PLANNED = 3 * 2 * 2  # 3 jobs (within ce, ce, lr on CRE-demo) × 2 configurations × 2 seeds
 
 
-def synthetic_table(rows: int = 48, dim: int = 12, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
-    """Demo-named corpora with 6 speakers each; class c raises feature c, corpus k shifts feature 4 + k."""
-    rng = np.random.default_rng(seed)
-    features, records = [], []
-    for k, corpus in enumerate(DEMO_LABELED):
-        labels = np.arange(rows) % len(CLASSES)
-        x = rng.normal(size=(rows, dim))
-        x[np.arange(rows), labels] += 2.0
-        x[:, 4 + k] += 1.0
-        features.append(x)
-        records += [(f"{corpus}_{i}", corpus, CLASSES[y], f"{corpus}_s{i % 6}") for i, y in enumerate(labels)]
-    features.append(rng.normal(size=(24, dim)))
-    records += [(f"lib_{i}", DEMO_UNLABELED, "", f"lib_s{i % 3}") for i in range(24)]
-    meta = pd.DataFrame(records, columns=["utt_id", "corpus", "label", "speaker"])
-    return np.concatenate(features).astype(np.float32), meta
+def synthetic_table() -> tuple[np.ndarray, pd.DataFrame]:
+    """The suite's synthetic features (tests/synthetic.py), small, with the demo corpora's names."""
+    return shared_synthetic_table(rows_per_corpus=48, dim=12, unlabeled=24, corpora=DEMO_LABELED,
+                                  unlabeled_corpus=DEMO_UNLABELED, speakers=6)
 
 
 def spec() -> SweepSpec:
@@ -66,7 +55,7 @@ def spec() -> SweepSpec:
 
 SUBPROCESS = """
 import sys, ray
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {suite!r}]
 from test_sweep_driver import spec, synthetic_table
 from rdlr.sweep.driver import run_sweep
 ray.init(address={address!r}, log_to_driver=False)
@@ -80,7 +69,7 @@ def resumed(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
     storage = tmp_path_factory.mktemp("sweep") / "runs"
     files = SweepFiles(storage, "tiny")
     address = ray_session.get_runtime_context().gcs_address
-    code = SUBPROCESS.format(tests=str(TESTS_DIR), address=address, storage=str(storage))
+    code = SUBPROCESS.format(tests=str(TESTS_DIR), suite=str(TESTS_DIR.parent), address=address, storage=str(storage))
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     deadline = time.monotonic() + 120
