@@ -30,7 +30,7 @@ from public_trees import (
 
 from rdlr.cli import build_parser
 from rdlr.corpora import assign_roles
-from rdlr.reproduce import prepare
+from rdlr.sweep.inputs import prepare_manifest as prepare
 from rdlr.sweep.spec import SWEEPS_DIR, SweepSpec, load_spec
 
 SECONDS = 0.3
