@@ -1,5 +1,6 @@
 """The ``rdlr`` command (also ``python -m rdlr``). Each subcommand lives in its own module, which defines
-``configure_parser(parser)`` and ``run(args) -> int``; this file only dispatches."""
+``configure_parser(parser)`` and ``run(args) -> int`` (or in an object of a module, named ``module:object``, that
+has both); this file only dispatches."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("rdlr.sweep.cli", "run a sweep spec on Ray Tune"),
     "report": ("rdlr.report.cli", "render Tables 2/3 and plots from a sweep's results"),
     "reproduce": ("rdlr.reproduce", "prepare + extract + sweep + report in one command"),
+    "train": ("rdlr.models.cli:train", "train one model from manifests and save it as a model folder"),
+    "predict": ("rdlr.models.cli:predict", "predict the emotion of audio files, folders or manifests with a model"),
+    "export": ("rdlr.models.cli:export", "save the model of a sweep's selected configuration as a model folder"),
 }
 
 
@@ -31,15 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rdlr",
         description="Cross-corpus speech emotion recognition with relative difficulty and labeling reliability "
-        "(Ahn et al., Sensors 2024): corpora, features, sweeps and reports.",
+        "(Ahn et al., Sensors 2024): corpora, features, sweeps, reports and trained models.",
     )
     parser.add_argument("--version", action="version", version=f"rdlr {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
+    for name, (target, help_text) in SUBCOMMANDS.items():
+        module_name, _, attribute = target.partition(":")  # "package.module:object" when a module has several
         module = importlib.import_module(module_name)
+        command = getattr(module, attribute) if attribute else module
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module.configure_parser(command_parser)
-        command_parser.set_defaults(_run=module.run)
+        command.configure_parser(command_parser)
+        command_parser.set_defaults(_run=command.run)
     return parser
 
 

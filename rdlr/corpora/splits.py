@@ -189,7 +189,7 @@ def _per_corpus(proportions: Mapping[str, object] | None) -> tuple[dict[str, flo
     )
 
 
-def _validate(meta: pd.DataFrame, protocol: str, held_out: str) -> tuple[np.ndarray, np.ndarray]:
+def _validate(meta: pd.DataFrame, protocol: str, held_out: str | None) -> tuple[np.ndarray, np.ndarray]:
     missing = [name for name in ("corpus", "speaker", "label") if name not in meta.columns]
     if missing:
         raise SplitError(f"meta lacks column(s) {missing}; pass the manifest columns")
@@ -198,6 +198,12 @@ def _validate(meta: pd.DataFrame, protocol: str, held_out: str) -> tuple[np.ndar
     corpora = meta["corpus"].astype(str).to_numpy(dtype=object)
     labeled = (meta["label"].fillna("").astype(str) != "").to_numpy()
     present = sorted(set(corpora.tolist()))
+    if held_out is None:
+        if protocol != "out_of_corpus":
+            raise SplitError(f"{protocol} needs a held_out corpus (the one split into train/val/test)")
+        if not labeled.any():
+            raise SplitError(f"no labeled utterances in corpora {', '.join(present) or 'none'}; nothing to train on")
+        return corpora, labeled
     if held_out not in present:
         raise SplitError(f"unknown held_out corpus {held_out!r}; corpora present: {', '.join(present) or 'none'}")
     if not labeled[corpora == held_out].any():
@@ -224,12 +230,15 @@ def _check_disjoint(meta: pd.DataFrame, roles: np.ndarray, corpora: np.ndarray, 
 def assign_roles(
     meta: pd.DataFrame,
     protocol: str,
-    held_out: str,
+    held_out: str | None,
     seed: int = 0,
     proportions: Mapping[str, object] | None = None,
     rules: Mapping[str, str] | None = None,
 ) -> pd.Series:
     """The role of every row of ``meta`` (a manifest) for ``protocol`` with ``held_out`` as the target corpus.
+
+    ``held_out=None`` (out_of_corpus only): no test corpus, every labeled corpus is split into train/val (how
+    ``rdlr train`` trains one model on all the corpora it is given).
 
     ``proportions``: shares per role for the generic rule, for every generic corpus (``{"train": .8,
     "val": .2}``) or per corpus (``{"EMODB": {...}}``, which also puts a paper corpus on the generic rule).

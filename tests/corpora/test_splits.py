@@ -178,6 +178,26 @@ def test_proportions_override_globally_and_per_corpus():
     assert len(_speakers(meta, roles, "CRE", "val")) == 9 and len(_speakers(meta, roles, "EMODB", "val")) == 3
 
 
+def test_no_held_out_corpus_splits_every_labeled_corpus_into_train_and_val():
+    meta = paper_meta()
+    emo = pd.DataFrame([row for k in range(10) for row in _rows("EMODB", f"s{k}", 2)])
+    meta = pd.concat([meta, emo], ignore_index=True).fillna("")
+    roles = assign_roles(meta, "out_of_corpus", held_out=None, seed=1)
+    pod_test = (meta["corpus"] == "POD") & (meta["partition"] == "test")
+    assert set(roles[(meta["label"] != "") & ~pod_test]) == {"train", "val"}
+    assert (roles[pod_test] == "unused").all() and (roles[meta["corpus"] == "LIB"] == "unlabeled").all()
+    assert len(_speakers(meta, roles, "CRE", "val")) == 33, "the paper's rule for its corpora"
+    assert {r: len(_speakers(meta, roles, "EMODB", r)) for r in ("train", "val")} == {"train": 8, "val": 2}
+    held_out = assign_roles(meta, "out_of_corpus", held_out="EMODB", seed=1)
+    other = meta["corpus"] != "EMODB"
+    assert roles[other].equals(held_out[other]), "holding a corpus out does not change the others' splits"
+    _assert_speaker_disjoint(meta, roles)
+    with pytest.raises(SplitError, match="within_corpus needs a held_out corpus"):
+        assign_roles(meta, "within_corpus", held_out=None)
+    with pytest.raises(SplitError, match="no labeled utterances"):
+        assign_roles(meta[meta["corpus"] == "LIB"], "out_of_corpus", held_out=None)
+
+
 def test_rules_override_switches_a_paper_corpus_to_generic():
     meta = paper_meta()
     roles = assign_roles(meta, "out_of_corpus", held_out="CRE", rules={"IEM": "generic"})

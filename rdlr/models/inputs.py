@@ -1,0 +1,87 @@
+"""What to predict: audio files, folders (searched recursively for audio) and manifest CSVs, as utterance records.
+
+Each record is a dict with ``path``, ``utt_id`` (``""`` unless it comes from a manifest) and, where a manifest
+has one, ``transcript`` (used by the ``bert`` feature set when the model transcribes with no Whisper). A folder
+holding no audio becomes one record with an ``error``; missing or unreadable files are found when their audio is
+read, so every input shows up in the predictions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Union
+
+import pandas as pd
+import soundfile as sf
+
+from rdlr.corpora import ManifestError
+
+MANIFEST_SUFFIX = ".csv"
+NO_AUDIO = "no audio files in folder"
+
+Inputs = Union[str, os.PathLike, pd.DataFrame, Iterable[Union[str, os.PathLike]]]
+
+
+def audio_suffixes() -> frozenset[str]:
+    """File suffixes of the formats the installed libsndfile reads (what ``rdlr extract`` reads), e.g. ``.wav``."""
+    names = {name.lower() for name in sf.available_formats()} - {"raw"}
+    return frozenset({f".{name}" for name in names} | {".aif", ".oga", ".opus"})
+
+
+def record(path: str | os.PathLike[str], utt_id: str = "", transcript: str | None = None) -> dict[str, Any]:
+    return {"path": str(path), "utt_id": utt_id, "transcript": transcript, "error": ""}
+
+
+def manifest_records(frame: pd.DataFrame, source: str | Path) -> list[dict[str, Any]]:
+    """Records of a manifest table: needs ``path``; ``utt_id`` and ``transcript`` are used when present.
+    Relative paths resolve against the manifest's folder (``source``'s parent) as in :mod:`rdlr.corpora`."""
+    if "path" not in frame.columns:
+        raise ManifestError(f"{source}: a manifest to predict needs a 'path' column; it has {list(frame.columns)}")
+    base = Path(source).parent if isinstance(source, Path) else Path.cwd()
+    records = []
+    for row in frame.to_dict("records"):
+        path = str(row["path"]).strip()
+        if not path:
+            raise ManifestError(f"{source}: empty 'path' cell (utt_id {row.get('utt_id', '?')!r}); fill every path")
+        full = Path(path).expanduser()
+        text = row.get("transcript")
+        records.append(record(full if full.is_absolute() else (base / full).resolve(), str(row.get("utt_id", "")),
+                              text if isinstance(text, str) and text.strip() else None))
+    return records
+
+
+def read_manifest_records(path: Path) -> list[dict[str, Any]]:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ManifestError(f"{path}: not a readable CSV manifest ({error})") from None
+    return manifest_records(frame, path.resolve())
+
+
+def folder_records(folder: Path) -> list[dict[str, Any]]:
+    suffixes = audio_suffixes()
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+    if not files:
+        return [{**record(folder.resolve()), "error": f"{NO_AUDIO} ({', '.join(sorted(suffixes))})"}]
+    return [record(p.resolve()) for p in files]
+
+
+def collect(inputs: Inputs) -> list[dict[str, Any]]:
+    """Records for ``inputs``: a path, a manifest DataFrame, or an iterable of paths (files, folders, CSVs)."""
+    if isinstance(inputs, pd.DataFrame):
+        return manifest_records(inputs, "manifest DataFrame")
+    items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    if not items:
+        raise ValueError("nothing to predict: give audio files, folders or manifest CSVs")
+    records: list[dict[str, Any]] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            records.extend(folder_records(path))
+        elif path.suffix.lower() == MANIFEST_SUFFIX and path.is_file():
+            records.extend(read_manifest_records(path))
+        else:
+            records.append(record(path.resolve() if path.exists() else path))
+    return records

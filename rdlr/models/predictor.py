@@ -1,0 +1,154 @@
+"""``rdlr.load_model(MODEL_DIR)``: a trained model that predicts the emotion of recordings or of feature vectors.
+
+Prediction computes the model's feature sets with the extractor configs it was trained with (checked at load,
+:mod:`rdlr.models.extractors`), in this process and in batches, z-normalises them with the training statistics
+saved in the folder, and applies the classifier F (Section 3.2) in eval mode; probabilities are the softmax of
+its logits. ``predict`` and ``predict_features`` share that last step, and ``rdlr predict`` calls ``predict``,
+so the CLI, files and precomputed features give the same numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rdlr.features.base import Extractor
+from rdlr.model import EmotionClassifier
+from rdlr.models import inputs
+from rdlr.models.inputs import Inputs
+from rdlr.models.extractors import model_extractors
+from rdlr.models.folder import WEIGHTS_FILE, ModelCard, ModelFolderError, read_model, warn_versions
+
+FILE_BATCH = 16
+FEATURE_BATCH = 4096
+
+
+class TrainedModel:
+    """A loaded model folder: ``card`` (what ``model.json`` says), ``classes`` and the classifier."""
+
+    def __init__(self, folder: Path, card: ModelCard, classifier: EmotionClassifier, extractors: list[Extractor],
+                 device: str) -> None:
+        self.folder = folder
+        self.card = card
+        self.classifier = classifier.eval()
+        self.extractors = extractors
+        self.device = device
+        self._mean = torch.as_tensor(card.feature_mean, device=device)
+        self._std = torch.as_tensor(card.feature_std, device=device)
+        self._set_up = False
+
+    def __repr__(self) -> str:
+        sets = "+".join(spec.name for spec in self.card.features)
+        return (f"TrainedModel({str(self.folder)!r}: method {self.card.method.get('id')}, features {sets}, "
+                f"classes {', '.join(self.classes)}, val UA {self.card.metrics.get('val_ua')})")
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.card.classes
+
+    @property
+    def probability_columns(self) -> list[str]:
+        return [f"prob_{name}" for name in self.classes]
+
+    @property
+    def columns(self) -> list[str]:
+        """Columns of :meth:`predict`'s table."""
+        return ["path", "utt_id", "label", *self.probability_columns, "error"]
+
+    @torch.no_grad()
+    def probabilities(self, x: "np.ndarray | torch.Tensor") -> np.ndarray:
+        """Class probabilities (N × classes, float32) of raw features ``x`` (N × input_dim, not normalised)."""
+        x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x.float())
+        if x.ndim != 2 or x.shape[1] != self.card.input_dim:
+            raise ValueError(f"features must be N × {self.card.input_dim} "
+                             f"({'+'.join(f'{s.name} ({s.dim})' for s in self.card.features)}), got {tuple(x.shape)}")
+        chunks = []
+        for start in range(0, len(x), FEATURE_BATCH):
+            batch = (x[start : start + FEATURE_BATCH].to(self.device) - self._mean) / self._std
+            chunks.append(torch.softmax(self.classifier(batch).logits, dim=1).cpu())
+        return torch.cat(chunks).numpy() if chunks else np.zeros((0, len(self.classes)), dtype=np.float32)
+
+    def predict_features(self, x: "np.ndarray | torch.Tensor") -> pd.DataFrame:
+        """``label`` and ``prob_<class>`` for each row of precomputed features (the model's feature sets
+        concatenated in its order, as :func:`rdlr.features.load` returns them)."""
+        probs = self.probabilities(x)
+        frame = pd.DataFrame(probs.astype(np.float64), columns=self.probability_columns)
+        frame.insert(0, "label", [self.classes[i] for i in probs.argmax(axis=1)] if len(probs) else [])
+        return frame
+
+    def _extract(self, batch: list[dict[str, Any]]) -> list[np.ndarray | None]:
+        """Model input vectors of a batch of records (``None`` where one fails; its ``error`` is filled)."""
+        pending = [r for r in batch if not r["error"]]
+        parts: dict[int, list[np.ndarray]] = {id(r): [] for r in pending}
+        for spec, extractor in zip(self.card.features, self.extractors):
+            results = extractor.extract([{**r, "utt_id": r["utt_id"] or r["path"]} for r in pending])
+            for r, result in zip(pending, results):
+                if r["error"]:
+                    continue
+                if result.error is not None or result.vector is None:
+                    r["error"] = result.error or f"{spec.name}: no features returned"
+                elif result.vector.shape != (spec.dim,):
+                    r["error"] = f"{spec.name}: {result.vector.size} values, the model expects {spec.dim}"
+                else:
+                    parts[id(r)].append(np.asarray(result.vector, dtype=np.float32))
+        return [np.concatenate(parts[id(r)]) if not r["error"] else None for r in batch]
+
+    def predict(self, paths_or_manifest: Inputs, batch_size: int = FILE_BATCH, progress: bool = True) -> pd.DataFrame:
+        """Predict audio files, folders (recursively) or manifests (CSV paths or a DataFrame with ``path``).
+
+        One row per utterance: ``path``, ``utt_id`` (from a manifest, else ""), ``label``, ``prob_<class>`` and
+        ``error`` ("" when predicted; else the reason, with empty label and NaN probabilities).
+        """
+        from tqdm.auto import tqdm
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}; give at least 1")
+        records = inputs.collect(paths_or_manifest)
+        if not self._set_up:
+            for extractor in self.extractors:
+                extractor.setup(self.device)
+            self._set_up = True
+        vectors: list[np.ndarray | None] = []
+        with tqdm(total=len(records), desc="predict", unit="file", disable=not progress, mininterval=0.5) as bar:
+            for start in range(0, len(records), batch_size):
+                batch = records[start : start + batch_size]
+                vectors.extend(self._extract(batch))
+                bar.update(len(batch))
+        good = [i for i, vector in enumerate(vectors) if vector is not None]
+        features = np.stack([vectors[i] for i in good]) if good else np.zeros((0, self.card.input_dim), np.float32)
+        scores = self.predict_features(features)
+        labels = np.full(len(records), "", dtype=object)
+        probs = np.full((len(records), len(self.classes)), np.nan)
+        labels[good] = scores["label"].to_numpy()
+        probs[good] = scores[self.probability_columns].to_numpy()
+        frame = pd.DataFrame({"path": [r["path"] for r in records], "utt_id": [r["utt_id"] for r in records],
+                              "label": labels})
+        frame[self.probability_columns] = probs
+        frame["error"] = [r["error"] for r in records]
+        return frame
+
+
+def load_model(model_dir: str | os.PathLike[str], device: str = "cpu") -> TrainedModel:
+    """Load a model folder written by ``rdlr train`` / ``rdlr export`` (or :func:`rdlr.models.save_model`).
+
+    Raises :class:`ModelFolderError` for a folder that is not a model, a newer format, a corrupt weights file,
+    or feature extractors configured differently here than at training; warns (``ModelVersionWarning``) when
+    rdlr, torch or a feature library has another version than the one that wrote the model.
+    """
+    folder = Path(model_dir).expanduser().resolve()
+    card, weights = read_model(folder)
+    warn_versions(card, folder)
+    extractors = model_extractors(card.features, folder)
+    classifier = EmotionClassifier(card.input_dim, num_classes=len(card.classes))
+    try:
+        classifier.load_state_dict(weights, strict=True)
+    except RuntimeError as error:
+        reason = str(error).splitlines()[0]
+        raise ModelFolderError(f"{folder / WEIGHTS_FILE}: the weights do not fit the classifier the card describes "
+                               f"({reason} ...); the folder's files do not belong together") from None
+    return TrainedModel(folder, card, classifier.to(device), extractors, device)

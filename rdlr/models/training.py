@@ -1,0 +1,183 @@
+"""Train one model from manifests with the sweeps' trainer and write it as a model folder (``rdlr train``).
+
+1. read the manifests: labeled ones, optional unlabeled ones (speech for AE (12) and PEL (13); their labels are
+   ignored) and optional test ones (scored, never trained on);
+2. extract the feature sets the store lacks (Ray Data, :func:`rdlr.features.extract`) and read them with the
+   extractor configs this installation builds;
+3. split every labeled training corpus into train and validation speakers (:func:`rdlr.corpora.assign_roles`
+   with no held-out corpus: the paper's rules for CRE/IEM/IMP/POD, 80/20 of the speakers otherwise, Section 3.1),
+   so early stopping and the learning-rate schedule of Section 3.2 see unseen speakers;
+4. train with :func:`rdlr.train.run_trial` and save the best epoch's classifier with its z-normalisation
+   statistics, feature configs and metrics (:mod:`rdlr.models.folder`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rdlr.corpora import assign_roles, read_manifest
+from rdlr.labels import CLASSES, VOTE_COLUMNS
+from rdlr.methods import Method, get_method
+from rdlr.models.extractors import model_extractors, spec_of
+from rdlr.models.folder import FeatureSpec, ModelCard, save_model
+from rdlr.train import TrainConfig, TrialData, run_trial
+
+SOURCES = ("labeled", "unlabeled", "test")
+SPLIT_RULE = ("each labeled training corpus split into train/val by speaker: the paper's rule for CRE, IEM, IMP "
+              "and POD (Section 3.1), 80/20 of the speakers (seeded draw) for any other corpus")
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class TrainOutcome:
+    """The written model folder, its card, utterances left out for lack of features, and the time taken."""
+
+    folder: Path
+    card: ModelCard
+    without_features: int
+    wall_time_s: float
+
+
+def read_manifests(labeled: Sequence[str | os.PathLike[str]], unlabeled: Sequence[str | os.PathLike[str]] = (),
+                   test: Sequence[str | os.PathLike[str]] = ()) -> pd.DataFrame:
+    """All manifests in one table with a ``source`` column (labeled / unlabeled / test); utt_ids unique."""
+    frames = []
+    for source, paths in zip(SOURCES, (labeled, unlabeled, test)):
+        for path in paths:
+            frame = read_manifest(path, check_files=False)
+            if source == "unlabeled":
+                frame["label"] = ""
+                for column in VOTE_COLUMNS:
+                    if column in frame.columns:
+                        frame[column] = np.nan
+            frames.append(frame.assign(source=source))
+    if not any(len(frame) for frame in frames):
+        raise ValueError("no utterances: give at least one labeled manifest (--manifest)")
+    manifest = pd.concat(frames, ignore_index=True)
+    repeated = manifest["utt_id"][manifest["utt_id"].duplicated()]
+    if len(repeated):
+        raise ValueError(f"utt_id repeated across manifests: {repeated.iloc[:5].tolist()} ({len(repeated)} in all); "
+                         "utt_id must be unique")
+    tested = set(manifest.loc[manifest["source"] == "test", "corpus"])
+    clash = sorted(tested & set(manifest.loc[manifest["source"] != "test", "corpus"]))
+    if clash:
+        raise ValueError(f"corpus {', '.join(clash)} is in a test manifest and a training manifest; a test corpus "
+                         "must be unseen (give its utterances another corpus name, or drop one of the manifests)")
+    return manifest
+
+
+def training_features(manifest: pd.DataFrame, feature_sets: str | Sequence[str], store: str,
+                      models: Mapping[str, str]) -> tuple[np.ndarray, pd.DataFrame, list[FeatureSpec]]:
+    """Features of the manifest's utterances read from ``store`` with this installation's extractor configs:
+    (x, the manifest rows that have features, in the same order, the model's feature specs)."""
+    from rdlr.features import build_extractor, load, parse_feature_sets
+    from rdlr.features.registry import store_name
+
+    extractors = {store_name(name): build_extractor(name, models) for name in parse_feature_sets(feature_sets)}
+    configs = {name: extractor.config.config_hash() for name, extractor in extractors.items()}
+    corpora = list(dict.fromkeys(manifest["corpus"].astype(str)))
+    table = load(store, list(extractors), corpora, configs=configs)
+    keep = table.meta["utt_id"].astype(str).isin(set(manifest["utt_id"])).to_numpy()
+    ids = table.meta["utt_id"].astype(str).to_numpy()[keep]
+    meta = manifest.set_index("utt_id").loc[ids].reset_index()
+    specs = [spec_of(name, extractors[name], table.dims[name]) for name in table.feature_sets]
+    model_extractors(specs, f"feature store {store}")  # the model must be able to rebuild what it trains on
+    return np.ascontiguousarray(table.x[keep], dtype=np.float32), meta, specs
+
+
+def training_roles(meta: pd.DataFrame, split_seed: int) -> np.ndarray:
+    """train/val (by speaker, per corpus) for labeled rows, unlabeled for unlabeled ones, test for test ones."""
+    roles = np.full(len(meta), "test", dtype=object)
+    trainable = (meta["source"] != "test").to_numpy()
+    roles[trainable] = assign_roles(meta[trainable], "out_of_corpus", None, seed=split_seed).to_numpy()
+    return roles.astype(str)
+
+
+def role_counts(data: TrialData) -> dict[str, dict[str, int]]:
+    """Utterances per corpus and role."""
+    frame = pd.DataFrame({"corpus": data.corpus, "role": data.roles})
+    return {corpus: {role: int(n) for role, n in rows["role"].value_counts().sort_index().items()}
+            for corpus, rows in frame.groupby("corpus", sort=True)}
+
+
+def build_card(result: Any, data: TrialData, specs: Sequence[FeatureSpec], method: Method,
+               hparams: Mapping[str, Any], seed: int, training: Mapping[str, Any]) -> ModelCard:
+    """The card of a model trained by :func:`rdlr.train.run_trial` (``result`` is its ``TrialResult``)."""
+    metrics = dict(result.final)
+    if result.stage1 is not None:
+        metrics["stage1"] = dict(result.stage1["final"])
+    return ModelCard(
+        classes=CLASSES, features=tuple(specs),
+        feature_mean=result.state_dict["feature_mean"].numpy(), feature_std=result.state_dict["feature_std"].numpy(),
+        method={"id": method.id, "label": method.label, "components": sorted(method.components)},
+        hparams=method.resolve_hparams(hparams), seed=int(seed),
+        training={**training, "corpora": role_counts(data), "wall_time_s": round(result.wall_time_s, 3)},
+        metrics=metrics, history=list(result.history),
+    )  # fmt: skip
+
+
+def train_model(
+    manifests: Sequence[str | os.PathLike[str]],
+    features: str | Sequence[str],
+    method: str,
+    out: str | os.PathLike[str],
+    store: str,
+    *,
+    hparams: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    unlabeled_manifests: Sequence[str | os.PathLike[str]] = (),
+    test_manifests: Sequence[str | os.PathLike[str]] = (),
+    models: Mapping[str, str] | None = None,
+    training: Mapping[str, Any] | None = None,
+    split_seed: int = 0,
+    device: str = "cpu",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    log: Log = print,
+) -> TrainOutcome:
+    """Train one model on the manifests' utterances and write the model folder ``out`` (see the module doc).
+
+    ``training`` overrides :class:`rdlr.train.TrainConfig` fields (e.g. ``{"max_epochs": 30}``); ``models`` maps
+    ``w2v``/``bert``/``whisper`` to local model paths as in ``rdlr extract``.
+    """
+    from rdlr.features import extract
+
+    started = time.perf_counter()
+    chosen = get_method(method)
+    resolved = chosen.resolve_hparams(hparams)
+    config = TrainConfig(**dict(training or {}), device=device)
+    manifest = read_manifests(manifests, unlabeled_manifests, test_manifests)
+    summary = extract(manifest.drop(columns="source"), features, store, workers=workers, device=device,
+                      models=models, address=address, progress=progress)
+    log(summary.format())
+    x, meta, specs = training_features(manifest, features, store, models or {})
+    without = len(manifest) - len(meta)
+    if without:
+        log(f"{without} utterance(s) have no features (unreadable audio; see the errors tables in {store}) "
+            "and are left out")
+    data = TrialData.from_table(x, meta, training_roles(meta, split_seed))
+    log(f"training {chosen.id} on {len(data.indices('train'))} utterances, validating on "
+        f"{len(data.indices('val'))} ({', '.join(data.corpora('train'))}); seed {seed}")
+    result = run_trial(data, chosen, resolved, seed, config=config)
+    info = {
+        "command": "rdlr train",
+        "data": {"manifests": [str(Path(p).resolve()) for p in manifests],
+                 "unlabeled_manifests": [str(Path(p).resolve()) for p in unlabeled_manifests],
+                 "test_manifests": [str(Path(p).resolve()) for p in test_manifests], "feature_store": str(store)},
+        "split": {"protocol": "out_of_corpus", "held_out": None, "split_seed": split_seed, "rule": SPLIT_RULE},
+        "config": asdict(config), "utterances_without_features": without,
+    }  # fmt: skip
+    card = build_card(result, data, specs, chosen, resolved, seed, info)
+    folder = save_model(out, card, result.state_dict["classifier"], overwrite=overwrite)
+    return TrainOutcome(folder, card, without, time.perf_counter() - started)

@@ -1,0 +1,109 @@
+"""``rdlr predict`` and ``load_model().predict``: files, folders and manifests; other sample rates and channel
+counts; unreadable inputs as ``error`` rows; the CLI's CSV equal to the Python table to the last digit."""
+
+from __future__ import annotations
+
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+import rdlr
+from rdlr.cli import main
+from rdlr.labels import CLASSES
+
+PROBS = [f"prob_{name}" for name in CLASSES]
+COLUMNS = ["path", "utt_id", "label", *PROBS, "error"]
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """A predictions CSV as written, floats parsed exactly (``round_trip``) and empty cells as ""."""
+    frame = pd.read_csv(path, dtype={c: str for c in ("path", "utt_id", "label", "error")}, keep_default_na=False,
+                        na_values={c: [""] for c in PROBS}, float_precision="round_trip")
+    return frame
+
+
+@pytest.fixture(scope="module")
+def inputs(demo_model, tmp_path_factory) -> dict[str, Path]:
+    """A folder of demo audio, a manifest of other demo utterances, a missing file, a corrupt and an empty WAV."""
+    root = tmp_path_factory.mktemp("inputs")
+    manifest = pd.read_csv(demo_model.manifest)
+    subset = manifest[manifest["corpus"] == "POD-demo"].head(5)
+    subset.to_csv(root / "pod.csv", index=False)
+    (root / "corrupt.wav").write_bytes(b"this is not audio at all" * 40)
+    sf.write(str(root / "empty.wav"), np.zeros(0, dtype=np.float32), 16_000)
+    folder = Path(manifest.loc[manifest["speaker"] == "CRE-demo_s01", "path"].iloc[0]).parent
+    return {"folder": folder, "manifest": root / "pod.csv", "missing": root / "missing.wav",
+            "corrupt": root / "corrupt.wav", "empty": root / "empty.wav"}
+
+
+def test_cli_and_python_agree_to_the_last_digit(demo_model, inputs, tmp_path):
+    args = [str(p) for p in inputs.values()]
+    assert main(["predict", str(demo_model.folder), *args, "--out", str(tmp_path / "p.csv"), "--no-progress"]) == 0
+    from_cli = read_predictions(tmp_path / "p.csv")
+    from_python = rdlr.load_model(demo_model.folder).predict(args, progress=False)
+    assert list(from_python.columns) == COLUMNS
+    pd.testing.assert_frame_equal(from_cli, from_python, check_exact=True)
+
+    good = from_python[from_python["error"] == ""]
+    assert len(good) == 8 + 5 and set(good["label"]) <= set(CLASSES)
+    np.testing.assert_allclose(good[PROBS].sum(axis=1), 1.0, rtol=1e-6)
+    assert (good["label"] == good[PROBS].idxmax(axis=1).str.removeprefix("prob_")).all()
+    assert good["utt_id"].tolist() == [""] * 8 + [f"POD-demo_s01_u{i:03d}" for i in range(1, 6)]
+    bad = from_python[from_python["error"] != ""].set_index("path")
+    assert bad.loc[str(inputs["missing"]), "error"].startswith("missing file")
+    assert bad.loc[str(inputs["corrupt"]), "error"].startswith("unreadable audio")
+    assert bad.loc[str(inputs["empty"]), "error"].startswith("empty audio")
+    assert (bad["label"] == "").all() and bad[PROBS].isna().all().all()
+
+
+def _resampled(samples: np.ndarray, rate: int) -> np.ndarray:
+    divisor = gcd(rate, 16_000)
+    return resample_poly(samples, rate // divisor, 16_000 // divisor).astype(np.float32)
+
+
+def test_other_sample_rates_and_channel_counts_give_the_same_predictions(demo_model, tmp_path):
+    manifest = pd.read_csv(demo_model.manifest)
+    originals = manifest[manifest["corpus"] == "IEM-demo"]["path"].head(4).tolist()
+    variants: dict[str, list[Path]] = {"44.1 kHz stereo wav": [], "22.05 kHz flac": [], "48 kHz 3 channels": []}
+    for i, path in enumerate(originals):
+        samples, rate = sf.read(path, dtype="float32")
+        assert rate == 16_000 and samples.ndim == 1
+        stereo = _resampled(samples, 44_100)
+        sf.write(str(tmp_path / f"s{i}.wav"), np.stack([stereo, stereo], axis=1), 44_100, subtype="FLOAT")
+        sf.write(str(tmp_path / f"f{i}.flac"), _resampled(samples, 22_050), 22_050, subtype="PCM_24")
+        tri = _resampled(samples, 48_000)
+        sf.write(str(tmp_path / f"t{i}.wav"), np.stack([tri, tri, tri], axis=1), 48_000, subtype="FLOAT")
+        for name, suffix in zip(variants, ("s", "f", "t")):
+            variants[name].append(tmp_path / (f"{suffix}{i}.flac" if suffix == "f" else f"{suffix}{i}.wav"))
+    model = rdlr.load_model(demo_model.folder)
+    reference = model.predict(originals, progress=False)
+    for name, paths in variants.items():
+        predicted = model.predict(paths, progress=False)
+        assert (predicted["error"] == "").all(), name
+        assert predicted["label"].tolist() == reference["label"].tolist(), name
+        np.testing.assert_allclose(predicted[PROBS].to_numpy(), reference[PROBS].to_numpy(), atol=0.02,
+                                   err_msg=name)
+
+
+def test_a_manifest_dataframe_and_a_single_path(demo_model):
+    model = rdlr.load_model(demo_model.folder)
+    manifest = pd.read_csv(demo_model.manifest).head(3)
+    from_frame = model.predict(manifest, progress=False)
+    assert from_frame["utt_id"].tolist() == manifest["utt_id"].tolist()
+    single = model.predict(manifest["path"].iloc[0], progress=False)
+    assert single[PROBS].iloc[0].tolist() == from_frame[PROBS].iloc[0].tolist()
+
+
+def test_nothing_readable_exits_nonzero_and_bad_models_exit_2(demo_model, inputs, tmp_path, capsys):
+    code = main(["predict", str(demo_model.folder), str(inputs["corrupt"]), str(tmp_path), "--no-progress"])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == ",".join(COLUMNS)  # CSV on stdout without --out
+    assert "predicted 0 of 2 inputs" in captured.err and "no audio files in folder" in captured.out
+    assert main(["predict", str(tmp_path), str(inputs["corrupt"])]) == 2
+    assert "is not an rdlr model folder" in capsys.readouterr().err
