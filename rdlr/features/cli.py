@@ -78,7 +78,8 @@ def extraction_failures(summary: ExtractSummary, strict: bool) -> list[str]:
         causes += [f"failed before ×{counts.failed_before}"] if counts.failed_before else []
         where = f"{counts.feature_set} / {counts.corpus}"
         if counts.total and counts.present + counts.extracted == 0:
-            failures.append(f"nothing extracted for {where}: all {counts.total} utterances failed ({', '.join(causes)})")
+            failures.append(f"nothing extracted for {where}: all {counts.total} utterances failed "
+                            f"({', '.join(causes)})")
         elif strict and failed:
             failures.append(f"--strict: {failed} of {counts.total} utterances of {where} have no vector "
                             f"({', '.join(causes)})")

@@ -23,7 +23,7 @@ import torch
 
 
 class Opaque:
-    """Stand-in for an object of a fairseq class (e.g. ``fairseq.meters.AverageMeter``): keeps its state, runs nothing."""
+    """Stand-in for an object of a fairseq class (``fairseq.meters.AverageMeter``): keeps its state, runs nothing."""
 
     qualified_name = "?"
 

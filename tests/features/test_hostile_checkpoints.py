@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -158,3 +159,15 @@ def test_unknown_fairseq_class_is_refused_by_name(tmp_path):
     path = legacy_file(tmp_path / "task.pt", payload)
     with pytest.raises(ValueError, match=r"task\.pt: it names the global fairseq\.tasks\.TaskRegistry"):
         load_checkpoint(path)
+
+
+def test_numpy_scalars_load_under_the_numpy_1_and_2_paths(tmp_path):
+    """A 2019 checkpoint names numpy 1.x's ``numpy.core.multiarray.scalar``; numpy 2 writes ``numpy._core``."""
+    path = tmp_path / "scalars.pt"
+    torch.save({"val_loss": np.float64(2.5), "updates": np.int64(7)}, path, _use_new_zipfile_serialization=False)
+    written = path.read_bytes()
+    old_path = written.replace(b"numpy._core.multiarray\nscalar", b"numpy.core.multiarray\nscalar")
+    assert b"numpy.core.multiarray\nscalar" in old_path
+    path.write_bytes(old_path)
+    loaded = load_checkpoint(path)
+    assert loaded == {"val_loss": 2.5, "updates": 7} and isinstance(loaded["val_loss"], np.float64)
