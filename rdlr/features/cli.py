@@ -76,13 +76,12 @@ def extraction_failures(summary: ExtractSummary, strict: bool) -> list[str]:
         failed = sum(counts.errors.values()) + counts.failed_before
         causes = [f"{reason} ×{n}" for reason, n in counts.errors.most_common()]
         causes += [f"failed before ×{counts.failed_before}"] if counts.failed_before else []
+        why = f" ({', '.join(causes)})" if causes else ""
         where = f"{counts.feature_set} / {counts.corpus}"
         if counts.total and counts.present + counts.extracted == 0:
-            failures.append(f"nothing extracted for {where}: all {counts.total} utterances failed "
-                            f"({', '.join(causes)})")
+            failures.append(f"nothing extracted for {where}: all {counts.total} utterances failed{why}")
         elif strict and failed:
-            failures.append(f"--strict: {failed} of {counts.total} utterances of {where} have no vector "
-                            f"({', '.join(causes)})")
+            failures.append(f"--strict: {failed} of {counts.total} utterances of {where} have no vector{why}")
     return failures
 
 
