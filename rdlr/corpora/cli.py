@@ -32,7 +32,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="manifest CSV to write (required except for demo)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the demo corpora (demo only)")
     parser.add_argument("--no-check-audio", action="store_true",
-                        help="do not stat every audio file (faster on network storage; missing files go unnoticed)")
+                        help="do not check every audio file (faster on network storage; missing, empty or "
+                             "truncated files go unnoticed until extraction)")
     parser.add_argument("--vote-modality", default=None, choices=("voice", "face", "audiovisual", "all"),
                         help="CREMA-D: which raters' votes fill the votes_* columns (default voice)")
     parser.add_argument("--language", default=None, choices=("en", "zh"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rdlr.corpora.audio_files import DIRECTORY, EMPTY, MISSING, NOT_REGULAR, TRUNCATED, audio_file_problem
 from rdlr.corpora.manifest import (
     COLUMNS,
     REQUIRED_COLUMNS,
@@ -21,6 +22,7 @@ from rdlr.corpora.manifest import (
     format_list,
     value_report,
 )
+from rdlr.features.store import check_name
 from rdlr.labels import CLASSES, VOTE_COLUMNS
 
 LABEL_ALIASES: dict[str, str] = {
@@ -38,6 +40,16 @@ PARTITION_ALIASES: dict[str, str] = {
 OTHER_LABEL_POLICIES = ("error", "exclude")
 TEXT_CELLS = ("utt_id", "path", "corpus", "speaker", "label", "session", "partition", "gender")
 FIRST_ROW_LINE = 2  # the CSV line of the first row, under the header
+# Cells that spreadsheets and pandas write for a missing value: as a speaker ID each would be one "speaker".
+MISSING_VALUE_MARKERS = frozenset({"nan", "-nan", "na", "n/a", "#n/a", "#na", "<na>", "nat", "null", "none"})
+# How _resolve_paths describes each kind of unusable audio path (after "N audio file(s) listed in column 'path'").
+_PATH_PROBLEMS = {
+    MISSING: "do not exist",
+    DIRECTORY: "are directories, not audio files",
+    NOT_REGULAR: "are not regular files",
+    EMPTY: "are empty (0 bytes, or a WAV header without samples)",
+    TRUNCATED: "are truncated (the WAV header claims more sample frames than the file holds)",
+}
 
 
 def _lines(mask: pd.Series) -> list[int]:
@@ -81,13 +93,45 @@ def _check_votes(df: pd.DataFrame, source: Path) -> None:
 def _resolve_paths(df: pd.DataFrame, source: Path, check_files: bool) -> None:
     base = source.parent
     df["path"] = [str(path) if Path(path).is_absolute() else str((base / path).resolve()) for path in df["path"]]
-    if check_files:
-        missing = [path for path in df["path"] if not Path(path).is_file()]
-        if missing:
-            raise ManifestError(
-                f"{source}: {len(missing)} audio file(s) listed in column 'path' do not exist: {format_list(missing)}; "
-                f"fix the paths (relative paths resolve against {base}) or regenerate the manifest"
-            )
+    if not check_files:
+        return
+    unusable: dict[str, list[str]] = {}
+    for path in df["path"]:
+        problem = audio_file_problem(path)
+        if problem is not None:
+            unusable.setdefault(problem.kind, []).append(f"{path} ({problem.detail})" if problem.detail else path)
+    if unusable:
+        listed = "; ".join(f"{len(paths)} audio file(s) listed in column 'path' {_PATH_PROBLEMS[kind]}: "
+                           f"{format_list(paths)}" for kind, paths in unusable.items())
+        raise ManifestError(
+            f"{source}: {listed}; fix the paths (relative paths resolve against {base}) or regenerate the manifest"
+        )
+
+
+def _check_corpus_names(df: pd.DataFrame, source: Path) -> None:
+    """Corpus names must be usable as feature-store folders: the rule of ``rdlr extract`` (``check_name``)."""
+    refusals: dict[str, str] = {}
+    for name in df["corpus"].unique():
+        try:
+            check_name("corpus", name)
+        except ValueError as error:
+            refusals[name] = str(error)
+    if refusals:
+        bad = df["corpus"].isin(list(refusals))
+        raise ManifestError(
+            f"{source}: column 'corpus' has value(s) {_value_report(df['corpus'], bad)}: "
+            f"{next(iter(refusals.values()))}"
+        )
+
+
+def _check_speakers(df: pd.DataFrame, source: Path) -> None:
+    markers = df["speaker"].str.lower().isin(MISSING_VALUE_MARKERS)
+    if markers.any():
+        raise ManifestError(
+            f"{source}: column 'speaker' has missing-value marker(s) {_value_report(df['speaker'], markers)}, "
+            "each of which would count as one speaker; give every utterance its speaker ID (when it is unknown, "
+            "one that no other utterance shares, such as the utt_id)"
+        )
 
 
 def _numeric_extras(df: pd.DataFrame) -> pd.DataFrame:
@@ -117,6 +161,8 @@ def validate_manifest(
             f"{source}: missing required column(s) {missing}; found {list(df.columns)}. "
             f"A manifest needs {', '.join(REQUIRED_COLUMNS)} (label empty for unlabeled utterances)"
         )
+    if df.empty:
+        raise ManifestError(f"{source}: no rows, only a header; a manifest lists one utterance per row")
     df = df.copy()
     for column in TEXT_CELLS:
         if column in df.columns:
@@ -125,6 +171,8 @@ def validate_manifest(
         empty = df[column] == ""
         if empty.any():
             raise ManifestError(f"{source}: empty {column!r} at line(s) {format_list(_lines(empty))}; fill every cell")
+    _check_corpus_names(df, source)
+    _check_speakers(df, source)
     check_unique_ids(df, source, FIRST_ROW_LINE)
     lowered = df["label"].str.lower()
     other = (lowered != "") & ~lowered.isin(list(LABEL_ALIASES))

@@ -10,13 +10,12 @@ A manifest is a :class:`pandas.DataFrame` with one row per utterance:
 
 Loaders never drop utterances silently: utterances of emotions outside the paper's four classes
 (Section 3.1) are counted per raw label in ``df.attrs["excluded"]``; utterances dropped for another
-reason (no audio file, empty audio file, unparsable name) are counted in ``df.attrs["dropped"]`` and
+reason (no audio file, empty or truncated audio file, unparsable name) are counted in ``df.attrs["dropped"]`` and
 reported with :func:`warnings.warn`.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rdlr.corpora.audio_files import DIRECTORY, EMPTY, MISSING, NOT_REGULAR, TRUNCATED, audio_file_problem
 from rdlr.labels import CLASSES, VOTE_COLUMNS
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("utt_id", "path", "corpus", "speaker", "label")
@@ -32,7 +32,9 @@ TEXT_COLUMNS: tuple[str, ...] = ("session", "partition", "gender", "transcript")
 OPTIONAL_COLUMNS: tuple[str, ...] = TEXT_COLUMNS + VOTE_COLUMNS
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 PARTITIONS: tuple[str, ...] = ("train", "val", "test")
-WAV_HEADER_BYTES = 44
+DROP_REASONS: dict[str, str] = {MISSING: "missing audio file", DIRECTORY: "audio path is a directory",
+                                NOT_REGULAR: "audio path is not a regular file", EMPTY: "empty audio file",
+                                TRUNCATED: "truncated audio file"}
 SHOW_FIRST = 5
 
 
@@ -96,14 +98,9 @@ def check_unique_ids(df: pd.DataFrame, source: object, first_line: int | None = 
 
 
 def _audio_problem(path: str) -> str | None:
-    """Why the audio file at ``path`` cannot be used, or ``None`` when it looks usable."""
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        return "missing audio file"
-    if size == 0 or (path.lower().endswith(".wav") and size <= WAV_HEADER_BYTES):
-        return "empty audio file"
-    return None
+    """Why the audio file at ``path`` cannot be used (a drop reason), or ``None`` when it looks usable."""
+    problem = audio_file_problem(path)
+    return DROP_REASONS[problem.kind] if problem is not None else None
 
 
 class ManifestBuilder:
@@ -145,8 +142,9 @@ class ManifestBuilder:
     def build(self, check_audio: bool = True) -> pd.DataFrame:
         """The manifest, sorted by ``utt_id``; warns once per drop reason.
 
-        With ``check_audio`` every path is stat-ed: missing files and empty ones (a WAV file that is only
-        a header) are dropped and reported.
+        With ``check_audio`` every path is checked (:func:`rdlr.corpora.audio_files.audio_file_problem`):
+        missing files, directories, empty files (0 bytes or a WAV header only) and truncated WAVs are dropped
+        and reported.
         """
         rows = self.rows
         if check_audio:

@@ -9,11 +9,15 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from rdlr.corpora.audio_files import DIRECTORY, EMPTY, MISSING, NOT_REGULAR, TRUNCATED, audio_file_problem
 from rdlr.features.base import UtteranceError
 
 SAMPLE_RATE = 16_000
 MIN_SECONDS = 0.1
 SILENCE_PEAK = 1e-4
+# Reason heads of the errors table for each file problem (the kind is the text before " (" or ":").
+_FILE_REASONS = {MISSING: "missing file", DIRECTORY: "directory, not an audio file",
+                 NOT_REGULAR: "not a regular file", EMPTY: "empty audio", TRUNCATED: "truncated audio"}
 
 
 def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -28,12 +32,15 @@ def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 def load_audio(path: str | Path) -> np.ndarray:
     """The utterance at ``path`` as 16 kHz mono float32 in [-1, 1].
 
-    Raises :class:`UtteranceError` naming the file for anything that cannot yield features: a missing,
-    corrupt or unsupported file, an empty one, one shorter than ``MIN_SECONDS``, or digital silence.
+    Raises :class:`UtteranceError` naming the file for anything that cannot yield features: a missing path,
+    a directory, an empty (0-byte or sample-less) or truncated file, a corrupt or unsupported one, one shorter
+    than ``MIN_SECONDS``, or digital silence.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UtteranceError(f"missing file: {path}")
+    problem = audio_file_problem(path)
+    if problem is not None:
+        detail = f" ({problem.detail})" if problem.detail else ""
+        raise UtteranceError(f"{_FILE_REASONS[problem.kind]}{detail}: {path}")
     try:
         samples, sample_rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, ValueError) as error:

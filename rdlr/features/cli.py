@@ -18,6 +18,7 @@ from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.actor import DEVICES
 from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets, valid_names
+from rdlr.features.summary import ExtractSummary
 from rdlr.features.store import FeatureStoreError
 
 
@@ -62,11 +63,38 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="utterances per actor call and per progress step")
     parser.add_argument("--retry-errors", action="store_true",
                         help="try again the utterances recorded in the errors tables")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when any utterance has no vector (default: only when a corpus has none)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def errors_line(summary: ExtractSummary) -> str:
+    """This run's new errors by kind of reason, or ``none``."""
+    reasons = summary.errors_by_reason()
+    listed = ", ".join(f"{reason} ×{count}" for reason, count in reasons.items())
+    return f"errors by reason: {listed or 'none'}"
+
+
+def extraction_failures(summary: ExtractSummary, strict: bool) -> list[str]:
+    """Why the run failed: a (feature set, corpus) of the manifests with no vector in the store; with ``strict``,
+    also any utterance without one (failed in this run or skipped because it failed before)."""
+    failures = []
+    for counts in summary.counts:
+        failed = sum(counts.errors.values()) + counts.failed_before
+        causes = [f"{reason} ×{n}" for reason, n in counts.errors.most_common()]
+        causes += [f"failed before ×{counts.failed_before}"] if counts.failed_before else []
+        why = f" ({', '.join(causes)})" if causes else ""
+        where = f"{counts.feature_set} / {counts.corpus}"
+        if counts.total and counts.present + counts.extracted == 0:
+            failures.append(f"nothing extracted for {where}: all {counts.total} utterances failed{why}")
+        elif strict and failed:
+            failures.append(f"--strict: {failed} of {counts.total} utterances of {where} have no vector{why}")
+    return failures
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the extraction and print the summary; 2 on bad input."""
+    """Run the extraction and print the summary; 0 when done, 1 when extraction failed (see
+    :func:`extraction_failures`), 2 on bad input."""
     models = {key: value for key, value in (("w2v", args.w2v_checkpoint), ("whisper", args.whisper_checkpoint),
                                             ("bert", args.bert_dir)) if value}
     try:
@@ -87,4 +115,9 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     print(summary.format())
-    return 0
+    print(errors_line(summary))
+    failures = extraction_failures(summary, strict=args.strict)
+    for failure in failures:
+        print(f"rdlr extract: error: {failure}; see the errors tables in the store for each file's reason",
+              file=sys.stderr)
+    return 1 if failures else 0

@@ -1,42 +1,29 @@
-"""Reading old torch-pickled checkpoints (fairseq's ``wav2vec_large.pt``) without fairseq and without running code.
+"""Reading fairseq's torch-pickled checkpoints (``wav2vec_large.pt``) without fairseq and without running code.
 
-fairseq checkpoints pickle more than weights: ``args`` (an ``argparse.Namespace``) and, in ``extra_state``,
-training meters whose classes live in ``fairseq.meters``. ``torch.load(weights_only=True)`` rejects those, and a
-plain unpickler needs fairseq installed and would execute whatever callables the file names. This unpickler
-resolves only an allow-list of harmless globals (tensor rebuilders, ``OrderedDict``, ``Namespace``, numpy scalars);
-every other global becomes an inert :class:`Opaque` placeholder that records its name and swallows its state.
+A fairseq checkpoint pickles more than weights: ``args`` (an ``argparse.Namespace``), the optimizer history and,
+in ``extra_state``, numpy scalars and training meters whose classes live in ``fairseq.meters``. The file is read
+with torch's restricted unpickler (``torch.load(weights_only=True)``), which looks a global up by its exact dotted
+path in an allow-list and never imports or resolves attributes: torch's own list (tensors, storages, dtypes,
+``OrderedDict``) plus, during one load only, the exact names of :data:`CHECKPOINT_GLOBALS` — ``Namespace``, numpy's
+scalar constructor with the dtypes of numeric scalars, and the fairseq meter classes, which resolve to inert
+:class:`Opaque` stand-ins (fairseq is never imported). Any other global fails the load with an error naming the
+file and the global.
 """
 
 from __future__ import annotations
 
 import argparse
-import codecs
-import collections
-import pickle
+import pickletools
+import re
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import torch
-
-_ALLOWED: dict[tuple[str, str], Any] = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("argparse", "Namespace"): argparse.Namespace,
-    ("torch", "Size"): torch.Size,
-    ("torch", "device"): torch.device,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "slice"): slice,
-    ("builtins", "complex"): complex,
-    ("_codecs", "encode"): codecs.encode,  # how pickle protocol 2 (torch's legacy format) stores bytes
-}
-_TORCH_REBUILD_MODULES = ("torch._utils", "torch._tensor")
-_NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray", "numpy")
-_NUMPY_NAMES = ("scalar", "dtype", "_reconstruct", "ndarray")
 
 
 class Opaque:
-    """Stand-in for an object of a class that is not on the allow-list (e.g. ``fairseq.meters.AverageMeter``)."""
+    """Stand-in for an object of a fairseq class (``fairseq.meters.AverageMeter``): keeps its state, runs nothing."""
 
     qualified_name = "?"
 
@@ -50,43 +37,60 @@ class Opaque:
         return f"<opaque {self.qualified_name}>"
 
 
-def _opaque(module: str, name: str) -> type[Opaque]:
-    return type(name, (Opaque,), {"qualified_name": f"{module}.{name}"})
+def _stand_in(qualified_name: str) -> tuple[type[Opaque], str]:
+    name = qualified_name.rsplit(".", 1)[1]
+    return type(name, (Opaque,), {"qualified_name": qualified_name}), qualified_name
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that never imports or calls anything outside the allow-list (see module docstring)."""
+_FAIRSEQ_CLASSES = ("fairseq.meters.AverageMeter", "fairseq.meters.TimeMeter", "fairseq.meters.StopwatchMeter")
+_NUMPY_SCALAR = np.float64(0).__reduce__()[0]  # numpy's ``multiarray.scalar``, whatever module numpy keeps it in
+_NUMPY_SCALAR_TYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                       "float16", "float32", "float64")
 
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED:
-            return _ALLOWED[module, name]
-        if module in _TORCH_REBUILD_MODULES and name.startswith("_rebuild_"):
-            return super().find_class(module, name)
-        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
-            return getattr(torch, name)
-        if module == "torch" and name.endswith("Storage"):
-            return super().find_class(module, name)
-        if module in _NUMPY_MODULES and name in _NUMPY_NAMES:
-            return super().find_class(module, name)
-        return _opaque(module, name)
+#: Globals a fairseq checkpoint may name beyond torch's defaults, each under its one exact pickled path.
+CHECKPOINT_GLOBALS: list[Any] = [
+    argparse.Namespace,
+    (np.dtype, "numpy.dtype"),
+    (_NUMPY_SCALAR, "numpy.core.multiarray.scalar"),  # numpy 1.x writes this path
+    (_NUMPY_SCALAR, "numpy._core.multiarray.scalar"),  # numpy 2.x writes this one
+    *(type(np.dtype(name)) for name in _NUMPY_SCALAR_TYPES),  # ``BUILD`` of a dtype acts on its class
+    *(_stand_in(name) for name in _FAIRSEQ_CLASSES),
+]
+
+_REFUSED_GLOBAL = re.compile(r"\bGLOBAL (\S+) (?:was not|whose module)")
+_REFUSED_OPCODE = re.compile(r"Unsupported operand (\d+)")
+_OPCODE_NAMES = {opcode.code.encode("latin-1")[0]: opcode.name for opcode in pickletools.opcodes}
+_TORCH_ADVICE = ("Weights only load failed", "(1)", "(2)", "Please file an issue", "Check the documentation")
 
 
-def _restricted_load(file: Any, **kwargs: Any) -> Any:
-    return RestrictedUnpickler(file, **kwargs).load()
-
-
-#: Passed to ``torch.load(pickle_module=...)``: torch needs ``Unpickler``, ``load`` and ``__name__``.
-RESTRICTED_PICKLE = SimpleNamespace(
-    __name__="rdlr_restricted_pickle", Unpickler=RestrictedUnpickler, load=_restricted_load
-)
+def _reason(error: Exception) -> str:
+    """What the restricted unpickler refused, without torch's advice to read the file unrestricted."""
+    text = str(error)
+    if found := _REFUSED_GLOBAL.search(text):
+        return (
+            f"it names the global {found.group(1)}, which is not on the allow-list (tensors, argparse.Namespace, "
+            "numpy scalars, fairseq meters); reading it unrestricted could run code"
+        )
+    if found := _REFUSED_OPCODE.search(text):
+        name = _OPCODE_NAMES.get(int(found.group(1)), "unknown")
+        return f"it uses the pickle opcode {name} ({found.group(1)}), which the restricted reader does not accept"
+    lines = [line.strip() for line in text.replace("WeightsUnpickler error:", "\n").splitlines()]
+    kept = [line for line in lines if line and not line.startswith(_TORCH_ADVICE)]
+    return kept[0].rstrip(".") if kept else type(error).__name__
 
 
 def load_checkpoint(path: str | Path) -> Any:
-    """The object torch-saved at ``path`` (legacy or zip format), on the CPU, read with the restricted unpickler."""
+    """The object torch-saved at ``path`` (legacy or zip format), on the CPU, read with ``weights_only=True``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path} (give the local path of the downloaded file)")
     try:
-        return torch.load(str(path), map_location="cpu", pickle_module=RESTRICTED_PICKLE, weights_only=False)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
-        raise ValueError(f"cannot read checkpoint {path}: {error}") from error
+        with torch.serialization.safe_globals(CHECKPOINT_GLOBALS):
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a hostile file can make the unpickler raise anything
+        raise ValueError(
+            f"cannot read checkpoint {path}: {_reason(error)}. Use the unmodified fairseq wav2vec 1.0 checkpoint "
+            "(wav2vec_large.pt from the fairseq wav2vec README)."
+        ) from error

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,26 @@ class Stage1Cache:
         return self.cache_dir / f"stage1-{key}.pt" if self.cache_dir is not None else None
 
     def load(self, key: str) -> dict[str, Any] | None:
+        """The entry stored under ``key``, or ``None`` (a miss) when there is none or it cannot be trusted.
+
+        The cache folder is shared storage that other nodes and users write, so the file is read with
+        ``weights_only=True`` (tensors and plain containers only; nothing in it is called). A file that cannot be
+        read that way, or that is not an entry as :meth:`store` writes it, is a miss with a warning: the stage-1
+        model is trained again and its entry replaces the file.
+        """
         path = self._path(key)
         if path is None or not path.is_file():
             return None
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            entry = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - a damaged or hostile file may make the reader raise anything
+            _warn_ignored(path, f"it cannot be read with torch.load(weights_only=True) ({type(error).__name__})")
+            return None
+        problem = _entry_problem(entry)
+        if problem is not None:
+            _warn_ignored(path, problem)
+            return None
+        return entry
 
     def store(self, key: str, train_logits: torch.Tensor, final: Mapping[str, Any]) -> dict[str, Any]:
         """Write atomically (temp file + rename) so concurrent trials never read a partial file.
@@ -74,3 +91,24 @@ class Stage1Cache:
             torch.save(entry, tmp)
             os.replace(tmp, path)
         return entry
+
+
+def _entry_problem(entry: Any) -> str | None:
+    """Why ``entry`` is not a stage-1 entry as :meth:`Stage1Cache.store` writes it (``None`` when it is one)."""
+    if not isinstance(entry, dict) or set(entry) != {"train_logits", "final"}:
+        keys = sorted(map(str, entry)) if isinstance(entry, dict) else type(entry).__name__
+        return f"it holds {keys}, not the keys ['final', 'train_logits']"
+    logits = entry["train_logits"]
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
+        return "its 'train_logits' is not a 2-D floating-point tensor"
+    if not isinstance(entry["final"], dict):
+        return "its 'final' metrics are not a dict"
+    return None
+
+
+def _warn_ignored(path: Path, reason: str) -> None:
+    warnings.warn(
+        f"ignoring stage-1 cache entry {path}: {reason}; training the stage-1 model again and replacing the file",
+        RuntimeWarning,
+        stacklevel=3,
+    )
