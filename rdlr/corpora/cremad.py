@@ -119,14 +119,12 @@ def load(root: str | Path, vote_modality: str = "voice", check_audio: bool = Tru
     for path in sorted(audio_dir.glob("*.wav")):
         if path.name.startswith("._"):
             continue
-        match = FILE_NAME.match(path.stem)
+        match = builder.parse_name(FILE_NAME, path.stem, "ActorID_Sentence_Emotion_Level.wav", path.name)
         if match is None:
-            builder.drop("file name not ActorID_Sentence_Emotion_Level.wav", path.name)
             continue
         actor, _sentence, emotion, _level = match.groups()
-        label = EMOTIONS.get(emotion)
+        label = builder.label_of(emotion, EMOTIONS)
         if label is None:
-            builder.exclude(emotion)
             continue
         row_votes = {column: np.nan for column in VOTE_LETTERS.values()}
         if votes is not None and path.stem in votes.index:

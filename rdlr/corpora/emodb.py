@@ -70,14 +70,12 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     recognition = read_recognition(recognition_file) if recognition_file.is_file() else None
     builder = ManifestBuilder(CORPUS)
     for path in sorted(audio_dir.glob("*.wav")):
-        match = FILE_NAME.match(path.stem)
+        match = builder.parse_name(FILE_NAME, path.stem, "SSTTTEv.wav", path.name)
         if match is None:
-            builder.drop("file name not SSTTTEv.wav", path.name)
             continue
         speaker, _text, emotion, _version = match.groups()
-        label = EMOTIONS.get(emotion)
+        label = builder.label_of(emotion, EMOTIONS)
         if label is None:
-            builder.exclude(emotion)
             continue
         extra = {} if recognition is None else {"reliability": recognition.get(path.stem, np.nan)}
         builder.add(

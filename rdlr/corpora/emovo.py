@@ -45,14 +45,12 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     builder = ManifestBuilder(CORPUS)
     for speaker_dir in (found for speaker in SPEAKERS if (found := child(folder, speaker)) is not None):
         for path in audio_files(speaker_dir):
-            match = FILE_NAME.match(path.stem.lower())
+            match = builder.parse_name(FILE_NAME, path.stem.lower(), "EMO-SPK-SENT.wav", f"{speaker_dir.name}/{path.name}")
             if match is None:
-                builder.drop("file name not EMO-SPK-SENT.wav", f"{speaker_dir.name}/{path.name}")
                 continue
             emotion, speaker, _sentence = match.groups()
-            label = EMOTIONS.get(emotion)
+            label = builder.label_of(emotion, EMOTIONS)
             if label is None:
-                builder.exclude(emotion)
                 continue
             builder.add(
                 utt_id=f"{CORPUS}_{path.stem.lower()}",

@@ -16,6 +16,7 @@ reported with :func:`warnings.warn`.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -138,6 +139,21 @@ class ManifestBuilder:
     def drop(self, reason: str, name: str) -> None:
         """Record one utterance dropped for ``reason`` (named in the warning and ``attrs["dropped"]``)."""
         self.dropped.setdefault(reason, []).append(name)
+
+    def parse_name(self, pattern: re.Pattern[str], stem: str, layout: str, shown: str) -> re.Match[str] | None:
+        """``pattern.match(stem)``; when the name does not match, the file is dropped as not named ``layout``."""
+        match = pattern.match(stem)
+        if match is None:
+            self.drop(f"file name not {layout}", shown)
+        return match
+
+    def label_of(self, code: str, emotions: Mapping[str, str], shown: str | None = None) -> str | None:
+        """The class an emotion ``code`` maps to in ``emotions``; an unmapped code is counted as excluded (under
+        ``shown`` when given) and gives ``None``."""
+        label = emotions.get(code)
+        if label is None:
+            self.exclude(code if shown is None else shown)
+        return label
 
     def build(self, check_audio: bool = True) -> pd.DataFrame:
         """The manifest, sorted by ``utt_id``; warns once per drop reason.

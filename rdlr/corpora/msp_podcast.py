@@ -82,9 +82,8 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
         table["FileName"].str.strip(), table["EmoClass"].str.strip().str.upper(), table["SpkrID"].str.strip(),
         table["Gender"].str.strip().str.lower(), splits,
     ):
-        label = EMOTIONS.get(raw)
+        label = builder.label_of(raw, EMOTIONS)
         if label is None:
-            builder.exclude(raw)
             continue
         stem = Path(file_name).stem
         audio_name = file_name if Path(file_name).suffix else f"{file_name}.wav"

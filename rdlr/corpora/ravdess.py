@@ -50,17 +50,15 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     folder = locate(root, [ARCHIVE_FOLDER], _has_actors, "RAVDESS", "Actor_NN/ folders of MM-VV-EE-II-SS-RR-AA.wav")
     builder = ManifestBuilder(CORPUS)
     for path in audio_files(folder, "Actor_*/*.wav"):
-        match = FILE_NAME.match(path.stem)
+        match = builder.parse_name(FILE_NAME, path.stem, "MM-VV-EE-II-SS-RR-AA.wav", path.name)
         if match is None:
-            builder.drop("file name not MM-VV-EE-II-SS-RR-AA.wav", path.name)
             continue
         modality, channel, emotion, _intensity, _statement, _repetition, actor = match.groups()
         if (modality, channel) != AUDIO_ONLY_SPEECH:
             builder.drop("not audio-only speech (03-01-...)", path.name)
             continue
-        label = EMOTIONS.get(emotion)
+        label = builder.label_of(emotion, EMOTIONS, OTHER_EMOTIONS.get(emotion, emotion))
         if label is None:
-            builder.exclude(OTHER_EMOTIONS.get(emotion, emotion))
             continue
         builder.add(
             utt_id=f"{CORPUS}_{path.stem}",

@@ -67,9 +67,8 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
             builder.drop("file name not <code><NN>.wav in a speaker folder, or SPK_<code><NN>.wav", path.name)
             continue
         _, code, number = match.groups()
-        label = EMOTIONS.get(code)
+        label = builder.label_of(code, EMOTIONS)
         if label is None:
-            builder.exclude(code)
             continue
         builder.add(
             utt_id=f"{CORPUS}_{speaker}_{code}{number}",

@@ -48,14 +48,12 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     for name in FOLDERS:
         gender_dir = child(folder, name)
         for path in audio_files(gender_dir) if gender_dir is not None else []:
-            match = FILE_NAME.match(path.stem.upper())
+            match = builder.parse_name(FILE_NAME, path.stem.upper(), "<G><NN><E><NN>.wav", f"{name}/{path.name}")
             if match is None:
-                builder.drop("file name not <G><NN><E><NN>.wav", f"{name}/{path.name}")
                 continue
             speaker, gender, letter, _number = match.groups()
-            label = EMOTIONS.get(letter)
+            label = builder.label_of(letter, EMOTIONS)
             if label is None:
-                builder.exclude(letter)
                 continue
             builder.add(
                 utt_id=f"{CORPUS}_{path.stem.upper()}",

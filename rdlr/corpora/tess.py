@@ -72,9 +72,8 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
             raise ManifestError(f"TESS: {path.name} is found twice ({seen[utt_id]} and {path}); the folder holds two "
                                 "copies of the corpus: point --root at one of them")
         seen[utt_id] = path
-        label = EMOTIONS.get(emotion)
+        label = builder.label_of(emotion, EMOTIONS)
         if label is None:
-            builder.exclude(emotion)
             continue
         builder.add(utt_id=utt_id, path=path, speaker=f"{CORPUS}_{speaker}", label=label, gender="F")
     return check_counts(builder.build(check_audio), CORPUS, EXPECTED)

@@ -46,9 +46,8 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     for name, (letter, label) in FOLDERS.items():
         emotion_dir = child(folder, name)
         for path in audio_files(emotion_dir) if emotion_dir is not None else []:
-            match = FILE_NAME.match(path.stem)
+            match = builder.parse_name(FILE_NAME, path.stem, "S<G><n>_F<k>_<E><nnn>.wav", f"{name}/{path.name}")
             if match is None:
-                builder.drop("file name not S<G><n>_F<k>_<E><nnn>.wav", f"{name}/{path.name}")
                 continue
             speaker, gender, file_letter = match.groups()
             if file_letter != letter:
