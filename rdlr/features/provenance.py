@@ -3,6 +3,7 @@ vector encoding, when it was created and the versions of the packages that made 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any
@@ -12,10 +13,10 @@ from rdlr.features.base import Extractor
 RECORDED_PACKAGES = ("rdlr", "opensmile", "torch", "transformers", "openai-whisper", "ray", "pyarrow")
 
 
-def package_versions() -> dict[str, str]:
-    """Installed versions of :data:`RECORDED_PACKAGES` (those not installed are left out)."""
+def package_versions(packages: Iterable[str] = RECORDED_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``packages`` (those not installed are left out)."""
     found = {}
-    for package in RECORDED_PACKAGES:
+    for package in packages:
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -22,12 +22,13 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from rdlr.features.provenance import package_versions
 
 FORMAT = "rdlr-model"
 FORMAT_VERSION = 1
@@ -49,13 +50,7 @@ def installed_versions() -> dict[str, str]:
     """Versions of rdlr, Python and the packages that shape a model's features and outputs."""
     from rdlr import __version__
 
-    found = {"rdlr": __version__, "python": platform.python_version()}
-    for package in RECORDED_PACKAGES:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
+    return {"rdlr": __version__, "python": platform.python_version(), **package_versions(RECORDED_PACKAGES)}
 
 
 @dataclass(frozen=True)
