@@ -1,4 +1,4 @@
-"""``rdlr reproduce [SPEC] [--data-root DIR] [--demo] [--storage PATH] [--out reports/]``.
+"""``rdlr reproduce [SPEC] [--data-root DIR] [--demo] [--storage PATH] [--out reports/] [--all-rows]``.
 
 Prepare + extract + sweep + report in one command:
 
@@ -42,6 +42,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="report folder; the report goes to <out>/<spec id>/ (default: reports)")
     parser.add_argument("--workers", type=int, default=None,
                         help="feature-extraction actors (default: the cluster's CPUs minus one)")
+    parser.add_argument("--all-rows", action="store_true",
+                        help="report the paper's full table layout: rows without results shown as missing "
+                        "(default: left out)")
 
 
 class _Stages:
@@ -75,14 +78,14 @@ def _resolve(args: argparse.Namespace) -> tuple[SweepSpec, str, Path | None, str
     return spec, storage, data_root, feature_store_uri(spec, storage)
 
 
-def _report(spec: SweepSpec, results_uri: str, out: Path) -> Path:
+def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False) -> Path:
     """Render the report with validation selection (returned) and with the paper's protocol beside it."""
     from rdlr.report.build import render_report
     from rdlr.sweep.files import read_results_uri
 
     results = read_results_uri(results_uri)
-    index = render_report(results, out, selection="validation", spec=spec.to_dict())
-    render_report(results, out, selection="paper", spec=spec.to_dict())
+    index = render_report(results, out, selection="validation", spec=spec.to_dict(), all_rows=all_rows)
+    render_report(results, out, selection="paper", spec=spec.to_dict(), all_rows=all_rows)
     return index
 
 
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             print("rdlr reproduce: no finished trials, so no report", file=sys.stderr)
             return 1
         stages.next(f"report into {args.out / spec.id}")
-        index = _report(spec, outcome.results_uri, args.out)
+        index = _report(spec, outcome.results_uri, args.out, all_rows=args.all_rows)
     except (SpecError, SweepError, ManifestError, SplitError, FeatureStoreError, ValueError) as error:
         print(f"rdlr reproduce: error: {error}", file=sys.stderr)
         return 2

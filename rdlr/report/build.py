@@ -2,8 +2,10 @@
 
 ``render_report(results, out_dir)`` writes ``<out_dir>/<spec_id>/`` (``.../paper-selection/`` for the paper's
 protocol): table2/table3 (+ ``other`` for rows outside the paper's layout) as .md/.tex/.csv, comparison.md/.csv,
-selection.md/.csv, plots/*.png and README.md, the index, whose path it returns. Numbers are the test UA (%) of the
-configuration chosen by :mod:`rdlr.report.selection`, mean ± std over seeds; missing cells stay missing.
+selection.md/.csv, metrics.md/.csv (macro-F1, per-class recall; when the results carry them), plots/*.png + .pdf and
+README.md, the index, whose path it returns. Numbers are the test UA (%) of the configuration chosen by
+:mod:`rdlr.report.selection`, mean ± 95 % t-interval over seeds; missing cells stay missing, and table rows without
+any result are left out unless ``all_rows``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from rdlr.report.cells import Table, build_table
+from rdlr.report.class_metrics import class_metrics_frame, has_class_metrics, render_class_metrics
 from rdlr.report.compare import compare_methods, render_comparison
 from rdlr.report.files import PAPER_SELECTION_DIR, find_spec, write_text
 from rdlr.report.layout import (
@@ -25,16 +28,17 @@ from rdlr.report.layout import (
 )  # fmt: skip
 from rdlr.report.plots import check_confusions, plot_confusions, plot_ua
 from rdlr.report.prose import (
-    COMPARISON_NOTE, ReportInfo, index_markdown, paper_notes, selection_frame, selection_markdown, table_notes,
+    COMPARISON_NOTE, METRICS_NOTE, ReportInfo, index_markdown, layout_notes, selection_frame, selection_markdown,
+    table_notes,
 )  # fmt: skip
 from rdlr.report.render import render_csv, render_latex, render_markdown
 from rdlr.report.selection import check_selection, selected_trials
 from rdlr.results import read_results, validate_results
 
 
-def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int) -> list[Table]:
-    """Table 2 / Table 3 when any of their rows has results (all their rows shown, missing ones as missing),
-    and "other" for (features, protocol, method) outside the paper's layout."""
+def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all_rows: bool = False) -> list[Table]:
+    """Table 2 / Table 3 when any of their rows has results (only the rows with results, or with ``all_rows`` all
+    their rows, missing ones as missing), and "other" for (features, protocol, method) outside the paper's layout."""
     paper = load_paper_results()
     present = list(dict.fromkeys(zip(trials["features"], trials["protocol"], trials["method"])))
     t2_rows, t3_rows = table2_rows(), table3_rows()
@@ -42,11 +46,11 @@ def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int) -> 
     if any(r.key in present for r in t2_rows):
         title = f"Table 2 — UA (%) with {features_title(TABLE2_FEATURES)} input features"
         tables.append(build_table("table2", title, t2_rows, trials, columns, paper=paper_lookup(2, paper),
-                                  n_seeds=n_seeds))
+                                  n_seeds=n_seeds, all_rows=all_rows))
     if any(r.key in present for r in t3_rows):
         title = f"Table 3 — UA (%) with {' and '.join(map(features_title, TABLE3_FEATURES))} input features"
         tables.append(build_table("table3", title, t3_rows, trials, columns, paper=paper_lookup(3, paper),
-                                  n_seeds=n_seeds))
+                                  n_seeds=n_seeds, all_rows=all_rows))
     extra = other_rows(present, t2_rows + t3_rows)
     if extra:
         tables.append(build_table("other", "Other methods — UA (%)", extra, trials, columns, n_seeds=n_seeds,
@@ -62,6 +66,7 @@ def render_report(
     *,
     proposed: str = PROPOSED,
     plots: bool = True,
+    all_rows: bool = False,
 ) -> Path:
     """Write the report of one sweep and return the path of its index (``README.md``).
 
@@ -69,7 +74,8 @@ def render_report(
     file beside it is read when ``spec`` is None). ``selection``: "validation" (best mean validation UA, default)
     or "paper" (best mean test UA, the paper's protocol; written to ``<spec_id>/paper-selection/``). ``spec``: the
     sweep spec (its ``spec_id``; its ``held_out`` list orders corpora outside the paper's). ``proposed``: the method
-    compared against every baseline. ``plots``: draw the PNG figures.
+    compared against every baseline. ``plots``: draw the figures (PNG and PDF). ``all_rows``: keep the paper's
+    full layout, rows without results included (shown as missing).
     """
     check_selection(selection)
     spec = dict(spec or {})
@@ -87,7 +93,7 @@ def render_report(
     preferred = [str(x) for x in held_out] if isinstance(held_out, (list, tuple)) else []
     info = ReportInfo(spec_id, selection, sorted(frame["seed"].unique().tolist()),
                       order_corpora(frame["held_out"], preferred), spec)
-    tables = build_tables(trials, info.columns, len(info.seeds))
+    tables = build_tables(trials, info.columns, len(info.seeds), all_rows=all_rows)
     notes = table_notes(info)
     figures = _write_tables(tables, dest, notes, selection, plots=plots, proposed=proposed)
     labels = {r.key: r.label for t in tables for r in t.rows}
@@ -100,7 +106,12 @@ def render_report(
     chosen = selection_frame(frame, selection)
     write_text(dest / "selection.csv", chosen.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
     write_text(dest / "selection.md", selection_markdown(chosen, selection, labels))
-    return write_text(dest / "README.md", index_markdown(info, frame, tables, figures))
+    metrics = has_class_metrics(trials)
+    if metrics:
+        per_class = class_metrics_frame(trials, list(labels))
+        write_text(dest / "metrics.csv", per_class.to_csv(index=False, float_format="%.3f", lineterminator="\n"))
+        write_text(dest / "metrics.md", render_class_metrics(per_class, labels, [notes[0], METRICS_NOTE]))
+    return write_text(dest / "README.md", index_markdown(info, frame, tables, figures, metrics=metrics))
 
 
 def _write_tables(
@@ -109,8 +120,10 @@ def _write_tables(
     """Each table as .md/.tex/.csv (and its UA bar chart when ``plots``); returns the figures' (caption, path)."""
     figures = []
     for table in tables:
-        write_text(dest / f"{table.name}.md", render_markdown(table, notes + paper_notes(table)))
-        write_text(dest / f"{table.name}.tex", render_latex(table, f"Selection: {selection}."))
+        write_text(dest / f"{table.name}.md", render_markdown(table, notes + layout_notes(table)))
+        caption = (f"Selection: {selection}. UA (%), mean ± half-width of the 95 % t-interval over seeds; "
+                   "Configs: hyperparameter configurations searched.")
+        write_text(dest / f"{table.name}.tex", render_latex(table, caption))
         write_text(dest / f"{table.name}.csv", render_csv(table))
         if plots and plot_ua(table, dest / "plots" / f"ua_{table.name}.png", proposed, f"selection: {selection}"):
             figures.append((f"UA per held-out corpus: {table.title}", f"plots/ua_{table.name}.png"))
@@ -135,10 +148,10 @@ def _plot_confusions(
 def _clear_outputs(dest: Path) -> None:
     """Create ``dest`` and remove what an earlier report wrote there, so no stale table or plot survives."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("table2", "table3", "other"):
+    for name in ("table2", "table3", "other", "metrics"):
         for suffix in (".md", ".tex", ".csv"):
             (dest / f"{name}{suffix}").unlink(missing_ok=True)
-    for pattern in ("ua_*.png", "confusion_*.png"):
+    for pattern in ("ua_*.png", "confusion_*.png", "ua_*.pdf", "confusion_*.pdf"):
         for stale in (dest / "plots").glob(pattern):
             stale.unlink()
 

@@ -1,4 +1,4 @@
-"""``rdlr report STORAGE [--out reports/] [--spec-id ID] [--selection validation|paper]``.
+"""``rdlr report STORAGE [--out reports/] [--spec-id ID] [--selection validation|paper] [--all-rows]``.
 
 STORAGE is the sweep's storage path (holding ``<spec_id>/results.csv``), one spec folder, or a results.csv file;
 ``s3://``-style URIs need ``--spec-id`` (or the results.csv URI) and a pandas filesystem driver for the scheme.
@@ -32,7 +32,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--proposed", default=PROPOSED, help=f"method compared with every baseline (default: {PROPOSED})"
     )
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures (PNG and PDF)")
+    parser.add_argument("--all-rows", action="store_true",
+                        help="keep the paper's full table layout: rows without results shown as missing "
+                        "(default: left out)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         results, spec = report_input(str(args.storage), args.spec_id)
         index = render_report(results, args.out, selection=args.selection, spec=spec, proposed=args.proposed,
-                              plots=not args.no_plots)
+                              plots=not args.no_plots, all_rows=args.all_rows)
     except (FileNotFoundError, ValueError) as error:
         print(f"rdlr report: error: {error}", file=sys.stderr)
         return 2

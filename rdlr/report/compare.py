@@ -1,10 +1,11 @@
 """Paired comparison of the proposed method (RDLR + CWW + †, loss (11)) against each baseline.
 
 For one feature set and held-out corpus, the selected configuration of each method has one test UA per seed. The
-two methods are paired by seed: Δ = mean over common seeds of (proposed − baseline) in percentage points, and
-p = two-sided paired t-test (``scipy.stats.ttest_rel``). With fewer than 2 common seeds, or differences that do not
-vary across seeds (t undefined), p is "n/a". The Avg column pairs the per-seed mean over all held-out corpora, for
-seeds that both methods have on every corpus. p-values are not corrected for multiple comparisons.
+two methods are paired by seed: Δ = mean over the n common seeds of (proposed − baseline) in percentage points, its
+95 % t-interval (:mod:`rdlr.report.intervals`, over the n per-seed differences), and p = two-sided paired t-test
+(``scipy.stats.ttest_rel``). Every cell says how many seeds it pairs (n). With fewer than 2 common seeds, or
+differences that do not vary across seeds (t undefined), p is "n/a". The Avg column pairs the per-seed mean over all
+held-out corpora, for seeds that both methods have on every corpus. p-values are not corrected for multiple comparisons.
 """
 
 from __future__ import annotations
@@ -18,18 +19,21 @@ import pandas as pd
 from scipy import stats
 
 from rdlr.corpora.splits import OUT_OF_CORPUS
+from rdlr.report.intervals import half_width
 from rdlr.report.layout import AVG, RowKey, avg_defined, features_title
 from rdlr.report.render import MISSING_MARK, pipe_table
 
 
 @dataclass(frozen=True)
 class PairedResult:
-    """Δ (pp), t, p and the number of paired seeds; NaN t/p when the test is undefined."""
+    """Δ (pp) with its 95 % t-interval half-width, t, p and the number of paired seeds; NaN t/p when the test is
+    undefined, NaN half-width for one seed."""
 
     n: int
     diff: float
     statistic: float
     pvalue: float
+    half_width: float = math.nan
 
 
 def paired_test(proposed: pd.Series, baseline: pd.Series) -> PairedResult:
@@ -41,10 +45,11 @@ def paired_test(proposed: pd.Series, baseline: pd.Series) -> PairedResult:
     b = baseline.loc[common].to_numpy(dtype=float)
     d = a - b
     diff = float(np.mean(d) * 100.0)
+    width = half_width(float(np.std(d, ddof=1)) * 100.0, len(d)) if len(d) > 1 else math.nan
     if len(common) < 2 or np.allclose(d, d[0], rtol=0.0, atol=1e-12):
-        return PairedResult(len(common), diff, math.nan, math.nan)
+        return PairedResult(len(common), diff, math.nan, math.nan, width)
     result = stats.ttest_rel(a, b)
-    return PairedResult(len(common), diff, float(result.statistic), float(result.pvalue))
+    return PairedResult(len(common), diff, float(result.statistic), float(result.pvalue), width)
 
 
 def _series(trials: pd.DataFrame, features: str, method: str, column: str) -> pd.Series:
@@ -68,7 +73,8 @@ def compare_methods(
     labels: Mapping[RowKey, str],
     proposed: str,
 ) -> pd.DataFrame:
-    """One row per (features, baseline, column): n, Δ (pp), t, p of the proposed method vs the baseline.
+    """One row per (features, baseline, column): n, Δ (pp), its 95 % half-width, t, p of the proposed method vs
+    the baseline.
 
     ``trials`` are the selected trials (one row per seed); ``labels`` orders the baselines (layout order first)
     and names them. Only out-of-corpus rows are compared; feature sets without the proposed method are skipped.
@@ -90,14 +96,16 @@ def compare_methods(
                 records.append({
                     "features": features, "proposed": proposed, "baseline": method,
                     "baseline_label": labels.get((features, OUT_OF_CORPUS, method), method), "column": column,
-                    "n": result.n, "diff_pp": result.diff, "t": result.statistic, "p": result.pvalue,
+                    "n": result.n, "diff_pp": result.diff, "ci95_pp": result.half_width, "t": result.statistic,
+                    "p": result.pvalue,
                 })  # fmt: skip
-    columns_out = ["features", "proposed", "baseline", "baseline_label", "column", "n", "diff_pp", "t", "p"]
+    columns_out = ["features", "proposed", "baseline", "baseline_label", "column", "n", "diff_pp", "ci95_pp", "t", "p"]
     return pd.DataFrame.from_records(records, columns=columns_out)
 
 
-def format_pair(n: int, diff: float, pvalue: float) -> str:
-    """"+2.1 (p=0.034, n=5)"; "p=n/a" when the test is undefined; the missing mark without common seeds."""
+def format_pair(n: int, diff: float, pvalue: float, width: float = math.nan) -> str:
+    """"+2.1 ± 1.3 (p=0.034, n=5)" (± the 95 % half-width when defined); "p=n/a" when the test is undefined; the
+    missing mark without common seeds."""
     if n == 0:
         return MISSING_MARK
     if math.isnan(pvalue):
@@ -106,7 +114,8 @@ def format_pair(n: int, diff: float, pvalue: float) -> str:
         p_text = "p<0.001"
     else:
         p_text = f"p={pvalue:.3f}"
-    return f"{diff:+.1f} ({p_text}, n={n})"
+    interval = "" if math.isnan(width) else f" ± {width:.1f}"
+    return f"{diff:+.1f}{interval} ({p_text}, n={n})"
 
 
 def render_comparison(
@@ -125,7 +134,8 @@ def render_comparison(
             cells = []
             for column in shown:
                 r = by_column.get(column)
-                pair = MISSING_MARK if r is None else format_pair(int(r["n"]), float(r["diff_pp"]), float(r["p"]))
+                pair = MISSING_MARK if r is None else format_pair(
+                    int(r["n"]), float(r["diff_pp"]), float(r["p"]), float(r["ci95_pp"]))
                 cells.append(pair)
             rows.append([str(group["baseline_label"].iloc[0]), *cells])
         parts.append(f"## {features_title(str(features))} (out-of-corpus)\n")

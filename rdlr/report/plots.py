@@ -1,7 +1,10 @@
-"""Report figures (PNG, rendered with matplotlib's Agg canvas; pyplot and the global backend are left alone).
+"""Report figures, each as PNG and PDF (rendered with matplotlib's Agg canvas; pyplot and the global backend are left
+alone).
 
-* UA per held-out corpus per method: one horizontal bar panel per corpus (+ Avg), error bars = std over seeds,
-  the paper's published value as a black tick where there is one.
+* UA per held-out corpus per method: one horizontal bar panel per corpus (+ Avg) on one shared UA axis, error bars =
+  the 95 % t-interval over seeds (as the tables), a dashed line at chance (25 %), the paper's published value as a
+  black tick on the paper's own corpora (not on the demo's stand-ins, where it is only a reference), and a legend
+  of only what is drawn.
 * Confusion matrices of the proposed method vs out-of-corpus CE per held-out corpus: counts summed over the seeds of
   the selected configuration, rows normalised to recall (%), so the diagonal's mean is the UA.
 """
@@ -26,58 +29,67 @@ from rdlr.labels import CLASSES, NUM_CLASSES
 from rdlr.report.cells import Table
 from rdlr.report.files import write_bytes
 
-COLOR_BASE = "#4c72b0"
-COLOR_PROPOSED = "#c44e52"
-COLOR_WITHIN = "#999999"
+KIND_COLORS: dict[str, str] = {"out-of-corpus": "#4c72b0", "proposed": "#c44e52", "within-corpus": "#999999"}
+COLOR_CHANCE = "#444444"
+CHANCE_UA = 100.0 / NUM_CLASSES  # UA of a classifier that guesses (every class's recall 1/4)
 
 
 def plot_ua(table: Table, path: Path, proposed: str, subtitle: str = "") -> Path | None:
-    """Bar chart of ``table`` (rows with results only); returns the PNG path, or None when the table is empty."""
+    """Bar chart of ``table`` (rows with results only) as PNG and PDF; returns the PNG path, or None when the table
+    is empty. Every panel shares one UA axis, starting at 0, with the chance level (25 %) marked."""
     rows = table.present_rows()
     columns = [c for c in table.columns if any(not table.cell(r, c).missing for r in rows)]
     if not rows or not columns:
         return None
-    multi = len(table.blocks) > 1 or not table.is_layout
+    multi = any(r.block for r in rows)  # Table 3 and "other": name the feature set of each bar
     labels = [f"{r.label} [{r.block}]" if multi and r.block else r.label for r in rows]
-    colors = [
-        COLOR_WITHIN if r.protocol == WITHIN_CORPUS else COLOR_PROPOSED if r.method == proposed else COLOR_BASE
+    kinds = [
+        "within-corpus" if r.protocol == WITHIN_CORPUS else "proposed" if r.method == proposed else "out-of-corpus"
         for r in rows
     ]
     fig = Figure(figsize=(2.6 * len(columns) + 3.0, 0.3 * len(rows) + 1.8))
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(columns), sharey=True, squeeze=False)[0]
+    axes = fig.subplots(1, len(columns), sharey=True, sharex=True, squeeze=False)[0]
     y = np.arange(len(rows))
+    right, drew_paper = CHANCE_UA, False
     for ax, column in zip(axes, columns):
         cells = [table.cell(r, column) for r in rows]
         shown = [i for i, c in enumerate(cells) if not c.missing]
+        widths = [0.0 if math.isnan(cells[i].half_width) else cells[i].half_width for i in shown]
         ax.barh(
-            y[shown], [cells[i].mean for i in shown],
-            xerr=[0.0 if math.isnan(cells[i].std) else cells[i].std for i in shown],
-            color=[colors[i] for i in shown], height=0.7, error_kw={"elinewidth": 0.8, "capsize": 2},
+            y[shown], [cells[i].mean for i in shown], xerr=widths, color=[KIND_COLORS[kinds[i]] for i in shown],
+            height=0.7, error_kw={"elinewidth": 0.8, "capsize": 2},
         )  # fmt: skip
-        paper = [i for i, c in enumerate(cells) if not math.isnan(c.paper)]
+        right = max([right, *(cells[i].mean + w for i, w in zip(shown, widths))])
+        paper = [i for i, c in enumerate(cells) if not c.reference and not math.isnan(c.paper)]
         if paper:
             ax.scatter([cells[i].paper for i in paper], y[paper], marker="|", s=120, color="black", zorder=3)
+            right, drew_paper = max([right, *(cells[i].paper for i in paper)]), True
+        ax.axvline(CHANCE_UA, color=COLOR_CHANCE, linestyle="--", linewidth=0.9, zorder=2)
         ax.set_title(column, fontsize=10)
         ax.set_xlabel("UA (%)")
         ax.grid(axis="x", alpha=0.3)
+    axes[0].set_xlim(0.0, min(100.0, 5.0 * math.ceil((right + 2.0) / 5.0)))  # one range: the panels share x
     axes[0].set_yticks(y, labels, fontsize=8)
     axes[0].invert_yaxis()
-    handles = [
-        Patch(color=COLOR_BASE, label="out-of-corpus"), Patch(color=COLOR_PROPOSED, label="proposed"),
-        Patch(color=COLOR_WITHIN, label="within-corpus"),
-        Line2D([], [], marker="|", linestyle="", color="black", markersize=10, label="paper"),
-    ]  # fmt: skip
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle(f"{table.title}" + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
+    handles = [Patch(color=KIND_COLORS[kind], label=kind) for kind in KIND_COLORS if kind in kinds]
+    if drew_paper:
+        handles.append(Line2D([], [], marker="|", linestyle="", color="black", markersize=10, label="paper"))
+    handles.append(Line2D([], [], color=COLOR_CHANCE, linestyle="--", label=f"chance ({CHANCE_UA:g} %)"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    caption = "error bars: 95 % t-interval over seeds" + (f"; {subtitle}" if subtitle else "")
+    fig.suptitle(f"{table.title}\n{caption}", fontsize=10)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return _save(fig, path)
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    """Write ``fig`` as a PNG (100 dpi), whole or not at all."""
-    png = io.BytesIO()
+    """Write ``fig`` as a PNG (100 dpi) and, beside it, a PDF (vector, no creation date, so reruns give the same
+    bytes), each whole or not at all; returns the PNG path."""
+    png, pdf = io.BytesIO(), io.BytesIO()
     fig.savefig(png, format="png", dpi=100)
+    fig.savefig(pdf, format="pdf", metadata={"CreationDate": None})
+    write_bytes(path.with_suffix(".pdf"), pdf.getvalue())
     return write_bytes(path, png.getvalue())
 
 

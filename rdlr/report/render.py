@@ -1,8 +1,11 @@
 """Render a :class:`rdlr.report.cells.Table` as Markdown, LaTeX (booktabs) and CSV.
 
-Cells read "mean ± std" in percent with one decimal as in the paper; "(n=k)" marks a cell with fewer seeds than the
-results hold; missing cells are "–" (Markdown), "--" (LaTeX), empty (CSV): never estimated. The best out-of-corpus
-value per column is bold. Beside our table, a second table gives ours / paper / ours − paper (percentage points).
+Cells read "mean ± half-width of the 95 % t-interval over seeds" (:mod:`rdlr.report.intervals`) in percent with one
+decimal as in the paper; "(n=k)" marks a cell with fewer seeds than the results hold; missing cells are "–"
+(Markdown), "--" (LaTeX), empty (CSV): never estimated. The best out-of-corpus value per column is bold; the
+Configs column gives how many configurations the search compared for the row. The CSV keeps the sample std too.
+Beside our table, a second table gives ours / paper / ours − paper (percentage points) where the columns are the
+paper's corpora, only the paper's numbers (a reference) where they are the demo's stand-ins, and nothing otherwise.
 """
 
 from __future__ import annotations
@@ -35,13 +38,14 @@ def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequ
 
 
 def format_value(cell: Cell, n_seeds: int, tex: bool = False) -> str:
-    """"56.4 ± 0.3" (bold when best), "56.4 (n=1)" for a single seed, the missing mark otherwise."""
+    """"56.4 ± 1.2" (mean ± 95 % t-interval half-width; bold when best), "56.4 (n=1)" for a single seed, the
+    missing mark otherwise."""
     if cell.missing:
         return MISSING_TEX if tex else MISSING_MARK
-    if math.isnan(cell.std):
+    if math.isnan(cell.half_width):
         text = f"{cell.mean:.1f}"
     else:
-        text = rf"{cell.mean:.1f} \pm {cell.std:.1f}" if tex else f"{cell.mean:.1f} ± {cell.std:.1f}"
+        text = rf"{cell.mean:.1f} \pm {cell.half_width:.1f}" if tex else f"{cell.mean:.1f} ± {cell.half_width:.1f}"
     if tex:
         text = rf"$\mathbf{{{text}}}$" if cell.best else f"${text}$"
     elif cell.best:
@@ -62,52 +66,92 @@ def format_beside(cell: Cell, tex: bool = False) -> str:
     return f"{ours} / {paper} / {diff}"
 
 
+def format_paper(cell: Cell, tex: bool = False) -> str:
+    """The paper's value alone (a reference for a stand-in corpus), one decimal; the missing mark without one."""
+    if math.isnan(cell.paper):
+        return MISSING_TEX if tex else MISSING_MARK
+    return f"{cell.paper:.1f}"
+
+
+FORMATS = {"beside": format_beside, "paper": format_paper}  # the second table's cells (ours: format_value)
+
+
 def column_header(table: Table, column: str) -> str:
     """Column name, with the paper's corpus when it differs (``CRE-demo (paper: CRE)``)."""
     paper = table.paper_columns.get(column)
     return f"{column} (paper: {paper})" if paper and paper != column else column
 
 
-def _row_head(table: Table, row: RowSpec) -> list[str]:
-    if table.is_layout:
-        return [row.label]
-    return [row.label, features_title(row.features), PROTOCOL_TITLES.get(row.protocol, row.protocol)]
+def _row_head(table: Table, row: RowSpec, kind: str) -> list[str]:
+    labels = [row.label] if table.is_layout else [row.label, features_title(row.features),
+                                                  PROTOCOL_TITLES.get(row.protocol, row.protocol)]
+    return labels + ([table.configs_text(row)] if kind == "ours" else [])
 
 
-def _body(table: Table, beside: bool, tex: bool = False) -> tuple[list[str], list[list[str]], list[RowSpec | None]]:
-    """Header, text rows and, per text row, its RowSpec (None for a block title row)."""
+def _head(table: Table, kind: str) -> tuple[list[str], list[str]]:
+    """Header cells before the corpus columns and their alignment ("l"/"r"): labels, then Configs in our table."""
     head = ["Method"] if table.is_layout else ["Method", "Features", "Protocol"]
+    configs = ["Configs"] if kind == "ours" else []
+    return head + configs, ["l"] * len(head) + ["r"] * len(configs)
+
+
+def _body(table: Table, kind: str, tex: bool = False) -> tuple[list[str], list[list[str]], list[RowSpec | None]]:
+    """Header, text rows and, per text row, its RowSpec (None for a block title row). ``kind``: "ours" (mean ±
+    interval, with the Configs column), "beside" (ours / paper / difference) or "paper" (the paper's values)."""
+    head, _ = _head(table, kind)
     header = head + [column_header(table, c) for c in table.columns]
-    multi_block = table.is_layout and len(table.blocks) > 1
+    multi_block = table.is_layout and any(row.block for row in table.rows)  # Table 3: its feature sets
     rows: list[list[str]] = []
     specs: list[RowSpec | None] = []
     for block in table.blocks:
         if multi_block:
             title = rf"\textit{{{latex_escape(block)}}}" if tex else f"*{block}*"
-            rows.append([title] + [""] * len(table.columns))
+            rows.append([title] + [""] * (len(header) - 1))
             specs.append(None)
         for row in (r for r in table.rows if r.block == block):
-            labels = [latex_escape(x) for x in _row_head(table, row)] if tex else _row_head(table, row)
+            labels = [latex_escape(x) for x in _row_head(table, row, kind)] if tex else _row_head(table, row, kind)
             cells = [table.cell(row, c) for c in table.columns]
-            values = [format_beside(c, tex) if beside else format_value(c, table.n_seeds, tex) for c in cells]
+            if kind == "ours":
+                values = [format_value(c, table.n_seeds, tex) for c in cells]
+            else:
+                values = [FORMATS[kind](c, tex) for c in cells]
             rows.append(labels + values)
             specs.append(row)
     return header, rows, specs
 
 
+def second_table(table: Table) -> str | None:
+    """What follows our table: "beside" (the paper's own corpora are columns), "paper" (only their stand-ins:
+    the paper's numbers for reference, no difference), or None (no column the paper has numbers for)."""
+    if not table.is_layout:
+        return None
+    if table.compared:
+        return "beside"
+    return "paper" if table.referenced else None
+
+
+SECOND_TITLES = {"beside": "Beside the paper", "paper": "The paper's numbers (reference only)"}
+SECOND_NOTES = {
+    "beside": "Each cell: ours / paper / ours − paper, UA (%), differences in percentage points; "
+              f"{MISSING_MARK} where either side is missing.",
+    "paper": "The paper's UA (%) for the same rows on its real corpora (X-demo stands in for X). The demo corpora "
+             "are synthetic, so no difference is taken: these numbers are for orientation only.",
+}  # fmt: skip
+
+
 def render_markdown(table: Table, notes: Sequence[str]) -> str:
-    """The table as a Markdown document: title, notes, our table, and (layout tables) the paper beside ours."""
-    header, rows, _ = _body(table, beside=False)
-    align = ["l"] * (len(header) - len(table.columns)) + ["r"] * len(table.columns)
-    parts = [f"# {table.title}\n", *(f"{note}\n" for note in notes), pipe_table(header, rows, align)]
-    if table.is_layout:
-        header, rows, _ = _body(table, beside=True)
-        parts += [
-            "## Beside the paper\n",
-            "Each cell: ours / paper / ours − paper, UA (%), differences in percentage points; "
-            f"{MISSING_MARK} where either side is missing.\n",
-            pipe_table(header, rows, align),
-        ]
+    """The table as a Markdown document: title, notes, our table, and (layout tables with paper numbers) the paper
+    beside ours (:func:`second_table`)."""
+    header, rows, _ = _body(table, "ours")
+    _, head_align = _head(table, "ours")
+    parts = [f"# {table.title}\n", *(f"{note}\n" for note in notes),
+             pipe_table(header, rows, head_align + ["r"] * len(table.columns))]
+    kind = second_table(table)
+    if kind:
+        header, rows, _ = _body(table, kind)
+        _, head_align = _head(table, kind)
+        parts += [f"## {SECOND_TITLES[kind]}\n", f"{SECOND_NOTES[kind]}\n",
+                  pipe_table(header, rows, head_align + ["r"] * len(table.columns))]
     return "\n".join(parts)
 
 
@@ -121,15 +165,16 @@ def latex_escape(text: str) -> str:
     return "".join(replacements.get(ch, ch) for ch in text)
 
 
-def _tabular(table: Table, beside: bool, caption: str, label: str) -> str:
-    header, rows, specs = _body(table, beside=beside, tex=True)
-    n_head = len(header) - len(table.columns)
+def _tabular(table: Table, kind: str, caption: str, label: str) -> str:
+    header, rows, specs = _body(table, kind, tex=True)
+    _, head_align = _head(table, kind)
+    spec_columns = "".join("l" if a == "l" else "r" for a in head_align) + "c" * len(table.columns)
     lines = [
         r"\begin{table}[t]",
         r"  \centering",
         rf"  \caption{{{latex_escape(caption)}}}",
         rf"  \label{{{label}}}",
-        rf"  \begin{{tabular}}{{{'l' * n_head}{'c' * len(table.columns)}}}",
+        rf"  \begin{{tabular}}{{{spec_columns}}}",
         r"    \toprule",
         "    " + " & ".join(latex_escape(h) for h in header) + r" \\",
         r"    \midrule",
@@ -146,20 +191,29 @@ def _tabular(table: Table, beside: bool, caption: str, label: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+SECOND_CAPTIONS = {
+    "beside": "ours / paper / ours - paper (percentage points).",
+    "paper": "the paper's UA (%) on its real corpora, for reference only (the demo corpora are synthetic stand-ins).",
+}
+
+
 def render_latex(table: Table, note: str) -> str:
-    """The table as LaTeX (needs ``\\usepackage{booktabs}``); layout tables get a second "beside the paper" table."""
+    """The table as LaTeX (needs ``\\usepackage{booktabs}``); layout tables with paper numbers get a second table
+    (:func:`second_table`)."""
     caption = f"{table.title}. {note}"
     parts = [f"% {table.title} -- generated by rdlr report; needs \\usepackage{{booktabs}}\n", _tabular(
-        table, beside=False, caption=caption, label=f"tab:rdlr-{table.name}")]
-    if table.is_layout:
-        parts.append(_tabular(
-            table, beside=True, caption=f"{table.title}: ours / paper / ours - paper (percentage points).",
-            label=f"tab:rdlr-{table.name}-paper"))
+        table, "ours", caption=caption, label=f"tab:rdlr-{table.name}")]
+    kind = second_table(table)
+    if kind:
+        parts.append(_tabular(table, kind, caption=f"{table.title}: {SECOND_CAPTIONS[kind]}",
+                              label=f"tab:rdlr-{table.name}-paper"))
     return "\n".join(parts)
 
 
 def table_frame(table: Table) -> pd.DataFrame:
-    """Wide CSV form: one row per table row; per column ``<col>_mean, _std, _n, _best, _paper, _diff`` (UA %)."""
+    """Wide CSV form: one row per table row; per column ``<col>_mean, _std, _ci95, _n, _configs, _best, _paper,
+    _diff`` (UA %; ``_ci95`` the 95 % t-interval half-width; ``_diff`` empty where the paper's value is a reference
+    only)."""
     records = []
     for row in table.rows:
         record: dict[str, object] = {
@@ -170,7 +224,9 @@ def table_frame(table: Table) -> pd.DataFrame:
             cell = table.cell(row, column)
             record[f"{column}_mean"] = cell.mean
             record[f"{column}_std"] = cell.std
+            record[f"{column}_ci95"] = cell.half_width
             record[f"{column}_n"] = cell.n
+            record[f"{column}_configs"] = cell.n_configs
             record[f"{column}_best"] = cell.best
             record[f"{column}_paper"] = cell.paper
             record[f"{column}_diff"] = cell.diff
@@ -181,4 +237,3 @@ def table_frame(table: Table) -> pd.DataFrame:
 def render_csv(table: Table) -> str:
     """:func:`table_frame` as CSV text with 3 decimals (missing = empty)."""
     return table_frame(table).to_csv(index=False, float_format="%.3f", lineterminator="\n")
-

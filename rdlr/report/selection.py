@@ -76,9 +76,10 @@ def select_configs(results: pd.DataFrame, selection: str = "validation") -> pd.D
 
 
 def selected_trials(results: pd.DataFrame, selection: str = "validation") -> pd.DataFrame:
-    """The per-seed trial rows of the configurations chosen by :func:`select_configs`."""
+    """The per-seed trial rows of the configurations chosen by :func:`select_configs`, each with ``n_configs``
+    (the configurations its (features, protocol, method, held_out) compared)."""
     df = validate_results(results)
-    chosen = select_configs(df, selection)[[*GROUP_KEYS, "config_id"]]
+    chosen = select_configs(df, selection)[[*GROUP_KEYS, "config_id", "n_configs"]]
     return df.merge(chosen, on=[*GROUP_KEYS, "config_id"], how="inner").sort_values([*GROUP_KEYS, "seed"]).reset_index(
         drop=True
     )

@@ -1,7 +1,8 @@
 """Run a sweep spec on Ray Tune: Tuners, samplers and the scheduling of jobs on the cluster.
 
 One Tuner per job (feature set, protocol, method, held-out corpus; :meth:`rdlr.sweep.spec.SweepSpec.jobs`), searching
-the method's own hyperparameter sets (Section 3.2) with a seeded Optuna sampler. Where the sweep keeps its
+the method's own hyperparameter sets (Section 3.2) with a seeded Optuna sampler that suggests only configurations not
+yet tried (:mod:`rdlr.sweep.sampling`), so a job runs ``configs`` distinct ones. Where the sweep keeps its
 files and results: :mod:`rdlr.sweep.files`; what a trial asks Ray for: :mod:`rdlr.sweep.resources`.
 
 Design choices:
@@ -54,6 +55,7 @@ from rdlr.sweep.files import SPEC_FILE, SweepError, SweepFiles
 from rdlr.sweep.resources import (
     TrialResources, cluster_nodes, jobs_at_once, plan_resources, trial_slots, trials_per_job,
 )  # fmt: skip
+from rdlr.sweep.sampling import make_sampler, optuna_space
 from rdlr.sweep.spec import Job, SweepSpec
 from rdlr.sweep.trial import JOB_CONSTANTS, TrialContext, trainable_for
 
@@ -64,17 +66,6 @@ SLOTS_POLL_S = 5.0
 
 def _trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
-
-
-def make_sampler(kind: str, seed: int, space: Mapping[str, list[Any]]) -> optuna.samplers.BaseSampler:
-    """The seeded Optuna sampler of a job (``grid`` visits the grid in a seeded random order)."""
-    if kind == "grid":
-        return optuna.samplers.GridSampler({k: list(v) for k, v in space.items()}, seed=seed)
-    if kind == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    raise SweepError(f"unknown sampler {kind!r}; valid: grid, random, tpe")
 
 
 @dataclass
@@ -146,8 +137,7 @@ class _Sweep:
         if tune.Tuner.can_restore(path):
             return tune.Tuner.restore(path, trainable=trainable, resume_errored=True, param_space=constants), True
         seeds = len(self.spec.seeds)
-        space = {k: optuna.distributions.CategoricalDistribution(list(v)) for k, v in job.space.items()}
-        searcher = OptunaSearch(space=space, metric=METRIC, mode="max",
+        searcher = OptunaSearch(space=optuna_space(job.space), metric=METRIC, mode="max",
                                 sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space))
         tune_config = tune.TuneConfig(
             search_alg=Repeater(searcher, repeat=seeds), num_samples=job.configs * seeds,

@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 from scipy import stats
 
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
+from rdlr.labels import CLASSES
 from rdlr.methods import TABLE2_METHODS, TABLE3_METHODS, get_method
 from rdlr.report.build import render_report
 from rdlr.report.cells import build_table
@@ -27,8 +29,9 @@ from rdlr.report.compare import compare_methods, format_pair, paired_test
 from rdlr.report.files import locate_results, report_input
 from rdlr.report.layout import (
     AVG, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, PAPER_RESULTS_PATH, TABLE3_FEATURES, WITHIN_LABEL, RowSpec,
-    load_paper_results, method_label, order_corpora, paper_corpus, row_label, table2_rows, table3_rows,
+    load_paper_results, method_label, order_corpora, paper_corpus, paper_lookup, row_label, table2_rows, table3_rows,
 )  # fmt: skip
+from rdlr.report import plots
 from rdlr.report.plots import parse_confusion
 from rdlr.report.render import latex_escape, pipe_table
 from rdlr.report.selection import selected_trials
@@ -68,7 +71,9 @@ def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "golden") ->
                         "hparams": json.dumps({"batch_size": 1024 if config == "c1" else 2048}),
                         "val_ua": round(test + val_shift + 0.1, 6), "test_ua": round(test + test_shift, 6),
                         "confusion": json.dumps([[10 + seed, 2, 1, 0], [3, 8, 1, 1], [0, 2, 9, c], [1, 1, 0, 12]]),
-                        "trial_id": f"t{m}{c}{seed}{config}",
+                        "trial_id": f"t{m}{c}{seed}{config}", "test_wa": round(test + 0.02, 6),
+                        "test_f1": round(test - 0.01, 6),
+                        **{f"test_recall/{name}": round(test + 0.04 * (k - 1.5), 6) for k, name in enumerate(CLASSES)},
                     })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -79,8 +84,8 @@ def golden_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render_report(make_results(), out, spec={"spec_id": "golden", "seeds": [0, 1, 2]}, plots=False)
 
 
-GOLDEN_FILES = ("table2.md", "table3.md", "other.md", "comparison.md", "selection.md", "README.md", "table2.tex",
-                "table2.csv")  # fmt: skip
+GOLDEN_FILES = ("table2.md", "table3.md", "other.md", "comparison.md", "selection.md", "metrics.md", "README.md",
+                "table2.tex", "table2.csv")  # fmt: skip
 
 
 @pytest.mark.parametrize("name", GOLDEN_FILES)
@@ -112,19 +117,26 @@ def test_report_layout_and_index(golden_report: Path) -> None:
     assert "[Table 2](table2.md)" in index and "[Paired comparison" in index
     table2 = (folder / "table2.md").read_text(encoding="utf-8")
     assert "validation selection" in table2 and "Demo corpora" not in table2
-    assert pd.read_csv(folder / "table2.csv").shape[0] == 26
+    shown = ["ce", "ce", "cww_dagger", "rdlr_cww_dagger"]  # within-corpus CE, then the out-of-corpus rows with results
+    assert pd.read_csv(folder / "table2.csv")["method"].tolist() == shown
+    assert "22 row(s) of the paper's layout without results are left out" in table2
+    assert "(22 layout rows without results left out; `--all-rows`)" in index
 
 
-def test_missing_cells_are_shown_as_missing(golden_report: Path) -> None:
+def test_missing_cells_are_shown_as_missing(golden_report: Path, tmp_path: Path) -> None:
     table2 = (golden_report.parent / "table2.md").read_text(encoding="utf-8")
-    assert md_row(table2, "Soft label [17]") == ["–"] * 5
+    assert "Soft label [17]" not in table2  # a row without any result is left out by default
     proposed = md_row(table2, get_method("rdlr_cww_dagger").label)
-    assert proposed[3] == "–" and proposed[4] == "–"  # POD missing -> no Avg
+    assert proposed[4] == "–" and proposed[5] == "–"  # POD missing -> no Avg
     beside = md_row(table2, get_method("rdlr_cww_dagger").label, occurrence=1)
     assert beside[3] == "– / 38.8 / –" and beside[4] == "– / 48.4 / –"
-    csv = pd.read_csv(golden_report.parent / "table2.csv").set_index(["protocol", "method"])
+    index = render_report(make_results(), tmp_path, plots=False, all_rows=True)  # the paper's full layout
+    table2 = (index.parent / "table2.md").read_text(encoding="utf-8")
+    assert md_row(table2, "Soft label [17]") == [""] + ["–"] * 5 and "left out" not in table2
+    csv = pd.read_csv(index.parent / "table2.csv").set_index(["protocol", "method"])
+    assert len(csv) == 26
     soft = csv.loc[("out_of_corpus", "soft")]
-    assert math.isnan(soft["CRE_mean"]) and soft["CRE_paper"] == 52.7
+    assert math.isnan(soft["CRE_mean"]) and soft["CRE_paper"] == 52.7 and soft["CRE_configs"] == 0
 
 
 def test_cells_mean_std_and_seed_marks(golden_report: Path) -> None:
@@ -133,12 +145,18 @@ def test_cells_mean_std_and_seed_marks(golden_report: Path) -> None:
     cre = ce.loc[ce["held_out"] == "CRE", "test_ua"]
     table2 = (golden_report.parent / "table2.md").read_text(encoding="utf-8")
     row = md_row(table2, get_method("ce").label)
-    assert row[0].strip("*") == f"{100 * cre.mean():.1f} ± {100 * cre.std(ddof=1):.1f}"
+    assert row[0] == "2"  # configurations compared
+    low, high = stats.t.interval(0.95, len(cre) - 1, loc=100 * cre.mean(), scale=100 * stats.sem(cre))
+    assert row[1].strip("*") == f"{100 * cre.mean():.1f} ± {(high - low) / 2:.1f}"  # mean ± 95 % t half-width
+    csv = pd.read_csv(golden_report.parent / "table2.csv").set_index(["protocol", "method"])
+    assert csv.loc[("out_of_corpus", "ce"), "CRE_std"] == pytest.approx(100 * cre.std(ddof=1), abs=1e-3)
+    assert csv.loc[("out_of_corpus", "ce"), "CRE_ci95"] == pytest.approx((high - low) / 2, abs=1e-3)
     means = [ce.loc[ce["held_out"] == c, "test_ua"].mean() for c in CORPORA]
-    assert row[4].split(" ± ")[0].strip("*") == f"{100 * np.mean(means):.1f}"
+    assert row[5].split(" ± ")[0].strip("*") == f"{100 * np.mean(means):.1f}"
     cww = md_row(table2, get_method("cww_dagger").label)
-    assert cww[2].endswith("(n=2)")
-    assert md_row(table2, WITHIN_LABEL)[0].startswith("65.")  # within-corpus row from its own protocol
+    assert cww[3].endswith("(n=2)")
+    assert md_row(table2, WITHIN_LABEL)[1].startswith("65.")  # within-corpus row from its own protocol
+    assert "95 % Student-t interval" in table2
 
 
 def test_best_per_column_is_marked_among_out_of_corpus_rows(golden_report: Path) -> None:
@@ -150,7 +168,7 @@ def test_best_per_column_is_marked_among_out_of_corpus_rows(golden_report: Path)
         assert set(out.loc[out[f"{column}_best"], "method"]) == expected, column
     assert not csv.loc[csv["protocol"] == "within_corpus", [f"{c}_best" for c in CORPORA]].any().any()
     table2 = (golden_report.parent / "table2.md").read_text(encoding="utf-8")
-    assert md_row(table2, get_method("rdlr_cww_dagger").label)[0].startswith("**")
+    assert md_row(table2, get_method("rdlr_cww_dagger").label)[1].startswith("**")
 
 
 def test_best_marks_ties_at_shown_precision() -> None:
@@ -173,6 +191,7 @@ def test_avg_needs_all_four_corpora() -> None:
     assert full.mean == pytest.approx(np.mean([51, 59, 42, 30]))
     per_seed = [np.mean([50, 60, 40, 30]), np.mean([52, 58, 44, 30])]
     assert full.std == pytest.approx(np.std(per_seed, ddof=1))
+    assert full.half_width == pytest.approx(stats.t.ppf(0.975, 1) * stats.sem(per_seed))
     three = frame[frame["held_out"] != "POD"]
     assert build_table("t", "t", rows, three, ["CRE", "IEM", "IMP"]).cell(rows[0], AVG).missing
     assert build_table("t", "t", rows, three, list(CORPORA)).cell(rows[0], AVG).missing
@@ -188,7 +207,11 @@ def test_paired_test_matches_scipy() -> None:
     assert result.n == 3
     assert result.pvalue == pytest.approx(expected.pvalue) and result.statistic == pytest.approx(expected.statistic)
     assert result.diff == pytest.approx(100 * np.mean([0.05, 0.02, 0.05]))
+    low, high = stats.t.interval(0.95, 2, loc=result.diff, scale=stats.sem([5.0, 2.0, 5.0]))
+    assert result.half_width == pytest.approx((high - low) / 2)
     assert format_pair(result.n, result.diff, result.pvalue) == f"+4.0 (p={expected.pvalue:.3f}, n=3)"
+    assert format_pair(3, result.diff, result.pvalue, result.half_width) == (
+        f"+4.0 ± {(high - low) / 2:.1f} (p={expected.pvalue:.3f}, n=3)")
     single = paired_test(a.iloc[:1], b.iloc[:1])
     assert single.n == 1 and math.isnan(single.pvalue)
     assert format_pair(single.n, single.diff, single.pvalue) == "+5.0 (p=n/a, n=1)"
@@ -244,7 +267,13 @@ def test_demo_corpora_are_mapped_and_flagged(tmp_path: Path) -> None:
     header = next(line for line in table2.splitlines() if line.startswith("| Method"))
     assert re.findall(r"(\w+-demo) \(paper: (\w+)\)", header) == [(f"{c}-demo", c) for c in CORPORA]
     assert "synthetic stand-ins" in table2 and "only as a reference" in table2
-    assert md_row(table2, get_method("ce").label, occurrence=1)[0].split(" / ")[1] == "51.6"
+    assert "## The paper's numbers (reference only)" in table2 and "Beside the paper" not in table2
+    assert md_row(table2, get_method("ce").label, occurrence=1) == ["51.6", "50.1", "38.9", "31.9", "43.1"]
+    csv = pd.read_csv(index.parent / "table2.csv").set_index(["protocol", "method"])
+    ce = csv.loc[("out_of_corpus", "ce")]
+    assert ce["CRE-demo_paper"] == 51.6 and math.isnan(ce["CRE-demo_diff"]) and math.isnan(ce["Avg_diff"])
+    reference_tex = (index.parent / "table2.tex").read_text(encoding="utf-8").split("reference only")[1]
+    assert "& 51.6 &" in reference_tex and not re.search(r"\$[+-]\d", reference_tex)  # no difference column
     assert "synthetic stand-ins" in index.read_text(encoding="utf-8")
 
 
@@ -255,7 +284,10 @@ def test_own_corpora_keep_spec_order_and_blank_paper(tmp_path: Path) -> None:
     assert [c[:-5] for c in csv.columns if c.endswith("_mean")] == ["MID", "ZED", "ALPHA", "BETA", AVG]
     assert csv["MID_paper"].isna().all() and csv["Avg_paper"].isna().all()
     assert (csv["Avg_mean"].dropna() > 0).sum() == 3  # within CE, CE, CWW + † have all four corpora
-    assert "no published numbers" in (index.parent / "table2.md").read_text(encoding="utf-8")
+    table2 = (index.parent / "table2.md").read_text(encoding="utf-8")
+    assert "no published numbers" in table2
+    assert "Beside the paper" not in table2 and "reference only" not in table2 and "printed Avg" not in table2
+    assert (index.parent / "table2.tex").read_text(encoding="utf-8").count(r"\begin{tabular}") == 1
     assert order_corpora(["X", "POD-demo", "CRE", "Y"], ["Y"]) == ["CRE", "POD-demo", "Y", "X"]
 
 
@@ -277,12 +309,59 @@ def test_plots_are_written(tmp_path: Path) -> None:
     results = make_results()
     results = results[(results["features"] == "is10") & results["method"].isin(["ce", "rdlr_cww_dagger"])]
     index = render_report(results, tmp_path)
-    plots = sorted(p.name for p in (index.parent / "plots").glob("*.png"))
-    assert plots == ["confusion_is10.png", "ua_table2.png"]
+    plots = sorted(p.name for p in (index.parent / "plots").iterdir())
+    assert plots == ["confusion_is10.pdf", "confusion_is10.png", "ua_table2.pdf", "ua_table2.png"]
     for name in plots:
         data = (index.parent / "plots" / name).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
-        assert f"(plots/{name})" in index.read_text(encoding="utf-8")
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" if name.endswith(".png") else data[:5] == b"%PDF-"
+        assert len(data) > 1000 and f"(plots/{name})" in index.read_text(encoding="utf-8")
+
+
+def drawn_figure(table_rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Figure:
+    """The UA figure :func:`plot_ua` draws for the table of ``table_rows``, caught before it is saved."""
+    caught: list[Figure] = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: caught.append(fig) or path)
+    trials = selected_trials(table_rows, "validation")
+    columns = order_corpora(trials["held_out"])
+    table = build_table("table2", "t", table2_rows(), trials, columns,
+                        paper=paper_lookup(2, load_paper_results()), n_seeds=3, all_rows=False)
+    assert plots.plot_ua(table, tmp_path / "ua.png", "rdlr_cww_dagger") is not None
+    return caught[0]
+
+
+def test_ua_plot_shares_one_axis_marks_chance_and_lists_only_what_is_drawn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    results = make_results()
+    is10 = results[results["features"] == "is10"]
+    fig = drawn_figure(is10[is10["method"].isin(["ce", "rdlr_cww_dagger"])], monkeypatch, tmp_path)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == [*CORPORA, AVG]
+    assert len({ax.get_xlim() for ax in panels}) == 1 and panels[0].get_xlim()[0] == 0.0
+    for ax in panels:
+        assert any(list(line.get_xdata()) == [25.0, 25.0] for line in ax.get_lines())  # chance (4 classes)
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert legend == ["out-of-corpus", "proposed", "within-corpus", "paper", "chance (25 %)"]
+    out_only = is10[(is10["method"] == "ce") & (is10["protocol"] == "out_of_corpus")]
+    demo = out_only.assign(held_out=out_only["held_out"] + "-demo")  # stand-ins: the paper's ticks are not drawn
+    legend = [text.get_text() for text in drawn_figure(demo, monkeypatch, tmp_path).legends[0].get_texts()]
+    assert legend == ["out-of-corpus", "chance (25 %)"]
+
+
+def test_class_metrics_page_when_the_results_carry_them(golden_report: Path, tmp_path: Path) -> None:
+    metrics = pd.read_csv(golden_report.parent / "metrics.csv")
+    trials = selected_trials(make_results(), "validation")
+    ce = trials[(trials["method"] == "ce") & (trials["protocol"] == "out_of_corpus") & (trials["held_out"] == "IEM")
+                & (trials["features"] == "is10")]  # fmt: skip
+    row = metrics[(metrics["method"] == "ce") & (metrics["protocol"] == "out_of_corpus")
+                  & (metrics["held_out"] == "IEM") & (metrics["features"] == "is10")].iloc[0]  # fmt: skip
+    assert row["test_f1_mean"] == pytest.approx(100 * ce["test_f1"].mean(), abs=1e-3)
+    assert row["test_recall/sad_mean"] == pytest.approx(100 * ce["test_recall/sad"].mean(), abs=1e-3)
+    assert row["n_seeds"] == 3 and "Macro-F1" in (golden_report.parent / "metrics.md").read_text(encoding="utf-8")
+    older = make_results().drop(columns=["test_f1", *(f"test_recall/{c}" for c in CLASSES)])
+    index = render_report(older, tmp_path, plots=False)
+    assert not (index.parent / "metrics.md").exists()
+    assert "Macro-F1 and per-class recall: not in the results" in index.read_text(encoding="utf-8")
 
 
 def test_malformed_results_raise_clear_errors(tmp_path: Path) -> None:
@@ -315,6 +394,9 @@ def test_cli_renders_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFi
     index = tmp_path / "rep" / "golden" / "README.md"
     assert str(index) in capsys.readouterr().out
     assert '"held_out": [' in index.read_text(encoding="utf-8")  # the spec beside results.csv was read
+    assert len(pd.read_csv(index.parent / "table2.csv")) == 4
+    assert run(parser.parse_args([str(storage), "--out", str(tmp_path / "rep"), "--no-plots", "--all-rows"])) == 0
+    assert len(pd.read_csv(index.parent / "table2.csv")) == 26  # the paper's full layout
     assert run(parser.parse_args([str(storage), "--spec-id", "nope", "--out", str(tmp_path)])) == 2
     assert "no results.csv for spec 'nope'" in capsys.readouterr().err
     (storage / "second").mkdir()
@@ -345,13 +427,14 @@ def test_report_files_are_written_whole(golden_report: Path) -> None:
     written = sorted(p.name for p in golden_report.parent.iterdir() if p.is_file())
     assert not [name for name in written if name.startswith(".")]  # no temporary file left behind
     assert written == sorted([*(f"{t}{s}" for t in ("table2", "table3", "other") for s in (".md", ".tex", ".csv")),
-                              "comparison.md", "comparison.csv", "selection.md", "selection.csv", "README.md"])
+                              "comparison.md", "comparison.csv", "selection.md", "selection.csv", "metrics.md",
+                              "metrics.csv", "README.md"])
 
 
 def test_latex_escapes_and_marks_best(golden_report: Path) -> None:
     assert latex_escape("CWW + † 50% a_b #1 & {x}") == r"CWW + $\dagger$ 50\% a\_b \#1 \& \{x\}"
     tex = (golden_report.parent / "table2.tex").read_text(encoding="utf-8")
-    assert r"RDLR + CWW + $\dagger$ (proposed) & $\mathbf{" in tex
+    assert r"RDLR + CWW + $\dagger$ (proposed) & 2 & $\mathbf{" in tex
     assert tex.count(r"\begin{tabular}") == 2 and r"\toprule" in tex and r"\bottomrule" in tex
 
 

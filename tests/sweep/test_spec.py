@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rdlr.methods import SEARCH_SPACE, TABLE2_METHODS, TABLE3_METHODS, get_method
+from rdlr.methods import DEFAULT_HPARAMS, SEARCH_SPACE, TABLE2_METHODS, TABLE3_METHODS, get_method
 from rdlr.sweep.spec import DEMO_LABELED, Job, SpecError, SweepSpec, load_spec, packaged_specs, resolve_spec_path
 
 MINIMAL = {
@@ -63,13 +63,18 @@ def test_table3_has_both_feature_sets_and_its_rows() -> None:
     assert {job.features for job in spec.jobs()} == set(spec.features)
 
 
-def test_demo_is_small_and_covers_ce_and_the_proposed_method() -> None:
+def test_demo_shows_each_component_with_three_seeds_and_equal_budgets() -> None:
     spec = load_spec("demo")
     assert spec.data.source == "demo" and spec.held_out == DEMO_LABELED
-    assert {"ce", "rdlr_cww_dagger"} <= set(spec.protocols.out_of_corpus)
-    assert len(spec.seeds) == 2 and spec.training["max_epochs"] <= 30
-    assert spec.search.space["batch_size"] == (64, 128)
-    assert spec.num_trials() <= 64
+    assert spec.protocols.within_corpus == ("ce",)
+    assert spec.protocols.out_of_corpus == ("ce", "rd", "lr", "rdlr_cww_dagger")  # CE, each component, proposed
+    assert len(spec.seeds) >= 3 and spec.training["max_epochs"] <= 15
+    jobs = spec.jobs()
+    assert {job.configs for job in jobs} == {1}  # the same budget for every row
+    assert spec.search.space["batch_size"] == (64,)
+    for name in ("gamma", "lambda_w", "lambda_rd", "lambda_ae"):  # the package defaults, one value each
+        assert spec.search.space[name] == (DEFAULT_HPARAMS[name],)
+    assert spec.num_trials() == 5 * 4 * 3  # rows x held-out corpora x seeds: about 7 minutes on 2 cores
 
 
 def test_budget_is_capped_by_the_grid_and_auto_picks_the_sampler() -> None:

@@ -104,6 +104,8 @@ def test_results_have_one_row_per_trial(resumed: dict[str, Any]) -> None:
     assert not results.duplicated(["protocol", "method", "held_out", "config_id", "seed"]).any()
     assert set(results["seed"]) == {0, 1}
     assert results.groupby(["protocol", "method", "config_id"])["seed"].nunique().eq(2).all()
+    budgets = {(job.protocol, job.method): job.configs for job in spec().jobs()}  # lr: 2 of 14 by TPE
+    assert results.groupby(["protocol", "method"])["config_id"].nunique().to_dict() == budgets  # all distinct
     assert results[["val_ua", "test_ua", "test_wa"]].apply(lambda c: c.between(0, 1)).all().all()
     assert "val_ua/IEM-demo" in results.columns and "test_ua/CRE-demo" in results.columns
     hparams = results["hparams"].map(json.loads)
