@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from rdlr.cluster_capacity import find_capacity
+from rdlr.features.placement import AUTO, DEVICES, extraction_device
 from rdlr.ray_session import ray_session
 from rdlr.sweep.cli import add_common_arguments
 from rdlr.sweep.inputs import (
@@ -41,7 +43,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("reports"),
                         help="report folder; the report goes to <out>/<spec id>/ (default: reports)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="feature-extraction actors (default: the cluster's CPUs minus one)")
+                        help="feature-extraction actors per feature set (default: sized from the cluster, see "
+                             "rdlr extract --help)")
+    parser.add_argument("--device", choices=(AUTO, *DEVICES), default=AUTO,
+                        help="where extractors with a model (w2v, bert, hf:) run; auto: cuda when the cluster has "
+                             "or can start a GPU node. is10 always runs on CPU (CPU nodes)")
     parser.add_argument("--all-rows", action="store_true",
                         help="report the paper's full table layout: rows without results shown as missing "
                         "(default: left out)")
@@ -94,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         spec, storage, data_root, store = _resolve(args)
+        capacity = find_capacity(args.autoscaler_config, joined=bool(args.address))
     except (SpecError, ValueError) as error:
         print(f"rdlr reproduce: error: {error}", file=sys.stderr)
         return 2
@@ -103,22 +110,23 @@ def run(args: argparse.Namespace) -> int:
     from rdlr.corpora import ManifestError, SplitError
     from rdlr.features import FeatureStoreError, extract
     from rdlr.sweep.driver import SweepError, run_sweep
-    from rdlr.sweep.resources import extraction_device
     from rdlr.sweep.summary import outcome_text
 
     stages = _Stages(4)
     print(f"rdlr reproduce {spec.id}: {len(spec.jobs())} jobs, {spec.num_trials()} trials; storage {storage}")
     try:
-        with ray_session(args.address, log_to_driver=False):
+        with ray_session(args.address, log_to_driver=False) as ray:
             stages.next(f"prepare manifests ({spec.data.source} data{f' under {data_root}' if data_root else ''})")
             manifest = prepare_manifest(spec, data_root, log=_say)
             stages.next(f"extract {', '.join(feature_components(spec))} for {len(manifest)} utterances into {store}")
-            extract(manifest, feature_components(spec), store, workers=args.workers, device=extraction_device(),
-                    models=resolved_models(spec, data_root), **extraction_options(spec))
+            summary = extract(manifest, feature_components(spec), store, workers=args.workers,
+                              device=extraction_device(args.device, ray, capacity),
+                              models=resolved_models(spec, data_root), capacity=capacity, **extraction_options(spec))
+            print(summary.format(), flush=True)
             stages.next(f"sweep {spec.id} on Ray Tune")
             tables = load_tables(spec, store, spec_corpora(spec, data_root))
             outcome = run_sweep(spec, tables, storage, adapt_resources=not args.no_adapt,
-                                resolved=resolved_info(spec, data_root, store))
+                                resolved=resolved_info(spec, data_root, store), capacity=capacity)
         print(outcome_text(outcome))
         if not outcome.rows:
             print("rdlr reproduce: no finished trials, so no report", file=sys.stderr)

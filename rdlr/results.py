@@ -23,12 +23,15 @@ RESULTS_FILE = "results.csv"
 GROUP_KEYS: tuple[str, ...] = ("features", "protocol", "method", "held_out")  # one job = one table cell
 TRIAL_KEY: tuple[str, ...] = (*GROUP_KEYS, "config_id", "seed")  # one trial within a spec
 REQUIRED_COLUMNS: tuple[str, ...] = (*GROUP_KEYS, "seed", "config_id", "val_ua", "test_ua")
-TEXT_COLUMNS: tuple[str, ...] = (*GROUP_KEYS, "config_id", "spec_id", "hparams", "confusion", "trial_id")
+TEXT_COLUMNS: tuple[str, ...] = (
+    *GROUP_KEYS, "config_id", "spec_id", "hparams", "confusion", "trial_id", "node", "host",
+)  # fmt: skip
 BASE_COLUMNS: tuple[str, ...] = (
     "spec_id", "protocol", "features", "method", "held_out", "seed", "config_id", "hparams", "val_ua",
 )  # fmt: skip
 TAIL_COLUMNS: tuple[str, ...] = (
     "test_wa", "confusion", "epochs", "best_epoch", "wall_time_s", "cpu_time_s", "trial_id",
+    "node", "host",  # where the trial ran: the Ray node id and the machine's host name
 )  # fmt: skip
 
 

@@ -17,11 +17,13 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One Ray instance for the whole test session: 2 CPUs, small object store, no dashboard."""
+    """One Ray instance for the whole test session: 2 CPUs, small object store, no dashboard. Always a new local
+    instance (``address="local"``): never a cluster found through RAY_ADDRESS or a running ``ray start``."""
     import ray
 
     if not ray.is_initialized():
         ray.init(
+            address="local",
             num_cpus=2,
             object_store_memory=256 * 1024**2,
             include_dashboard=False,

@@ -55,6 +55,7 @@ class Extractor(ABC):
     """
 
     name: ClassVar[str]
+    gpu_capable: ClassVar[bool] = True  # False: no model on a device (openSMILE); its actors never ask for a GPU
     dim: int
     config: ExtractorConfig
 

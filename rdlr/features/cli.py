@@ -13,10 +13,11 @@ import sys
 
 import pandas as pd
 
+from rdlr.cluster_capacity import find_capacity
 from rdlr.corpora import read_manifest as read_validated_manifest
 from rdlr.corpora.manifest import check_unique_ids
-from rdlr.features.actor import DEVICES
 from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract
+from rdlr.features.placement import DEVICES
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets, valid_names
 from rdlr.features.summary import ExtractSummary
 from rdlr.features.store import FeatureStoreError
@@ -45,10 +46,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, metavar="DIR_OR_URI",
                         help="feature store: a folder or a URI such as s3://bucket/features")
     parser.add_argument("--workers", type=int, default=None,
-                        help="extraction actors (default: the cluster's CPUs minus one)")
+                        help="extraction actors per feature set (default: one per CPU of the CPU nodes the cluster "
+                        "may run, see --autoscaler-config, else the cluster's CPUs minus one; on cuda one per GPU)")
     parser.add_argument("--device", choices=DEVICES, default="cpu",
-                        help="where models run; with cuda each actor asks for min(1, GPUs / workers) of a GPU: a "
-                        "whole one while there are enough, otherwise the actors share the GPUs and their memory")
+                        help="where models (w2v, bert, hf:) run; with cuda each actor asks for min(1, GPUs / workers) "
+                        "of a GPU: a whole one while there are enough, otherwise the actors share the GPUs and their "
+                        "memory. is10 (openSMILE) always runs on CPU")
+    parser.add_argument("--autoscaler-config", metavar="YAML", default=None,
+                        help="autoscaler config bounding the cluster's size (default with --address: "
+                        "~/ray_bootstrap_config.yaml on a head started by `ray up`)")
     parser.add_argument("--w2v-checkpoint", metavar="PATH", help="wav2vec checkpoint (needed for w2v)")
     parser.add_argument("--whisper-checkpoint", metavar="PATH",
                         help="Whisper checkpoint for transcripts (bert; default: the manifest's transcripts)")
@@ -104,9 +110,11 @@ def run(args: argparse.Namespace) -> int:
         manifest = read_manifests(args.manifest)
         print(f"rdlr extract: {len(manifest)} utterances from {len(args.manifest)} manifest(s); "
               f"feature sets {'+'.join(feature_sets)} -> {args.store}", flush=True)
+        capacity = find_capacity(args.autoscaler_config, joined=bool(args.address))
         summary = extract(manifest, feature_sets, args.store, workers=args.workers, device=args.device,
                           models=models, batch_size=args.batch_size, retry_errors=args.retry_errors,
-                          address=args.address, progress=not args.no_progress, hf_layer=args.hf_layer)
+                          address=args.address, progress=not args.no_progress, hf_layer=args.hf_layer,
+                          capacity=capacity)
     except (ValueError, FeatureStoreError) as error:
         print(f"rdlr extract: error: {error}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ class IS10Extractor(Extractor):
     """openSMILE IS10 functionals of each utterance (one 1582-dim float32 vector)."""
 
     name: ClassVar[str] = "is10"
+    gpu_capable: ClassVar[bool] = False  # openSMILE runs on CPU whatever the device
 
     def __init__(self, config: IS10Config | None = None) -> None:
         self.config = config or IS10Config()

@@ -19,9 +19,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from rdlr.cluster_capacity import ClusterCapacity
 from rdlr.corpora.manifest import check_unique_ids
-from rdlr.features.actor import ExtractActor, actor_resources
+from rdlr.features.actor import ExtractActor
 from rdlr.features.base import Extractor
+from rdlr.features.placement import actor_resources, extractor_device
 from rdlr.features.provenance import config_info
 from rdlr.features.registry import build_extractor, parse_feature_sets, store_name
 from rdlr.features.store import DatasetKey, FeatureStore, check_name, reason_kind
@@ -101,6 +103,7 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
     first_started = float("inf")
     processed = 0
     n_errors = 0
+    nodes: Counter = Counter()
     try:
         for block in dataset.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
             if not len(block):
@@ -113,6 +116,7 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
                 counts[corpus].errors[reason_kind(reason)] += 1
             processed += len(block)
             n_errors += len(reasons)
+            nodes.update(block.column("node").to_pylist())
             bar.update(len(block))
             bar.set_postfix(errors=n_errors, refresh=False)
     finally:
@@ -121,18 +125,22 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
         context.enable_progress_bars = saved_bars
     end = time.time()
     steady = end - first_started if np.isfinite(first_started) else 0.0
-    return FeatureSetRun(writer.feature_set, writer.config_hash, workers, processed, end - start, steady)
+    return FeatureSetRun(writer.feature_set, writer.config_hash, workers, processed, end - start, steady, device,
+                         dict(nodes))
 
 
 def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store: str, workers: int | None = None,
             device: str = "cpu", models: Mapping[str, str] | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
             retry_errors: bool = False, address: str | None = None, progress: bool = True,
-            rows_per_part: int = ROWS_PER_PART, hf_layer: int | None = None) -> ExtractSummary:
+            rows_per_part: int = ROWS_PER_PART, hf_layer: int | None = None,
+            capacity: ClusterCapacity | None = None) -> ExtractSummary:
     """Extract ``feature_sets`` (``"is10+w2v"``, ``"is10,bert"`` or a list) for every utterance of ``manifest_df``
     into the feature store at ``store`` (folder or URI), skipping what it already holds.
 
     ``models`` maps ``w2v``/``bert``/``whisper`` to local model paths; ``hf_layer`` picks the hidden layer of
-    ``hf:<dir>`` encoders (``HFEncoderConfig.layer``; default: the last). Connects to Ray with
+    ``hf:<dir>`` encoders (``HFEncoderConfig.layer``; default: the last). ``device`` applies to extractors with a
+    model; openSMILE IS10 always runs on CPU. ``capacity``: the size an autoscaling cluster may reach, which sizes
+    the actor pools (:func:`rdlr.features.placement.actor_resources`). Connects to Ray with
     :func:`rdlr.ray_session.ray_session` (the Ray already initialised in this process, else ``address``, else
     ``RAY_ADDRESS`` or a Ray already running on this machine, else a new local one, left again afterwards).
     """
@@ -152,14 +160,16 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
     if all(job[4].empty for job in jobs):
         return summary
     with ray_session(address) as ray:
-        n_workers, resources = actor_resources(ray, workers, device)
         for requested, name, extractor, config_hash, todo, counts in jobs:
             if todo.empty:
                 continue
+            actor_device = extractor_device(extractor, device)
+            n_workers, resources = actor_resources(ray, workers, actor_device, capacity,
+                                                   batches=-(-len(todo) // batch_size))
             if not feature_store.has_config(name, config_hash):
                 feature_store.write_config(name, config_hash, config_info(extractor, name, requested))
             writer = PartWriter(feature_store, name, config_hash, manifest, rows_per_part=rows_per_part)
-            run = run_feature_set(ray, extractor, todo, writer, counts, n_workers, resources, device,
+            run = run_feature_set(ray, extractor, todo, writer, counts, n_workers, resources, actor_device,
                                   batch_size, progress)
             summary.runs.append(run)
             info = feature_store.read_config(name, config_hash)

@@ -32,6 +32,8 @@ class FeatureSetRun:
     processed: int
     wall_seconds: float
     steady_seconds: float
+    device: str = "cpu"
+    nodes: dict[str, int] = field(default_factory=dict)  # Ray node id -> utterances extracted there
 
     @property
     def rate(self) -> float:
@@ -80,8 +82,10 @@ class ExtractSummary:
                      for i, (v, w) in enumerate(zip(row, widths))]
             lines.append("  ".join(cells).rstrip())
         for run in self.runs:
+            nodes = ", ".join(f"{node} ×{n}" for node, n in sorted(run.nodes.items()))
             lines.append(f"{run.feature_set}: {run.processed} utterances with {run.workers} workers in "
-                         f"{run.wall_seconds:.1f} s ({run.rate:.1f} utt/s once started)")
+                         f"{run.wall_seconds:.1f} s ({run.rate:.1f} utt/s once started) on {run.device}; "
+                         f"nodes: {nodes or '-'}")
         if self.failed_before:
             lines.append(f"{self.failed_before} utterances skipped because they failed before "
                          f"(see the errors tables; rerun with --retry-errors to try them again)")

@@ -1,4 +1,5 @@
-"""``rdlr sweep SPEC [--data-root DIR] [--storage PATH] [--address auto]``: run a sweep spec on Ray Tune.
+"""``rdlr sweep SPEC [--data-root DIR] [--storage PATH] [--address auto] [--autoscaler-config YAML]``: run a sweep
+spec on Ray Tune.
 
 SPEC is a YAML file or a packaged spec name (``table2``, ``table3``, ``demo``). Features must already be in the
 feature store (``rdlr extract``, or use ``rdlr reproduce`` for prepare + extract + sweep + report). Results go to
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from rdlr.cluster_capacity import find_capacity
 from rdlr.ray_session import ray_session
 from rdlr.sweep.inputs import (
     feature_store_uri, load_tables, resolve_data_root, resolve_storage, resolved_info, spec_corpora, storage_note,
@@ -38,9 +40,15 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Ray cluster to join ('auto': the one running on this machine, or ray://HOST:10001); "
                              "default: the cluster named by RAY_ADDRESS or one already running on this machine, "
                              "else a local Ray started for this command")
+    parser.add_argument("--autoscaler-config", metavar="YAML", default=None,
+                        help="autoscaler config whose node types bound the cluster: trials and extraction actors "
+                             "are sized for the nodes it may launch (default with --address: "
+                             "~/ray_bootstrap_config.yaml, written by `ray up` on the head; without one the "
+                             "cluster is fixed)")
     parser.add_argument("--no-adapt", action="store_true",
-                        help="request the spec's trial resources as written (for autoscaling clusters whose GPU "
-                             "nodes start on demand) instead of adapting them to the nodes present now")
+                        help="request the spec's trial resources as written, even where no node (type) can hold "
+                             "them; by default they are adapted to the node types an autoscaler may launch, "
+                             "or on a fixed cluster to the nodes present now")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         data_root = resolve_data_root(args.data_root)
         store = feature_store_uri(spec, storage)
         corpora = spec_corpora(spec, data_root)
+        capacity = find_capacity(args.autoscaler_config, joined=bool(args.address))
     except (SpecError, ValueError, FileNotFoundError) as error:
         print(f"rdlr sweep: error: {error}", file=sys.stderr)
         return 2
@@ -66,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             tables = load_tables(spec, store, corpora)
             outcome = run_sweep(spec, tables, storage, adapt_resources=not args.no_adapt,
-                                resolved=resolved_info(spec, data_root, store))
+                                resolved=resolved_info(spec, data_root, store), capacity=capacity)
         except FeatureStoreError as error:
             print(f"rdlr sweep: error: {error}\n(extract the features first: `rdlr extract`, or run "
                   f"`rdlr reproduce {args.spec}`)", file=sys.stderr)

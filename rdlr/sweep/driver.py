@@ -14,9 +14,11 @@ Design choices:
   exactly one row of the results table.
 * **Concurrency**: jobs are independent Tuners, run in daemon threads (``Tuner.fit`` is blocking and the
   controllers mostly wait on Ray). Each Tuner runs at most 2 × seeds trials at once, so Optuna still learns from
-  finished configurations; the number of Tuners running at once is recomputed every few seconds from the
-  cluster's current trial slots (enough to keep every slot busy plus one job in reserve), so the same code keeps
-  2 CPUs or an autoscaling 100-CPU cluster busy. ``resources.parallel_jobs`` fixes it instead.
+  finished configurations; the number of Tuners running at once follows the cluster's trial slots (enough to
+  keep every slot busy plus one job in reserve): on a fixed cluster re-counted every few seconds from the nodes
+  alive, under an autoscaler (:mod:`rdlr.cluster_capacity`) from every node it may launch, so that the pending
+  trials make it start them. The same code keeps 2 CPUs or a 100-CPU cluster busy; ``resources.parallel_jobs``
+  fixes the number instead.
 * **Features** go to the trials through the object store once per feature set (``tune.with_parameters``).
 * **Results**: each finished trial writes its row to ``<storage>/<spec_id>/trials/<key>.json`` (from the trial,
   so it survives a driver crash) and the driver gathers them into ``<storage>/<spec_id>/results.csv``. Before
@@ -50,11 +52,10 @@ from ray.tune.registry import register_trainable
 from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
 
+from rdlr.cluster_capacity import ClusterCapacity, planning_nodes
 from rdlr.sweep.collector import Log, ResultSink, SinkCallback, close_sink, open_sink
 from rdlr.sweep.files import SPEC_FILE, SweepError, SweepFiles
-from rdlr.sweep.resources import (
-    TrialResources, cluster_nodes, jobs_at_once, plan_resources, trial_slots, trials_per_job,
-)  # fmt: skip
+from rdlr.sweep.resources import TrialResources, jobs_at_once, plan_resources, trial_slots, trials_per_job
 from rdlr.sweep.sampling import make_sampler, optuna_space
 from rdlr.sweep.spec import Job, SweepSpec
 from rdlr.sweep.trial import JOB_CONSTANTS, TrialContext, trainable_for
@@ -123,9 +124,10 @@ class _Sweep:
     """Runs the jobs of one spec as concurrent Tuners."""
 
     def __init__(self, spec: SweepSpec, trainables: Mapping[str, str], files: SweepFiles,
-                 resources: TrialResources, sink_key: str, sink: ResultSink) -> None:
+                 resources: TrialResources, sink_key: str, sink: ResultSink, capacity: ClusterCapacity | None) -> None:
         self.spec, self.trainables, self.files, self.resources = spec, trainables, files, resources
         self.sink_key, self.sink, self.log = sink_key, sink, sink.log
+        self.capacity = capacity
         self.outcomes: list[JobOutcome] = []
         self._lock = threading.Lock()
 
@@ -178,8 +180,9 @@ class _Sweep:
                 if not thread.is_alive():
                     del running[name]
             if pending:
-                if time.monotonic() - polled > SLOTS_POLL_S:  # nodes come and go (autoscaler): re-count the slots
-                    slots = trial_slots(cluster_nodes(), self.resources.cpus, self.resources.gpus)
+                if self.capacity is None and time.monotonic() - polled > SLOTS_POLL_S:  # nodes come and go
+                    slots = trial_slots(planning_nodes(None), self.resources.cpus, self.resources.gpus,
+                                        self.resources.custom)
                     polled = time.monotonic()
                 target = jobs_at_once(slots, trials_per_job(pending[0], seeds), len(pending) + len(running), fixed)
                 while pending and len(running) < target:
@@ -214,6 +217,7 @@ def run_sweep(
     adapt_resources: bool = True,
     resolved: Mapping[str, Any] | None = None,
     quiet: bool = True,
+    capacity: ClusterCapacity | None = None,
 ) -> SweepOutcome:
     """Run (or resume) every job of ``spec`` on Ray: the instance this process is connected to, else what
     ``ray.init()`` finds (the cluster of ``RAY_ADDRESS`` or one running on this machine), else a local one.
@@ -224,6 +228,8 @@ def run_sweep(
     the spec in ``spec.yaml``. Ctrl+C stops the sweep; re-running the same call resumes it. ``quiet`` replaces
     Tune's per-Tuner console output (interleaved across concurrent Tuners) with one line per finished trial;
     Tune's loggers (result.json, progress.csv, TensorBoard events) still write under ``<storage>/<spec.id>/tune``.
+    ``capacity``: the node types an autoscaler may launch (:mod:`rdlr.cluster_capacity`); trials are planned for
+    them rather than for the nodes alive now, so they ask for the spec's resources and GPU nodes start on demand.
     """
     import ray
 
@@ -234,14 +240,12 @@ def run_sweep(
         _quiet_tune()
     started = time.monotonic()
     files = SweepFiles(storage, spec.id)
-    resources = plan_resources(spec.resources, cluster_nodes(), adapt=adapt_resources)
+    resources = plan_resources(spec.resources, planning_nodes(capacity), adapt=adapt_resources)
     for note in resources.notes:
         log(f"resources: {note}")
-    info = {
-        **dict(resolved or {}), "storage": files.storage.uri, "ray": ray.__version__, "python": platform.python_version(),
-        "trial_resources": {"cpus": resources.cpus, "gpus": resources.gpus, "device": resources.device},
-    }  # fmt: skip
-    files.check_and_save_spec(spec, info)
+    if capacity is not None:
+        log(f"autoscaling cluster: trials planned for {capacity.describe()}")
+    files.check_and_save_spec(spec, _run_info(resolved, files, resources, capacity))
     jobs = spec.jobs()
     sink_key = f"{files.dir.uri}"
     sink = ResultSink(files, spec.num_trials(), log)
@@ -249,7 +253,8 @@ def run_sweep(
     log(f"sweep {spec.id}: {len(jobs)} jobs, {sink.planned} trials planned ({sink.previous} already done), "
         f"{resources.cpus:g} CPU + {resources.gpus:g} GPU per trial, {resources.slots} at once; "
         f"storage {files.dir.uri}")
-    sweep = _Sweep(spec, register_trainables(spec, tables, files, resources), files, resources, sink_key, sink)
+    sweep = _Sweep(spec, register_trainables(spec, tables, files, resources), files, resources, sink_key, sink,
+                   capacity)
     try:
         sweep.run(jobs)
     except KeyboardInterrupt:
@@ -269,6 +274,18 @@ def run_sweep(
         errors=[*sink.errors, *(f"job {o.job.name}: {o.failure}" for o in failed)],
         wall_time_s=time.monotonic() - started,
     )  # fmt: skip
+
+
+def _run_info(resolved: Mapping[str, Any] | None, files: SweepFiles, resources: TrialResources,
+              capacity: ClusterCapacity | None) -> dict[str, Any]:
+    """What this run resolved, saved with the spec: paths, storage, versions, trial resources, the cluster."""
+    import ray
+
+    trial = {"cpus": resources.cpus, "gpus": resources.gpus, "device": resources.device,
+             **({"custom": dict(resources.custom)} if resources.custom else {})}  # fmt: skip
+    cluster = capacity.describe() if capacity is not None else "the nodes alive at the start (fixed cluster)"
+    return {**dict(resolved or {}), "storage": files.storage.uri, "ray": ray.__version__,
+            "python": platform.python_version(), "trial_resources": trial, "cluster": cluster}  # fmt: skip
 
 
 def _check_tables(spec: SweepSpec, tables: Mapping[str, tuple[np.ndarray, pd.DataFrame]]) -> None:

@@ -1,12 +1,17 @@
-"""What one trial of a sweep asks Ray for, how many trials and Tuners run at once on the current cluster, and
-where feature extraction runs."""
+"""What one trial of a sweep asks Ray for, and how many trials and Tuners run at once.
+
+The nodes planned for are those of :func:`rdlr.cluster_capacity.planning_nodes`: every node an autoscaler may
+launch (so trials ask for the spec's resources and GPU nodes start on demand), else the nodes alive now (a fixed
+cluster, where a request no node can hold is adapted instead of waiting forever).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from rdlr.sweep.files import SweepError
 from rdlr.sweep.spec import Job, ResourcesSpec
 
 
@@ -18,22 +23,31 @@ class TrialResources:
     gpus: float
     slots: int
     notes: tuple[str, ...] = ()
+    custom: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def device(self) -> str:
         return "cuda" if self.gpus > 0 else "cpu"
 
     def as_tune(self) -> dict[str, float]:
-        return {"cpu": self.cpus, "gpu": self.gpus}
+        return {"cpu": self.cpus, "gpu": self.gpus, **self.custom}
 
 
 def plan_resources(spec: ResourcesSpec, nodes: list[Mapping[str, float]], adapt: bool = True) -> TrialResources:
     """Trial resources from the spec, adapted to the nodes' resources (``{"CPU": .., "GPU": ..}`` per node).
 
     A trial never asks for more than one node has (it would stay PENDING forever): no GPU where no node has one,
-    at most the largest node's CPUs and GPUs. ``adapt=False`` keeps the spec's request (an autoscaler will add
-    the nodes). ``slots`` counts the trials that fit at once on the current nodes (at least 1).
+    at most the largest node's CPUs and GPUs. ``adapt=False`` keeps the spec's request as written. Custom
+    resources (``resources.custom``) are never adapted: one that no node has is an error. ``slots`` counts the
+    trials that fit at once on the nodes (at least 1).
     """
+    custom = {name: float(amount) for name, amount in spec.custom.items()}
+    for name, amount in custom.items():
+        most = max((float(n.get(name, 0.0)) for n in nodes), default=0.0)
+        if adapt and most < amount:
+            raise SweepError(f"resources.custom.{name}: each trial asks for {amount:g}, but no node of the cluster "
+                             f"has more than {most:g}; trials would wait forever (start nodes with that resource, "
+                             "or remove it from the spec)")
     cpus, gpus, notes = float(spec.cpus_per_trial), float(spec.gpus_per_trial), []
     max_cpu = max((float(n.get("CPU", 0.0)) for n in nodes), default=0.0)
     max_gpu = max((float(n.get("GPU", 0.0)) for n in nodes), default=0.0)
@@ -47,25 +61,19 @@ def plan_resources(spec: ResourcesSpec, nodes: list[Mapping[str, float]], adapt:
         elif gpus > max_gpu:
             gpus = max_gpu if max_gpu < 1 else float(math.floor(max_gpu))
             notes.append(f"gpus_per_trial {spec.gpus_per_trial:g} > the largest node's {max_gpu:g} GPUs: using {gpus:g}")
-    return TrialResources(cpus, gpus, trial_slots(nodes, cpus, gpus), tuple(notes))
+    return TrialResources(cpus, gpus, trial_slots(nodes, cpus, gpus, custom), tuple(notes), custom)
 
 
-def trial_slots(nodes: list[Mapping[str, float]], cpus: float, gpus: float) -> int:
-    """Trials of ``cpus`` CPUs and ``gpus`` GPUs that fit on the nodes at once (at least 1)."""
+def trial_slots(nodes: list[Mapping[str, float]], cpus: float, gpus: float,
+                custom: Mapping[str, float] | None = None) -> int:
+    """Trials of ``cpus`` CPUs, ``gpus`` GPUs and ``custom`` resources that fit on the nodes at once (at least 1)."""
+    wanted = {"CPU": cpus, "GPU": gpus, **dict(custom or {})}
     total = 0
     for node in nodes:
-        fits = math.floor(float(node.get("CPU", 0.0)) / cpus + 1e-9) if cpus > 0 else 10**6
-        if gpus > 0:
-            fits = min(fits, math.floor(float(node.get("GPU", 0.0)) / gpus + 1e-9))
+        fits = min((math.floor(float(node.get(name, 0.0)) / amount + 1e-9) for name, amount in wanted.items()
+                    if amount > 0), default=10**6)
         total += max(0, fits)
     return max(1, total)
-
-
-def cluster_nodes() -> list[dict[str, float]]:
-    """Resources of the alive nodes of the connected Ray cluster."""
-    import ray
-
-    return [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
 
 
 def trials_per_job(job: Job, seeds: int) -> int:
@@ -78,10 +86,3 @@ def jobs_at_once(slots: int, per_job: int, remaining: int, fixed: int = 0) -> in
     wanted = fixed if fixed > 0 else math.ceil(slots / per_job) + 1
     return max(1, min(wanted, remaining))
 
-
-def extraction_device() -> str:
-    """Where neural feature extractors run: ``cuda`` when the connected cluster has a GPU, else ``cpu`` (IS10,
-    openSMILE, runs on CPU regardless)."""
-    import ray
-
-    return "cuda" if float(ray.cluster_resources().get("GPU", 0.0)) > 0 else "cpu"

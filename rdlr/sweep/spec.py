@@ -39,6 +39,7 @@ DEMO_UNLABELED = "LIB-demo"
 JOB_ORDER: tuple[str, ...] = (WITHIN_CORPUS, OUT_OF_CORPUS)  # the order jobs are planned and listed in
 SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "grid")
 MODEL_KEYS: tuple[str, ...] = tuple(MODEL_FLAGS)
+RAY_BUILTIN_RESOURCES: tuple[str, ...] = ("CPU", "GPU", "memory", "object_store_memory")  # not for resources.custom
 UNSET_OMITTED: tuple[str, ...] = ("hf",)  # optional sections left out of to_dict() while unset
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"  # the packaged specs in a source checkout
@@ -98,12 +99,14 @@ class SearchSpec:
 @dataclass(frozen=True)
 class ResourcesSpec:
     """Resources of one trial (adapted to the cluster: no GPU where none exists, at most one node's CPUs),
-    retries of a failed trial, and how many jobs (Tuners) run at once (0: enough to keep the cluster busy)."""
+    retries of a failed trial, and how many jobs (Tuners) run at once (0: enough to keep the cluster busy).
+    ``custom``: Ray custom resources each trial also asks for (e.g. to pin trials to one node type)."""
 
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     max_failures: int = 2
     parallel_jobs: int = 0
+    custom: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -248,10 +251,8 @@ def resolve_spec_path(name_or_path: str | Path) -> Path:
             packaged = folder.joinpath(path.name)
     if packaged is not None and packaged.is_file():
         return Path(str(packaged))
-    raise SpecError(
-        f"sweep spec {str(name_or_path)!r} not found; give a YAML file or one of the packaged specs: "
-        f"{', '.join(packaged_specs()) or f'(none found in {SWEEPS_DIR} or {SWEEPS_PACKAGE})'}"
-    )
+    raise SpecError(f"sweep spec {str(name_or_path)!r} not found; give a YAML file or one of the packaged specs: "
+                    f"{', '.join(packaged_specs()) or f'(none found in {SWEEPS_DIR} or {SWEEPS_PACKAGE})'}")
 
 
 def load_spec(name_or_path: str | Path) -> SweepSpec:
@@ -341,9 +342,8 @@ def _validate_corpora(spec: SweepSpec) -> None:
     if spec.data.source == "demo" and spec.unlabeled not in (None, DEMO_UNLABELED):
         raise SpecError(f"unlabeled: unknown corpus {spec.unlabeled!r}; the demo data has {DEMO_UNLABELED!r}")
     if spec.data.source == "real" and spec.unlabeled is not None and spec.unlabeled not in spec.data.corpora:
-        raise SpecError(
-            f"unlabeled: unknown corpus {spec.unlabeled!r}; valid (data.corpora): {', '.join(spec.data.corpora)}"
-        )
+        raise SpecError(f"unlabeled: unknown corpus {spec.unlabeled!r}; valid (data.corpora): "
+                        f"{', '.join(spec.data.corpora)}")
     labeled = spec.labeled_corpora()
     if labeled is not None:
         for i, name in enumerate(spec.held_out):
@@ -365,10 +365,8 @@ def _validate_methods(spec: SweepSpec) -> None:
             except ValueError as error:
                 raise SpecError(f"{where}: {error}") from None
             if method.needs_unlabeled and spec.unlabeled is None:
-                raise SpecError(
-                    f"{where}: method {method_id!r} uses AE (12) / PEL (13), which need unlabeled speech; "
-                    "set `unlabeled` (e.g. LIB)"
-                )
+                raise SpecError(f"{where}: method {method_id!r} uses AE (12) / PEL (13), which need unlabeled "
+                                "speech; set `unlabeled` (e.g. LIB)")
         total += len(methods)
     if total == 0:
         raise SpecError(f"protocols: list methods under at least one of {', '.join(JOB_ORDER)}")
@@ -382,9 +380,8 @@ def _validate_search(spec: SweepSpec) -> None:
     listed = {m for protocol in JOB_ORDER for m in getattr(spec.protocols, protocol)}
     for method_id, budget in search.configs_per_method.items():
         if method_id not in listed:
-            raise SpecError(
-                f"search.configs_per_method: method {method_id!r} is not in protocols; valid: {', '.join(sorted(listed))}"
-            )
+            raise SpecError(f"search.configs_per_method: method {method_id!r} is not in protocols; valid: "
+                            f"{', '.join(sorted(listed))}")
         if budget < 1:
             raise SpecError(f"search.configs_per_method.{method_id}: must be >= 1, got {budget}")
     for name, values in search.space.items():
@@ -434,6 +431,12 @@ def _validate_resources(resources: ResourcesSpec) -> None:
         raise SpecError(f"resources.max_failures: must be >= 0, got {resources.max_failures}")
     if resources.parallel_jobs < 0:
         raise SpecError(f"resources.parallel_jobs: must be >= 0 (0 = automatic), got {resources.parallel_jobs}")
+    for name, amount in resources.custom.items():
+        if name in RAY_BUILTIN_RESOURCES:
+            raise SpecError(f"resources.custom.{name}: set CPUs and GPUs with cpus_per_trial and gpus_per_trial; "
+                            "custom holds other Ray resources")
+        if amount <= 0:
+            raise SpecError(f"resources.custom.{name}: must be > 0, got {amount}")
 
 
 def _validate_models(spec: SweepSpec) -> None:

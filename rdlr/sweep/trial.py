@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import ray
 from ray import tune
 
 from rdlr.methods import Method, get_method
@@ -82,6 +83,7 @@ def run_one_trial(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, con
         "epochs": int(final["epochs"]), "best_epoch": int(final["best_epoch"]),
         "wall_time_s": round(float(result.wall_time_s), 3),
         "cpu_time_s": round(time.process_time() - cpu_started, 3), "trial_id": trial_id,
+        "node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
     }  # fmt: skip
     files.write_row(key, row)
     tune.report(final_report(row, cached=False))
