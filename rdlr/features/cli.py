@@ -66,7 +66,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the extraction and print the summary; 2 on bad input."""
+    """Run the extraction and print the summary; 2 on bad input or a store that cannot be written."""
     models = {key: value for key, value in (("w2v", args.w2v_checkpoint), ("whisper", args.whisper_checkpoint),
                                             ("bert", args.bert_dir)) if value}
     try:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         summary = extract(manifest, feature_sets, args.store, workers=args.workers, device=args.device,
                           models=models, batch_size=args.batch_size, retry_errors=args.retry_errors,
                           address=args.address, progress=not args.no_progress, hf_layer=args.hf_layer)
-    except (ValueError, FeatureStoreError) as error:
+    except (ValueError, FeatureStoreError, OSError) as error:  # OSError: unwritable or full store, store locked
         print(f"rdlr extract: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
