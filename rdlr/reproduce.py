@@ -23,6 +23,7 @@ from pathlib import Path
 from rdlr.cluster_capacity import find_capacity
 from rdlr.features.placement import AUTO, DEVICES, extraction_device
 from rdlr.ray_session import ray_session
+from rdlr.storage import check_writable
 from rdlr.sweep.cli import add_common_arguments
 from rdlr.sweep.inputs import (
     demo_data_root, extraction_options, feature_components, feature_store_uri, load_tables, prepare_manifest,
@@ -69,7 +70,8 @@ def _say(line: str) -> None:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[SweepSpec, str, Path | None, str]:
-    """(spec, storage, data root, feature store) of the command line; :class:`SpecError` on a bad request."""
+    """(spec, storage, data root, feature store) of the command line; :class:`SpecError` on a bad request,
+    :class:`rdlr.storage.StorageError` for a storage path or feature store that cannot be written."""
     spec_name = args.spec or (DEMO_SPEC if args.demo else None)
     if spec_name is None:
         raise SpecError("give a sweep spec (e.g. sweeps/table2.yaml) or --demo")
@@ -81,7 +83,11 @@ def _resolve(args: argparse.Namespace) -> tuple[SweepSpec, str, Path | None, str
         data_root: Path | None = demo_data_root(args.data_root, storage)
     else:
         data_root = resolve_data_root(args.data_root)
-    return spec, storage, data_root, feature_store_uri(spec, storage)
+    store = feature_store_uri(spec, storage)
+    check_writable(storage, what="storage path")
+    check_writable(store, what="feature store")
+    spec_corpora(spec, data_root)  # a manifests spec: its corpora checked against the manifests before Ray starts
+    return spec, storage, data_root, store
 
 
 def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False) -> Path:
@@ -101,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         spec, storage, data_root, store = _resolve(args)
         capacity = find_capacity(args.autoscaler_config, joined=bool(args.address))
-    except (SpecError, ValueError) as error:
+    except (SpecError, ValueError, OSError) as error:
         print(f"rdlr reproduce: error: {error}", file=sys.stderr)
         return 2
     note = storage_note(storage, args.address)
@@ -133,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         stages.next(f"report into {args.out / spec.id}")
         index = _report(spec, outcome.results_uri, args.out, all_rows=args.all_rows)
-    except (SpecError, SweepError, ManifestError, SplitError, FeatureStoreError, ValueError) as error:
+    except (SpecError, SweepError, ManifestError, SplitError, FeatureStoreError, ValueError, OSError) as error:
         print(f"rdlr reproduce: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

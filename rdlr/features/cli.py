@@ -100,7 +100,7 @@ def extraction_failures(summary: ExtractSummary, strict: bool) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the extraction and print the summary; 0 when done, 1 when extraction failed (see
-    :func:`extraction_failures`), 2 on bad input."""
+    :func:`extraction_failures`), 2 on bad input or a store that cannot be written."""
     models = {key: value for key, value in (("w2v", args.w2v_checkpoint), ("whisper", args.whisper_checkpoint),
                                             ("bert", args.bert_dir)) if value}
     try:
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                           models=models, batch_size=args.batch_size, retry_errors=args.retry_errors,
                           address=args.address, progress=not args.no_progress, hf_layer=args.hf_layer,
                           capacity=capacity)
-    except (ValueError, FeatureStoreError) as error:
+    except (ValueError, FeatureStoreError, OSError) as error:  # OSError: unwritable or full store, store locked
         print(f"rdlr extract: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,16 +3,20 @@
 For each feature set, the utterances that the store lacks (and that are not already recorded as failed, unless
 ``retry_errors``) go through ``Dataset.map_batches`` on a pool of actors (``ray.data.ActorPoolStrategy``); each
 actor (:mod:`rdlr.features.actor`) receives the configured extractor and calls ``setup(device)`` once, so a model
-loads once per actor. The driver consumes the mapped dataset block by block and writes part files as results
-arrive (:mod:`rdlr.features.writer`), so an interrupted run keeps what finished and the next run extracts only the
-rest. Unreadable utterances land in the errors table with their reason; the run carries on.
+loads once per actor. The driver consumes the mapped dataset block by block and writes each finished batch as a
+part file at once (:mod:`rdlr.features.writer`), so an interrupted run keeps what finished and the next run extracts
+only the rest. Unreadable utterances land in the errors table with their reason; the run carries on. The manifest's
+columns are stored apart from the vectors (:mod:`rdlr.features.metadata`), and one writer at a time holds the
+store's lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,13 +27,15 @@ from rdlr.cluster_capacity import ClusterCapacity
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.actor import ExtractActor
 from rdlr.features.base import Extractor
+from rdlr.features.metadata import audio_fingerprints, manifest_updates, write_manifest
 from rdlr.features.placement import actor_resources, extractor_device
 from rdlr.features.provenance import config_info
 from rdlr.features.registry import build_extractor, parse_feature_sets, store_name
 from rdlr.features.store import DatasetKey, FeatureStore, check_name, reason_kind
 from rdlr.features.summary import CorpusCounts, ExtractSummary, FeatureSetRun
-from rdlr.features.writer import ROWS_PER_PART, PartWriter
+from rdlr.features.writer import PartWriter
 from rdlr.ray_session import ray_session
+from rdlr.storage import check_writable
 
 DEFAULT_BATCH_SIZE = 16
 REQUIRED_COLUMNS = ("utt_id", "path", "corpus")
@@ -49,25 +55,40 @@ def validate_manifest(manifest: pd.DataFrame) -> pd.DataFrame:
     return manifest
 
 
-def plan(manifest: pd.DataFrame, store: FeatureStore, feature_set: str, config_hash: str,
-         retry_errors: bool) -> tuple[pd.DataFrame, list[CorpusCounts]]:
-    """Rows of ``manifest`` still to extract for this feature set and config, and the per-corpus counts."""
+def plan(manifest: pd.DataFrame, store: FeatureStore, feature_set: str, config_hash: str, retry_errors: bool,
+         fingerprints: pd.Series | None = None) -> tuple[pd.DataFrame, list[CorpusCounts]]:
+    """Rows of ``manifest`` still to extract for this feature set and config, and the per-corpus counts.
+
+    An utterance is done when the store holds its vector computed from the audio the manifest has now
+    (``fingerprints``: utt_id -> :func:`rdlr.features.metadata.audio_fingerprint`; default: read them), and
+    failed before when the errors table holds it for that audio (tried again only with ``retry_errors``).
+    """
+    if fingerprints is None:
+        fingerprints = audio_fingerprints(manifest)
     todo_parts: list[pd.DataFrame] = []
     counts: list[CorpusCounts] = []
     for corpus, rows in manifest.groupby("corpus", sort=True):
         key = DatasetKey(feature_set, config_hash, str(corpus))
-        present = rows["utt_id"].isin(store.ids(key))
-        failed = ~present & rows["utt_id"].isin(store.ids(key, errors=True))
+        ids = pd.Index(rows["utt_id"])
+        now = fingerprints.reindex(ids).to_numpy(dtype=object)
+        stored = store.fingerprints(key)
+        held = ids.isin(stored.index)
+        before = stored.reindex(ids).to_numpy(dtype=object)
+        present = held & (pd.isna(before) | pd.isna(now) | (before == now))
+        errors = store.fingerprints(key, errors=True)
+        failed_for = errors.reindex(ids).to_numpy(dtype=object)
+        failed = ~present & ids.isin(errors.index) & ((pd.isna(failed_for) & pd.isna(now)) | (failed_for == now))
         skip = present | (failed & (not retry_errors))
         counts.append(CorpusCounts(feature_set, config_hash, str(corpus), total=len(rows), present=int(present.sum()),
-                                   failed_before=int(failed.sum()) if not retry_errors else 0))
+                                   failed_before=int(failed.sum()) if not retry_errors else 0,
+                                   changed=int((held & ~present).sum())))
         todo_parts.append(rows[~skip])
     return pd.concat(todo_parts) if todo_parts else manifest.iloc[:0], counts
 
 
 def input_dataset(ray: Any, todo: pd.DataFrame, batch_size: int) -> Any:
     """The utterances to extract as a Ray dataset of blocks of at most ``batch_size`` rows, so that each actor
-    task returns one batch's results (the unit of incremental writing and of progress).
+    task maps one block and returns one batch's results (the unit of incremental writing and of progress).
 
     ``from_items`` builds the blocks and their metadata in the driver; ``from_pandas``/``from_arrow`` would
     start one remote metadata task per block (seconds of worker start-up on a small machine).
@@ -93,7 +114,7 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
     dataset = input_dataset(ray, todo, batch_size).map_batches(
         ExtractActor,
         fn_constructor_kwargs={"extractor": extractor, "device": device},
-        batch_size=batch_size,
+        batch_size=None,  # one input block (at most batch_size rows) per call: a batch_size here would bundle blocks
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=workers),
         **resources,
@@ -105,7 +126,9 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
     n_errors = 0
     nodes: Counter = Counter()
     try:
-        for block in dataset.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
+        # prefetch_batches=0: with prefetching, the last finished block waits for the next one before it is
+        # yielded, so a killed run would lose it
+        for block in dataset.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=0):
             if not len(block):
                 continue
             first_started = min(first_started, float(pc.min(block.column("started")).as_py()))
@@ -120,7 +143,6 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
             bar.update(len(block))
             bar.set_postfix(errors=n_errors, refresh=False)
     finally:
-        writer.flush()
         bar.close()
         context.enable_progress_bars = saved_bars
     end = time.time()
@@ -129,20 +151,74 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
                          dict(nodes))
 
 
+@dataclass
+class _Job:
+    """One feature set of an extraction: its extractor, store folder, config and what is left to do."""
+
+    requested: str
+    name: str
+    extractor: Extractor
+    config_hash: str
+    todo: pd.DataFrame = field(default_factory=pd.DataFrame)
+    counts: dict[str, CorpusCounts] = field(default_factory=dict)
+
+    def keys(self) -> list[DatasetKey]:
+        return [DatasetKey(self.name, self.config_hash, corpus) for corpus in self.counts]
+
+
+def _plan_jobs(jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore, fingerprints: pd.Series,
+               retry_errors: bool) -> None:
+    for job in jobs:
+        job.todo, counts = plan(manifest, store, job.name, job.config_hash, retry_errors, fingerprints)
+        job.counts = {c.corpus: c for c in counts}
+
+
+def _has_work(jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore) -> bool:
+    """Anything to extract, a manifest change to record, or parts of an interrupted run to merge."""
+    return (any(not job.todo.empty for job in jobs) or bool(manifest_updates(store, manifest))
+            or any(store.needs_compaction(key) for job in jobs for key in job.keys()))
+
+
+def _run_jobs(ray: Any, jobs: list[_Job], store: FeatureStore, fingerprints: pd.Series, summary: ExtractSummary,
+              *, workers: int | None, device: str, capacity: ClusterCapacity | None, batch_size: int,
+              progress: bool) -> None:
+    """Extract what each job has left, each on an actor pool sized for its extractor
+    (:func:`rdlr.features.placement.actor_resources`); nothing without ``ray`` (started only when the plan had
+    something to extract)."""
+    for job in jobs if ray is not None else []:
+        if job.todo.empty:
+            continue
+        if not store.has_config(job.name, job.config_hash):
+            store.write_config(job.name, job.config_hash, config_info(job.extractor, job.name, job.requested))
+        actor_device = extractor_device(job.extractor, device)
+        n_workers, resources = actor_resources(ray, workers, actor_device, capacity,
+                                               batches=-(-len(job.todo) // batch_size))
+        writer = PartWriter(store, job.name, job.config_hash, fingerprints)
+        summary.runs.append(run_feature_set(ray, job.extractor, job.todo, writer, job.counts, n_workers, resources,
+                                            actor_device, batch_size, progress))
+        info = store.read_config(job.name, job.config_hash)
+        if writer.dim is not None and info.get("dim") != writer.dim:
+            store.write_config(job.name, job.config_hash, {**info, "dim": writer.dim})
+
+
 def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store: str, workers: int | None = None,
             device: str = "cpu", models: Mapping[str, str] | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
             retry_errors: bool = False, address: str | None = None, progress: bool = True,
-            rows_per_part: int = ROWS_PER_PART, hf_layer: int | None = None,
-            capacity: ClusterCapacity | None = None) -> ExtractSummary:
+            hf_layer: int | None = None, capacity: ClusterCapacity | None = None) -> ExtractSummary:
     """Extract ``feature_sets`` (``"is10+w2v"``, ``"is10,bert"`` or a list) for every utterance of ``manifest_df``
-    into the feature store at ``store`` (folder or URI), skipping what it already holds.
+    into the feature store at ``store`` (folder or URI), skipping what it already holds, and record the manifest's
+    columns (labels, speakers, ...) in the store, so that :func:`rdlr.features.load` returns the latest ones.
 
-    ``models`` maps ``w2v``/``bert``/``whisper`` to local model paths; ``hf_layer`` picks the hidden layer of
-    ``hf:<dir>`` encoders (``HFEncoderConfig.layer``; default: the last). ``device`` applies to extractors with a
-    model; openSMILE IS10 always runs on CPU. ``capacity``: the size an autoscaling cluster may reach, which sizes
-    the actor pools (:func:`rdlr.features.placement.actor_resources`). Connects to Ray with
-    :func:`rdlr.ray_session.ray_session` (the Ray already initialised in this process, else ``address``, else
-    ``RAY_ADDRESS`` or a Ray already running on this machine, else a new local one, left again afterwards).
+    Vectors are recomputed only for audio that changed (path, size or modification time) or a changed extractor
+    config. Before any work the store is checked to be writable (:func:`rdlr.storage.check_writable`) and its
+    writer lock is taken (another ``rdlr extract`` on it is refused, naming the holder); every finished batch is
+    stored at once, and the parts are merged at the end. ``models`` maps ``w2v``/``bert``/``whisper`` to local
+    model paths; ``hf_layer`` picks the hidden layer of ``hf:<dir>`` encoders (``HFEncoderConfig.layer``;
+    default: the last). ``device`` applies to extractors with a model; openSMILE IS10 always runs on CPU.
+    ``capacity``: the size an autoscaling cluster may reach, which sizes the actor pools
+    (:func:`rdlr.features.placement.actor_resources`). Connects to Ray with :func:`rdlr.ray_session.ray_session`
+    (the Ray already initialised in this process, else ``address``, else ``RAY_ADDRESS`` or a Ray already running
+    on this machine, else a new local one, left again afterwards) only when there is something to extract.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}; give at least 1")
@@ -153,28 +229,21 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
     for requested in parse_feature_sets(feature_sets):
         extractor = build_extractor(requested, models or {}, hf_layer=hf_layer)
         name = check_name("feature set", store_name(requested))
-        config_hash = extractor.config.config_hash()
-        todo, counts = plan(manifest, feature_store, name, config_hash, retry_errors)
-        summary.counts.extend(counts)
-        jobs.append((requested, name, extractor, config_hash, todo, {c.corpus: c for c in counts}))
-    if all(job[4].empty for job in jobs):
-        return summary
-    with ray_session(address) as ray:
-        for requested, name, extractor, config_hash, todo, counts in jobs:
-            if todo.empty:
-                continue
-            actor_device = extractor_device(extractor, device)
-            n_workers, resources = actor_resources(ray, workers, actor_device, capacity,
-                                                   batches=-(-len(todo) // batch_size))
-            if not feature_store.has_config(name, config_hash):
-                feature_store.write_config(name, config_hash, config_info(extractor, name, requested))
-            writer = PartWriter(feature_store, name, config_hash, manifest, rows_per_part=rows_per_part)
-            run = run_feature_set(ray, extractor, todo, writer, counts, n_workers, resources, actor_device,
-                                  batch_size, progress)
-            summary.runs.append(run)
-            info = feature_store.read_config(name, config_hash)
-            if writer.dim is not None and info.get("dim") != writer.dim:
-                feature_store.write_config(name, config_hash, {**info, "dim": writer.dim})
-            for corpus in counts:
-                feature_store.compact(DatasetKey(name, config_hash, corpus))
+        jobs.append(_Job(requested, name, extractor, extractor.config.config_hash()))
+    fingerprints = audio_fingerprints(manifest)
+    _plan_jobs(jobs, manifest, feature_store, fingerprints, retry_errors)
+    if _has_work(jobs, manifest, feature_store):
+        check_writable(store, what="feature store")
+        extracting = any(not job.todo.empty for job in jobs)
+        with ray_session(address) if extracting else contextlib.nullcontext() as ray:
+            with feature_store.lock("rdlr extract"):
+                for corpus, table in manifest_updates(feature_store, manifest).items():
+                    write_manifest(feature_store, corpus, table)
+                    summary.manifests_updated.append(corpus)
+                _plan_jobs(jobs, manifest, feature_store, fingerprints, retry_errors)  # under the lock: up to date
+                _run_jobs(ray, jobs, feature_store, fingerprints, summary, workers=workers, device=device,
+                          capacity=capacity, batch_size=batch_size, progress=progress)
+                for key in (key for job in jobs for key in job.keys()):
+                    feature_store.compact(key, current=fingerprints)
+    summary.counts = [count for job in jobs for count in job.counts.values()]
     return summary

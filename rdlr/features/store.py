@@ -1,16 +1,25 @@
 """The Parquet feature store: a local folder or a cloud URI (``s3://bucket/prefix``) via pyarrow's filesystems.
 
-Layout (one dataset per feature set, extractor config hash and corpus)::
+Layout (one dataset per feature set, extractor config hash and corpus; the manifest columns once per corpus)::
 
     <store>/<feature_set>/<config_hash>/config.json                 extractor class, config, dim, versions
-    <store>/<feature_set>/<config_hash>/<corpus>/part-*.parquet     utt_id, manifest columns, extras, features
-    <store>/<feature_set>/<config_hash>/<corpus>/errors/part-*.parquet   utt_id, corpus, path, reason, kind, time
+    <store>/<feature_set>/<config_hash>/<corpus>/part-*.parquet     utt_id, corpus, path, audio_fingerprint, extras,
+                                                                     features
+    <store>/<feature_set>/<config_hash>/<corpus>/errors/part-*.parquet   utt_id, corpus, path, reason, kind, time,
+                                                                          audio_fingerprint
+    <store>/manifests/<corpus>.parquet                               the manifest rows (labels, speakers, ...)
+    <store>/.lock                                                    the writer lock (rdlr.storage.FolderLock)
 
 ``features`` is one binary column holding each vector as little-endian float32 bytes: decoding it to an N×D
 matrix is a single ``np.frombuffer`` per Arrow chunk (several times faster than a list<float32> column).
-Part files are written whole and then renamed (local) or PUT in one request (object stores), so a reader never
-sees half a file and an interrupted extraction keeps every part it finished. :meth:`FeatureStore.compact`
-merges parts into one and drops duplicate rows. One writer per dataset at a time.
+Vectors are keyed by ``utt_id`` and the fingerprint of the audio they were computed from (path, size,
+modification time: :func:`rdlr.features.metadata.audio_fingerprints`); labels and the other manifest columns are
+kept apart (:mod:`rdlr.features.metadata`) and joined when loading, so a corrected manifest updates them without
+recomputing a vector. Part files are written whole and then renamed (local) or PUT in one request (object
+stores), so a reader never sees half a file and an interrupted extraction keeps every part it finished.
+:meth:`FeatureStore.compact` merges parts into one, writing the merged part before deleting the old ones; the
+newest copy of a row wins. A reader whose listed part is deleted by a compaction lists again. Writers hold the
+store's lock (:meth:`FeatureStore.lock`).
 """
 
 from __future__ import annotations
@@ -30,14 +39,17 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from rdlr.storage import open_filesystem, put_file
+from rdlr.storage import TMP_PREFIX, FolderLock, open_filesystem, put_file
 
 FEATURES_COLUMN = "features"
+FINGERPRINT_COLUMN = "audio_fingerprint"  # the audio a row was computed from; null in stores written before it
 ERRORS_DIR = "errors"
 CONFIG_FILE = "config.json"
+METADATA_DIR = "manifests"  # <store>/manifests/<corpus>.parquet: not a feature set
 PART_PREFIX = "part-"
 PART_SUFFIX = ".parquet"
-ERROR_COLUMNS = ("utt_id", "corpus", "path", "reason", "kind", "time")
+ERROR_COLUMNS = ("utt_id", "corpus", "path", "reason", "kind", "time", FINGERPRINT_COLUMN)
+READ_ATTEMPTS = 5  # listings retried when a compaction deletes a listed part before it is read
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -55,6 +67,8 @@ def check_name(kind: str, name: str) -> str:
     """``name`` if it is usable as one folder of the store, else a clear ValueError."""
     if not _SAFE_NAME.fullmatch(name) or name in {".", ".."}:
         raise ValueError(f"{kind} name {name!r} cannot be a store folder: use letters, digits, '_', '-', '.'")
+    if kind == "feature set" and name == METADATA_DIR:
+        raise ValueError(f"feature set name {name!r} is reserved for the store's manifest tables")
     return name
 
 
@@ -93,10 +107,23 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
 
 
-def _dedup(table: pa.Table, keep: str) -> pa.Table:
+def _dedup(table: pa.Table) -> pa.Table:
+    """One row per utt_id: the last one (parts are read oldest first, so the newest copy wins)."""
     ids = table.column("utt_id").to_numpy(zero_copy_only=False)
-    duplicated = pd.Index(ids).duplicated(keep=keep)
+    duplicated = pd.Index(ids).duplicated(keep="last")
     return table.filter(pa.array(~duplicated)) if duplicated.any() else table
+
+
+def _stale_rows(table: pa.Table, current: pd.Series | None) -> np.ndarray:
+    """Rows computed from other audio than ``current`` (utt_id -> fingerprint) says the manifest has now;
+    rows without a fingerprint (older stores) and utterances ``current`` does not list are kept."""
+    if current is None or FINGERPRINT_COLUMN not in table.column_names or not len(table):
+        return np.zeros(len(table), dtype=bool)
+    ids = pd.Index(table.column("utt_id").to_numpy(zero_copy_only=False).astype(str))
+    stored = table.column(FINGERPRINT_COLUMN).to_numpy(zero_copy_only=False)
+    now = current.reindex(ids).to_numpy(dtype=object)
+    known = pd.notna(stored) & pd.notna(now)
+    return known & (stored != now)
 
 
 @dataclass(frozen=True)
@@ -124,6 +151,15 @@ class FeatureStore:
         parts = [key.feature_set, key.config_hash, key.corpus] + ([ERRORS_DIR] if errors else [])
         return self._path(*parts)
 
+    def metadata_path(self, corpus: str) -> str:
+        """The manifest table of ``corpus`` (:mod:`rdlr.features.metadata`)."""
+        return self._path(METADATA_DIR, f"{check_name('corpus', corpus)}{PART_SUFFIX}")
+
+    def lock(self, command: str, wait_s: float = 0.0) -> FolderLock:
+        """The store's writer lock (a context manager); a second writer waits ``wait_s`` s, then is refused with
+        a message naming the holder."""
+        return FolderLock(self.fs, self.root, command, what="feature store", wait_s=wait_s)
+
     def _subdirs(self, path: str) -> list[str]:
         infos = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory
@@ -136,7 +172,7 @@ class FeatureStore:
 
     def feature_sets(self) -> list[str]:
         """Feature-set folders in the store."""
-        return self._subdirs(self.root)
+        return [name for name in self._subdirs(self.root) if name != METADATA_DIR]
 
     def config_hashes(self, feature_set: str) -> list[str]:
         """Config hashes stored for ``feature_set`` (folders holding a config.json)."""
@@ -188,22 +224,45 @@ class FeatureStore:
         put_file(self.fs, path, lambda stream: pq.write_table(table, stream, compression="snappy"))
         return path
 
-    def compact(self, key: DatasetKey) -> None:
-        """Merge the part files of ``key`` into one (features: first copy of each utt_id wins; errors: the latest
-        reason, dropping utterances that now have features). The merged file is written before the old parts are
-        deleted, so a crash in between only leaves duplicates, which readers drop."""
+    def needs_compaction(self, key: DatasetKey) -> bool:
+        """Whether ``key`` has several part files (or an interrupted write's temporary file) to merge."""
+        for errors in (False, True):
+            infos = self.fs.get_file_info(pafs.FileSelector(self.dataset_path(key, errors), allow_not_found=True))
+            names = [i.base_name for i in infos if i.type == pafs.FileType.File]
+            if sum(n.startswith(PART_PREFIX) for n in names) > 1 or any(n.startswith(TMP_PREFIX) for n in names):
+                return True
+        return False
+
+    def compact(self, key: DatasetKey, current: pd.Series | None = None) -> None:
+        """Merge the part files of ``key`` into one: the newest copy of each utt_id, without rows computed from
+        audio that ``current`` (utt_id -> fingerprint of the manifest's audio now) says changed; errors also
+        without the utterances that now have features. The merged file is written before the old parts are
+        deleted, so a crash in between only leaves duplicates, which readers drop. Temporary files of writes
+        that a killed process left behind are removed: call this only while holding the store's lock."""
         features = self._parts(self.dataset_path(key))
-        if len(features) > 1:
+        if features:
             table = self.read_table(key)
-            self._replace(key, features, table, errors=False)
+            stale = _stale_rows(table, current)
+            if stale.any():
+                table = table.filter(pa.array(~stale))
+            if len(features) > 1 or stale.any():
+                self._replace(key, features, table, errors=False)
         errors = self._parts(self.dataset_path(key, errors=True))
         if errors:
-            raw = _concat([pq.read_table(path, filesystem=self.fs) for path in errors])
-            table = _dedup(raw, keep="last")
+            table = self.read_table(key, errors=True)
             done = pa.array(self.ids(key), type=pa.string())
-            table = table.filter(pc.invert(pc.is_in(table.column("utt_id").cast(pa.string()), value_set=done)))
-            if len(errors) > 1 or len(table) < len(raw):
+            keep = pc.invert(pc.is_in(table.column("utt_id").cast(pa.string()), value_set=done))
+            table = table.filter(pc.and_(keep, pa.array(~_stale_rows(table, current))))
+            if len(errors) > 1 or len(table) < self._rows(errors):
                 self._replace(key, errors, table, errors=True)
+        self._remove_temporary_files(key)
+
+    def _rows(self, paths: list[str]) -> int:
+        total = 0
+        for path in paths:
+            with self.fs.open_input_file(path) as stream:
+                total += pq.ParquetFile(stream).metadata.num_rows
+        return total
 
     def _replace(self, key: DatasetKey, old: list[str], table: pa.Table, errors: bool) -> None:
         if len(table):
@@ -211,18 +270,55 @@ class FeatureStore:
         for path in old:
             self.fs.delete_file(path)
 
+    def _remove_temporary_files(self, key: DatasetKey) -> None:
+        for errors in (False, True):
+            infos = self.fs.get_file_info(pafs.FileSelector(self.dataset_path(key, errors), allow_not_found=True))
+            for info in infos:
+                if info.type == pafs.FileType.File and info.base_name.startswith(TMP_PREFIX):
+                    self.fs.delete_file(info.path)
+
     # ---- reading -----------------------------------------------------------------------------------------------
     def read_table(self, key: DatasetKey, errors: bool = False, columns: list[str] | None = None) -> pa.Table:
-        """All rows of ``key`` (or its errors), duplicates dropped; an empty table when there are none."""
-        parts = self._parts(self.dataset_path(key, errors))
-        if not parts:
-            names = list(ERROR_COLUMNS) if errors else ["utt_id", FEATURES_COLUMN]
+        """All rows of ``key`` (or its errors), the newest copy of each utt_id; an empty table when there are
+        none. ``columns`` that a part lacks (written by an older version) come back as nulls."""
+        tables = self._read_parts(self.dataset_path(key, errors), columns)
+        if not tables:
+            names = columns or (list(ERROR_COLUMNS) if errors else ["utt_id", FEATURES_COLUMN])
             return pa.table({name: pa.array([], type=pa.binary() if name == FEATURES_COLUMN else pa.string())
-                             for name in (columns or names)})
-        tables = [pq.read_table(path, filesystem=self.fs, columns=columns) for path in parts]
-        return _dedup(_concat(tables), keep="last" if errors else "first")
+                             for name in names})
+        return _dedup(_concat(tables))
+
+    def _read_parts(self, folder: str, columns: list[str] | None) -> list[pa.Table]:
+        """Every part of ``folder``, listed again when a compaction deleted a listed part before it was read."""
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return [self._read_part(path, columns) for path in self._parts(folder)]
+            except FileNotFoundError:
+                if attempt == READ_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * attempt)
+        return []
+
+    def _read_part(self, path: str, columns: list[str] | None) -> pa.Table:
+        with self.fs.open_input_file(path) as stream:
+            part = pq.ParquetFile(stream)
+            if columns is None:
+                return part.read()
+            present = [c for c in columns if c in part.schema_arrow.names]
+            table = part.read(columns=present)
+        for name in columns:
+            if name not in present:
+                table = table.append_column(name, pa.nulls(len(table), type=pa.string()))
+        return table.select(columns)
 
     def ids(self, key: DatasetKey, errors: bool = False) -> np.ndarray:
         """utt_ids stored for ``key`` (or recorded in its errors table), as an array of str."""
         table = self.read_table(key, errors=errors, columns=["utt_id"])
         return table.column("utt_id").to_numpy(zero_copy_only=False).astype(str)
+
+    def fingerprints(self, key: DatasetKey, errors: bool = False) -> pd.Series:
+        """The audio fingerprint of each utt_id stored for ``key`` (or in its errors); None where unrecorded."""
+        table = self.read_table(key, errors=errors, columns=["utt_id", FINGERPRINT_COLUMN])
+        ids = table.column("utt_id").to_numpy(zero_copy_only=False).astype(str)
+        return pd.Series(table.column(FINGERPRINT_COLUMN).to_pylist(), index=pd.Index(ids, name="utt_id"),
+                         dtype=object)

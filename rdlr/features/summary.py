@@ -17,6 +17,7 @@ class CorpusCounts:
     total: int
     present: int = 0
     failed_before: int = 0
+    changed: int = 0  # stored vectors whose audio changed since: extracted again
     extracted: int = 0
     errors: Counter = field(default_factory=Counter)
 
@@ -48,6 +49,7 @@ class ExtractSummary:
     store: str
     counts: list[CorpusCounts] = field(default_factory=list)
     runs: list[FeatureSetRun] = field(default_factory=list)
+    manifests_updated: list[str] = field(default_factory=list)  # corpora whose stored manifest columns changed
 
     @property
     def extracted(self) -> int:
@@ -86,6 +88,12 @@ class ExtractSummary:
             lines.append(f"{run.feature_set}: {run.processed} utterances with {run.workers} workers in "
                          f"{run.wall_seconds:.1f} s ({run.rate:.1f} utt/s once started) on {run.device}; "
                          f"nodes: {nodes or '-'}")
+        changed = sum(c.changed for c in self.counts)
+        if changed:
+            lines.append(f"{changed} utterance(s) extracted again because their audio changed since they were stored")
+        if self.manifests_updated:
+            lines.append(f"manifest columns (labels, speakers, ...) updated in the store for: "
+                         f"{', '.join(self.manifests_updated)}")
         if self.failed_before:
             lines.append(f"{self.failed_before} utterances skipped because they failed before "
                          f"(see the errors tables; rerun with --retry-errors to try them again)")

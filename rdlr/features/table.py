@@ -1,9 +1,11 @@
 """Reading the feature store into aligned matrices: :func:`load` -> :class:`FeatureTable`.
 
 Feature sets are concatenated in the fixed order of :func:`rdlr.features.registry.parse_feature_sets`
-(is10, w2v, bert, hf-*), whatever order they are asked in, and rows are inner-joined on ``utt_id``. Rows come
-out grouped by corpus in the order asked, sorted by ``utt_id`` within a corpus. Everything is vectorised:
-one ``np.frombuffer`` per Arrow chunk and index arrays for the join, no per-row Python.
+(is10, w2v, bert, hf-*), whatever order they are asked in, and rows are inner-joined on ``utt_id``; the manifest
+columns (labels, speakers, ...) come from the manifest the latest ``rdlr extract`` recorded
+(:mod:`rdlr.features.metadata`). Rows come out grouped by corpus in the order asked, sorted by ``utt_id`` within a
+corpus. Everything is vectorised: one ``np.frombuffer`` per Arrow chunk and index arrays for the join, no per-row
+Python.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from rdlr.features.metadata import stored_manifests, with_manifest
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets, store_name
 from rdlr.features.store import FEATURES_COLUMN, DatasetKey, FeatureStore, FeatureStoreError, decode_vectors
 
@@ -108,7 +111,7 @@ def _read_block(store: FeatureStore, name: str, config_hash: str, corpora: list[
     tables = [store.read_table(DatasetKey(stored, config_hash, c)).sort_by("utt_id") for c in corpora]
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     x = decode_vectors(table.column(FEATURES_COLUMN), where=f" in {stored}/{config_hash}")
-    meta = table.drop_columns([FEATURES_COLUMN]).to_pandas()
+    meta = with_manifest(table.drop_columns([FEATURES_COLUMN]).to_pandas(), stored_manifests(store, corpora))
     return _Block(stored, meta["utt_id"].to_numpy(dtype=str), x, meta)
 
 

@@ -5,7 +5,9 @@ protocol): table2/table3 (+ ``other`` for rows outside the paper's layout) as .m
 selection.md/.csv, metrics.md/.csv (macro-F1, per-class recall; when the results carry them), plots/*.png + .pdf and
 README.md, the index, whose path it returns. Numbers are the test UA (%) of the configuration chosen by
 :mod:`rdlr.report.selection`, mean ± 95 % t-interval over seeds; missing cells stay missing, and table rows without
-any result are left out unless ``all_rows``.
+any result are left out unless ``all_rows``. The report
+is rendered into a hidden folder beside ``<out_dir>/<spec_id>/`` and swapped in whole, so an interrupted report
+leaves the previous one as it was.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pandas as pd
 from rdlr.report.cells import Table, build_table
 from rdlr.report.class_metrics import class_metrics_frame, has_class_metrics, render_class_metrics
 from rdlr.report.compare import compare_methods, render_comparison
-from rdlr.report.files import PAPER_SELECTION_DIR, find_spec, write_text
+from rdlr.report.files import PAPER_SELECTION_DIR, find_spec, staged_folder, write_text
 from rdlr.report.layout import (
     PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, features_title, load_paper_results, method_label, order_corpora,
     other_rows, paper_lookup, table2_rows, table3_rows,
@@ -88,11 +90,20 @@ def render_report(
     trials = selected_trials(frame, selection)
     if plots:
         check_confusions(trials)
-    _clear_outputs(dest)
     held_out = spec.get("held_out")
     preferred = [str(x) for x in held_out] if isinstance(held_out, (list, tuple)) else []
     info = ReportInfo(spec_id, selection, sorted(frame["seed"].unique().tolist()),
                       order_corpora(frame["held_out"], preferred), spec)
+    keep = () if selection == "paper" else (PAPER_SELECTION_DIR,)  # the other protocol's report stays
+    with staged_folder(dest, keep=keep) as staging:
+        _write_outputs(staging, frame, trials, info, plots=plots, proposed=proposed, all_rows=all_rows)
+    return dest / "README.md"
+
+
+def _write_outputs(dest: Path, frame: pd.DataFrame, trials: pd.DataFrame, info: ReportInfo, *, plots: bool,
+                   proposed: str, all_rows: bool) -> None:
+    """Every file of the report into ``dest`` (a fresh folder, swapped in whole by :func:`staged_folder`)."""
+    selection = info.selection
     tables = build_tables(trials, info.columns, len(info.seeds), all_rows=all_rows)
     notes = table_notes(info)
     figures = _write_tables(tables, dest, notes, selection, plots=plots, proposed=proposed)
@@ -111,7 +122,7 @@ def render_report(
         per_class = class_metrics_frame(trials, list(labels))
         write_text(dest / "metrics.csv", per_class.to_csv(index=False, float_format="%.3f", lineterminator="\n"))
         write_text(dest / "metrics.md", render_class_metrics(per_class, labels, [notes[0], METRICS_NOTE]))
-    return write_text(dest / "README.md", index_markdown(info, frame, tables, figures, metrics=metrics))
+    write_text(dest / "README.md", index_markdown(info, frame, tables, figures, metrics=metrics))
 
 
 def _write_tables(
@@ -143,17 +154,6 @@ def _plot_confusions(
         if plot_confusions(trials, features, columns, pair, dest / name, title):
             figures.append((f"Confusion matrices, {proposed_label} vs CE, {features_title(features)}", name))
     return figures
-
-
-def _clear_outputs(dest: Path) -> None:
-    """Create ``dest`` and remove what an earlier report wrote there, so no stale table or plot survives."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("table2", "table3", "other", "metrics"):
-        for suffix in (".md", ".tex", ".csv"):
-            (dest / f"{name}{suffix}").unlink(missing_ok=True)
-    for pattern in ("ua_*.png", "confusion_*.png", "ua_*.pdf", "confusion_*.pdf"):
-        for stale in (dest / "plots").glob(pattern):
-            stale.unlink()
 
 
 def _load(results: pd.DataFrame | str | PathLike[str], spec: dict[str, Any]) -> tuple[pd.DataFrame, str, str | None]:

@@ -1,9 +1,14 @@
-"""Where a report reads and writes: the results table and the spec saved beside it (local folders or URIs), and
-whole-or-nothing writes of the rendered files (:func:`rdlr.storage.put_file`)."""
+"""Where a report reads and writes: the results table and the spec saved beside it (local folders or URIs),
+whole-or-nothing writes of the rendered files (:func:`rdlr.storage.put_file`), and a report folder replaced whole
+(:func:`staged_folder`)."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -90,3 +95,32 @@ def write_bytes(path: Path, data: bytes) -> Path:
 def write_text(path: Path, text: str) -> Path:
     """Write UTF-8 text with a trailing newline, whole or not at all; returns ``path``."""
     return write_bytes(path, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
+
+
+@contextmanager
+def staged_folder(dest: Path, keep: Sequence[str] = ()) -> Iterator[Path]:
+    """A fresh hidden folder beside ``dest`` to render a report into, which replaces ``dest`` whole when the block
+    ends without error (the subfolders named in ``keep`` move over from the old ``dest``) and is removed when it
+    fails. So every index links files that exist: an interrupted render leaves the previous report untouched, and
+    a process killed mid-swap leaves the old or the new folder complete (leftovers are removed by the next render).
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in [*dest.parent.glob(f".{dest.name}.new-*"), *dest.parent.glob(f".{dest.name}.old-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = dest.parent / f".{dest.name}.new-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if not dest.exists():
+        staging.rename(dest)
+        return
+    old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:8]}"
+    dest.rename(old)
+    staging.rename(dest)
+    for name in keep:
+        if (old / name).exists() and not (dest / name).exists():
+            (old / name).rename(dest / name)
+    shutil.rmtree(old, ignore_errors=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rdlr.cluster_capacity import find_capacity
 from rdlr.ray_session import ray_session
+from rdlr.storage import check_writable
 from rdlr.sweep.inputs import (
     feature_store_uri, load_tables, resolve_data_root, resolve_storage, resolved_info, spec_corpora, storage_note,
 )  # fmt: skip
@@ -57,11 +58,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.spec)
         storage = resolve_storage(args.storage)
+        check_writable(storage, what="storage path")
         data_root = resolve_data_root(args.data_root)
         store = feature_store_uri(spec, storage)
         corpora = spec_corpora(spec, data_root)
         capacity = find_capacity(args.autoscaler_config, joined=bool(args.address))
-    except (SpecError, ValueError, FileNotFoundError) as error:
+    except (SpecError, ValueError, OSError) as error:  # OSError: unwritable or full storage, unreadable files
         print(f"rdlr sweep: error: {error}", file=sys.stderr)
         return 2
     note = storage_note(storage, args.address)
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"rdlr sweep: error: {error}\n(extract the features first: `rdlr extract`, or run "
                   f"`rdlr reproduce {args.spec}`)", file=sys.stderr)
             return 2
-        except (SpecError, SweepError) as error:
+        except (SpecError, SweepError, OSError) as error:
             print(f"rdlr sweep: error: {error}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

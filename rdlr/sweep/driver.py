@@ -35,6 +35,7 @@ The worker side of a trial is :mod:`rdlr.sweep.trial`; the rows are gathered by 
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import threading
@@ -197,15 +198,27 @@ class _Sweep:
             time.sleep(0.5)
 
 
-def _quiet_tune() -> None:
-    """Silence Tune's console reporter and Optuna's per-trial logs (this process only)."""
-    import logging
+class _UnreportedTrialsFilter(logging.Filter):
+    """Drops the warning "Failed to fetch metrics for N trial(s): ... result.json ... not found" that Tune logs when
+    a Tuner is restored: it lists the trials that had not reported yet when the sweep stopped, which the resumed
+    sweep simply runs again (their rows are what counts, and trials with a row are never run again)."""
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to fetch metrics")
+
+
+_UNREPORTED_TRIALS = _UnreportedTrialsFilter()
+
+
+def _quiet_tune() -> None:
+    """Silence Tune's console reporter, Optuna's per-trial logs and Tune's warnings about the unreported trials of
+    a resumed sweep (this process only)."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter honours verbose=0
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("ray.tune").setLevel(logging.WARNING)
     logging.getLogger("ray.tune.search.optuna.optuna_search").setLevel(logging.ERROR)  # "Study.stop" after a grid
     logging.getLogger("ray.tune.utils.util").setLevel(logging.ERROR)  # "... may be a performance bottleneck"
+    logging.getLogger("ray.tune.analysis.experiment_analysis").addFilter(_UNREPORTED_TRIALS)
 
 
 def run_sweep(

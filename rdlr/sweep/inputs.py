@@ -101,17 +101,23 @@ def feature_configs(spec: SweepSpec) -> dict[str, str] | None:
 
 
 def spec_corpora(spec: SweepSpec, data_root: Path | None) -> list[str]:
-    """Every corpus the sweep reads; for a ``manifests`` spec, the corpora its manifests name."""
+    """Every corpus the sweep reads; for a ``manifests`` spec, the corpora its manifests name, checked (before Ray
+    starts) to hold the held-out corpora with labels and the unlabeled corpus."""
     known = spec.corpora()
     if known is not None:
         return list(known)
     from rdlr.corpora import read_manifest
 
-    names: list[str] = []
-    for path in spec.data.manifests:
-        for name in read_manifest(resolve_path(path, data_root), check_files=False)["corpus"].astype(str).unique():
-            if name not in names:
-                names.append(name)
+    frames = [read_manifest(resolve_path(path, data_root), check_files=False)[["corpus", "label"]]
+              for path in spec.data.manifests]
+    meta = pd.concat(frames, ignore_index=True)
+    names = list(dict.fromkeys(meta["corpus"].astype(str)))
+    for what, wanted in (("held_out", spec.held_out), ("unlabeled", (spec.unlabeled,) if spec.unlabeled else ())):
+        unknown = [name for name in wanted if name not in names]
+        if unknown:
+            raise SpecError(f"{what}: unknown corpus {unknown[0]!r}: no row of data.manifests names it; the "
+                            f"manifests hold: {', '.join(names)}")
+    check_corpora(spec, meta, "data.manifests")
     return names
 
 

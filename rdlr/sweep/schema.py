@@ -2,14 +2,15 @@
 
 :func:`build` turns a mapping into an instance of a dataclass whose fields are typed with ``str``, ``int``,
 ``float``, ``bool``, ``Any``, ``X | None``, ``tuple[X, ...]``, ``dict[str, X]`` or another such dataclass. Unknown
-keys, missing required keys and values of the wrong type raise :class:`SchemaError` naming the dotted key
-(``search.space.gamma``, ``seeds[1]``), the expected type and the value given. :func:`plain` is the way back: the
-YAML/JSON-able form of ``dataclasses.asdict``.
+keys, missing required keys, values of the wrong type and non-finite numbers (``.inf``, ``.nan``, also inside
+``Any`` values) raise :class:`SchemaError` naming the dotted key (``search.space.gamma``, ``seeds[1]``), the
+expected type and the value given. :func:`plain` is the way back: the YAML/JSON-able form of ``dataclasses.asdict``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -82,7 +83,7 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
     """``value`` checked against ``hint`` (containers converted: lists -> tuples, keys -> strings)."""
     origin = typing.get_origin(hint)
     if hint is Any:
-        return value
+        return _finite(value, where)
     if origin in (Union, types.UnionType):
         return _coerce_union(value, hint, where)
     if dataclasses.is_dataclass(hint):
@@ -129,12 +130,28 @@ def _coerce_scalar(value: Any, hint: Any, where: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SchemaError(f"{where} must be a number, got {value!r}")
-        return value
+        return _finite(value, where)
     if hint is str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise SchemaError(f"{where} must be a non-empty string, got the number {value!r} (quote text that YAML "
+                              "reads as a number, e.g. '007')")
         if not isinstance(value, str) or not value.strip():
             raise SchemaError(f"{where} must be a non-empty string, got {value!r}")
         return value
     raise SchemaError(f"{where}: unsupported type {hint!r}")
+
+
+def _finite(value: Any, where: str) -> Any:
+    """``value`` unless it is, or holds, an infinite or NaN number (YAML's ``.inf``, ``.nan``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SchemaError(f"{where} must be a finite number, got {value!r}")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _finite(item, join_key(where, str(key)))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _finite(item, join_key(where, i))
+    return value
 
 
 def plain(value: Any) -> Any:

@@ -24,13 +24,12 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rdlr.corpora.registry import MODULES as LOADER_MODULES
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
 from rdlr.methods import SEARCH_SPACE, get_method
 from rdlr.sweep.schema import SchemaError, build, plain
+from rdlr.sweep.spec_yaml import read_spec_document
 
 DATA_SOURCES: tuple[str, ...] = ("demo", "real", "manifests")
 LOADERS: tuple[str, ...] = tuple(LOADER_MODULES)  # the corpus registry's loaders
@@ -259,9 +258,9 @@ def load_spec(name_or_path: str | Path) -> SweepSpec:
     """Read and validate a spec file (or packaged spec name); errors name the file and the key."""
     path = resolve_spec_path(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise SpecError(f"{path}: not valid YAML: {error}") from None
+        raw = read_spec_document(path)
+    except ValueError as error:
+        raise SpecError(str(error)) from None
     return SweepSpec.from_dict(raw, where=str(path))
 
 
@@ -277,6 +276,11 @@ def _unique(values: tuple[Any, ...], where: str) -> None:
         raise SpecError(f"{where}: {repeated[0]!r} is listed twice")
 
 
+def _seeds(values: tuple[int, ...], where: str) -> None:
+    if any(not 0 <= seed < 2**32 for seed in values):  # NumPy's seed range
+        raise SpecError(f"{where}: seeds must be integers in 0..4294967295 (2**32 - 1), got {list(values)}")
+
+
 def _validate(spec: SweepSpec) -> None:
     if not _ID.fullmatch(spec.id):
         raise SpecError(f"id: {spec.id!r} must start with a letter or digit and use only letters, digits, '_-.'")
@@ -287,8 +291,7 @@ def _validate(spec: SweepSpec) -> None:
     if not spec.seeds:
         raise SpecError("seeds: give at least one seed, e.g. [0, 1, 2, 3, 4] (Section 3.2 uses 5)")
     _unique(spec.seeds, "seeds")
-    if any(seed < 0 for seed in spec.seeds):
-        raise SpecError(f"seeds: must be non-negative integers, got {list(spec.seeds)}")
+    _seeds(spec.seeds, "seeds")
     _validate_search(spec)
     _validate_training(spec.training)
     _validate_resources(spec.resources)
@@ -309,8 +312,7 @@ def _validate_data(spec: SweepSpec) -> None:
         raise SpecError("data.manifests: a 'manifests' data source needs a list of manifest CSV paths")
     if data.source != "manifests" and data.manifests:
         raise SpecError(f"data.manifests: only used with source 'manifests', not {data.source!r}")
-    if data.split_seed < 0 or data.demo_seed < 0:
-        raise SpecError("data.split_seed and data.demo_seed must be non-negative integers")
+    _seeds((data.split_seed, data.demo_seed), "data.split_seed, data.demo_seed")
 
 
 def _validate_features(spec: SweepSpec) -> None:
@@ -375,6 +377,7 @@ def _validate_methods(spec: SweepSpec) -> None:
 def _validate_search(spec: SweepSpec) -> None:
     search = spec.search
     _choice(search.sampler, SAMPLERS, "search.sampler")
+    _seeds((search.sampler_seed,), "search.sampler_seed")
     if search.configs < 1:
         raise SpecError(f"search.configs: must be >= 1, got {search.configs}")
     listed = {m for protocol in JOB_ORDER for m in getattr(spec.protocols, protocol)}

@@ -1,8 +1,10 @@
-"""``rdlr extract``: arguments, clear errors for bad input, a real run with a summary, and a resumed run."""
+"""``rdlr extract``: arguments, clear errors for bad input (an unwritable or locked store included), a real run with
+a summary, and a resumed run."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 import pandas as pd
@@ -10,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from rdlr.features import FeatureStore, load
-from rdlr.features import cli
+from rdlr.features import cli, pipeline
 from rdlr.features.hf_encoder import HFEncoderConfig
 
 SR = 16_000
@@ -82,3 +84,27 @@ def test_hf_layer_sets_the_encoder_config_layer(ray_session, tmp_path, tiny_enco
     assert FeatureStore(store).config_hashes("hf-tiny") == [expected]
     assert FeatureStore(store).read_config("hf-tiny", expected)["config"]["layer"] == 1
     assert load(store, f"hf:{folder}", "A").x.shape == (2, 32)
+
+
+def test_an_unwritable_store_is_one_line_before_ray_starts(tmp_path, capsys, monkeypatch):
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray started although the store cannot be written")
+
+    monkeypatch.setattr(pipeline, "ray_session", no_ray)
+    (tmp_path / "file").write_text("not a folder")
+    store = tmp_path / "file" / "store"
+    assert run_cli("--manifest", write_manifest(tmp_path, "A", 1), "--features", "is10", "--store", str(store)) == 2
+    err = capsys.readouterr().err
+    assert err == f"rdlr extract: error: feature store {store} cannot be created: {tmp_path / 'file'} is a file, " \
+                  "not a folder\n"
+
+
+def test_a_second_extract_on_a_locked_store_is_refused(ray_session, tmp_path, capsys):
+    store = tmp_path / "store"
+    with FeatureStore(store).lock("rdlr extract (the first one)"):
+        argv = ["--manifest", write_manifest(tmp_path, "A", 2), "--features", "is10", "--store", str(store),
+                "--workers", "1", "--no-progress"]
+        assert run_cli(*argv) == 2
+    err = capsys.readouterr().err
+    assert f"feature store {store} is locked by rdlr extract (the first one) (pid {os.getpid()} on host " in err
+    assert not list(store.rglob("part-*.parquet"))

@@ -74,7 +74,7 @@ def test_parts_are_whole_files_and_reads_drop_duplicates(tmp_path):
     table = store.read_table(key)
     assert sorted(table.column("utt_id").to_pylist()) == ["u-1", "u-2", "u-3"]
     vectors = dict(zip(table.column("utt_id").to_pylist(), decode_vectors(table.column("features"))[:, 0]))
-    assert vectors["u-2"] == 2.0  # the first copy wins
+    assert vectors["u-2"] == 102.0  # the newest copy wins
     assert sorted(store.ids(key)) == ["u-1", "u-2", "u-3"]
     assert store.ids(DatasetKey("is10", "abc", "IEM")).size == 0
 
@@ -183,3 +183,40 @@ def test_load_is_vectorised_fast_enough_for_a_large_corpus(tmp_path):
     order = pd.Index(ids).get_indexer(loaded.meta["utt_id"])
     np.testing.assert_array_equal(loaded.x, x[order])
     assert elapsed < 5.0, f"loading {n}×{dim} took {elapsed:.1f} s"
+
+
+def test_a_reader_lists_again_when_a_compaction_deletes_a_listed_part(tmp_path):
+    key = DatasetKey("is10", "abc", "CRE")
+    writer = FeatureStore(tmp_path)
+    for i in range(3):
+        writer.write_part(key, feature_rows([f"u-{i}"], "CRE", 3))
+
+    class RacedReader(FeatureStore):
+        """Lists the parts, then a compaction by another process replaces them before they are read."""
+
+        raced = False
+
+        def _parts(self, path):
+            parts = super()._parts(path)
+            if parts and not self.raced:
+                self.raced = True
+                writer.compact(key)
+            return parts
+
+    reader = RacedReader(tmp_path)
+    assert sorted(reader.ids(key)) == ["u-0", "u-1", "u-2"] and reader.raced
+    assert len(list((tmp_path / "is10" / "abc" / "CRE").glob("part-*.parquet"))) == 1
+
+
+def test_compaction_drops_vectors_of_changed_audio_and_leftover_temporary_files(tmp_path):
+    store = FeatureStore(tmp_path)
+    key = DatasetKey("is10", "abc", "CRE")
+    store.write_part(key, feature_rows(["u-1", "u-2"], "CRE", 3, audio_fingerprint=["old1", "old2"]))
+    store.write_part(key, feature_rows(["u-3"], "CRE", 3))  # an older store's row: no fingerprint
+    folder = tmp_path / "is10" / "abc" / "CRE"
+    (folder / ".tmp-0123").write_bytes(b"PAR1 half a part of a killed writer")
+    assert store.needs_compaction(key)
+    store.compact(key, current=pd.Series({"u-1": "old1", "u-2": "new2", "u-3": "new3"}))
+    assert sorted(store.ids(key)) == ["u-1", "u-3"]  # u-2's audio changed: its vector is gone
+    assert [p.name for p in folder.iterdir()] == [next(folder.glob("part-*")).name]
+    assert not store.needs_compaction(key)

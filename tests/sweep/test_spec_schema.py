@@ -46,7 +46,7 @@ def test_builds_nested_dataclasses_and_converts_back() -> None:
         ({"name": "a", "sizes": "1,2"}, r"sizes must be a list of an integer, got '1,2'"),
         ({"name": "a", "inner": {"rate": "fast"}}, r"inner.rate must be a number, got 'fast'"),
         ({"name": " "}, r"name must be a non-empty string, got ' '"),
-        ({"name": "a", "note": 3}, r"note must be a non-empty string, got 3"),
+        ({"name": "a", "note": 3}, r"note must be a non-empty string, got the number 3 \(quote text"),
         ({"name": "bad"}, r"^name: 'bad' is not allowed$"),
     ],
 )
