@@ -36,7 +36,8 @@ def write_manifest(folder, corpus: str, present: int, missing: int) -> str:
 
 
 def counts(corpus: str, total: int, present=0, extracted=0, failed_before=0, **errors: int) -> CorpusCounts:
-    return CorpusCounts("is10", "abc", corpus, total, present, failed_before, extracted, Counter(errors))
+    return CorpusCounts("is10", "abc", corpus, total, present=present, failed_before=failed_before,
+                        extracted=extracted, errors=Counter(errors))
 
 
 def test_failures_without_and_with_strict():
