@@ -241,12 +241,10 @@ class FeatureStore:
         that a killed process left behind are removed: call this only while holding the store's lock."""
         features = self._parts(self.dataset_path(key))
         if features:
-            table = self.read_table(key)
-            stale = _stale_rows(table, current)
-            if stale.any():
-                table = table.filter(pa.array(~stale))
-            if len(features) > 1 or stale.any():
-                self._replace(key, features, table, errors=False)
+            stale = _stale_rows(self.read_table(key, columns=["utt_id", FINGERPRINT_COLUMN]), current)
+            if len(features) > 1 or stale.any():  # the vectors are read only when there is something to rewrite
+                table = self.read_table(key)
+                self._replace(key, features, table.filter(pa.array(~_stale_rows(table, current))), errors=False)
         errors = self._parts(self.dataset_path(key, errors=True))
         if errors:
             table = self.read_table(key, errors=True)

@@ -11,7 +11,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rdlr.features.actor import RESULT_COLUMNS
-from rdlr.features.store import ERROR_COLUMNS, FEATURES_COLUMN, FINGERPRINT_COLUMN, DatasetKey, FeatureStore, reason_kind
+from rdlr.features.store import (
+    ERROR_COLUMNS, FEATURES_COLUMN, FINGERPRINT_COLUMN, DatasetKey, FeatureStore, reason_kind,
+)  # fmt: skip
 
 ROW_COLUMNS = ("utt_id", "corpus", "path", FINGERPRINT_COLUMN)  # then the extractor's extras, then the vector
 

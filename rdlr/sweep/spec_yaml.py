@@ -11,6 +11,7 @@ Non-finite numbers and seed ranges are checked with the rest of the spec (:mod:`
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ class StrictLoader(yaml.SafeLoader):
                 continue
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader reports unhashable keys itself
             if key in seen:
                 raise DuplicateKeyError(
                     None, None, f"duplicate key {key!r} (line {line}; first at line {seen[key]}): write each key once",
