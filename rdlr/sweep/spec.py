@@ -29,7 +29,7 @@ import yaml
 from rdlr.corpora.registry import MODULES as LOADER_MODULES
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
-from rdlr.methods import SEARCH_SPACE, get_method
+from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
 from rdlr.sweep.schema import SchemaError, build, plain
 
 DATA_SOURCES: tuple[str, ...] = ("demo", "real", "manifests")
@@ -39,6 +39,7 @@ DEMO_UNLABELED = "LIB-demo"
 JOB_ORDER: tuple[str, ...] = (WITHIN_CORPUS, OUT_OF_CORPUS)  # the order jobs are planned and listed in
 SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "grid")
 MODEL_KEYS: tuple[str, ...] = tuple(MODEL_FLAGS)
+SMOOTHING_GAMMAS: dict[str, str] = {"gamma": "LR's γ (10)", "unigram_gamma": "unigram smoothing's γ"}
 UNSET_OMITTED: tuple[str, ...] = ("hf",)  # optional sections left out of to_dict() while unset
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"  # the packaged specs in a source checkout
@@ -354,7 +355,8 @@ def _validate_corpora(spec: SweepSpec) -> None:
 
 
 def _validate_methods(spec: SweepSpec) -> None:
-    total = 0
+    total, stage1 = 0, spec.training.get("lr_stage1")
+    stage1 = stage1 if stage1 in STAGE1_CHOICES else "same_method"  # a bad value: _validate_training reports it
     for protocol in JOB_ORDER:
         methods = getattr(spec.protocols, protocol)
         _unique(methods, f"protocols.{protocol}")
@@ -364,10 +366,10 @@ def _validate_methods(spec: SweepSpec) -> None:
                 method = get_method(method_id)
             except ValueError as error:
                 raise SpecError(f"{where}: {error}") from None
-            if method.needs_unlabeled and spec.unlabeled is None:
+            if method.needs_unlabeled_with_stage1(stage1) and spec.unlabeled is None:
                 raise SpecError(
-                    f"{where}: method {method_id!r} uses AE (12) / PEL (13), which need unlabeled speech; "
-                    "set `unlabeled` (e.g. LIB)"
+                    f"{where}: method {method_id!r} uses AE (12) / PEL (13) (itself or in its stage-1 model), "
+                    "which need unlabeled speech; set `unlabeled` (e.g. LIB)"
                 )
         total += len(methods)
     if total == 0:
@@ -394,8 +396,8 @@ def _validate_search(spec: SweepSpec) -> None:
         _unique(values, f"search.space.{name}")
         if name == "batch_size" and any(not float(v).is_integer() or v < 1 for v in values):
             raise SpecError(f"search.space.batch_size: must be positive integers, got {list(values)}")
-        if name == "gamma" and any(not 0 <= v <= 1 for v in values):
-            raise SpecError(f"search.space.gamma: LR's γ (10) must be in [0, 1], got {list(values)}")
+        if name in SMOOTHING_GAMMAS and any(not 0 <= v <= 1 for v in values):
+            raise SpecError(f"search.space.{name}: {SMOOTHING_GAMMAS[name]} must be in [0, 1], got {list(values)}")
         if any(v < 0 for v in values):
             raise SpecError(f"search.space.{name}: must be non-negative, got {list(values)}")
 
