@@ -28,6 +28,7 @@ __all__ = [
     "proxy_nca_loss",
     "contrastive_loss",
     "reconstruction_loss",
+    "AE_REDUCTIONS",
     "pel_loss",
     "ProxyAnchor",
 ]
@@ -310,11 +311,19 @@ def contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: flo
 
 
 # ------------------------------------------------------------------------------------- AE and PEL
-def reconstruction_loss(inputs: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:
-    """Autoencoder reconstruction loss, eq. (12) with the sign flipped (the error is minimised):
+AE_REDUCTIONS: tuple[str, ...] = ("mean", "sum")
 
-    L_AE = (1/M) Σ_i ||x_i - H(F'(x_i))||²₂   (sum over feature dimensions, mean over samples).
+
+def reconstruction_loss(inputs: torch.Tensor, reconstructions: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Autoencoder reconstruction loss, eq. (12) with the sign flipped (the error is minimised).
+
+    ``reduction="mean"`` (default): L_AE = (1/(M D)) Σ_i ||x_i - H(F'(x_i))||²₂, the squared error averaged over
+    the D feature dimensions and the M samples (as ``nn.MSELoss``), so that the paper's grid for λ_AE
+    {0.5, 0.1, 0.01, 0.001} weighs it against the CE loss on the same scale whatever D is.
+    ``reduction="sum"``: L_AE = (1/M) Σ_i ||x_i - H(F'(x_i))||²₂, eq. (12) as printed (summed over dimensions).
     """
+    if reduction not in AE_REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(AE_REDUCTIONS)}, got {reduction!r}")
     if inputs.shape != reconstructions.shape or inputs.dim() != 2:
         raise ValueError(
             f"inputs and reconstructions must both be (M, D) with equal shapes, got {tuple(inputs.shape)} "
@@ -322,7 +331,8 @@ def reconstruction_loss(inputs: torch.Tensor, reconstructions: torch.Tensor) -> 
         )
     if inputs.shape[0] == 0:
         raise ValueError("empty minibatch: inputs has 0 rows")
-    return (inputs - reconstructions).pow(2).sum(dim=1).mean()
+    squared = (inputs - reconstructions).pow(2)
+    return squared.mean() if reduction == "mean" else squared.sum(dim=1).mean()
 
 
 def pel_loss(logits_unlabeled: torch.Tensor) -> torch.Tensor:
@@ -341,7 +351,8 @@ class ProxyAnchor(nn.Module):
     """Learnable proxies (num_classes × embedding_dim) and the Proxy-Anchor loss (3) on them.
 
     Proxies are initialised from a standard normal then Kaiming-normal (fan_out), as in the code of [26].
-    Give ``module.parameters()`` to the optimiser so the proxies are learned.
+    Give ``module.parameters()`` to the optimiser so the proxies are learned; [26] gives them a learning rate 100
+    times the network's (:meth:`rdlr.train.objective.Objective.param_groups`).
     """
 
     def __init__(

@@ -11,9 +11,11 @@ softmax (``self_kd``).
 
 Decisions where the paper is silent (also in the README):
 - β (class weights against imbalance) is part of every table row: with w_i = 1, (5) is the CE baseline.
-- Unigram smoothing uses the same fixed γ = 0.1 as LS; the searched γ belongs to LR.
+- The compared methods search their own hyperparameters besides M: focal's focusing parameter, Proxy-Anchor's α, δ
+  and weight, the contrastive margin and weight, unigram smoothing's γ. LS keeps the paper's fixed 0.1.
 - Proxy-Anchor and contrastive losses are added to the CE loss with a weight searched over λRD's set.
-- The stage-1 model of a two-stage method is the same method without ``lr`` (for ``self_kd``: plain CE).
+- The stage-1 model of a two-stage method is by default the same method without ``lr`` (for ``self_kd``: plain CE);
+  ``stage1("proposed")`` takes the proposed system without LR for every LR method instead.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ COMPONENTS: dict[str, str] = {
     "cw": "class weights β_i against class imbalance, eq. (5)",
     "soft": "soft labels from annotator votes [17]",
     "ls": "label smoothing, eq. (9), γ = 0.1",
-    "unigram": "unigram smoothing with the training class prior [18], γ = 0.1",
+    "unigram": "unigram smoothing with the training class prior [18], searched γ",
     "focal": "focal loss [24] instead of cross-entropy",
     "ae": "autoencoder reconstruction from F'(x), eq. (12)",
     "pel": "pseudo-emotion labels (all-one targets) on unlabeled speech, eq. (13)",
@@ -46,7 +48,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "rdlr": ("rd", "lr"),
 }
 
-# The paper's search sets (Section 3.2) and the components that use each hyperparameter.
+# The paper's search sets (Section 3.2) and, for the compared methods, sets around their authors' settings ("the
+# hyper-parameters for the compared methods were also tuned"), with the components that use each hyperparameter.
 SEARCH_SPACE: Mapping[str, tuple[Any, ...]] = MappingProxyType(
     {
         "batch_size": (1024, 2048, 4096),
@@ -56,6 +59,11 @@ SEARCH_SPACE: Mapping[str, tuple[Any, ...]] = MappingProxyType(
         "lambda_ae": (0.5, 0.1, 0.01, 0.001),
         "lambda_pa": (0.1, 0.01, 0.001),
         "lambda_contrastive": (0.1, 0.01, 0.001),
+        "focusing": (0.5, 1.0, 2.0, 5.0),
+        "pa_alpha": (16.0, 32.0, 64.0),
+        "pa_delta": (0.0, 0.1, 0.2),
+        "margin": (0.5, 1.0, 2.0),
+        "unigram_gamma": (0.05, 0.1, 0.2, 0.3),
     }
 )
 HPARAM_COMPONENT: Mapping[str, str | None] = MappingProxyType(
@@ -67,6 +75,11 @@ HPARAM_COMPONENT: Mapping[str, str | None] = MappingProxyType(
         "lambda_ae": "ae",
         "lambda_pa": "proxy_anchor",
         "lambda_contrastive": "contrastive",
+        "focusing": "focal",
+        "pa_alpha": "proxy_anchor",
+        "pa_delta": "proxy_anchor",
+        "margin": "contrastive",
+        "unigram_gamma": "unigram",
     }
 )
 DEFAULT_HPARAMS: Mapping[str, Any] = MappingProxyType(
@@ -78,9 +91,14 @@ DEFAULT_HPARAMS: Mapping[str, Any] = MappingProxyType(
         "lambda_ae": 0.01,
         "lambda_pa": 0.01,
         "lambda_contrastive": 0.01,
+        "focusing": 2.0,
+        "pa_alpha": 32.0,
+        "pa_delta": 0.1,
+        "margin": 1.0,
+        "unigram_gamma": 0.1,
     }
 )
-# Fixed by the paper (Section 3.2) or by the cited method's usual setting.
+# Fixed by the paper (Section 3.2).
 FIXED_HPARAMS: Mapping[str, Any] = MappingProxyType(
     {
         "ls_gamma": 0.1,
@@ -88,12 +106,12 @@ FIXED_HPARAMS: Mapping[str, Any] = MappingProxyType(
         "unlabeled_batch_size": 32,
         "rd_alpha": 1.0,
         "rd_delta": 0.0,
-        "pa_alpha": 32.0,
-        "pa_delta": 0.1,
-        "focusing": 2.0,
-        "margin": 1.0,
     }
 )
+# Which model gives a two-stage method its targets (TrainConfig.lr_stage1): the same method without LR, or the
+# proposed system without LR (Section 2.2: "the same structure with the proposed system without ... LR").
+STAGE1_CHOICES: tuple[str, ...] = ("same_method", "proposed")
+PROPOSED_METHOD = "rdlr_cww_dagger"
 
 
 def parse_components(text: str) -> frozenset[str]:
@@ -149,23 +167,32 @@ class Method:
     def two_stage(self) -> bool:
         return bool(self.components & {"lr", "self_kd"})
 
-    def stage1(self) -> "Method":
-        """The pre-trained model's method (Section 2.2): the same method without LR; CE for self-KD."""
+    def stage1(self, choice: str = "same_method") -> "Method":
+        """The pre-trained model's method (Section 2.2). ``choice="same_method"``: the same method without LR;
+        ``"proposed"``: the proposed system without LR for every LR method. Self-KD's is plain CE under both."""
         if not self.two_stage:
             raise ValueError(f"method {self.id!r} has no stage 1 (no 'lr' or 'self_kd' component)")
+        if choice not in STAGE1_CHOICES:
+            raise ValueError(f"stage-1 choice must be one of {', '.join(STAGE1_CHOICES)}, got {choice!r}")
         if "self_kd" in self.components:
             components = frozenset(self.components - {"self_kd"})
+        elif choice == "proposed":
+            components = frozenset(_REGISTRY[PROPOSED_METHOD].components - {"lr"})
         else:
             components = frozenset(self.components - {"lr"})
         name = "+".join(sorted(components))
         return Method(id=name, label=f"stage 1 of {self.label}", components=components)
+
+    def needs_unlabeled_with_stage1(self, choice: str = "same_method") -> bool:
+        """Whether this method or its stage-1 model (for ``choice``, see :meth:`stage1`) uses unlabeled speech."""
+        return self.needs_unlabeled or (self.two_stage and self.stage1(choice).needs_unlabeled)
 
     def hparam_names(self) -> list[str]:
         """Searched hyperparameters this method uses (batch size always)."""
         return [name for name, comp in HPARAM_COMPONENT.items() if comp is None or comp in self.components]
 
     def search_space(self, overrides: Mapping[str, Any] | None = None) -> dict[str, list[Any]]:
-        """The paper's search set for each hyperparameter this method uses, optionally overridden."""
+        """The search set (:data:`SEARCH_SPACE`) of each hyperparameter this method uses, optionally overridden."""
         overrides = dict(overrides or {})
         space = {name: list(overrides.pop(name, SEARCH_SPACE[name])) for name in self.hparam_names()}
         unknown = set(overrides) - set(SEARCH_SPACE)

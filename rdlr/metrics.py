@@ -1,4 +1,5 @@
-"""Evaluation metrics of the paper (Section 3.2): unweighted accuracy (UA), weighted accuracy (WA), confusion.
+"""Evaluation metrics: those of the paper (Section 3.2), unweighted accuracy (UA), weighted accuracy (WA) and the
+confusion matrix, and two beside them, macro-F1 and the recall of each class.
 
 Inputs are 1-D arrays of class indices (numpy arrays, lists or torch tensors); outputs are Python floats
 (fractions in [0, 1]) or a numpy array.
@@ -12,7 +13,7 @@ import numpy as np
 
 from rdlr.labels import NUM_CLASSES
 
-__all__ = ["confusion_matrix", "unweighted_accuracy", "weighted_accuracy"]
+__all__ = ["confusion_matrix", "macro_f1", "per_class_recall", "unweighted_accuracy", "weighted_accuracy"]
 
 
 def _as_indices(values: Any, name: str) -> np.ndarray:
@@ -63,3 +64,27 @@ def weighted_accuracy(y_true: Any, y_pred: Any, num_classes: int = NUM_CLASSES) 
     """WA: the overall accuracy, i.e. the fraction of utterances classified correctly."""
     true, pred = _pair(y_true, y_pred, num_classes)
     return float(np.mean(true == pred))
+
+
+def per_class_recall(y_true: Any, y_pred: Any, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Recall of each class (float64, length ``num_classes``): correct / true count; NaN for a class absent from
+    ``y_true``. UA is the mean of the non-NaN entries."""
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    support = cm.sum(axis=1)
+    recalls = np.full(num_classes, np.nan)
+    present = support > 0
+    recalls[present] = np.diag(cm)[present] / support[present]
+    return recalls
+
+
+def macro_f1(y_true: Any, y_pred: Any, num_classes: int = NUM_CLASSES) -> float:
+    """Macro-F1: the mean over classes of F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c), over the classes that occur in
+    ``y_true`` or ``y_pred`` (so a class predicted but never true counts with F1 0), as scikit-learn's
+    ``f1_score(average="macro")``."""
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    true_positive = np.diag(cm).astype(np.float64)
+    false_positive = cm.sum(axis=0) - true_positive
+    false_negative = cm.sum(axis=1) - true_positive
+    occurring = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+    denominator = 2 * true_positive + false_positive + false_negative
+    return float(np.mean(2 * true_positive[occurring] / denominator[occurring]))

@@ -18,6 +18,7 @@ from typing import IO, Any
 import pandas as pd
 
 from rdlr.corpora.splits import PROTOCOLS
+from rdlr.labels import CLASSES
 
 RESULTS_FILE = "results.csv"
 GROUP_KEYS: tuple[str, ...] = ("features", "protocol", "method", "held_out")  # one job = one table cell
@@ -48,13 +49,15 @@ def trial_key(row: Mapping[str, Any]) -> str:
 
 
 def results_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
-    """The results table: fixed columns first, then ``val_ua/<corpus>``, ``test_ua``, ``test_ua/<corpus>``."""
+    """The results table: fixed columns first, then ``val_ua/<corpus>``, ``test_ua``, ``test_ua/<corpus>``, macro-F1
+    (``val_f1``, ``test_f1``) and per-class recall (``val_recall/<class>``, ``test_recall/<class>``, class order)."""
     frame = pd.DataFrame(list(rows))
     if frame.empty:
         return pd.DataFrame(columns=[*BASE_COLUMNS, "test_ua", *TAIL_COLUMNS])
     val = sorted(c for c in frame.columns if c.startswith("val_ua/"))
     test = sorted(c for c in frame.columns if c.startswith("test_ua/"))
-    order = [*BASE_COLUMNS, *val, "test_ua", *test, *TAIL_COLUMNS]
+    recall = [f"{role}_recall/{name}" for role in ("val", "test") for name in CLASSES]
+    order = [*BASE_COLUMNS, *val, "test_ua", *test, "val_f1", "test_f1", *recall, *TAIL_COLUMNS]
     columns = [c for c in order if c in frame.columns] + sorted(c for c in frame.columns if c not in order)
     frame = frame[columns]
     return frame.sort_values(["features", "protocol", "method", "held_out", "config_id", "seed"], kind="mergesort")

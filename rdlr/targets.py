@@ -121,13 +121,17 @@ def soft_labels(votes: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return torch.where(has_votes.unsqueeze(1), dist, fallback)
 
 
-def reliability_targets(targets: torch.Tensor, predictions: torch.Tensor, gamma: float) -> torch.Tensor:
+def reliability_targets(
+    targets: torch.Tensor, predictions: torch.Tensor, gamma: float, smooth_from: torch.Tensor | None = None
+) -> torch.Tensor:
     """Targets considering labeling reliability, eq. (10).
 
     ȳ_i = (1 - γ) y_i + γ / C   if argmax(ŷ_i) != argmax(y_i)   (the pre-trained model got sample i wrong)
     ȳ_i = y_i                   otherwise.
 
-    ``targets`` may be one-hot or already smoothed (LS + LR smooths the LS target again where wrong).
+    ``targets`` may be one-hot or already smoothed. By default the smoothing applies to ``targets`` itself (LS + LR
+    smooths the LS target again where wrong, (10) read literally); with ``smooth_from`` (e.g. the one-hot labels)
+    a wrong row is replaced by the smoothed ``smooth_from`` row instead, as the authors' snippet does.
     ``predictions`` are the pre-trained model's probabilities or logits: softmax keeps the argmax.
     Ties: ``torch.argmax`` returns the first maximal index, so a prediction row tied between the true class
     and a later class counts as correct, and one tied between an earlier class and the true class counts as wrong.
@@ -139,8 +143,13 @@ def reliability_targets(targets: torch.Tensor, predictions: torch.Tensor, gamma:
         raise ValueError(
             f"predictions shape {tuple(predictions.shape)} must equal targets shape {tuple(targets.shape)}"
         )
+    source = targets
+    if smooth_from is not None:
+        source = _check_targets(smooth_from, "smooth_from").to(device=targets.device, dtype=targets.dtype)
+        if source.shape != targets.shape:
+            raise ValueError(f"smooth_from shape {tuple(source.shape)} must equal targets shape {tuple(targets.shape)}")
     wrong = torch.argmax(predictions, dim=1) != torch.argmax(targets, dim=1)
-    return torch.where(wrong.unsqueeze(1), label_smoothing(targets, gamma), targets)
+    return torch.where(wrong.unsqueeze(1), label_smoothing(source, gamma), targets)
 
 
 def self_kd_targets(predictions: torch.Tensor) -> torch.Tensor:

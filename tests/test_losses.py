@@ -167,17 +167,25 @@ def test_rd_loss_is_stable_for_large_alpha() -> None:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_reconstruction_eq12_positive(dtype, seed) -> None:
+    """Default: squared error averaged over the D dimensions and the M samples (nn.MSELoss); ``reduction="sum"``:
+    eq. (12) as printed, summed over dimensions and averaged over samples (D times the default)."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(M, 7, generator=gen, dtype=torch.float64).to(dtype)
     r = torch.randn(M, 7, generator=gen, dtype=torch.float64).to(dtype)
-    expected = sum(sum((a - c) ** 2 for a, c in zip(xi, ri)) for xi, ri in zip(x.tolist(), r.tolist())) / M
+    printed = sum(sum((a - c) ** 2 for a, c in zip(xi, ri)) for xi, ri in zip(x.tolist(), r.tolist())) / M
+    per_element = sum((a - c) ** 2 for xi, ri in zip(x.tolist(), r.tolist()) for a, c in zip(xi, ri)) / (M * 7)
     value = L.reconstruction_loss(x, r)
-    check_value(value, expected, dtype)
+    check_value(value, per_element, dtype)
+    torch.testing.assert_close(value, torch.nn.MSELoss()(r, x))
+    check_value(L.reconstruction_loss(x, r, reduction="sum"), printed, dtype)
     assert float(value) > 0
     assert float(L.reconstruction_loss(x, x)) == 0.0
-    check_gradients(lambda a, c: L.reconstruction_loss(a, c), [x.double(), r.double()])
+    for reduction in L.AE_REDUCTIONS:
+        check_gradients(lambda a, c: L.reconstruction_loss(a, c, reduction), [x.double(), r.double()])
     with pytest.raises(ValueError, match="shapes"):
         L.reconstruction_loss(x, r[:, :3])
+    with pytest.raises(ValueError, match="reduction must be one of mean, sum"):
+        L.reconstruction_loss(x, r, reduction="none")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

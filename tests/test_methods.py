@@ -1,4 +1,5 @@
-"""The method registry: every table row is registered, composes, and trains (two optimiser steps)."""
+"""The method registry: every table row is registered, composes, trains (two optimiser steps), searches the
+hyperparameters of its own components (baselines included), and each searched value reaches the loss."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import torch
 
 from rdlr.labels import NUM_CLASSES
 from rdlr.methods import (
+    FIXED_HPARAMS,
+    HPARAM_COMPONENT,
     SEARCH_SPACE,
     TABLE3_METHODS,
     Method,
@@ -38,6 +41,19 @@ def test_proposed_method_is_loss_11():
     assert method.components == {"ce", "cw", "cww", "rd", "lr", "ae", "ls", "pel"}
     assert method.two_stage and method.needs_unlabeled
     assert method.stage1().components == get_method("rd_cww_dagger").components
+
+
+@pytest.mark.parametrize("method_id", ["lr", "ls_lr", "lr_cww_dagger", "rdlr_dagger", "rdlr_cww_dagger"])
+def test_stage1_choice_proposed_is_the_proposed_system_without_lr(method_id):
+    method = get_method(method_id)
+    proposed = get_method("rd_cww_dagger").components
+    assert method.stage1("proposed").components == proposed
+    assert method.stage1("same_method").components == method.components - {"lr"}
+    assert method.needs_unlabeled_with_stage1("proposed")
+    assert method.needs_unlabeled_with_stage1() == method.needs_unlabeled
+    assert get_method("self_kd").stage1("proposed").components == {"ce", "cw"}  # self-KD's stays plain CE
+    with pytest.raises(ValueError, match="stage-1 choice must be one of same_method, proposed"):
+        method.stage1("other")
 
 
 def test_search_space_uses_the_papers_sets_for_the_methods_own_hyperparameters():
@@ -104,3 +120,57 @@ def test_every_method_trains_two_steps_with_finite_loss_and_gradients(method_id)
         method.components & {"rd", "ae", "pel", "proxy_anchor", "contrastive"}
     )
     assert set(terms) == expected_terms
+
+
+BASELINE_HPARAMS = {
+    "focal": {"focusing"},
+    "proxy_anchor": {"pa_alpha", "pa_delta", "lambda_pa"},
+    "contrastive": {"margin", "lambda_contrastive"},
+    "unigram": {"unigram_gamma"},
+    "cww": {"lambda_w"},
+    "ae": {"lambda_ae"},
+}
+
+
+@pytest.mark.parametrize("method_id", list_methods())
+def test_every_method_searches_the_hyperparameters_of_its_components(method_id):
+    method = get_method(method_id)
+    space = method.search_space()
+    expected = {"batch_size"} | {name for name, comp in HPARAM_COMPONENT.items() if method.uses(str(comp))}
+    assert set(space) == expected
+    assert all(space[name] == list(SEARCH_SPACE[name]) and len(space[name]) >= 2 for name in space)
+    if method_id in BASELINE_HPARAMS:  # a baseline row searches its own hyperparameter, not only M
+        assert BASELINE_HPARAMS[method_id] <= set(space)
+    assert not set(space) & set(FIXED_HPARAMS)  # the paper's fixed values (LS 0.1, λ_PEL, RD's α and δ) stay fixed
+    assert "ls_gamma" not in space and FIXED_HPARAMS["ls_gamma"] == 0.1
+
+
+@torch.no_grad()
+def _objective_loss(method: Method, hparams: dict, seed: int = 0) -> float:
+    """The summed loss terms of a freshly initialised objective on a fixed batch (random stage-1 logits)."""
+    torch.manual_seed(seed)
+    dim, batch = 12, 16
+    x, labels = torch.randn(batch, dim), torch.arange(batch) % NUM_CLASSES
+    stage1 = torch.randn(batch, NUM_CLASSES) if method.two_stage else None
+    target = training_targets(method, hparams, labels, torch.rand(batch, NUM_CLASSES) * 3, stage1)
+    objective = Objective(method, hparams, dim, ae_on_unlabeled=True)
+    objective.eval()  # no dropout: only the hyperparameter differs between two calls
+    terms = objective(x, target, labels, torch.ones(NUM_CLASSES), None, torch.randn(8, dim))
+    return float(torch.stack(list(terms.values())).sum())
+
+
+# Each searched hyperparameter on the first table row that uses it. λ_W reaches the corpus weights (6) between
+# epochs (tests/train/test_loop.py), M the minibatch size.
+FIRST_USER = {
+    name: next(method_id for method_id in list_methods() if name in get_method(method_id).search_space())
+    for name in SEARCH_SPACE
+    if name not in ("batch_size", "lambda_w")
+}
+
+
+@pytest.mark.parametrize(("name", "method_id"), sorted(FIRST_USER.items()))
+def test_each_searched_hyperparameter_reaches_the_loss(name, method_id):
+    method = get_method(method_id)
+    low, high = min(SEARCH_SPACE[name]), max(SEARCH_SPACE[name])
+    losses = [_objective_loss(method, method.resolve_hparams({"batch_size": 16, name: value})) for value in (low, high)]
+    assert losses[0] != pytest.approx(losses[1], rel=1e-6), f"{method_id}: {name} does not change the loss"

@@ -60,6 +60,7 @@ POD_PARTITIONS: dict[str, dict[str, str]] = {
     OUT_OF_CORPUS: {"train": "train", "val": "val", "test": "unused"},
     WITHIN_CORPUS: {"train": "train", "val": "val", "test": "test"},
 }
+POD_TEST_CHOICES: tuple[str, ...] = ("all", "test_partition")  # held-out POD: every labeled row, or its test set
 EPSILON = 1e-9
 
 Proportions = Mapping[str, float]
@@ -159,6 +160,14 @@ def _partition_split(part: pd.DataFrame, protocol: str, corpus: str) -> np.ndarr
     return partitions.map(POD_PARTITIONS[protocol]).to_numpy(dtype=object)
 
 
+def _held_out_roles(part: pd.DataFrame, rule: str, pod_test: str, corpus: str) -> np.ndarray | str:
+    """Out-of-corpus test rows: every labeled row, or only the test partition of POD under the paper's rule."""
+    if pod_test == "all" or rule != "paper" or corpus != "POD":
+        return "test"
+    partitions = _partition_split(part, WITHIN_CORPUS, corpus)
+    return np.where(partitions == "test", "test", "unused").astype(object)
+
+
 def _check_proportions(corpus: str, weights: Proportions, protocol: str) -> dict[str, float]:
     allowed = SPLIT_ROLES[protocol]
     unknown = sorted(set(weights) - set(allowed))
@@ -234,6 +243,7 @@ def assign_roles(
     seed: int = 0,
     proportions: Mapping[str, object] | None = None,
     rules: Mapping[str, str] | None = None,
+    pod_test: str = "all",
 ) -> pd.Series:
     """The role of every row of ``meta`` (a manifest) for ``protocol`` with ``held_out`` as the target corpus.
 
@@ -243,9 +253,14 @@ def assign_roles(
     ``proportions``: shares per role for the generic rule, for every generic corpus (``{"train": .8,
     "val": .2}``) or per corpus (``{"EMODB": {...}}``, which also puts a paper corpus on the generic rule).
     ``rules``: ``{corpus: "paper" | "generic"}`` overrides (``"paper"`` only for CRE, IEM, IMP, POD).
+    ``pod_test``: under out_of_corpus, a held-out corpus split by its own partitions (POD under the paper's rule)
+    is tested on all its labeled rows (``"all"``) or only on its ``test`` partition (``"test_partition"``, the
+    test set of the within-corpus row; its other rows are then "unused"). Other held-out corpora ignore it.
     Returns a Series aligned with ``meta.index`` named ``"role"``.
     """
     corpora, labeled = _validate(meta, protocol, held_out)
+    if pod_test not in POD_TEST_CHOICES:
+        raise SplitError(f"pod_test must be one of {', '.join(POD_TEST_CHOICES)}, got {pod_test!r}")
     global_weights, corpus_weights = _per_corpus(proportions)
     rules = dict(rules or {})
     for corpus, rule in rules.items():
@@ -257,14 +272,14 @@ def assign_roles(
     partition_rule: set[str] = set()
     for corpus in sorted(set(corpora[labeled].tolist())):
         rows = labeled & (corpora == corpus)
+        rule = rules.get(corpus, "generic" if corpus in corpus_weights else default_rule(corpus))
         if protocol == OUT_OF_CORPUS and corpus == held_out:
-            roles[rows] = "test"
+            roles[rows] = _held_out_roles(meta.iloc[np.flatnonzero(rows)], rule, pod_test, corpus)
             continue
         if protocol == WITHIN_CORPUS and corpus != held_out:
             roles[rows] = "unused"
             continue
         part = meta.iloc[np.flatnonzero(rows)]
-        rule = rules.get(corpus, "generic" if corpus in corpus_weights else default_rule(corpus))
         rng = _rng(seed, corpus)
         if rule == "paper" and corpus == "CRE":
             roles[rows] = _speaker_split(part["speaker"].to_numpy(dtype=object), CRE_SPEAKERS[protocol], rng, corpus)

@@ -19,7 +19,8 @@ from rdlr.storage import check_writable
 from rdlr.sweep.inputs import (
     feature_store_uri, load_tables, resolve_data_root, resolve_storage, resolved_info, spec_corpora, storage_note,
 )  # fmt: skip
-from rdlr.sweep.spec import SpecError, load_spec, packaged_specs
+from rdlr.sweep.spec import SpecError, load_spec
+from rdlr.sweep.spec_files import packaged_specs
 
 DEFAULT_STORAGE = "rdlr_runs"
 

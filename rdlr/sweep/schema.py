@@ -23,6 +23,10 @@ class SchemaError(ValueError):
     """A value does not fit the declared type; the message names the dotted key, the type and the value."""
 
 
+class SpecError(SchemaError):
+    """A sweep spec is invalid; the message names the key, the bad value and the valid choices."""
+
+
 def join_key(where: str, key: str | int) -> str:
     """The dotted key of ``key`` under ``where`` (``data`` + ``store`` -> ``data.store``; ints as ``[i]``)."""
     if isinstance(key, int):

@@ -19,16 +19,15 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources as importlib_resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from rdlr.corpora.registry import MODULES as LOADER_MODULES
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
-from rdlr.methods import SEARCH_SPACE, get_method
-from rdlr.sweep.schema import SchemaError, build, plain
+from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
+from rdlr.sweep.schema import SchemaError, SpecError, build, plain
+from rdlr.sweep.spec_files import resolve_spec_path
 from rdlr.sweep.spec_yaml import read_spec_document
 
 DATA_SOURCES: tuple[str, ...] = ("demo", "real", "manifests")
@@ -39,14 +38,9 @@ JOB_ORDER: tuple[str, ...] = (WITHIN_CORPUS, OUT_OF_CORPUS)  # the order jobs ar
 SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "grid")
 MODEL_KEYS: tuple[str, ...] = tuple(MODEL_FLAGS)
 RAY_BUILTIN_RESOURCES: tuple[str, ...] = ("CPU", "GPU", "memory", "object_store_memory")  # not for resources.custom
+SMOOTHING_GAMMAS: dict[str, str] = {"gamma": "LR's γ (10)", "unigram_gamma": "unigram smoothing's γ"}
 UNSET_OMITTED: tuple[str, ...] = ("hf",)  # optional sections left out of to_dict() while unset
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"  # the packaged specs in a source checkout
-SWEEPS_PACKAGE = "rdlr.sweeps"  # the same files installed as package data (pyproject maps it to sweeps/)
-
-
-class SpecError(SchemaError):
-    """A sweep spec is invalid; the message names the key, the bad value and the valid choices."""
 
 
 @dataclass(frozen=True)
@@ -217,43 +211,6 @@ def _grid_size(space: Mapping[str, Any]) -> int:
 
 
 # ---- loading -----------------------------------------------------------------------------------------------------
-def packaged_spec_dir() -> Traversable | None:
-    """Where the packaged specs are: ``sweeps/`` of a source checkout when it exists, else the installed package
-    data :data:`SWEEPS_PACKAGE` (``pip install .``), else ``None``."""
-    if SWEEPS_DIR.is_dir():
-        return SWEEPS_DIR
-    try:
-        return importlib_resources.files(SWEEPS_PACKAGE)
-    except ModuleNotFoundError:
-        return None
-
-
-def packaged_specs() -> list[str]:
-    """Names of the packaged specs (``table2``, ``table3``, ``demo``)."""
-    folder = packaged_spec_dir()
-    if folder is None:
-        return []
-    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
-
-
-def resolve_spec_path(name_or_path: str | Path) -> Path:
-    """A spec file: an existing path, or a packaged spec by name (``table2``) or as ``sweeps/table2.yaml``."""
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path.resolve()
-    folder = packaged_spec_dir()
-    packaged = None
-    if folder is not None and not path.is_absolute():
-        if path.parent == Path(".") and path.suffix in ("", ".yaml", ".yml"):
-            packaged = folder.joinpath(f"{path.stem}.yaml")
-        elif path.parent == Path(SWEEPS_DIR.name):  # "sweeps/table2.yaml" from anywhere
-            packaged = folder.joinpath(path.name)
-    if packaged is not None and packaged.is_file():
-        return Path(str(packaged))
-    raise SpecError(f"sweep spec {str(name_or_path)!r} not found; give a YAML file or one of the packaged specs: "
-                    f"{', '.join(packaged_specs()) or f'(none found in {SWEEPS_DIR} or {SWEEPS_PACKAGE})'}")
-
-
 def load_spec(name_or_path: str | Path) -> SweepSpec:
     """Read and validate a spec file (or packaged spec name); errors name the file and the key."""
     path = resolve_spec_path(name_or_path)
@@ -356,7 +313,8 @@ def _validate_corpora(spec: SweepSpec) -> None:
 
 
 def _validate_methods(spec: SweepSpec) -> None:
-    total = 0
+    total, stage1 = 0, spec.training.get("lr_stage1")
+    stage1 = stage1 if stage1 in STAGE1_CHOICES else "same_method"  # a bad value: _validate_training reports it
     for protocol in JOB_ORDER:
         methods = getattr(spec.protocols, protocol)
         _unique(methods, f"protocols.{protocol}")
@@ -366,9 +324,9 @@ def _validate_methods(spec: SweepSpec) -> None:
                 method = get_method(method_id)
             except ValueError as error:
                 raise SpecError(f"{where}: {error}") from None
-            if method.needs_unlabeled and spec.unlabeled is None:
-                raise SpecError(f"{where}: method {method_id!r} uses AE (12) / PEL (13), which need unlabeled "
-                                "speech; set `unlabeled` (e.g. LIB)")
+            if method.needs_unlabeled_with_stage1(stage1) and spec.unlabeled is None:
+                raise SpecError(f"{where}: method {method_id!r} uses AE (12) / PEL (13) (itself or in its stage-1 "
+                                "model), which need unlabeled speech; set `unlabeled` (e.g. LIB)")
         total += len(methods)
     if total == 0:
         raise SpecError(f"protocols: list methods under at least one of {', '.join(JOB_ORDER)}")
@@ -394,8 +352,8 @@ def _validate_search(spec: SweepSpec) -> None:
         _unique(values, f"search.space.{name}")
         if name == "batch_size" and any(not float(v).is_integer() or v < 1 for v in values):
             raise SpecError(f"search.space.batch_size: must be positive integers, got {list(values)}")
-        if name == "gamma" and any(not 0 <= v <= 1 for v in values):
-            raise SpecError(f"search.space.gamma: LR's γ (10) must be in [0, 1], got {list(values)}")
+        if name in SMOOTHING_GAMMAS and any(not 0 <= v <= 1 for v in values):
+            raise SpecError(f"search.space.{name}: {SMOOTHING_GAMMAS[name]} must be in [0, 1], got {list(values)}")
         if any(v < 0 for v in values):
             raise SpecError(f"search.space.{name}: must be non-negative, got {list(values)}")
 

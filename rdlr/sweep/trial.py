@@ -9,6 +9,7 @@ driver's collector (:mod:`rdlr.sweep.collector`) gathers.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
@@ -77,7 +78,7 @@ def run_one_trial(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, con
     row = {
         "spec_id": context.spec_id, **constants, "features": context.features, "seed": seed, "config_id": cid,
         "hparams": json.dumps(hparams, sort_keys=True),
-        **{k: float(v) for k, v in final.items() if k == "val_ua" or k.startswith(("val_ua/", "test_ua"))},
+        **metric_columns(final),
         "test_wa": float(final["test_wa"]) if "test_wa" in final else None,
         "confusion": json.dumps(final.get("confusion")),
         "epochs": int(final["epochs"]), "best_epoch": int(final["best_epoch"]),
@@ -98,9 +99,23 @@ def _prepare(x: np.ndarray, meta: pd.DataFrame, context: TrialContext,
 
     torch.set_num_threads(max(1, int(context.cpus)))
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-    roles = assign_roles(meta, constants["protocol"], constants["held_out"], seed=context.split_seed)
+    config = TrainConfig(**context.training, device=context.device)
+    roles = assign_roles(meta, constants["protocol"], constants["held_out"], seed=context.split_seed,
+                         pod_test=config.pod_test)
     data = TrialData.from_table(x, meta, roles)
-    return data, get_method(constants["method"]), TrainConfig(**context.training, device=context.device)
+    return data, get_method(constants["method"]), config
+
+
+def metric_columns(final: Mapping[str, Any]) -> dict[str, float | None]:
+    """A trial's metrics for its results row: UA (overall and per corpus), macro-F1 and per-class recall of the
+    validation and test rows (``None`` for a class without rows there)."""
+    names = ("val_ua", "val_f1", "test_ua", "test_f1")
+    prefixes = ("val_ua/", "test_ua/", "val_recall/", "test_recall/")
+    columns = {}
+    for key, value in final.items():
+        if key in names or key.startswith(prefixes):
+            columns[key] = None if math.isnan(float(value)) else float(value)
+    return columns
 
 
 def _report_epoch(record: dict[str, Any]) -> None:

@@ -8,11 +8,30 @@ from typing import Any
 
 import numpy as np
 
+from rdlr.corpora.splits import POD_TEST_CHOICES
+from rdlr.losses import AE_REDUCTIONS
+from rdlr.methods import STAGE1_CHOICES
+
+LR_ON_SMOOTHED: tuple[str, ...] = ("smooth_again", "replace")
+STAGE2_ONLY: tuple[str, ...] = ("lr_stage1", "lr_on_smoothed")  # settings the stage-1 model does not see
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training protocol settings (Section 3.2); all but ``device`` and ``eval_batch_size`` (which do not change what
-    is learned) are part of the stage-1 cache key."""
+    """Training protocol settings (Section 3.2) and the options for the paper's ambiguous readings.
+
+    ``ae_reduction``: AE loss (12) averaged over dimensions and samples (``mean``) or summed over dimensions as
+    printed (``sum``). ``proxy_lr_factor``: the Proxy-Anchor proxies learn at ``lr`` × this factor (100 in [26]).
+    ``lr_stage1``: the pre-trained model of LR (10) is the same method without LR (``same_method``) or the
+    proposed system without LR (``proposed``, Section 2.2). ``lr_on_smoothed``: where the pre-trained model is
+    wrong, LR smooths an already smoothed target again (``smooth_again``, (10) applied to the LS target) or
+    replaces it by the smoothed one-hot vector (``replace``, the authors' snippet). ``pod_test``: a held-out POD
+    is tested on all its labeled rows (``all``) or on its test partition only (``test_partition``, as the
+    within-corpus row); the sweep applies it when it splits the data (:func:`rdlr.corpora.assign_roles`).
+
+    All but ``device`` and ``eval_batch_size`` (which do not change what is learned) and :data:`STAGE2_ONLY`
+    (which the stage-1 model does not see; the stage-1 method itself is in the key) are part of the stage-1
+    cache key."""
 
     max_epochs: int = 100
     lr: float = 2e-4
@@ -22,16 +41,33 @@ class TrainConfig:
     eval_batch_size: int = 8192
     cww_split: str = "val"
     ae_on_unlabeled: bool = True
+    ae_reduction: str = "mean"
+    proxy_lr_factor: float = 100.0
+    lr_stage1: str = "same_method"
+    lr_on_smoothed: str = "smooth_again"
+    pod_test: str = "all"
     device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.cww_split not in ("val", "train"):
             raise ValueError(f"cww_split must be 'val' or 'train', got {self.cww_split!r}")
+        choices = {
+            "ae_reduction": AE_REDUCTIONS,
+            "lr_stage1": STAGE1_CHOICES,
+            "lr_on_smoothed": LR_ON_SMOOTHED,
+            "pod_test": POD_TEST_CHOICES,
+        }
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}, got {getattr(self, name)!r}")
         if self.max_epochs < 1 or self.patience < 1:
             raise ValueError(f"max_epochs and patience must be ≥ 1, got {self.max_epochs}, {self.patience}")
+        if not self.proxy_lr_factor > 0:
+            raise ValueError(f"proxy_lr_factor must be > 0, got {self.proxy_lr_factor}")
 
     def cache_fields(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if key not in ("device", "eval_batch_size")}
+        skipped = ("device", "eval_batch_size", *STAGE2_ONLY)
+        return {key: value for key, value in asdict(self).items() if key not in skipped}
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Evaluation during and after training (Section 3.2): UA per corpus and over each role's rows, the mean validation UA
-that early stopping watches, WA and the confusion matrix on the test rows, and the per-corpus U_d of CWW (6)."""
+that early stopping watches, macro-F1 and per-class recall of each role, WA and the confusion matrix on the test rows,
+and the per-corpus U_d of CWW (6)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rdlr.labels import NUM_CLASSES
-from rdlr.metrics import confusion_matrix, unweighted_accuracy, weighted_accuracy
+from rdlr.labels import CLASSES, NUM_CLASSES
+from rdlr.metrics import confusion_matrix, macro_f1, per_class_recall, unweighted_accuracy, weighted_accuracy
 from rdlr.model import EmotionClassifier
 from rdlr.train.data import PreparedData, TrialData
 
@@ -28,10 +29,11 @@ def predict_logits(classifier: EmotionClassifier, x: torch.Tensor, batch_size: i
 def role_metrics(
     data: TrialData, prepared: PreparedData, classifier: EmotionClassifier, role: str, batch_size: int
 ) -> dict[str, Any]:
-    """UA per corpus and overall for the rows of ``role`` (+ WA and confusion for the test role).
+    """UA per corpus and overall for the rows of ``role``, macro-F1 ``<role>_f1`` and per-class recall
+    ``<role>_recall/<class>`` (NaN for a class without rows) over its rows (+ WA and confusion for the test role).
 
     The overall validation UA ``val_ua`` is the mean of the per-corpus UAs (what early stopping watches); the other
-    roles' overall UA pools their rows.
+    roles' overall UA, and every role's F1 and recalls, pool their rows.
     """
     rows = prepared.roles[role]
     if len(rows) == 0:
@@ -47,6 +49,9 @@ def role_metrics(
         metrics["val_ua"] = float(np.mean([metrics[f"val_ua/{name}"] for name in sorted(set(corpora))]))
     else:
         metrics[f"{role}_ua"] = unweighted_accuracy(truth, predicted)
+    metrics[f"{role}_f1"] = macro_f1(truth, predicted)
+    recalls = per_class_recall(truth, predicted, NUM_CLASSES)
+    metrics.update({f"{role}_recall/{name}": float(recall) for name, recall in zip(CLASSES, recalls)})
     if role == "test":
         metrics["test_wa"] = weighted_accuracy(truth, predicted)
         metrics["confusion"] = confusion_matrix(truth, predicted, NUM_CLASSES).tolist()

@@ -69,12 +69,14 @@ def _build_training(
     stage1_logits: torch.Tensor | None,
 ) -> _Training:
     """Targets Ȳ, class weights β and corpus weights w = 1 of (5), then a freshly initialised objective (drawing
-    from torch's global generator), Adam and the plateau scheduler."""
+    from torch's global generator), Adam on its parameter groups (proxies at a larger rate) and the plateau
+    scheduler."""
     device = config.device
     prepared = prepare(data, device)
     train_labels = prepared.labels[prepared.train]
     votes = torch.as_tensor(data.votes[prepared.roles["train"]], device=device) if data.votes is not None else None
-    train_targets = training_targets(method, hparams, train_labels, votes, stage1_logits).to(prepared.x.dtype)
+    train_targets = training_targets(method, hparams, train_labels, votes, stage1_logits, config.lr_on_smoothed)
+    train_targets = train_targets.to(prepared.x.dtype)
     class_weights = losses.class_balance_weights(train_labels, NUM_CLASSES) if method.uses("cw") else None
 
     train_corpora = data.corpora("train")
@@ -83,8 +85,10 @@ def _build_training(
     )
     corpus_weights = torch.ones(len(train_corpora), device=device)
 
-    objective = Objective(method, hparams, data.x.shape[1], config.ae_on_unlabeled).to(device)
-    optimizer = torch.optim.Adam(objective.parameters(), lr=config.lr)
+    objective = Objective(
+        method, hparams, data.x.shape[1], config.ae_on_unlabeled, config.ae_reduction, config.proxy_lr_factor
+    ).to(device)
+    optimizer = torch.optim.Adam(objective.param_groups(config.lr))
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=config.lr_factor, patience=config.lr_patience
     )
@@ -257,7 +261,8 @@ def run_trial(
     """Train and evaluate one (method, hyperparameters, seed) on ``data``.
 
     Two-stage methods (LR, self-KD) first obtain the stage-1 model's logits on the training rows and its final
-    metrics — the model being the same method without LR (plain CE for self-KD), same hyperparameters and seed —
+    metrics — the model being the same method without LR or the proposed system without LR (``config.lr_stage1``;
+    plain CE for self-KD), with the same hyperparameters and seed —
     from the cache in ``cache_dir`` or by training it, then build the targets (10) from those logits.
     Deterministic for a given seed on CPU.
     """
@@ -266,7 +271,7 @@ def run_trial(
     resolved = method.resolve_hparams(hparams)
     stage1_logits, stage1_info = None, None
     if method.two_stage:
-        stage1_method = method.stage1()
+        stage1_method = method.stage1(config.lr_stage1)
         cache = Stage1Cache(cache_dir)
         key = cache.key(stage1_method, resolved, seed, config.cache_fields(), data.fingerprint())
         cached = cache.load(key)

@@ -13,6 +13,7 @@ from rdlr import losses, targets
 from rdlr.labels import NUM_CLASSES
 from rdlr.methods import Method
 from rdlr.model import Decoder, EmotionClassifier
+from rdlr.train.config import LR_ON_SMOOTHED
 
 
 def training_targets(
@@ -21,8 +22,14 @@ def training_targets(
     labels: torch.Tensor,
     votes: torch.Tensor | None = None,
     stage1_logits: torch.Tensor | None = None,
+    lr_on_smoothed: str = "smooth_again",
 ) -> torch.Tensor:
-    """Ȳ for the training rows: one-hot or votes → LS (9) / unigram → LR (10); or self-KD targets."""
+    """Ȳ for the training rows: one-hot or votes → LS (9) / unigram → LR (10); or self-KD targets.
+
+    ``lr_on_smoothed`` (:class:`rdlr.train.TrainConfig`): where the stage-1 model is wrong, LR smooths the smoothed
+    target again (``smooth_again``) or replaces it by the smoothed one-hot vector (``replace``)."""
+    if lr_on_smoothed not in LR_ON_SMOOTHED:
+        raise ValueError(f"lr_on_smoothed must be one of {', '.join(LR_ON_SMOOTHED)}, got {lr_on_smoothed!r}")
     if method.uses("self_kd"):
         return targets.self_kd_targets(_require(stage1_logits, method))
     if method.uses("soft") and votes is not None:
@@ -32,9 +39,10 @@ def training_targets(
     if method.uses("ls"):
         result = targets.label_smoothing(result, hparams["ls_gamma"])
     elif method.uses("unigram"):
-        result = targets.unigram_smoothing(result, targets.class_prior(labels, NUM_CLASSES), hparams["ls_gamma"])
+        result = targets.unigram_smoothing(result, targets.class_prior(labels, NUM_CLASSES), hparams["unigram_gamma"])
     if method.uses("lr"):
-        result = targets.reliability_targets(result, _require(stage1_logits, method), hparams["gamma"])
+        smooth_from = targets.one_hot(labels, NUM_CLASSES) if lr_on_smoothed == "replace" else None
+        result = targets.reliability_targets(result, _require(stage1_logits, method), hparams["gamma"], smooth_from)
     return result
 
 
@@ -45,13 +53,26 @@ def _require(stage1_logits: torch.Tensor | None, method: Method) -> torch.Tensor
 
 
 class Objective(nn.Module):
-    """The networks a method trains (F, and H / proxies when used) and its loss terms, generalising (11)."""
+    """The networks a method trains (F, and H / proxies when used) and its loss terms, generalising (11).
 
-    def __init__(self, method: Method, hparams: Mapping[str, Any], input_dim: int, ae_on_unlabeled: bool) -> None:
+    ``ae_reduction``: how L_AE (12) reduces the squared error (:func:`rdlr.losses.reconstruction_loss`);
+    ``proxy_lr_factor``: the Proxy-Anchor proxies' learning rate over the network's (:meth:`param_groups`)."""
+
+    def __init__(
+        self,
+        method: Method,
+        hparams: Mapping[str, Any],
+        input_dim: int,
+        ae_on_unlabeled: bool,
+        ae_reduction: str = "mean",
+        proxy_lr_factor: float = 100.0,
+    ) -> None:
         super().__init__()
         self.method = method
         self.hparams = dict(hparams)
         self.ae_on_unlabeled = ae_on_unlabeled
+        self.ae_reduction = ae_reduction
+        self.proxy_lr_factor = float(proxy_lr_factor)
         self.classifier = EmotionClassifier(input_dim)
         self.decoder = Decoder(self.classifier.encoding_dim, input_dim) if method.uses("ae") else None
         self.proxy_anchor = (
@@ -59,6 +80,18 @@ class Objective(nn.Module):
             if method.uses("proxy_anchor")
             else None
         )
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups: the networks (F, H) at ``lr``, then the Proxy-Anchor proxies (when the
+        method has them) at ``lr`` × ``proxy_lr_factor``, as the code of [26] trains them. Every parameter is in
+        exactly one group."""
+        proxies = list(self.proxy_anchor.parameters()) if self.proxy_anchor is not None else []
+        proxy_ids = {id(parameter) for parameter in proxies}
+        network = [parameter for parameter in self.parameters() if id(parameter) not in proxy_ids]
+        groups: list[dict[str, Any]] = [{"params": network, "lr": lr}]
+        if proxies:
+            groups.append({"params": proxies, "lr": lr * self.proxy_lr_factor})
+        return groups
 
     def forward(
         self,
@@ -93,7 +126,8 @@ class Objective(nn.Module):
             if unlabeled is not None and self.ae_on_unlabeled:
                 inputs = torch.cat([x, x_unlabeled])
                 encodings = torch.cat([out.encoding, unlabeled.encoding])
-            terms["ae"] = hp["lambda_ae"] * losses.reconstruction_loss(inputs, self.decoder(encodings))
+            reconstructions = self.decoder(encodings)
+            terms["ae"] = hp["lambda_ae"] * losses.reconstruction_loss(inputs, reconstructions, self.ae_reduction)
         if uses("pel"):
             terms["pel"] = hp["lambda_pel"] * losses.pel_loss(unlabeled.logits)
         return terms

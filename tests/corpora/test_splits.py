@@ -69,6 +69,23 @@ def test_out_of_corpus_iem_sessions_and_pod_held_out():
     assert (roles[meta["corpus"] == "POD"] == "test").all()
 
 
+def test_pod_test_option_tests_a_held_out_pod_on_its_test_partition_only():
+    meta = paper_meta()
+    pod = meta["corpus"] == "POD"
+    default = assign_roles(meta, "out_of_corpus", held_out="POD", seed=0)
+    partition = assign_roles(meta, "out_of_corpus", held_out="POD", seed=0, pod_test="test_partition")
+    expected = np.where(meta.loc[pod, "partition"] == "test", "test", "unused")
+    assert partition[pod].tolist() == expected.tolist() and "test" in expected and "unused" in expected
+    within = assign_roles(meta, "within_corpus", held_out="POD", seed=0)
+    assert (partition[pod] == "test").equals(within[pod] == "test")  # the within-corpus row's test set
+    assert partition[~pod].equals(default[~pod])
+    for held_out in ("CRE", "IEM"):  # other held-out corpora ignore the option
+        options = [assign_roles(meta, "out_of_corpus", held_out, 0, pod_test=c) for c in ("all", "test_partition")]
+        assert options[0].equals(options[1])
+    with pytest.raises(SplitError, match="pod_test must be one of all, test_partition"):
+        assign_roles(meta, "out_of_corpus", held_out="POD", pod_test="half")
+
+
 def test_within_corpus_cre_uses_72_9_10_speakers():
     meta = paper_meta()
     roles = assign_roles(meta, "within_corpus", held_out="CRE", seed=1)

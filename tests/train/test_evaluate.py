@@ -1,5 +1,6 @@
-"""Evaluation: validation UA is the mean of the per-corpus UAs, test UA pools the test rows, the CWW U_d of (6)
-come from the chosen split, and prediction runs in eval mode without changing the model's mode."""
+"""Evaluation: validation UA is the mean of the per-corpus UAs, test UA pools the test rows, macro-F1 and per-class
+recall pool each role's rows, the CWW U_d of (6) come from the chosen split, and prediction runs in eval mode
+without changing the model's mode."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from rdlr.labels import NUM_CLASSES
-from rdlr.metrics import unweighted_accuracy, weighted_accuracy
+from rdlr.labels import CLASSES, NUM_CLASSES
+from rdlr.metrics import macro_f1, per_class_recall, unweighted_accuracy, weighted_accuracy
 from rdlr.model import EmotionClassifier
 from rdlr.train.data import prepare
 from rdlr.train.evaluate import corpus_uas, predict_logits, role_metrics, val_test_metrics
@@ -50,6 +51,19 @@ def test_val_ua_averages_corpora_and_test_ua_pools_rows(setting):
     assert metrics["test_wa"] == weighted_accuracy(data.labels[test], predicted)
     assert np.asarray(metrics["confusion"]).sum() == len(test)
     assert "val_wa" not in metrics and "train_ua" not in metrics
+
+
+def test_macro_f1_and_per_class_recall_pool_each_roles_rows(setting):
+    data, prepared, classifier = setting
+    metrics = val_test_metrics(data, prepared, classifier, batch_size=16)
+    for role in ("val", "test"):
+        truth, predicted = data.labels[data.indices(role)], predictions(data, prepared, role)
+        assert metrics[f"{role}_f1"] == macro_f1(truth, predicted)
+        recalls = [metrics[f"{role}_recall/{name}"] for name in CLASSES]
+        np.testing.assert_array_equal(recalls, per_class_recall(truth, predicted))
+    confusion = np.asarray(metrics["confusion"])
+    np.testing.assert_allclose([metrics[f"test_recall/{name}"] for name in CLASSES],
+                               np.diag(confusion) / confusion.sum(axis=1))
 
 
 def test_corpus_uas_come_from_the_chosen_split(setting):
