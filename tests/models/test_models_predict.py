@@ -85,9 +85,13 @@ def test_other_sample_rates_and_channel_counts_give_the_same_predictions(demo_mo
     for name, paths in variants.items():
         predicted = model.predict(paths, progress=False)
         assert (predicted["error"] == "").all(), name
-        assert predicted["label"].tolist() == reference["label"].tolist(), name
         np.testing.assert_allclose(predicted[PROBS].to_numpy(), reference[PROBS].to_numpy(), atol=0.02,
                                    err_msg=name)
+        # a label can flip only where the reference's two best classes are closer than that tolerance (this
+        # briefly trained test model is often unsure)
+        top2 = np.sort(reference[PROBS].to_numpy(), axis=1)[:, -2:]
+        clear = (top2[:, 1] - top2[:, 0]) > 2 * 0.02
+        assert (predicted["label"][clear] == reference["label"][clear]).all(), name
 
 
 def test_a_manifest_dataframe_and_a_single_path(demo_model):
@@ -96,7 +100,10 @@ def test_a_manifest_dataframe_and_a_single_path(demo_model):
     from_frame = model.predict(manifest, progress=False)
     assert from_frame["utt_id"].tolist() == manifest["utt_id"].tolist()
     single = model.predict(manifest["path"].iloc[0], progress=False)
-    assert single[PROBS].iloc[0].tolist() == from_frame[PROBS].iloc[0].tolist()
+    # the same features in a batch of 1 or of 3: equal up to float32 rounding (BLAS picks kernels by batch size)
+    np.testing.assert_allclose(single[PROBS].iloc[0].to_numpy(float), from_frame[PROBS].iloc[0].to_numpy(float),
+                               rtol=1e-6)
+    assert single["label"].iloc[0] == from_frame["label"].iloc[0]
 
 
 def test_nothing_readable_exits_nonzero_and_bad_models_exit_2(demo_model, inputs, tmp_path, capsys):
