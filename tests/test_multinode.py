@@ -27,13 +27,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
 import yaml
 
-from rdlr.labels import CLASSES
+from tone_corpus import write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 RAY_CLI = Path(sys.executable).with_name("ray")
@@ -88,24 +86,6 @@ def autoscaler_config(gcs_port: int) -> dict[str, Any]:
         "head_setup_commands": [], "worker_setup_commands": [], "head_start_ray_commands": [],
         "worker_start_ray_commands": [],
     }  # fmt: skip
-
-
-def write_corpus(root: Path) -> None:
-    """Three labeled corpora (3 speakers × 4 utterances) and an unlabeled one (2 × 4) of short noisy tones."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for corpus in ("A", "B", "C", "U"):
-        for speaker in range(3 if corpus != "U" else 2):
-            for i in range(4):
-                path = root / "wav" / corpus / f"{corpus}{speaker}_{i}.wav"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                t = np.arange(8000) / 16000
-                tone = np.sin(2 * np.pi * (120 + 40 * i + 10 * speaker) * t) * (0.1 + 0.05 * i)
-                sf.write(path, (tone + 0.01 * rng.normal(size=t.size)).astype(np.float32), 16000)
-                rows.append({"utt_id": path.stem, "path": str(path), "corpus": corpus, "speaker": f"{corpus}{speaker}",
-                             "label": "" if corpus == "U" else CLASSES[i]})
-    (root / "manifests").mkdir()
-    pd.DataFrame(rows).to_csv(root / "manifests" / "tiny.csv", index=False)
 
 
 def isolated_env(**extra: str) -> dict[str, str]:

@@ -5,36 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
 import yaml
 
 from rdlr.cli import build_parser
-from rdlr.labels import CLASSES
 from rdlr.sweep.files import SweepFiles
-
-
-def write_corpus(root: Path) -> Path:
-    """Three labeled corpora (3 speakers × 4 utterances) and one unlabeled corpus of short noisy tones."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for corpus in ("A", "B", "C", "U"):
-        for speaker in range(3 if corpus != "U" else 2):
-            for i in range(4):
-                path = root / "wav" / corpus / f"{corpus}{speaker}_{i}.wav"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                t = np.arange(8000) / 16000
-                label = "" if corpus == "U" else CLASSES[i]
-                tone = np.sin(2 * np.pi * (120 + 40 * i + 10 * speaker) * t) * (0.1 + 0.05 * i)
-                sf.write(path, (tone + 0.01 * rng.normal(size=t.size)).astype(np.float32), 16000)
-                rows.append({"utt_id": path.stem, "path": str(path), "corpus": corpus,
-                             "speaker": f"{corpus}{speaker}", "label": label})
-    manifest = root / "manifests" / "tiny.csv"
-    manifest.parent.mkdir(parents=True)
-    pd.DataFrame(rows).to_csv(manifest, index=False)
-    return manifest
+from tone_corpus import write_corpus
 
 
 SPEC = {
