@@ -14,6 +14,7 @@ from rdlr import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("rdlr.corpora.cli", "write a corpus manifest (CSV) from a corpus folder"),
     "extract": ("rdlr.features.cli", "extract features from manifests into the Parquet feature store"),
+    "plan": ("rdlr.sweep.plan_cli", "a sweep spec's jobs, trials and projected cost, without starting Ray"),
     "sweep": ("rdlr.sweep.cli", "run a sweep spec on Ray Tune"),
     "report": ("rdlr.report.cli", "render Tables 2/3 and plots from a sweep's results"),
     "reproduce": ("rdlr.reproduce", "prepare + extract + sweep + report in one command"),

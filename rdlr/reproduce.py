@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from rdlr.corpora import ManifestError, SplitError
     from rdlr.features import FeatureStoreError, extract
     from rdlr.sweep.driver import SweepError, run_sweep
+    from rdlr.sweep.plan import print_plan
     from rdlr.sweep.summary import outcome_text
 
     stages = _Stages(4)
@@ -124,13 +125,14 @@ def run(args: argparse.Namespace) -> int:
         with ray_session(args.address, log_to_driver=False) as ray:
             stages.next(f"prepare manifests ({spec.data.source} data{f' under {data_root}' if data_root else ''})")
             manifest = prepare_manifest(spec, data_root, log=_say)
+            print_plan(spec, manifest, "the spec's corpora", log=_say)
             stages.next(f"extract {', '.join(feature_components(spec))} for {len(manifest)} utterances into {store}")
             summary = extract(manifest, feature_components(spec), store, workers=args.workers,
                               device=extraction_device(args.device, ray, capacity),
                               models=resolved_models(spec, data_root), capacity=capacity, **extraction_options(spec))
             print(summary.format(), flush=True)
             stages.next(f"sweep {spec.id} on Ray Tune")
-            tables = load_tables(spec, store, spec_corpora(spec, data_root))
+            tables = load_tables(spec, store, spec_corpora(spec, data_root), object_store=True)
             outcome = run_sweep(spec, tables, storage, adapt_resources=not args.no_adapt,
                                 resolved=resolved_info(spec, data_root, store), capacity=capacity)
         print(outcome_text(outcome))

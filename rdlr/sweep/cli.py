@@ -71,12 +71,15 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(note, file=sys.stderr)
     from rdlr.features.store import FeatureStoreError
-    from rdlr.sweep.driver import SweepError, run_sweep
+    from rdlr.sweep.driver import SweepError, run_sweep, table_shape
+    from rdlr.sweep.plan import print_plan
     from rdlr.sweep.summary import outcome_text
 
     with ray_session(args.address, log_to_driver=False):
         try:
-            tables = load_tables(spec, store, corpora)
+            tables = load_tables(spec, store, corpora, object_store=True)
+            print_plan(spec, next(iter(tables.values()))[1], "the spec's feature tables",
+                       {features: table_shape(x)[1] for features, (x, _) in tables.items()})
             outcome = run_sweep(spec, tables, storage, adapt_resources=not args.no_adapt,
                                 resolved=resolved_info(spec, data_root, store), capacity=capacity)
         except FeatureStoreError as error:

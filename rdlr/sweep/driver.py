@@ -45,7 +45,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import optuna
 import pandas as pd
 from ray import tune
@@ -102,13 +101,16 @@ class SweepOutcome:
         return not self.errors and all(j.failure is None and j.errors == 0 for j in self.jobs)
 
 
-def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[np.ndarray, pd.DataFrame]], files: SweepFiles,
+def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], files: SweepFiles,
                         resources: TrialResources) -> dict[str, str]:
-    """Register one trainable per feature set, its features sent to the object store once
-    (``tune.with_parameters``); returns ``{feature set: trainable name}``."""
+    """Register one trainable per feature set, its features in the object store once (``tune.with_parameters``
+    takes an ``ObjectRef`` as is, so a matrix already there is not copied again); returns ``{feature set: name}``."""
+    import ray
+
     names = {}
     for features in spec.features:
         x, meta = tables[features]
+        x = x if isinstance(x, ray.ObjectRef) else ray.put(x)
         context = TrialContext(spec.id, features, tuple(spec.seeds), spec.data.split_seed, dict(spec.training),
                                resources.device, resources.cpus, files.storage.uri)
         function = trainable_for(features, spec.id)
@@ -223,7 +225,7 @@ def _quiet_tune() -> None:
 
 def run_sweep(
     spec: SweepSpec,
-    tables: Mapping[str, tuple[np.ndarray, pd.DataFrame]],
+    tables: Mapping[str, tuple[Any, pd.DataFrame]],
     storage: str | os.PathLike[str],
     *,
     log: Log = print,
@@ -235,7 +237,8 @@ def run_sweep(
     """Run (or resume) every job of ``spec`` on Ray: the instance this process is connected to, else what
     ``ray.init()`` finds (the cluster of ``RAY_ADDRESS`` or one running on this machine), else a local one.
 
-    ``tables`` maps each of ``spec.features`` to ``(x, meta)``: the feature matrix and its manifest columns
+    ``tables`` maps each of ``spec.features`` to ``(x, meta)``: the feature matrix (an array, or the ``ObjectRef``
+    of one already in the object store: :func:`rdlr.sweep.inputs.load_tables`) and its manifest columns
     (``corpus``, ``label``, ``speaker``, ...), covering the labeled corpora and the unlabeled one.
     Results go to ``<storage>/<spec.id>/results.csv``; ``resolved`` (data root, feature store, ...) is saved with
     the spec in ``spec.yaml``. Ctrl+C stops the sweep; re-running the same call resumes it. ``quiet`` replaces
@@ -301,11 +304,19 @@ def _run_info(resolved: Mapping[str, Any] | None, files: SweepFiles, resources: 
             "python": platform.python_version(), "trial_resources": trial, "cluster": cluster}  # fmt: skip
 
 
-def _check_tables(spec: SweepSpec, tables: Mapping[str, tuple[np.ndarray, pd.DataFrame]]) -> None:
+def table_shape(x: Any) -> tuple[int, ...]:
+    """Shape of a feature matrix given as an array or as the ``ObjectRef`` of one (read without a copy)."""
+    import ray
+
+    return tuple((ray.get(x) if isinstance(x, ray.ObjectRef) else x).shape)
+
+
+def _check_tables(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]]) -> None:
     """Every feature set of the spec is given, with one metadata row per vector."""
     missing = [f for f in spec.features if f not in tables]
     if missing:
         raise SweepError(f"no features given for {missing}; the spec lists {list(spec.features)}")
     for features, (x, meta) in tables.items():
-        if len(x) != len(meta):
-            raise SweepError(f"features {features!r}: {len(x)} vectors but {len(meta)} metadata rows")
+        rows = table_shape(x)[0]
+        if rows != len(meta):
+            raise SweepError(f"features {features!r}: {rows} vectors but {len(meta)} metadata rows")

@@ -159,15 +159,27 @@ def check_corpora(spec: SweepSpec, meta: pd.DataFrame, where: str) -> None:
                         f"{', '.join(sorted(set(meta['corpus'].astype(str))))}")
 
 
-def load_tables(spec: SweepSpec, store: str, corpora: Sequence[str]) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
-    """``{feature set: (x, meta)}`` for every feature set of the spec, read once from the feature store."""
+def load_tables(spec: SweepSpec, store: str, corpora: Sequence[str],
+                object_store: bool = False) -> dict[str, tuple[Any, pd.DataFrame]]:
+    """``{feature set: (x, meta)}`` for every feature set of the spec, read once from the feature store.
+
+    With ``object_store`` (Ray initialised), each matrix moves into Ray's object store as soon as it is read and
+    ``x`` is its ``ObjectRef``: the driver then holds no copy of its own beside the one the trials share, and at
+    most one feature set's matrix is in its memory at a time.
+    """
     from rdlr.features import load
 
-    tables = {}
+    tables: dict[str, tuple[Any, pd.DataFrame]] = {}
     for features in spec.features:
         table = load(store, features, list(corpora), configs=feature_configs(spec))
         meta = table.meta.drop(columns=[c for c in DROPPED_META if c in table.meta.columns]).reset_index(drop=True)
         meta["label"] = meta["label"].fillna("").astype(str)  # unlabeled rows: "" (manifest schema)
         check_corpora(spec, meta, f"features {features!r} in {store}")
-        tables[features] = (np.ascontiguousarray(table.x, dtype=np.float32), meta)
+        x: Any = np.ascontiguousarray(table.x, dtype=np.float32)  # the table's own array when already float32
+        del table
+        if object_store:
+            import ray
+
+            x = ray.put(x)
+        tables[features] = (x, meta)
     return tables

@@ -14,6 +14,7 @@ from rdlr.methods import STAGE1_CHOICES
 
 LR_ON_SMOOTHED: tuple[str, ...] = ("smooth_again", "replace")
 STAGE2_ONLY: tuple[str, ...] = ("lr_stage1", "lr_on_smoothed")  # settings the stage-1 model does not see
+NOT_LEARNED: tuple[str, ...] = ("device", "eval_batch_size", "eval_test_each_epoch")  # left out of cache keys
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,13 @@ class TrainConfig:
     is tested on all its labeled rows (``all``) or on its test partition only (``test_partition``, as the
     within-corpus row); the sweep applies it when it splits the data (:func:`rdlr.corpora.assign_roles`).
 
-    All but ``device`` and ``eval_batch_size`` (which do not change what is learned) and :data:`STAGE2_ONLY`
-    (which the stage-1 model does not see; the stage-1 method itself is in the key) are part of the stage-1
-    cache key."""
+    ``eval_test_each_epoch``: also evaluate the test rows after every epoch (their UA then appears in the history);
+    off by default, because only the best epoch's test metrics are reported and those are computed once, from the
+    kept best-epoch weights, at the end of the trial (on a large held-out corpus such as POD, per-epoch test
+    evaluation costs as much as the training epoch itself).
+
+    All but :data:`NOT_LEARNED` (which do not change what is learned) and :data:`STAGE2_ONLY` (which the stage-1
+    model does not see; the stage-1 method itself is in the key) are part of the stage-1 cache key."""
 
     max_epochs: int = 100
     lr: float = 2e-4
@@ -46,6 +51,7 @@ class TrainConfig:
     lr_stage1: str = "same_method"
     lr_on_smoothed: str = "smooth_again"
     pod_test: str = "all"
+    eval_test_each_epoch: bool = False
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -66,7 +72,7 @@ class TrainConfig:
             raise ValueError(f"proxy_lr_factor must be > 0, got {self.proxy_lr_factor}")
 
     def cache_fields(self) -> dict[str, Any]:
-        skipped = ("device", "eval_batch_size", *STAGE2_ONLY)
+        skipped = (*NOT_LEARNED, *STAGE2_ONLY)
         return {key: value for key, value in asdict(self).items() if key not in skipped}
 
 

@@ -1,5 +1,5 @@
 """The inputs of one trial: a feature matrix with each utterance's corpus, label and role (:class:`TrialData`), and
-the same on the training device, z-normalised (:func:`prepare`)."""
+the rows a trial uses on the training device, z-normalised in one float32 copy (:func:`prepare`)."""
 
 from __future__ import annotations
 
@@ -85,10 +85,20 @@ class TrialData:
         return digest.hexdigest()
 
 
+USED_ROLES: tuple[str, ...] = ("train", "val", "test", "unlabeled")  # every role but "unused", in block order
+GATHER_ROWS = 8192  # rows copied at a time while gathering a trial's rows (bounds the temporary copy)
+
+
 @dataclass
 class PreparedData:
-    """One trial's device tensors: features z-normalised with the training statistics (Section 3.2), labels, and the
-    row indices of each role."""
+    """One trial's device tensors: the rows it uses (every role but ``unused``), grouped by role in the order of
+    :data:`USED_ROLES` (each role's rows in their order in the table), z-normalised with the training statistics
+    (Section 3.2), and their labels in the same order.
+
+    ``train`` and ``unlabeled`` index ``x`` and ``labels``; ``blocks`` maps each role to its contiguous slice of
+    ``x`` (:meth:`rows` is a view, no copy); ``roles`` maps train/val/test to their row indices in the
+    :class:`TrialData` (for its labels, corpora and votes).
+    """
 
     x: torch.Tensor
     labels: torch.Tensor
@@ -97,6 +107,11 @@ class PreparedData:
     train: torch.Tensor
     unlabeled: torch.Tensor | None
     roles: dict[str, np.ndarray] = field(default_factory=dict)
+    blocks: dict[str, slice] = field(default_factory=dict)
+
+    def rows(self, role: str) -> torch.Tensor:
+        """The normalised features of ``role``'s rows (a view of ``x``)."""
+        return self.x[self.blocks[role]]
 
 
 RELATIVE_STD_FLOOR = 1e-3  # a dimension's std is at least this fraction of the median std of the dimensions
@@ -117,19 +132,41 @@ def normalisation_statistics(x_train: torch.Tensor) -> tuple[torch.Tensor, torch
     return mean, std.clamp_min(RELATIVE_STD_FLOOR * typical)
 
 
-def prepare(data: TrialData, device: str) -> PreparedData:
-    """Move ``data`` to ``device`` and z-normalise every row with the statistics of the training rows
-    (:func:`normalisation_statistics`)."""
-    x = torch.as_tensor(data.x, device=device)
-    train = torch.as_tensor(data.indices("train"), device=device)
-    mean, std = normalisation_statistics(x[train])
-    unlabeled = data.indices("unlabeled")
+def _gather(x: np.ndarray, row_groups: list[np.ndarray], device: str) -> torch.Tensor:
+    """``x``'s rows of each group, one group after the other, as one float32 matrix on ``device``: the only copy
+    of the features a trial makes (the source, e.g. Ray's shared object store, is never copied whole)."""
+    total = sum(len(rows) for rows in row_groups)
+    out = torch.empty((total, x.shape[1]), dtype=torch.float32, device=device)
+    start = 0
+    for rows in row_groups:
+        for begin in range(0, len(rows), GATHER_ROWS):
+            chunk = rows[begin : begin + GATHER_ROWS]
+            out[start : start + len(chunk)] = torch.from_numpy(np.asarray(x[chunk], dtype=np.float32))
+            start += len(chunk)
+    return out
+
+
+def prepare(data: TrialData, device: str, unlabeled: bool = True) -> PreparedData:
+    """Copy the rows ``data``'s trial uses to ``device`` (one float32 copy; ``unused`` rows, and the unlabeled rows
+    unless ``unlabeled``, are left out) and z-normalise them in place with the mean and std of the training rows."""
+    groups = {role: data.indices(role) if unlabeled or role != "unlabeled" else np.empty(0, dtype=np.int64)
+              for role in USED_ROLES}
+    x = _gather(data.x, list(groups.values()), device)
+    blocks, start = {}, 0
+    for role, rows in groups.items():
+        blocks[role] = slice(start, start + len(rows))
+        start += len(rows)
+    mean, std = normalisation_statistics(x[blocks["train"]])
+    x.sub_(mean).div_(std)
+    labels = np.concatenate([data.labels[rows] for rows in groups.values()])
+    unlabeled = blocks["unlabeled"]
     return PreparedData(
-        x=(x - mean) / std,
-        labels=torch.as_tensor(data.labels, device=device),
+        x=x,
+        labels=torch.as_tensor(labels, device=device),
         mean=mean,
         std=std,
-        train=train,
-        unlabeled=torch.as_tensor(unlabeled, device=device) if len(unlabeled) else None,
-        roles={role: data.indices(role) for role in ("train", "val", "test")},
+        train=torch.arange(blocks["train"].start, blocks["train"].stop, device=device),
+        unlabeled=torch.arange(unlabeled.start, unlabeled.stop, device=device) if len(groups["unlabeled"]) else None,
+        roles={role: groups[role] for role in ("train", "val", "test")},
+        blocks=blocks,
     )

@@ -38,7 +38,7 @@ def role_metrics(
     rows = prepared.roles[role]
     if len(rows) == 0:
         return {}
-    predicted = predict_logits(classifier, prepared.x[torch.as_tensor(rows, device=prepared.x.device)], batch_size)
+    predicted = predict_logits(classifier, prepared.rows(role), batch_size)
     predicted = predicted.argmax(dim=1).cpu().numpy()
     truth, corpora = data.labels[rows], data.corpus[rows]
     metrics: dict[str, Any] = {
@@ -59,11 +59,12 @@ def role_metrics(
 
 
 def val_test_metrics(
-    data: TrialData, prepared: PreparedData, classifier: EmotionClassifier, batch_size: int
+    data: TrialData, prepared: PreparedData, classifier: EmotionClassifier, batch_size: int, test: bool = True
 ) -> dict[str, Any]:
-    """The validation metrics, then the test metrics (none when the trial has no test rows)."""
+    """The validation metrics, then (with ``test``) the test metrics (none when the trial has no test rows)."""
     metrics = role_metrics(data, prepared, classifier, "val", batch_size)
-    metrics.update(role_metrics(data, prepared, classifier, "test", batch_size))
+    if test:
+        metrics.update(role_metrics(data, prepared, classifier, "test", batch_size))
     return metrics
 
 

@@ -61,6 +61,11 @@ def _check_unlabeled(data: TrialData, method: Method) -> None:
         )
 
 
+def _needs_unlabeled_rows(method: Method, config: TrainConfig) -> bool:
+    """Whether minibatches draw unlabeled rows: for PEL (13), and for AE (12) when it reconstructs them."""
+    return method.uses("pel") or (method.uses("ae") and config.ae_on_unlabeled)
+
+
 def _build_training(
     data: TrialData,
     method: Method,
@@ -72,7 +77,7 @@ def _build_training(
     from torch's global generator), Adam on its parameter groups (proxies at a larger rate) and the plateau
     scheduler."""
     device = config.device
-    prepared = prepare(data, device)
+    prepared = prepare(data, device, unlabeled=_needs_unlabeled_rows(method, config))
     train_labels = prepared.labels[prepared.train]
     votes = torch.as_tensor(data.votes[prepared.roles["train"]], device=device) if data.votes is not None else None
     train_targets = training_targets(method, hparams, train_labels, votes, stage1_logits, config.lr_on_smoothed)
@@ -196,13 +201,14 @@ def _update_corpus_weights(
 def _pack_result(
     data: TrialData, run: _Training, best: _BestEpoch, history: list[dict[str, Any]], config: TrainConfig
 ) -> tuple[TrialResult, torch.Tensor]:
-    """Restore the best epoch's classifier; its final metrics, weights and z-normalisation statistics, and its
-    logits on the training rows (what LR (10) and self-KD take from a stage-1 model)."""
+    """Restore the best epoch's classifier; its final metrics (the test rows are evaluated here, once, whether or
+    not ``config.eval_test_each_epoch`` evaluated them every epoch), weights and z-normalisation statistics, and
+    its logits on the training rows (what LR (10) and self-KD take from a stage-1 model)."""
     classifier, prepared = run.objective.classifier, run.prepared
     classifier.load_state_dict(best.state)
     final = val_test_metrics(data, prepared, classifier, config.eval_batch_size)
     final.update(epochs=len(history), best_epoch=best.epoch)
-    train_logits = predict_logits(classifier, prepared.x[prepared.train], config.eval_batch_size)
+    train_logits = predict_logits(classifier, prepared.rows("train"), config.eval_batch_size)
     state = {
         "classifier": {key: value.detach().cpu() for key, value in best.state.items()},
         "feature_mean": prepared.mean.cpu(),
@@ -235,7 +241,8 @@ def _fit(
     history: list[dict[str, Any]] = []
     for epoch in range(1, config.max_epochs + 1):
         mean_terms = _train_epoch(run, generator, config.device)
-        metrics = val_test_metrics(data, run.prepared, run.objective.classifier, config.eval_batch_size)
+        metrics = val_test_metrics(data, run.prepared, run.objective.classifier, config.eval_batch_size,
+                                   test=config.eval_test_each_epoch)
         record = _epoch_record(epoch, run, mean_terms, metrics)
         history.append(record)
         if on_epoch is not None:

@@ -93,7 +93,8 @@ def resumed(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
         assert target <= len(finished) < PLANNED, stderr[-3000:]
         kills.append((finished, files.attempts()))
     lines: list[str] = []
-    outcome = run_sweep(spec(), {"is10": synthetic_table()}, storage, log=lines.append)
+    x, meta = synthetic_table()  # resumed with the matrix already in the object store (as `rdlr sweep` passes it)
+    outcome = run_sweep(spec(), {"is10": (ray_session.put(x), meta)}, storage, log=lines.append)
     return {"storage": storage, "files": files, "kills": kills, "outcome": outcome, "lines": lines,
             "resumed_stderr": stderr}
 

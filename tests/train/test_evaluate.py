@@ -33,7 +33,7 @@ def setting():
 
 
 def predictions(data, prepared, role: str) -> np.ndarray:
-    return prepared.x[torch.as_tensor(data.indices(role))][:, :NUM_CLASSES].argmax(dim=1).numpy()
+    return prepared.rows(role)[:, :NUM_CLASSES].argmax(dim=1).numpy()
 
 
 def test_val_ua_averages_corpora_and_test_ua_pools_rows(setting):

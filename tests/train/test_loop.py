@@ -4,6 +4,7 @@ updates CWW each epoch, is deterministic, and refuses PEL without unlabeled data
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 from rdlr.train import TrainConfig, TrialData, run_trial
@@ -61,3 +62,27 @@ def test_pel_without_unlabeled_data_is_a_clear_error():
     data = TrialData.from_table(x, meta, out_of_corpus_roles(meta))
     with pytest.raises(ValueError, match="uses PEL.*needs unlabeled utterances"):
         run_trial(data, "cww_pel", SMALL_BATCH, 0, TrainConfig(max_epochs=1))
+
+
+@pytest.mark.parametrize("method", ["ce", "cww_dagger"])
+def test_test_rows_evaluated_once_at_the_end_equal_the_per_epoch_path(method):
+    """The default evaluates the test rows once, with the kept best-epoch weights; the opt-in per-epoch path
+    reports the very same best-epoch test metrics, trains the same model, and differs only by the test columns
+    of the history."""
+    small = synthetic_trial_data(rows_per_corpus=60, unlabeled=32)
+    runs = {
+        each_epoch: run_trial(small, method, {"batch_size": 32, "lambda_w": 2}, seed=1,
+                              config=TrainConfig(max_epochs=5, patience=2, eval_test_each_epoch=each_epoch))
+        for each_epoch in (True, False)
+    }
+    per_epoch, once = runs[True], runs[False]
+    assert once.final == per_epoch.final
+    best = per_epoch.history[per_epoch.final["best_epoch"] - 1]
+    assert {k: v for k, v in once.final.items() if k.startswith("test_")} == {
+        k: v for k, v in best.items() if k.startswith("test_")
+    }
+    assert all(not key.startswith("test_") for record in once.history for key in record)
+    assert [{k: v for k, v in r.items() if not k.startswith("test_")} for r in per_epoch.history] == once.history
+    for key, tensor in per_epoch.state_dict["classifier"].items():
+        assert torch.equal(tensor, once.state_dict["classifier"][key])
+    assert np.array_equal(per_epoch.train_targets, once.train_targets)

@@ -1,0 +1,227 @@
+"""What one trial costs: the work of the networks of Section 3.2 (multiply-adds of F, H and the metric losses per
+training and per evaluated row) and the rates the scale rehearsal measured (``benchmarks/bench_scale.py`` writes
+them as JSON; a copy measured on the project's machine ships as ``rdlr/data/scale_figures.json``).
+
+A trial's seconds = epochs × (training rows × training work / training rate + rows evaluated each epoch ×
+evaluation work / evaluation rate) + the final evaluation (validation, test and training rows, once). Rates are
+taken from the measured case of the same kind (with or without the AE decoder H of (12)) nearest in batch size
+(outside the measured sizes, the nearest one's) and input dimension; work scales with the input dimension and the
+method's parts, so a case measured at 1,582 dimensions projects 2,094. Epochs per trial are the measured epochs
+to early stopping of that kind, at most the spec's ``max_epochs``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rdlr.labels import NUM_CLASSES
+from rdlr.methods import Method
+from rdlr.model import CLASSIFIER_HIDDEN, DECODER_HIDDEN
+from rdlr.train.config import TrainConfig
+
+FIGURES_FILE = "scale_figures.json"
+PACKAGED_FIGURES = Path(__file__).resolve().parents[1] / "data" / FIGURES_FILE  # package data (pyproject)
+FORMAT = 1
+KINDS: dict[str, str] = {"plain": "no decoder (CE-like)", "ae": "with the AE decoder H (12)"}
+ASSUMED_EPOCHS = 20  # when the figures measured no early stop for a kind
+# No GPU was measured unless the figures say so: an A100-class GPU's effective FP32 rates on these small MLPs.
+ASSUMED_GPU = {"train_flops_per_s": 4e12, "eval_flops_per_s": 8e12}
+
+
+class FiguresError(ValueError):
+    """A figures file that cannot be read or lacks what the cost model needs."""
+
+
+def _linear_weights(dims: tuple[int, ...]) -> int:
+    return sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
+
+
+def classifier_weights(input_dim: int) -> int:
+    """Weights of F: input → 1024 → 1024 → 512 → 512 → 4 (Section 3.2)."""
+    return _linear_weights((input_dim, *CLASSIFIER_HIDDEN, NUM_CLASSES))
+
+
+def decoder_weights(input_dim: int) -> int:
+    """Weights of the AE decoder H: 1024 → 1024 → 1024 → input (Section 3.2)."""
+    return _linear_weights((CLASSIFIER_HIDDEN[1], *DECODER_HIDDEN, input_dim))
+
+
+def method_kind(method: Method) -> str:
+    """``ae`` when the method trains the decoder H (AE (12), hence every † row), else ``plain``."""
+    return "ae" if method.uses("ae") else "plain"
+
+
+def train_flops_per_row(method: Method, input_dim: int, batch: int, unlabeled_batch: int = 32,
+                        ae_on_unlabeled: bool = True) -> float:
+    """Floating-point operations of one training step per labeled row (forward 2 and backward 4 per weight):
+    F, plus H for AE (12), plus the M' unlabeled rows per minibatch of AE / PEL (13) shared over its M rows, plus
+    the M × M pairwise distances of the contrastive loss on the 512-dim embedding."""
+    per_weight = 6.0
+    flops = per_weight * classifier_weights(input_dim)
+    share = unlabeled_batch / batch
+    if method.uses("ae"):
+        flops += per_weight * decoder_weights(input_dim)
+        if ae_on_unlabeled or method.uses("pel"):
+            flops += share * per_weight * classifier_weights(input_dim)
+        if ae_on_unlabeled:
+            flops += share * per_weight * decoder_weights(input_dim)
+    elif method.uses("pel"):
+        flops += share * per_weight * classifier_weights(input_dim)
+    if method.uses("contrastive"):
+        flops += per_weight * batch * CLASSIFIER_HIDDEN[-1]
+    return flops
+
+
+def eval_flops_per_row(input_dim: int) -> float:
+    """Floating-point operations of F's forward pass on one row."""
+    return 2.0 * classifier_weights(input_dim)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One measured case: its kind, input dimension and batch size, the rates it trained and evaluated at
+    (FLOP/s) and its epochs to early stopping (``None``: capped before it stopped)."""
+
+    kind: str
+    dims: int
+    batch: int
+    train_flops_per_s: float
+    eval_flops_per_s: float
+    epochs: float | None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The rehearsal's rates: where they come from, the threads one trial used, the measured cases, the GPU's rates
+    (measured, else :data:`ASSUMED_GPU`), Ray's measured overhead in seconds per trial (the sweep's wall time less
+    the trials' own, per trial) and, for kinds without a measured early stop, epochs taken from elsewhere (a quick
+    run borrows the full run's: ``epochs_source`` says where from)."""
+
+    source: str
+    machine: str
+    threads: int
+    rates: tuple[Rate, ...]
+    gpu: dict[str, float]
+    gpu_measured: bool
+    ray_overhead_s: float = 0.0
+    fallback_epochs: dict[str, float] = field(default_factory=dict)
+    epochs_source: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str) -> "Figures":
+        if raw.get("format") != FORMAT:
+            raise FiguresError(f"{source}: format {raw.get('format')!r}, expected {FORMAT}; rerun bench_scale.py")
+        try:
+            rates = tuple(Rate(kind=c["kind"], dims=int(c["dims"]), batch=int(c["batch"]),
+                               train_flops_per_s=float(c["train_flops_per_s"]),
+                               eval_flops_per_s=float(c["eval_flops_per_s"]),
+                               epochs=float(c["epochs"]) if c.get("early_stopped") else None)
+                          for c in raw["cases"])  # fmt: skip
+            machine, threads = str(raw["machine"]["description"]), int(raw["machine"]["threads_per_trial"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise FiguresError(f"{source}: missing or bad field ({error}); rerun bench_scale.py") from None
+        unknown = sorted({rate.kind for rate in rates} - set(KINDS))
+        if not rates or unknown:
+            raise FiguresError(f"{source}: needs measured cases of the kinds {', '.join(KINDS)}; "
+                               f"got {unknown or 'none'}")
+        gpu = raw.get("gpu") or None
+        fallback = dict(raw.get("epochs") or {})
+        epochs_source = fallback.pop("source", None)
+        return cls(source, machine, threads, rates, dict(gpu or ASSUMED_GPU), gpu is not None,
+                   float((raw.get("ray") or {}).get("overhead_s_per_trial", 0.0)),
+                   {kind: float(value) for kind, value in fallback.items()}, epochs_source)
+
+    def rate(self, kind: str, dims: int, batch: int) -> tuple[float, float]:
+        """(training, evaluation) FLOP/s of the measured cases of ``kind`` (else of any kind) nearest in batch size
+        (log scale; ties averaged, so 2048 takes the mean of 1024 and 4096) and then in input dimension."""
+        pool = [r for r in self.rates if r.kind == kind] or list(self.rates)
+        nearest_batch = min(abs(math.log2(r.batch / batch)) for r in pool)
+        pool = [r for r in pool if math.isclose(abs(math.log2(r.batch / batch)), nearest_batch)]
+        nearest_dims = min(abs(r.dims - dims) for r in pool)
+        pool = [r for r in pool if abs(r.dims - dims) == nearest_dims]
+        return (statistics.fmean(r.train_flops_per_s for r in pool),
+                statistics.fmean(r.eval_flops_per_s for r in pool))
+
+    def epochs(self, kind: str) -> tuple[float, bool]:
+        """(epochs per trial, measured?): the median of the measured early stops of ``kind``, else the fallback
+        epochs of ``kind`` (measured elsewhere), else the early stops of any kind, else :data:`ASSUMED_EPOCHS`."""
+        stops = [r.epochs for r in self.rates if r.kind == kind and r.epochs]
+        if stops:
+            return statistics.median(stops), True
+        if kind in self.fallback_epochs:
+            return self.fallback_epochs[kind], True
+        stops = [r.epochs for r in self.rates if r.epochs]
+        return (statistics.median(stops), True) if stops else (float(ASSUMED_EPOCHS), False)
+
+
+def load_figures(path: str | Path | None = None) -> Figures:
+    """Figures from ``path`` (a JSON file ``bench_scale.py`` wrote), else the packaged ones."""
+    path = Path(path) if path is not None else PACKAGED_FIGURES
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FiguresError(f"{path}: no such figures file; run benchmarks/bench_scale.py to write one") from None
+    except json.JSONDecodeError as error:
+        raise FiguresError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(raw, dict):
+        raise FiguresError(f"{path}: expected a JSON object")
+    return Figures.from_dict(raw, str(path))
+
+
+@dataclass(frozen=True)
+class TrialRows:
+    """A trial's rows per role (Section 3.1 splits)."""
+
+    train: int
+    val: int
+    test: int
+    unlabeled: int
+
+
+@dataclass(frozen=True)
+class TrialCost:
+    """Projected seconds of one trial on the figures' machine (at its threads per trial) and on a GPU, and the
+    epochs assumed; ``stage1_s`` is the part spent on the stage-1 model of LR (10) / self-KD."""
+
+    cpu_s: float
+    gpu_s: float
+    epochs: float
+    epochs_measured: bool
+    stage1_s: float = 0.0
+
+
+def _fit_seconds(method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures,
+                 training: dict[str, Any]) -> tuple[float, float, float, bool]:
+    """(CPU s, GPU s, epochs, measured?) of training one model of ``method``."""
+    kind = method_kind(method)
+    epochs, measured = figures.epochs(kind)
+    epochs = min(epochs, float(training.get("max_epochs", TrainConfig.max_epochs)))
+    train_rate, eval_rate = figures.rate(kind, dims, batch)
+    ae_unlabeled = bool(training.get("ae_on_unlabeled", True)) and rows.unlabeled > 0
+    train_work = rows.train * train_flops_per_row(method, dims, batch, ae_on_unlabeled=ae_unlabeled)
+    per_epoch_rows = rows.val + (rows.train if training.get("cww_split") == "train" and method.uses("cww") else 0)
+    per_epoch_rows += rows.test if training.get("eval_test_each_epoch") else 0
+    final_rows = rows.val + rows.test + rows.train
+    eval_work = eval_flops_per_row(dims) * (epochs * per_epoch_rows + final_rows)
+    cpu = epochs * train_work / train_rate + eval_work / eval_rate
+    gpu = epochs * train_work / figures.gpu["train_flops_per_s"] + eval_work / figures.gpu["eval_flops_per_s"]
+    return cpu, gpu, epochs, measured
+
+
+def trial_cost(method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures,
+               training: dict[str, Any] | None = None) -> TrialCost:
+    """Projected cost of one trial; two-stage methods add their stage-1 model (counted for every trial: an upper
+    bound, as trials that differ only in LR's γ share one stage-1 model through the cache)."""
+    training = dict(training or {})
+    cpu, gpu, epochs, measured = _fit_seconds(method, rows, dims, batch, figures, training)
+    stage1 = 0.0
+    if method.two_stage:
+        stage1_method = method.stage1(str(training.get("lr_stage1", TrainConfig.lr_stage1)))
+        stage1, stage1_gpu, _, _ = _fit_seconds(stage1_method, rows, dims, batch, figures, training)
+        cpu, gpu = cpu + stage1, gpu + stage1_gpu
+    return TrialCost(cpu, gpu, epochs, measured, stage1)

@@ -1,0 +1,219 @@
+"""What a sweep spec will run and what it will cost, worked out before Ray starts (``rdlr plan``; ``rdlr sweep`` and
+``rdlr reproduce`` print the same plan before they start).
+
+The plan lists the jobs (one Tuner per feature set, protocol, method and held-out corpus), the configurations each
+method searches and the trials they make, what one trial asks Ray for, the rows of each trial's roles (the splits
+of Section 3.1 applied to the spec's data, or, before the data exists, to manifests shaped like the documented
+corpora: :mod:`rdlr.corpora.shape`), and the projected cost from the rehearsal's rates (:mod:`rdlr.sweep.cost`).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rdlr.corpora.splits import assign_roles
+from rdlr.features.registry import parse_feature_sets
+from rdlr.methods import get_method
+from rdlr.sweep.cost import Figures, TrialCost, TrialRows, method_kind, trial_cost
+from rdlr.sweep.spec import Job, SpecError, SweepSpec
+from rdlr.train.config import TrainConfig
+
+FEATURE_DIMS: dict[str, int] = {"is10": 1582, "w2v": 512, "bert": 768}  # rdlr.features.registry's built-in sets
+ASSUMED_DIMS = 1024  # any other feature set (hf:<dir>, registered extractors) when no feature table says
+NODE_CPUS = 16  # the reference node of the wall-clock line
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """One job's trials, its trials' rows and input dimension, and the projected cost of one of its trials (the
+    mean over the batch sizes it searches)."""
+
+    job: Job
+    trials: int
+    rows: TrialRows
+    dims: int
+    cost: TrialCost
+
+    @property
+    def cpu_s(self) -> float:
+        return self.trials * self.cost.cpu_s
+
+    @property
+    def gpu_s(self) -> float:
+        return self.trials * self.cost.gpu_s
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A spec's jobs with their rows and projected cost, where the rows and rates come from, and the dimensions
+    of each feature set (``True`` beside the ones assumed)."""
+
+    spec: SweepSpec
+    jobs: tuple[JobPlan, ...]
+    rows_source: str
+    dims: dict[str, tuple[int, bool]]
+    figures: Figures
+
+    @property
+    def trials(self) -> int:
+        return sum(job.trials for job in self.jobs)
+
+    @property
+    def core_hours(self) -> float:
+        """CPU core-hours: (trial seconds + Ray's overhead per trial) × the figures' threads per trial (core time
+        is assumed to scale with CPUs)."""
+        return sum(_job_cpu_s(job, self.figures) for job in self.jobs) * self.figures.threads / 3600
+
+    @property
+    def gpu_hours(self) -> float:
+        return sum(job.gpu_s for job in self.jobs) / 3600
+
+
+def _job_cpu_s(job: JobPlan, figures: Figures) -> float:
+    return job.cpu_s + job.trials * figures.ray_overhead_s
+
+
+def feature_dims(features: str, known: Mapping[str, int] | None = None) -> tuple[int, bool]:
+    """(input dimension, assumed?) of a feature set: ``known[features]`` (its table's width) when given, else the
+    built-in widths (:data:`ASSUMED_DIMS` for the others)."""
+    if known is not None and features in known:
+        return int(known[features]), False
+    parts = parse_feature_sets(features)
+    return sum(FEATURE_DIMS.get(part, ASSUMED_DIMS) for part in parts), any(p not in FEATURE_DIMS for p in parts)
+
+
+def planning_manifest(spec: SweepSpec, data_root: Path | None,
+                      log: Callable[[str], None] = lambda line: None) -> tuple[pd.DataFrame, str]:
+    """(manifest columns, where they come from): the spec's corpora read from ``data_root`` when given, else
+    manifests shaped like the demo corpora or like the documented corpora (:mod:`rdlr.corpora.shape`)."""
+    from rdlr.corpora.shape import ShapeError, demo_manifest, shaped_manifest
+
+    if spec.data.source == "demo":
+        return demo_manifest(), "the demo corpora's sizes (rdlr.corpora.demo.DemoConfig)"
+    if data_root is not None:
+        from rdlr.sweep.inputs import prepare_manifest
+
+        return prepare_manifest(spec, data_root, log=log), f"the corpora under {data_root}"
+    if spec.data.source != "real":
+        raise SpecError("data.manifests: the plan reads the manifests for the trials' sizes; give --data-root")
+    try:
+        frames = [shaped_manifest(source.loader, name) for name, source in spec.data.corpora.items()]
+    except ShapeError as error:
+        raise SpecError(f"data.corpora: {error}") from None
+    return pd.concat(frames, ignore_index=True), "the documented corpus sizes (paper Table 1, Section 3.1)"
+
+
+def trial_rows(meta: pd.DataFrame, protocol: str, held_out: str, split_seed: int, pod_test: str = "all") -> TrialRows:
+    """The rows of each role of a trial (Section 3.1 splits of ``meta``, as the sweep's trials split them)."""
+    counts = assign_roles(meta, protocol, held_out, seed=split_seed, pod_test=pod_test).value_counts()
+    return TrialRows(*(int(counts.get(role, 0)) for role in ("train", "val", "test", "unlabeled")))
+
+
+def _mean_cost(job: Job, rows: TrialRows, dims: int, figures: Figures, training: Mapping[str, object]) -> TrialCost:
+    method = get_method(job.method)
+    costs = [trial_cost(method, rows, dims, int(batch), figures, dict(training)) for batch in job.space["batch_size"]]
+    return TrialCost(statistics.fmean(c.cpu_s for c in costs), statistics.fmean(c.gpu_s for c in costs),
+                     costs[0].epochs, costs[0].epochs_measured, statistics.fmean(c.stage1_s for c in costs))
+
+
+def build_plan(spec: SweepSpec, meta: pd.DataFrame, rows_source: str, figures: Figures,
+               known_dims: Mapping[str, int] | None = None) -> SweepPlan:
+    """The plan of ``spec`` on the manifest columns ``meta`` (every corpus of the spec); ``known_dims``: the
+    feature tables' widths when they are loaded."""
+    rows: dict[tuple[str, str], TrialRows] = {}
+    dims = {features: feature_dims(features, known_dims) for features in spec.features}
+    jobs = []
+    for job in spec.jobs():
+        key = (job.protocol, job.held_out)
+        if key not in rows:
+            rows[key] = trial_rows(meta, job.protocol, job.held_out, spec.data.split_seed,
+                                   TrainConfig(**spec.training).pod_test)
+        width = dims[job.features][0]
+        cost = _mean_cost(job, rows[key], width, figures, spec.training)
+        jobs.append(JobPlan(job, job.configs * len(spec.seeds), rows[key], width, cost))
+    return SweepPlan(spec, tuple(jobs), rows_source, dims, figures)
+
+
+def _method_lines(plan: SweepPlan) -> list[str]:
+    """One line per (protocol, method): configurations per job, trials, projected core-hours and GPU-hours."""
+    grouped: dict[tuple[str, str], list[JobPlan]] = {}
+    for item in plan.jobs:
+        grouped.setdefault((item.job.protocol, item.job.method), []).append(item)
+    lines = [f"    {'protocol':<13} {'method':<24} {'configs':>7} {'trials':>6} {'core-h':>9} {'GPU-h':>7}  search"]
+    for (protocol, method), items in grouped.items():
+        job = items[0].job
+        search = ("the whole grid" if job.sampler == "grid" else job.sampler) + f" of {job.grid_size}"
+        cpu = sum(_job_cpu_s(i, plan.figures) for i in items) * plan.figures.threads / 3600
+        gpu = sum(i.gpu_s for i in items) / 3600
+        lines.append(f"    {protocol:<13} {method:<24} {job.configs:>7} {sum(i.trials for i in items):>6,} "
+                     f"{cpu:>9,.1f} {gpu:>7,.2f}  {search}")
+    return lines
+
+
+def _rows_lines(plan: SweepPlan) -> list[str]:
+    lines, seen = [], set()
+    for item in plan.jobs:
+        key = (item.job.protocol, item.job.held_out)
+        if key in seen:
+            continue
+        seen.add(key)
+        r = item.rows
+        lines.append(f"    {key[0]:<13} held out {key[1]:<10} "
+                     f"{r.train:>7,} / {r.val:>6,} / {r.test:>6,} / {r.unlabeled:>6,}")
+    return lines
+
+
+def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
+    """The plan as text lines (what ``rdlr plan`` prints)."""
+    spec, figures = plan.spec, plan.figures
+    resources, training = spec.resources, TrainConfig(**spec.training)
+    dims = ", ".join(f"{name} ({width} dims{', assumed' if assumed else ''})"
+                     for name, (width, assumed) in plan.dims.items())
+    epochs = {kind: figures.epochs(kind) for kind in ("plain", "ae")}
+    epoch_text = "; ".join(f"{kind} {value:g} ({'measured' if measured else 'assumed'})"
+                           for kind, (value, measured) in epochs.items())
+    if figures.epochs_source:
+        epoch_text += f" (from {figures.epochs_source})"
+    at_once = max(1, int(node_cpus // resources.cpus_per_trial))
+    days = plan.core_hours / node_cpus / 24
+    return [
+        f"plan {spec.id}: {len(plan.jobs)} jobs, {plan.trials:,} trials ({len(spec.seeds)} seeds each configuration)",
+        f"  features: {dims}; held out: {', '.join(spec.held_out)}; unlabeled: {spec.unlabeled or 'none'}",
+        f"  each trial asks Ray for {resources.cpus_per_trial:g} CPU{'s' if resources.cpus_per_trial != 1 else ''}"
+        + (f" + {resources.gpus_per_trial:g} GPU (where the cluster has GPUs)" if resources.gpus_per_trial else "")
+        + f"; trains at most {training.max_epochs} epochs, early stop after {training.patience} without a better "
+          "validation UA",
+        "  configurations per job (one job per held-out corpus), trials and projected cost by method:",
+        *_method_lines(plan),
+        f"  rows per trial (train / val / test / unlabeled), from {plan.rows_source}:",
+        *_rows_lines(plan),
+        f"  projected {spec.id}: {plan.trials:,} trials, {plan.core_hours:,.0f} core-hours (CPU), "
+        f"{plan.gpu_hours:,.1f} GPU-hours",
+        f"  = about {days:,.1f} days on one {node_cpus}-core node ({at_once} trials at once)",
+        f"  assumptions: rates from {figures.source} ({figures.machine}, {figures.threads} threads per trial); "
+        f"epochs per trial {epoch_text}; core-hours = trial time × threads (time scales with CPUs); GPU rates "
+        f"{'measured' if figures.gpu_measured else 'assumed, not measured'} "
+        f"({figures.gpu['train_flops_per_s'] / 1e12:g} TFLOP/s training); stage 1 of LR/self-KD counted in every "
+        f"trial (an upper bound: trials differing only in γ share it); Ray overhead {figures.ray_overhead_s:.1f} s "
+        "per trial (measured) included in core-hours",
+    ]
+
+
+def print_plan(spec: SweepSpec, meta: pd.DataFrame, rows_source: str, known_dims: Mapping[str, int] | None = None,
+               log: Callable[[str], None] = print) -> None:
+    """Log the plan with the packaged figures (what ``rdlr sweep`` and ``rdlr reproduce`` show before starting); a
+    one-line note instead when the figures cannot be read."""
+    from rdlr.sweep.cost import FiguresError, load_figures
+
+    try:
+        figures = load_figures()
+    except FiguresError as error:
+        log(f"plan: no cost projection ({error})")
+        return
+    for line in plan_lines(build_plan(spec, meta, rows_source, figures, known_dims)):
+        log(line)

@@ -1,0 +1,140 @@
+"""`rdlr plan`: jobs, trials, configurations and trial rows of the packaged specs, and the projected cost from a
+figures file (rdlr.sweep.plan, rdlr.sweep.cost, rdlr.corpora.shape)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rdlr.cli import main
+from rdlr.methods import get_method
+from rdlr.sweep.cost import (
+    PACKAGED_FIGURES, Figures, FiguresError, TrialRows, classifier_weights, decoder_weights, load_figures,
+    train_flops_per_row, trial_cost,
+)  # fmt: skip
+from rdlr.sweep.plan import build_plan, feature_dims, planning_manifest
+from rdlr.sweep.spec import SpecError, load_spec
+
+FIGURES = {
+    "format": 1,
+    "machine": {"description": "test machine", "threads_per_trial": 2},
+    "cases": [
+        {"kind": "plain", "dims": 1582, "batch": 1024, "train_flops_per_s": 2e10, "eval_flops_per_s": 4e10,
+         "epochs": 12, "early_stopped": True},
+        {"kind": "plain", "dims": 1582, "batch": 4096, "train_flops_per_s": 3e10, "eval_flops_per_s": 4e10,
+         "epochs": 30, "early_stopped": False},
+        {"kind": "ae", "dims": 1582, "batch": 1024, "train_flops_per_s": 1e10, "eval_flops_per_s": 4e10,
+         "epochs": 10, "early_stopped": True},
+    ],
+    "ray": {"overhead_s_per_trial": 3.0},
+    "gpu": None,
+}
+
+
+@pytest.fixture(scope="module")
+def figures() -> Figures:
+    return Figures.from_dict(FIGURES, "test figures")
+
+
+@pytest.fixture(scope="module")
+def table2(figures: Figures):
+    spec = load_spec("table2")
+    meta, source = planning_manifest(spec, None)
+    return build_plan(spec, meta, source, figures)
+
+
+def test_table2_jobs_trials_and_configurations(table2) -> None:
+    assert len(table2.jobs) == 104 and table2.trials == 8520 == table2.spec.num_trials()
+    configs = {(j.job.protocol, j.job.method): j.job.configs for j in table2.jobs}
+    assert configs[("within_corpus", "ce")] == configs[("out_of_corpus", "ce")] == 3  # the batch-size grid
+    assert configs[("out_of_corpus", "ae")] == 12 and configs[("out_of_corpus", "lr")] == 21
+    assert configs[("out_of_corpus", "rdlr_cww_dagger")] == 24
+    assert all(j.trials == j.job.configs * 5 for j in table2.jobs)
+
+
+def test_table2_trial_rows_follow_the_paper_splits_of_table_1_sizes(table2) -> None:
+    rows = {(j.job.protocol, j.job.held_out): j.rows for j in table2.jobs}
+    assert rows[("within_corpus", "POD")] == TrialRows(28_602, 4_772, 12_787, 28_539)  # POD 1.8's partitions
+    assert rows[("within_corpus", "IEM")].train == 4 * 1106 + 1  # sessions 1-4 (5,531 rows over 10 speakers)
+    assert rows[("out_of_corpus", "CRE")] == TrialRows(28_602 + 4_425 + 6_500, 4_772 + 1_106 + 1_298, 4_899, 28_539)
+    pod = rows[("out_of_corpus", "POD")]
+    assert (pod.test, pod.unlabeled, pod.train + pod.val) == (46_161, 28_539, 4_899 + 5_531 + 7_798)
+    assert 4_425 + 6_500 + 58 * 53 <= pod.train <= 4_425 + 6_500 + 58 * 54  # CRE: 58 of 91 speakers
+
+
+def test_projected_cost_follows_the_cost_model(table2, figures: Figures) -> None:
+    job = next(j for j in table2.jobs
+               if (j.job.protocol, j.job.method, j.job.held_out) == ("within_corpus", "ce", "POD"))
+    weights = classifier_weights(1582)
+    assert weights == 1582 * 1024 + 1024 * 1024 + 1024 * 512 + 512 * 512 + 512 * 4
+    rows = job.rows
+    evaluation = 2 * weights * (12 * rows.val + rows.val + rows.test + rows.train) / 4e10
+    at = {rate: 12 * rows.train * 6 * weights / rate + evaluation for rate in (2e10, 2.5e10, 3e10)}
+    expected = (at[2e10] + at[2.5e10] + at[3e10]) / 3  # the grid 1024, 2048 (the mean of both rates), 4096
+    assert job.cost.cpu_s == pytest.approx(expected)
+    total = sum(j.cost.cpu_s * j.trials for j in table2.jobs)
+    assert table2.core_hours == pytest.approx((total + 8520 * 3.0) * 2 / 3600)
+    lr = next(j for j in table2.jobs if j.job.method == "rdlr_cww_dagger")
+    stage1 = trial_cost(get_method("rd_cww_dagger"), lr.rows, 1582, 1024, figures)
+    assert trial_cost(get_method("rdlr_cww_dagger"), lr.rows, 1582, 1024, figures).cpu_s == pytest.approx(
+        2 * stage1.cpu_s)  # stage 1 (RD + CWW + †) and stage 2 cost the same
+
+
+def test_training_work_counts_the_decoder_unlabeled_rows_and_pairs() -> None:
+    ce, dagger, contrastive = (get_method(name) for name in ("ce", "cww_dagger", "contrastive"))
+    assert train_flops_per_row(ce, 1582, 1024) == 6 * classifier_weights(1582)
+    per_row = 6 * classifier_weights(1582) + 6 * decoder_weights(1582)
+    assert train_flops_per_row(dagger, 1582, 1024) == pytest.approx(per_row * (1 + 32 / 1024))
+    assert train_flops_per_row(contrastive, 1582, 4096) == 6 * classifier_weights(1582) + 6 * 4096 * 512
+    assert decoder_weights(2862) == 1024 * 1024 * 2 + 1024 * 2862
+
+
+def test_table3_dimensions_and_demo_plan(figures: Figures) -> None:
+    assert feature_dims("is10+w2v") == (2094, False) and feature_dims("is10+w2v+bert") == (2862, False)
+    assert feature_dims("is10+hf:models/hubert") == (1582 + 1024, True)
+    demo = load_spec("demo")
+    meta, source = planning_manifest(demo, None)
+    plan = build_plan(demo, meta, source, figures)
+    assert (len(plan.jobs), plan.trials) == (20, 60) and plan.trials == demo.num_trials()
+    rows = {(j.job.protocol, j.job.held_out): j.rows for j in plan.jobs}
+    assert rows[("out_of_corpus", "CRE-demo")] == TrialRows(720, 240, 320, 200)  # 3 corpora × 6 / 2 speakers × 40
+    assert rows[("within_corpus", "CRE-demo")] == TrialRows(240, 40, 40, 200)  # 6 / 1 / 1 speakers
+
+
+def test_plan_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "figures.json"
+    path.write_text(json.dumps(FIGURES))
+    assert main(["plan", "demo", "--figures", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "plan demo: 20 jobs, 60 trials" in out and "projected demo: 60 trials" in out
+    assert "epochs per trial plain 12 (measured); ae 10 (measured)" in out and "3.0 s per trial" in out
+    path.write_text(json.dumps({**FIGURES, "format": 0}))
+    assert main(["plan", "demo", "--figures", str(path)]) == 2
+    assert "rerun bench_scale.py" in capsys.readouterr().err
+    manifests = tmp_path / "spec.yaml"
+    manifests.write_text(json.dumps({"id": "m", "data": {"source": "manifests", "manifests": ["a.csv"]},
+                                     "features": ["is10"], "held_out": ["X"], "protocols": {"within_corpus": ["ce"]},
+                                     "seeds": [0]}))
+    assert main(["plan", str(manifests), "--figures", str(tmp_path / "missing.json")]) == 2
+    assert "no such figures file" in capsys.readouterr().err
+
+
+def test_manifest_specs_need_their_data_and_packaged_figures_load(figures: Figures) -> None:
+    spec = load_spec("table2")
+    with pytest.raises(SpecError, match="give --data-root"):
+        planning_manifest(spec.__class__.from_dict({**spec.to_dict(), "data": {"source": "manifests",
+                                                                              "manifests": ["a.csv"]}}), None)
+    packaged = load_figures()
+    assert packaged.source == str(PACKAGED_FIGURES) and {r.kind for r in packaged.rates} == {"plain", "ae"}
+    with pytest.raises(FiguresError, match="kinds"):
+        Figures.from_dict({**FIGURES, "cases": []}, "empty")
+
+
+def test_epochs_come_from_measured_stops_then_the_fallback_then_the_assumption() -> None:
+    capped = {**FIGURES, "cases": [{**case, "early_stopped": False} for case in FIGURES["cases"]]}
+    assert Figures.from_dict(capped, "capped").epochs("ae") == (20.0, False)  # nothing measured: assumed
+    borrowed = Figures.from_dict({**capped, "epochs": {"ae": 9, "source": "the full run"}}, "quick")
+    assert borrowed.epochs("ae") == (9.0, True) and borrowed.epochs_source == "the full run"
+    assert Figures.from_dict(FIGURES, "full").epochs("plain") == (12.0, True)  # the capped 4096 case is left out
