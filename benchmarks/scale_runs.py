@@ -52,33 +52,44 @@ def trial_data(folder: Path, dims: int) -> TrialData:
     return TrialData.from_table(x, meta, assign_roles(meta, PROTOCOL, HELD_OUT, seed=0))
 
 
-def _eval_seconds_per_row(data: TrialData, dims: int) -> float:
+def _eval_seconds_per_row(data: TrialData, dims: int, device: str) -> float:
     """Seconds per row of F's evaluation pass (eval mode, batches of 8192, as the trainer evaluates)."""
-    classifier = EmotionClassifier(dims)
-    x = torch.from_numpy(np.ascontiguousarray(data.x[:EVAL_ROWS]))
+    classifier = EmotionClassifier(dims).to(device)
+    x = torch.from_numpy(np.ascontiguousarray(data.x[:EVAL_ROWS])).to(device)
     predict_logits(classifier, x[:1024], 8192)
+    _synchronize(device)
     started = time.perf_counter()
     predict_logits(classifier, x, 8192)
+    _synchronize(device)
     return (time.perf_counter() - started) / len(x)
 
 
-def warm_up(method: str) -> None:
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def warm_up(method: str, device: str) -> None:
     """A tiny trial of ``method`` first, so that the libraries a trial loads on first use (the optimiser's
     machinery alone is ~140 MB) count in the baseline, as in a Ray worker that has run a trial before."""
     with tempfile.TemporaryDirectory() as cache:
-        run_trial(tiny_trial_data(), method, {"batch_size": 16}, seed=0, config=TrainConfig(max_epochs=1),
-                  cache_dir=cache)
+        run_trial(tiny_trial_data(), method, {"batch_size": 16}, seed=0,
+                  config=TrainConfig(max_epochs=1, device=device), cache_dir=cache)
 
 
 def trial_case(case: dict[str, Any]) -> dict[str, Any]:
-    """One trial (``case``: folder, dims, method, batch, max_epochs, patience, threads, eval_test_each_epoch)."""
+    """One trial (``case``: folder, dims, method, batch, max_epochs, patience, threads, device,
+    eval_test_each_epoch)."""
     torch.set_num_threads(int(case["threads"]))
+    device = str(case.get("device", "cpu"))
     method = get_method(case["method"])
     data = trial_data(Path(case["folder"]), int(case["dims"]))
-    warm_up(case["method"])
+    warm_up(case["method"], device)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
     before = rss_bytes()
     stamps: list[float] = []
-    config = TrainConfig(max_epochs=int(case["max_epochs"]), patience=int(case["patience"]),
+    config = TrainConfig(max_epochs=int(case["max_epochs"]), patience=int(case["patience"]), device=device,
                          eval_test_each_epoch=bool(case.get("eval_test_each_epoch", False)))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
@@ -90,7 +101,7 @@ def trial_case(case: dict[str, Any]) -> dict[str, Any]:
     draws_unlabeled = method.uses("pel") or method.uses("ae")
     own_rows = rows["train"] + rows["val"] + rows["test"] + (rows["unlabeled"] if draws_unlabeled else 0)
     epoch_s = statistics.median(np.diff(stamps)) if len(stamps) > 1 else float("nan")
-    eval_s = _eval_seconds_per_row(data, int(case["dims"]))
+    eval_s = _eval_seconds_per_row(data, int(case["dims"]), device)
     per_epoch_eval = rows["val"] + (rows["test"] if config.eval_test_each_epoch else 0)
     train_s_per_row = (epoch_s - per_epoch_eval * eval_s) / rows["train"]
     flops = train_flops_per_row(method, int(case["dims"]), int(case["batch"]))
@@ -104,6 +115,7 @@ def trial_case(case: dict[str, Any]) -> dict[str, Any]:
         "own_data_bytes": own_rows * int(case["dims"]) * 4, "table_bytes": int(data.x.nbytes),
         "train_flops_per_s": flops / train_s_per_row,
         "eval_flops_per_s": eval_flops_per_row(int(case["dims"])) / eval_s,
+        "gpu_peak_bytes": torch.cuda.max_memory_allocated() if device.startswith("cuda") else None,
     }  # fmt: skip
 
 
@@ -119,19 +131,19 @@ def bare_epoch_seconds(x: torch.Tensor, labels: torch.Tensor, train: slice, val:
     smoothing 0.1, corpus weights), Adam 2e-4, minibatches of ``batch``, then F's UA per corpus on the
     validation rows (the per-epoch evaluation), from which the corpus weights are recomputed."""
     torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
-    classifier = EmotionClassifier(x.shape[1])
-    decoder = Decoder(classifier.encoding_dim, x.shape[1]) if ae else None
+    generator, device = torch.Generator().manual_seed(0), x.device
+    classifier = EmotionClassifier(x.shape[1]).to(device)
+    decoder = Decoder(classifier.encoding_dim, x.shape[1]).to(device) if ae else None
     params = [*classifier.parameters(), *(decoder.parameters() if decoder is not None else ())]
     optimizer = torch.optim.Adam(params, lr=2e-4)
     x_train, y_train, x_unlabeled = x[train], labels[train], x[unlabeled]
     weights = _class_weights(y_train)
-    sample_weight = torch.ones(len(y_train))
+    sample_weight = torch.ones(len(y_train), device=device)
     times = []
     for _ in range(epochs):
         started = time.perf_counter()
         classifier.train()
-        order = torch.randperm(len(x_train), generator=generator)
+        order = torch.randperm(len(x_train), generator=generator).to(device)
         for begin in range(0, len(order), batch):
             rows = order[begin : begin + batch]
             xb, yb = x_train[rows], y_train[rows]
@@ -140,7 +152,7 @@ def bare_epoch_seconds(x: torch.Tensor, labels: torch.Tensor, train: slice, val:
                                       label_smoothing=0.1 if ae else 0.0)
             loss = (per_row * sample_weight[rows]).mean()
             if decoder is not None:
-                xu = x_unlabeled[torch.randint(len(x_unlabeled), (32,), generator=generator)]
+                xu = x_unlabeled[torch.randint(len(x_unlabeled), (32,), generator=generator).to(device)]
                 out_u = classifier(xu)
                 rebuilt = decoder(torch.cat([out.encoding, out_u.encoding]))
                 loss = loss + 0.01 * (torch.cat([xb, xu]) - rebuilt).pow(2).sum(1).mean()
@@ -148,22 +160,23 @@ def bare_epoch_seconds(x: torch.Tensor, labels: torch.Tensor, train: slice, val:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        predicted = predict_logits(classifier, x[val], 8192).argmax(1).numpy()
-        truth = labels[val].numpy()
+        predicted = predict_logits(classifier, x[val], 8192).argmax(1).cpu().numpy()
+        truth = labels[val].cpu().numpy()
         uas = [unweighted_accuracy(truth[val_corpus == c], predicted[val_corpus == c]) for c in sorted(set(val_corpus))]
         if ae:  # CWW (6) needs the training rows' corpora; the weights' shape is what matters here
-            sample_weight = torch.full((len(y_train),), float(np.mean(uas)))
+            sample_weight = torch.full((len(y_train),), float(np.mean(uas)), device=device)
         times.append(time.perf_counter() - started)
     return times
 
 
 def throughput_case(case: dict[str, Any]) -> dict[str, Any]:
     """Trainer vs bare loop, ``case["repeats"]`` times each, alternating (``case``: folder, dims, method, batch,
-    epochs, threads); samples/s from the fastest epoch of each (least disturbed by other load)."""
+    epochs, threads, device); samples/s from the fastest epoch of each (least disturbed by other load)."""
     torch.set_num_threads(int(case["threads"]))
+    device = str(case.get("device", "cpu"))
     method = get_method(case["method"])
     data = trial_data(Path(case["folder"]), int(case["dims"]))
-    prepared = prepare(data, "cpu")
+    prepared = prepare(data, device)
     blocks, ae = prepared.blocks, method.uses("ae")
     val_corpus = data.corpus[prepared.roles["val"]]
     epochs, batch = int(case["epochs"]), int(case["batch"])
@@ -173,7 +186,7 @@ def throughput_case(case: dict[str, Any]) -> dict[str, Any]:
                                    val_corpus, ae, batch, epochs)[1:]
         stamps: list[float] = []
         run_trial(data, method, {"batch_size": batch}, seed=0,
-                  config=TrainConfig(max_epochs=epochs, patience=epochs + 1),
+                  config=TrainConfig(max_epochs=epochs, patience=epochs + 1, device=device),
                   on_epoch=lambda record: stamps.append(time.perf_counter()))
         trainer += list(np.diff(stamps))
     rows = len(prepared.roles["train"])

@@ -29,7 +29,7 @@ PACKAGED_FIGURES = Path(__file__).resolve().parents[1] / "data" / FIGURES_FILE  
 FORMAT = 1
 KINDS: dict[str, str] = {"plain": "no decoder (CE-like)", "ae": "with the AE decoder H (12)"}
 ASSUMED_EPOCHS = 20  # when the figures measured no early stop for a kind
-# No GPU was measured unless the figures say so: an A100-class GPU's effective FP32 rates on these small MLPs.
+# When the figures hold no GPU measurement: an A100-class GPU's effective FP32 rates on these small MLPs.
 ASSUMED_GPU = {"train_flops_per_s": 4e12, "eval_flops_per_s": 8e12}
 
 
@@ -97,55 +97,70 @@ class Rate:
 
 @dataclass(frozen=True)
 class Figures:
-    """The rehearsal's rates: where they come from, the threads one trial used, the measured cases, the GPU's rates
-    (measured, else :data:`ASSUMED_GPU`), Ray's measured overhead in seconds per trial (the sweep's wall time less
-    the trials' own, per trial) and, for kinds without a measured early stop, epochs taken from elsewhere (a quick
-    run borrows the full run's: ``epochs_source`` says where from)."""
+    """The rehearsal's rates: where they come from, the threads one trial used, the measured CPU cases, the
+    measured GPU cases (``gpu_rates``, on ``gpu_machine``; none: :data:`ASSUMED_GPU`) and how much faster several
+    trials sharing one GPU get through their work together (``gpu_sharing``: trials at once → aggregate speed-up
+    over one trial alone), Ray's measured overhead in seconds per trial (the sweep's wall time less the trials' own,
+    per trial) and, for kinds without a measured early stop, epochs taken from elsewhere (a quick run borrows the
+    full run's: ``epochs_source`` says where from)."""
 
     source: str
     machine: str
     threads: int
     rates: tuple[Rate, ...]
-    gpu: dict[str, float]
-    gpu_measured: bool
+    gpu_rates: tuple[Rate, ...] = ()
+    gpu_machine: str | None = None
+    gpu_sharing: dict[int, float] = field(default_factory=dict)
     ray_overhead_s: float = 0.0
     fallback_epochs: dict[str, float] = field(default_factory=dict)
     epochs_source: str | None = None
+
+    @property
+    def gpu_measured(self) -> bool:
+        return bool(self.gpu_rates)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str) -> "Figures":
         if raw.get("format") != FORMAT:
             raise FiguresError(f"{source}: format {raw.get('format')!r}, expected {FORMAT}; rerun bench_scale.py")
+        gpu = raw.get("gpu") or {}
         try:
-            rates = tuple(Rate(kind=c["kind"], dims=int(c["dims"]), batch=int(c["batch"]),
-                               train_flops_per_s=float(c["train_flops_per_s"]),
-                               eval_flops_per_s=float(c["eval_flops_per_s"]),
-                               epochs=float(c["epochs"]) if c.get("early_stopped") else None)
-                          for c in raw["cases"])  # fmt: skip
+            rates = _read_rates(raw["cases"])
             machine, threads = str(raw["machine"]["description"]), int(raw["machine"]["threads_per_trial"])
+            gpu_rates = _read_rates(gpu.get("cases", []))
+            sharing = {int(s["trials"]): float(s["speedup"]) for s in gpu.get("sharing", [])}
         except (KeyError, TypeError, ValueError) as error:
             raise FiguresError(f"{source}: missing or bad field ({error}); rerun bench_scale.py") from None
-        unknown = sorted({rate.kind for rate in rates} - set(KINDS))
+        unknown = sorted({rate.kind for rate in (*rates, *gpu_rates)} - set(KINDS))
         if not rates or unknown:
             raise FiguresError(f"{source}: needs measured cases of the kinds {', '.join(KINDS)}; "
                                f"got {unknown or 'none'}")
-        gpu = raw.get("gpu") or None
         fallback = dict(raw.get("epochs") or {})
         epochs_source = fallback.pop("source", None)
-        return cls(source, machine, threads, rates, dict(gpu or ASSUMED_GPU), gpu is not None,
+        return cls(source, machine, threads, rates, gpu_rates, gpu.get("machine"), sharing,
                    float((raw.get("ray") or {}).get("overhead_s_per_trial", 0.0)),
                    {kind: float(value) for kind, value in fallback.items()}, epochs_source)
 
-    def rate(self, kind: str, dims: int, batch: int) -> tuple[float, float]:
-        """(training, evaluation) FLOP/s of the measured cases of ``kind`` (else of any kind) nearest in batch size
-        (log scale; ties averaged, so 2048 takes the mean of 1024 and 4096) and then in input dimension."""
-        pool = [r for r in self.rates if r.kind == kind] or list(self.rates)
+    def rate(self, kind: str, dims: int, batch: int, gpu: bool = False) -> tuple[float, float]:
+        """(training, evaluation) FLOP/s of the measured CPU (``gpu``: GPU) cases of ``kind`` (else of any kind)
+        nearest in batch size (log scale; ties averaged, so 2048 takes the mean of 1024 and 4096) and then in
+        input dimension; :data:`ASSUMED_GPU` for a GPU that was not measured."""
+        measured = self.gpu_rates if gpu else self.rates
+        if not measured:
+            return ASSUMED_GPU["train_flops_per_s"], ASSUMED_GPU["eval_flops_per_s"]
+        pool = [r for r in measured if r.kind == kind] or list(measured)
         nearest_batch = min(abs(math.log2(r.batch / batch)) for r in pool)
         pool = [r for r in pool if math.isclose(abs(math.log2(r.batch / batch)), nearest_batch)]
         nearest_dims = min(abs(r.dims - dims) for r in pool)
         pool = [r for r in pool if abs(r.dims - dims) == nearest_dims]
         return (statistics.fmean(r.train_flops_per_s for r in pool),
                 statistics.fmean(r.eval_flops_per_s for r in pool))
+
+    def gpu_speedup(self, trials_at_once: int) -> float:
+        """How much more work ``trials_at_once`` trials sharing one GPU do together than one alone: the measured
+        speed-up of the largest measured count not above it (1 when none is measured)."""
+        counts = [count for count in self.gpu_sharing if count <= trials_at_once]
+        return self.gpu_sharing[max(counts)] if counts else 1.0
 
     def epochs(self, kind: str) -> tuple[float, bool]:
         """(epochs per trial, measured?): the median of the measured early stops of ``kind``, else the fallback
@@ -157,6 +172,14 @@ class Figures:
             return self.fallback_epochs[kind], True
         stops = [r.epochs for r in self.rates if r.epochs]
         return (statistics.median(stops), True) if stops else (float(ASSUMED_EPOCHS), False)
+
+
+def _read_rates(cases: list[dict[str, Any]]) -> tuple[Rate, ...]:
+    """The rates of the measured cases of a figures file."""
+    return tuple(Rate(kind=c["kind"], dims=int(c["dims"]), batch=int(c["batch"]),
+                      train_flops_per_s=float(c["train_flops_per_s"]), eval_flops_per_s=float(c["eval_flops_per_s"]),
+                      epochs=float(c["epochs"]) if c.get("early_stopped") else None)
+                 for c in cases)  # fmt: skip
 
 
 def load_figures(path: str | Path | None = None) -> Figures:
@@ -202,6 +225,7 @@ def _fit_seconds(method: Method, rows: TrialRows, dims: int, batch: int, figures
     epochs, measured = figures.epochs(kind)
     epochs = min(epochs, float(training.get("max_epochs", TrainConfig.max_epochs)))
     train_rate, eval_rate = figures.rate(kind, dims, batch)
+    gpu_train_rate, gpu_eval_rate = figures.rate(kind, dims, batch, gpu=True)
     ae_unlabeled = bool(training.get("ae_on_unlabeled", True)) and rows.unlabeled > 0
     train_work = rows.train * train_flops_per_row(method, dims, batch, ae_on_unlabeled=ae_unlabeled)
     per_epoch_rows = rows.val + (rows.train if training.get("cww_split") == "train" and method.uses("cww") else 0)
@@ -209,7 +233,7 @@ def _fit_seconds(method: Method, rows: TrialRows, dims: int, batch: int, figures
     final_rows = rows.val + rows.test + rows.train
     eval_work = eval_flops_per_row(dims) * (epochs * per_epoch_rows + final_rows)
     cpu = epochs * train_work / train_rate + eval_work / eval_rate
-    gpu = epochs * train_work / figures.gpu["train_flops_per_s"] + eval_work / figures.gpu["eval_flops_per_s"]
+    gpu = epochs * train_work / gpu_train_rate + eval_work / gpu_eval_rate
     return cpu, gpu, epochs, measured
 
 

@@ -10,7 +10,7 @@ corpora: :mod:`rdlr.corpora.shape`), and the projected cost from the rehearsal's
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import pandas as pd
 from rdlr.corpora.splits import assign_roles
 from rdlr.features.registry import parse_feature_sets
 from rdlr.methods import get_method
-from rdlr.sweep.cost import Figures, TrialCost, TrialRows, method_kind, trial_cost
+from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, trial_cost
 from rdlr.sweep.spec import Job, SpecError, SweepSpec
 from rdlr.train.config import TrainConfig
 
@@ -70,12 +70,24 @@ class SweepPlan:
         return sum(_job_cpu_s(job, self.figures) for job in self.jobs) * self.figures.threads / 3600
 
     @property
+    def trials_per_gpu(self) -> int:
+        """Trials that share one GPU: 1 / ``resources.gpus_per_trial`` for a fraction, else 1."""
+        gpus = self.spec.resources.gpus_per_trial
+        return max(1, int(1 / gpus)) if 0 < gpus < 1 else 1
+
+    @property
     def gpu_hours(self) -> float:
-        return sum(job.gpu_s for job in self.jobs) / 3600
+        """GPU-hours: the trials' GPU seconds, divided by how much faster :attr:`trials_per_gpu` trials sharing a
+        GPU get through them together (measured, else no gain)."""
+        return _gpu_s(self.jobs, self) / 3600
 
 
 def _job_cpu_s(job: JobPlan, figures: Figures) -> float:
     return job.cpu_s + job.trials * figures.ray_overhead_s
+
+
+def _gpu_s(jobs: Sequence[JobPlan], plan: SweepPlan) -> float:
+    return sum(job.gpu_s for job in jobs) / plan.figures.gpu_speedup(plan.trials_per_gpu)
 
 
 def feature_dims(features: str, known: Mapping[str, int] | None = None) -> tuple[int, bool]:
@@ -149,7 +161,7 @@ def _method_lines(plan: SweepPlan) -> list[str]:
         job = items[0].job
         search = ("the whole grid" if job.sampler == "grid" else job.sampler) + f" of {job.grid_size}"
         cpu = sum(_job_cpu_s(i, plan.figures) for i in items) * plan.figures.threads / 3600
-        gpu = sum(i.gpu_s for i in items) / 3600
+        gpu = _gpu_s(items, plan) / 3600
         lines.append(f"    {protocol:<13} {method:<24} {job.configs:>7} {sum(i.trials for i in items):>6,} "
                      f"{cpu:>9,.1f} {gpu:>7,.2f}  {search}")
     return lines
@@ -196,12 +208,20 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
         f"{plan.gpu_hours:,.1f} GPU-hours",
         f"  = about {days:,.1f} days on one {node_cpus}-core node ({at_once} trials at once)",
         f"  assumptions: rates from {figures.source} ({figures.machine}, {figures.threads} threads per trial); "
-        f"epochs per trial {epoch_text}; core-hours = trial time × threads (time scales with CPUs); GPU rates "
-        f"{'measured' if figures.gpu_measured else 'assumed, not measured'} "
-        f"({figures.gpu['train_flops_per_s'] / 1e12:g} TFLOP/s training); stage 1 of LR/self-KD counted in every "
+        f"epochs per trial {epoch_text}; core-hours = trial time × threads (time scales with CPUs); "
+        f"{gpu_assumption(figures, plan.trials_per_gpu)}; stage 1 of LR/self-KD counted in every "
         f"trial (an upper bound: trials differing only in γ share it); Ray overhead {figures.ray_overhead_s:.1f} s "
         "per trial (measured) included in core-hours",
     ]
+
+
+def gpu_assumption(figures: Figures, trials_per_gpu: int) -> str:
+    """Where the GPU-hours come from, in words."""
+    if not figures.gpu_measured:
+        return (f"GPU rates assumed, not measured ({ASSUMED_GPU['train_flops_per_s'] / 1e12:g} TFLOP/s training, "
+                f"{trials_per_gpu} trials per GPU without gain)")
+    return (f"GPU rates measured on {figures.gpu_machine}, {trials_per_gpu} trials sharing a GPU "
+            f"{figures.gpu_speedup(trials_per_gpu):.1f}× as fast together as one alone")
 
 
 def print_plan(spec: SweepSpec, meta: pd.DataFrame, rows_source: str, known_dims: Mapping[str, int] | None = None,

@@ -97,9 +97,7 @@ def _build_training(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=config.lr_factor, patience=config.lr_patience
     )
-    draws_unlabeled = prepared.unlabeled is not None and (
-        method.uses("pel") or (method.uses("ae") and config.ae_on_unlabeled)
-    )
+    draws_unlabeled = prepared.unlabeled is not None and _needs_unlabeled_rows(method, config)
     return _Training(
         method=method,
         prepared=prepared,

@@ -138,3 +138,24 @@ def test_epochs_come_from_measured_stops_then_the_fallback_then_the_assumption()
     borrowed = Figures.from_dict({**capped, "epochs": {"ae": 9, "source": "the full run"}}, "quick")
     assert borrowed.epochs("ae") == (9.0, True) and borrowed.epochs_source == "the full run"
     assert Figures.from_dict(FIGURES, "full").epochs("plain") == (12.0, True)  # the capped 4096 case is left out
+
+
+def test_measured_gpu_rates_and_sharing_set_the_gpu_hours(table2, figures: Figures) -> None:
+    gpu_case = {"kind": "ae", "dims": 1582, "batch": 1024, "train_flops_per_s": 1e12, "eval_flops_per_s": 2e12,
+                "epochs": 10, "early_stopped": True}
+    measured = Figures.from_dict({**FIGURES, "gpu": {"machine": "one test GPU", "cases": [gpu_case],
+                                                     "sharing": [{"trials": 1, "speedup": 1.0},
+                                                                 {"trials": 4, "speedup": 2.5}]}}, "with GPU")
+    assert measured.gpu_measured and not figures.gpu_measured
+    assert measured.rate("plain", 2862, 4096, gpu=True) == (1e12, 2e12)  # the only GPU case, whatever the kind
+    assert figures.rate("ae", 1582, 1024, gpu=True) == (4e12, 8e12)  # nothing measured: the assumed rates
+    assert (measured.gpu_speedup(1), measured.gpu_speedup(3), measured.gpu_speedup(8)) == (1.0, 1.0, 2.5)
+    spec = table2.spec
+    plan = build_plan(spec, *planning_manifest(spec, None), measured)
+    assert plan.trials_per_gpu == 4  # resources.gpus_per_trial 0.25
+    rows = plan.jobs[0].rows
+    alone = trial_cost(get_method(plan.jobs[0].job.method), rows, 1582, 1024, measured).gpu_s
+    epochs = measured.epochs("plain")[0]  # CE's: 12, from the CPU cases (epochs do not depend on the device)
+    assert alone == pytest.approx(epochs * rows.train * 6 * classifier_weights(1582) / 1e12 + 2 * classifier_weights(
+        1582) * ((epochs + 1) * rows.val + rows.test + rows.train) / 2e12)
+    assert plan.gpu_hours == pytest.approx(sum(j.gpu_s for j in plan.jobs) / 2.5 / 3600)
