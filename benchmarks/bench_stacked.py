@@ -204,7 +204,7 @@ def run_case(dim: int, batch: int, loss: str, settings: dict[str, Any], args: ar
             rate = result["samples_per_s"]
             row[f"{formulation}_ratio"] = rate / separate if rate is not None else None
         rows.append(row)
-        print(_format_row(row), flush=True)
+        print(f"{_format_row(row)}  [{time.perf_counter() - args.started:.0f} s]", flush=True)
     return rows
 
 
@@ -248,7 +248,7 @@ def main() -> None:
         sys.exit("--device cuda: torch sees no CUDA device; use --device cpu")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    started = time.perf_counter()
+    args.started = started = time.perf_counter()
     settings = plan(args.quick, args.device)
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or "cpu"
     print(f"device {device_name}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
