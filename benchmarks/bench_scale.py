@@ -14,10 +14,15 @@ Draws feature tables of exactly the paper's sizes (CRE 4,899 · IEM 5,531 · IMP
    rdlr/data/scale_figures.json) and prints ``projected full Table 2/3: <trials> trials, <X> core-hours (CPU),
    <Y> GPU-hours`` from the cost model (rdlr.sweep.cost) on the packaged table2/table3 specs, with its assumptions.
 
-    python benchmarks/bench_scale.py --quick      # 1,582 dims, batch 1024, 2 epochs per trial: < 10 min on 2 cores
-    python benchmarks/bench_scale.py --install    # the full rehearsal (hours on 2 cores)
+With ``--device cuda`` (a machine with a GPU; Ray not needed) steps 1 and 2 run on the GPU instead, followed by
+trials sharing it (1, 2, 4 and 8 at once: how much more work they get through together); its JSON goes into the
+CPU figures with ``--gpu-figures`` (``--merge-only``: into figures already measured). Without GPU figures the
+GPU-hours use the cost model's stated assumed rates.
 
-No GPU is measured here (``torch.cuda`` absent or unused): the GPU-hours use the cost model's stated GPU rates.
+    python benchmarks/bench_scale.py --quick      # 1,582 dims, batch 1024, 2 epochs per trial: < 10 min on 2 cores
+    python benchmarks/bench_scale.py              # the full rehearsal (about 30 min on 2 cores)
+    python benchmarks/bench_scale.py --device cuda --out gpu.json                  # on a GPU machine (~4 min)
+    python benchmarks/bench_scale.py --merge-only --gpu-figures gpu.json --install # figures rdlr plan reads
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ evaluation work / evaluation rate) + the final evaluation (validation, test and 
 taken from the measured case of the same kind (with or without the AE decoder H of (12)) nearest in batch size
 (outside the measured sizes, the nearest one's) and input dimension; work scales with the input dimension and the
 method's parts, so a case measured at 1,582 dimensions projects 2,094. Epochs per trial are the measured epochs
-to early stopping of that kind, at most the spec's ``max_epochs``.
+to early stopping of that kind, at most the spec's ``max_epochs``. A trial's GPU seconds follow the same formula
+with the rates of the GPU cases (``bench_scale.py --device cuda``), and several trials sharing one GPU get through
+their work faster together by the measured speed-up (:meth:`Figures.gpu_speedup`).
 """
 
 from __future__ import annotations

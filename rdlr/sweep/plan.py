@@ -77,8 +77,8 @@ class SweepPlan:
 
     @property
     def gpu_hours(self) -> float:
-        """GPU-hours: the trials' GPU seconds, divided by how much faster :attr:`trials_per_gpu` trials sharing a
-        GPU get through them together (measured, else no gain)."""
+        """GPU-hours held: the trials' GPU seconds, divided by how much faster :attr:`trials_per_gpu` trials sharing
+        a GPU get through them together (measured, else no gain), plus Ray's overhead per trial on its share."""
         return _gpu_s(self.jobs, self) / 3600
 
 
@@ -87,7 +87,11 @@ def _job_cpu_s(job: JobPlan, figures: Figures) -> float:
 
 
 def _gpu_s(jobs: Sequence[JobPlan], plan: SweepPlan) -> float:
-    return sum(job.gpu_s for job in jobs) / plan.figures.gpu_speedup(plan.trials_per_gpu)
+    """GPU seconds held by ``jobs``' trials: their GPU work over the speed-up of :attr:`SweepPlan.trials_per_gpu`
+    trials sharing a GPU, plus Ray's overhead per trial (the trial holds its share of the GPU meanwhile)."""
+    share = plan.trials_per_gpu
+    work = sum(job.gpu_s for job in jobs) / plan.figures.gpu_speedup(share)
+    return work + sum(job.trials for job in jobs) * plan.figures.ray_overhead_s / share
 
 
 def feature_dims(features: str, known: Mapping[str, int] | None = None) -> tuple[int, bool]:
@@ -211,7 +215,7 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
         f"epochs per trial {epoch_text}; core-hours = trial time × threads (time scales with CPUs); "
         f"{gpu_assumption(figures, plan.trials_per_gpu)}; stage 1 of LR/self-KD counted in every "
         f"trial (an upper bound: trials differing only in γ share it); Ray overhead {figures.ray_overhead_s:.1f} s "
-        "per trial (measured) included in core-hours",
+        "per trial (measured) included in core-hours and GPU-hours",
     ]
 
 

@@ -158,4 +158,4 @@ def test_measured_gpu_rates_and_sharing_set_the_gpu_hours(table2, figures: Figur
     epochs = measured.epochs("plain")[0]  # CE's: 12, from the CPU cases (epochs do not depend on the device)
     assert alone == pytest.approx(epochs * rows.train * 6 * classifier_weights(1582) / 1e12 + 2 * classifier_weights(
         1582) * ((epochs + 1) * rows.val + rows.test + rows.train) / 2e12)
-    assert plan.gpu_hours == pytest.approx(sum(j.gpu_s for j in plan.jobs) / 2.5 / 3600)
+    assert plan.gpu_hours == pytest.approx((sum(j.gpu_s for j in plan.jobs) / 2.5 + 8520 * 3.0 / 4) / 3600)

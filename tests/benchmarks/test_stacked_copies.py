@@ -1,4 +1,4 @@
-"""Stacked copies (rdlr.train.stacked) against the trainer's own epochs: with dropout off, the same initial weights
+"""Stacked copies (benchmarks/stacked_copies.py, the experiment of benchmarks/bench_stacked.py) against the trainer's own epochs: with dropout off, the same initial weights
 and the same minibatch order, K = 3 copies trained as one batched network equal 3 trials trained one after another
 by rdlr.train.loop, to 1e-5 in weights and logits, for CE (+ LS, class weights) and CE + AE (12).
 
@@ -7,6 +7,9 @@ a gradient that is rounding noise (|g| ≫ eps, sign flipped) into a step of ±l
 the BLAS; float64 leaves the check to the algorithm (mixed gradients or crossed batch orders differ by > 1e-3)."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +20,9 @@ from rdlr.methods import get_method
 from rdlr.model import Decoder, EmotionClassifier
 from rdlr.train import TrainConfig, TrialData
 from rdlr.train.loop import _build_training, _train_epoch
-from rdlr.train.stacked import StackedNetworks, StackedTraining, init_copies, train_stacked
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from stacked_copies import StackedNetworks, StackedTraining, init_copies, train_stacked  # noqa: E402
 
 SEEDS = (3, 4, 5)
 EPOCHS = 2
