@@ -20,7 +20,7 @@ CPU figures with ``--gpu-figures`` (``--merge-only``: into figures already measu
 GPU-hours use the cost model's stated assumed rates.
 
     python benchmarks/bench_scale.py --quick      # 1,582 dims, batch 1024, 2 epochs per trial: < 10 min on 2 cores
-    python benchmarks/bench_scale.py              # the full rehearsal (about 30 min on 2 cores)
+    python benchmarks/bench_scale.py              # the full rehearsal (about 25 min on 2 quiet cores)
     python benchmarks/bench_scale.py --device cuda --out gpu.json                  # on a GPU machine (~4 min)
     python benchmarks/bench_scale.py --merge-only --gpu-figures gpu.json --install # figures rdlr plan reads
 """
@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,8 @@ def main() -> int:
                              "into the figures already at --out (no measurement) and the projections printed again")
     parser.add_argument("--merge-only", action="store_true",
                         help="with --gpu-figures: measure nothing, merge into --out's figures")
+    parser.add_argument("--sweep-only", action="store_true",
+                        help="measure only the Ray Tune sweep and put it into --out's figures")
     parser.add_argument("--workdir", type=Path, default=None, help="where the tables go (default: a temp folder)")
     parser.add_argument("--out", type=Path, default=None,
                         help="figures JSON (default: benchmarks/results/scale_figures[_gpu].json)")
@@ -190,7 +193,11 @@ def main() -> int:
     if args.merge_only:
         if args.gpu_figures is None:
             parser.error("--merge-only needs --gpu-figures")
-        return merge_gpu(args)
+        return merge_into_figures(args, "gpu", lambda folder: gpu_section(args.gpu_figures))
+    if args.sweep_only:
+        from scale_sweep import run_sweep_case
+
+        return merge_into_figures(args, "ray", lambda folder: run_sweep_case(folder, args.quick, args.threads))
     started = time.monotonic()
     own_workdir = args.workdir is None
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="rdlr-scale-"))
@@ -280,10 +287,18 @@ def gpu_section(path: Path | None) -> dict[str, Any] | None:
             "sharing": measured["sharing"], "throughput": measured["throughput"]}
 
 
-def merge_gpu(args: argparse.Namespace) -> int:
-    """Put a GPU run's figures into the CPU figures at ``args.out`` and print the projections again."""
+def merge_into_figures(args: argparse.Namespace, key: str, measure: Callable[[Path], Any]) -> int:
+    """Replace ``key`` of the figures at ``args.out`` by ``measure(tables folder)`` and print the projections
+    again (``--merge-only``: a GPU run's figures; ``--sweep-only``: the Ray Tune sweep measured again)."""
     figures = json.loads(args.out.read_text())
-    figures["gpu"] = gpu_section(args.gpu_figures)
+    folder = args.workdir or Path(tempfile.mkdtemp(prefix="rdlr-scale-"))
+    try:
+        if key == "ray":
+            draw_tables(folder, quick=True)
+        figures[key] = measure(folder)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)
     projections(figures)
     _save(args.out, figures)
     _install(args)

@@ -144,11 +144,11 @@ def export_model(storage: str | os.PathLike[str], spec_id: str, method: str, hel
     meta = table.meta.assign(label=table.meta["label"].fillna("").astype(str))
     specs = specs_from_store(store, table.config_hashes, table.dims)
     model_extractors(specs, f"feature store {store}")
-    roles = assign_roles(meta, protocol, held_out, seed=spec.data.split_seed)
+    config = TrainConfig(**spec.training, device=device)
+    roles = assign_roles(meta, protocol, held_out, seed=spec.data.split_seed, pod_test=config.pod_test)
     data = TrialData.from_table(table.x, meta, roles)
     chosen_method = get_method(method)
     hparams = json.loads(row["hparams"])
-    config = TrainConfig(**spec.training, device=device)
     cache_dir = files.dir.child(STAGE1_DIR).root if files.dir.is_local else None
     threads = (resolved.get("trial_resources") or {}).get("cpus", spec.resources.cpus_per_trial)
     with torch_threads(threads):

@@ -86,3 +86,20 @@ def test_export_errors_name_what_is_there(sweep, tmp_path, capsys):
     assert main(["export", str(sweep["storage"]), "nope", "--method", "ce", "--held-out", "CRE-demo",
                  "--out", str(tmp_path / "m")]) == 2
     assert "no sweep 'nope'" in capsys.readouterr().err
+
+
+def test_export_splits_the_data_as_the_sweep_did(sweep, tmp_path, capsys, monkeypatch):
+    """The retrained trial gets the sweep's roles, including how a held-out POD is tested (``training.pod_test``,
+    which the sweep's trials pass to the split)."""
+    import rdlr.models.export as export
+
+    calls = []
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return assign_roles(*args, **kwargs)
+
+    assign_roles = export.assign_roles
+    monkeypatch.setattr(export, "assign_roles", recording)
+    assert _export(sweep, tmp_path / "model") == 0
+    assert [call.get("pod_test") for call in calls] == ["all"]  # the spec's default, passed on explicitly
