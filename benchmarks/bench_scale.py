@@ -16,8 +16,8 @@ Draws feature tables of exactly the paper's sizes (CRE 4,899 · IEM 5,531 · IMP
 
 With ``--device cuda`` (a machine with a GPU; Ray not needed) steps 1 and 2 run on the GPU instead, followed by
 trials sharing it (1, 2, 4 and 8 at once: how much more work they get through together); its JSON goes into the
-CPU figures with ``--gpu-figures`` (``--merge-only``: into figures already measured). Without GPU figures the
-GPU-hours use the cost model's stated assumed rates.
+CPU figures with ``--gpu-figures`` (``--merge-only``: into figures already measured). Without it a CPU run takes
+the packaged figures' GPU part (measured on an H200), and without those the cost model's stated assumed rates.
 
     python benchmarks/bench_scale.py --quick      # 1,582 dims, batch 1024, 2 epochs per trial: < 10 min on 2 cores
     python benchmarks/bench_scale.py              # the full rehearsal (about 25 min on 2 quiet cores)
@@ -317,7 +317,7 @@ def rehearse_cpu(args: argparse.Namespace, folder: Path) -> None:
     projections of the full tables."""
     from scale_sweep import run_sweep_case
 
-    gpu = gpu_section(args.gpu_figures)
+    gpu = gpu_section(args.gpu_figures) if args.gpu_figures else _packaged_gpu()
     draw_tables(folder, args.quick)
     loads = [os.getloadavg()]
     cases, throughput = run_trials_and_throughput(args, folder, loads)
@@ -354,6 +354,19 @@ def _fallback_epochs() -> dict[str, Any] | None:
         return None
     return {kind: packaged.epochs(kind)[0] for kind in ("plain", "ae") if packaged.epochs(kind)[1]} | {
         "source": f"{packaged.source} (full run)"}
+
+
+def _packaged_gpu() -> dict[str, Any] | None:
+    """The GPU part of the packaged figures (measured by a ``--device cuda`` run), for a run given none."""
+    from rdlr.sweep.cost import PACKAGED_FIGURES
+
+    try:
+        gpu = json.loads(PACKAGED_FIGURES.read_text()).get("gpu")
+    except (OSError, json.JSONDecodeError):
+        return None
+    if gpu:
+        print(f"GPU figures: the packaged ones ({gpu['machine']}); --gpu-figures gives a GPU run's own", flush=True)
+    return gpu
 
 
 if __name__ == "__main__":
