@@ -17,13 +17,16 @@ from pathlib import Path
 import pandas as pd
 
 from rdlr.corpora.splits import assign_roles
+from rdlr.features.is10 import IS10_DIM
 from rdlr.features.registry import parse_feature_sets
+from rdlr.features.wav2vec import W2V_DIM
 from rdlr.methods import get_method
 from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, trial_cost
 from rdlr.sweep.spec import Job, SpecError, SweepSpec
 from rdlr.train.config import TrainConfig
 
-FEATURE_DIMS: dict[str, int] = {"is10": 1582, "w2v": 512, "bert": 768}  # rdlr.features.registry's built-in sets
+# the widths of rdlr.features.registry's built-in sets (BERT's: bert-base-uncased, the paper's)
+FEATURE_DIMS: dict[str, int] = {"is10": IS10_DIM, "w2v": W2V_DIM, "bert": 768}
 ASSUMED_DIMS = 1024  # any other feature set (hf:<dir>, registered extractors) when no feature table says
 NODE_CPUS = 16  # the reference node of the wall-clock line
 
