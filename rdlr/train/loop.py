@@ -97,7 +97,6 @@ def _build_training(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=config.lr_factor, patience=config.lr_patience
     )
-    draws_unlabeled = prepared.unlabeled is not None and _needs_unlabeled_rows(method, config)
     return _Training(
         method=method,
         prepared=prepared,
@@ -112,7 +111,7 @@ def _build_training(
         scheduler=scheduler,
         batch_size=int(hparams["batch_size"]),
         unlabeled_batch_size=int(hparams["unlabeled_batch_size"]),
-        draws_unlabeled=draws_unlabeled,
+        draws_unlabeled=prepared.unlabeled is not None,  # prepare() left them out unless they are drawn
     )
 
 
