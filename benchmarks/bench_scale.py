@@ -337,11 +337,11 @@ def rehearse_cpu(args: argparse.Namespace, folder: Path) -> None:
 
 
 def _save(path: Path, content: dict[str, Any]) -> None:
-    """Write JSON atomically (temp file + rename)."""
+    """Write JSON whole or not at all (:func:`rdlr.models.folder.write_atomically`)."""
+    from rdlr.models.folder import write_atomically
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(content, indent=1))
-    tmp.replace(path)
+    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(content, indent=1)))
 
 
 def _fallback_epochs() -> dict[str, Any] | None:

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from rdlr.methods import get_method  # noqa: E402
+from rdlr.models.folder import write_atomically  # noqa: E402
 from rdlr.train import TrainConfig, TrialData  # noqa: E402
 from rdlr.train.loop import _build_training, _train_epoch, _Training  # noqa: E402
 from stacked_copies import FORMULATIONS, StackedNetworks, StackedTraining, init_copies, train_epoch  # noqa: E402
@@ -228,12 +227,9 @@ HEADER = ("  loss     D     M   K  separate/s       vmap/s  ratio  vmapMiB      
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Atomic write: a temporary file in the same folder, then os.replace."""
+    """Write JSON whole or not at all (:func:`rdlr.models.folder.write_atomically`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(payload, stream, indent=2)
-    os.replace(temporary, path)
+    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2)))
 
 
 def main() -> None:

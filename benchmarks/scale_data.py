@@ -18,6 +18,7 @@ import pandas as pd
 
 from rdlr.corpora.shape import shaped_manifest
 from rdlr.labels import CLASSES
+from rdlr.models.folder import write_atomically
 from rdlr.train import TrialData
 
 PAPER_CORPORA: tuple[tuple[str, str], ...] = (
@@ -82,9 +83,13 @@ def write_tables(folder: Path, dims_list: list[int], seed: int = 0) -> pd.DataFr
     for dims in dims_list:
         path = folder / f"x{dims}.npy"
         if not path.exists():
-            tmp = folder / f".x{dims}.tmp.npy"
-            np.save(tmp, draw_features(meta, dims, seed))
-            tmp.replace(path)
+            x = draw_features(meta, dims, seed)
+
+            def save(tmp: str) -> None:
+                with open(tmp, "wb") as stream:  # a stream: np.save would add ".npy" to a file name
+                    np.save(stream, x)
+
+            write_atomically(path, save)
     return meta
 
 
