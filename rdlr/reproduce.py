@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from rdlr.cluster_capacity import find_capacity
+from rdlr.cluster.capacity import find_capacity
 from rdlr.features.placement import AUTO, DEVICES, extraction_device
-from rdlr.ray_session import ray_session
+from rdlr.cluster.session import ray_session
 from rdlr.storage import check_writable
 from rdlr.sweep.cli import add_common_arguments
 from rdlr.sweep.inputs import (

@@ -146,7 +146,7 @@ def cluster_state(address: str) -> dict[str, Any]:
     """From a separate client of the fake cluster: the Ray version read before joining (as rdlr does), this
     client's version, and every node the cluster has seen (id and resources)."""
     script = f"""import json, ray
-from rdlr.ray_session import cluster_ray_version
+from rdlr.cluster.session import cluster_ray_version
 version = cluster_ray_version({address!r})
 ray.init(address={address!r}, log_to_driver=False)
 print(json.dumps({{"cluster": version, "client": ray.__version__,

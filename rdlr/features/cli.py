@@ -13,7 +13,7 @@ import sys
 
 import pandas as pd
 
-from rdlr.cluster_capacity import find_capacity
+from rdlr.cluster.capacity import find_capacity
 from rdlr.corpora import read_manifest as read_validated_manifest
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from rdlr.cluster_capacity import ClusterCapacity
+from rdlr.cluster.capacity import ClusterCapacity
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.actor import ExtractActor
 from rdlr.features.base import Extractor
@@ -34,7 +34,7 @@ from rdlr.features.registry import build_extractor, parse_feature_sets, store_na
 from rdlr.features.store import DatasetKey, FeatureStore, check_name, reason_kind
 from rdlr.features.summary import CorpusCounts, ExtractSummary, FeatureSetRun
 from rdlr.features.writer import PartWriter
-from rdlr.ray_session import ray_session
+from rdlr.cluster.session import ray_session
 from rdlr.storage import check_writable
 
 DEFAULT_BATCH_SIZE = 16
@@ -216,7 +216,7 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
     model paths; ``hf_layer`` picks the hidden layer of ``hf:<dir>`` encoders (``HFEncoderConfig.layer``;
     default: the last). ``device`` applies to extractors with a model; openSMILE IS10 always runs on CPU.
     ``capacity``: the size an autoscaling cluster may reach, which sizes the actor pools
-    (:func:`rdlr.features.placement.actor_resources`). Connects to Ray with :func:`rdlr.ray_session.ray_session`
+    (:func:`rdlr.features.placement.actor_resources`). Connects to Ray with :func:`rdlr.cluster.session.ray_session`
     (the Ray already initialised in this process, else ``address``, else ``RAY_ADDRESS`` or a Ray already running
     on this machine, else a new local one, left again afterwards) only when there is something to extract.
     """

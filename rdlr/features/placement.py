@@ -4,7 +4,7 @@ from the size the cluster may reach.
 openSMILE IS10 has no model and runs on CPU whatever the device says, so its actors ask only for CPUs and land on
 CPU nodes; extractors with a model (wav2vec, BERT/Whisper, Hugging Face encoders) ask for a GPU when the device is
 ``cuda``. On an autoscaling cluster the pool is sized from the nodes the autoscaler may launch
-(:mod:`rdlr.cluster_capacity`), so its pending actors are the demand that starts them.
+(:mod:`rdlr.cluster.capacity`), so its pending actors are the demand that starts them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rdlr.cluster_capacity import ClusterCapacity
+from rdlr.cluster.capacity import ClusterCapacity
 from rdlr.features.base import Extractor
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from rdlr.cluster_capacity import find_capacity
-from rdlr.ray_session import ray_session
+from rdlr.cluster.capacity import find_capacity
+from rdlr.cluster.session import ray_session
 from rdlr.storage import check_writable
 from rdlr.sweep.inputs import (
     feature_store_uri, load_tables, resolve_data_root, resolve_storage, resolved_info, spec_corpora, storage_note,

@@ -16,7 +16,7 @@ Design choices:
   controllers mostly wait on Ray). Each Tuner runs at most 2 × seeds trials at once, so Optuna still learns from
   finished configurations; the number of Tuners running at once follows the cluster's trial slots (enough to
   keep every slot busy plus one job in reserve): on a fixed cluster re-counted every few seconds from the nodes
-  alive, under an autoscaler (:mod:`rdlr.cluster_capacity`) from every node it may launch, so that the pending
+  alive, under an autoscaler (:mod:`rdlr.cluster.capacity`) from every node it may launch, so that the pending
   trials make it start them. The same code keeps 2 CPUs or a 100-CPU cluster busy; ``resources.parallel_jobs``
   fixes the number instead.
 * **Features** go to the trials through the object store once per feature set (``tune.with_parameters``).
@@ -52,7 +52,7 @@ from ray.tune.registry import register_trainable
 from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
 
-from rdlr.cluster_capacity import ClusterCapacity, planning_nodes
+from rdlr.cluster.capacity import ClusterCapacity, planning_nodes
 from rdlr.sweep.collector import Log, ResultSink, SinkCallback, close_sink, open_sink
 from rdlr.sweep.files import SPEC_FILE, SweepError, SweepFiles
 from rdlr.sweep.resources import TrialResources, jobs_at_once, plan_resources, trial_slots, trials_per_job
@@ -244,7 +244,7 @@ def run_sweep(
     the spec in ``spec.yaml``. Ctrl+C stops the sweep; re-running the same call resumes it. ``quiet`` replaces
     Tune's per-Tuner console output (interleaved across concurrent Tuners) with one line per finished trial;
     Tune's loggers (result.json, progress.csv, TensorBoard events) still write under ``<storage>/<spec.id>/tune``.
-    ``capacity``: the node types an autoscaler may launch (:mod:`rdlr.cluster_capacity`); trials are planned for
+    ``capacity``: the node types an autoscaler may launch (:mod:`rdlr.cluster.capacity`); trials are planned for
     them rather than for the nodes alive now, so they ask for the spec's resources and GPU nodes start on demand.
     """
     import ray

@@ -1,6 +1,6 @@
 """What one trial of a sweep asks Ray for, and how many trials and Tuners run at once.
 
-The nodes planned for are those of :func:`rdlr.cluster_capacity.planning_nodes`: every node an autoscaler may
+The nodes planned for are those of :func:`rdlr.cluster.capacity.planning_nodes`: every node an autoscaler may
 launch (so trials ask for the spec's resources and GPU nodes start on demand), else the nodes alive now (a fixed
 cluster, where a request no node can hold is adapted instead of waiting forever).
 """

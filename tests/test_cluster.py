@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from rdlr.cluster_capacity import BOOTSTRAP_CONFIG, CONFIG_ENV, capacity_from_config, find_capacity, planning_nodes
+from rdlr.cluster.capacity import BOOTSTRAP_CONFIG, CONFIG_ENV, capacity_from_config, find_capacity, planning_nodes
 from rdlr.features.base import Extractor
 from rdlr.features.is10 import IS10Extractor
 from rdlr.features.placement import actor_resources, extraction_device, extractor_device
-from rdlr.ray_session import version_mismatch
+from rdlr.cluster.session import version_mismatch
 from rdlr.sweep.files import SweepError
 from rdlr.sweep.resources import plan_resources
 from rdlr.sweep.spec import ResourcesSpec, SpecError, SweepSpec
