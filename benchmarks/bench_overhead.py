@@ -21,7 +21,7 @@
     python benchmarks/bench_overhead.py --demo --same-rows-as OLD/demo/results.csv
 
 ``--out`` writes the JSON; ``--install`` puts this checkout's overhead per model into rdlr/data/scale_figures.json
-(``ray.overhead_s_per_model``, what ``rdlr plan`` adds per model).
+(``ray.overhead_s_per_model`` of the search shape, what ``rdlr plan`` adds per model).
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def main() -> int:
     if args.out:
         args.out.write_text(json.dumps(measured, indent=1))
     if args.install and not args.demo:
-        install(next(run for run in measured["runs"] if run["case"] == "demo-like" and run["checkout"] == str(REPO)))
+        install(next(run for run in measured["runs"] if run["case"] == "search" and run["checkout"] == str(REPO)))
     return 0
 
 

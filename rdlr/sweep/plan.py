@@ -217,7 +217,7 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
         f"  assumptions: rates from {figures.source} ({figures.machine}, {figures.threads} threads per trial); "
         f"epochs per trial {epoch_text}; core-hours = trial time × threads (time scales with CPUs); "
         f"{gpu_assumption(figures, plan.trials_per_gpu)}; stage 1 of LR/self-KD counted in every "
-        f"trial (an upper bound: trials differing only in γ share it); Ray overhead {figures.ray_overhead_s:.2f} s "
+        f"trial (an upper bound: trials differing only in γ share it); Ray overhead {figures.ray_overhead_s:.1f} s "
         "per trial (measured) included in core-hours and GPU-hours",
     ]
 

@@ -159,3 +159,9 @@ def test_measured_gpu_rates_and_sharing_set_the_gpu_hours(table2, figures: Figur
     assert alone == pytest.approx(epochs * rows.train * 6 * classifier_weights(1582) / 1e12 + 2 * classifier_weights(
         1582) * ((epochs + 1) * rows.val + rows.test + rows.train) / 2e12)
     assert plan.gpu_hours == pytest.approx((sum(j.gpu_s for j in plan.jobs) / 2.5 + 8520 * 3.0 / 4) / 3600)
+
+
+def test_ray_overhead_is_read_per_model_and_from_figures_of_one_seed_per_trial() -> None:
+    per_model = Figures.from_dict({**FIGURES, "ray": {"overhead_s_per_model": 0.2, "overhead_s_per_trial": 3.0}}, "t")
+    assert per_model.ray_overhead_s == 0.2  # one trial per configuration: the overhead of each of its models
+    assert Figures.from_dict(FIGURES, "t").ray_overhead_s == 3.0  # older figures: one model per trial
