@@ -159,3 +159,21 @@ def test_measured_gpu_rates_and_sharing_set_the_gpu_hours(table2, figures: Figur
     assert alone == pytest.approx(epochs * rows.train * 6 * classifier_weights(1582) / 1e12 + 2 * classifier_weights(
         1582) * ((epochs + 1) * rows.val + rows.test + rows.train) / 2e12)
     assert plan.gpu_hours == pytest.approx((sum(j.gpu_s for j in plan.jobs) / 2.5 + 8520 * 3.0 / 4) / 3600)
+
+
+def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
+    from rdlr.sweep.cost import load_figures
+    from rdlr.sweep.plan import batch_warnings, build_plan, planning_manifest
+    from rdlr.sweep.spec import load_spec
+
+    spec = load_spec("table2")  # the paper's sets, kept: M 4096 is small for within-corpus CRE (3,874 rows)
+    meta, source = planning_manifest(spec, None)
+    lines = batch_warnings(build_plan(spec, meta, source, load_figures()))
+    assert any("within_corpus__ce__CRE: 3,874 training rows" in line for line in lines)
+    assert len(lines) < len(spec.jobs())
+    spec = load_spec("demo")
+    meta, source = planning_manifest(spec, None)
+    small = spec.__class__.from_dict({**spec.to_dict(), "search": {**spec.to_dict()["search"],
+                                                                    "space": {"batch_size": [4096]}}})
+    lines = batch_warnings(build_plan(small, meta, source, load_figures()))
+    assert len(lines) == len(small.jobs()) and all("M 4096: 1" in line for line in lines)
