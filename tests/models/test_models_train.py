@@ -113,3 +113,14 @@ def test_train_and_predict_on_emodb_from_the_command_line(ray_session, emodb_man
     predictions = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
     assert predictions["utt_id"].tolist() == manifest["utt_id"].tolist() and (predictions["error"] == "").all()
     assert (predictions["label"] == manifest["label"]).mean() > 0.5  # mostly its own training utterances
+
+
+def test_quiet_train_prints_only_the_result_and_epoch_lines_otherwise(demo_model, tmp_path, capsys):
+    common = ["train", "--manifest", str(demo_model.manifest), "--features", "is10", "--method", "ce",
+              "--store", str(demo_model.store), "--max-epochs", "2", "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "loud")]) == 0
+    loud = capsys.readouterr().out
+    assert "  epoch   1: loss " in loud and "  epoch   2: loss " in loud and "hyperparameters: batch_size 8" in loud
+    assert main([*common, "--quiet", "--out", str(tmp_path / "quiet")]) == 0
+    quiet = capsys.readouterr().out
+    assert "  epoch " not in quiet and "hyperparameters:" not in quiet and "validation UA" in quiet
