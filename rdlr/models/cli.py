@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 DEVICES = ("cpu", "cuda")
+DEFAULT_FEATURE_STORE = "rdlr_runs/features"  # rdlr sweep's default: --storage rdlr_runs, the spec's data.store
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation speaker draw")
     parser.add_argument("--max-epochs", type=int, default=None, help="epoch limit (default 100; early stopping)")
-    parser.add_argument("--store", required=True, metavar="DIR_OR_URI", help="feature store (filled as needed)")
+    parser.add_argument("--store", default=DEFAULT_FEATURE_STORE, metavar="DIR_OR_URI",
+                        help=f"feature store, filled as needed (default: {DEFAULT_FEATURE_STORE}, the one rdlr sweep "
+                             "and rdlr reproduce use by default, so features are extracted once)")
     parser.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR", help="model folder to write")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where extraction models and training run")
@@ -81,7 +84,11 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--w2v-checkpoint", metavar="PATH", help="wav2vec checkpoint (needed for w2v)")
     parser.add_argument("--whisper-checkpoint", metavar="PATH", help="Whisper checkpoint for bert transcripts")
     parser.add_argument("--bert-dir", metavar="DIR", help="BERT model folder (needed for bert)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads for training (default 2, as a sweep trial with cpus_per_trial 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no per-epoch lines, progress bars or notes: only the result")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -98,13 +105,17 @@ def run_train(args: argparse.Namespace) -> int:
                               hparams=parse_hparams(args.hparam), seed=args.seed,
                               unlabeled_manifests=args.unlabeled_manifest, test_manifests=args.test_manifest,
                               models=models, training=training, split_seed=args.split_seed, device=args.device,
-                              workers=args.workers, address=args.address, progress=not args.no_progress,
-                              overwrite=args.overwrite)
+                              workers=args.workers, address=args.address,
+                              progress=not (args.no_progress or args.quiet), epoch_lines=not args.quiet,
+                              threads=args.threads, overwrite=args.overwrite,
+                              log=(lambda line: None) if args.quiet else print)
     except (ManifestError, SplitError, FeatureStoreError, ModelFolderError, ValueError) as error:
         return _error("train", error)
     metrics = outcome.card.metrics
     per_corpus = ", ".join(f"{key.split('/', 1)[1]} {100 * value:.1f}%" for key, value in metrics.items()
                            if key.startswith("val_ua/"))
+    hparams = ", ".join(f"{name} {value}" for name, value in outcome.card.hparams.items())
+    print(f"{outcome.card.method['id']} ({hparams}); seed {outcome.card.seed}")
     print(f"validation UA {100 * metrics['val_ua']:.1f}% ({per_corpus}); best epoch {metrics['best_epoch']} of "
           f"{metrics['epochs']}")
     if "test_ua" in metrics:

@@ -23,6 +23,7 @@ from rdlr.features.wav2vec import W2V_DIM
 from rdlr.methods import get_method
 from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, trial_cost
 from rdlr.sweep.spec import Job, SpecError, SweepSpec
+from rdlr.train.batches import few_steps_warning
 from rdlr.train.config import TrainConfig
 
 # the widths of rdlr.features.registry's built-in sets (BERT's: bert-base-uncased, the paper's)
@@ -187,8 +188,17 @@ def _rows_lines(plan: SweepPlan) -> list[str]:
     return lines
 
 
+def batch_warnings(plan: SweepPlan) -> list[str]:
+    """One warning per job whose searched M leaves fewer than ~4 steps per epoch on its training rows
+    (:func:`rdlr.train.batches.few_steps_warning`); part of the plan that ``rdlr plan``, ``sweep`` and
+    ``reproduce`` print."""
+    warnings = (few_steps_warning(f"job {item.job.name}", item.rows.train, item.job.space["batch_size"])
+                for item in plan.jobs)
+    return [line for line in warnings if line]
+
+
 def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
-    """The plan as text lines (what ``rdlr plan`` prints)."""
+    """The plan as text lines (what ``rdlr plan`` prints), the small-minibatch warnings last."""
     spec, figures = plan.spec, plan.figures
     resources, training = spec.resources, TrainConfig(**spec.training)
     dims = ", ".join(f"{name} ({width} dims{', assumed' if assumed else ''})"
@@ -219,6 +229,7 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
         f"{gpu_assumption(figures, plan.trials_per_gpu)}; stage 1 of LR/self-KD counted in every "
         f"trial (an upper bound: trials differing only in γ share it); Ray overhead {figures.ray_overhead_s:.1f} s "
         "per trial (measured) included in core-hours and GPU-hours",
+        *batch_warnings(plan),
     ]
 
 

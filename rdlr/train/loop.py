@@ -262,6 +262,7 @@ def run_trial(
     config: TrainConfig = TrainConfig(),
     cache_dir: str | None = None,
     on_epoch: EpochCallback | None = None,
+    on_stage1_epoch: EpochCallback | None = None,
 ) -> TrialResult:
     """Train and evaluate one (method, hyperparameters, seed) on ``data``.
 
@@ -271,6 +272,8 @@ def run_trial(
     from the cache in ``cache_dir`` or by training it, then build the targets (10) from those logits.
     Deterministic for a given seed on CPU. ``data`` given as :class:`PreparedRows` shares its prepared rows with
     the other models trained on it (a sweep's worker trains every seed of a configuration on one copy).
+    ``on_epoch`` gets each (stage-2) epoch's history record, ``on_stage1_epoch`` each epoch of a stage-1 model
+    trained here (not one read from the cache).
     """
     started = time.perf_counter()
     rows = data if isinstance(data, PreparedRows) else PreparedRows(data)
@@ -284,7 +287,7 @@ def run_trial(
         key = cache.key(stage1_method, resolved, seed, config.cache_fields(), data.fingerprint())
         cached = cache.load(key)
         if cached is None:
-            stage1_result, logits = _fit(rows, stage1_method, resolved, seed, config, None, None)
+            stage1_result, logits = _fit(rows, stage1_method, resolved, seed, config, None, on_stage1_epoch)
             cached = cache.store(key, logits.cpu(), stage1_result.final)
         stage1_logits = cached["train_logits"].to(config.device)
         stage1_info = {"final": cached["final"], "train_predictions": cached["train_logits"].argmax(1).numpy()}

@@ -165,3 +165,21 @@ def test_ray_overhead_is_read_per_model_and_from_figures_of_one_seed_per_trial()
     per_model = Figures.from_dict({**FIGURES, "ray": {"overhead_s_per_model": 0.2, "overhead_s_per_trial": 3.0}}, "t")
     assert per_model.ray_overhead_s == 0.2  # one trial per configuration: the overhead of each of its models
     assert Figures.from_dict(FIGURES, "t").ray_overhead_s == 3.0  # older figures: one model per trial
+
+
+def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
+    from rdlr.sweep.cost import load_figures
+    from rdlr.sweep.plan import batch_warnings, build_plan, planning_manifest
+    from rdlr.sweep.spec import load_spec
+
+    spec = load_spec("table2")  # the paper's sets, kept: M 4096 is small for within-corpus CRE (3,874 rows)
+    meta, source = planning_manifest(spec, None)
+    lines = batch_warnings(build_plan(spec, meta, source, load_figures()))
+    assert any("within_corpus__ce__CRE: 3,874 training rows" in line for line in lines)
+    assert len(lines) < len(spec.jobs())
+    spec = load_spec("demo")
+    meta, source = planning_manifest(spec, None)
+    small = spec.__class__.from_dict({**spec.to_dict(), "search": {**spec.to_dict()["search"],
+                                                                    "space": {"batch_size": [4096]}}})
+    lines = batch_warnings(build_plan(small, meta, source, load_figures()))
+    assert len(lines) == len(small.jobs()) and all("M 4096: 1" in line for line in lines)
