@@ -143,13 +143,16 @@ def train_model(
     workers: int | None = None,
     address: str | None = None,
     progress: bool = True,
+    verbose: bool = False,
     overwrite: bool = False,
     log: Log = print,
 ) -> TrainOutcome:
     """Train one model on the manifests' utterances and write the model folder ``out`` (see the module doc).
 
     ``training`` overrides :class:`rdlr.train.TrainConfig` fields (e.g. ``{"max_epochs": 30}``); ``models`` maps
-    ``w2v``/``bert``/``whisper`` to local model paths as in ``rdlr extract``.
+    ``w2v``/``bert``/``whisper`` to local model paths as in ``rdlr extract``; ``address`` and ``verbose`` as
+    there (features the store lacks are extracted on a private local Ray unless ``address`` or ``RAY_ADDRESS``
+    names a cluster).
     """
     from rdlr.features import extract
 
@@ -159,7 +162,7 @@ def train_model(
     config = TrainConfig(**dict(training or {}), device=device)
     manifest = read_manifests(manifests, unlabeled_manifests, test_manifests)
     summary = extract(manifest.drop(columns="source"), features, store, workers=workers, device=device,
-                      models=models, address=address, progress=progress)
+                      models=models, address=address, progress=progress, verbose=verbose)
     log(summary.format())
     x, meta, specs = training_features(manifest, features, store, models or {})
     without = len(manifest) - len(meta)
