@@ -7,8 +7,8 @@ Prepare + extract + sweep + report in one command:
 3. **sweep** the spec on Ray Tune (:mod:`rdlr.sweep`; resumes where an earlier run stopped);
 4. **report**: Tables 2/3 with validation selection, and the paper's protocol (test selection) beside it.
 
-``rdlr reproduce --demo`` generates the demo corpora and runs ``sweeps/demo.yaml`` (on a local Ray unless
-``--address``, ``RAY_ADDRESS`` or a Ray already running on this machine is found); results in ``./rdlr_runs/demo``,
+``rdlr reproduce --demo`` generates the demo corpora and runs ``sweeps/demo.yaml`` (on a private local Ray unless
+``--address`` or ``RAY_ADDRESS`` names a cluster); results in ``./rdlr_runs/demo``,
 report in ``./reports/demo``. Every step skips work already done, so re-running resumes. The stages' logic lives
 in library modules (:mod:`rdlr.sweep.inputs`, :mod:`rdlr.features`, :mod:`rdlr.sweep.driver`, :mod:`rdlr.report`).
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rdlr.cluster.capacity import find_capacity
 from rdlr.features.placement import AUTO, DEVICES, extraction_device
-from rdlr.cluster.session import ray_session
+from rdlr.cluster.session import cluster_address, ray_session
 from rdlr.storage import check_writable
 from rdlr.sweep.cli import add_common_arguments
 from rdlr.sweep.inputs import (
@@ -106,11 +106,11 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         spec, storage, data_root, store = _resolve(args)
-        capacity = find_capacity(args.autoscaler_config, joined=bool(args.address))
+        capacity = find_capacity(args.autoscaler_config, joined=cluster_address(args.address) is not None)
     except (SpecError, ValueError, OSError) as error:
         print(f"rdlr reproduce: error: {error}", file=sys.stderr)
         return 2
-    note = storage_note(storage, args.address)
+    note = storage_note(storage, cluster_address(args.address))
     if note:
         print(note, file=sys.stderr)
     from rdlr.corpora import ManifestError, SplitError
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     stages = _Stages(4)
     print(f"rdlr reproduce {spec.id}: {len(spec.jobs())} jobs, {spec.num_trials()} trials; storage {storage}")
     try:
-        with ray_session(args.address, log_to_driver=False) as ray:
+        with ray_session(args.address, verbose=args.verbose) as ray:
             stages.next(f"prepare manifests ({spec.data.source} data{f' under {data_root}' if data_root else ''})")
             manifest = prepare_manifest(spec, data_root, log=_say)
             print_plan(spec, manifest, "the spec's corpora", log=_say)

@@ -80,7 +80,8 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where extraction models and training run")
     parser.add_argument("--workers", type=int, default=None, help="extraction actors (default: CPUs minus one)")
-    parser.add_argument("--address", help="Ray cluster for extraction, e.g. auto (default: start a local one)")
+    parser.add_argument("--address", help="Ray cluster for extraction: auto (the one running on this machine), "
+                             "HOST:6379 or ray://HOST:10001 (default: RAY_ADDRESS, else a private local Ray)")
     parser.add_argument("--w2v-checkpoint", metavar="PATH", help="wav2vec checkpoint (needed for w2v)")
     parser.add_argument("--whisper-checkpoint", metavar="PATH", help="Whisper checkpoint for bert transcripts")
     parser.add_argument("--bert-dir", metavar="DIR", help="BERT model folder (needed for bert)")
@@ -89,6 +90,7 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--quiet", action="store_true",
                         help="no per-epoch lines, progress bars or notes: only the result")
+    parser.add_argument("--verbose", action="store_true", help="show Ray's own log lines during extraction")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -107,7 +109,7 @@ def run_train(args: argparse.Namespace) -> int:
                               models=models, training=training, split_seed=args.split_seed, device=args.device,
                               workers=args.workers, address=args.address,
                               progress=not (args.no_progress or args.quiet), epoch_lines=not args.quiet,
-                              threads=args.threads, overwrite=args.overwrite,
+                              threads=args.threads, verbose=args.verbose, overwrite=args.overwrite,
                               log=(lambda line: None) if args.quiet else print)
     except (ManifestError, SplitError, FeatureStoreError, ModelFolderError, ValueError) as error:
         return _error("train", error)

@@ -190,18 +190,20 @@ def train_model(
     progress: bool = True,
     epoch_lines: bool = True,
     threads: int | None = DEFAULT_THREADS,
+    verbose: bool = False,
     overwrite: bool = False,
     log: Log = print,
 ) -> TrainOutcome:
     """Train one model on the manifests' utterances and write the model folder ``out`` (see the module doc).
 
     ``training`` overrides :class:`rdlr.train.TrainConfig` fields (e.g. ``{"max_epochs": 30}``); ``models`` maps
-    ``w2v``/``bert``/``whisper`` to local model paths as in ``rdlr extract``. Without a ``batch_size`` in
-    ``hparams``, M is sized from the training rows (:func:`batch_size_for`). ``epoch_lines``: log one line per
-    epoch (stage 1 and stage 2 of LR / self-KD). ``threads``: torch's intra-op threads while training, as a sweep
-    trial sets them from its CPUs (``None``: torch's default, one per core): on a loaded machine torch's default
-    oversubscribes the cores and its threads' busy waiting made the same trial 9× slower (2 threads on 2 busy cores:
-    92–103 s against 10–11 s with 1; unloaded both 4 s).
+    ``w2v``/``bert``/``whisper`` to local model paths as in ``rdlr extract``; ``address`` and ``verbose`` as
+    there (features the store lacks are extracted on a private local Ray unless ``address`` or ``RAY_ADDRESS``
+    names a cluster). Without a ``batch_size`` in ``hparams``, M is sized from the training rows
+    (:func:`batch_size_for`). ``epoch_lines``: log one line per epoch (stage 1 and stage 2 of LR / self-KD).
+    ``threads``: torch's intra-op threads while training, set as a sweep trial sets them from its CPUs (``None``:
+    torch's default, one per core, which oversubscribes a loaded machine: its threads' busy waiting made one trial
+    9× slower there).
     """
     import torch
 
@@ -213,7 +215,7 @@ def train_model(
     config = TrainConfig(**dict(training or {}), device=device)
     manifest = read_manifests(manifests, unlabeled_manifests, test_manifests)
     summary = extract(manifest.drop(columns="source"), features, store, workers=workers, device=device,
-                      models=models, address=address, progress=progress)
+                      models=models, address=address, progress=progress, verbose=verbose)
     log(summary.format())
     x, meta, specs = training_features(manifest, features, store, models or {})
     without = len(manifest) - len(meta)

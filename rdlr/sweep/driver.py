@@ -53,6 +53,7 @@ from ray.tune.registry import register_trainable
 from ray.tune.search.optuna import OptunaSearch
 
 from rdlr.cluster.capacity import ClusterCapacity, planning_nodes
+from rdlr.cluster.session import start_ray
 from rdlr.sweep.collector import Log, ResultSink, SinkCallback, close_sink, open_sink
 from rdlr.sweep.files import SPEC_FILE, SweepError, SweepFiles
 from rdlr.sweep.resources import TrialResources, jobs_at_once, plan_resources, trial_slots, trials_per_job
@@ -232,8 +233,8 @@ def run_sweep(
     quiet: bool = True,
     capacity: ClusterCapacity | None = None,
 ) -> SweepOutcome:
-    """Run (or resume) every job of ``spec`` on Ray: the instance this process is connected to, else what
-    ``ray.init()`` finds (the cluster of ``RAY_ADDRESS`` or one running on this machine), else a local one.
+    """Run (or resume) every job of ``spec`` on Ray: the instance this process is connected to, else the cluster
+    of ``RAY_ADDRESS``, else a private local one (:func:`rdlr.cluster.session.start_ray`).
 
     ``tables`` maps each of ``spec.features`` to ``(x, meta)``: the feature matrix (an array, or the ``ObjectRef``
     of one already in the object store: :func:`rdlr.sweep.inputs.load_tables`) and its manifest columns
@@ -249,7 +250,7 @@ def run_sweep(
 
     _check_tables(spec, tables)
     if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False)
+        start_ray()
     if quiet:
         _quiet_tune()
     started = time.monotonic()
