@@ -6,8 +6,9 @@ the training rows, the statistics of Section 3.2's input normalisation), the met
 hyperparameters, the seed, the training data and split, the metrics on the validation (and test) data, the
 per-epoch history, the versions of rdlr, torch and the feature libraries, and the SHA-256 of the weights file.
 
-Nothing read from the folder is unpickled: JSON and safetensors only. Both files are written atomically (temp file
-+ ``os.replace``), the weights first and ``model.json`` last, so a folder with a ``model.json`` is complete.
+Nothing read from the folder is unpickled: JSON and safetensors only. Each file is written atomically (temp file
++ ``os.replace``), the weights first, then the human-readable card ``README.md`` (:mod:`rdlr.models.card`), and
+``model.json`` last, so a folder with a ``model.json`` is complete.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from rdlr.features.provenance import package_versions
+from rdlr.models.card import README_FILE, model_card
 
 FORMAT = "rdlr-model"
 FORMAT_VERSION = 1
@@ -144,7 +146,10 @@ def save_model(folder: str | os.PathLike[str], card: ModelCard, weights: Mapping
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
     write_atomically(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata=header))
     digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
-    text = json.dumps(card.to_json(digest), indent=1, allow_nan=False) + "\n"
+    document = card.to_json(digest)
+    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
+    readme = model_card(document, folder.name)
+    write_atomically(folder / README_FILE, lambda tmp: Path(tmp).write_text(readme, encoding="utf-8"))
     write_atomically(folder / CARD_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return folder
 

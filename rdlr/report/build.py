@@ -13,7 +13,7 @@ leaves the previous one as it was.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -38,19 +38,39 @@ from rdlr.report.selection import check_selection, selected_trials
 from rdlr.results import read_results, validate_results
 
 
-def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all_rows: bool = False) -> list[Table]:
+PAPER_SPECS: tuple[str, ...] = ("table2", "table3")
+
+
+def is_paper_spec(spec_id: str) -> bool:
+    """The paper's own specs (``table2``, ``table3`` and their variants such as ``table2-paper``)."""
+    return spec_id.split("-")[0] in PAPER_SPECS
+
+
+def table_title(paper_title: str, features: str, spec: Mapping[str, Any], spec_id: str) -> str:
+    """The paper's title for the paper's specs; for any other spec one from its description (or id) and features."""
+    if is_paper_spec(spec_id):
+        return paper_title
+    return f"UA (%) on held-out corpora — {spec.get('description') or spec_id} ({features} input features)"
+
+
+def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all_rows: bool = False,
+                 spec: Mapping[str, Any] | None = None, spec_id: str = "table2") -> list[Table]:
     """Table 2 / Table 3 when any of their rows has results (only the rows with results, or with ``all_rows`` all
-    their rows, missing ones as missing), and "other" for (features, protocol, method) outside the paper's layout."""
+    their rows, missing ones as missing), and "other" for (features, protocol, method) outside the paper's layout.
+    Titles are the paper's for its specs and come from ``spec`` (description or id) for any other."""
     paper = load_paper_results()
     present = list(dict.fromkeys(zip(trials["features"], trials["protocol"], trials["method"])))
     t2_rows, t3_rows = table2_rows(), table3_rows()
     tables = []
+    spec = spec or {}
     if any(r.key in present for r in t2_rows):
-        title = f"Table 2 — UA (%) with {features_title(TABLE2_FEATURES)} input features"
+        features = features_title(TABLE2_FEATURES)
+        title = table_title(f"Table 2 — UA (%) with {features} input features", features, spec, spec_id)
         tables.append(build_table("table2", title, t2_rows, trials, columns, paper=paper_lookup(2, paper),
                                   n_seeds=n_seeds, all_rows=all_rows))
     if any(r.key in present for r in t3_rows):
-        title = f"Table 3 — UA (%) with {' and '.join(map(features_title, TABLE3_FEATURES))} input features"
+        features = " and ".join(map(features_title, TABLE3_FEATURES))
+        title = table_title(f"Table 3 — UA (%) with {features} input features", features, spec, spec_id)
         tables.append(build_table("table3", title, t3_rows, trials, columns, paper=paper_lookup(3, paper),
                                   n_seeds=n_seeds, all_rows=all_rows))
     extra = other_rows(present, t2_rows + t3_rows)
@@ -104,7 +124,8 @@ def _write_outputs(dest: Path, frame: pd.DataFrame, trials: pd.DataFrame, info: 
                    proposed: str, all_rows: bool) -> None:
     """Every file of the report into ``dest`` (a fresh folder, swapped in whole by :func:`staged_folder`)."""
     selection = info.selection
-    tables = build_tables(trials, info.columns, len(info.seeds), all_rows=all_rows)
+    tables = build_tables(trials, info.columns, len(info.seeds), all_rows=all_rows,
+                          spec=info.spec, spec_id=info.spec_id)
     notes = table_notes(info)
     figures = _write_tables(tables, dest, notes, selection, plots=plots, proposed=proposed)
     labels = {r.key: r.label for t in tables for r in t.rows}

@@ -19,6 +19,7 @@ from rdlr.model import EmotionClassifier
 from rdlr.models import FORMAT_VERSION, ModelCard, ModelFolderError, ModelVersionWarning, load_model, read_model
 from rdlr.models import extractors as model_extractors
 from rdlr.models.extractors import spec_of
+from rdlr.models.card import README_FILE
 from rdlr.models.folder import CARD_FILE, WEIGHTS_FILE, save_model
 
 DIM = 1582
@@ -59,7 +60,7 @@ def test_round_trip_is_exact_and_the_card_says_what_the_model_is(tmp_path):
                                                  "sample_rate": 16000}
     assert document["features"][0]["config_hash"] == IS10Config().config_hash()
     assert {"rdlr", "torch", "opensmile"} <= set(document["versions"])
-    assert not [p.name for p in (tmp_path / "m").iterdir() if p.name not in (CARD_FILE, WEIGHTS_FILE)]
+    assert not [p.name for p in (tmp_path / "m").iterdir() if p.name not in (CARD_FILE, WEIGHTS_FILE, README_FILE)]
 
 
 def test_predict_features_normalises_with_the_saved_statistics(tmp_path):

@@ -496,3 +496,22 @@ def test_paper_numbers_match_the_paper_text() -> None:
     ]
     ours = load_paper_results()[list(PAPER_CORPORA) + [AVG]].to_numpy().tolist()
     assert printed == ours
+
+
+def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(tmp_path: Path) -> None:
+    """A spec of one's own gets titles and captions from its description, never "Table 2"; LaTeX captions never
+    start "Table N —" (``\\caption`` numbers the table itself); the paper's spec keeps the paper's title."""
+    own = render_report(make_results(spec_id="mine"), tmp_path / "own", plots=False,
+                        spec={"spec_id": "mine", "description": "four public corpora", "seeds": [0, 1, 2]})
+    titles = [line for path in own.parent.glob("table*.md") for line in path.read_text().splitlines()
+              if line.startswith("# ")]
+    captions = [line for path in own.parent.glob("*.tex") for line in path.read_text().splitlines()
+                if "\\caption" in line]
+    assert titles and captions
+    assert not [line for line in titles + captions if "Table 2" in line or "Table 3" in line]
+    assert all("four public corpora" in line for line in titles)
+    paper = render_report(make_results(spec_id="table2"), tmp_path / "paper", plots=False,
+                          spec={"spec_id": "table2", "seeds": [0, 1, 2]})
+    text = (paper.parent / "table2.md").read_text()
+    assert text.startswith("# Table 2 — UA (%) with IS10 input features")
+    assert "\\caption{UA (\\%) with IS10" in (paper.parent / "table2.tex").read_text()
