@@ -12,7 +12,6 @@ alone).
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.labels import CLASSES, NUM_CLASSES
 from rdlr.report.cells import Table
 from rdlr.report.files import write_bytes
+from rdlr.safe_text import parse_json
 
 KIND_COLORS: dict[str, str] = {"out-of-corpus": "#4c72b0", "proposed": "#c44e52", "within-corpus": "#999999"}
 COLOR_CHANCE = "#444444"
@@ -96,7 +96,7 @@ def _save(fig: Figure, path: Path) -> Path:
 def parse_confusion(value: object, where: str) -> np.ndarray:
     """A confusion matrix from the results' JSON (NUM_CLASSES x NUM_CLASSES, rows = true, cols = predicted)."""
     try:
-        matrix = np.asarray(json.loads(value) if isinstance(value, str) else value, dtype=float)
+        matrix = np.asarray(parse_json(value, where) if isinstance(value, str) else value, dtype=float)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: confusion is not a JSON {NUM_CLASSES}x{NUM_CLASSES} list ({error})") from None
     if matrix.shape != (NUM_CLASSES, NUM_CLASSES) or (matrix < 0).any():

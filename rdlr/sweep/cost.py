@@ -14,7 +14,6 @@ their work faster together by the measured speed-up (:meth:`Figures.gpu_speedup`
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from rdlr.labels import NUM_CLASSES
 from rdlr.methods import Method
 from rdlr.model import CLASSIFIER_HIDDEN, DECODER_HIDDEN
+from rdlr.safe_text import DocumentError, read_json
 from rdlr.train.config import TrainConfig
 
 FIGURES_FILE = "scale_figures.json"
@@ -195,11 +195,11 @@ def load_figures(path: str | Path | None = None) -> Figures:
     """Figures from ``path`` (a JSON file ``bench_scale.py`` wrote), else the packaged ones."""
     path = Path(path) if path is not None else PACKAGED_FIGURES
     try:
-        raw = json.loads(path.read_text())
+        raw = read_json(path)
     except FileNotFoundError:
         raise FiguresError(f"{path}: no such figures file; run benchmarks/bench_scale.py to write one") from None
-    except json.JSONDecodeError as error:
-        raise FiguresError(f"{path}: not valid JSON ({error})") from None
+    except DocumentError as error:
+        raise FiguresError(str(error)) from None
     if not isinstance(raw, dict):
         raise FiguresError(f"{path}: expected a JSON object")
     return Figures.from_dict(raw, str(path))
