@@ -31,6 +31,7 @@ import torch
 
 from rdlr.features.provenance import package_versions
 from rdlr.models.card import README_FILE, model_card
+from rdlr.safe_text import DocumentError, read_json
 
 FORMAT = "rdlr-model"
 FORMAT_VERSION = 1
@@ -258,9 +259,9 @@ def read_model(folder: str | os.PathLike[str]) -> tuple[ModelCard, dict[str, tor
         raise ModelFolderError(f"{folder} is not an rdlr model folder: it has no {CARD_FILE} "
                                "(make one with rdlr train or rdlr export)")
     try:
-        doc = json.loads(card_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFolderError(f"{card_path}: not valid JSON ({error})") from None
+        doc = read_json(card_path)
+    except DocumentError as error:
+        raise ModelFolderError(str(error)) from None
     card = card_from_json(doc, card_path)
     weights_info = _get(doc, "weights", dict, card_path)
     sha256 = _get(weights_info, "sha256", str, card_path)

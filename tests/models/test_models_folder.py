@@ -162,6 +162,15 @@ def test_not_a_model_folder(tmp_path):
         load_model(tmp_path / "empty")
 
 
+def test_an_integer_of_thousands_of_digits_in_the_card_is_one_line_naming_the_file(tmp_path):
+    make_model(tmp_path / "m")
+    card = tmp_path / "m" / CARD_FILE
+    card.write_text(card.read_text().replace('"format_version": ', '"format_version": ' + "9" * 5000 + ", \"_\": ", 1))
+    with pytest.raises(ModelFolderError, match=r"model\.json.*digits") as refused:
+        load_model(tmp_path / "m")
+    assert "\n" not in str(refused.value)
+
+
 def test_other_versions_warn_and_an_existing_model_is_not_overwritten(tmp_path):
     card, weights = make_model(tmp_path / "m")
     edit_card(tmp_path / "m", versions={**card.versions, "torch": "1.0.0"})
