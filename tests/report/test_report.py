@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from scipy import stats
 
@@ -346,6 +347,18 @@ def test_ua_plot_shares_one_axis_marks_chance_and_lists_only_what_is_drawn(
     demo = out_only.assign(held_out=out_only["held_out"] + "-demo")  # stand-ins: the paper's ticks are not drawn
     legend = [text.get_text() for text in drawn_figure(demo, monkeypatch, tmp_path).legends[0].get_texts()]
     assert legend == ["out-of-corpus", "chance (25 %)"]
+
+
+def test_ua_plot_draws_no_error_bars_for_one_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    results = make_results()
+    is10 = results[(results["features"] == "is10") & results["method"].isin(["ce", "rdlr_cww_dagger"])]
+    def error_bars(fig: Figure) -> int:
+        return sum(isinstance(c, ErrorbarContainer) for ax in fig.axes for c in ax.containers)
+
+    fig = drawn_figure(is10[is10["seed"] == 0], monkeypatch, tmp_path)
+    assert error_bars(fig) == 0 and "1 seed: no error bars" in fig.get_suptitle()
+    fig = drawn_figure(is10, monkeypatch, tmp_path)
+    assert error_bars(fig) > 0 and "95 % t-interval over seeds" in fig.get_suptitle()
 
 
 def test_class_metrics_page_when_the_results_carry_them(golden_report: Path, tmp_path: Path) -> None:
