@@ -99,3 +99,18 @@ def test_top_level_help_imports_neither_torch_nor_ray():
 def test_lazy_package_attributes_still_resolve():
     assert rdlr.losses.__name__ == "rdlr.losses"
     assert callable(rdlr.load_model)
+
+
+def _help_of(name: str, capsys) -> str:
+    with pytest.raises(SystemExit):
+        build_parser([name]).parse_args([name, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_help_texts_name_what_a_user_needs(capsys):
+    from rdlr.sweep.spec_files import packaged_specs
+
+    reproduce_help = _help_of("reproduce", capsys)
+    assert all(spec in reproduce_help for spec in packaged_specs())
+    assert "required (except for demo): --out OUT" in _help_of("prepare", capsys)
+    assert "--protocol {out_of_corpus,within_corpus} which of the sweep's protocols" in _help_of("export", capsys)
