@@ -16,6 +16,7 @@ from rdlr.sweep.cost import (
 )  # fmt: skip
 from rdlr.sweep.plan import build_plan, feature_dims, planning_manifest
 from rdlr.sweep.spec import SpecError, load_spec
+from rdlr.sweep.spec_files import packaged_specs
 
 FIGURES = {
     "format": 1,
@@ -183,3 +184,10 @@ def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
                                                                     "space": {"batch_size": [4096]}}})
     lines = batch_warnings(build_plan(small, meta, source, load_figures()))
     assert len(lines) == len(small.jobs()) and all("M 4096: 1" in line for line in lines)
+
+
+@pytest.mark.parametrize("spec", packaged_specs())
+def test_every_packaged_spec_plans_without_data(spec, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no corpora, no data root: the loaders' documented counts shape the manifests
+    assert main(["plan", spec]) == 0
+    assert "jobs" in capsys.readouterr().out
