@@ -30,6 +30,7 @@ from rdlr.sweep.inputs import (
     resolve_data_root, resolve_storage, resolved_info, resolved_models, spec_corpora, storage_note,
 )  # fmt: skip
 from rdlr.sweep.spec import SpecError, SweepSpec, load_spec
+from rdlr.sweep.spec_files import packaged_specs
 
 DEMO_SPEC = "demo"
 
@@ -37,7 +38,8 @@ DEMO_SPEC = "demo"
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr reproduce``."""
     parser.add_argument("spec", nargs="?", default=None,
-                        help="sweep spec (YAML file or packaged name: table2, table3, demo); default with --demo: demo")
+                        help=f"sweep spec: a YAML file or a packaged name ({', '.join(packaged_specs())}); "
+                        "default with --demo: demo")
     parser.add_argument("--demo", action="store_true",
                         help="generate the demo corpora and run the demo spec (minutes on a laptop)")
     add_common_arguments(parser)

@@ -184,7 +184,9 @@ def configure_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--selection", choices=list(SELECTIONS), default="validation",
                         help="validation: best mean validation UA over seeds (default); paper: best mean test UA")
     parser.add_argument("--features", default=None, help="feature set (needed when the sweep has several)")
-    parser.add_argument("--protocol", choices=("out_of_corpus", "within_corpus"), default="out_of_corpus")
+    parser.add_argument("--protocol", choices=("out_of_corpus", "within_corpus"), default="out_of_corpus",
+                        help="which of the sweep's protocols the selected configuration comes from "
+                             "(default out_of_corpus)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed to export (default: the selected configuration's best seed by the same metric)")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where to retrain")

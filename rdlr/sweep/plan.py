@@ -197,6 +197,23 @@ def batch_warnings(plan: SweepPlan) -> list[str]:
     return [line for line in warnings if line]
 
 
+def core_time(core_hours: float) -> str:
+    """``"1,234 core-hours"``, or ``"12 core-minutes"`` under one core-hour (a small spec is not "0 core-hours")."""
+    if core_hours < 1:
+        return f"{core_hours * 60:,.0f} core-minutes"
+    return f"{core_hours:,.0f} core-hours"
+
+
+def wall_time(hours: float) -> str:
+    """``"about 3.2 days"``; ``"about 5.0 hours"`` under a day, ``"about 12 minutes"`` under an hour."""
+    if hours >= 24:
+        return f"about {hours / 24:,.1f} days"
+    if hours >= 1:
+        return f"about {hours:.1f} hours"
+    minutes = max(1, round(hours * 60))
+    return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
     """The plan as text lines (what ``rdlr plan`` prints), the small-minibatch warnings last."""
     spec, figures = plan.spec, plan.figures
@@ -209,7 +226,6 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
     if figures.epochs_source:
         epoch_text += f" (from {figures.epochs_source})"
     at_once = max(1, int(node_cpus // resources.cpus_per_trial))
-    days = plan.core_hours / node_cpus / 24
     return [
         f"plan {spec.id}: {len(plan.jobs)} jobs, {plan.trials:,} trials ({len(spec.seeds)} seeds each configuration)",
         f"  features: {dims}; held out: {', '.join(spec.held_out)}; unlabeled: {spec.unlabeled or 'none'}",
@@ -221,9 +237,9 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
         *_method_lines(plan),
         f"  rows per trial (train / val / test / unlabeled), from {plan.rows_source}:",
         *_rows_lines(plan),
-        f"  projected {spec.id}: {plan.trials:,} trials, {plan.core_hours:,.0f} core-hours (CPU), "
+        f"  projected {spec.id}: {plan.trials:,} trials, {core_time(plan.core_hours)} (CPU), "
         f"{plan.gpu_hours:,.1f} GPU-hours",
-        f"  = about {days:,.1f} days on one {node_cpus}-core node ({at_once} trials at once)",
+        f"  = {wall_time(plan.core_hours / node_cpus)} on one {node_cpus}-core node ({at_once} trials at once)",
         f"  assumptions: rates from {figures.source} ({figures.machine}, {figures.threads} threads per trial); "
         f"epochs per trial {epoch_text}; core-hours = trial time × threads (time scales with CPUs); "
         f"{gpu_assumption(figures, plan.trials_per_gpu)}; stage 1 of LR/self-KD counted in every "

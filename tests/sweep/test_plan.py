@@ -14,8 +14,9 @@ from rdlr.sweep.cost import (
     PACKAGED_FIGURES, Figures, FiguresError, TrialRows, classifier_weights, decoder_weights, load_figures,
     train_flops_per_row, trial_cost,
 )  # fmt: skip
-from rdlr.sweep.plan import build_plan, feature_dims, planning_manifest
+from rdlr.sweep.plan import build_plan, core_time, feature_dims, planning_manifest, wall_time
 from rdlr.sweep.spec import SpecError, load_spec
+from rdlr.sweep.spec_files import packaged_specs
 
 FIGURES = {
     "format": 1,
@@ -183,3 +184,16 @@ def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
                                                                     "space": {"batch_size": [4096]}}})
     lines = batch_warnings(build_plan(small, meta, source, load_figures()))
     assert len(lines) == len(small.jobs()) and all("M 4096: 1" in line for line in lines)
+
+
+@pytest.mark.parametrize("spec", packaged_specs())
+def test_every_packaged_spec_plans_without_data(spec, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no corpora, no data root: the loaders' documented counts shape the manifests
+    assert main(["plan", spec]) == 0
+    assert "jobs" in capsys.readouterr().out
+
+
+def test_small_costs_read_in_minutes_and_hours():
+    assert core_time(0.1) == "6 core-minutes" and core_time(556.4) == "556 core-hours"
+    assert wall_time(0.001) == "about 1 minute" and wall_time(0.5) == "about 30 minutes"
+    assert wall_time(5) == "about 5.0 hours" and wall_time(48) == "about 2.0 days"
