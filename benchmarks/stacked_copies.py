@@ -183,7 +183,11 @@ def _copy_losses(run: StackedTraining, x: torch.Tensor, targets: torch.Tensor,
     labeled = x.shape[1]
     inputs = x if x_unlabeled is None else torch.cat([x, x_unlabeled], dim=1)
     logits, encoding = run.networks.classify(inputs)
-    cross_entropy = torch.vmap(lambda lg, tg: losses.cross_entropy(lg, tg, run.class_weights))
+    def copy_cross_entropy(lg: torch.Tensor, tg: torch.Tensor) -> torch.Tensor:
+        labels = tg.argmax(1) if run.class_weights is not None else None  # one-hot targets: the label is the argmax
+        return losses.cross_entropy(lg, tg, run.class_weights, labels=labels)
+
+    cross_entropy = torch.vmap(copy_cross_entropy)
     terms = [cross_entropy(logits[:, :labeled], targets)]
     if run.lambda_ae is not None:
         reconstruction = torch.vmap(losses.reconstruction_loss)  # reduction "mean", as TrainConfig's default

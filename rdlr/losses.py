@@ -64,16 +64,22 @@ def _per_sample_weights(
     targets: torch.Tensor,
     class_weights: torch.Tensor | None,
     sample_weights: torch.Tensor | None,
+    labels: torch.Tensor | None,
     like: torch.Tensor,
 ) -> torch.Tensor:
-    """w_i β_i of (5) for every sample: β_i = class_weights[argmax ȳ_i], w_i = sample_weights[i]."""
+    """w_i β_i of (5) for every sample: β_i = class_weights[y_i] (the class of sample i's label, whatever its target
+    ȳ_i: a self-KD or soft-label target's argmax need not be y_i), w_i = sample_weights[i]."""
     m, c = targets.shape
     weight = torch.ones(m, dtype=like.dtype, device=like.device)
     if class_weights is not None:
         class_weights = torch.as_tensor(class_weights, device=like.device).to(like.dtype)
         if class_weights.shape != (c,):
             raise ValueError(f"class_weights must have shape ({c},), got {tuple(class_weights.shape)}")
-        weight = weight * class_weights[torch.argmax(targets, dim=1)]
+        if labels is None:
+            raise ValueError("class_weights need labels: β_i of (5) is the weight of sample i's class y_i")
+        if labels.shape != (m,) or labels.dtype.is_floating_point:
+            raise ValueError(f"labels must be ({m},) class indices, got {labels.dtype} of shape {tuple(labels.shape)}")
+        weight = weight * class_weights[labels.to(like.device)]
     if sample_weights is not None:
         sample_weights = torch.as_tensor(sample_weights, device=like.device).to(like.dtype)
         if sample_weights.shape != (m,):
@@ -136,18 +142,19 @@ def cross_entropy(
     targets: torch.Tensor,
     class_weights: torch.Tensor | None = None,
     sample_weights: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy with class weights and corpus-wise weights, eq. (5), with soft targets.
 
     L = -(1/M) Σ_i w_i β_i ȳ_i · log softmax(logits_i)
 
-    β_i = class_weights[argmax ȳ_i] (1 when None), w_i = sample_weights[i] (1 when None). The sum is divided
-    by M, not by Σ w_i β_i, as (5) is printed.
+    β_i = class_weights[y_i] (1 when None; ``labels`` gives y_i and is needed with ``class_weights``), w_i =
+    sample_weights[i] (1 when None). The sum is divided by M, not by Σ w_i β_i, as (5) is printed.
     """
     _check_logits_targets(logits, targets)
     targets = targets.to(logits.dtype)
     per_sample = -(targets * F.log_softmax(logits, dim=1)).sum(dim=1)
-    weight = _per_sample_weights(targets, class_weights, sample_weights, logits)
+    weight = _per_sample_weights(targets, class_weights, sample_weights, labels, logits)
     return (weight * per_sample).sum() / logits.shape[0]
 
 
@@ -157,8 +164,10 @@ def focal_loss(
     focusing: float = 2.0,
     class_weights: torch.Tensor | None = None,
     sample_weights: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Focal loss of Lin et al. [24] with soft targets and the weights of (5).
+    """Focal loss of Lin et al. [24] with soft targets and the weights of (5) (β_i = class_weights[y_i] as in
+    :func:`cross_entropy`, ``labels`` giving y_i).
 
     L = -(1/M) Σ_i w_i β_i Σ_c ȳ_ic (1 - p_ic)^γf log p_ic,   p_i = softmax(logits_i), γf = ``focusing``.
     """
@@ -169,7 +178,7 @@ def focal_loss(
     log_p = F.log_softmax(logits, dim=1)
     modulating = (1.0 - log_p.exp()).clamp_min(0.0) ** focusing
     per_sample = -(targets * modulating * log_p).sum(dim=1)
-    weight = _per_sample_weights(targets, class_weights, sample_weights, logits)
+    weight = _per_sample_weights(targets, class_weights, sample_weights, labels, logits)
     return (weight * per_sample).sum() / logits.shape[0]
 
 

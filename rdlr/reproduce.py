@@ -90,15 +90,18 @@ def _resolve(args: argparse.Namespace) -> tuple[SweepSpec, str, Path | None, str
     return spec, storage, data_root, store
 
 
-def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False) -> Path:
-    """Render the report with validation selection (returned) and with the paper's protocol beside it."""
+def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False) -> tuple[Path, Path]:
+    """Render the report with validation selection and with the paper's protocol (test-set selection) beside it;
+    returns the index of the spec's headline selection, then the other's."""
     from rdlr.report.build import render_report
+    from rdlr.report.selection import SELECTIONS
     from rdlr.sweep.files import read_results_uri
 
     results = read_results_uri(results_uri)
-    index = render_report(results, out, selection="validation", spec=spec.to_dict(), all_rows=all_rows)
-    render_report(results, out, selection="paper", spec=spec.to_dict(), all_rows=all_rows)
-    return index
+    indexes = {selection: render_report(results, out, selection=selection, spec=spec.to_dict(), all_rows=all_rows)
+               for selection in SELECTIONS}
+    headline = spec.headline_selection
+    return indexes[headline], next(index for selection, index in indexes.items() if selection != headline)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             print("rdlr reproduce: no finished trials, so no report", file=sys.stderr)
             return 1
         stages.next(f"report into {args.out / spec.id}")
-        index = _report(spec, outcome.results_uri, args.out, all_rows=args.all_rows)
+        index, beside = _report(spec, outcome.results_uri, args.out, all_rows=args.all_rows)
     except (SpecError, SweepError, ManifestError, SplitError, FeatureStoreError, ValueError, OSError) as error:
         print(f"rdlr reproduce: error: {error}", file=sys.stderr)
         return 2
@@ -149,5 +152,5 @@ def run(args: argparse.Namespace) -> int:
         return 130
     minutes, seconds = divmod(int(time.monotonic() - started), 60)
     print(f"\ndone in {minutes}m{seconds:02d}s: {outcome.rows} trials; results {outcome.results_uri}; "
-          f"report {index} (paper's protocol in {index.parent / 'paper-selection'})")
+          f"report {index} (the other selection beside it: {beside})")
     return 0 if outcome.ok else 1

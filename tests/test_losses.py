@@ -17,7 +17,7 @@ import torch
 from loss_checks import DTYPES, SEEDS, C, M, check_gradients, check_value, random_batch, tolerance
 from rdlr import losses as L
 from rdlr.targets import label_smoothing
-from slow_reference import slow_argmax, slow_cos
+from slow_reference import slow_cos
 
 
 # ------------------------------------------------------------------------------------------- slow loops
@@ -27,7 +27,8 @@ def slow_log_softmax(row: list[float]) -> list[float]:
     return [v - log_z for v in row]
 
 
-def slow_ce(logits, targets, class_w=None, sample_w=None, focusing=None) -> float:
+def slow_ce(logits, targets, class_w=None, sample_w=None, focusing=None, labels=None) -> float:
+    """(5) as printed: β_i is the weight of sample i's class y_i (``labels``), whatever its target ȳ_i."""
     total = 0.0
     for i, (z, y) in enumerate(zip(logits, targets)):
         log_p = slow_log_softmax(z)
@@ -36,7 +37,7 @@ def slow_ce(logits, targets, class_w=None, sample_w=None, focusing=None) -> floa
             mod = 1.0 if focusing is None else (1.0 - math.exp(log_p[c])) ** focusing
             inner += y[c] * mod * log_p[c]
         w = 1.0 if sample_w is None else sample_w[i]
-        b = 1.0 if class_w is None else class_w[slow_argmax(y)]
+        b = 1.0 if class_w is None else class_w[labels[i]]
         total += -w * b * inner
     return total / len(logits)
 
@@ -58,10 +59,10 @@ def slow_rd(probs, targets, alpha: float, delta: float) -> float:
 def test_cross_entropy_eq5(dtype, seed, target_kind, weighted) -> None:
     b = random_batch(seed, dtype)
     cw, sw = (b["class_w"], b["sample_w"]) if weighted else (None, None)
-    value = L.cross_entropy(b["logits"], b[target_kind], cw, sw)
+    value = L.cross_entropy(b["logits"], b[target_kind], cw, sw, b["labels"] if weighted else None)
     expected = slow_ce(
         b["logits"].tolist(), b[target_kind].tolist(),
-        cw.tolist() if weighted else None, sw.tolist() if weighted else None,
+        cw.tolist() if weighted else None, sw.tolist() if weighted else None, labels=b["labels"].tolist(),
     )
     check_value(value, expected, dtype)
 
@@ -79,7 +80,7 @@ def test_cross_entropy_equals_torch_for_one_hot_and_divides_by_m() -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_cross_entropy_gradients(seed) -> None:
     b = random_batch(seed, torch.float64)
-    check_gradients(lambda z: L.cross_entropy(z, b["soft"].to(z.dtype), b["class_w"], b["sample_w"]), [b["logits"]])
+    check_gradients(lambda z: L.cross_entropy(z, b["soft"].to(z.dtype), b["class_w"], b["sample_w"], b["labels"]), [b["logits"]])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -87,9 +88,9 @@ def test_cross_entropy_gradients(seed) -> None:
 @pytest.mark.parametrize("focusing", [0.0, 1.0, 2.0, 3.5])
 def test_focal_loss_matches_loop(dtype, seed, focusing) -> None:
     b = random_batch(seed, dtype)
-    value = L.focal_loss(b["logits"], b["soft"], focusing, b["class_w"], b["sample_w"])
+    value = L.focal_loss(b["logits"], b["soft"], focusing, b["class_w"], b["sample_w"], b["labels"])
     expected = slow_ce(b["logits"].tolist(), b["soft"].tolist(), b["class_w"].tolist(), b["sample_w"].tolist(),
-                       focusing=focusing)
+                       focusing=focusing, labels=b["labels"].tolist())
     check_value(value, expected, dtype)
 
 
@@ -99,6 +100,19 @@ def test_focal_zero_focusing_is_cross_entropy_and_gradients() -> None:
     check_gradients(lambda z: L.focal_loss(z, b["soft"].to(z.dtype), 2.0), [b["logits"]])
     with pytest.raises(ValueError, match="focusing"):
         L.focal_loss(b["logits"], b["hard"], -1.0)
+
+
+def test_class_weight_follows_the_label_not_the_soft_target() -> None:
+    """Self-KD's soft target (the stage-1 prediction) may put its mass on another class than y_i: β_i is still
+    the weight of y_i, and class weights without labels are refused."""
+    logits = torch.tensor([[0.3, -0.2, 1.0, 0.1]], dtype=torch.float64)
+    target = torch.tensor([[0.1, 0.7, 0.1, 0.1]], dtype=torch.float64)  # argmax 1, label 3
+    weights = torch.tensor([1.0, 5.0, 1.0, 2.0], dtype=torch.float64)
+    value = L.cross_entropy(logits, target, weights, labels=torch.tensor([3]))
+    check_value(value, slow_ce(logits.tolist(), target.tolist(), weights.tolist(), labels=[3]), torch.float64)
+    torch.testing.assert_close(value, 2.0 * L.cross_entropy(logits, target))
+    with pytest.raises(ValueError, match="labels"):
+        L.cross_entropy(logits, target, weights)
 
 
 def test_classification_losses_reject_bad_shapes() -> None:

@@ -4,15 +4,14 @@ read as before. Time and memory of the refusals: benchmarks/bench_hostile_docume
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
 from rdlr.safe_text import MAX_BYTES, MAX_DEPTH, DocumentError, parse_json, parse_yaml, read_json, read_yaml
-from rdlr.sweep import cli
 from rdlr.sweep.spec import SpecError, load_spec
+from sweep_cli import refuse_ray, run_sweep_cli
 
 SPEC = "id: hostile\ndata: {source: demo}\nfeatures: [is10]\nheld_out: [CRE-demo]\nprotocols: {out_of_corpus: [ce]}\n"
 
@@ -28,18 +27,9 @@ def nested_yaml(levels: int) -> str:
     return "training: " + "[" * levels + "1" + "]" * levels + "\n"
 
 
-def run_sweep_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="rdlr sweep")
-    cli.configure_parser(parser)
-    return cli.run(parser.parse_args(list(argv)))
-
-
 @pytest.fixture
 def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("Ray started although the spec cannot be read")
-
-    monkeypatch.setattr(cli, "ray_session", refuse)
+    refuse_ray(monkeypatch, "the spec cannot be read")
 
 
 @pytest.mark.parametrize(("text", "message"), [

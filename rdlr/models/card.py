@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from rdlr.safe_text import parse_yaml
+
 README_FILE = "README.md"
 LIBRARY_NAME = "rdlr"
 PAPER = "Ahn et al., Speech Emotion Recognition Incorporating Relative Difficulty and Labeling Reliability, Sensors 2024"
@@ -94,9 +96,10 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
     return "\n".join(lines)
 
 
-def parse_front_matter(text: str) -> dict[str, Any]:
-    """The YAML front matter of a model card's text (between the leading ``---`` lines)."""
+def parse_front_matter(text: str, where: str = "model card") -> dict[str, Any]:
+    """The YAML front matter of a model card's text (between the leading ``---`` lines), read within the bounds of
+    :mod:`rdlr.safe_text`; ``where`` names the card in errors."""
     head, sep, _ = text.removeprefix("---\n").partition("\n---\n")
     if not text.startswith("---\n") or not sep:
-        raise ValueError("model card: no YAML front matter (a block between two '---' lines at the top)")
-    return yaml.safe_load(head)
+        raise ValueError(f"{where}: no YAML front matter (a block between two '---' lines at the top)")
+    return parse_yaml(head, where)

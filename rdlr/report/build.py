@@ -68,7 +68,7 @@ def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all
         title = table_title(f"Table 2 — UA (%) with {features} input features", features, spec, spec_id)
         tables.append(build_table("table2", title, t2_rows, trials, columns, paper=paper_lookup(2, paper),
                                   n_seeds=n_seeds, all_rows=all_rows))
-    if any(r.key in present for r in t3_rows):
+    if any(r.key in present for r in t3_rows if r.features in TABLE3_FEATURES):  # its IS10 block repeats Table 2
         features = " and ".join(map(features_title, TABLE3_FEATURES))
         title = table_title(f"Table 3 — UA (%) with {features} input features", features, spec, spec_id)
         tables.append(build_table("table3", title, t3_rows, trials, columns, paper=paper_lookup(3, paper),

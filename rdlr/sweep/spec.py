@@ -26,6 +26,7 @@ from rdlr.corpora.registry import MODULES as LOADER_MODULES
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
 from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
+from rdlr.report.selection import SELECTIONS
 from rdlr.sweep.schema import SchemaError, SpecError, build, plain
 from rdlr.sweep.spec_files import resolve_spec_path
 from rdlr.sweep.spec_yaml import read_spec_document
@@ -39,7 +40,7 @@ SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "grid")
 MODEL_KEYS: tuple[str, ...] = tuple(MODEL_FLAGS)
 RAY_BUILTIN_RESOURCES: tuple[str, ...] = ("CPU", "GPU", "memory", "object_store_memory")  # not for resources.custom
 SMOOTHING_GAMMAS: dict[str, str] = {"gamma": "LR's γ (10)", "unigram_gamma": "unigram smoothing's γ"}
-UNSET_OMITTED: tuple[str, ...] = ("hf",)  # optional sections left out of to_dict() while unset
+UNSET_OMITTED: tuple[str, ...] = ("hf", "headline")  # optional sections left out of to_dict() while unset
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -128,9 +129,16 @@ class SweepSpec:
     resources: ResourcesSpec = field(default_factory=ResourcesSpec)
     models: dict[str, str] = field(default_factory=dict)
     hf: HFSpec | None = None
+    headline: str | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
+
+    @property
+    def headline_selection(self) -> str:
+        """The selection of the report's headline (:data:`rdlr.report.selection.SELECTIONS`; the other is rendered
+        beside it): ``headline`` when the spec sets it, else validation selection."""
+        return self.headline or "validation"
 
     def labeled_corpora(self) -> tuple[str, ...] | None:
         """Labeled corpus names the data provides (``None`` for manifests: known once they are read)."""
@@ -253,6 +261,8 @@ def _validate(spec: SweepSpec) -> None:
     _validate_training(spec.training)
     _validate_resources(spec.resources)
     _validate_models(spec)
+    if spec.headline is not None:
+        _choice(spec.headline, tuple(SELECTIONS), "headline")
 
 
 def _validate_data(spec: SweepSpec) -> None:

@@ -2,10 +2,11 @@
 
 Pure PyTorch (no Ray import): :mod:`rdlr.sweep` adapts :func:`run_trial` to Ray Tune. The protocol follows
 Section 3.2: Adam (lr 2e-4), inputs z-normalised with training statistics only, early stopping with patience 5
-on the mean validation UA over the training corpora, learning rate × 0.1 after 2 epochs without improvement,
-corpus-wise weights (6) recomputed each epoch from the previous epoch's per-corpus UA, and two stages for LR
-(10) and self-KD, where stage 2 needs only the stage-1 model's logits on the training rows: those (and the
-stage-1 model's final metrics, not its weights) are cached on disk by a content key (:mod:`rdlr.train.stage1`).
+on the mean validation UA over the training corpora, learning rate × 0.1 after 2 epochs without improvement
+(:mod:`rdlr.train.schedule`), corpus-wise weights (6) recomputed each epoch from the previous epoch's per-corpus
+UA, and two stages for LR (10) and self-KD, where stage 2 needs only the stage-1 model's logits on the training
+rows: those (and the stage-1 model's final metrics, not its weights) are cached on disk by a content key
+(:mod:`rdlr.train.stage1`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rdlr.train.config import TrainConfig, TrialResult
 from rdlr.train.data import PreparedData, PreparedRows, TrialData
 from rdlr.train.evaluate import corpus_uas, predict_logits, val_test_metrics
 from rdlr.train.objective import Objective, training_targets
+from rdlr.train.schedule import PlateauDrop
 from rdlr.train.stage1 import Stage1Cache
 
 EpochCallback = Callable[[dict[str, Any]], None]
@@ -47,7 +49,7 @@ class _Training:
     corpus_weights: torch.Tensor
     objective: Objective
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    scheduler: PlateauDrop
     batch_size: int
     unlabeled_batch_size: int
     draws_unlabeled: bool
@@ -74,8 +76,8 @@ def _build_training(
     stage1_logits: torch.Tensor | None,
 ) -> _Training:
     """Targets Ȳ, class weights β and corpus weights w = 1 of (5), then a freshly initialised objective (drawing
-    from torch's global generator), Adam on its parameter groups (proxies at a larger rate) and the plateau
-    scheduler; the rows come prepared from ``rows`` (made on first use)."""
+    from torch's global generator), Adam on its parameter groups (proxies at a larger rate) and the learning-rate
+    drop of :mod:`rdlr.train.schedule`; the rows come prepared from ``rows`` (made on first use)."""
     device, data = config.device, rows.data
     prepared = rows.get(device, unlabeled=_needs_unlabeled_rows(method, config))
     train_labels = prepared.labels[prepared.train]
@@ -94,9 +96,7 @@ def _build_training(
         method, hparams, data.x.shape[1], config.ae_on_unlabeled, config.ae_reduction, config.proxy_lr_factor
     ).to(device)
     optimizer = torch.optim.Adam(objective.param_groups(config.lr))
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="max", factor=config.lr_factor, patience=config.lr_patience
-    )
+    scheduler = PlateauDrop(optimizer, config.lr_patience, config.lr_factor)
     return _Training(
         method=method,
         prepared=prepared,
@@ -226,9 +226,10 @@ def _fit(
     """Train one model; returns the result and the best model's logits on the training rows.
 
     Each epoch trains, evaluates, keeps the classifier with the best mean validation UA (early stopping after
-    ``config.patience`` epochs without a better one), steps the plateau scheduler on that UA and, for CWW, updates
-    the corpus weights (6). ``seed`` seeds torch's global generator (weight init, dropout) and a separate generator
-    for the minibatch order and the unlabeled draws.
+    ``config.patience`` epochs without a better one), drops the learning rate after ``config.lr_patience`` such
+    epochs (:class:`~rdlr.train.schedule.PlateauDrop`) and, for CWW, updates the corpus weights (6). ``seed`` seeds
+    torch's global generator (weight init, dropout) and a separate generator for the minibatch order and the
+    unlabeled draws.
     """
     data = rows.data
     _check_unlabeled(data, method)

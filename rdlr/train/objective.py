@@ -108,9 +108,10 @@ class Objective(nn.Module):
         out = self.classifier(x)
         terms: dict[str, torch.Tensor] = {}
         if uses("focal"):
-            terms["focal"] = losses.focal_loss(out.logits, target, hp["focusing"], class_weights, sample_weights)
+            terms["focal"] = losses.focal_loss(out.logits, target, hp["focusing"], class_weights, sample_weights,
+                                             labels)
         else:
-            terms["ce"] = losses.cross_entropy(out.logits, target, class_weights, sample_weights)
+            terms["ce"] = losses.cross_entropy(out.logits, target, class_weights, sample_weights, labels)
         if uses("rd"):
             probs = torch.softmax(out.logits, dim=1)
             terms["rd"] = hp["lambda_rd"] * losses.rd_loss(probs, target, hp["rd_alpha"], hp["rd_delta"])

@@ -22,6 +22,10 @@ import torch
 
 from rdlr.methods import FIXED_HPARAMS, Method
 
+# Raised when the same settings train a different stage-1 model, so that older entries are no longer hits
+# (2: the learning rate drops after lr_patience epochs without improvement, not lr_patience + 1).
+TRAINING_REVISION = 2
+
 
 class Stage1Cache:
     """Stage-1 training-set logits and final metrics stored as ``<cache_dir>/stage1-<key>.pt`` (a local folder);
@@ -48,6 +52,7 @@ class Stage1Cache:
             "seed": seed,
             "protocol": dict(protocol),
             "data": data_fingerprint,
+            "revision": TRAINING_REVISION,
         }
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:24]

@@ -36,7 +36,7 @@ def test_early_stopping_and_scheduler_fire(ce_result):
     assert final["epochs"] == final["best_epoch"] + FAST.patience
     rates = [record["lr"] for record in history]
     assert rates[0] == pytest.approx(2e-4)
-    assert any(rate == pytest.approx(2e-5) for rate in rates)  # one ×0.1 step of ReduceLROnPlateau
+    assert any(rate == pytest.approx(2e-5) for rate in rates)  # one ×0.1 drop (rdlr.train.schedule)
     assert final["val_ua"] == max(record["val_ua"] for record in history)
 
 
