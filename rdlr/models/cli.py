@@ -132,19 +132,59 @@ def configure_predict(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="audio files, folders (searched recursively) or manifest CSVs")
     parser.add_argument("--out", type=Path, default=None, metavar="CSV",
-                        help="predictions CSV to write (default: print it)")
+                        help="predictions CSV to write (default: print it); checked writable before any audio "
+                             "is read. Cells starting with = + - @ tab or CR get a leading ' so spreadsheets do "
+                             "not evaluate them")
     parser.add_argument("--batch-size", type=int, default=16, help="files per extraction batch (default 16)")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where extractors and model run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def write_csv(frame: Any, path: Path) -> None:
-    """Write ``frame`` atomically; floats with every digit (pandas writes the shortest repr that reads back)."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """``cell`` with a leading ``'`` when it starts like a spreadsheet formula (the OWASP CSV-injection rule)."""
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+
+
+def safe_frame(frame: Any) -> Any:
+    """``frame`` with every text cell and column name passed through :func:`spreadsheet_safe`."""
+    text = frame.select_dtypes(include="object").columns
+    safe = frame.copy()
+    safe[text] = safe[text].map(spreadsheet_safe)
+    safe.columns = [spreadsheet_safe(name) for name in frame.columns]
+    return safe
+
+
+def to_safe_csv(frame: Any, target: Any) -> None:
+    """Write ``frame`` to ``target`` spreadsheet-safe, every text cell quoted (pandas leaves a bare CR unquoted)."""
+    import csv
+
+    safe_frame(frame).to_csv(target, index=False, quoting=csv.QUOTE_NONNUMERIC)
+
+
+def write_atomically_csv(frame: Any, path: Path) -> None:
+    """:func:`to_safe_csv` into ``path``, atomically."""
     from rdlr.models.folder import write_atomically
 
     path = path.expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+    write_atomically(path, lambda tmp: to_safe_csv(frame, tmp))
+
+
+def check_writable(path: Path) -> None:
+    """Raise ``OSError`` naming ``path`` unless a file can be created in its folder (created when missing)."""
+    import tempfile
+
+    folder = path.expanduser().resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".rdlr-write-check-"):
+            pass
+    except OSError as error:
+        raise OSError(f"{path}: cannot write the predictions there ({error.strerror or error}); "
+                      "choose another --out") from None
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -154,15 +194,17 @@ def run_predict(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     try:
+        if args.out is not None:
+            check_writable(args.out)
         model = load_model(args.model, device=args.device)
         frame = model.predict(args.inputs, batch_size=args.batch_size, progress=not args.no_progress)
-    except (ManifestError, ModelFolderError, ValueError) as error:
+    except (ManifestError, ModelFolderError, ValueError, OSError) as error:
         return _error("predict", error)
     failed = frame["error"] != ""
     if args.out is None:
-        frame.to_csv(sys.stdout, index=False)
+        to_safe_csv(frame, sys.stdout)
     else:
-        write_csv(frame, args.out)
+        write_atomically_csv(frame, args.out)
     counts = frame.loc[~failed, "label"].value_counts()
     summary = ", ".join(f"{name} {int(counts.get(name, 0))}" for name in model.classes)
     print(f"predicted {int((~failed).sum())} of {len(frame)} inputs ({summary}); {int(failed.sum())} could not "

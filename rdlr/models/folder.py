@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from rdlr.features.provenance import package_versions
+from rdlr.models.checks import STD_FLOOR, check_classes, check_weights
 from rdlr.models.card import README_FILE, model_card
 from rdlr.safe_text import DocumentError, read_json
 
@@ -204,8 +205,8 @@ def _statistics(doc: Mapping[str, Any], input_dim: int, source: Path) -> tuple[n
             raise ModelFolderError(f"{source}: normalization.{key} must hold {input_dim} finite numbers "
                                    f"(the input dimension), got shape {array.shape}")
         arrays.append(array)
-    if (arrays[1] <= 0).any():
-        raise ModelFolderError(f"{source}: normalization.std must be positive")
+    if (arrays[1] < STD_FLOOR).any():
+        raise ModelFolderError(f"{source}: normalization.std must be at least {STD_FLOOR:g} in every dimension")
     return arrays[0], arrays[1]
 
 
@@ -215,6 +216,7 @@ def card_from_json(doc: Any, source: Path) -> ModelCard:
     classes = _get(doc, "classes", list, source)
     if len(classes) < 2 or not all(isinstance(name, str) and name for name in classes):
         raise ModelFolderError(f"{source}: 'classes' must list at least two class names, got {classes!r}")
+    check_classes(classes, source)
     features = tuple(_feature_spec(raw, source) for raw in _get(doc, "features", list, source))
     if not features:
         raise ModelFolderError(f"{source}: 'features' is empty")
@@ -265,7 +267,9 @@ def read_model(folder: str | os.PathLike[str]) -> tuple[ModelCard, dict[str, tor
     card = card_from_json(doc, card_path)
     weights_info = _get(doc, "weights", dict, card_path)
     sha256 = _get(weights_info, "sha256", str, card_path)
-    return card, read_weights(folder / WEIGHTS_FILE, sha256)
+    weights = read_weights(folder / WEIGHTS_FILE, sha256)
+    check_weights(weights, folder / WEIGHTS_FILE)
+    return card, weights
 
 
 def version_differences(card: ModelCard) -> list[str]:

@@ -182,3 +182,27 @@ def test_other_versions_warn_and_an_existing_model_is_not_overwritten(tmp_path):
         load_model(tmp_path / "fresh")
     with pytest.raises(ModelFolderError, match="already holds a model"):
         save_model(tmp_path / "m", card, weights)
+
+
+@pytest.mark.parametrize("case", ["nan_weights", "int8_weights", "tiny_std", "duplicate_classes", "hostile_classes"])
+def test_model_folders_that_would_predict_garbage_are_refused_in_one_line(case, tmp_path):
+    import torch
+
+    from rdlr.labels import CLASSES
+    from rdlr.models.checks import check_classes, check_weights
+    from rdlr.models.folder import ModelFolderError
+
+    source = tmp_path / "model.safetensors"
+    with pytest.raises(ModelFolderError) as caught:
+        if case == "nan_weights":
+            check_weights({"w": torch.tensor([1.0, float("nan")])}, source)
+        elif case == "int8_weights":
+            check_weights({"w": torch.zeros(3, dtype=torch.int8)}, source)
+        elif case == "tiny_std":
+            from rdlr.models.folder import _statistics
+            _statistics({"normalization": {"mean": [0.0], "std": [1e-30]}}, 1, source)
+        elif case == "duplicate_classes":
+            check_classes([*CLASSES[:3], CLASSES[0]], source)
+        else:
+            check_classes(["=cmd|' /C calc'!A0", "../../etc/passwd", "a\nb,c", "angry"], source)
+    assert str(source) in str(caught.value)
