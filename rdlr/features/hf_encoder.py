@@ -24,7 +24,7 @@ import torch
 
 from rdlr.features.audio import SAMPLE_RATE, load_audio
 from rdlr.features.base import Extracted, Extractor, ExtractorConfig, UtteranceError
-from rdlr.features.local_models import hidden_size, require_model_dir, resolved_path
+from rdlr.features.local_models import from_local_folder, hidden_size, require_model_dir, resolved_path
 from rdlr.features.pooling import lengths_to_mask, masked_mean
 
 
@@ -83,8 +83,9 @@ class HFEncoderExtractor(Extractor):
         from transformers import AutoFeatureExtractor, AutoModel
 
         model_dir = require_model_dir(self.config.resolved_dir, "transformers audio encoder")
-        processor = AutoFeatureExtractor.from_pretrained(str(model_dir), local_files_only=True)
-        model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
+        what = "transformers audio encoder"
+        processor = from_local_folder(AutoFeatureExtractor.from_pretrained, model_dir, what)
+        model = from_local_folder(AutoModel.from_pretrained, model_dir, what)
         rate = getattr(processor, "sampling_rate", SAMPLE_RATE)
         if rate != SAMPLE_RATE:
             raise ValueError(f"{model_dir}: the encoder expects {rate} Hz audio; only {SAMPLE_RATE} Hz encoders work")

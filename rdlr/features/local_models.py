@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+from rdlr.features.safe_unpickle import refusal_reason, unpickling_refusal
 from rdlr.safe_text import read_json
+
+Loaded = TypeVar("Loaded")
 
 
 def resolved_path(path: str) -> str:
@@ -35,3 +40,19 @@ def hidden_size(model_dir: str | Path, what: str) -> int:
     if not isinstance(value, int) or value <= 0:
         raise ValueError(f"{config_path}: hidden_size must be a positive integer, got {value!r}")
     return value
+
+
+def from_local_folder(load: Callable[..., Loaded], model_dir: Path, what: str) -> Loaded:
+    """``load(model_dir, local_files_only=True)`` (a transformers ``from_pretrained``). A torch-pickled weights file
+    (``pytorch_model.bin``) that transformers' weights-only read refuses becomes one ``ValueError`` line naming the
+    file and the global it names, instead of torch's multi-line ``UnpicklingError``."""
+    try:
+        return load(str(model_dir), local_files_only=True)
+    except Exception as error:  # noqa: BLE001 - transformers raises or wraps the unpickler's error
+        refused = unpickling_refusal(error)
+        if refused is None:
+            raise
+        pickles = sorted(model_dir.glob("*.bin"))
+        source = pickles[0] if len(pickles) == 1 else model_dir
+        raise ValueError(f"cannot read the {what} weights {source}: {refusal_reason(refused)}. Use the folder as "
+                         "save_pretrained wrote it (model.safetensors)") from None

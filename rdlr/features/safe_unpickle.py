@@ -13,6 +13,7 @@ file and the global.
 from __future__ import annotations
 
 import argparse
+import pickle
 import pickletools
 import re
 from pathlib import Path
@@ -63,13 +64,16 @@ _OPCODE_NAMES = {opcode.code.encode("latin-1")[0]: opcode.name for opcode in pic
 _TORCH_ADVICE = ("Weights only load failed", "(1)", "(2)", "Please file an issue", "Check the documentation")
 
 
-def _reason(error: Exception) -> str:
-    """What the restricted unpickler refused, without torch's advice to read the file unrestricted."""
+FAIRSEQ_ADVICE = "Use the unmodified fairseq wav2vec 1.0 checkpoint (wav2vec_large.pt from the fairseq wav2vec README)."
+
+
+def refusal_reason(error: BaseException) -> str:
+    """What the restricted unpickler refused, in one line, without torch's advice to read the file unrestricted."""
     text = str(error)
     if found := _REFUSED_GLOBAL.search(text):
         return (
-            f"it names the global {found.group(1)}, which is not on the allow-list (tensors, argparse.Namespace, "
-            "numpy scalars, fairseq meters); reading it unrestricted could run code"
+            f"it names the global {found.group(1)}, which the restricted (weights-only) reader refuses; reading "
+            "it unrestricted could run code"
         )
     if found := _REFUSED_OPCODE.search(text):
         name = _OPCODE_NAMES.get(int(found.group(1)), "unknown")
@@ -79,8 +83,22 @@ def _reason(error: Exception) -> str:
     return kept[0].rstrip(".") if kept else type(error).__name__
 
 
-def load_checkpoint(path: str | Path) -> Any:
-    """The object torch-saved at ``path`` (legacy or zip format), on the CPU, read with ``weights_only=True``."""
+def unpickling_refusal(error: BaseException) -> BaseException | None:
+    """The :class:`pickle.UnpicklingError` behind ``error`` (itself or a cause), as a library that read a torch
+    pickle with ``weights_only=True`` (transformers' ``from_pretrained``) raises or wraps it; else ``None``."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, pickle.UnpicklingError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def load_checkpoint(path: str | Path, advice: str = FAIRSEQ_ADVICE) -> Any:
+    """The object torch-saved at ``path`` (legacy or zip format), on the CPU, read with ``weights_only=True``.
+
+    A file the restricted reader refuses raises a ``ValueError`` of one line naming ``path`` and the refused
+    global (or opcode), followed by ``advice``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path} (give the local path of the downloaded file)")
@@ -90,7 +108,4 @@ def load_checkpoint(path: str | Path) -> Any:
     except OSError:
         raise
     except Exception as error:  # noqa: BLE001 - a hostile file can make the unpickler raise anything
-        raise ValueError(
-            f"cannot read checkpoint {path}: {_reason(error)}. Use the unmodified fairseq wav2vec 1.0 checkpoint "
-            "(wav2vec_large.pt from the fairseq wav2vec README)."
-        ) from error
+        raise ValueError(f"cannot read checkpoint {path}: {refusal_reason(error)}. {advice}") from None

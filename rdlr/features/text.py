@@ -27,10 +27,12 @@ import torch
 
 from rdlr.features.audio import load_audio
 from rdlr.features.base import Extracted, Extractor, ExtractorConfig, UtteranceError
-from rdlr.features.local_models import hidden_size, require_model_dir, resolved_path
+from rdlr.features.local_models import from_local_folder, hidden_size, require_model_dir, resolved_path
 from rdlr.features.pooling import masked_mean
+from rdlr.features.safe_unpickle import load_checkpoint
 
 MANIFEST = "manifest"
+WHISPER_ADVICE = "Use an unmodified openai-whisper checkpoint (e.g. medium.en.pt as whisper downloads it)."
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,24 @@ class TextConfig(ExtractorConfig):
         object.__setattr__(self, "bert_dir", resolved_path(self.bert_dir))
         if self.whisper_checkpoint is not None:
             object.__setattr__(self, "whisper_checkpoint", resolved_path(self.whisper_checkpoint))
+
+
+def load_whisper(checkpoint: Path) -> Any:
+    """The Whisper model in a local ``.pt`` file, built as ``whisper.load_model`` builds it from a file, but read
+    by :func:`rdlr.features.safe_unpickle.load_checkpoint`: a file naming a global outside the weights-only
+    allow-list is one ``ValueError`` line naming the file and the global."""
+    from whisper.model import ModelDimensions, Whisper
+
+    state = load_checkpoint(checkpoint, advice=WHISPER_ADVICE)
+    if not isinstance(state, dict) or not isinstance(state.get("dims"), dict) or "model_state_dict" not in state:
+        raise ValueError(f"{checkpoint}: not a Whisper checkpoint (no 'dims' and 'model_state_dict'). {WHISPER_ADVICE}")
+    try:
+        model = Whisper(ModelDimensions(**state["dims"]))
+        model.load_state_dict(state["model_state_dict"])
+    except (TypeError, RuntimeError) as error:
+        raise ValueError(f"{checkpoint}: its 'dims' or weights do not make a Whisper model "
+                         f"({str(error).splitlines()[0]}). {WHISPER_ADVICE}") from None
+    return model
 
 
 def manifest_transcript(record: dict[str, Any]) -> str | None:
@@ -88,8 +108,8 @@ class BertTextExtractor(Extractor):
 
         bert_dir = require_model_dir(self.config.bert_dir, "BERT")
         self._device = torch.device(device)
-        self._tokenizer = AutoTokenizer.from_pretrained(str(bert_dir), local_files_only=True)
-        bert = AutoModel.from_pretrained(str(bert_dir), local_files_only=True)
+        self._tokenizer = from_local_folder(AutoTokenizer.from_pretrained, bert_dir, "BERT")
+        bert = from_local_folder(AutoModel.from_pretrained, bert_dir, "BERT")
         self._bert = bert.float().to(self._device).eval()
         if self.config.whisper_checkpoint is not None:
             checkpoint = Path(self.config.whisper_checkpoint)
@@ -98,10 +118,7 @@ class BertTextExtractor(Extractor):
                     f"Whisper checkpoint not found: {checkpoint} (give the local .pt file, e.g. medium.en.pt; "
                     "model names are not downloaded)"
                 )
-            import whisper
-
-            self._whisper = whisper.load_model(str(checkpoint), device=self._device)
-            self._whisper.eval()
+            self._whisper = load_whisper(checkpoint).to(self._device).eval()
 
     def transcribe(self, wave: np.ndarray) -> str:
         """Whisper's greedy transcript of a 16 kHz mono waveform ("" when it hears no speech)."""

@@ -2,6 +2,7 @@
 
 The file (``wav2vec_large.pt``) is a torch-saved dict: ``"args"`` (an ``argparse.Namespace``, old fairseq) or
 ``"cfg"`` (a dict whose ``"model"`` entry holds the model settings, newer fairseq) and ``"model"`` (the state dict).
+Checkpoints of 2019 name the architecture ``audio_cpc``, fairseq's old name of wav2vec 1.0, read as ``wav2vec``.
 Settings absent from ``args`` take the defaults of fairseq's ``base_wav2vec_architecture``; settings absent from
 ``cfg["model"]`` take those of its ``Wav2VecConfig`` dataclass (the two differ; each matches how the file was made).
 Every parameter of the encoder must be in the file and every tensor in the file must be used, except the
@@ -21,6 +22,8 @@ from rdlr.features.safe_unpickle import load_checkpoint
 from rdlr.features.wav2vec_model import Wav2VecArchitecture, Wav2VecEncoder, parse_layer_spec
 
 PRETRAINING_ONLY_PREFIXES: tuple[str, ...] = ("wav2vec_predictions.", "project_features.")
+#: Architecture names of fairseq 2019 checkpoints that fairseq's own loader renames (``_upgrade_state_dict``).
+LEGACY_ARCH_NAMES: dict[str, str] = {"audio_cpc": "wav2vec"}
 
 _LEGACY_ARGS_DEFAULTS: dict[str, Any] = {
     "conv_feature_layers": "[(512, 10, 5)] + [(512, 8, 4)] + [(512, 4, 2)] * 3",
@@ -53,7 +56,8 @@ def _model_settings(checkpoint: Mapping[str, Any], source: str) -> dict[str, Any
         settings = vars(args) if isinstance(args, argparse.Namespace) else args
         if not isinstance(settings, Mapping):
             raise ValueError(f"{source}: 'args' is {type(args).__name__}, expected an argparse.Namespace")
-        arch = settings.get("arch", "wav2vec")
+        arch = str(settings.get("arch", "wav2vec"))
+        arch = LEGACY_ARCH_NAMES.get(arch, arch)
         defaults = _LEGACY_ARGS_DEFAULTS
     else:
         cfg = checkpoint.get("cfg")

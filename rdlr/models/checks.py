@@ -14,6 +14,7 @@ from rdlr.labels import CLASSES
 
 WEIGHT_DTYPES = (torch.float16, torch.float32, torch.float64)
 STD_FLOOR = 1e-8
+MAX_ABS_MEAN = 1e10  # far above any feature's scale (IS10 functionals stay below 1e6); overflows no float32 z-score
 
 
 def check_weights(weights: Mapping[str, torch.Tensor], source: Path) -> None:

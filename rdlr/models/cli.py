@@ -132,8 +132,8 @@ def configure_predict(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="audio files, folders (searched recursively) or manifest CSVs")
     parser.add_argument("--out", type=Path, default=None, metavar="CSV",
-                        help="predictions CSV to write (default: print it); checked writable before any audio "
-                             "is read. Cells starting with = + - @ tab or CR get a leading ' so spreadsheets do "
+                        help="predictions CSV to write (default: print it), probabilities to 6 decimals; "
+                             "checked writable before any audio is read. Cells starting with = + - @ tab or CR get a leading ' so spreadsheets do "
                              "not evaluate them")
     parser.add_argument("--batch-size", type=int, default=16, help="files per extraction batch (default 16)")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where extractors and model run")
@@ -157,11 +157,15 @@ def safe_frame(frame: Any) -> Any:
     return safe
 
 
+PROBABILITY_DECIMALS = 6
+
+
 def to_safe_csv(frame: Any, target: Any) -> None:
-    """Write ``frame`` to ``target`` spreadsheet-safe, every text cell quoted (pandas leaves a bare CR unquoted)."""
+    """Write ``frame`` to ``target`` spreadsheet-safe, every text cell quoted (pandas leaves a bare CR unquoted),
+    numbers rounded to :data:`PROBABILITY_DECIMALS` decimals (and left unquoted)."""
     import csv
 
-    safe_frame(frame).to_csv(target, index=False, quoting=csv.QUOTE_NONNUMERIC)
+    safe_frame(frame).round(PROBABILITY_DECIMALS).to_csv(target, index=False, quoting=csv.QUOTE_NONNUMERIC)
 
 
 def write_atomically_csv(frame: Any, path: Path) -> None:

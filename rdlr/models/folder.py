@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from rdlr.features.provenance import package_versions
-from rdlr.models.checks import STD_FLOOR, check_classes, check_weights
+from rdlr.models.checks import MAX_ABS_MEAN, STD_FLOOR, check_classes, check_weights
 from rdlr.models.card import README_FILE, model_card
 from rdlr.safe_text import DocumentError, read_json
 
@@ -207,6 +207,9 @@ def _statistics(doc: Mapping[str, Any], input_dim: int, source: Path) -> tuple[n
         arrays.append(array)
     if (arrays[1] < STD_FLOOR).any():
         raise ModelFolderError(f"{source}: normalization.std must be at least {STD_FLOOR:g} in every dimension")
+    if (np.abs(arrays[0]) > MAX_ABS_MEAN).any():
+        raise ModelFolderError(f"{source}: normalization.mean must be at most {MAX_ABS_MEAN:g} in magnitude in every "
+                               "dimension")
     return arrays[0], arrays[1]
 
 

@@ -1,7 +1,7 @@
 """What to predict: audio files, folders (searched recursively for audio) and manifest CSVs, as utterance records.
 
-Each record is a dict with ``path``, ``utt_id`` (``""`` unless it comes from a manifest) and, where a manifest
-has one, ``transcript`` (used by the ``bert`` feature set when the model transcribes with no Whisper). A folder
+Each record is a dict with ``path``, ``utt_id`` (the manifest's, else the file name without its suffix) and, where
+a manifest has one, ``transcript`` (used by the ``bert`` feature set when the model transcribes with no Whisper). A folder
 holding no audio becomes one record with an ``error``; missing or unreadable files are found when their audio is
 read, so every input shows up in the predictions.
 """
@@ -31,7 +31,8 @@ def audio_suffixes() -> frozenset[str]:
 
 
 def record(path: str | os.PathLike[str], utt_id: str = "", transcript: str | None = None) -> dict[str, Any]:
-    return {"path": str(path), "utt_id": utt_id, "transcript": transcript, "error": ""}
+    """One utterance to predict; ``utt_id`` defaults to the file name without its suffix."""
+    return {"path": str(path), "utt_id": utt_id or Path(path).stem, "transcript": transcript, "error": ""}
 
 
 def manifest_records(frame: pd.DataFrame, source: str | Path) -> list[dict[str, Any]]:

@@ -75,10 +75,12 @@ class TrainedModel:
 
     def predict_features(self, x: "np.ndarray | torch.Tensor") -> pd.DataFrame:
         """``label`` and ``prob_<class>`` for each row of precomputed features (the model's feature sets
-        concatenated in its order, as :func:`rdlr.features.load` returns them)."""
+        concatenated in its order, as :func:`rdlr.features.load` returns them); ``label`` is "" where the model's
+        output is not finite."""
         probs = self.probabilities(x)
+        finite = np.isfinite(probs).all(axis=1)
         frame = pd.DataFrame(probs.astype(np.float64), columns=self.probability_columns)
-        frame.insert(0, "label", [self.classes[i] for i in probs.argmax(axis=1)] if len(probs) else [])
+        frame.insert(0, "label", [self.classes[i] if ok else "" for i, ok in zip(probs.argmax(axis=1), finite)])
         return frame
 
     def _extract(self, batch: list[dict[str, Any]]) -> list[np.ndarray | None]:
@@ -94,6 +96,8 @@ class TrainedModel:
                     r["error"] = result.error or f"{spec.name}: no features returned"
                 elif result.vector.shape != (spec.dim,):
                     r["error"] = f"{spec.name}: {result.vector.size} values, the model expects {spec.dim}"
+                elif not np.isfinite(result.vector).all():
+                    r["error"] = f"{spec.name}: non-finite features: {r['path']}"
                 else:
                     parts[id(r)].append(np.asarray(result.vector, dtype=np.float32))
         return [np.concatenate(parts[id(r)]) if not r["error"] else None for r in batch]
@@ -101,8 +105,9 @@ class TrainedModel:
     def predict(self, paths_or_manifest: Inputs, batch_size: int = FILE_BATCH, progress: bool = True) -> pd.DataFrame:
         """Predict audio files, folders (recursively) or manifests (CSV paths or a DataFrame with ``path``).
 
-        One row per utterance: ``path``, ``utt_id`` (from a manifest, else ""), ``label``, ``prob_<class>`` and
-        ``error`` ("" when predicted; else the reason, with empty label and NaN probabilities).
+        One row per utterance: ``path``, ``utt_id`` (from a manifest, else the file name without its suffix),
+        ``label``, ``prob_<class>`` and ``error`` ("" when predicted; else the reason, with empty label and NaN
+        probabilities; a non-finite model output is such an error, never a label).
         """
         from tqdm.auto import tqdm
 
@@ -126,6 +131,9 @@ class TrainedModel:
         probs = np.full((len(records), len(self.classes)), np.nan)
         labels[good] = scores["label"].to_numpy()
         probs[good] = scores[self.probability_columns].to_numpy()
+        for index in np.asarray(good, dtype=int)[scores["label"].to_numpy() == ""]:
+            records[index]["error"] = f"non-finite model output (check the model folder): {records[index]['path']}"
+            probs[index] = np.nan
         frame = pd.DataFrame({"path": [r["path"] for r in records], "utt_id": [r["utt_id"] for r in records],
                               "label": labels})
         frame[self.probability_columns] = probs

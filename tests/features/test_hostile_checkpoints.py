@@ -1,4 +1,5 @@
-"""Hand-written hostile pickles given as ``--w2v-checkpoint``: reading them must fail clearly and run nothing.
+"""Hand-written hostile pickles given as ``--w2v-checkpoint``, a Whisper ``.pt`` or an HF folder's
+``pytorch_model.bin``: reading them must fail in one line naming the file and the global, and run nothing.
 
 Each payload, unpickled by plain :mod:`pickle`, writes a marker file (checked by the first test, so the payloads
 are known to be live); read through :func:`rdlr.features.safe_unpickle.load_checkpoint`, in torch's legacy and zip
@@ -171,3 +172,34 @@ def test_numpy_scalars_load_under_the_numpy_1_and_2_paths(tmp_path):
     path.write_bytes(old_path)
     loaded = load_checkpoint(path)
     assert loaded == {"val_loss": 2.5, "updates": 7} and isinstance(loaded["val_loss"], np.float64)
+
+
+def test_a_hostile_whisper_checkpoint_is_one_line_naming_the_file_and_the_global(tmp_path):
+    pytest.importorskip("whisper")
+    from rdlr.features.text import load_whisper
+
+    marker = tmp_path / "marker"
+    path = zip_file(tmp_path / "medium.en.pt", os_system(marker))
+    with pytest.raises(ValueError) as raised:
+        load_whisper(path)
+    message = str(raised.value)
+    assert not marker.exists() and "\n" not in message
+    assert f"cannot read checkpoint {path}: it names the global os.system" in message
+
+
+def test_a_hostile_pickle_in_an_hf_folder_is_one_line_naming_the_file_and_the_global(tmp_path, tiny_encoder):
+    from safetensors.torch import load_file
+
+    from rdlr.features.hf_encoder import HFEncoderConfig, HFEncoderExtractor
+
+    folder = tiny_encoder(tmp_path / "encoder", "wav2vec2", True)
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    HFEncoderExtractor(HFEncoderConfig(str(folder))).setup()  # the genuine pickled weights load
+    marker = tmp_path / "marker"
+    zip_file(folder / "pytorch_model.bin", os_system(marker))
+    with pytest.raises(ValueError) as raised:
+        HFEncoderExtractor(HFEncoderConfig(str(folder))).setup()
+    message = str(raised.value)
+    assert not marker.exists() and "\n" not in message
+    assert f"{folder / 'pytorch_model.bin'}: it names the global os.system" in message

@@ -252,3 +252,15 @@ def test_config_hash_follows_the_resolved_checkpoint_path(tmp_path, monkeypatch)
     assert relative.checkpoint == str(tmp_path / "w.pt")
     assert relative.config_hash() == Wav2VecConfig(checkpoint=str(tmp_path / "w.pt")).config_hash()
     assert relative.config_hash() != Wav2VecConfig(checkpoint=str(tmp_path / "v.pt")).config_hash()
+
+
+def test_a_2019_checkpoint_naming_its_architecture_audio_cpc_loads_as_wav2vec(tmp_path):
+    """fairseq of 2019 pickled ``args.arch = 'audio_cpc'`` (its loader renames it ``wav2vec``): same encoder."""
+    args = fairseq_args(SMALL_FEATURES, SMALL_AGGREGATOR, arch="audio_cpc")
+    state = random_state(fairseq_args(SMALL_FEATURES, SMALL_AGGREGATOR))
+    old = save_fairseq_checkpoint(tmp_path / "audio_cpc.pt", args, state)
+    new = save_fairseq_checkpoint(tmp_path / "wav2vec.pt", fairseq_args(SMALL_FEATURES, SMALL_AGGREGATOR), state)
+    assert vars(load_checkpoint(old)["args"])["arch"] == "audio_cpc"
+    wave = torch.randn(1, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(load_wav2vec(old)(wave), load_wav2vec(new)(wave), rtol=0, atol=0)

@@ -206,3 +206,33 @@ def test_model_folders_that_would_predict_garbage_are_refused_in_one_line(case, 
         else:
             check_classes(["=cmd|' /C calc'!A0", "../../etc/passwd", "a\nb,c", "angry"], source)
     assert str(source) in str(caught.value)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"normalization": "huge_mean"}, "normalization.mean must be at most 1e\\+10 in magnitude"),
+    ({"weights": {"file": WEIGHTS_FILE}}, "model.json: missing key 'sha256'"),
+])
+def test_a_huge_mean_or_a_card_without_the_weights_sha256_is_refused(tmp_path, change, message):
+    make_model(tmp_path / "m")
+    if change.get("normalization") == "huge_mean":
+        document = json.loads((tmp_path / "m" / CARD_FILE).read_text())
+        document["normalization"]["mean"][7] = 1e30
+        change = {"normalization": document["normalization"]}
+    edit_card(tmp_path / "m", **change)
+    with pytest.raises(ModelFolderError, match=message) as raised:
+        load_model(tmp_path / "m")
+    assert str(tmp_path / "m" / CARD_FILE) in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_non_finite_output_is_an_error_row_never_a_label(tmp_path, monkeypatch):
+    from rdlr.features.base import Extracted
+
+    make_model(tmp_path / "m")
+    model = load_model(tmp_path / "m")
+    assert model.predict_features(np.full((1, DIM), 3e38, dtype=np.float32))["label"].tolist() == [""]
+    vectors = [np.full(DIM, np.nan, dtype=np.float32), np.full(DIM, 3e38, dtype=np.float32)]
+    monkeypatch.setattr(model.extractors[0], "extract", lambda batch: [Extracted(vector=v) for v in vectors])
+    rows = model.predict([tmp_path / "nan.wav", tmp_path / "overflow.wav"], progress=False)
+    assert rows["label"].tolist() == ["", ""] and rows[model.probability_columns].isna().all().all()
+    assert rows["error"].tolist() == [f"is10: non-finite features: {tmp_path / 'nan.wav'}",
+                                      f"non-finite model output (check the model folder): {tmp_path / 'overflow.wav'}"]

@@ -43,21 +43,26 @@ def inputs(demo_model, tmp_path_factory) -> dict[str, Path]:
             "corrupt": root / "corrupt.wav", "empty": root / "empty.wav"}
 
 
-def test_cli_and_python_agree_to_the_last_digit(demo_model, inputs, tmp_path):
+def test_the_cli_writes_the_python_table_with_probabilities_to_6_decimals(demo_model, inputs, tmp_path):
     args = [str(p) for p in inputs.values()]
     assert main(["predict", str(demo_model.folder), *args, "--out", str(tmp_path / "p.csv"), "--no-progress"]) == 0
     from_cli = read_predictions(tmp_path / "p.csv")
     from_python = rdlr.load_model(demo_model.folder).predict(args, progress=False)
     assert list(from_python.columns) == COLUMNS
-    pd.testing.assert_frame_equal(from_cli, from_python, check_exact=True)
+    pd.testing.assert_frame_equal(from_cli, from_python.round(6), check_exact=True)
+    written = pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
+    decimals = written[PROBS].stack().str.partition(".")[2].str.len()
+    assert decimals.max() == 6
 
     good = from_python[from_python["error"] == ""]
     assert len(good) == 8 + 5 and set(good["label"]) <= set(CLASSES)
     np.testing.assert_allclose(good[PROBS].sum(axis=1), 1.0, rtol=1e-6)
     assert (good["label"] == good[PROBS].idxmax(axis=1).str.removeprefix("prob_")).all()
-    assert good["utt_id"].tolist() == [""] * 8 + [f"POD-demo_s01_u{i:03d}" for i in range(1, 6)]
+    stems = [Path(path).stem for path in good["path"].iloc[:8]]  # files of a folder: utt_id from the file name
+    assert good["utt_id"].tolist() == stems + [f"POD-demo_s01_u{i:03d}" for i in range(1, 6)]
     bad = from_python[from_python["error"] != ""].set_index("path")
     assert bad.loc[str(inputs["missing"]), "error"].startswith("missing file")
+    assert bad.loc[str(inputs["missing"]), "utt_id"] == "missing"  # a file given directly
     assert bad.loc[str(inputs["corrupt"]), "error"].startswith("unreadable audio")
     assert bad.loc[str(inputs["empty"]), "error"].startswith("empty audio")
     assert (bad["label"] == "").all() and bad[PROBS].isna().all().all()
