@@ -5,7 +5,8 @@ Prepare + extract + sweep + report in one command:
 1. **prepare** the manifest of every corpus of the spec (the demo generator, the corpus loaders, or manifests);
 2. **extract** the spec's feature sets into the feature store with Ray Data (only what the store lacks);
 3. **sweep** the spec on Ray Tune (:mod:`rdlr.sweep`; resumes where an earlier run stopped);
-4. **report**: Tables 2/3 with validation selection, and the paper's protocol (test selection) beside it.
+4. **report**: Tables 2/3 with the spec's headline selection (validation, or the paper's test-set selection for
+   the paper-protocol specs), and the other selection beside it.
 
 ``rdlr reproduce --demo`` generates the demo corpora and runs ``sweeps/demo.yaml`` (on a local Ray unless
 ``--address``, ``RAY_ADDRESS`` or a Ray already running on this machine is found); results in ``./rdlr_runs/demo``,
@@ -30,6 +31,7 @@ from rdlr.sweep.inputs import (
     resolve_data_root, resolve_storage, resolved_info, resolved_models, spec_corpora, storage_note,
 )  # fmt: skip
 from rdlr.sweep.spec import SpecError, SweepSpec, load_spec
+from rdlr.sweep.spec_files import packaged_specs
 
 DEMO_SPEC = "demo"
 
@@ -37,7 +39,8 @@ DEMO_SPEC = "demo"
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr reproduce``."""
     parser.add_argument("spec", nargs="?", default=None,
-                        help="sweep spec (YAML file or packaged name: table2, table3, demo); default with --demo: demo")
+                        help=f"sweep spec (YAML file or packaged name: {', '.join(packaged_specs())}); default with "
+                             "--demo: demo")
     parser.add_argument("--demo", action="store_true",
                         help="generate the demo corpora and run the demo spec (minutes on a laptop)")
     add_common_arguments(parser)
@@ -91,13 +94,19 @@ def _resolve(args: argparse.Namespace) -> tuple[SweepSpec, str, Path | None, str
 
 
 def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False) -> Path:
-    """Render the report with validation selection (returned) and with the paper's protocol beside it."""
+    """Render the report with the spec's headline selection (returned; validation unless the spec's
+    ``report.selection`` says ``paper``) and with the other selection beside it."""
     from rdlr.report.build import render_report
+    from rdlr.report.selection import SELECTIONS, headline_selection
     from rdlr.sweep.files import read_results_uri
 
     results = read_results_uri(results_uri)
-    index = render_report(results, out, selection="validation", spec=spec.to_dict(), all_rows=all_rows)
-    render_report(results, out, selection="paper", spec=spec.to_dict(), all_rows=all_rows)
+    plain = spec.to_dict()
+    headline = headline_selection(plain)
+    index = render_report(results, out, selection=headline, spec=plain, all_rows=all_rows)
+    for other in SELECTIONS:
+        if other != headline:
+            render_report(results, out, selection=other, spec=plain, all_rows=all_rows)
     return index
 
 
@@ -149,5 +158,5 @@ def run(args: argparse.Namespace) -> int:
         return 130
     minutes, seconds = divmod(int(time.monotonic() - started), 60)
     print(f"\ndone in {minutes}m{seconds:02d}s: {outcome.rows} trials; results {outcome.results_uri}; "
-          f"report {index} (paper's protocol in {index.parent / 'paper-selection'})")
+          f"report {index} (the other selection in {index.parent}/*-selection/)")
     return 0 if outcome.ok else 1

@@ -1,7 +1,7 @@
 """Render a sweep's results as the paper's Tables 2 and 3, a paired comparison, plots, and an index.
 
-``render_report(results, out_dir)`` writes ``<out_dir>/<spec_id>/`` (``.../paper-selection/`` for the paper's
-protocol): table2/table3 (+ ``other`` for rows outside the paper's layout) as .md/.tex/.csv, comparison.md/.csv,
+``render_report(results, out_dir)`` writes ``<out_dir>/<spec_id>/`` (the spec's headline selection; the other in
+``.../<selection>-selection/``, e.g. ``paper-selection/``): table2/table3 (+ ``other`` for rows outside the paper's layout) as .md/.tex/.csv, comparison.md/.csv,
 selection.md/.csv, metrics.md/.csv (macro-F1, per-class recall; when the results carry them), plots/*.png + .pdf and
 README.md, the index, whose path it returns. Numbers are the test UA (%) of the configuration chosen by
 :mod:`rdlr.report.selection`, mean ± 95 % t-interval over seeds; missing cells stay missing, and table rows without
@@ -23,7 +23,7 @@ import pandas as pd
 from rdlr.report.cells import Table, build_table
 from rdlr.report.class_metrics import class_metrics_frame, has_class_metrics, render_class_metrics
 from rdlr.report.compare import compare_methods, render_comparison
-from rdlr.report.files import PAPER_SELECTION_DIR, find_spec, staged_folder, write_text
+from rdlr.report.files import find_spec, selection_subfolder, staged_folder, write_text
 from rdlr.report.layout import (
     PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, features_title, load_paper_results, method_label, order_corpora,
     other_rows, paper_lookup, table2_rows, table3_rows,
@@ -34,7 +34,7 @@ from rdlr.report.prose import (
     table_notes,
 )  # fmt: skip
 from rdlr.report.render import render_csv, render_latex, render_markdown
-from rdlr.report.selection import check_selection, selected_trials
+from rdlr.report.selection import SELECTIONS, check_selection, headline_selection, selected_trials
 from rdlr.results import read_results, validate_results
 
 
@@ -63,7 +63,7 @@ def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all
 def render_report(
     results: pd.DataFrame | str | PathLike[str],
     out_dir: str | PathLike[str],
-    selection: str = "validation",
+    selection: str | None = None,
     spec: dict[str, Any] | None = None,
     *,
     proposed: str = PROPOSED,
@@ -73,20 +73,23 @@ def render_report(
     """Write the report of one sweep and return the path of its index (``README.md``).
 
     ``results``: the results table (DataFrame) or the path of results.csv / of the spec folder holding it (a spec
-    file beside it is read when ``spec`` is None). ``selection``: "validation" (best mean validation UA, default)
-    or "paper" (best mean test UA, the paper's protocol; written to ``<spec_id>/paper-selection/``). ``spec``: the
-    sweep spec (its ``spec_id``; its ``held_out`` list orders corpora outside the paper's). ``proposed``: the method
+    file beside it is read when ``spec`` is None). ``selection``: "validation" (best mean validation UA) or "paper"
+    (best mean test UA, the paper's protocol); None: the spec's headline (:func:`headline_selection`, validation
+    unless the spec's ``report.selection`` says otherwise). The headline selection is written to ``<spec_id>/``,
+    the other to ``<spec_id>/<selection>-selection/`` (:func:`selection_subfolder`). ``spec``: the sweep spec (its
+    ``spec_id``; its ``held_out`` list orders corpora outside the paper's; its ``report.selection``). ``proposed``: the method
     compared against every baseline. ``plots``: draw the figures (PNG and PDF). ``all_rows``: keep the paper's
     full layout, rows without results included (shown as missing).
     """
-    check_selection(selection)
     spec = dict(spec or {})
     frame, source, implied = _load(results, spec)
+    headline = headline_selection(spec)
+    selection = check_selection(selection or headline)
     spec_id = _spec_id(frame, spec, implied, source)
     if "spec_id" in frame.columns:
         frame = frame[frame["spec_id"].isna() | (frame["spec_id"].astype(str) == spec_id)]
     frame = validate_results(frame, source)
-    dest = Path(out_dir) / _safe(spec_id) / (PAPER_SELECTION_DIR if selection == "paper" else "")
+    dest = Path(out_dir) / _safe(spec_id) / selection_subfolder(selection, headline)
     trials = selected_trials(frame, selection)
     if plots:
         check_confusions(trials)
@@ -94,7 +97,8 @@ def render_report(
     preferred = [str(x) for x in held_out] if isinstance(held_out, (list, tuple)) else []
     info = ReportInfo(spec_id, selection, sorted(frame["seed"].unique().tolist()),
                       order_corpora(frame["held_out"], preferred), spec)
-    keep = () if selection == "paper" else (PAPER_SELECTION_DIR,)  # the other protocol's report stays
+    others = [selection_subfolder(other, headline) for other in SELECTIONS if other != headline]
+    keep = others if selection == headline else ()  # the other protocol's report stays
     with staged_folder(dest, keep=keep) as staging:
         _write_outputs(staging, frame, trials, info, plots=plots, proposed=proposed, all_rows=all_rows)
     return dest / "README.md"

@@ -23,6 +23,13 @@ SPEC_FILES: tuple[str, ...] = ("spec.json", "spec.yaml", "spec.yml")
 PAPER_SELECTION_DIR = "paper-selection"  # subfolder of <out>/<spec_id>/ for the paper's (test-set) selection
 
 
+def selection_subfolder(selection: str, headline: str) -> str:
+    """Where the report with ``selection`` goes under ``<out>/<spec_id>/``: the headline selection's in the folder
+    itself, the other one's in ``<selection>-selection/`` (:data:`PAPER_SELECTION_DIR` beside a validation
+    headline, ``validation-selection/`` beside the paper's)."""
+    return "" if selection == headline else f"{selection}-selection"
+
+
 def find_spec(folder: str | PathLike[str]) -> dict[str, Any] | None:
     """The sweep spec saved beside results.csv (spec.json / spec.yaml / spec.yml), or None."""
     for name in SPEC_FILES:

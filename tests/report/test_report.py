@@ -496,3 +496,20 @@ def test_paper_numbers_match_the_paper_text() -> None:
     ]
     ours = load_paper_results()[list(PAPER_CORPORA) + [AVG]].to_numpy().tolist()
     assert printed == ours
+
+
+def test_a_paper_protocol_spec_leads_with_the_test_set_selection(tmp_path: Path) -> None:
+    results = make_results()
+    spec = {"spec_id": "golden", "report": {"selection": "paper"}}
+    headline = render_report(results, tmp_path, spec=spec, plots=False)  # selection from the spec
+    beside = render_report(results, tmp_path, selection="validation", spec=spec, plots=False)
+    assert headline == tmp_path / "golden" / "README.md"
+    assert beside == tmp_path / "golden" / "validation-selection" / "README.md"
+    assert "**Selection:** paper" in headline.read_text(encoding="utf-8")
+    assert "**Selection:** validation" in beside.read_text(encoding="utf-8")
+    render_report(results, tmp_path, spec=spec, plots=False)  # re-rendering the headline keeps the other beside it
+    assert beside.is_file() and not (tmp_path / "golden" / "paper-selection").exists()
+    chosen = pd.read_csv(headline.parent / "table2.csv").set_index(["protocol", "method"])
+    expected = pd.read_csv(render_report(results, tmp_path / "plain", selection="paper", plots=False).parent
+                           / "table2.csv").set_index(["protocol", "method"])
+    pd.testing.assert_frame_equal(chosen, expected)  # the same numbers as the paper selection of a plain spec
