@@ -169,7 +169,7 @@ def test_spec_file_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=rf"{path}: seeds must be a list of an integer"):
         load_spec(path)
     with pytest.raises(SpecError, match=r"sweep spec 'tabel2' not found; .*packaged specs: demo, public, "
-                                        r"public-multilingual, table2, table3"):
+                                        r"public-multilingual, table2, table2-paper, table3, table3-paper"):
         load_spec("tabel2")
 
 
