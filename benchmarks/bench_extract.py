@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
               f"batch size {args.batch_size}; {args.repeats} round(s)", flush=True)
         for path in files:  # warm the page cache so that no method pays for the first read from disk
             sf.read(path)
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         results: dict[str, list[float]] = {}
         for round_ in range(args.repeats):
             # (a) before and after the round: the reference for this round's ratios is their mean, which

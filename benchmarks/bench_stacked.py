@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from rdlr.methods import get_method  # noqa: E402
 from rdlr.models.folder import write_atomically  # noqa: E402
-from rdlr.train import TrainConfig, TrialData  # noqa: E402
+from rdlr.train import PreparedRows, TrainConfig, TrialData  # noqa: E402
 from rdlr.train.loop import _build_training, _train_epoch, _Training  # noqa: E402
 from stacked_copies import FORMULATIONS, StackedNetworks, StackedTraining, init_copies, train_epoch  # noqa: E402
 
@@ -71,7 +71,7 @@ def _separate_runs(data: TrialData, method_id: str, hparams: dict[str, Any], see
     runs = []
     for seed in seeds:
         torch.manual_seed(seed)
-        run = _build_training(data, get_method(method_id), hparams, TrainConfig(device=device), None)
+        run = _build_training(PreparedRows(data), get_method(method_id), hparams, TrainConfig(device=device), None)
         runs.append((run, torch.Generator().manual_seed(seed)))
     return runs
 

@@ -1,12 +1,14 @@
 """The ``rdlr`` command (also ``python -m rdlr``). Each subcommand lives in its own module, which defines
 ``configure_parser(parser)`` and ``run(args) -> int`` (or in an object of a module, named ``module:object``, that
-has both); this file only dispatches."""
+has both); this file only dispatches, importing only the chosen subcommand's module so that ``rdlr --help``
+stays fast."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+from collections.abc import Iterable, Sequence
 from importlib import metadata
 
 from rdlr import __version__
@@ -32,26 +34,41 @@ def installed_version() -> str:
         return __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(configured: Iterable[str] = SUBCOMMANDS) -> argparse.ArgumentParser:
+    """The ``rdlr`` parser; the subcommands in ``configured`` get their options (which imports their modules),
+    the others only their one-line help."""
     parser = argparse.ArgumentParser(
         prog="rdlr",
         description="Cross-corpus speech emotion recognition with relative difficulty and labeling reliability "
         "(Ahn et al., Sensors 2024): corpora, features, sweeps, reports and trained models.",
     )
     parser.add_argument("--version", action="version", version=f"rdlr {installed_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    configured = set(configured)
     for name, (target, help_text) in SUBCOMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name not in configured:
+            continue
         module_name, _, attribute = target.partition(":")  # "package.module:object" when a module has several
         module = importlib.import_module(module_name)
         command = getattr(module, attribute) if attribute else module
-        command_parser = sub.add_parser(name, help=help_text, description=help_text)
         command.configure_parser(command_parser)
         command_parser.set_defaults(_run=command.run)
     return parser
 
 
+def chosen_subcommand(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (its first word that is not an option), or None."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(configured=[chosen_subcommand(argv)])
+    args = parser.parse_args(argv)
+    if args.command is None:  # plain `rdlr`: the help, not just "arguments are required"
+        parser.print_help(sys.stderr)
+        return 2
     return int(args._run(args) or 0)
 
 

@@ -5,11 +5,10 @@ Prepare + extract + sweep + report in one command:
 1. **prepare** the manifest of every corpus of the spec (the demo generator, the corpus loaders, or manifests);
 2. **extract** the spec's feature sets into the feature store with Ray Data (only what the store lacks);
 3. **sweep** the spec on Ray Tune (:mod:`rdlr.sweep`; resumes where an earlier run stopped);
-4. **report**: Tables 2/3 with the spec's headline selection (validation, or the paper's test-set selection for
-   the paper-protocol specs), and the other selection beside it.
+4. **report**: Tables 2/3 with validation selection, and the paper's protocol (test selection) beside it.
 
-``rdlr reproduce --demo`` generates the demo corpora and runs ``sweeps/demo.yaml`` (on a local Ray unless
-``--address``, ``RAY_ADDRESS`` or a Ray already running on this machine is found); results in ``./rdlr_runs/demo``,
+``rdlr reproduce --demo`` generates the demo corpora and runs ``sweeps/demo.yaml`` (on a private local Ray unless
+``--address`` or ``RAY_ADDRESS`` names a cluster); results in ``./rdlr_runs/demo``,
 report in ``./reports/demo``. Every step skips work already done, so re-running resumes. The stages' logic lives
 in library modules (:mod:`rdlr.sweep.inputs`, :mod:`rdlr.features`, :mod:`rdlr.sweep.driver`, :mod:`rdlr.report`).
 """
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from rdlr.cluster.capacity import find_capacity
 from rdlr.features.placement import AUTO, DEVICES, extraction_device
-from rdlr.cluster.session import ray_session
+from rdlr.cluster.session import cluster_address, ray_session
 from rdlr.storage import check_writable
 from rdlr.sweep.cli import add_common_arguments
 from rdlr.sweep.inputs import (
@@ -39,8 +38,8 @@ DEMO_SPEC = "demo"
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr reproduce``."""
     parser.add_argument("spec", nargs="?", default=None,
-                        help=f"sweep spec (YAML file or packaged name: {', '.join(packaged_specs())}); default with "
-                             "--demo: demo")
+                        help=f"sweep spec: a YAML file or a packaged name ({', '.join(packaged_specs())}); "
+                        "default with --demo: demo")
     parser.add_argument("--demo", action="store_true",
                         help="generate the demo corpora and run the demo spec (minutes on a laptop)")
     add_common_arguments(parser)
@@ -93,21 +92,18 @@ def _resolve(args: argparse.Namespace) -> tuple[SweepSpec, str, Path | None, str
     return spec, storage, data_root, store
 
 
-def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False) -> Path:
-    """Render the report with the spec's headline selection (returned; validation unless the spec's
-    ``report.selection`` says ``paper``) and with the other selection beside it."""
+def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False) -> tuple[Path, Path]:
+    """Render the report with validation selection and with the paper's protocol (test-set selection) beside it;
+    returns the index of the spec's headline selection, then the other's."""
     from rdlr.report.build import render_report
-    from rdlr.report.selection import SELECTIONS, headline_selection
+    from rdlr.report.selection import SELECTIONS
     from rdlr.sweep.files import read_results_uri
 
     results = read_results_uri(results_uri)
-    plain = spec.to_dict()
-    headline = headline_selection(plain)
-    index = render_report(results, out, selection=headline, spec=plain, all_rows=all_rows)
-    for other in SELECTIONS:
-        if other != headline:
-            render_report(results, out, selection=other, spec=plain, all_rows=all_rows)
-    return index
+    indexes = {selection: render_report(results, out, selection=selection, spec=spec.to_dict(), all_rows=all_rows)
+               for selection in SELECTIONS}
+    headline = spec.headline_selection
+    return indexes[headline], next(index for selection, index in indexes.items() if selection != headline)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,11 +111,11 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         spec, storage, data_root, store = _resolve(args)
-        capacity = find_capacity(args.autoscaler_config, joined=bool(args.address))
+        capacity = find_capacity(args.autoscaler_config, joined=cluster_address(args.address) is not None)
     except (SpecError, ValueError, OSError) as error:
         print(f"rdlr reproduce: error: {error}", file=sys.stderr)
         return 2
-    note = storage_note(storage, args.address)
+    note = storage_note(storage, cluster_address(args.address))
     if note:
         print(note, file=sys.stderr)
     from rdlr.corpora import ManifestError, SplitError
@@ -131,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     stages = _Stages(4)
     print(f"rdlr reproduce {spec.id}: {len(spec.jobs())} jobs, {spec.num_trials()} trials; storage {storage}")
     try:
-        with ray_session(args.address, log_to_driver=False) as ray:
+        with ray_session(args.address, verbose=args.verbose) as ray:
             stages.next(f"prepare manifests ({spec.data.source} data{f' under {data_root}' if data_root else ''})")
             manifest = prepare_manifest(spec, data_root, log=_say)
             print_plan(spec, manifest, "the spec's corpora", log=_say)
@@ -149,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             print("rdlr reproduce: no finished trials, so no report", file=sys.stderr)
             return 1
         stages.next(f"report into {args.out / spec.id}")
-        index = _report(spec, outcome.results_uri, args.out, all_rows=args.all_rows)
+        index, beside = _report(spec, outcome.results_uri, args.out, all_rows=args.all_rows)
     except (SpecError, SweepError, ManifestError, SplitError, FeatureStoreError, ValueError, OSError) as error:
         print(f"rdlr reproduce: error: {error}", file=sys.stderr)
         return 2
@@ -158,5 +154,5 @@ def run(args: argparse.Namespace) -> int:
         return 130
     minutes, seconds = divmod(int(time.monotonic() - started), 60)
     print(f"\ndone in {minutes}m{seconds:02d}s: {outcome.rows} trials; results {outcome.results_uri}; "
-          f"report {index} (the other selection in {index.parent}/*-selection/)")
+          f"report {index} (the other selection beside it: {beside})")
     return 0 if outcome.ok else 1

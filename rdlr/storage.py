@@ -28,6 +28,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from rdlr.safe_text import parse_json
+
 LOCK_FILE = ".lock"
 MIN_FREE_BYTES = 256 * 1024**2  # refuse to start work on a disk with less free space than this
 UNREADABLE_LOCK_S = 10.0  # an empty or garbled lock file older than this is left over from a crash
@@ -84,9 +86,10 @@ class Storage:
     def exists(self, *parts: str) -> bool:
         return self.fs.get_file_info(self.path(*parts)).type != pafs.FileType.NotFound
 
-    def read(self, *parts: str) -> bytes:
+    def read(self, *parts: str, limit: int | None = None) -> bytes:
+        """The bytes of a file; with ``limit``, at most that many (more are never read)."""
         with self.fs.open_input_stream(self.path(*parts)) as stream:
-            return stream.read()
+            return stream.read() if limit is None else stream.read(limit)
 
     def write(self, data: bytes, *parts: str) -> None:
         """Write a whole file (:func:`put_file`): readers never see half of it."""
@@ -273,6 +276,6 @@ class FolderLock:
 
 def _parse_holder(raw: bytes) -> LockHolder | None:
     try:
-        return LockHolder(**json.loads(raw.decode()))
-    except (ValueError, TypeError, UnicodeDecodeError):
+        return LockHolder(**parse_json(raw, "lock file"))
+    except (ValueError, TypeError):
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+import subprocess
 import sys
 import tomllib
 from importlib import metadata
@@ -72,3 +73,44 @@ def test_a_non_editable_install_ships_every_package_and_the_packaged_specs():
                           ("rdlr", "data/paper_results.csv")):
         folder = REPO_ROOT / setuptools["package-dir"].get(package, package.replace(".", "/"))
         assert (folder / name).is_file() and any((folder / name).match(f"*/{pattern}") for pattern in data[package])
+
+
+def test_no_command_prints_the_help(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "usage: rdlr" in err and "reproduce" in err and "predict" in err
+
+
+def test_top_level_help_imports_neither_torch_nor_ray():
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['rdlr', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('rdlr', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted({'torch', 'ray', 'pandas'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "usage: rdlr" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_lazy_package_attributes_still_resolve():
+    assert rdlr.losses.__name__ == "rdlr.losses"
+    assert callable(rdlr.load_model)
+
+
+def _help_of(name: str, capsys) -> str:
+    with pytest.raises(SystemExit):
+        build_parser([name]).parse_args([name, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_help_texts_name_what_a_user_needs(capsys):
+    from rdlr.sweep.spec_files import packaged_specs
+
+    reproduce_help = _help_of("reproduce", capsys)
+    assert all(spec in reproduce_help for spec in packaged_specs())
+    assert "required (except for demo): --out OUT" in _help_of("prepare", capsys)
+    assert "--protocol {out_of_corpus,within_corpus} which of the sweep's protocols" in _help_of("export", capsys)

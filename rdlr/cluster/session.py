@@ -1,7 +1,9 @@
-"""The one way rdlr connects to Ray: reuse the instance this process already initialised, else join ``address``
-(``auto``, ``ray://host:10001``, ...), else let ``ray.init()`` decide: it joins the cluster named by ``RAY_ADDRESS``
-or one already running on this machine, and otherwise starts a local instance. Whatever this function started or
-joined it also leaves again on exit.
+"""The one way rdlr connects to Ray: reuse the instance this process already initialised, else join the cluster
+named by ``address`` (a command's ``--address``: ``auto`` for the one running on this machine, as on a ``ray up``
+head, ``HOST:6379``, ``ray://HOST:10001``) or by the ``RAY_ADDRESS`` environment variable, else start a private
+local Ray for this command alone (``address="local"``, no dashboard). A Ray that someone else started on this
+machine is never joined unless named. Whatever this function started or joined it also leaves again on exit.
+Ray's console output is quiet unless ``verbose`` (:mod:`rdlr.cluster.console`).
 
 Before joining ``address`` it warns when the cluster runs another Ray version than this machine: Ray refuses such a
 driver with an error that names neither the image nor the fix. The cluster of ``cluster.yaml`` runs the Ray version
@@ -10,29 +12,50 @@ of its container image, and ``pip install -e ".[cluster]"`` pins the same versio
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rdlr.cluster.console import init_options, quiet_ray_console
+
+ADDRESS_ENV = "RAY_ADDRESS"
+PRIVATE = "local"  # ray.init's address for a new local instance, whatever runs on the machine
 PROBE_TIMEOUT_S = 2.0
 
 
+def cluster_address(address: str | None) -> str | None:
+    """The cluster a command joins: ``address`` (``--address``), else ``$RAY_ADDRESS``; None when it starts a
+    private local Ray."""
+    return address or os.environ.get(ADDRESS_ENV) or None
+
+
+def start_ray(address: str | None = None, verbose: bool = False) -> None:
+    """``ray.init`` for :func:`ray_session`: join :func:`cluster_address`, else start a private local Ray."""
+    import ray
+
+    joined = cluster_address(address)
+    if joined:
+        warn_on_version_mismatch(joined)
+        ray.init(address=joined, **init_options(verbose))
+    else:
+        ray.init(address=PRIVATE, include_dashboard=False, **init_options(verbose))
+    if not verbose:
+        quiet_ray_console()
+
+
 @contextmanager
-def ray_session(address: str | None = None, log_to_driver: bool = True) -> Iterator[Any]:
-    """Yield the ``ray`` module connected as described above; ``log_to_driver=False`` keeps workers' output off
-    the driver's terminal (sweeps print their own progress lines)."""
+def ray_session(address: str | None = None, verbose: bool = False) -> Iterator[Any]:
+    """Yield the ``ray`` module connected as described above; ``verbose`` shows Ray's own console output
+    (workers' output, Ray's INFO and WARNING lines), which by default stays in Ray's session folder."""
     import ray
 
     if ray.is_initialized():
         yield ray
         return
-    if address:
-        warn_on_version_mismatch(address)
-        ray.init(address=address, log_to_driver=log_to_driver)
-    else:
-        ray.init(include_dashboard=False, log_to_driver=log_to_driver)
+    start_ray(address, verbose)
     try:
         yield ray
     finally:

@@ -28,8 +28,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help=f"corpus loader: {', '.join(list_corpora())}; or '{LIST}' to describe them")
     parser.add_argument("--root", type=Path, default=None,
                         help="corpus folder in its official layout (for csv: the manifest CSV; for demo: output folder)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="manifest CSV to write (required except for demo)")
+    required = parser.add_argument_group("required (except for demo)")
+    required.add_argument("--out", type=Path, default=None, help="manifest CSV to write")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the demo corpora (demo only)")
     parser.add_argument("--no-check-audio", action="store_true",
                         help="do not check every audio file (faster on network storage; missing, empty or "

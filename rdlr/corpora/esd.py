@@ -39,6 +39,12 @@ EMOTION_BLOCKS: dict[str, tuple[int, str]] = {  # folder -> (first utterance num
 SPLIT_FOLDERS: dict[str, str] = {"train": "train", "evaluation": "val", "test": "test"}
 PER_EMOTION = 350
 FILE_NAME = re.compile(r"^(\d{4})_(\d{6})$")
+EXPECTED = ExpectedCounts(  # per language: 10 English and 10 Mandarin speakers, 350 utterances per emotion each
+    source="ESD ReadMe",
+    speakers=10,
+    classes={name: 10 * PER_EMOTION for name in CLASSES},
+    files=10 * PER_EMOTION * len(EMOTION_BLOCKS),  # neutral, angry, happy, sad and surprise
+)
 
 
 def corpus_name(language: str) -> str:
@@ -106,10 +112,4 @@ def load(root: str | Path, language: str = "en", check_audio: bool = True) -> pd
     builder = ManifestBuilder(corpus)
     for speaker_dir in _speaker_dirs(folder, language):
         _add_speaker(builder, speaker_dir, language)
-    expected = ExpectedCounts(
-        source="ESD ReadMe",
-        speakers=10,
-        classes={name: 10 * PER_EMOTION for name in CLASSES},
-        files=10 * PER_EMOTION * len(EMOTION_BLOCKS),
-    )
-    return check_counts(builder.build(check_audio), corpus, expected)
+    return check_counts(builder.build(check_audio), corpus, EXPECTED)

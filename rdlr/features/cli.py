@@ -14,6 +14,7 @@ import sys
 import pandas as pd
 
 from rdlr.cluster.capacity import find_capacity
+from rdlr.cluster.session import cluster_address
 from rdlr.corpora import read_manifest as read_validated_manifest
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract
@@ -63,8 +64,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="hidden layer of hf:<dir> encoders: index into hidden_states, 0 = the input to the first "
                         "transformer layer, -1 = the last layer (default)")
     parser.add_argument("--address", metavar="ADDR",
-                        help="Ray cluster to join, e.g. auto or ray://host:10001 (default: the cluster named by "
-                        "RAY_ADDRESS or a Ray already running on this machine, else a new local one)")
+                        help="Ray cluster to join: auto (the one running on this machine, as on a `ray up` head), "
+                        "HOST:6379 or ray://HOST:10001 (default: the cluster named by RAY_ADDRESS, else a private "
+                        "local Ray for this command; a Ray running on this machine is not joined unless named)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                         help="utterances per actor call and per progress step")
     parser.add_argument("--retry-errors", action="store_true",
@@ -72,6 +74,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when any utterance has no vector (default: only when a corpus has none)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show Ray's own log lines and workers' output (default: in Ray's session folder)")
 
 
 def errors_line(summary: ExtractSummary) -> str:
@@ -110,11 +114,11 @@ def run(args: argparse.Namespace) -> int:
         manifest = read_manifests(args.manifest)
         print(f"rdlr extract: {len(manifest)} utterances from {len(args.manifest)} manifest(s); "
               f"feature sets {'+'.join(feature_sets)} -> {args.store}", flush=True)
-        capacity = find_capacity(args.autoscaler_config, joined=bool(args.address))
+        capacity = find_capacity(args.autoscaler_config, joined=cluster_address(args.address) is not None)
         summary = extract(manifest, feature_sets, args.store, workers=args.workers, device=args.device,
                           models=models, batch_size=args.batch_size, retry_errors=args.retry_errors,
                           address=args.address, progress=not args.no_progress, hf_layer=args.hf_layer,
-                          capacity=capacity)
+                          capacity=capacity, verbose=args.verbose)
     except (ValueError, FeatureStoreError, OSError) as error:  # OSError: unwritable or full store, store locked
         print(f"rdlr extract: error: {error}", file=sys.stderr)
         return 2

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from rdlr.safe_text import read_json
 
 
 def resolved_path(path: str) -> str:
@@ -28,8 +29,8 @@ def hidden_size(model_dir: str | Path, what: str) -> int:
     """The ``hidden_size`` in ``model_dir/config.json``, read without importing transformers."""
     config_path = require_model_dir(model_dir, what) / "config.json"
     try:
-        value = json.loads(config_path.read_text())["hidden_size"]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        value = read_json(config_path)["hidden_size"]
+    except (KeyError, TypeError) as error:  # not valid JSON: a DocumentError (ValueError) naming the file
         raise ValueError(f"{config_path}: cannot read an integer 'hidden_size' ({error!r})") from None
     if not isinstance(value, int) or value <= 0:
         raise ValueError(f"{config_path}: hidden_size must be a positive integer, got {value!r}")

@@ -38,6 +38,7 @@ from rdlr.cluster.session import ray_session
 from rdlr.storage import check_writable
 
 DEFAULT_BATCH_SIZE = 16
+BAR_DELAY_S = 1.0
 REQUIRED_COLUMNS = ("utt_id", "path", "corpus")
 
 
@@ -119,7 +120,10 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
         compute=ray.data.ActorPoolStrategy(size=workers),
         **resources,
     )
-    bar = tqdm(total=len(todo), desc=writer.feature_set, unit="utt", disable=not progress, mininterval=0.5)
+    # delay: first drawn once the actor pool is starting, so that the one line Ray's core worker prints then
+    # (an ERROR-level note on actor restarts, from C++, which no logging setting reaches) does not split the bar
+    bar = tqdm(total=len(todo), desc=writer.feature_set, unit="utt", disable=not progress, mininterval=0.5,
+               delay=BAR_DELAY_S)
     start = time.time()
     first_started = float("inf")
     processed = 0
@@ -140,8 +144,8 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
             processed += len(block)
             n_errors += len(reasons)
             nodes.update(block.column("node").to_pylist())
+            bar.set_postfix(errors=n_errors, refresh=False)  # before update: its last draw is the final line
             bar.update(len(block))
-            bar.set_postfix(errors=n_errors, refresh=False)
     finally:
         bar.close()
         context.enable_progress_bars = saved_bars
@@ -204,7 +208,8 @@ def _run_jobs(ray: Any, jobs: list[_Job], store: FeatureStore, fingerprints: pd.
 def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store: str, workers: int | None = None,
             device: str = "cpu", models: Mapping[str, str] | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
             retry_errors: bool = False, address: str | None = None, progress: bool = True,
-            hf_layer: int | None = None, capacity: ClusterCapacity | None = None) -> ExtractSummary:
+            hf_layer: int | None = None, capacity: ClusterCapacity | None = None,
+            verbose: bool = False) -> ExtractSummary:
     """Extract ``feature_sets`` (``"is10+w2v"``, ``"is10,bert"`` or a list) for every utterance of ``manifest_df``
     into the feature store at ``store`` (folder or URI), skipping what it already holds, and record the manifest's
     columns (labels, speakers, ...) in the store, so that :func:`rdlr.features.load` returns the latest ones.
@@ -217,8 +222,9 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
     default: the last). ``device`` applies to extractors with a model; openSMILE IS10 always runs on CPU.
     ``capacity``: the size an autoscaling cluster may reach, which sizes the actor pools
     (:func:`rdlr.features.placement.actor_resources`). Connects to Ray with :func:`rdlr.cluster.session.ray_session`
-    (the Ray already initialised in this process, else ``address``, else ``RAY_ADDRESS`` or a Ray already running
-    on this machine, else a new local one, left again afterwards) only when there is something to extract.
+    (the Ray already initialised in this process, else the cluster of ``address`` or ``RAY_ADDRESS``, else a
+    private local one, left again afterwards; Ray's console output only with ``verbose``) only when there is
+    something to extract.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}; give at least 1")
@@ -235,7 +241,7 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
     if _has_work(jobs, manifest, feature_store):
         check_writable(store, what="feature store")
         extracting = any(not job.todo.empty for job in jobs)
-        with ray_session(address) if extracting else contextlib.nullcontext() as ray:
+        with ray_session(address, verbose) if extracting else contextlib.nullcontext() as ray:
             with feature_store.lock("rdlr extract"):
                 for corpus, table in manifest_updates(feature_store, manifest).items():
                     write_manifest(feature_store, corpus, table)

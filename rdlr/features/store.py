@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from rdlr.safe_text import MAX_BYTES, parse_json
 from rdlr.storage import TMP_PREFIX, FolderLock, open_filesystem, put_file
 
 FEATURES_COLUMN = "features"
@@ -211,7 +212,7 @@ class FeatureStore:
         path = self._path(feature_set, config_hash, CONFIG_FILE)
         try:
             with self.fs.open_input_stream(path) as stream:
-                return json.loads(stream.read().decode())
+                return parse_json(stream.read(MAX_BYTES + 1), path)
         except FileNotFoundError:
             raise FeatureStoreError(f"no {CONFIG_FILE} at {path}; the store holds:\n{self.describe()}") from None
 

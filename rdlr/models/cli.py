@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 DEVICES = ("cpu", "cuda")
+DEFAULT_FEATURE_STORE = "rdlr_runs/features"  # rdlr sweep's default: --storage rdlr_runs, the spec's data.store
 
 
 @dataclass(frozen=True)
@@ -72,16 +73,24 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation speaker draw")
     parser.add_argument("--max-epochs", type=int, default=None, help="epoch limit (default 100; early stopping)")
-    parser.add_argument("--store", required=True, metavar="DIR_OR_URI", help="feature store (filled as needed)")
+    parser.add_argument("--store", default=DEFAULT_FEATURE_STORE, metavar="DIR_OR_URI",
+                        help=f"feature store, filled as needed (default: {DEFAULT_FEATURE_STORE}, the one rdlr sweep "
+                             "and rdlr reproduce use by default, so features are extracted once)")
     parser.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR", help="model folder to write")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where extraction models and training run")
     parser.add_argument("--workers", type=int, default=None, help="extraction actors (default: CPUs minus one)")
-    parser.add_argument("--address", help="Ray cluster for extraction, e.g. auto (default: start a local one)")
+    parser.add_argument("--address", help="Ray cluster for extraction: auto (the one running on this machine), "
+                             "HOST:6379 or ray://HOST:10001 (default: RAY_ADDRESS, else a private local Ray)")
     parser.add_argument("--w2v-checkpoint", metavar="PATH", help="wav2vec checkpoint (needed for w2v)")
     parser.add_argument("--whisper-checkpoint", metavar="PATH", help="Whisper checkpoint for bert transcripts")
     parser.add_argument("--bert-dir", metavar="DIR", help="BERT model folder (needed for bert)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads for training (default 2, as a sweep trial with cpus_per_trial 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no per-epoch lines, progress bars or notes: only the result")
+    parser.add_argument("--verbose", action="store_true", help="show Ray's own log lines during extraction")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -98,13 +107,17 @@ def run_train(args: argparse.Namespace) -> int:
                               hparams=parse_hparams(args.hparam), seed=args.seed,
                               unlabeled_manifests=args.unlabeled_manifest, test_manifests=args.test_manifest,
                               models=models, training=training, split_seed=args.split_seed, device=args.device,
-                              workers=args.workers, address=args.address, progress=not args.no_progress,
-                              overwrite=args.overwrite)
+                              workers=args.workers, address=args.address,
+                              progress=not (args.no_progress or args.quiet), epoch_lines=not args.quiet,
+                              threads=args.threads, verbose=args.verbose, overwrite=args.overwrite,
+                              log=(lambda line: None) if args.quiet else print)
     except (ManifestError, SplitError, FeatureStoreError, ModelFolderError, ValueError) as error:
         return _error("train", error)
     metrics = outcome.card.metrics
     per_corpus = ", ".join(f"{key.split('/', 1)[1]} {100 * value:.1f}%" for key, value in metrics.items()
                            if key.startswith("val_ua/"))
+    hparams = ", ".join(f"{name} {value}" for name, value in outcome.card.hparams.items())
+    print(f"{outcome.card.method['id']} ({hparams}); seed {outcome.card.seed}")
     print(f"validation UA {100 * metrics['val_ua']:.1f}% ({per_corpus}); best epoch {metrics['best_epoch']} of "
           f"{metrics['epochs']}")
     if "test_ua" in metrics:
@@ -119,19 +132,59 @@ def configure_predict(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="audio files, folders (searched recursively) or manifest CSVs")
     parser.add_argument("--out", type=Path, default=None, metavar="CSV",
-                        help="predictions CSV to write (default: print it)")
+                        help="predictions CSV to write (default: print it); checked writable before any audio "
+                             "is read. Cells starting with = + - @ tab or CR get a leading ' so spreadsheets do "
+                             "not evaluate them")
     parser.add_argument("--batch-size", type=int, default=16, help="files per extraction batch (default 16)")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where extractors and model run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def write_csv(frame: Any, path: Path) -> None:
-    """Write ``frame`` atomically; floats with every digit (pandas writes the shortest repr that reads back)."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """``cell`` with a leading ``'`` when it starts like a spreadsheet formula (the OWASP CSV-injection rule)."""
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+
+
+def safe_frame(frame: Any) -> Any:
+    """``frame`` with every text cell and column name passed through :func:`spreadsheet_safe`."""
+    text = frame.select_dtypes(include="object").columns
+    safe = frame.copy()
+    safe[text] = safe[text].map(spreadsheet_safe)
+    safe.columns = [spreadsheet_safe(name) for name in frame.columns]
+    return safe
+
+
+def to_safe_csv(frame: Any, target: Any) -> None:
+    """Write ``frame`` to ``target`` spreadsheet-safe, every text cell quoted (pandas leaves a bare CR unquoted)."""
+    import csv
+
+    safe_frame(frame).to_csv(target, index=False, quoting=csv.QUOTE_NONNUMERIC)
+
+
+def write_atomically_csv(frame: Any, path: Path) -> None:
+    """:func:`to_safe_csv` into ``path``, atomically."""
     from rdlr.models.folder import write_atomically
 
     path = path.expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+    write_atomically(path, lambda tmp: to_safe_csv(frame, tmp))
+
+
+def check_writable(path: Path) -> None:
+    """Raise ``OSError`` naming ``path`` unless a file can be created in its folder (created when missing)."""
+    import tempfile
+
+    folder = path.expanduser().resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".rdlr-write-check-"):
+            pass
+    except OSError as error:
+        raise OSError(f"{path}: cannot write the predictions there ({error.strerror or error}); "
+                      "choose another --out") from None
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -141,15 +194,17 @@ def run_predict(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     try:
+        if args.out is not None:
+            check_writable(args.out)
         model = load_model(args.model, device=args.device)
         frame = model.predict(args.inputs, batch_size=args.batch_size, progress=not args.no_progress)
-    except (ManifestError, ModelFolderError, ValueError) as error:
+    except (ManifestError, ModelFolderError, ValueError, OSError) as error:
         return _error("predict", error)
     failed = frame["error"] != ""
     if args.out is None:
-        frame.to_csv(sys.stdout, index=False)
+        to_safe_csv(frame, sys.stdout)
     else:
-        write_csv(frame, args.out)
+        write_atomically_csv(frame, args.out)
     counts = frame.loc[~failed, "label"].value_counts()
     summary = ", ".join(f"{name} {int(counts.get(name, 0))}" for name in model.classes)
     print(f"predicted {int((~failed).sum())} of {len(frame)} inputs ({summary}); {int(failed.sum())} could not "
@@ -171,7 +226,9 @@ def configure_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--selection", choices=list(SELECTIONS), default="validation",
                         help="validation: best mean validation UA over seeds (default); paper: best mean test UA")
     parser.add_argument("--features", default=None, help="feature set (needed when the sweep has several)")
-    parser.add_argument("--protocol", choices=("out_of_corpus", "within_corpus"), default="out_of_corpus")
+    parser.add_argument("--protocol", choices=("out_of_corpus", "within_corpus"), default="out_of_corpus",
+                        help="which of the sweep's protocols the selected configuration comes from "
+                             "(default out_of_corpus)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed to export (default: the selected configuration's best seed by the same metric)")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where to retrain")

@@ -24,7 +24,6 @@ from typing import Any
 
 import pandas as pd
 import torch
-import yaml
 
 from rdlr.corpora import assign_roles
 from rdlr.methods import get_method
@@ -64,7 +63,7 @@ def read_sweep(storage: str, spec_id: str) -> tuple[SweepSpec, dict[str, Any], S
     if not files.dir.exists(SPEC_FILE):
         raise ExportError(f"no sweep {spec_id!r} under {storage}: {files.dir.uri}/{SPEC_FILE} does not exist; "
                           "give the --storage of the sweep and its spec id")
-    document = yaml.safe_load(files.dir.read(SPEC_FILE)) or {}
+    document = files.read_saved_spec()
     resolved = dict(document.pop(RESOLVED_KEY, None) or {})
     return SweepSpec.from_dict(document, where=f"{files.dir.uri}/{SPEC_FILE}"), resolved, files
 

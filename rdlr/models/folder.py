@@ -6,8 +6,9 @@ the training rows, the statistics of Section 3.2's input normalisation), the met
 hyperparameters, the seed, the training data and split, the metrics on the validation (and test) data, the
 per-epoch history, the versions of rdlr, torch and the feature libraries, and the SHA-256 of the weights file.
 
-Nothing read from the folder is unpickled: JSON and safetensors only. Both files are written atomically (temp file
-+ ``os.replace``), the weights first and ``model.json`` last, so a folder with a ``model.json`` is complete.
+Nothing read from the folder is unpickled: JSON and safetensors only. Each file is written atomically (temp file
++ ``os.replace``), the weights first, then the human-readable card ``README.md`` (:mod:`rdlr.models.card`), and
+``model.json`` last, so a folder with a ``model.json`` is complete.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ import numpy as np
 import torch
 
 from rdlr.features.provenance import package_versions
+from rdlr.models.checks import STD_FLOOR, check_classes, check_weights
+from rdlr.models.card import README_FILE, model_card
+from rdlr.safe_text import DocumentError, read_json
 
 FORMAT = "rdlr-model"
 FORMAT_VERSION = 1
@@ -144,7 +148,10 @@ def save_model(folder: str | os.PathLike[str], card: ModelCard, weights: Mapping
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
     write_atomically(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata=header))
     digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
-    text = json.dumps(card.to_json(digest), indent=1, allow_nan=False) + "\n"
+    document = card.to_json(digest)
+    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
+    readme = model_card(document, folder.name)
+    write_atomically(folder / README_FILE, lambda tmp: Path(tmp).write_text(readme, encoding="utf-8"))
     write_atomically(folder / CARD_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return folder
 
@@ -198,8 +205,8 @@ def _statistics(doc: Mapping[str, Any], input_dim: int, source: Path) -> tuple[n
             raise ModelFolderError(f"{source}: normalization.{key} must hold {input_dim} finite numbers "
                                    f"(the input dimension), got shape {array.shape}")
         arrays.append(array)
-    if (arrays[1] <= 0).any():
-        raise ModelFolderError(f"{source}: normalization.std must be positive")
+    if (arrays[1] < STD_FLOOR).any():
+        raise ModelFolderError(f"{source}: normalization.std must be at least {STD_FLOOR:g} in every dimension")
     return arrays[0], arrays[1]
 
 
@@ -209,6 +216,7 @@ def card_from_json(doc: Any, source: Path) -> ModelCard:
     classes = _get(doc, "classes", list, source)
     if len(classes) < 2 or not all(isinstance(name, str) and name for name in classes):
         raise ModelFolderError(f"{source}: 'classes' must list at least two class names, got {classes!r}")
+    check_classes(classes, source)
     features = tuple(_feature_spec(raw, source) for raw in _get(doc, "features", list, source))
     if not features:
         raise ModelFolderError(f"{source}: 'features' is empty")
@@ -253,13 +261,15 @@ def read_model(folder: str | os.PathLike[str]) -> tuple[ModelCard, dict[str, tor
         raise ModelFolderError(f"{folder} is not an rdlr model folder: it has no {CARD_FILE} "
                                "(make one with rdlr train or rdlr export)")
     try:
-        doc = json.loads(card_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFolderError(f"{card_path}: not valid JSON ({error})") from None
+        doc = read_json(card_path)
+    except DocumentError as error:
+        raise ModelFolderError(str(error)) from None
     card = card_from_json(doc, card_path)
     weights_info = _get(doc, "weights", dict, card_path)
     sha256 = _get(weights_info, "sha256", str, card_path)
-    return card, read_weights(folder / WEIGHTS_FILE, sha256)
+    weights = read_weights(folder / WEIGHTS_FILE, sha256)
+    check_weights(weights, folder / WEIGHTS_FILE)
+    return card, weights
 
 
 def version_differences(card: ModelCard) -> list[str]:

@@ -29,12 +29,57 @@ from rdlr.methods import Method, get_method
 from rdlr.models.extractors import model_extractors, spec_of
 from rdlr.models.folder import FeatureSpec, ModelCard, save_model
 from rdlr.train import TrainConfig, TrialData, run_trial
+from rdlr.train.batches import TRAIN_MIN_STEPS, data_sized_batch, steps_per_epoch
 
 SOURCES = ("labeled", "unlabeled", "test")
 SPLIT_RULE = ("each labeled training corpus split into train/val by speaker: the paper's rule for CRE, IEM, IMP "
               "and POD (Section 3.1), 80/20 of the speakers (seeded draw) for any other corpus")
 
 Log = Callable[[str], None]
+DEFAULT_THREADS = 2  # torch threads of rdlr train: the sweeps' cpus_per_trial (sweeps/*.yaml), see train_model
+
+
+def batch_size_for(hparams: Mapping[str, Any] | None, resolved: Mapping[str, Any], train_rows: int,
+                   log: Log) -> dict[str, Any]:
+    """``resolved`` with a data-sized M (:func:`rdlr.train.batches.data_sized_batch`) where the user gave none
+    and the default leaves fewer than :data:`TRAIN_MIN_STEPS` steps per epoch; says so, or warns about a given M
+    that leaves that few."""
+    given = "batch_size" in (hparams or {})
+    batch = int(resolved["batch_size"])
+    steps = steps_per_epoch(train_rows, batch)
+    if steps >= TRAIN_MIN_STEPS:
+        return dict(resolved)
+    if given:
+        log(f"warning: batch_size {batch} gives {steps} step(s) per epoch on {train_rows} training utterances; "
+            f"fewer than {TRAIN_MIN_STEPS} train poorly")
+        return dict(resolved)
+    sized = data_sized_batch(train_rows, batch)
+    log(f"batch_size {sized} (the default {batch} would give {steps} step(s) per epoch on {train_rows} training "
+        f"utterances; {sized} gives {steps_per_epoch(train_rows, sized)}); set --hparam batch_size=N to choose")
+    return {**resolved, "batch_size": sized}
+
+
+def epoch_line(stage: str | None, record: Mapping[str, Any], best: tuple[int, float]) -> str:
+    """One epoch of training as a console line: stage, loss terms, validation UA, learning rate, best so far."""
+    terms = " ".join(f"{key.split('/', 1)[1]} {value:.4f}" for key, value in record.items()
+                     if key.startswith("loss/") and key != "loss/total")
+    prefix = f"{stage} " if stage else ""
+    return (f"  {prefix}epoch {record['epoch']:>3}: loss {record['loss/total']:.4f} ({terms}), "
+            f"val UA {100 * record['val_ua']:.1f}%, lr {record['lr']:.1e}, best epoch {best[0]} "
+            f"({100 * best[1]:.1f}%)")
+
+
+class EpochPrinter:
+    """The per-epoch callback of :func:`rdlr.train.run_trial` for one stage: logs :func:`epoch_line`, tracking the
+    best epoch as early stopping does (a strictly better validation UA)."""
+
+    def __init__(self, log: Log, stage: str | None = None) -> None:
+        self.log, self.stage, self.best = log, stage, (0, -1.0)
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        if record["val_ua"] > self.best[1]:
+            self.best = (int(record["epoch"]), float(record["val_ua"]))
+        self.log(epoch_line(self.stage, record, self.best))
 
 
 @dataclass
@@ -143,14 +188,25 @@ def train_model(
     workers: int | None = None,
     address: str | None = None,
     progress: bool = True,
+    epoch_lines: bool = True,
+    threads: int | None = DEFAULT_THREADS,
+    verbose: bool = False,
     overwrite: bool = False,
     log: Log = print,
 ) -> TrainOutcome:
     """Train one model on the manifests' utterances and write the model folder ``out`` (see the module doc).
 
     ``training`` overrides :class:`rdlr.train.TrainConfig` fields (e.g. ``{"max_epochs": 30}``); ``models`` maps
-    ``w2v``/``bert``/``whisper`` to local model paths as in ``rdlr extract``.
+    ``w2v``/``bert``/``whisper`` to local model paths as in ``rdlr extract``; ``address`` and ``verbose`` as
+    there (features the store lacks are extracted on a private local Ray unless ``address`` or ``RAY_ADDRESS``
+    names a cluster). Without a ``batch_size`` in ``hparams``, M is sized from the training rows
+    (:func:`batch_size_for`). ``epoch_lines``: log one line per epoch (stage 1 and stage 2 of LR / self-KD).
+    ``threads``: torch's intra-op threads while training, set as a sweep trial sets them from its CPUs (``None``:
+    torch's default, one per core, which oversubscribes a loaded machine: its threads' busy waiting made one trial
+    9× slower there).
     """
+    import torch
+
     from rdlr.features import extract
 
     started = time.perf_counter()
@@ -159,7 +215,7 @@ def train_model(
     config = TrainConfig(**dict(training or {}), device=device)
     manifest = read_manifests(manifests, unlabeled_manifests, test_manifests)
     summary = extract(manifest.drop(columns="source"), features, store, workers=workers, device=device,
-                      models=models, address=address, progress=progress)
+                      models=models, address=address, progress=progress, verbose=verbose)
     log(summary.format())
     x, meta, specs = training_features(manifest, features, store, models or {})
     without = len(manifest) - len(meta)
@@ -167,16 +223,24 @@ def train_model(
         log(f"{without} utterance(s) have no features (unreadable audio; see the errors tables in {store}) "
             "and are left out")
     data = TrialData.from_table(x, meta, training_roles(meta, split_seed))
-    log(f"training {chosen.id} on {len(data.indices('train'))} utterances, validating on "
+    train_rows = len(data.indices("train"))
+    resolved = batch_size_for(hparams, resolved, train_rows, log)
+    log(f"training {chosen.id} on {train_rows} utterances, validating on "
         f"{len(data.indices('val'))} ({', '.join(data.corpora('train'))}); seed {seed}")
-    result = run_trial(data, chosen, resolved, seed, config=config)
+    log("hyperparameters: " + ", ".join(f"{name} {value}" for name, value in resolved.items()))
+    two_stage = chosen.two_stage
+    on_epoch = EpochPrinter(log, "stage 2" if two_stage else None) if epoch_lines else None
+    on_stage1 = EpochPrinter(log, "stage 1") if epoch_lines and two_stage else None
+    if threads is not None:
+        torch.set_num_threads(max(1, threads))
+    result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=on_epoch, on_stage1_epoch=on_stage1)
     info = {
         "command": "rdlr train",
         "data": {"manifests": [str(Path(p).resolve()) for p in manifests],
                  "unlabeled_manifests": [str(Path(p).resolve()) for p in unlabeled_manifests],
                  "test_manifests": [str(Path(p).resolve()) for p in test_manifests], "feature_store": str(store)},
         "split": {"protocol": "out_of_corpus", "held_out": None, "split_seed": split_seed, "rule": SPLIT_RULE},
-        "config": asdict(config), "utterances_without_features": without,
+        "config": asdict(config), "utterances_without_features": without, "threads": torch.get_num_threads(),
     }  # fmt: skip
     card = build_card(result, data, specs, chosen, resolved, seed, info)
     folder = save_model(out, card, result.state_dict["classifier"], overwrite=overwrite)

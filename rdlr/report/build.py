@@ -1,7 +1,7 @@
 """Render a sweep's results as the paper's Tables 2 and 3, a paired comparison, plots, and an index.
 
-``render_report(results, out_dir)`` writes ``<out_dir>/<spec_id>/`` (the spec's headline selection; the other in
-``.../<selection>-selection/``, e.g. ``paper-selection/``): table2/table3 (+ ``other`` for rows outside the paper's layout) as .md/.tex/.csv, comparison.md/.csv,
+``render_report(results, out_dir)`` writes ``<out_dir>/<spec_id>/`` (``.../paper-selection/`` for the paper's
+protocol): table2/table3 (+ ``other`` for rows outside the paper's layout) as .md/.tex/.csv, comparison.md/.csv,
 selection.md/.csv, metrics.md/.csv (macro-F1, per-class recall; when the results carry them), plots/*.png + .pdf and
 README.md, the index, whose path it returns. Numbers are the test UA (%) of the configuration chosen by
 :mod:`rdlr.report.selection`, mean ± 95 % t-interval over seeds; missing cells stay missing, and table rows without
@@ -13,7 +13,7 @@ leaves the previous one as it was.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import pandas as pd
 from rdlr.report.cells import Table, build_table
 from rdlr.report.class_metrics import class_metrics_frame, has_class_metrics, render_class_metrics
 from rdlr.report.compare import compare_methods, render_comparison
-from rdlr.report.files import find_spec, selection_subfolder, staged_folder, write_text
+from rdlr.report.files import PAPER_SELECTION_DIR, find_spec, staged_folder, write_text
 from rdlr.report.layout import (
     PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, features_title, load_paper_results, method_label, order_corpora,
     other_rows, paper_lookup, table2_rows, table3_rows,
@@ -34,23 +34,43 @@ from rdlr.report.prose import (
     table_notes,
 )  # fmt: skip
 from rdlr.report.render import render_csv, render_latex, render_markdown
-from rdlr.report.selection import SELECTIONS, check_selection, headline_selection, selected_trials
+from rdlr.report.selection import check_selection, selected_trials
 from rdlr.results import read_results, validate_results
 
 
-def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all_rows: bool = False) -> list[Table]:
+PAPER_SPECS: tuple[str, ...] = ("table2", "table3")
+
+
+def is_paper_spec(spec_id: str) -> bool:
+    """The paper's own specs (``table2``, ``table3`` and their variants such as ``table2-paper``)."""
+    return spec_id.split("-")[0] in PAPER_SPECS
+
+
+def table_title(paper_title: str, features: str, spec: Mapping[str, Any], spec_id: str) -> str:
+    """The paper's title for the paper's specs; for any other spec one from its description (or id) and features."""
+    if is_paper_spec(spec_id):
+        return paper_title
+    return f"UA (%) on held-out corpora — {spec.get('description') or spec_id} ({features} input features)"
+
+
+def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all_rows: bool = False,
+                 spec: Mapping[str, Any] | None = None, spec_id: str = "table2") -> list[Table]:
     """Table 2 / Table 3 when any of their rows has results (only the rows with results, or with ``all_rows`` all
-    their rows, missing ones as missing), and "other" for (features, protocol, method) outside the paper's layout."""
+    their rows, missing ones as missing), and "other" for (features, protocol, method) outside the paper's layout.
+    Titles are the paper's for its specs and come from ``spec`` (description or id) for any other."""
     paper = load_paper_results()
     present = list(dict.fromkeys(zip(trials["features"], trials["protocol"], trials["method"])))
     t2_rows, t3_rows = table2_rows(), table3_rows()
     tables = []
+    spec = spec or {}
     if any(r.key in present for r in t2_rows):
-        title = f"Table 2 — UA (%) with {features_title(TABLE2_FEATURES)} input features"
+        features = features_title(TABLE2_FEATURES)
+        title = table_title(f"Table 2 — UA (%) with {features} input features", features, spec, spec_id)
         tables.append(build_table("table2", title, t2_rows, trials, columns, paper=paper_lookup(2, paper),
                                   n_seeds=n_seeds, all_rows=all_rows))
-    if any(r.key in present for r in t3_rows):
-        title = f"Table 3 — UA (%) with {' and '.join(map(features_title, TABLE3_FEATURES))} input features"
+    if any(r.key in present for r in t3_rows if r.features in TABLE3_FEATURES):  # its IS10 block repeats Table 2
+        features = " and ".join(map(features_title, TABLE3_FEATURES))
+        title = table_title(f"Table 3 — UA (%) with {features} input features", features, spec, spec_id)
         tables.append(build_table("table3", title, t3_rows, trials, columns, paper=paper_lookup(3, paper),
                                   n_seeds=n_seeds, all_rows=all_rows))
     extra = other_rows(present, t2_rows + t3_rows)
@@ -63,7 +83,7 @@ def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all
 def render_report(
     results: pd.DataFrame | str | PathLike[str],
     out_dir: str | PathLike[str],
-    selection: str | None = None,
+    selection: str = "validation",
     spec: dict[str, Any] | None = None,
     *,
     proposed: str = PROPOSED,
@@ -73,23 +93,20 @@ def render_report(
     """Write the report of one sweep and return the path of its index (``README.md``).
 
     ``results``: the results table (DataFrame) or the path of results.csv / of the spec folder holding it (a spec
-    file beside it is read when ``spec`` is None). ``selection``: "validation" (best mean validation UA) or "paper"
-    (best mean test UA, the paper's protocol); None: the spec's headline (:func:`headline_selection`, validation
-    unless the spec's ``report.selection`` says otherwise). The headline selection is written to ``<spec_id>/``,
-    the other to ``<spec_id>/<selection>-selection/`` (:func:`selection_subfolder`). ``spec``: the sweep spec (its
-    ``spec_id``; its ``held_out`` list orders corpora outside the paper's; its ``report.selection``). ``proposed``: the method
+    file beside it is read when ``spec`` is None). ``selection``: "validation" (best mean validation UA, default)
+    or "paper" (best mean test UA, the paper's protocol; written to ``<spec_id>/paper-selection/``). ``spec``: the
+    sweep spec (its ``spec_id``; its ``held_out`` list orders corpora outside the paper's). ``proposed``: the method
     compared against every baseline. ``plots``: draw the figures (PNG and PDF). ``all_rows``: keep the paper's
     full layout, rows without results included (shown as missing).
     """
+    check_selection(selection)
     spec = dict(spec or {})
     frame, source, implied = _load(results, spec)
-    headline = headline_selection(spec)
-    selection = check_selection(selection or headline)
     spec_id = _spec_id(frame, spec, implied, source)
     if "spec_id" in frame.columns:
         frame = frame[frame["spec_id"].isna() | (frame["spec_id"].astype(str) == spec_id)]
     frame = validate_results(frame, source)
-    dest = Path(out_dir) / _safe(spec_id) / selection_subfolder(selection, headline)
+    dest = Path(out_dir) / _safe(spec_id) / (PAPER_SELECTION_DIR if selection == "paper" else "")
     trials = selected_trials(frame, selection)
     if plots:
         check_confusions(trials)
@@ -97,8 +114,7 @@ def render_report(
     preferred = [str(x) for x in held_out] if isinstance(held_out, (list, tuple)) else []
     info = ReportInfo(spec_id, selection, sorted(frame["seed"].unique().tolist()),
                       order_corpora(frame["held_out"], preferred), spec)
-    others = [selection_subfolder(other, headline) for other in SELECTIONS if other != headline]
-    keep = others if selection == headline else ()  # the other protocol's report stays
+    keep = () if selection == "paper" else (PAPER_SELECTION_DIR,)  # the other protocol's report stays
     with staged_folder(dest, keep=keep) as staging:
         _write_outputs(staging, frame, trials, info, plots=plots, proposed=proposed, all_rows=all_rows)
     return dest / "README.md"
@@ -108,7 +124,8 @@ def _write_outputs(dest: Path, frame: pd.DataFrame, trials: pd.DataFrame, info: 
                    proposed: str, all_rows: bool) -> None:
     """Every file of the report into ``dest`` (a fresh folder, swapped in whole by :func:`staged_folder`)."""
     selection = info.selection
-    tables = build_tables(trials, info.columns, len(info.seeds), all_rows=all_rows)
+    tables = build_tables(trials, info.columns, len(info.seeds), all_rows=all_rows,
+                          spec=info.spec, spec_id=info.spec_id)
     notes = table_notes(info)
     figures = _write_tables(tables, dest, notes, selection, plots=plots, proposed=proposed)
     labels = {r.key: r.label for t in tables for r in t.rows}

@@ -10,9 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from rdlr.report.files import report_input
+from rdlr.report.files import PAPER_SELECTION_DIR, report_input
 from rdlr.report.layout import PROPOSED
-from rdlr.report.selection import SELECTIONS, headline_selection
+from rdlr.report.selection import SELECTIONS
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -25,10 +25,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--spec-id", default=None, help="which spec under STORAGE (needed when it holds several)")
     parser.add_argument(
-        "--selection", choices=list(SELECTIONS), default=None,
-        help="hyperparameter selection: best mean validation UA or the paper's protocol, best mean test UA; default: "
-        "the spec's report.selection (validation unless set). The spec's headline selection is written to "
-        "<out>/<spec_id>/, the other to <out>/<spec_id>/<selection>-selection/",
+        "--selection", choices=list(SELECTIONS), default="validation",
+        help="hyperparameter selection: best mean validation UA (default) or the paper's protocol, best mean test UA "
+        f"(written to <out>/<spec_id>/{PAPER_SELECTION_DIR}/)",
     )  # fmt: skip
     parser.add_argument(
         "--proposed", default=PROPOSED, help=f"method compared with every baseline (default: {PROPOSED})"
@@ -50,5 +49,5 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"rdlr report: error: {error}", file=sys.stderr)
         return 2
-    print(f"report ({args.selection or headline_selection(spec)} selection): {index}")
+    print(f"report ({args.selection} selection): {index}")
     return 0

@@ -4,7 +4,6 @@ whole-or-nothing writes of the rendered files (:func:`rdlr.storage.put_file`), a
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
@@ -14,20 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from rdlr.results import RESULTS_FILE, parse_results_csv, validate_results
+from rdlr.safe_text import read_json, read_yaml
 from rdlr.storage import open_filesystem, put_file
 
 SPEC_FILES: tuple[str, ...] = ("spec.json", "spec.yaml", "spec.yml")
 PAPER_SELECTION_DIR = "paper-selection"  # subfolder of <out>/<spec_id>/ for the paper's (test-set) selection
-
-
-def selection_subfolder(selection: str, headline: str) -> str:
-    """Where the report with ``selection`` goes under ``<out>/<spec_id>/``: the headline selection's in the folder
-    itself, the other one's in ``<selection>-selection/`` (:data:`PAPER_SELECTION_DIR` beside a validation
-    headline, ``validation-selection/`` beside the paper's)."""
-    return "" if selection == headline else f"{selection}-selection"
 
 
 def find_spec(folder: str | PathLike[str]) -> dict[str, Any] | None:
@@ -35,8 +27,7 @@ def find_spec(folder: str | PathLike[str]) -> dict[str, Any] | None:
     for name in SPEC_FILES:
         path = Path(folder) / name
         if path.is_file():
-            text = path.read_text(encoding="utf-8")
-            loaded = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+            loaded = read_json(path) if name.endswith(".json") else read_yaml(path)
             if not isinstance(loaded, dict):
                 raise ValueError(f"{path}: a sweep spec must be a mapping, got {type(loaded).__name__}")
             return loaded

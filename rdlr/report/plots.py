@@ -2,7 +2,7 @@
 alone).
 
 * UA per held-out corpus per method: one horizontal bar panel per corpus (+ Avg) on one shared UA axis, error bars =
-  the 95 % t-interval over seeds (as the tables), a dashed line at chance (25 %), the paper's published value as a
+  the 95 % t-interval over seeds (as the tables; none for a cell of 1 seed, "1 seed" in the caption), a dashed line at chance (25 %), the paper's published value as a
   black tick on the paper's own corpora (not on the demo's stand-ins, where it is only a reference), and a legend
   of only what is drawn.
 * Confusion matrices of the proposed method vs out-of-corpus CE per held-out corpus: counts summed over the seeds of
@@ -12,7 +12,6 @@ alone).
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.labels import CLASSES, NUM_CLASSES
 from rdlr.report.cells import Table
 from rdlr.report.files import write_bytes
+from rdlr.safe_text import parse_json
 
 KIND_COLORS: dict[str, str] = {"out-of-corpus": "#4c72b0", "proposed": "#c44e52", "within-corpus": "#999999"}
 COLOR_CHANCE = "#444444"
@@ -51,16 +51,17 @@ def plot_ua(table: Table, path: Path, proposed: str, subtitle: str = "") -> Path
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(columns), sharey=True, sharex=True, squeeze=False)[0]
     y = np.arange(len(rows))
-    right, drew_paper = CHANCE_UA, False
+    right, drew_paper, one_seed = CHANCE_UA, False, False
     for ax, column in zip(axes, columns):
         cells = [table.cell(r, column) for r in rows]
         shown = [i for i, c in enumerate(cells) if not c.missing]
-        widths = [0.0 if math.isnan(cells[i].half_width) else cells[i].half_width for i in shown]
-        ax.barh(
-            y[shown], [cells[i].mean for i in shown], xerr=widths, color=[KIND_COLORS[kinds[i]] for i in shown],
-            height=0.7, error_kw={"elinewidth": 0.8, "capsize": 2},
-        )  # fmt: skip
-        right = max([right, *(cells[i].mean + w for i, w in zip(shown, widths))])
+        ax.barh(y[shown], [cells[i].mean for i in shown], color=[KIND_COLORS[kinds[i]] for i in shown], height=0.7)
+        spread = [i for i in shown if cells[i].n > 1 and not math.isnan(cells[i].half_width)]  # one seed: no bar
+        if spread:
+            ax.errorbar([cells[i].mean for i in spread], y[spread], xerr=[cells[i].half_width for i in spread],
+                        fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+        one_seed = one_seed or len(spread) < len(shown)
+        right = max([right, *(cells[i].mean + (cells[i].half_width if i in spread else 0.0) for i in shown)])
         paper = [i for i, c in enumerate(cells) if not c.reference and not math.isnan(c.paper)]
         if paper:
             ax.scatter([cells[i].paper for i in paper], y[paper], marker="|", s=120, color="black", zorder=3)
@@ -77,10 +78,18 @@ def plot_ua(table: Table, path: Path, proposed: str, subtitle: str = "") -> Path
         handles.append(Line2D([], [], marker="|", linestyle="", color="black", markersize=10, label="paper"))
     handles.append(Line2D([], [], color=COLOR_CHANCE, linestyle="--", label=f"chance ({CHANCE_UA:g} %)"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    caption = "error bars: 95 % t-interval over seeds" + (f"; {subtitle}" if subtitle else "")
+    caption = seed_caption(one_seed, any(table.cell(r, c).n > 1 for r in rows for c in columns))
+    caption += f"; {subtitle}" if subtitle else ""
     fig.suptitle(f"{table.title}\n{caption}", fontsize=10)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return _save(fig, path)
+
+
+def seed_caption(one_seed: bool, several_seeds: bool) -> str:
+    """What the error bars show: the 95 % t-interval over seeds, none for a cell of 1 seed."""
+    if not several_seeds:
+        return "1 seed: no error bars"
+    return "error bars: 95 % t-interval over seeds" + ("; none for a cell of 1 seed" if one_seed else "")
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -96,7 +105,7 @@ def _save(fig: Figure, path: Path) -> Path:
 def parse_confusion(value: object, where: str) -> np.ndarray:
     """A confusion matrix from the results' JSON (NUM_CLASSES x NUM_CLASSES, rows = true, cols = predicted)."""
     try:
-        matrix = np.asarray(json.loads(value) if isinstance(value, str) else value, dtype=float)
+        matrix = np.asarray(parse_json(value, where) if isinstance(value, str) else value, dtype=float)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: confusion is not a JSON {NUM_CLASSES}x{NUM_CLASSES} list ({error})") from None
     if matrix.shape != (NUM_CLASSES, NUM_CLASSES) or (matrix < 0).any():

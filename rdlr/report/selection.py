@@ -8,15 +8,10 @@ UA *on the unseen test corpus*. That is test-set selection; it flatters every me
 * ``"paper"``: the ``config_id`` with the best mean ``test_ua`` over seeds (the paper's protocol, labelled as such).
 
 Ties are broken by the number of seeds (more first) and then by ``config_id`` (ascending), so the choice is stable.
-The UA of a selected configuration is reported as mean ± sample std (ddof=1) over its seeds. A report leads with one
-selection and shows the other beside it: the spec's ``report.selection`` (:func:`headline_selection`), validation
-unless a spec asks for the paper's protocol (``sweeps/table2-paper.yaml``).
+The UA of a selected configuration is reported as mean ± sample std (ddof=1) over its seeds.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 import pandas as pd
 
@@ -42,14 +37,6 @@ def check_selection(selection: str) -> str:
     if selection not in SELECTIONS:
         raise ValueError(f"unknown selection {selection!r}; valid: {', '.join(SELECTIONS)}")
     return selection
-
-
-def headline_selection(spec: Mapping[str, Any] | None) -> str:
-    """The selection a report of ``spec`` (its plain form, as saved beside the results) leads with: its
-    ``report.selection`` when set, else ``"validation"``."""
-    report = (spec or {}).get("report") or {}
-    selection = report.get("selection", "validation") if isinstance(report, Mapping) else "validation"
-    return check_selection(str(selection))
 
 
 def config_scores(results: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from rdlr.cluster.capacity import find_capacity
-from rdlr.cluster.session import ray_session
+from rdlr.cluster.session import cluster_address, ray_session
 from rdlr.storage import check_writable
 from rdlr.sweep.inputs import (
     feature_store_uri, load_tables, resolve_data_root, resolve_storage, resolved_info, spec_corpora, storage_note,
@@ -39,9 +39,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"results, Tune state, stage-1 cache and (by default) features: a folder or s3:// URI "
                              f"(default: ./{DEFAULT_STORAGE}; multi-node clusters need s3:// or a shared NFS path)")
     parser.add_argument("--address", default=None,
-                        help="Ray cluster to join ('auto': the one running on this machine, or ray://HOST:10001); "
-                             "default: the cluster named by RAY_ADDRESS or one already running on this machine, "
-                             "else a local Ray started for this command")
+                        help="Ray cluster to join: auto (the one running on this machine, as on a `ray up` head), "
+                             "HOST:6379 or ray://HOST:10001; default: the cluster named by RAY_ADDRESS, else a "
+                             "private local Ray started for this command (a Ray running on this machine is not "
+                             "joined unless named)")
     parser.add_argument("--autoscaler-config", metavar="YAML", default=None,
                         help="autoscaler config whose node types bound the cluster: trials and extraction actors "
                              "are sized for the nodes it may launch (default with --address: "
@@ -51,6 +52,9 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="request the spec's trial resources as written, even where no node (type) can hold "
                              "them; by default they are adapted to the node types an autoscaler may launch, "
                              "or on a fixed cluster to the nodes present now")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show Ray's own log lines, warnings and workers' output (default: rdlr's lines and "
+                             "errors only; Ray's logs stay in its session folder, /tmp/ray/session_*/logs)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,11 +67,11 @@ def run(args: argparse.Namespace) -> int:
         data_root = resolve_data_root(args.data_root)
         store = feature_store_uri(spec, storage)
         corpora = spec_corpora(spec, data_root)
-        capacity = find_capacity(args.autoscaler_config, joined=bool(args.address))
+        capacity = find_capacity(args.autoscaler_config, joined=cluster_address(args.address) is not None)
     except (SpecError, ValueError, OSError) as error:  # OSError: unwritable or full storage, unreadable files
         print(f"rdlr sweep: error: {error}", file=sys.stderr)
         return 2
-    note = storage_note(storage, args.address)
+    note = storage_note(storage, cluster_address(args.address))
     if note:
         print(note, file=sys.stderr)
     from rdlr.features.store import FeatureStoreError
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from rdlr.sweep.plan import print_plan
     from rdlr.sweep.summary import outcome_text
 
-    with ray_session(args.address, log_to_driver=False):
+    with ray_session(args.address, verbose=args.verbose):
         try:
             tables = load_tables(spec, store, corpora, object_store=True)
             print_plan(spec, next(iter(tables.values()))[1], "the spec's feature tables",

@@ -41,10 +41,14 @@ class ResultSink:
         self._flushed = time.monotonic()
 
     def add(self, job: str, result: Mapping[str, Any] | None) -> None:
-        """A trial's final result (its row, :func:`rdlr.sweep.trial.final_report`): kept and logged once."""
-        if not result or "row" not in result:
+        """A trial's final result (the rows of its seeds, :func:`rdlr.sweep.trial.final_report`): each row kept and
+        logged once."""
+        if not result or "rows" not in result:
             return
-        row = json.loads(result["row"])
+        for row in json.loads(result["rows"]):
+            self._add_row(row)
+
+    def _add_row(self, row: dict[str, Any]) -> None:
         key = trial_key(row)
         with self._lock:
             new = key not in self.rows

@@ -14,7 +14,6 @@ their work faster together by the measured speed-up (:meth:`Figures.gpu_speedup`
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from rdlr.labels import NUM_CLASSES
 from rdlr.methods import Method
 from rdlr.model import CLASSIFIER_HIDDEN, DECODER_HIDDEN
+from rdlr.safe_text import DocumentError, read_json
 from rdlr.train.config import TrainConfig
 
 FIGURES_FILE = "scale_figures.json"
@@ -102,9 +102,9 @@ class Figures:
     """The rehearsal's rates: where they come from, the threads one trial used, the measured CPU cases, the
     measured GPU cases (``gpu_rates``, on ``gpu_machine``; none: :data:`ASSUMED_GPU`) and how much faster several
     trials sharing one GPU get through their work together (``gpu_sharing``: trials at once → aggregate speed-up
-    over one trial alone), Ray's measured overhead in seconds per trial (the sweep's wall time less the trials' own,
-    per trial) and, for kinds without a measured early stop, epochs taken from elsewhere (a quick run borrows the
-    full run's: ``epochs_source`` says where from)."""
+    over one trial alone), Ray's measured overhead in seconds per model (the sweep's wall time less the models'
+    own, per model: :func:`ray_overhead`) and, for kinds without a measured early stop, epochs taken from elsewhere
+    (a quick run borrows the full run's: ``epochs_source`` says where from)."""
 
     source: str
     machine: str
@@ -140,7 +140,7 @@ class Figures:
         fallback = dict(raw.get("epochs") or {})
         epochs_source = fallback.pop("source", None)
         return cls(source, machine, threads, rates, gpu_rates, gpu.get("machine"), sharing,
-                   float((raw.get("ray") or {}).get("overhead_s_per_trial", 0.0)),
+                   ray_overhead(raw.get("ray") or {}),
                    {kind: float(value) for kind, value in fallback.items()}, epochs_source)
 
     def rate(self, kind: str, dims: int, batch: int, gpu: bool = False) -> tuple[float, float]:
@@ -176,6 +176,13 @@ class Figures:
         return (statistics.median(stops), True) if stops else (float(ASSUMED_EPOCHS), False)
 
 
+def ray_overhead(ray: dict[str, Any]) -> float:
+    """Seconds of Ray overhead per model (per results row): ``overhead_s_per_model`` where the figures measured it
+    with one Tune trial per configuration (every seed in it), else ``overhead_s_per_trial`` of figures measured
+    with one trial per seed (each trial one model)."""
+    return float(ray.get("overhead_s_per_model", ray.get("overhead_s_per_trial", 0.0)))
+
+
 def _read_rates(cases: list[dict[str, Any]]) -> tuple[Rate, ...]:
     """The rates of the measured cases of a figures file."""
     return tuple(Rate(kind=c["kind"], dims=int(c["dims"]), batch=int(c["batch"]),
@@ -188,11 +195,11 @@ def load_figures(path: str | Path | None = None) -> Figures:
     """Figures from ``path`` (a JSON file ``bench_scale.py`` wrote), else the packaged ones."""
     path = Path(path) if path is not None else PACKAGED_FIGURES
     try:
-        raw = json.loads(path.read_text())
+        raw = read_json(path)
     except FileNotFoundError:
         raise FiguresError(f"{path}: no such figures file; run benchmarks/bench_scale.py to write one") from None
-    except json.JSONDecodeError as error:
-        raise FiguresError(f"{path}: not valid JSON ({error})") from None
+    except DocumentError as error:
+        raise FiguresError(str(error)) from None
     if not isinstance(raw, dict):
         raise FiguresError(f"{path}: expected a JSON object")
     return Figures.from_dict(raw, str(path))

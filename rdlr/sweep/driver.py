@@ -7,13 +7,14 @@ files and results: :mod:`rdlr.sweep.files`; what a trial asks Ray for: :mod:`rdl
 
 Design choices:
 
-* **Seeds via** :class:`ray.tune.search.Repeater`: every configuration is run once per seed as its own Tune
-  trial (``__trial_index__`` picks the seed), and Optuna is told the mean validation UA over the seeds. One trial =
-  (features, method, held-out, hparams, seed) as in the design notes: the seeds of a configuration run in
-  parallel, a failure costs one seed rather than five, retries and resume work per seed, and each trial writes
-  exactly one row of the results table.
+* **One trial = one configuration × every seed** (:mod:`rdlr.sweep.trial`): the seeds train one after the other
+  in one worker, on rows split and z-normalised once per worker (:mod:`rdlr.sweep.worker_rows`), each writing
+  its own row of the results table as soon as it is done; Optuna is told the mean validation UA over the seeds.
+  A Tune trial costs Ray a second or two of scheduling, actor and result bookkeeping, so a trial per seed would
+  spend most of a GPU sweep's time on overhead; retries and resume still work per seed (a trial run again skips
+  the seeds that have rows).
 * **Concurrency**: jobs are independent Tuners, run in daemon threads (``Tuner.fit`` is blocking and the
-  controllers mostly wait on Ray). Each Tuner runs at most 2 × seeds trials at once, so Optuna still learns from
+  controllers mostly wait on Ray). Each Tuner runs at most 2 trials at once, so Optuna still learns from
   finished configurations; the number of Tuners running at once follows the cluster's trial slots (enough to
   keep every slot busy plus one job in reserve): on a fixed cluster re-counted every few seconds from the nodes
   alive, under an autoscaler (:mod:`rdlr.cluster.capacity`) from every node it may launch, so that the pending
@@ -49,10 +50,10 @@ import optuna
 import pandas as pd
 from ray import tune
 from ray.tune.registry import register_trainable
-from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
 
 from rdlr.cluster.capacity import ClusterCapacity, planning_nodes
+from rdlr.cluster.session import start_ray
 from rdlr.sweep.collector import Log, ResultSink, SinkCallback, close_sink, open_sink
 from rdlr.sweep.files import SPEC_FILE, SweepError, SweepFiles
 from rdlr.sweep.resources import TrialResources, jobs_at_once, plan_resources, trial_slots, trials_per_job
@@ -112,7 +113,7 @@ def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.Data
         x, meta = tables[features]
         x = x if isinstance(x, ray.ObjectRef) else ray.put(x)
         context = TrialContext(spec.id, features, tuple(spec.seeds), spec.data.split_seed, dict(spec.training),
-                               resources.device, resources.cpus, files.storage.uri)
+                               resources.device, resources.cpus, files.storage.uri, table_id=x.hex())
         function = trainable_for(features, spec.id)
         trainable = tune.with_resources(tune.with_parameters(function, x=x, meta=meta, context=context),
                                         resources.as_tune())
@@ -141,12 +142,11 @@ class _Sweep:
         path = f"{self.files.tune_root}/{job.name}"
         if tune.Tuner.can_restore(path):
             return tune.Tuner.restore(path, trainable=trainable, resume_errored=True, param_space=constants), True
-        seeds = len(self.spec.seeds)
         searcher = OptunaSearch(space=optuna_space(job.space), metric=METRIC, mode="max",
                                 sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space))
         tune_config = tune.TuneConfig(
-            search_alg=Repeater(searcher, repeat=seeds), num_samples=job.configs * seeds,
-            max_concurrent_trials=trials_per_job(job, seeds), reuse_actors=True,
+            search_alg=searcher, num_samples=job.configs, max_concurrent_trials=trials_per_job(job),
+            reuse_actors=True,  # the next trial of the Tuner finds the worker's prepared rows (worker_rows)
             trial_dirname_creator=_trial_dirname,
         )  # fmt: skip
         run_config = tune.RunConfig(
@@ -173,7 +173,6 @@ class _Sweep:
         """Start Tuners while the cluster has slots for them (:func:`rdlr.sweep.resources.jobs_at_once`) until
         every job is done; a progress line every :data:`HEARTBEAT_S` seconds."""
         pending, running = deque(jobs), {}
-        seeds = len(self.spec.seeds)
         fixed = self.spec.resources.parallel_jobs
         started = last_beat = time.monotonic()
         sink = self.sink
@@ -187,7 +186,7 @@ class _Sweep:
                     slots = trial_slots(planning_nodes(None), self.resources.cpus, self.resources.gpus,
                                         self.resources.custom)
                     polled = time.monotonic()
-                target = jobs_at_once(slots, trials_per_job(pending[0], seeds), len(pending) + len(running), fixed)
+                target = jobs_at_once(slots, trials_per_job(pending[0]), len(pending) + len(running), fixed)
                 while pending and len(running) < target:
                     job = pending.popleft()
                     thread = threading.Thread(target=self.run_job, args=(job,), name=f"tuner-{job.name}", daemon=True)
@@ -234,8 +233,8 @@ def run_sweep(
     quiet: bool = True,
     capacity: ClusterCapacity | None = None,
 ) -> SweepOutcome:
-    """Run (or resume) every job of ``spec`` on Ray: the instance this process is connected to, else what
-    ``ray.init()`` finds (the cluster of ``RAY_ADDRESS`` or one running on this machine), else a local one.
+    """Run (or resume) every job of ``spec`` on Ray: the instance this process is connected to, else the cluster
+    of ``RAY_ADDRESS``, else a private local one (:func:`rdlr.cluster.session.start_ray`).
 
     ``tables`` maps each of ``spec.features`` to ``(x, meta)``: the feature matrix (an array, or the ``ObjectRef``
     of one already in the object store: :func:`rdlr.sweep.inputs.load_tables`) and its manifest columns
@@ -251,7 +250,7 @@ def run_sweep(
 
     _check_tables(spec, tables)
     if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False)
+        start_ray()
     if quiet:
         _quiet_tune()
     started = time.monotonic()

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from rdlr.results import RESULTS_FILE, parse_results_csv, results_frame, trial_key
+from rdlr.safe_text import MAX_BYTES, parse_json, parse_yaml
 from rdlr.storage import Storage
 from rdlr.sweep.spec import SweepSpec
 
@@ -26,7 +27,7 @@ ROWS_DIR = "trials"
 ATTEMPTS_DIR = "attempts"
 STAGE1_DIR = "stage1"
 TUNE_DIR = "tune"
-IGNORED_SPEC_KEYS: tuple[str, ...] = ("description", "resources")  # may change between runs of one spec id
+IGNORED_SPEC_KEYS: tuple[str, ...] = ("description", "resources", "headline")  # may change between runs of one spec id
 RESOLVED_KEY = "resolved"  # spec.yaml = the spec's keys + what this run resolved (paths, resources, versions)
 
 
@@ -53,7 +54,8 @@ class SweepFiles:
 
     def read_row(self, key: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self.dir.read(ROWS_DIR, f"{key}.json"))
+            return parse_json(self.dir.read(ROWS_DIR, f"{key}.json", limit=MAX_BYTES + 1),
+                              f"{self.dir.uri}/{ROWS_DIR}/{key}.json")
         except FileNotFoundError:
             return None
 
@@ -87,11 +89,20 @@ class SweepFiles:
     def write_results(self, rows: list[Mapping[str, Any]]) -> None:
         self.dir.write(results_frame(rows).to_csv(index=False).encode(), RESULTS_FILE)
 
+    def read_saved_spec(self) -> dict[str, Any]:
+        """The ``spec.yaml`` saved beside the results (empty when it holds nothing), within the bounds of
+        :mod:`rdlr.safe_text`."""
+        where = f"{self.dir.uri}/{SPEC_FILE}"
+        document = parse_yaml(self.dir.read(SPEC_FILE, limit=MAX_BYTES + 1), where) or {}
+        if not isinstance(document, dict):
+            raise SweepError(f"{where}: a saved spec is a mapping, got {type(document).__name__}")
+        return document
+
     def check_and_save_spec(self, spec: SweepSpec, resolved: Mapping[str, Any]) -> None:
         """Refuse to mix results of two different specs under one id; save the spec (+ ``resolved``) beside the
         results, in the spec's own format so that ``rdlr report`` and ``SweepSpec.from_dict`` read it."""
         if self.dir.exists(SPEC_FILE):
-            saved = yaml.safe_load(self.dir.read(SPEC_FILE)) or {}
+            saved = self.read_saved_spec()
             before = {k: v for k, v in saved.items() if k not in (*IGNORED_SPEC_KEYS, RESOLVED_KEY)}
             now = {k: v for k, v in spec.to_dict().items() if k not in IGNORED_SPEC_KEYS}
             if before != now:

@@ -23,6 +23,7 @@ from rdlr.features.wav2vec import W2V_DIM
 from rdlr.methods import get_method
 from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, trial_cost
 from rdlr.sweep.spec import Job, SpecError, SweepSpec
+from rdlr.train.batches import few_steps_warning
 from rdlr.train.config import TrainConfig
 
 # the widths of rdlr.features.registry's built-in sets (BERT's: bert-base-uncased, the paper's)
@@ -187,8 +188,34 @@ def _rows_lines(plan: SweepPlan) -> list[str]:
     return lines
 
 
+def batch_warnings(plan: SweepPlan) -> list[str]:
+    """One warning per job whose searched M leaves fewer than ~4 steps per epoch on its training rows
+    (:func:`rdlr.train.batches.few_steps_warning`); part of the plan that ``rdlr plan``, ``sweep`` and
+    ``reproduce`` print."""
+    warnings = (few_steps_warning(f"job {item.job.name}", item.rows.train, item.job.space["batch_size"])
+                for item in plan.jobs)
+    return [line for line in warnings if line]
+
+
+def core_time(core_hours: float) -> str:
+    """``"1,234 core-hours"``, or ``"12 core-minutes"`` under one core-hour (a small spec is not "0 core-hours")."""
+    if core_hours < 1:
+        return f"{core_hours * 60:,.0f} core-minutes"
+    return f"{core_hours:,.0f} core-hours"
+
+
+def wall_time(hours: float) -> str:
+    """``"about 3.2 days"``; ``"about 5.0 hours"`` under a day, ``"about 12 minutes"`` under an hour."""
+    if hours >= 24:
+        return f"about {hours / 24:,.1f} days"
+    if hours >= 1:
+        return f"about {hours:.1f} hours"
+    minutes = max(1, round(hours * 60))
+    return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
-    """The plan as text lines (what ``rdlr plan`` prints)."""
+    """The plan as text lines (what ``rdlr plan`` prints), the small-minibatch warnings last."""
     spec, figures = plan.spec, plan.figures
     resources, training = spec.resources, TrainConfig(**spec.training)
     dims = ", ".join(f"{name} ({width} dims{', assumed' if assumed else ''})"
@@ -199,7 +226,6 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
     if figures.epochs_source:
         epoch_text += f" (from {figures.epochs_source})"
     at_once = max(1, int(node_cpus // resources.cpus_per_trial))
-    days = plan.core_hours / node_cpus / 24
     return [
         f"plan {spec.id}: {len(plan.jobs)} jobs, {plan.trials:,} trials ({len(spec.seeds)} seeds each configuration)",
         f"  features: {dims}; held out: {', '.join(spec.held_out)}; unlabeled: {spec.unlabeled or 'none'}",
@@ -211,14 +237,15 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
         *_method_lines(plan),
         f"  rows per trial (train / val / test / unlabeled), from {plan.rows_source}:",
         *_rows_lines(plan),
-        f"  projected {spec.id}: {plan.trials:,} trials, {plan.core_hours:,.0f} core-hours (CPU), "
+        f"  projected {spec.id}: {plan.trials:,} trials, {core_time(plan.core_hours)} (CPU), "
         f"{plan.gpu_hours:,.1f} GPU-hours",
-        f"  = about {days:,.1f} days on one {node_cpus}-core node ({at_once} trials at once)",
+        f"  = {wall_time(plan.core_hours / node_cpus)} on one {node_cpus}-core node ({at_once} trials at once)",
         f"  assumptions: rates from {figures.source} ({figures.machine}, {figures.threads} threads per trial); "
         f"epochs per trial {epoch_text}; core-hours = trial time × threads (time scales with CPUs); "
         f"{gpu_assumption(figures, plan.trials_per_gpu)}; stage 1 of LR/self-KD counted in every "
         f"trial (an upper bound: trials differing only in γ share it); Ray overhead {figures.ray_overhead_s:.1f} s "
         "per trial (measured) included in core-hours and GPU-hours",
+        *batch_warnings(plan),
     ]
 
 

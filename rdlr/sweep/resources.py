@@ -76,9 +76,10 @@ def trial_slots(nodes: list[Mapping[str, float]], cpus: float, gpus: float,
     return max(1, total)
 
 
-def trials_per_job(job: Job, seeds: int) -> int:
-    """Concurrent trials of one Tuner: two configurations' seeds, so Optuna learns between suggestions."""
-    return max(1, min(job.configs * seeds, 2 * seeds))
+def trials_per_job(job: Job) -> int:
+    """Concurrent trials of one Tuner: two configurations (each trains every seed), so Optuna learns between
+    suggestions."""
+    return max(1, min(job.configs, 2))
 
 
 def jobs_at_once(slots: int, per_job: int, remaining: int, fixed: int = 0) -> int:

@@ -4,9 +4,9 @@ A spec names the data (the generated demo corpora, real corpora read by their lo
 feature sets, the table rows per protocol (Section 3.1: within-single-corpus and leave-one-corpus-out), the
 held-out corpora, the unlabeled corpus for AE (12) and PEL (13), the seeds (Section 3.2: 5), the hyperparameter
 search over each method's own search set (Section 3.2), the training protocol, the resources of one trial, the
-local model paths, for ``hf:<dir>`` feature sets the encoder layer, and the report's headline selection. Every
-section is a frozen dataclass (read by :mod:`rdlr.sweep.schema`); an unknown key, an unknown method / corpus /
-feature set or a bad value raises :class:`SpecError` naming the key and the valid choices.
+local model paths and, for ``hf:<dir>`` feature sets, the encoder layer. Every section is a frozen dataclass (read
+by :mod:`rdlr.sweep.schema`); an unknown key, an unknown method / corpus / feature set or a bad value raises
+:class:`SpecError` naming the key and the valid choices.
 
 One spec expands into jobs (:meth:`SweepSpec.jobs`): one per (feature set, protocol, method, held-out corpus), each
 searching ``configs`` hyperparameter configurations and running every configuration once per seed.
@@ -40,7 +40,7 @@ SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "grid")
 MODEL_KEYS: tuple[str, ...] = tuple(MODEL_FLAGS)
 RAY_BUILTIN_RESOURCES: tuple[str, ...] = ("CPU", "GPU", "memory", "object_store_memory")  # not for resources.custom
 SMOOTHING_GAMMAS: dict[str, str] = {"gamma": "LR's γ (10)", "unigram_gamma": "unigram smoothing's γ"}
-UNSET_OMITTED: tuple[str, ...] = ("hf", "report")  # optional sections left out of to_dict() while unset
+UNSET_OMITTED: tuple[str, ...] = ("hf", "headline")  # optional sections left out of to_dict() while unset
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -113,15 +113,6 @@ class HFSpec:
 
 
 @dataclass(frozen=True)
-class ReportSpec:
-    """How the report presents the sweep: ``selection`` is its headline hyperparameter selection
-    (:data:`rdlr.report.selection.SELECTIONS`: ``validation``, or ``paper`` for the paper's test-set selection);
-    the other selection is rendered beside it."""
-
-    selection: str = "validation"
-
-
-@dataclass(frozen=True)
 class SweepSpec:
     """A whole sweep: one table (or a demo of it)."""
 
@@ -138,10 +129,16 @@ class SweepSpec:
     resources: ResourcesSpec = field(default_factory=ResourcesSpec)
     models: dict[str, str] = field(default_factory=dict)
     hf: HFSpec | None = None
-    report: ReportSpec | None = None
+    headline: str | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
+
+    @property
+    def headline_selection(self) -> str:
+        """The selection of the report's headline (:data:`rdlr.report.selection.SELECTIONS`; the other is rendered
+        beside it): ``headline`` when the spec sets it, else validation selection."""
+        return self.headline or "validation"
 
     def labeled_corpora(self) -> tuple[str, ...] | None:
         """Labeled corpus names the data provides (``None`` for manifests: known once they are read)."""
@@ -264,8 +261,8 @@ def _validate(spec: SweepSpec) -> None:
     _validate_training(spec.training)
     _validate_resources(spec.resources)
     _validate_models(spec)
-    if spec.report is not None:
-        _choice(spec.report.selection, list(SELECTIONS), "report.selection")
+    if spec.headline is not None:
+        _choice(spec.headline, tuple(SELECTIONS), "headline")
 
 
 def _validate_data(spec: SweepSpec) -> None:

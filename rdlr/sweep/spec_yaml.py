@@ -5,7 +5,7 @@
   value as nothing and ``yes`` as true, so such an id is an error that quotes what was written and says to quote it
   (``id: "007"``). Ids that YAML reads as text anyway (``1e3``, ``NA``) are used as written.
 
-Non-finite numbers and seed ranges are checked with the rest of the spec (:mod:`rdlr.sweep.schema`,
+Size, nesting and alias expansion are bounded (:mod:`rdlr.safe_text`). Non-finite numbers and seed ranges are checked with the rest of the spec (:mod:`rdlr.sweep.schema`,
 :mod:`rdlr.sweep.spec`).
 """
 
@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode
+
+from rdlr.safe_text import DocumentError, check_yaml, parse_yaml, read_bytes
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -50,14 +52,13 @@ class SpecFileError(ValueError):
 
 
 def read_spec_document(path: Path) -> Any:
-    """The parsed YAML of the spec file ``path``: duplicate keys and a spec id that is not text are errors."""
-    text = path.read_text()
+    """The parsed YAML of the spec file ``path``: duplicate keys and a spec id that is not text are errors, and so
+    is a file beyond the bounds of :mod:`rdlr.safe_text` (size, nesting, alias expansion)."""
     try:
-        raw = load_strict(text)
-    except DuplicateKeyError as error:
-        raise SpecFileError(f"{path}: {error.problem}") from None
-    except yaml.YAMLError as error:
-        raise SpecFileError(f"{path}: not valid YAML: {error}") from None
+        text = check_yaml(read_bytes(path), str(path))
+        raw = parse_yaml(text, str(path), loader=StrictLoader)
+    except DocumentError as error:
+        raise SpecFileError(str(error)) from None
     problem = id_problem(text, raw)
     if problem:
         raise SpecFileError(f"{path}: {problem}")

@@ -1,9 +1,12 @@
-"""The worker side of a sweep: one Tune trial = one (configuration, seed) of one job, run in a Ray worker.
+"""The worker side of a sweep: one Tune trial = one configuration of one job, trained once per seed in a Ray worker.
 
-A trial reads its job's constants and its hyperparameters from the Tune config (:func:`split_config`), reuses the
-row of an earlier execution when there is one, else trains with :func:`rdlr.train.run_trial` (reporting every
-epoch to Tune), writes its results row (:mod:`rdlr.sweep.files`) and reports it as its final result, which the
-driver's collector (:mod:`rdlr.sweep.collector`) gathers.
+A trial reads its job's constants and its hyperparameters from the Tune config (:func:`split_config`) and trains
+the spec's seeds one after the other on rows split and prepared once per worker (:mod:`rdlr.sweep.worker_rows`):
+for each seed it reuses the row of an earlier execution when there is one, else trains with
+:func:`rdlr.train.run_trial` (reporting every epoch to Tune) and writes the seed's results row
+(:mod:`rdlr.sweep.files`) as soon as it is done, so a trial stopped after some seeds trains only the others when it
+runs again. Its final result carries the rows and the mean validation UA over the seeds (what Optuna is told),
+and the driver's collector (:mod:`rdlr.sweep.collector`) gathers the rows.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ import json
 import math
 import os
 import socket
+import statistics
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,19 +27,21 @@ import pandas as pd
 import ray
 from ray import tune
 
-from rdlr.methods import Method, get_method
+from rdlr.methods import get_method
 from rdlr.results import GROUP_KEYS, config_id, trial_key
-from rdlr.train import TrainConfig, TrialData, run_trial
+from rdlr.train import PreparedRows, TrainConfig, run_trial
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.stage1_mirror import stage1_cache
+from rdlr.sweep.worker_rows import SplitKey, split_rows
 
-TRIAL_INDEX = "__trial_index__"  # set by ray.tune.search.Repeater: which seed of the configuration
 JOB_CONSTANTS: tuple[str, ...] = tuple(k for k in GROUP_KEYS if k != "features")  # fixed per Tuner, in its config
+REPEATER_INDEX = "__trial_index__"  # in the configs of sweeps started with one seed per trial (before issue 19)
 
 
 @dataclass(frozen=True)
 class TrialContext:
-    """What every trial of a sweep shares, sent once with the features."""
+    """What every trial of a sweep shares, sent once with the features; ``table_id`` names the feature table's
+    object in Ray's object store (the key of the worker's prepared rows)."""
 
     spec_id: str
     features: str
@@ -45,39 +51,68 @@ class TrialContext:
     device: str
     cpus: float
     storage: str
+    table_id: str
 
 
-def split_config(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any], int]:
-    """(job constants, searched hyperparameters, trial index) of a Tune config."""
+def split_config(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """(job constants, searched hyperparameters) of a Tune config."""
     constants = {key: config[key] for key in JOB_CONSTANTS}
-    hparams = {k: v for k, v in sorted(config.items()) if k not in JOB_CONSTANTS and k != TRIAL_INDEX}
-    return constants, hparams, int(config.get(TRIAL_INDEX, 0))
+    hparams = {k: v for k, v in sorted(config.items()) if k not in JOB_CONSTANTS and k != REPEATER_INDEX}
+    return constants, hparams
 
 
-def run_one_trial(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, context: TrialContext) -> None:
-    """Tune trainable body: one (configuration, seed); reports each epoch and the final row."""
-    constants, hparams, index = split_config(config)
-    seed = context.seeds[index]
+def run_configuration(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, context: TrialContext) -> None:
+    """Tune trainable body: one configuration, every seed; reports each epoch and, at the end, every seed's row."""
+    constants, hparams = split_config(config)
     cid = config_id(hparams)
-    key = trial_key({"spec_id": context.spec_id, "features": context.features, **constants, "config_id": cid,
-                     "seed": seed})
     files = SweepFiles(context.storage, context.spec_id)
-    existing = files.read_row(key)
-    if existing is not None:
-        tune.report(final_report(existing, cached=True))
-        return
     trial_id = tune.get_context().get_trial_id()
-    files.record_attempt(key, {"row_key": key, "trial_id": trial_id, **constants, "seed": seed, "hparams": hparams,
-                               "host": socket.gethostname(), "pid": os.getpid(), "started": time.time()})
-    data, method, train_config = _prepare(x, meta, context, constants)
+    rows: list[dict[str, Any]] = []
+    prepared: PreparedRows | None = None
+    for seed in context.seeds:
+        key = trial_key({"spec_id": context.spec_id, "features": context.features, **constants, "config_id": cid,
+                         "seed": seed})
+        row = files.read_row(key)
+        if row is None:
+            files.record_attempt(key, {"row_key": key, "trial_id": trial_id, **constants, "seed": seed,
+                                       "hparams": hparams, "host": socket.gethostname(), "pid": os.getpid(),
+                                       "started": time.time()})
+            prepared = prepared or worker_rows(x, meta, context, constants)
+            row = train_seed(prepared, context, constants, hparams, seed, files, trial_id)
+            files.write_row(key, row)
+        rows.append(row)
+    tune.report(final_report(rows))
+
+
+def worker_rows(x: np.ndarray, meta: pd.DataFrame, context: TrialContext, constants: Mapping[str, str]) -> PreparedRows:
+    """The job's rows, split by its protocol (Section 3.1) and prepared once per worker process
+    (:func:`rdlr.sweep.worker_rows.split_rows`); sets the worker's torch threads."""
+    import torch
+
+    torch.set_num_threads(max(1, int(context.cpus)))
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+    pod_test = train_config(context).pod_test
+    key = SplitKey(context.table_id, constants["protocol"], constants["held_out"], context.split_seed, pod_test)
+    return split_rows(x, meta, key)
+
+
+def train_config(context: TrialContext) -> TrainConfig:
+    """The spec's training protocol on the trial's device."""
+    return TrainConfig(**context.training, device=context.device)
+
+
+def train_seed(prepared: PreparedRows, context: TrialContext, constants: Mapping[str, str],
+               hparams: Mapping[str, Any], seed: int, files: SweepFiles, trial_id: str) -> dict[str, Any]:
+    """Train one seed of the configuration and return its results row."""
+    method = get_method(constants["method"])
     cpu_started = time.process_time()  # this process runs one trial at a time (reused actors included)
     with stage1_cache(files, method.two_stage) as cache_dir:
-        result = run_trial(data, method, hparams, seed, config=train_config, cache_dir=cache_dir,
-                           on_epoch=_report_epoch)
+        result = run_trial(prepared, method, hparams, seed, config=train_config(context), cache_dir=cache_dir,
+                           on_epoch=lambda record: _report_epoch(record, seed))
     final = result.final
-    row = {
-        "spec_id": context.spec_id, **constants, "features": context.features, "seed": seed, "config_id": cid,
-        "hparams": json.dumps(hparams, sort_keys=True),
+    return {
+        "spec_id": context.spec_id, **constants, "features": context.features, "seed": seed,
+        "config_id": config_id(hparams), "hparams": json.dumps(dict(hparams), sort_keys=True),
         **metric_columns(final),
         "test_wa": float(final["test_wa"]) if "test_wa" in final else None,
         "confusion": json.dumps(final.get("confusion")),
@@ -86,24 +121,6 @@ def run_one_trial(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, con
         "cpu_time_s": round(time.process_time() - cpu_started, 3), "trial_id": trial_id,
         "node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
     }  # fmt: skip
-    files.write_row(key, row)
-    tune.report(final_report(row, cached=False))
-
-
-def _prepare(x: np.ndarray, meta: pd.DataFrame, context: TrialContext,
-             constants: Mapping[str, str]) -> tuple[TrialData, Method, TrainConfig]:
-    """(trial data split by the job's protocol (Section 3.1), method, training config) of a trial."""
-    import torch
-
-    from rdlr.corpora import assign_roles
-
-    torch.set_num_threads(max(1, int(context.cpus)))
-    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-    config = TrainConfig(**context.training, device=context.device)
-    roles = assign_roles(meta, constants["protocol"], constants["held_out"], seed=context.split_seed,
-                         pod_test=config.pod_test)
-    data = TrialData.from_table(x, meta, roles)
-    return data, get_method(constants["method"]), config
 
 
 def metric_columns(final: Mapping[str, Any]) -> dict[str, float | None]:
@@ -118,22 +135,24 @@ def metric_columns(final: Mapping[str, Any]) -> dict[str, float | None]:
     return columns
 
 
-def _report_epoch(record: dict[str, Any]) -> None:
-    """One epoch's numbers to Tune (per-epoch curves in result.json, progress.csv and TensorBoard)."""
-    tune.report({k: v for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+def _report_epoch(record: dict[str, Any], seed: int) -> None:
+    """One epoch's numbers of one seed to Tune (per-epoch curves in result.json, progress.csv and TensorBoard)."""
+    numbers = {k: v for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    tune.report({**numbers, "seed": seed})
 
 
-def final_report(row: Mapping[str, Any], cached: bool) -> dict[str, Any]:
-    """A trial's last Tune result: the row's numbers (``val_ua`` drives the search), the row as JSON, ``cached``."""
-    numbers = {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return {**numbers, "row": json.dumps(dict(row), sort_keys=True), "cached": cached}
+def final_report(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A trial's last Tune result: the mean validation UA over its seeds (what drives the search) and the seeds'
+    rows as JSON."""
+    return {"val_ua": statistics.fmean(float(row["val_ua"]) for row in rows), "seeds": len(rows),
+            "rows": json.dumps([dict(row) for row in rows], sort_keys=True)}
 
 
 def trainable_for(features: str, spec_id: str) -> Callable[..., None]:
     """A function trainable with a stable, per-(spec, feature set) name (Tune registers trainables by name)."""
 
     def trainable(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, context: TrialContext) -> None:
-        run_one_trial(config, x, meta, context)
+        run_configuration(config, x, meta, context)
 
     name = "rdlr_" + "".join(c if c.isalnum() else "_" for c in f"{spec_id}_{features}")
     trainable.__name__ = trainable.__qualname__ = name

@@ -1,5 +1,6 @@
-"""The inputs of one trial: a feature matrix with each utterance's corpus, label and role (:class:`TrialData`), and
-the rows a trial uses on the training device, z-normalised in one float32 copy (:func:`prepare`)."""
+"""The inputs of one trial: a feature matrix with each utterance's corpus, label and role (:class:`TrialData`), the
+rows a trial uses on the training device, z-normalised in one float32 copy (:func:`prepare`), and those rows made
+once and shared by every model trained on them (:class:`PreparedRows`)."""
 
 from __future__ import annotations
 
@@ -170,3 +171,21 @@ def prepare(data: TrialData, device: str, unlabeled: bool = True) -> PreparedDat
         roles={role: groups[role] for role in ("train", "val", "test")},
         blocks=blocks,
     )
+
+
+class PreparedRows:
+    """A :class:`TrialData` and its rows prepared (:func:`prepare`) once per (device, with or without the unlabeled
+    rows), shared by every model trained on them: the seeds of a configuration, a stage-1 model and its stage 2, the
+    configurations of a sweep's job run by one worker. Training only reads the prepared tensors, so a model trained
+    on shared rows is the model trained on rows of its own."""
+
+    def __init__(self, data: TrialData) -> None:
+        self.data = data
+        self._prepared: dict[tuple[str, bool], PreparedData] = {}
+
+    def get(self, device: str, unlabeled: bool) -> PreparedData:
+        """The rows on ``device`` (with the unlabeled rows when ``unlabeled``), prepared on first use."""
+        key = (device, unlabeled)
+        if key not in self._prepared:
+            self._prepared[key] = prepare(self.data, device, unlabeled=unlabeled)
+        return self._prepared[key]

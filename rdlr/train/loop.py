@@ -25,7 +25,7 @@ from rdlr.labels import NUM_CLASSES
 from rdlr.methods import Method, get_method
 from rdlr.model import EmotionClassifier
 from rdlr.train.config import TrainConfig, TrialResult
-from rdlr.train.data import PreparedData, TrialData, prepare
+from rdlr.train.data import PreparedData, PreparedRows, TrialData
 from rdlr.train.evaluate import corpus_uas, predict_logits, val_test_metrics
 from rdlr.train.objective import Objective, training_targets
 from rdlr.train.schedule import PlateauDrop
@@ -69,7 +69,7 @@ def _needs_unlabeled_rows(method: Method, config: TrainConfig) -> bool:
 
 
 def _build_training(
-    data: TrialData,
+    rows: PreparedRows,
     method: Method,
     hparams: Mapping[str, Any],
     config: TrainConfig,
@@ -77,9 +77,9 @@ def _build_training(
 ) -> _Training:
     """Targets Ȳ, class weights β and corpus weights w = 1 of (5), then a freshly initialised objective (drawing
     from torch's global generator), Adam on its parameter groups (proxies at a larger rate) and the learning-rate
-    drop of :mod:`rdlr.train.schedule`."""
-    device = config.device
-    prepared = prepare(data, device, unlabeled=_needs_unlabeled_rows(method, config))
+    drop of :mod:`rdlr.train.schedule`; the rows come prepared from ``rows`` (made on first use)."""
+    device, data = config.device, rows.data
+    prepared = rows.get(device, unlabeled=_needs_unlabeled_rows(method, config))
     train_labels = prepared.labels[prepared.train]
     votes = torch.as_tensor(data.votes[prepared.roles["train"]], device=device) if data.votes is not None else None
     train_targets = training_targets(method, hparams, train_labels, votes, stage1_logits, config.lr_on_smoothed)
@@ -215,7 +215,7 @@ def _pack_result(
 
 
 def _fit(
-    data: TrialData,
+    rows: PreparedRows,
     method: Method,
     hparams: Mapping[str, Any],
     seed: int,
@@ -231,10 +231,11 @@ def _fit(
     torch's global generator (weight init, dropout) and a separate generator for the minibatch order and the
     unlabeled draws.
     """
+    data = rows.data
     _check_unlabeled(data, method)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    run = _build_training(data, method, hparams, config, stage1_logits)
+    run = _build_training(rows, method, hparams, config, stage1_logits)
     best = _BestEpoch(copy.deepcopy(run.objective.classifier.state_dict()))
     history: list[dict[str, Any]] = []
     for epoch in range(1, config.max_epochs + 1):
@@ -255,13 +256,14 @@ def _fit(
 
 
 def run_trial(
-    data: TrialData,
+    data: TrialData | PreparedRows,
     method: str | Method,
     hparams: Mapping[str, Any] | None = None,
     seed: int = 0,
     config: TrainConfig = TrainConfig(),
     cache_dir: str | None = None,
     on_epoch: EpochCallback | None = None,
+    on_stage1_epoch: EpochCallback | None = None,
 ) -> TrialResult:
     """Train and evaluate one (method, hyperparameters, seed) on ``data``.
 
@@ -269,9 +271,14 @@ def run_trial(
     metrics — the model being the same method without LR or the proposed system without LR (``config.lr_stage1``;
     plain CE for self-KD), with the same hyperparameters and seed —
     from the cache in ``cache_dir`` or by training it, then build the targets (10) from those logits.
-    Deterministic for a given seed on CPU.
+    Deterministic for a given seed on CPU. ``data`` given as :class:`PreparedRows` shares its prepared rows with
+    the other models trained on it (a sweep's worker trains every seed of a configuration on one copy).
+    ``on_epoch`` gets each (stage-2) epoch's history record, ``on_stage1_epoch`` each epoch of a stage-1 model
+    trained here (not one read from the cache).
     """
     started = time.perf_counter()
+    rows = data if isinstance(data, PreparedRows) else PreparedRows(data)
+    data = rows.data
     method = get_method(method) if isinstance(method, str) else method
     resolved = method.resolve_hparams(hparams)
     stage1_logits, stage1_info = None, None
@@ -281,11 +288,11 @@ def run_trial(
         key = cache.key(stage1_method, resolved, seed, config.cache_fields(), data.fingerprint())
         cached = cache.load(key)
         if cached is None:
-            stage1_result, logits = _fit(data, stage1_method, resolved, seed, config, None, None)
+            stage1_result, logits = _fit(rows, stage1_method, resolved, seed, config, None, on_stage1_epoch)
             cached = cache.store(key, logits.cpu(), stage1_result.final)
         stage1_logits = cached["train_logits"].to(config.device)
         stage1_info = {"final": cached["final"], "train_predictions": cached["train_logits"].argmax(1).numpy()}
-    result, _ = _fit(data, method, resolved, seed, config, stage1_logits, on_epoch)
+    result, _ = _fit(rows, method, resolved, seed, config, stage1_logits, on_epoch)
     result.stage1 = stage1_info
     result.wall_time_s = time.perf_counter() - started
     return result

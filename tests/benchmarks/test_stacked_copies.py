@@ -18,7 +18,7 @@ from torch import nn
 
 from rdlr.methods import get_method
 from rdlr.model import Decoder, EmotionClassifier
-from rdlr.train import TrainConfig, TrialData
+from rdlr.train import PreparedRows, TrainConfig, TrialData
 from rdlr.train.loop import _build_training, _train_epoch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -63,7 +63,7 @@ def _separate(data: TrialData, method_id: str, hparams: dict) -> list:
     for seed in SEEDS:
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        run = _build_training(data, get_method(method_id), hparams, CONFIG, None)
+        run = _build_training(PreparedRows(data), get_method(method_id), hparams, CONFIG, None)
         _dropout_off(run.objective.double())
         run.prepared.x, run.train_targets = run.prepared.x.double(), run.train_targets.double()
         run.optimizer = torch.optim.Adam(run.objective.param_groups(CONFIG.lr))

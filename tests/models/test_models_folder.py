@@ -19,6 +19,7 @@ from rdlr.model import EmotionClassifier
 from rdlr.models import FORMAT_VERSION, ModelCard, ModelFolderError, ModelVersionWarning, load_model, read_model
 from rdlr.models import extractors as model_extractors
 from rdlr.models.extractors import spec_of
+from rdlr.models.card import README_FILE
 from rdlr.models.folder import CARD_FILE, WEIGHTS_FILE, save_model
 
 DIM = 1582
@@ -59,7 +60,7 @@ def test_round_trip_is_exact_and_the_card_says_what_the_model_is(tmp_path):
                                                  "sample_rate": 16000}
     assert document["features"][0]["config_hash"] == IS10Config().config_hash()
     assert {"rdlr", "torch", "opensmile"} <= set(document["versions"])
-    assert not [p.name for p in (tmp_path / "m").iterdir() if p.name not in (CARD_FILE, WEIGHTS_FILE)]
+    assert not [p.name for p in (tmp_path / "m").iterdir() if p.name not in (CARD_FILE, WEIGHTS_FILE, README_FILE)]
 
 
 def test_predict_features_normalises_with_the_saved_statistics(tmp_path):
@@ -161,6 +162,15 @@ def test_not_a_model_folder(tmp_path):
         load_model(tmp_path / "empty")
 
 
+def test_an_integer_of_thousands_of_digits_in_the_card_is_one_line_naming_the_file(tmp_path):
+    make_model(tmp_path / "m")
+    card = tmp_path / "m" / CARD_FILE
+    card.write_text(card.read_text().replace('"format_version": ', '"format_version": ' + "9" * 5000 + ", \"_\": ", 1))
+    with pytest.raises(ModelFolderError, match=r"model\.json.*digits") as refused:
+        load_model(tmp_path / "m")
+    assert "\n" not in str(refused.value)
+
+
 def test_other_versions_warn_and_an_existing_model_is_not_overwritten(tmp_path):
     card, weights = make_model(tmp_path / "m")
     edit_card(tmp_path / "m", versions={**card.versions, "torch": "1.0.0"})
@@ -172,3 +182,27 @@ def test_other_versions_warn_and_an_existing_model_is_not_overwritten(tmp_path):
         load_model(tmp_path / "fresh")
     with pytest.raises(ModelFolderError, match="already holds a model"):
         save_model(tmp_path / "m", card, weights)
+
+
+@pytest.mark.parametrize("case", ["nan_weights", "int8_weights", "tiny_std", "duplicate_classes", "hostile_classes"])
+def test_model_folders_that_would_predict_garbage_are_refused_in_one_line(case, tmp_path):
+    import torch
+
+    from rdlr.labels import CLASSES
+    from rdlr.models.checks import check_classes, check_weights
+    from rdlr.models.folder import ModelFolderError
+
+    source = tmp_path / "model.safetensors"
+    with pytest.raises(ModelFolderError) as caught:
+        if case == "nan_weights":
+            check_weights({"w": torch.tensor([1.0, float("nan")])}, source)
+        elif case == "int8_weights":
+            check_weights({"w": torch.zeros(3, dtype=torch.int8)}, source)
+        elif case == "tiny_std":
+            from rdlr.models.folder import _statistics
+            _statistics({"normalization": {"mean": [0.0], "std": [1e-30]}}, 1, source)
+        elif case == "duplicate_classes":
+            check_classes([*CLASSES[:3], CLASSES[0]], source)
+        else:
+            check_classes(["=cmd|' /C calc'!A0", "../../etc/passwd", "a\nb,c", "angry"], source)
+    assert str(source) in str(caught.value)

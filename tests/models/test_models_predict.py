@@ -3,6 +3,8 @@ counts; unreadable inputs as ``error`` rows; the CLI's CSV equal to the Python t
 
 from __future__ import annotations
 
+import csv
+import io
 from math import gcd
 from pathlib import Path
 
@@ -110,7 +112,45 @@ def test_nothing_readable_exits_nonzero_and_bad_models_exit_2(demo_model, inputs
     code = main(["predict", str(demo_model.folder), str(inputs["corrupt"]), str(tmp_path), "--no-progress"])
     assert code == 1
     captured = capsys.readouterr()
-    assert captured.out.splitlines()[0] == ",".join(COLUMNS)  # CSV on stdout without --out
+    assert next(csv.reader(captured.out.splitlines())) == COLUMNS  # CSV on stdout without --out
     assert "predicted 0 of 2 inputs" in captured.err and "no audio files in folder" in captured.out
     assert main(["predict", str(tmp_path), str(inputs["corrupt"])]) == 2
     assert "is not an rdlr model folder" in capsys.readouterr().err
+
+
+def test_formula_like_cells_are_prefixed_and_the_csv_keeps_its_columns(demo_model, inputs, tmp_path):
+    manifest = pd.read_csv(inputs["manifest"]).head(4)
+    manifest["utt_id"] = ["=cmd|' /C calc'!A0", "+1", "-1", "@SUM(A1)"]
+    manifest.to_csv(tmp_path / "hostile.csv", index=False)
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(demo_model.folder), str(tmp_path / "hostile.csv"), "--out", str(out),
+                 "--no-progress"]) == 0
+    written = read_predictions(out)
+    assert list(written.columns) == COLUMNS
+    assert written["utt_id"].tolist() == ["'=cmd|' /C calc'!A0", "'+1", "'-1", "'@SUM(A1)"]
+
+
+def test_hostile_class_names_in_a_header_stay_one_column_each():
+    from rdlr.models.cli import safe_frame
+
+    frame = pd.DataFrame({"=cmd|' /C calc'!A0": ["\tx"], "a\nb,c": ["\rz"], "path": ["ok"]})
+    text = safe_frame(frame).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
+    back = pd.read_csv(io.StringIO(text), dtype=str)
+    assert list(back.columns) == ["'=cmd|' /C calc'!A0", "a\nb,c", "path"]
+    assert back.iloc[0].tolist() == ["'\tx", "'\rz", "ok"]
+
+
+def test_an_unwritable_out_fails_in_one_line_before_any_audio_is_read(demo_model, inputs, tmp_path, capsys,
+                                                                      monkeypatch):
+    from rdlr.models.predictor import TrainedModel
+
+    def no_prediction(*args, **kwargs):
+        raise AssertionError("predicted before checking --out")
+
+    monkeypatch.setattr(TrainedModel, "predict", no_prediction)
+    (tmp_path / "a-file").write_text("not a folder")
+    out = tmp_path / "a-file" / "p.csv"
+    assert main(["predict", str(demo_model.folder), str(inputs["manifest"]), "--out", str(out),
+                 "--no-progress"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and str(out) in error and "choose another --out" in error

@@ -99,11 +99,13 @@ def emodb_manifest(emodb_root: Path, tmp_path_factory: pytest.TempPathFactory) -
 def test_train_and_predict_on_emodb_from_the_command_line(ray_session, emodb_manifest, tmp_path, capsys):
     store, model = tmp_path / "store", tmp_path / "model"
     code = main(["train", "--manifest", str(emodb_manifest), "--features", "is10", "--method", "ce",
-                 "--hparam", "batch_size=32", "--store", str(store), "--out", str(model), "--max-epochs", "20",
-                 "--no-progress"])
+                 "--store", str(store), "--out", str(model), "--max-epochs", "20", "--no-progress"])
     assert code == 0
     card = json.loads((model / CARD_FILE).read_text())
-    assert f"validation UA {100 * card['metrics']['val_ua']:.1f}% (EMODB" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"validation UA {100 * card['metrics']['val_ua']:.1f}% (EMODB" in out
+    assert card["hparams"]["batch_size"] == 8 and "batch_size 8 (the default 1024 would give 1 step(s)" in out
+    assert out.count(" epoch ") >= card["metrics"]["epochs"] and "  epoch   1: loss " in out
     assert card["training"]["corpora"]["EMODB"] == {"train": 64, "val": 16}  # 8 / 2 of the 10 speakers
     assert card["metrics"]["val_ua"] > 0.4  # chance is 0.25; IS10 separates EmoDB's acted emotions well
     manifest = pd.read_csv(emodb_manifest)
@@ -111,3 +113,14 @@ def test_train_and_predict_on_emodb_from_the_command_line(ray_session, emodb_man
     predictions = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
     assert predictions["utt_id"].tolist() == manifest["utt_id"].tolist() and (predictions["error"] == "").all()
     assert (predictions["label"] == manifest["label"]).mean() > 0.5  # mostly its own training utterances
+
+
+def test_quiet_train_prints_only_the_result_and_epoch_lines_otherwise(demo_model, tmp_path, capsys):
+    common = ["train", "--manifest", str(demo_model.manifest), "--features", "is10", "--method", "ce",
+              "--store", str(demo_model.store), "--max-epochs", "2", "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "loud")]) == 0
+    loud = capsys.readouterr().out
+    assert "  epoch   1: loss " in loud and "  epoch   2: loss " in loud and "hyperparameters: batch_size 8" in loud
+    assert main([*common, "--quiet", "--out", str(tmp_path / "quiet")]) == 0
+    quiet = capsys.readouterr().out
+    assert "  epoch " not in quiet and "hyperparameters:" not in quiet and "validation UA" in quiet

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from scipy import stats
 
@@ -348,6 +349,18 @@ def test_ua_plot_shares_one_axis_marks_chance_and_lists_only_what_is_drawn(
     assert legend == ["out-of-corpus", "chance (25 %)"]
 
 
+def test_ua_plot_draws_no_error_bars_for_one_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    results = make_results()
+    is10 = results[(results["features"] == "is10") & results["method"].isin(["ce", "rdlr_cww_dagger"])]
+    def error_bars(fig: Figure) -> int:
+        return sum(isinstance(c, ErrorbarContainer) for ax in fig.axes for c in ax.containers)
+
+    fig = drawn_figure(is10[is10["seed"] == 0], monkeypatch, tmp_path)
+    assert error_bars(fig) == 0 and "1 seed: no error bars" in fig.get_suptitle()
+    fig = drawn_figure(is10, monkeypatch, tmp_path)
+    assert error_bars(fig) > 0 and "95 % t-interval over seeds" in fig.get_suptitle()
+
+
 def test_class_metrics_page_when_the_results_carry_them(golden_report: Path, tmp_path: Path) -> None:
     metrics = pd.read_csv(golden_report.parent / "metrics.csv")
     trials = selected_trials(make_results(), "validation")
@@ -449,8 +462,24 @@ def test_row_labels_come_from_the_method_registry() -> None:
     assert len(rows) == 26 and rows[0].label == WITHIN_LABEL and rows[0].protocol == "within_corpus"
     assert [r.label for r in rows[1:]] == [get_method(m).label for m in TABLE2_METHODS]
     rows3 = table3_rows()
-    assert len(rows3) == 20 and [r.features for r in rows3] == [f for f in TABLE3_FEATURES for _ in range(10)]
-    assert [r.method for r in rows3[:10]] == ["ce", *TABLE3_METHODS]
+    assert len(rows3) == 22 and [r.features for r in rows3[2:]] == [f for f in TABLE3_FEATURES for _ in range(10)]
+    assert [r.method for r in rows3[2:12]] == ["ce", *TABLE3_METHODS]
+
+
+def test_table3_opens_with_the_papers_is10_block(golden_report: Path) -> None:
+    """Table 3 prints an IS10 block (within-corpus CE, RDLR + CWW + †) above the two W2V blocks, paper's numbers beside."""
+    assert [(r.block, r.key) for r in table3_rows()[:3]] == [
+        ("IS10", ("is10", "within_corpus", "ce")), ("IS10", ("is10", "out_of_corpus", "rdlr_cww_dagger")),
+        ("IS10 + W2V", ("is10+w2v", "within_corpus", "ce"))]
+    folder = golden_report.parent
+    text = (folder / "table3.md").read_text(encoding="utf-8")
+    lines = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
+    first = lines.index("*IS10*")
+    assert lines[first:first + 4] == ["*IS10*", WITHIN_LABEL, "RDLR + CWW + † (proposed)", "*IS10 + W2V*"]
+    assert md_row(text, WITHIN_LABEL, 1)[0] == "65.2 / 66.0 / -0.8"  # beside the paper: ours / paper / difference
+    assert md_row(text, "RDLR + CWW + † (proposed)", 2)[-1] == "– / 48.4 / –"
+    body = (folder / "table3.tex").read_text(encoding="utf-8").split("\\midrule", 1)[1]
+    assert body.index("IS10}") < body.index("Within-single-corpus") < body.index("IS10 + W2V")
 
 
 def test_labels_of_methods_outside_the_registry_are_their_ids() -> None:
@@ -467,9 +496,7 @@ def test_paper_numbers_file_has_every_row() -> None:
     assert [(r.protocol, r.method) for r in t2.itertuples()] == [("within_corpus", "ce")] + [
         ("out_of_corpus", m) for m in TABLE2_METHODS]
     keys3 = set(zip(t3["features"], t3["protocol"], t3["method"]))
-    assert {r.key for r in table3_rows()} <= keys3
-    assert keys3 - {r.key for r in table3_rows()} == {("is10", "within_corpus", "ce"),
-                                                       ("is10", "out_of_corpus", "rdlr_cww_dagger")}
+    assert [r.key for r in table3_rows()] == sorted(keys3, key=[r.key for r in table3_rows()].index)
     assert not paper.duplicated(["table", "features", "protocol", "method"]).any()
     assert paper[list(PAPER_CORPORA) + [AVG]].notna().all().all()
 
@@ -498,18 +525,20 @@ def test_paper_numbers_match_the_paper_text() -> None:
     assert printed == ours
 
 
-def test_a_paper_protocol_spec_leads_with_the_test_set_selection(tmp_path: Path) -> None:
-    results = make_results()
-    spec = {"spec_id": "golden", "report": {"selection": "paper"}}
-    headline = render_report(results, tmp_path, spec=spec, plots=False)  # selection from the spec
-    beside = render_report(results, tmp_path, selection="validation", spec=spec, plots=False)
-    assert headline == tmp_path / "golden" / "README.md"
-    assert beside == tmp_path / "golden" / "validation-selection" / "README.md"
-    assert "**Selection:** paper" in headline.read_text(encoding="utf-8")
-    assert "**Selection:** validation" in beside.read_text(encoding="utf-8")
-    render_report(results, tmp_path, spec=spec, plots=False)  # re-rendering the headline keeps the other beside it
-    assert beside.is_file() and not (tmp_path / "golden" / "paper-selection").exists()
-    chosen = pd.read_csv(headline.parent / "table2.csv").set_index(["protocol", "method"])
-    expected = pd.read_csv(render_report(results, tmp_path / "plain", selection="paper", plots=False).parent
-                           / "table2.csv").set_index(["protocol", "method"])
-    pd.testing.assert_frame_equal(chosen, expected)  # the same numbers as the paper selection of a plain spec
+def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(tmp_path: Path) -> None:
+    """A spec of one's own gets titles and captions from its description, never "Table 2"; LaTeX captions never
+    start "Table N —" (``\\caption`` numbers the table itself); the paper's spec keeps the paper's title."""
+    own = render_report(make_results(spec_id="mine"), tmp_path / "own", plots=False,
+                        spec={"spec_id": "mine", "description": "four public corpora", "seeds": [0, 1, 2]})
+    titles = [line for path in own.parent.glob("table*.md") for line in path.read_text().splitlines()
+              if line.startswith("# ")]
+    captions = [line for path in own.parent.glob("*.tex") for line in path.read_text().splitlines()
+                if "\\caption" in line]
+    assert titles and captions
+    assert not [line for line in titles + captions if "Table 2" in line or "Table 3" in line]
+    assert all("four public corpora" in line for line in titles)
+    paper = render_report(make_results(spec_id="table2"), tmp_path / "paper", plots=False,
+                          spec={"spec_id": "table2", "seeds": [0, 1, 2]})
+    text = (paper.parent / "table2.md").read_text()
+    assert text.startswith("# Table 2 — UA (%) with IS10 input features")
+    assert "\\caption{UA (\\%) with IS10" in (paper.parent / "table2.tex").read_text()

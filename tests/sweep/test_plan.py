@@ -14,8 +14,9 @@ from rdlr.sweep.cost import (
     PACKAGED_FIGURES, Figures, FiguresError, TrialRows, classifier_weights, decoder_weights, load_figures,
     train_flops_per_row, trial_cost,
 )  # fmt: skip
-from rdlr.sweep.plan import build_plan, feature_dims, planning_manifest
+from rdlr.sweep.plan import build_plan, core_time, feature_dims, planning_manifest, wall_time
 from rdlr.sweep.spec import SpecError, load_spec
+from rdlr.sweep.spec_files import packaged_specs
 
 FIGURES = {
     "format": 1,
@@ -159,3 +160,40 @@ def test_measured_gpu_rates_and_sharing_set_the_gpu_hours(table2, figures: Figur
     assert alone == pytest.approx(epochs * rows.train * 6 * classifier_weights(1582) / 1e12 + 2 * classifier_weights(
         1582) * ((epochs + 1) * rows.val + rows.test + rows.train) / 2e12)
     assert plan.gpu_hours == pytest.approx((sum(j.gpu_s for j in plan.jobs) / 2.5 + 8520 * 3.0 / 4) / 3600)
+
+
+def test_ray_overhead_is_read_per_model_and_from_figures_of_one_seed_per_trial() -> None:
+    per_model = Figures.from_dict({**FIGURES, "ray": {"overhead_s_per_model": 0.2, "overhead_s_per_trial": 3.0}}, "t")
+    assert per_model.ray_overhead_s == 0.2  # one trial per configuration: the overhead of each of its models
+    assert Figures.from_dict(FIGURES, "t").ray_overhead_s == 3.0  # older figures: one model per trial
+
+
+def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
+    from rdlr.sweep.cost import load_figures
+    from rdlr.sweep.plan import batch_warnings, build_plan, planning_manifest
+    from rdlr.sweep.spec import load_spec
+
+    spec = load_spec("table2")  # the paper's sets, kept: M 4096 is small for within-corpus CRE (3,874 rows)
+    meta, source = planning_manifest(spec, None)
+    lines = batch_warnings(build_plan(spec, meta, source, load_figures()))
+    assert any("within_corpus__ce__CRE: 3,874 training rows" in line for line in lines)
+    assert len(lines) < len(spec.jobs())
+    spec = load_spec("demo")
+    meta, source = planning_manifest(spec, None)
+    small = spec.__class__.from_dict({**spec.to_dict(), "search": {**spec.to_dict()["search"],
+                                                                    "space": {"batch_size": [4096]}}})
+    lines = batch_warnings(build_plan(small, meta, source, load_figures()))
+    assert len(lines) == len(small.jobs()) and all("M 4096: 1" in line for line in lines)
+
+
+@pytest.mark.parametrize("spec", packaged_specs())
+def test_every_packaged_spec_plans_without_data(spec, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no corpora, no data root: the loaders' documented counts shape the manifests
+    assert main(["plan", spec]) == 0
+    assert "jobs" in capsys.readouterr().out
+
+
+def test_small_costs_read_in_minutes_and_hours():
+    assert core_time(0.1) == "6 core-minutes" and core_time(556.4) == "556 core-hours"
+    assert wall_time(0.001) == "about 1 minute" and wall_time(0.5) == "about 30 minutes"
+    assert wall_time(5) == "about 5.0 hours" and wall_time(48) == "about 2.0 days"

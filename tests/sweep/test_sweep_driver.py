@@ -202,7 +202,7 @@ def test_resources_adapt_to_the_cluster() -> None:
 
 def test_concurrency_keeps_every_slot_busy() -> None:
     job = spec().jobs()[0]
-    assert trials_per_job(job, seeds=2) == 4
+    assert trials_per_job(job) == 2  # two configurations at once, each with every seed
     assert jobs_at_once(slots=2, per_job=4, remaining=10) == 2  # one running + one in reserve
     assert jobs_at_once(slots=100, per_job=10, remaining=104) == 11
     assert jobs_at_once(slots=100, per_job=10, remaining=3) == 3
@@ -215,11 +215,11 @@ def test_config_and_row_keys() -> None:
     trial = {"spec_id": "s", "features": "is10", "protocol": "out_of_corpus", "method": "ce", "held_out": "CRE",
              "config_id": "abc", "seed": 0}
     assert trial_key(trial) != trial_key({**trial, "seed": 1})
-    constants, hparams, index = split_config(
+    constants, hparams = split_config(
         {"protocol": "out_of_corpus", "method": "lr", "held_out": "CRE", "gamma": 0.3, "batch_size": 64,
-         "__trial_index__": 1})  # fmt: skip
+         "__trial_index__": 1})  # fmt: skip  (the seed index of a sweep started with one seed per trial)
     assert constants == {"protocol": "out_of_corpus", "method": "lr", "held_out": "CRE"}
-    assert hparams == {"batch_size": 64, "gamma": 0.3} and index == 1
+    assert hparams == {"batch_size": 64, "gamma": 0.3}
 
 
 def test_results_table_gathers_rows_from_csv_and_trial_files(tmp_path: Path) -> None:

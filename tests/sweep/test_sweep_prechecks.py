@@ -5,7 +5,6 @@ results.csv and resume without doubling a row."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import re
 from pathlib import Path
@@ -18,10 +17,10 @@ import soundfile as sf
 import yaml
 
 from rdlr.results import read_results, trial_key
-from rdlr.sweep import cli
 from rdlr.sweep.collector import ResultSink
 from rdlr.sweep.files import SweepFiles, read_results_uri
 from rdlr.sweep.spec import SpecError, SweepSpec, load_spec
+from sweep_cli import refuse_ray, run_sweep_cli
 
 SPEC_YAML = """\
 id: {id}
@@ -86,18 +85,9 @@ def test_yaml_infinities_in_a_spec_file_are_rejected(tmp_path: Path) -> None:
         load_spec(write_spec(tmp_path, SPEC_YAML.format(id="inf") + "training: {lr: .inf}\n"))
 
 
-def run_sweep_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="rdlr sweep")
-    cli.configure_parser(parser)
-    return cli.run(parser.parse_args(list(argv)))
-
-
 @pytest.fixture
 def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("Ray started although the sweep cannot run")
-
-    monkeypatch.setattr(cli, "ray_session", refuse)
+    refuse_ray(monkeypatch, "the sweep cannot run")
 
 
 def test_unknown_corpora_of_a_manifests_spec_are_found_before_ray(tmp_path: Path, capsys, no_ray) -> None:

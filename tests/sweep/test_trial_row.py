@@ -11,7 +11,7 @@ import torch
 
 from rdlr.labels import CLASSES
 from rdlr.results import results_frame
-from rdlr.sweep.trial import TrialContext, _prepare, metric_columns
+from rdlr.sweep.trial import TrialContext, metric_columns, train_config, worker_rows
 
 
 def test_metric_columns_keep_ua_f1_and_recall_and_turn_nan_into_none():
@@ -49,8 +49,9 @@ def test_pod_test_of_the_spec_reaches_the_trials_split():
     constants = {"protocol": "out_of_corpus", "held_out": "POD", "method": "ce"}
     tested = {}
     for choice in ("all", "test_partition"):
-        context = TrialContext("s", "is10", (0,), 0, {"pod_test": choice}, "cpu", torch.get_num_threads(), "/tmp")
-        data, _, config = _prepare(x, meta, context, constants)
-        assert config.pod_test == choice
+        context = TrialContext("s", "is10", (0,), 0, {"pod_test": choice}, "cpu", torch.get_num_threads(), "/tmp",
+                               table_id="table")
+        data = worker_rows(x, meta, context, constants).data
+        assert train_config(context).pod_test == choice
         tested[choice] = int((data.roles == "test").sum())
     assert tested == {"all": 12, "test_partition": 4}

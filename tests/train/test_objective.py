@@ -13,7 +13,7 @@ from rdlr import losses
 from rdlr.labels import NUM_CLASSES
 from rdlr.methods import get_method
 from rdlr.targets import label_smoothing, one_hot
-from rdlr.train import TrainConfig
+from rdlr.train import PreparedRows, TrainConfig
 from rdlr.train.loop import _build_training
 from rdlr.train.objective import Objective, training_targets
 from synthetic import synthetic_trial_data
@@ -69,7 +69,7 @@ def test_proxies_learn_in_their_own_group_at_a_larger_rate(method_id):
 
 
 def test_the_optimiser_is_built_from_the_param_groups():
-    data = synthetic_trial_data(rows_per_corpus=40, unlabeled=8)
+    data = PreparedRows(synthetic_trial_data(rows_per_corpus=40, unlabeled=8))
     method = get_method("proxy_anchor")
     run = _build_training(data, method, method.resolve_hparams(), TrainConfig(proxy_lr_factor=50.0), None)
     rates = [group["lr"] for group in run.optimizer.param_groups]

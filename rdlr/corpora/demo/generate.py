@@ -17,6 +17,7 @@ from rdlr.corpora.demo.emotions import EMOTION_CUES, cue_deviation, style_factor
 from rdlr.corpora.demo.synthesis import render
 from rdlr.corpora.demo.voices import draw_sentence, draw_speakers
 from rdlr.labels import CLASSES, NUM_CLASSES, VOTE_COLUMNS
+from rdlr.safe_text import DocumentError, read_json
 
 GENERATOR_VERSION = 1
 MANIFEST_NAME = "manifest.csv"
@@ -65,7 +66,12 @@ def _is_complete(manifest_path: Path, marker: Path, payload: dict[str, object]) 
     """Whether the marker matches ``payload`` and every WAV the manifest lists still exists."""
     if not (manifest_path.is_file() and marker.is_file()):
         return False
-    stored = json.loads(marker.read_text())
+    try:
+        stored = read_json(marker)
+    except DocumentError:
+        return False  # a damaged marker: generate again
+    if not isinstance(stored, dict):
+        return False
     if stored.pop("config_hash", None) != _hash(payload) or stored != payload:
         return False
     paths = pd.read_csv(manifest_path, usecols=["path"])["path"]

@@ -1,0 +1,36 @@
+"""Checks a model folder passes before it predicts: weights and classes that cannot give silent garbage.
+
+Each failure is a :class:`~rdlr.models.folder.ModelFolderError` of one line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+
+from rdlr.labels import CLASSES
+
+WEIGHT_DTYPES = (torch.float16, torch.float32, torch.float64)
+STD_FLOOR = 1e-8
+
+
+def check_weights(weights: Mapping[str, torch.Tensor], source: Path) -> None:
+    """Every tensor floating point (float16/32/64) and every value finite."""
+    from rdlr.models.folder import ModelFolderError
+
+    for name, tensor in weights.items():
+        if tensor.dtype not in WEIGHT_DTYPES:
+            raise ModelFolderError(f"{source}: tensor {name!r} is {tensor.dtype}, not float16/32/64; "
+                                   "re-export the model")
+        if not torch.isfinite(tensor).all():
+            raise ModelFolderError(f"{source}: tensor {name!r} holds NaN or infinite values; re-export the model")
+
+
+def check_classes(classes: Sequence[str], source: Path) -> None:
+    """``classes`` exactly the package's class names, in its order (:data:`rdlr.labels.CLASSES`)."""
+    from rdlr.models.folder import ModelFolderError
+
+    if tuple(classes) != CLASSES:
+        raise ModelFolderError(f"{source}: 'classes' must be {list(CLASSES)}, got {list(classes)!r}")
