@@ -93,7 +93,7 @@ def class_balance_weights(labels: torch.Tensor, num_classes: int = NUM_CLASSES) 
     """Class weights β of (5): inverse class frequency, normalised to mean 1 over the classes present.
 
     β_c = (1 / n_c) / ((1/K) Σ_{c' present} 1 / n_c'), K = number of classes present in ``labels``.
-    A class absent from ``labels`` gets weight 0: no training target has it as its argmax, so the value is
+    A class absent from ``labels`` gets weight 0: no training label has that class, so the value is
     never used by (5), and 0 makes the absence visible. Returns float32 of shape (num_classes,).
     """
     labels = _check_labels(labels, num_classes)

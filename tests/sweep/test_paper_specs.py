@@ -12,7 +12,7 @@ import pytest
 
 from rdlr import reproduce
 from rdlr.sweep.spec import SpecError, SweepSpec, load_spec
-from rdlr.sweep.spec_files import resolve_spec_path
+from rdlr.sweep.spec_files import packaged_specs, resolve_spec_path
 
 
 @pytest.mark.parametrize("spec_id", ["table2-paper", "table3-paper"])
@@ -35,14 +35,29 @@ def test_headline_is_validation_or_paper() -> None:
         SweepSpec.from_dict({**raw, "headline": "test"})
 
 
-def test_table2_header_states_the_counts_it_expands_to() -> None:
-    header = Path(resolve_spec_path("table2")).read_text(encoding="utf-8")
-    stated = re.search(r"([\d,]+) configurations per held-out corpus, ([\d,]+) models", header)
-    assert stated, "sweeps/table2.yaml's header states its configurations and models"
-    spec = load_spec("table2")
-    configs = sum(job.configs for job in spec.jobs())
-    assert int(stated.group(1).replace(",", "")) == configs // len(spec.held_out)
-    assert int(stated.group(2).replace(",", "")) == configs * len(spec.seeds)
+MODELS = r"([\d,]+) models(?! sharing)"  # "100,680 models", not "4 models sharing a GPU"
+STATED_COUNTS = {  # a count a header states -> what it must equal, from the spec's expansion
+    r"([\d,]+) jobs": lambda spec, jobs, configs: len(jobs),
+    r"([\d,]+) configurations per held-out corpus": lambda spec, jobs, configs: configs // len(spec.held_out),
+    r"([\d,]+) configurations x": lambda spec, jobs, configs: configs,
+    r"([\d,]+) Tune trials": lambda spec, jobs, configs: configs,  # a trial trains all seeds of a configuration
+    MODELS: lambda spec, jobs, configs: configs * len(spec.seeds),
+}
+
+
+@pytest.mark.parametrize("name", packaged_specs())
+def test_header_states_the_counts_it_expands_to(name: str) -> None:
+    """Every count a packaged spec's header comments state is the one `rdlr plan` computes; each states its models."""
+    header = "\n".join(line for line in resolve_spec_path(name).read_text(encoding="utf-8").splitlines()
+                       if line.startswith("#"))
+    spec = load_spec(name)
+    jobs = spec.jobs()
+    configs = sum(job.configs for job in jobs)
+    stated = {pattern: re.findall(pattern, header.replace("\n# ", " ")) for pattern in STATED_COUNTS}
+    assert stated[MODELS], f"sweeps/{name}.yaml's header states how many models the spec trains"
+    for pattern, expected in STATED_COUNTS.items():
+        for value in stated[pattern]:
+            assert int(value.replace(",", "")) == expected(spec, jobs, configs), (name, pattern, value)
 
 
 def test_reproduce_returns_the_headline_report_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

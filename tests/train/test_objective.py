@@ -93,3 +93,23 @@ def test_ae_reduction_reaches_the_objective():
         reconstruction = objective.decoder(objective.classifier(x).encoding)
         torch.testing.assert_close(values[reduction], 0.5 * losses.reconstruction_loss(x, reconstruction, reduction))
     torch.testing.assert_close(values["sum"], 12 * values["mean"])  # eq. (12) as printed sums over D = 12
+
+
+def test_self_kd_weights_each_sample_by_its_labels_class():
+    """Self-KD trains with CE (5) on the stage-1 model's softmax; β_i is the class weight of the label y_i even where
+    the stage-1 prediction (the target's argmax) is another class. Compared with a slow loop over (5)."""
+    torch.manual_seed(0)
+    labels = torch.tensor([0, 0, 0, 1, 2, 3, 3, 1])
+    stage1_logits = torch.eye(NUM_CLASSES)[[1, 0, 3, 1, 0, 2, 3, 1]] * 3.0  # rows 0, 2, 4, 5 predicted wrong
+    method = get_method("self_kd")
+    hparams = method.resolve_hparams()
+    target = training_targets(method, hparams, labels, None, stage1_logits)
+    beta = losses.class_balance_weights(labels)
+    objective = Objective(method, hparams, 6, ae_on_unlabeled=True).eval()
+    x = torch.randn(len(labels), 6)
+    term = objective(x, target, labels, beta, None, None)["ce"]
+    log_p = torch.log_softmax(objective.classifier(x).logits, 1).tolist()
+    slow = -sum(float(beta[labels[i]]) * sum(target[i, c] * log_p[i][c] for c in range(NUM_CLASSES))
+                for i in range(len(labels))) / len(labels)
+    assert (target.argmax(1) != labels).sum() == 4
+    torch.testing.assert_close(term, torch.tensor(float(slow)), rtol=1e-5, atol=1e-6)
