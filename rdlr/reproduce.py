@@ -24,7 +24,7 @@ from rdlr.cluster.capacity import find_capacity
 from rdlr.features.placement import AUTO, DEVICES, extraction_device
 from rdlr.cluster.session import cluster_address, ray_session
 from rdlr.storage import check_writable
-from rdlr.sweep.cli import add_common_arguments
+from rdlr.sweep.cli import add_common_arguments, with_tracking
 from rdlr.sweep.inputs import (
     demo_data_root, extraction_options, feature_components, feature_store_uri, load_tables, prepare_manifest,
     resolve_data_root, resolve_storage, resolved_info, resolved_models, spec_corpora, storage_note,
@@ -80,6 +80,7 @@ def _resolve(args: argparse.Namespace) -> tuple[SweepSpec, str, Path | None, str
     spec = load_spec(spec_name)
     if args.demo and spec.data.source != "demo":
         raise SpecError(f"--demo runs a spec with data.source 'demo'; {spec_name!r} has {spec.data.source!r}")
+    spec = with_tracking(spec, args.mlflow)
     storage = resolve_storage(args.storage)
     if spec.data.source == "demo":
         data_root: Path | None = demo_data_root(args.data_root, storage)

@@ -76,8 +76,13 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default=DEFAULT_FEATURE_STORE, metavar="DIR_OR_URI",
                         help=f"feature store, filled as needed (default: {DEFAULT_FEATURE_STORE}, the one rdlr sweep "
                              "and rdlr reproduce use by default, so features are extracted once)")
-    parser.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR", help="model folder to write")
+    parser.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR",
+                        help="model folder to write; TensorBoard events of every epoch go to MODEL_DIR/tensorboard "
+                             "(stage1/ and stage2/ for LR and self-KD): tensorboard --logdir MODEL_DIR/tensorboard")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
+    parser.add_argument("--mlflow", metavar="URI",
+                        help="also log the run to MLflow at this tracking URI (e.g. file:./mlruns, http://HOST:5000): "
+                             "params, per-epoch and final metrics, the model card; needs pip install 'rdlr[tracking]'")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where extraction models and training run")
     parser.add_argument("--workers", type=int, default=None, help="extraction actors (default: CPUs minus one)")
     parser.add_argument("--address", help="Ray cluster for extraction: auto (the one running on this machine), "
@@ -110,7 +115,7 @@ def run_train(args: argparse.Namespace) -> int:
                               workers=args.workers, address=args.address,
                               progress=not (args.no_progress or args.quiet), epoch_lines=not args.quiet,
                               threads=args.threads, verbose=args.verbose, overwrite=args.overwrite,
-                              log=(lambda line: None) if args.quiet else print)
+                              mlflow=args.mlflow, log=(lambda line: None) if args.quiet else print)
     except (ManifestError, SplitError, FeatureStoreError, ModelFolderError, ValueError) as error:
         return _error("train", error)
     metrics = outcome.card.metrics

@@ -27,8 +27,10 @@ from rdlr.corpora import assign_roles, read_manifest
 from rdlr.labels import CLASSES, VOTE_COLUMNS
 from rdlr.methods import Method, get_method
 from rdlr.models.extractors import model_extractors, spec_of
-from rdlr.models.folder import FeatureSpec, ModelCard, save_model
+from rdlr.models.card import README_FILE
+from rdlr.models.folder import CARD_FILE, FeatureSpec, ModelCard, ModelFolderError, save_model
 from rdlr.train import TrainConfig, TrialData, run_trial
+from rdlr.tracking import TENSORBOARD_DIR, TrainTracking, each, prepare_mlflow
 from rdlr.train.batches import TRAIN_MIN_STEPS, data_sized_batch, steps_per_epoch
 
 SOURCES = ("labeled", "unlabeled", "test")
@@ -192,6 +194,7 @@ def train_model(
     threads: int | None = DEFAULT_THREADS,
     verbose: bool = False,
     overwrite: bool = False,
+    mlflow: str | None = None,
     log: Log = print,
 ) -> TrainOutcome:
     """Train one model on the manifests' utterances and write the model folder ``out`` (see the module doc).
@@ -203,13 +206,18 @@ def train_model(
     (:func:`batch_size_for`). ``epoch_lines``: log one line per epoch (stage 1 and stage 2 of LR / self-KD).
     ``threads``: torch's intra-op threads while training, set as a sweep trial sets them from its CPUs (``None``:
     torch's default, one per core, which oversubscribes a loaded machine: its threads' busy waiting made one trial
-    9× slower there).
+    9× slower there). Each epoch's numbers go to TensorBoard events in ``<out>/tensorboard`` and, given an
+    ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.tracking`).
     """
     import torch
 
     from rdlr.features import extract
 
     started = time.perf_counter()
+    if (Path(out) / CARD_FILE).exists() and not overwrite:  # before any work, and before tensorboard/ is written
+        raise ModelFolderError(f"{out} already holds a model ({CARD_FILE}); choose another folder or overwrite")
+    if mlflow:
+        prepare_mlflow(mlflow)  # MLflow missing: one error line before any work
     chosen = get_method(method)
     resolved = chosen.resolve_hparams(hparams)
     config = TrainConfig(**dict(training or {}), device=device)
@@ -233,15 +241,22 @@ def train_model(
     on_stage1 = EpochPrinter(log, "stage 1") if epoch_lines and two_stage else None
     if threads is not None:
         torch.set_num_threads(max(1, threads))
-    result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=on_epoch, on_stage1_epoch=on_stage1)
-    info = {
-        "command": "rdlr train",
-        "data": {"manifests": [str(Path(p).resolve()) for p in manifests],
-                 "unlabeled_manifests": [str(Path(p).resolve()) for p in unlabeled_manifests],
-                 "test_manifests": [str(Path(p).resolve()) for p in test_manifests], "feature_store": str(store)},
-        "split": {"protocol": "out_of_corpus", "held_out": None, "split_seed": split_seed, "rule": SPLIT_RULE},
-        "config": asdict(config), "utterances_without_features": without, "threads": torch.get_num_threads(),
-    }  # fmt: skip
-    card = build_card(result, data, specs, chosen, resolved, seed, info)
-    folder = save_model(out, card, result.state_dict["classifier"], overwrite=overwrite)
+    params = {"method": chosen.id, **resolved, "seed": seed, "split_seed": split_seed,
+              "features": features if isinstance(features, str) else "+".join(features),
+              **{f"corpora.{role}": ",".join(data.corpora(role)) for role in ("train", "unlabeled", "test")},
+              **{f"training.{key}": value for key, value in asdict(config).items()}}
+    with TrainTracking(Path(out) / TENSORBOARD_DIR, two_stage, mlflow, Path(out).name, params) as tracking:
+        result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=each(on_epoch, tracking.epochs(2)),
+                           on_stage1_epoch=each(on_stage1, tracking.epochs(1)) if two_stage else None)
+        info = {
+            "command": "rdlr train",
+            "data": {"manifests": [str(Path(p).resolve()) for p in manifests],
+                     "unlabeled_manifests": [str(Path(p).resolve()) for p in unlabeled_manifests],
+                     "test_manifests": [str(Path(p).resolve()) for p in test_manifests], "feature_store": str(store)},
+            "split": {"protocol": "out_of_corpus", "held_out": None, "split_seed": split_seed, "rule": SPLIT_RULE},
+            "config": asdict(config), "utterances_without_features": without, "threads": torch.get_num_threads(),
+        }  # fmt: skip
+        card = build_card(result, data, specs, chosen, resolved, seed, info)
+        folder = save_model(out, card, result.state_dict["classifier"], overwrite=overwrite)
+        tracking.finish(card.metrics, [folder / CARD_FILE, folder / README_FILE])
     return TrainOutcome(folder, card, without, time.perf_counter() - started)

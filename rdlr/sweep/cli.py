@@ -9,6 +9,7 @@ feature store (``rdlr extract``, or use ``rdlr reproduce`` for prepare + extract
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -16,10 +17,11 @@ from pathlib import Path
 from rdlr.cluster.capacity import find_capacity
 from rdlr.cluster.session import cluster_address, ray_session
 from rdlr.storage import check_writable
+from rdlr.tracking import prepare_mlflow
 from rdlr.sweep.inputs import (
     feature_store_uri, load_tables, resolve_data_root, resolve_storage, resolved_info, spec_corpora, storage_note,
 )  # fmt: skip
-from rdlr.sweep.spec import SpecError, load_spec
+from rdlr.sweep.spec import SpecError, SweepSpec, TrackingSpec, load_spec
 from rdlr.sweep.spec_files import packaged_specs
 
 DEFAULT_STORAGE = "rdlr_runs"
@@ -55,13 +57,27 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true",
                         help="show Ray's own log lines, warnings and workers' output (default: rdlr's lines and "
                              "errors only; Ray's logs stay in its session folder, /tmp/ray/session_*/logs)")
+    parser.add_argument("--mlflow", metavar="URI",
+                        help="also log every trial as an MLflow run (experiment: the spec id) at this tracking URI, "
+                             "e.g. file:./mlruns or http://HOST:5000; overrides the spec's tracking.mlflow; needs "
+                             "pip install 'rdlr[tracking]'. TensorBoard events are always written, under "
+                             "<storage>/<spec id>/tune")
+
+
+def with_tracking(spec: SweepSpec, mlflow: str | None) -> SweepSpec:
+    """``spec`` with ``--mlflow``'s URI in place of its ``tracking.mlflow``; MLflow checked usable when set."""
+    if mlflow is not None:
+        spec = dataclasses.replace(spec, tracking=TrackingSpec(mlflow=mlflow))
+    if spec.tracking is not None and spec.tracking.mlflow:
+        prepare_mlflow(spec.tracking.mlflow)
+    return spec
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate the spec, load its features, run (or resume) the sweep, print a summary."""
     started = time.monotonic()
     try:
-        spec = load_spec(args.spec)
+        spec = with_tracking(load_spec(args.spec), args.mlflow)
         storage = resolve_storage(args.storage)
         check_writable(storage, what="storage path")
         data_root = resolve_data_root(args.data_root)

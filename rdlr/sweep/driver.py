@@ -60,6 +60,7 @@ from rdlr.sweep.resources import TrialResources, jobs_at_once, plan_resources, t
 from rdlr.sweep.sampling import make_sampler, optuna_space
 from rdlr.sweep.spec import Job, SweepSpec
 from rdlr.sweep.trial import JOB_CONSTANTS, TrialContext, trainable_for
+from rdlr.tracking import mlflow_experiment
 
 METRIC = "val_ua"
 HEARTBEAT_S = 60.0
@@ -132,6 +133,7 @@ class _Sweep:
         self.spec, self.trainables, self.files, self.resources = spec, trainables, files, resources
         self.sink_key, self.sink, self.log = sink_key, sink, sink.log
         self.capacity = capacity
+        self.mlflow_uri = spec.tracking.mlflow if spec.tracking is not None else None
         self.outcomes: list[JobOutcome] = []
         self._lock = threading.Lock()
 
@@ -149,10 +151,15 @@ class _Sweep:
             reuse_actors=True,  # the next trial of the Tuner finds the worker's prepared rows (worker_rows)
             trial_dirname_creator=_trial_dirname,
         )  # fmt: skip
+        callbacks: list[Any] = [SinkCallback(self.sink_key, job.name)]
+        if self.mlflow_uri:
+            from rdlr.sweep.mlflow_logger import sweep_mlflow_logger
+
+            callbacks.append(sweep_mlflow_logger(self.mlflow_uri, self.spec.id,
+                                                 {"job": job.name, "features": job.features}))
         run_config = tune.RunConfig(
             name=job.name, storage_path=self.files.tune_root, verbose=0,
-            failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures),
-            callbacks=[SinkCallback(self.sink_key, job.name)],
+            failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures), callbacks=callbacks,
         )  # fmt: skip
         return tune.Tuner(trainable, param_space=constants, tune_config=tune_config, run_config=run_config), False
 
@@ -242,7 +249,8 @@ def run_sweep(
     Results go to ``<storage>/<spec.id>/results.csv``; ``resolved`` (data root, feature store, ...) is saved with
     the spec in ``spec.yaml``. Ctrl+C stops the sweep; re-running the same call resumes it. ``quiet`` replaces
     Tune's per-Tuner console output (interleaved across concurrent Tuners) with one line per finished trial;
-    Tune's loggers (result.json, progress.csv, TensorBoard events) still write under ``<storage>/<spec.id>/tune``.
+    Tune's loggers (result.json, progress.csv, TensorBoard events) still write under ``<storage>/<spec.id>/tune``;
+    with ``spec.tracking.mlflow``, each trial is also an MLflow run (:mod:`rdlr.sweep.mlflow_logger`).
     ``capacity``: the node types an autoscaler may launch (:mod:`rdlr.cluster.capacity`); trials are planned for
     them rather than for the nodes alive now, so they ask for the spec's resources and GPU nodes start on demand.
     """
@@ -261,6 +269,9 @@ def run_sweep(
     if capacity is not None:
         log(f"autoscaling cluster: trials planned for {capacity.describe()}")
     files.check_and_save_spec(spec, _run_info(resolved, files, resources, capacity))
+    if spec.tracking is not None and spec.tracking.mlflow:
+        mlflow_experiment(spec.tracking.mlflow, spec.id)  # once, before the Tuners' callbacks look for it
+        log(f"MLflow: one run per trial in experiment {spec.id!r} at {spec.tracking.mlflow}")
     jobs = spec.jobs()
     sink_key = f"{files.dir.uri}"
     sink = ResultSink(files, spec.num_trials(), log)

@@ -27,7 +27,8 @@ ROWS_DIR = "trials"
 ATTEMPTS_DIR = "attempts"
 STAGE1_DIR = "stage1"
 TUNE_DIR = "tune"
-IGNORED_SPEC_KEYS: tuple[str, ...] = ("description", "resources", "headline")  # may change between runs of one spec id
+# may change between runs of one spec id
+IGNORED_SPEC_KEYS: tuple[str, ...] = ("description", "resources", "headline", "tracking")
 RESOLVED_KEY = "resolved"  # spec.yaml = the spec's keys + what this run resolved (paths, resources, versions)
 
 

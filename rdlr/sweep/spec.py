@@ -40,7 +40,7 @@ SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "grid")
 MODEL_KEYS: tuple[str, ...] = tuple(MODEL_FLAGS)
 RAY_BUILTIN_RESOURCES: tuple[str, ...] = ("CPU", "GPU", "memory", "object_store_memory")  # not for resources.custom
 SMOOTHING_GAMMAS: dict[str, str] = {"gamma": "LR's γ (10)", "unigram_gamma": "unigram smoothing's γ"}
-UNSET_OMITTED: tuple[str, ...] = ("hf", "headline")  # optional sections left out of to_dict() while unset
+UNSET_OMITTED: tuple[str, ...] = ("hf", "headline", "tracking")  # optional sections left out of to_dict() while unset
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -113,6 +113,15 @@ class HFSpec:
 
 
 @dataclass(frozen=True)
+class TrackingSpec:
+    """Experiment tracking beyond the TensorBoard events Tune writes: ``mlflow``, a tracking URI (e.g.
+    ``file:./mlruns``, ``http://HOST:5000``), logs one MLflow run per trial (:mod:`rdlr.sweep.mlflow_logger`);
+    ``rdlr sweep --mlflow URI`` overrides it."""
+
+    mlflow: str | None = None
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     """A whole sweep: one table (or a demo of it)."""
 
@@ -130,6 +139,7 @@ class SweepSpec:
     models: dict[str, str] = field(default_factory=dict)
     hf: HFSpec | None = None
     headline: str | None = None
+    tracking: TrackingSpec | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
