@@ -58,10 +58,7 @@ def prepare_mlflow(uri: str) -> Any:
 
 def mlflow_experiment(uri: str, name: str) -> str:
     """The id of experiment ``name`` in the store at ``uri``, created when missing."""
-    from mlflow.tracking import MlflowClient
-
-    prepare_mlflow(uri)
-    client = MlflowClient(tracking_uri=uri)
+    client = prepare_mlflow(uri).tracking.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(name)
     return experiment.experiment_id if experiment is not None else client.create_experiment(name)
 
@@ -97,7 +94,6 @@ class TensorBoardEpochs:
     def __init__(self, folder: Path) -> None:
         from tensorboardX import SummaryWriter
 
-        self.folder = folder
         self.writer = SummaryWriter(str(folder))
 
     def __call__(self, record: dict[str, Any]) -> None:
@@ -116,10 +112,10 @@ class MLflowTrainRun:
     final metrics as ``final.*`` and the model card as an artifact at the end (names by :func:`mlflow_key`)."""
 
     def __init__(self, uri: str, run_name: str, params: Mapping[str, Any]) -> None:
+        experiment = mlflow_experiment(uri, os.environ.get("MLFLOW_EXPERIMENT_NAME", TRAIN_EXPERIMENT))
         from mlflow.entities import Param
         from mlflow.tracking import MlflowClient
 
-        experiment = mlflow_experiment(uri, os.environ.get("MLFLOW_EXPERIMENT_NAME", TRAIN_EXPERIMENT))
         self.client = MlflowClient(tracking_uri=uri)
         self.run_id = self.client.create_run(experiment, run_name=run_name, tags={"rdlr.command": "train"}).info.run_id
         self.client.log_batch(self.run_id, params=[Param(mlflow_key(k), str(v)) for k, v in params.items()])
@@ -154,7 +150,7 @@ class TrainTracking:
 
     def __init__(self, folder: Path, two_stage: bool, mlflow_uri: str | None, run_name: str,
                  params: Mapping[str, Any]) -> None:
-        self.folder, self.two_stage = folder, two_stage
+        self.two_stage = two_stage
         stages = ("stage1", "stage2") if two_stage else ("",)
         self.tensorboard = {stage: TensorBoardEpochs(folder / stage if stage else folder) for stage in stages}
         self.mlflow = MLflowTrainRun(mlflow_uri, run_name, params) if mlflow_uri else None
