@@ -85,7 +85,7 @@ def _add_speaker(builder: ManifestBuilder, speaker_dir: Path, language: str) -> 
     try:
         transcripts, unreadable = read_transcripts(speaker_dir, language), ""
     except UnreadableText as error:
-        transcripts, unreadable = {}, f"unreadable transcript file {error}"
+        transcripts, unreadable = {}, f"unreadable transcript file ({error})"
     for emotion, (block_start, label) in EMOTION_BLOCKS.items():
         emotion_dir = child(speaker_dir, emotion)
         for path in audio_files(emotion_dir, "**/*.wav") if emotion_dir is not None else []:

@@ -109,7 +109,7 @@ def _read_transcripts(session_dir: Path) -> tuple[dict[str, str], dict[str, str]
         try:
             text = read_text(path, fallback="latin-1")
         except UnreadableText as error:
-            unreadable[path.stem] = f"unreadable transcription file {error}"
+            unreadable[path.stem] = f"unreadable transcription file ({error})"
             continue
         for line in text.splitlines():
             match = TRANSCRIPT_LINE.match(line.strip())
@@ -154,7 +154,7 @@ def load(root: str | Path, self_votes: bool = False, check_audio: bool = True) -
             try:
                 turns = parse_emo_evaluation(label_file, self_votes)
             except UnreadableText as error:
-                _drop_dialog(builder, session_dir / "sentences" / "wav" / dialog, f"unreadable label file {error}")
+                _drop_dialog(builder, session_dir / "sentences" / "wav" / dialog, f"unreadable label file ({error})")
                 continue
             for turn in turns:
                 name = str(turn["turn"])

@@ -74,7 +74,7 @@ def load(root: str | Path, subset: str = SUBSET, check_audio: bool = True) -> pd
         try:
             transcripts, unreadable = read_transcripts(chapter_dir), ""
         except UnreadableText as error:
-            transcripts, unreadable = {}, f"unreadable transcript file {error}"
+            transcripts, unreadable = {}, f"unreadable transcript file ({error})"
         for path in audio_files(chapter_dir, "*.flac"):
             if unreadable:
                 builder.drop(unreadable, path.name)

@@ -92,8 +92,8 @@ def test_transcripts_in_any_marked_encoding_load_and_a_broken_one_drops_its_spea
     broken = folder / "0013" / "0013.txt"
     broken.write_bytes(codecs.BOM_UTF16_LE + line.format("0013").encode("utf-16-le")[:-1])  # odd byte count
     with pytest.warns(CorpusDataWarning, match=rf"ESD-en: dropped 2 utterance\(s\), unreadable transcript file "
-                                              rf"{re.escape(str(broken.resolve()))}: not readable as UTF-16-LE text "
-                                              r"\(odd number of bytes at byte \d+\); save it again as UTF-8: "
+                                              rf"\({re.escape(str(broken.resolve()))}: not readable as UTF-16-LE text "
+                                              r"\(odd number of bytes at byte \d+\); save it again as UTF-8\): "
                                               r"0013/Neutral/0013_000001.wav, 0013/Sad/0013_001051.wav$"):
         with pytest.warns(CorpusCountWarning):
             df = load(folder)

@@ -141,7 +141,7 @@ def test_a_label_file_that_does_not_decode_drops_its_dialog_counted(iemocap_root
     broken.write_bytes(codecs.BOM_UTF16_LE + SESSION2.encode("utf-16-le") + b"\x00")  # odd byte count
     transcripts = iemocap_root / "Session1" / "dialog" / "transcriptions" / "Ses01F_impro01.txt"
     transcripts.write_bytes(codecs.BOM_UTF16_BE + TRANSCRIPT1.encode("utf-16-be"))
-    with pytest.warns(CorpusDataWarning, match=r"dropped 3 utterance\(s\), unreadable label file .*"
+    with pytest.warns(CorpusDataWarning, match=r"dropped 3 utterance\(s\), unreadable label file \(.*"
                                               r"Ses02M_script01_1.txt: not readable as UTF-16-LE text"):
         with pytest.warns(CorpusCountWarning):
             df = load(iemocap_root)
