@@ -34,7 +34,7 @@ from rdlr.report.layout import (
 )  # fmt: skip
 from rdlr.report import plots
 from rdlr.report.plots import parse_confusion
-from rdlr.report.render import latex_escape, pipe_table
+from rdlr.report.render import latex_escape, latex_tabular, pipe_table
 from rdlr.report.selection import selected_trials
 
 REPO = Path(__file__).resolve().parents[2]
@@ -274,7 +274,7 @@ def test_demo_corpora_are_mapped_and_flagged(tmp_path: Path) -> None:
     ce = csv.loc[("out_of_corpus", "ce")]
     assert ce["CRE-demo_paper"] == 51.6 and math.isnan(ce["CRE-demo_diff"]) and math.isnan(ce["Avg_diff"])
     reference_tex = (index.parent / "table2.tex").read_text(encoding="utf-8").split("reference only")[1]
-    assert "& 51.6 &" in reference_tex and not re.search(r"\$[+-]\d", reference_tex)  # no difference column
+    assert re.search(r"&\s+51\.6\s+&", reference_tex) and not re.search(r"\$[+-]\d", reference_tex)  # no difference column
     assert "synthetic stand-ins" in index.read_text(encoding="utf-8")
 
 
@@ -447,14 +447,24 @@ def test_report_files_are_written_whole(golden_report: Path) -> None:
 def test_latex_escapes_and_marks_best(golden_report: Path) -> None:
     assert latex_escape("CWW + † 50% a_b #1 & {x}") == r"CWW + $\dagger$ 50\% a\_b \#1 \& \{x\}"
     tex = (golden_report.parent / "table2.tex").read_text(encoding="utf-8")
-    assert r"RDLR + CWW + $\dagger$ (proposed) & 2 & $\mathbf{" in tex
+    proposed = next(line for line in tex.splitlines() if r"RDLR + CWW + $\dagger$ (proposed)" in line)
+    assert [cell.strip() for cell in proposed.split("&")][1:3] == ["2", r"$\mathbf{54.6 \pm 5.9}$"]
     assert tex.count(r"\begin{tabular}") == 2 and r"\toprule" in tex and r"\bottomrule" in tex
 
 
 def test_pipe_table_pads_and_aligns() -> None:
     assert pipe_table(["a", "bb"], [["xxxx", "1"]], ["l", "r"]) == (
-        "| a    |  bb |\n| :--- | --: |\n| xxxx |   1 |\n"
+        "| a    |   bb |\n|:-----|-----:|\n| xxxx |    1 |\n"
     )
+    assert pipe_table(["x"], [["007"]], ["r"]).splitlines()[-1] == "| 007 |"  # text as given, never parsed
+
+
+def test_latex_tabular_is_booktabs_with_rules_between_blocks() -> None:
+    text = latex_tabular(["a", "b"], [["x", r"$\mathbf{1}$"], ["y", "2"], ["z", "3"]], ["l", "c"], rules_before=[2])
+    lines = [line.strip() for line in text.splitlines()]
+    assert lines[:2] == [r"\begin{tabular}{lc}", r"\toprule"] and lines[-2:] == [r"\bottomrule", r"\end{tabular}"]
+    assert lines.index(r"\midrule", 4) == 6 and lines[5].startswith("y") and lines[7].startswith("z")
+    assert lines[4].replace(" ", "") == r"x&$\mathbf{1}$\\"
 
 
 def test_row_labels_come_from_the_method_registry() -> None:
