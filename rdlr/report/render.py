@@ -157,19 +157,20 @@ SECOND_NOTES = {
 }  # fmt: skip
 
 
+def markdown_table(table: Table, kind: str = "ours") -> str:
+    """One Markdown table of ``table``: ``kind`` "ours" (mean ± interval, Configs), "beside" or "paper"."""
+    header, rows, _ = _body(table, kind)
+    _, head_align = _head(table, kind)
+    return pipe_table(header, rows, head_align + ["r"] * len(table.columns))
+
+
 def render_markdown(table: Table, notes: Sequence[str]) -> str:
     """The table as a Markdown document: title, notes, our table, and (layout tables with paper numbers) the paper
     beside ours (:func:`second_table`)."""
-    header, rows, _ = _body(table, "ours")
-    _, head_align = _head(table, "ours")
-    parts = [f"# {table.title}\n", *(f"{note}\n" for note in notes),
-             pipe_table(header, rows, head_align + ["r"] * len(table.columns))]
+    parts = [f"# {table.title}\n", *(f"{note}\n" for note in notes), markdown_table(table)]
     kind = second_table(table)
     if kind:
-        header, rows, _ = _body(table, kind)
-        _, head_align = _head(table, kind)
-        parts += [f"## {SECOND_TITLES[kind]}\n", f"{SECOND_NOTES[kind]}\n",
-                  pipe_table(header, rows, head_align + ["r"] * len(table.columns))]
+        parts += [f"## {SECOND_TITLES[kind]}\n", f"{SECOND_NOTES[kind]}\n", markdown_table(table, kind)]
     return "\n".join(parts)
 
 

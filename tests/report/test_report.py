@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from scipy import stats
@@ -46,8 +47,8 @@ CORPUS_SHIFT = {"CRE": 0.05, "IEM": 0.03, "IMP": -0.02, "POD": -0.06}
 SEED_JITTER = (0.0013, 0.0121, -0.0067)
 
 
-def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "golden") -> pd.DataFrame:
-    """A small hand-made sweep: 3 seeds, 2 configs ("c1" wins on validation, "c2" on test), missing cells."""
+def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "table2") -> pd.DataFrame:
+    """A small hand-made sweep (of the paper's spec ``table2`` unless ``spec_id`` says otherwise): 3 seeds, 2 configs ("c1" wins on validation, "c2" on test), missing cells."""
     base = {
         ("is10", "within_corpus", "ce"): 0.60, ("is10", "out_of_corpus", "ce"): 0.45,
         ("is10", "out_of_corpus", "cww_dagger"): 0.47, ("is10", "out_of_corpus", "rdlr_cww_dagger"): 0.49,
@@ -82,7 +83,71 @@ def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "golden") ->
 @pytest.fixture(scope="module")
 def golden_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reports")
-    return render_report(make_results(), out, spec={"spec_id": "golden", "seeds": [0, 1, 2]}, plots=False)
+    return render_report(make_results(), out, spec={"spec_id": "table2", "seeds": [0, 1, 2]}, plots=False)
+
+
+OWN_SPEC = {
+    "id": "mine", "description": "four public corpora", "features": ["is10+w2v", "is10"], "held_out": list(CORPORA),
+    "protocols": {"within_corpus": ["ce"], "out_of_corpus": ["rdlr_cww_dagger", "ce", "cww_dagger", "rd+lr+cww", "lr"]},
+    "seeds": [0, 1, 2], "resolved": {"store": "/data/features"},
+}  # fmt: skip  # a spec of one's own as a sweep saves it (spec.yaml: the spec's keys + what the run resolved)
+
+
+@pytest.fixture(scope="module")
+def own_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("own")
+    return render_report(make_results(spec_id="mine"), out, spec=dict(OWN_SPEC), plots=False)
+
+
+OWN_GOLDEN_FILES = ("README.md", "main.md", "main.tex")
+
+
+@pytest.mark.parametrize("name", OWN_GOLDEN_FILES)
+def test_own_spec_outputs_match_goldens(own_report: Path, name: str) -> None:
+    produced = (own_report.parent / name).read_text(encoding="utf-8")
+    golden = GOLDEN / "own" / name
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(produced, encoding="utf-8")
+    assert golden.is_file(), f"{golden} missing; create it deliberately with RDLR_UPDATE_GOLDEN=1"
+    assert produced == golden.read_text(encoding="utf-8")
+
+
+def test_own_spec_report_is_one_table_in_spec_order_with_the_index_showing_it(own_report: Path) -> None:
+    """A spec of one's own: one table, its rows in the spec's order (feature sets, then within- before
+    out-of-corpus, methods as listed; rows without results shown missing); the README holds that table's
+    numbers, the selection, the paired comparison and the spec as YAML, and no line about the paper's tables."""
+    folder = own_report.parent
+    assert sorted(p.name for p in folder.glob("*.md")) == ["README.md", "comparison.md", "main.md", "metrics.md",
+                                                           "selection.md"]
+    order = pd.read_csv(folder / "main.csv")[["features", "protocol", "method"]].values.tolist()
+    methods = ["rdlr_cww_dagger", "ce", "cww_dagger", "rd+lr+cww", "lr"]
+    assert order == [[f, p, m] for f in ("is10+w2v", "is10") for p, ms in (("within_corpus", ["ce"]),
+                                                                              ("out_of_corpus", methods)) for m in ms]
+    index = own_report.read_text(encoding="utf-8")
+    proposed = get_method("rdlr_cww_dagger").label
+    assert md_row(index, proposed, occurrence=1)[1:4] == ["**54.6 ± 5.9**", "**52.6 ± 5.9**", "**47.6 ± 5.9**"]
+    assert markdown_table_of(folder / "main.md") in index  # the main table itself, inline
+    assert "Selection: **validation**" in index and "95 % t-interval" in index
+    assert "## Paired comparison: RDLR + CWW + † (proposed) vs each baseline" in index
+    assert md_row(index, get_method("cww_dagger").label, occurrence=2)[0].startswith("+")  # its Δ vs CWW + †
+    spec_yaml = index.split("```yaml\n")[1].split("```")[0]
+    assert yaml.safe_load(spec_yaml) == {k: v for k, v in OWN_SPEC.items() if k != "resolved"}
+    assert spec_yaml.startswith("id: mine\ndescription: four public corpora\nfeatures:\n- is10+w2v\n")
+    for paper_only in ("Table 2", "Table 3", "not rendered", "left out", "paper_results.csv", "Beside the paper",
+                       "(paper: ", "json"):
+        assert paper_only not in index, paper_only
+    main = (folder / "main.md").read_text(encoding="utf-8")
+    assert "Beside the paper" not in main and "reference only" not in main and "left out" not in main
+    assert md_row(main, get_method("lr").label) == ["", *["–"] * 5] and md_row(main, get_method("lr").label, 1)
+
+
+def markdown_table_of(path: Path) -> str:
+    """The first Markdown table of a file, as text."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[start:end]) + "\n"
 
 
 GOLDEN_FILES = ("table2.md", "table3.md", "other.md", "comparison.md", "selection.md", "metrics.md", "README.md",
@@ -108,7 +173,7 @@ def md_row(text: str, label: str, occurrence: int = 0) -> list[str]:
 
 def test_report_layout_and_index(golden_report: Path) -> None:
     folder = golden_report.parent
-    assert golden_report.name == "README.md" and folder.name == "golden"
+    assert golden_report.name == "README.md" and folder.name == "table2"
     for name in ("table2", "table3", "other"):
         for suffix in (".md", ".tex", ".csv"):
             assert (folder / f"{name}{suffix}").stat().st_size > 0
@@ -263,7 +328,7 @@ def test_selection_protocol_changes_the_numbers(tmp_path: Path) -> None:
 
 def test_demo_corpora_are_mapped_and_flagged(tmp_path: Path) -> None:
     demo = tuple(f"{c}-demo" for c in ("POD", "CRE", "IMP", "IEM"))
-    index = render_report(make_results(demo, "demo"), tmp_path, plots=False)
+    index = render_report(make_results(demo, "table2-demo"), tmp_path, plots=False)  # the paper's spec on the demo
     table2 = (index.parent / "table2.md").read_text(encoding="utf-8")
     header = next(line for line in table2.splitlines() if line.startswith("| Method"))
     assert re.findall(r"(\w+-demo) \(paper: (\w+)\)", header) == [(f"{c}-demo", c) for c in CORPORA]
@@ -279,8 +344,8 @@ def test_demo_corpora_are_mapped_and_flagged(tmp_path: Path) -> None:
 
 
 def test_own_corpora_keep_spec_order_and_blank_paper(tmp_path: Path) -> None:
-    results = make_results(("ZED", "ALPHA", "MID", "BETA"), "own")
-    index = render_report(results, tmp_path, spec={"spec_id": "own", "held_out": ["MID", "ZED"]}, plots=False)
+    results = make_results(("ZED", "ALPHA", "MID", "BETA"), "table2-own")
+    index = render_report(results, tmp_path, spec={"spec_id": "table2-own", "held_out": ["MID", "ZED"]}, plots=False)
     csv = pd.read_csv(index.parent / "table2.csv")
     assert [c[:-5] for c in csv.columns if c.endswith("_mean")] == ["MID", "ZED", "ALPHA", "BETA", AVG]
     assert csv["MID_paper"].isna().all() and csv["Avg_paper"].isna().all()
@@ -398,15 +463,15 @@ def test_malformed_results_raise_clear_errors(tmp_path: Path) -> None:
 
 def test_cli_renders_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     storage = tmp_path / "storage"
-    (storage / "golden").mkdir(parents=True)
-    make_results().to_csv(storage / "golden" / "results.csv", index=False)
-    (storage / "golden" / "spec.json").write_text(json.dumps({"spec_id": "golden", "held_out": list(CORPORA)}))
+    (storage / "table2").mkdir(parents=True)
+    make_results().to_csv(storage / "table2" / "results.csv", index=False)
+    (storage / "table2" / "spec.json").write_text(json.dumps({"spec_id": "table2", "held_out": list(CORPORA)}))
     parser = argparse.ArgumentParser()
     configure_parser(parser)
     assert run(parser.parse_args([str(storage), "--out", str(tmp_path / "rep"), "--no-plots"])) == 0
-    index = tmp_path / "rep" / "golden" / "README.md"
+    index = tmp_path / "rep" / "table2" / "README.md"
     assert str(index) in capsys.readouterr().out
-    assert '"held_out": [' in index.read_text(encoding="utf-8")  # the spec beside results.csv was read
+    assert "```yaml\nspec_id: table2\nheld_out:\n- CRE\n" in index.read_text(encoding="utf-8")  # the spec beside it
     assert len(pd.read_csv(index.parent / "table2.csv")) == 4
     assert run(parser.parse_args([str(storage), "--out", str(tmp_path / "rep"), "--no-plots", "--all-rows"])) == 0
     assert len(pd.read_csv(index.parent / "table2.csv")) == 26  # the paper's full layout
@@ -414,7 +479,7 @@ def test_cli_renders_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert "no results.csv for spec 'nope'" in capsys.readouterr().err
     (storage / "second").mkdir()
     (storage / "second" / "results.csv").write_text("x\n1\n")
-    with pytest.raises(ValueError, match=r"several specs \(golden, second\); pick one with --spec-id"):
+    with pytest.raises(ValueError, match=r"several specs \(second, table2\); pick one with --spec-id"):
         locate_results(str(storage), None)
     assert run(parser.parse_args([str(storage), "--spec-id", "second", "--out", str(tmp_path)])) == 2
     assert "missing required column(s) features" in capsys.readouterr().err
@@ -535,20 +600,20 @@ def test_paper_numbers_match_the_paper_text() -> None:
     assert printed == ours
 
 
-def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(tmp_path: Path) -> None:
+def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(own_report: Path, tmp_path: Path) -> None:
     """A spec of one's own gets titles and captions from its description, never "Table 2"; LaTeX captions never
     start "Table N —" (``\\caption`` numbers the table itself); the paper's spec keeps the paper's title."""
-    own = render_report(make_results(spec_id="mine"), tmp_path / "own", plots=False,
-                        spec={"spec_id": "mine", "description": "four public corpora", "seeds": [0, 1, 2]})
-    titles = [line for path in own.parent.glob("table*.md") for line in path.read_text().splitlines()
-              if line.startswith("# ")]
-    captions = [line for path in own.parent.glob("*.tex") for line in path.read_text().splitlines()
+    titles = [line for path in own_report.parent.glob("*.md") for line in path.read_text().splitlines()
+              if line.startswith("#")]
+    captions = [line for path in own_report.parent.glob("*.tex") for line in path.read_text().splitlines()
                 if "\\caption" in line]
     assert titles and captions
     assert not [line for line in titles + captions if "Table 2" in line or "Table 3" in line]
-    assert all("four public corpora" in line for line in titles)
+    table_titles = [line for line in titles + captions if "UA (" in line]
+    assert len(table_titles) == 3 and all("four public corpora" in line for line in table_titles)
     paper = render_report(make_results(spec_id="table2"), tmp_path / "paper", plots=False,
                           spec={"spec_id": "table2", "seeds": [0, 1, 2]})
     text = (paper.parent / "table2.md").read_text()
     assert text.startswith("# Table 2 — UA (%) with IS10 input features")
     assert "\\caption{UA (\\%) with IS10" in (paper.parent / "table2.tex").read_text()
+    assert "## Table 2 — UA (%) with IS10 input features" in paper.read_text()  # the index shows it inline
