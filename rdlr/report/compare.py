@@ -76,14 +76,14 @@ def compare_methods(
     """One row per (features, baseline, column): n, Δ (pp), its 95 % half-width, t, p of the proposed method vs
     the baseline.
 
-    ``trials`` are the selected trials (one row per seed); ``labels`` orders the baselines (layout order first)
-    and names them. Only out-of-corpus rows are compared; feature sets without the proposed method are skipped.
+    ``trials`` are the selected trials (one row per seed); ``labels`` orders the feature sets and baselines (table
+    order first) and names them. Only out-of-corpus rows are compared; feature sets without the proposed method are skipped.
     """
     records = []
     out = trials[trials["protocol"] == OUT_OF_CORPUS]
     seen = dict.fromkeys(zip(out["features"], out["protocol"], out["method"]))
     ordered = [k for k in labels if k in seen] + [k for k in seen if k not in labels]
-    feature_sets = [f for f in dict.fromkeys(out["features"]) if (f, OUT_OF_CORPUS, proposed) in seen]
+    feature_sets = [f for f in dict.fromkeys(k[0] for k in ordered) if (f, OUT_OF_CORPUS, proposed) in seen]
     for features in feature_sets:
         baselines = [k[2] for k in ordered if k[0] == features and k[2] != proposed]
         for method in baselines:

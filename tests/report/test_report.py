@@ -11,6 +11,8 @@ import json
 import math
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +35,7 @@ from rdlr.report.layout import (
     AVG, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, PAPER_RESULTS_PATH, TABLE3_FEATURES, WITHIN_LABEL, RowSpec,
     load_paper_results, method_label, order_corpora, paper_corpus, paper_lookup, row_label, table2_rows, table3_rows,
 )  # fmt: skip
-from rdlr.report import plots
+from rdlr.report import plots, render
 from rdlr.report.plots import parse_confusion
 from rdlr.report.render import latex_escape, latex_tabular, pipe_table
 from rdlr.report.selection import selected_trials
@@ -130,6 +132,7 @@ def test_own_spec_report_is_one_table_in_spec_order_with_the_index_showing_it(ow
     assert markdown_table_of(folder / "main.md") in index  # the main table itself, inline
     assert "Selection: **validation**" in index and "95 % t-interval" in index
     assert "## Paired comparison: RDLR + CWW + † (proposed) vs each baseline" in index
+    assert index.index("### IS10 + W2V (out-of-corpus)") < index.index("### IS10 (out-of-corpus)")  # spec order
     assert md_row(index, get_method("cww_dagger").label, occurrence=2)[0].startswith("+")  # its Δ vs CWW + †
     spec_yaml = index.split("```yaml\n")[1].split("```")[0]
     assert yaml.safe_load(spec_yaml) == {k: v for k, v in OWN_SPEC.items() if k != "resolved"}
@@ -140,6 +143,49 @@ def test_own_spec_report_is_one_table_in_spec_order_with_the_index_showing_it(ow
     main = (folder / "main.md").read_text(encoding="utf-8")
     assert "Beside the paper" not in main and "reference only" not in main and "left out" not in main
     assert md_row(main, get_method("lr").label) == ["", *["–"] * 5] and md_row(main, get_method("lr").label, 1)
+
+
+def test_tabulate_draws_every_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every Markdown table and every LaTeX tabular of a report is tabulate's output (one path for tables)."""
+    drawn: list[str] = []
+    original = render.tabulate
+
+    def recording(*args, **kwargs):
+        drawn.append(original(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(render, "tabulate", recording)
+    paper = render_report(make_results(), tmp_path / "paper", plots=False, spec={"spec_id": "table2"})
+    own = render_report(make_results(spec_id="mine"), tmp_path / "own", plots=False, spec=dict(OWN_SPEC))
+    markdown = [block for index in (paper, own) for path in index.parent.glob("*.md")
+                for block in re.findall(r"(?m)(?:^\|.*\n)+", path.read_text(encoding="utf-8"))]
+    tabulars = [block for index in (paper, own) for path in index.parent.glob("*.tex")
+                for block in re.findall(r"(?s)\\begin\{tabular\}.*?\\end\{tabular\}", path.read_text(encoding="utf-8"))]
+    assert len(markdown) >= 12 and len(tabulars) == 6  # table2, table3 (+ the paper beside each), other, main
+
+    def bare(text: str) -> list[str]:  # a tabular's lines without indentation and without its \midrule lines
+        return [line.strip() for line in text.splitlines() if line.strip() != r"\midrule"]
+
+    assert all(block.rstrip("\n") in drawn for block in markdown)
+    assert all(any(bare(block) == bare(text) for text in drawn) for block in tabulars)
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_tables_compile(golden_report: Path, own_report: Path, tmp_path: Path) -> None:
+    for tex in (golden_report.parent / "table2.tex", golden_report.parent / "table3.tex", own_report.parent / "main.tex"):
+        document = tmp_path / f"{tex.stem}-doc.tex"
+        document.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                            f"\\input{{{tex}}}\n\\end{{document}}\n", encoding="utf-8")
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_latex_tables_are_ascii_outside_comments(golden_report: Path, own_report: Path) -> None:
+    """What LaTeX reads (every line but the leading comment) is plain ASCII: specials escaped, no raw ± or †."""
+    for tex in [*golden_report.parent.glob("*.tex"), *own_report.parent.glob("*.tex")]:
+        body = [line for line in tex.read_text(encoding="utf-8").splitlines() if not line.startswith("%")]
+        assert all(line.isascii() for line in body), tex.name
 
 
 def markdown_table_of(path: Path) -> str:
