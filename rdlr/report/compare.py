@@ -77,7 +77,8 @@ def compare_methods(
     the baseline.
 
     ``trials`` are the selected trials (one row per seed); ``labels`` orders the feature sets and baselines (table
-    order first) and names them. Only out-of-corpus rows are compared; feature sets without the proposed method are skipped.
+    order first) and names them. Only out-of-corpus rows are compared; feature sets without the proposed method are
+    skipped.
     """
     records = []
     out = trials[trials["protocol"] == OUT_OF_CORPUS]

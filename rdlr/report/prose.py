@@ -210,8 +210,8 @@ def _main_section(info: ReportInfo, main: Table) -> list[str]:
 def _comparison_section(info: ReportInfo, comparison: pd.DataFrame, proposed: str) -> list[str]:
     """The paired comparison inline (the notes: comparison.md)."""
     lines = [f"## Paired comparison: {proposed} vs each baseline\n",
-             "Δ = proposed − baseline (percentage points) ± the 95 % t-interval over paired seeds; p: paired t-test "
-             "(uncorrected). Notes: [comparison.md](comparison.md) — [CSV](comparison.csv)\n"]
+             "Δ = proposed − baseline (percentage points) ± the 95 % t-interval over paired seeds; p: paired "
+             "t-test (uncorrected). Notes: [comparison.md](comparison.md) — [CSV](comparison.csv)\n"]
     if comparison.empty:
         return lines + [no_comparison(proposed)]
     return lines + comparison_tables(comparison, info.columns, level=3)
