@@ -539,7 +539,7 @@ def test_cli_renders_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFi
 def test_cli_selection_defaults_to_the_specs_headline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     storage = tmp_path / "storage"
     (storage / "golden").mkdir(parents=True)
-    make_results().to_csv(storage / "golden" / "results.csv", index=False)
+    make_results(spec_id="golden").to_csv(storage / "golden" / "results.csv", index=False)
     parser = argparse.ArgumentParser()
     configure_parser(parser)
     arguments = [str(storage), "--out", str(tmp_path / "rep"), "--no-plots"]
@@ -549,6 +549,7 @@ def test_cli_selection_defaults_to_the_specs_headline(tmp_path: Path, capsys: py
         assert f"report ({expected} selection)" in capsys.readouterr().out
     assert run(parser.parse_args([*arguments, "--selection", "validation"])) == 0
     assert "report (validation selection)" in capsys.readouterr().out
+
 
 def test_report_input_prefers_the_spec_file_beside_the_results(tmp_path: Path) -> None:
     folder = tmp_path / "storage" / "golden"
