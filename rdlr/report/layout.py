@@ -5,6 +5,8 @@ A table row is identified by (features, protocol, method); its label comes from 
 The out-of-corpus rows of each table are :data:`rdlr.methods.TABLE2_METHODS` / :data:`rdlr.methods.TABLE3_METHODS`.
 Columns are the held-out corpora found in the results (CRE, IEM, IMP, POD first, ``X-demo`` ordered as ``X``) and Avg.
 The paper's UAs ship as ``rdlr/data/paper_results.csv``; the cells beside them are built in :mod:`rdlr.report.cells`.
+Only the paper's specs (:func:`is_paper_spec`) are laid out so; any other spec's table has its own rows in its order
+(:func:`spec_rows`).
 """
 
 from __future__ import annotations
@@ -117,12 +119,13 @@ def spec_rows(spec: Mapping[str, Any], present: Iterable[RowKey]) -> list[RowSpe
     """The rows of a spec of one's own, in its order: per feature set of ``features``, the ``protocols``'
     within-corpus methods, then its out-of-corpus ones; then rows with results the spec does not name (order of
     appearance). Each feature set is a block."""
-    protocols = spec.get("protocols") if isinstance(spec.get("protocols"), Mapping) else {}
-    present = list(dict.fromkeys(present))
-    features = [str(f) for f in spec.get("features") or []] if isinstance(spec.get("features"), (list, tuple)) else []
-    blocks = list(dict.fromkeys(features + [k[0] for k in present]))
-    keys = [(f, protocol, str(m)) for f in blocks for protocol in PROTOCOL_ORDER for m in protocols.get(protocol) or ()]
-    keys = list(dict.fromkeys(keys + present))
+    protocols, features = spec.get("protocols"), spec.get("features")
+    methods = protocols if isinstance(protocols, Mapping) else {}
+    named = [str(f) for f in features] if isinstance(features, (list, tuple)) else []
+    with_results = list(dict.fromkeys(present))
+    blocks = list(dict.fromkeys(named + [key[0] for key in with_results]))
+    keys = [(f, protocol, str(m)) for f in blocks for protocol in PROTOCOL_ORDER for m in methods.get(protocol) or ()]
+    keys = list(dict.fromkeys(keys + with_results))
     rank = {protocol: i for i, protocol in enumerate(PROTOCOL_ORDER)}
     keys.sort(key=lambda k: (blocks.index(k[0]), rank.get(k[1], len(rank))))
     return [RowSpec(f, protocol, m, row_label(protocol, m), features_title(f)) for f, protocol, m in keys]
