@@ -49,7 +49,8 @@ def storage_fault(error: BaseException | None) -> OSError | None:
         seen.add(id(error))
         if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
             return error
-        error = getattr(error, "cause", None) or error.__cause__ or error.__context__
+        cause = getattr(error, "cause", None)  # a Ray task error keeps the worker's exception here
+        error = cause if isinstance(cause, BaseException) else error.__cause__ or error.__context__
     return None
 
 

@@ -20,7 +20,7 @@ from rdlr.storage import FolderLock, LockHeldError
 from rdlr.sweep import collector
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
-from rdlr.sweep.recovery import SweepStorageError, torn_state
+from rdlr.sweep.recovery import SweepStorageError, describe_fault, storage_fault, torn_state
 from rdlr.sweep.spec import DEMO_UNLABELED, SweepSpec
 from test_sweep_driver import synthetic_table
 
@@ -140,3 +140,13 @@ def test_a_second_sweep_on_a_locked_storage_is_refused(ray_session: Any, tmp_pat
     assert "\n" not in message
     assert f"sweep storage {files.dir.uri} is locked by rdlr sweep (pid {os.getpid()} on host" in message
     assert files.dir.list() == [] and not files.dir.exists("tune")  # nothing touched
+
+
+def test_storage_faults_are_found_behind_the_errors_that_wrap_them() -> None:
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/runs/faults/results.csv")
+    wrapped = RuntimeError("Tune's controller failed")
+    wrapped.__cause__ = full
+    assert storage_fault(wrapped) is full
+    assert describe_fault(full) == "/runs/faults/results.csv: No space left on device"
+    assert storage_fault(FileNotFoundError(errno.ENOENT, "missing", "spec.yaml")) is None  # not a disk fault
+    assert storage_fault(LockHeldError("locked")) is None
