@@ -38,6 +38,7 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 1087, "happy": 1271, "sad": 1270, "angry": 1271},
 )
 EMOTIONS: dict[str, str] = {"NEU": "neutral", "HAP": "happy", "SAD": "sad", "ANG": "angry"}
+OTHER_EMOTIONS: dict[str, str] = {"DIS": "disgust", "FEA": "fear"}  # excluded, named in the summary
 FILE_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 VOTE_LETTERS: dict[str, str] = {"N": "votes_neutral", "H": "votes_happy", "S": "votes_sad", "A": "votes_angry"}
 MODALITIES: dict[str, tuple[int, ...]] = {"voice": (1,), "face": (2,), "audiovisual": (3,), "all": (1, 2, 3)}
@@ -117,7 +118,7 @@ def load(root: str | Path, vote_modality: str = "voice", check_audio: bool = Tru
         raise ManifestError(f"CREMA-D: no AudioWAV/ folder under {root}; point --root at the CREMA-D checkout")
     genders = _read_genders(root)
     votes = read_votes(root, vote_modality)
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for path in audio_files(audio_dir):
         match = builder.parse_name(FILE_NAME, path.stem, "ActorID_Sentence_Emotion_Level.wav", path.name)
         if match is None:

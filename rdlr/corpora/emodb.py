@@ -31,6 +31,7 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 79, "happy": 71, "sad": 62, "angry": 127},
 )
 EMOTIONS: dict[str, str] = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral"}
+OTHER_EMOTIONS: dict[str, str] = {"A": "fear", "E": "disgust", "L": "boredom"}  # Angst, Ekel, Langeweile
 SPEAKER_GENDERS: dict[str, str] = {
     "03": "M", "08": "F", "09": "F", "10": "M", "11": "M",
     "12": "M", "13": "F", "14": "F", "15": "M", "16": "F",
@@ -66,7 +67,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
         raise ManifestError(f"EmoDB: no wav/ folder under {root}; point --root at the EmoDB folder")
     recognition_file = root / "erkennung.txt"
     recognition = read_recognition(recognition_file) if recognition_file.is_file() else None
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for path in audio_files(audio_dir):
         match = builder.parse_name(FILE_NAME, path.stem, "SSTTTEv.wav", path.name)
         if match is None:

@@ -38,6 +38,7 @@ EMOTION_BLOCKS: dict[str, tuple[int, str]] = {  # folder -> (first utterance num
     "Neutral": (1, "neutral"), "Angry": (351, "angry"), "Happy": (701, "happy"),
     "Sad": (1051, "sad"), "Surprise": (1401, ""),
 }
+OTHER_EMOTIONS: dict[str, str] = {"Surprise": "surprise"}  # the folders of EMOTION_BLOCKS without a class
 SPLIT_FOLDERS: dict[str, str] = {"train": "train", "evaluation": "val", "test": "test"}
 PER_EMOTION = 350
 FILE_NAME = re.compile(r"^(\d{4})_(\d{6})$")
@@ -118,7 +119,7 @@ def load(root: str | Path, language: str = "en", check_audio: bool = True) -> pd
     first, last = LANGUAGES[language][0], LANGUAGES[language][-1]
     folder = locate(root, ["Emotion Speech Dataset"], lambda f: bool(_speaker_dirs(f, language)), "ESD",
                     f"speaker folders {first:04d}-{last:04d} with Angry/ Happy/ Neutral/ Sad/ Surprise/ folders")
-    builder = ManifestBuilder(corpus)
+    builder = ManifestBuilder(corpus, OTHER_EMOTIONS)
     for speaker_dir in _speaker_dirs(folder, language):
         _add_speaker(builder, speaker_dir, language)
     return check_counts(builder.build(check_audio), corpus, EXPECTED)

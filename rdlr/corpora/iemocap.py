@@ -44,6 +44,8 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 1708, "happy": 1636, "sad": 1084, "angry": 1103},
 )
 EMOTIONS: dict[str, str] = {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"}
+OTHER_EMOTIONS: dict[str, str] = {"fru": "frustration", "sur": "surprise", "fea": "fear", "dis": "disgust",
+                                  "oth": "other", "xxx": "no agreement"}
 CATEGORIES: dict[str, str] = {
     "neutral": "neutral",
     "neutral state": "neutral",
@@ -141,7 +143,7 @@ def load(root: str | Path, self_votes: bool = False, check_audio: bool = True) -
     sessions = _session_dirs(root)
     if not sessions:
         raise ManifestError(f"IEMOCAP: no Session1..Session5 folders under {root}; point --root at IEMOCAP_full_release")
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for number, session_dir in sessions:
         label_dir = session_dir / "dialog" / "EmoEvaluation"
         if not label_dir.is_dir():

@@ -35,6 +35,7 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 3477, "happy": 2644, "sad": 885, "angry": 792},
 )
 EMOTIONS: dict[str, str] = {"N": "neutral", "H": "happy", "S": "sad", "A": "angry"}
+OTHER_EMOTIONS: dict[str, str] = {"O": "other", "X": "no agreement"}
 RATER_EMOTIONS: dict[str, str] = {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry"}
 LABEL_FILES: tuple[str, ...] = ("Evaluation.txt", "Evalution.txt")
 CLIP_PREFIX = "UTD-IMPROV-"
@@ -84,7 +85,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     root = Path(root).expanduser().resolve()
     clips = parse_evaluation(find_label_file(root))
     audio = {path.stem: path for path in audio_files(root, "**/MSP-IMPROV-*.wav")}
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for name, clip in sorted(clips.items()):
         label = EMOTIONS.get(str(clip["raw"]))
         if label is None:

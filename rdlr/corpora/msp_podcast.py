@@ -30,6 +30,8 @@ EXPECTED = ExpectedCounts(
 )
 KNOWN_SPEAKERS = ExpectedCounts(source="paper Section 3.1", speakers=1285)
 EMOTIONS: dict[str, str] = {"N": "neutral", "H": "happy", "S": "sad", "A": "angry"}
+OTHER_EMOTIONS: dict[str, str] = {"C": "contempt", "D": "disgust", "F": "fear", "U": "surprise", "O": "other",
+                                  "X": "no agreement"}
 PARTITIONS: dict[str, str] = {
     "train": "train",
     "development": "val",
@@ -78,7 +80,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
         raise ManifestError(
             f"{label_file}: unknown Split_Set value(s) {unknown}; expected Train, Development/Validation, Test1, Test2"
         )
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for file_name, raw, speaker, gender, split in zip(
         table["FileName"].str.strip(), table["EmoClass"].str.strip().str.upper(), table["SpkrID"].str.strip(),
         table["Gender"].str.strip().str.lower(), splits,
