@@ -248,7 +248,7 @@ def train_model(
     log(f"TensorBoard events: {Path(out) / TENSORBOARD_DIR}" + (f"; MLflow run at {mlflow}" if mlflow else ""))
     with TrainTracking(Path(out) / TENSORBOARD_DIR, two_stage, mlflow, Path(out).name, params) as tracking:
         result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=each(on_epoch, tracking.epochs(2)),
-                           on_stage1_epoch=each(on_stage1, tracking.epochs(1)) if two_stage else None)
+                           on_stage1_epoch=each(on_stage1, tracking.epochs(1)) if two_stage else None, log=log)
         info = {
             "command": "rdlr train",
             "data": {"manifests": [str(Path(p).resolve()) for p in manifests],
