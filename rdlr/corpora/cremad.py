@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora.checks import ExpectedCounts, check_counts
+from rdlr.corpora.layout import audio_files
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
+from rdlr.corpora.text_files import read_csv_text
 
 CORPUS = "CRE"
 EXPECTED = ExpectedCounts(
@@ -48,7 +50,7 @@ def _read_genders(root: Path) -> dict[str, str]:
     path = root / "VideoDemographics.csv"
     if not path.is_file():
         return {}
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     missing = {"ActorID", "Sex"} - set(table.columns)
     if missing:
         raise ManifestError(f"{path}: missing column(s) {sorted(missing)}; expected ActorID, Age, Sex, Race, Ethnicity")
@@ -58,7 +60,7 @@ def _read_genders(root: Path) -> dict[str, str]:
 
 def _votes_from_tabulated(path: Path, query_types: tuple[int, ...]) -> pd.DataFrame:
     """Clip name -> 4-class vote counts from ``processedResults/tabulatedVotes.csv``."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     row_name = table.columns[0]
     if row_name in VOTE_LETTERS or row_name == "fileName":
         raise ManifestError(
@@ -78,7 +80,7 @@ def _votes_from_tabulated(path: Path, query_types: tuple[int, ...]) -> pd.DataFr
 
 def _votes_from_responses(path: Path, query_types: tuple[int, ...]) -> pd.DataFrame:
     """Clip name -> 4-class vote counts counted from the individual responses in ``finishedResponses.csv``."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     missing = {"queryType", "clipName", "respEmo"} - set(table.columns)
     if missing:
         raise ManifestError(f"{path}: missing column(s) {sorted(missing)}; expected the CREMA-D finished responses")
@@ -117,9 +119,7 @@ def load(root: str | Path, vote_modality: str = "voice", check_audio: bool = Tru
     genders = _read_genders(root)
     votes = read_votes(root, vote_modality)
     builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
-    for path in sorted(audio_dir.glob("*.wav")):
-        if path.name.startswith("._"):
-            continue
+    for path in audio_files(audio_dir):
         match = builder.parse_name(FILE_NAME, path.stem, "ActorID_Sentence_Emotion_Level.wav", path.name)
         if match is None:
             continue

@@ -21,6 +21,7 @@ import pandas as pd
 
 from rdlr.corpora.checks import ExpectedCounts, check_counts, count_mismatches, report_mismatches
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
+from rdlr.corpora.text_files import read_csv_text
 
 CORPUS = "POD"
 EXPECTED = ExpectedCounts(
@@ -69,7 +70,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     root = Path(root).expanduser().resolve()
     label_file = find_label_file(root)
     audio_dir = _audio_dir(root)
-    table = pd.read_csv(label_file, dtype=str, keep_default_na=False)
+    table = read_csv_text(label_file)
     missing = [name for name in REQUIRED if name not in table.columns]
     if missing:
         raise ManifestError(f"{label_file}: missing column(s) {missing}; found {list(table.columns)}")
