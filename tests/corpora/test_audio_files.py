@@ -118,8 +118,10 @@ def test_prepare_csv_names_each_unusable_path(tmp_path, capsys):
 @pytest.mark.parametrize("corpus, names", [
     ("emodb", ["wav/03a01Fa.WAV", "wav/03a01Wa.Wav", "wav/08a02Tc.wav"]),
     ("cremad", ["AudioWAV/1001_DFA_ANG_XX.WAV", "AudioWAV/1001_DFA_HAP_XX.wav", "AudioWAV/1001_DFA_SAD_XX.Wav"]),
-    ("ravdess", [f"Actor_01/03-01-0{e}-01-01-01-01.{suffix}" for e, suffix in (("1", "WAV"), ("3", "wav"), ("4", "Wav"))]),
-    ("librispeech", [f"train-clean-100/19/198/19-198-000{n}.{suffix}" for n, suffix in ((0, "FLAC"), (1, "flac"), (2, "Flac"))]),
+    ("ravdess", [f"Actor_01/03-01-0{emotion}-01-01-01-01.{suffix}"
+                 for emotion, suffix in (("1", "WAV"), ("3", "wav"), ("4", "Wav"))]),
+    ("librispeech", [f"train-clean-100/19/198/19-198-000{n}.{suffix}"
+                     for n, suffix in ((0, "FLAC"), (1, "flac"), (2, "Flac"))]),
 ])
 def test_upper_case_extensions_are_found(tmp_path, corpus, names):
     for name in names:
