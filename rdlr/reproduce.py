@@ -103,7 +103,8 @@ def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False
     from rdlr.sweep.files import read_results_uri
 
     results = read_results_uri(results_uri)
-    indexes = {selection: render_report(results, out, selection=selection, spec=spec.to_dict(), all_rows=all_rows)
+    indexes = {selection: render_report(results, out, selection=selection, spec=spec.to_dict(), all_rows=all_rows,
+                                        spec_text=spec.source_text)
                for selection in SELECTIONS}
     headline = spec.headline_selection
     return indexes[headline], next(index for selection, index in indexes.items() if selection != headline)

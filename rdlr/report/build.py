@@ -102,6 +102,7 @@ def render_report(
     proposed: str = PROPOSED,
     plots: bool = True,
     all_rows: bool = False,
+    spec_text: str | None = None,
 ) -> Path:
     """Write the report of one sweep and return the path of its index (``README.md``).
 
@@ -110,7 +111,8 @@ def render_report(
     or "paper" (best mean test UA, the paper's protocol; written to ``<spec_id>/paper-selection/``). ``spec``: the
     sweep spec (its ``spec_id``; its ``held_out`` list orders corpora outside the paper's). ``proposed``: the method
     compared against every baseline. ``plots``: draw the figures (PNG and PDF). ``all_rows``: keep the paper's
-    full layout, rows without results included (shown as missing).
+    full layout, rows without results included (shown as missing). ``spec_text``: the spec file as written, shown
+    in the index instead of ``spec`` dumped as YAML.
     """
     check_selection(selection)
     spec = dict(spec or {})
@@ -126,7 +128,7 @@ def render_report(
     held_out = spec.get("held_out")
     preferred = [str(x) for x in held_out] if isinstance(held_out, (list, tuple)) else []
     info = ReportInfo(spec_id, selection, sorted(frame["seed"].unique().tolist()),
-                      order_corpora(frame["held_out"], preferred), spec)
+                      order_corpora(frame["held_out"], preferred), spec, spec_text)
     keep = () if selection == "paper" else (PAPER_SELECTION_DIR,)  # the other protocol's report stays
     with staged_folder(dest, keep=keep) as staging:
         _write_outputs(staging, frame, trials, info, plots=plots, proposed=proposed, all_rows=all_rows)

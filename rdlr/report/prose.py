@@ -6,6 +6,7 @@ missing cells are missing, and, for the demo corpora, that they are synthetic st
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,7 @@ class ReportInfo:
     seeds: list[int]
     columns: list[str]
     spec: Mapping[str, Any] = field(default_factory=dict)
+    spec_text: str | None = None  # the spec file as the user wrote it
 
     @property
     def paper_spec(self) -> bool:
@@ -189,7 +191,9 @@ def index_markdown(
         lines.append("No plots drawn.\n")
     if not any(path.startswith("plots/confusion_") for _, path in figures):
         lines.append("Confusion matrices: not drawn (plots off, or no confusion data for the proposed method).\n")
-    if info.spec:
+    if info.spec_text:
+        lines += _given_spec_section(info.spec_text)
+    elif info.spec:
         lines += _spec_section(info.spec)
     return "\n".join(lines)
 
@@ -240,6 +244,12 @@ def _files_section(info: ReportInfo, tables: Sequence[Table], metrics: bool) -> 
         lines.append("- Paper's published numbers: `rdlr/data/paper_results.csv` (also `reports/paper_results.csv` in "
                      f"the repository); corpora {', '.join(PAPER_CORPORA)}")
     return lines + [""]
+
+
+def _given_spec_section(text: str) -> list[str]:
+    """The spec file as it was given (comments and order kept), in a fence longer than any backtick run in it."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return ["## Spec\n", "As given to the sweep.\n", f"{fence}yaml", text.rstrip("\n"), fence, ""]
 
 
 def _spec_section(spec: Mapping[str, Any]) -> list[str]:

@@ -9,7 +9,6 @@ run's sink.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
@@ -22,7 +21,7 @@ from ray import tune
 
 from rdlr.results import trial_key
 from rdlr.sweep.files import ROWS_DIR, SweepFiles
-from rdlr.sweep.recovery import storage_fault
+from rdlr.sweep.recovery import fault_in_text, storage_fault
 
 FLUSH_EVERY_S = 10.0
 
@@ -73,10 +72,9 @@ class ResultSink:
         """A failed trial: logged; kept in :attr:`errors` when Tune will not retry it. A trial that failed on a
         storage fault stops the sweep (:meth:`fail`)."""
         message = _error_text(trial)
-        with contextlib.suppress(Exception):  # the pickled error is a hint only: the text above is what is logged
-            fault = storage_fault(trial.get_pickled_error())
-            if fault is not None:
-                self.fail(fault)
+        fault = fault_in_text(message)
+        if fault is not None:
+            self.fail(fault)
         if retry:
             self.log(f"trial {trial.trial_id} of {job} failed, retrying: {message}")
             return

@@ -6,8 +6,9 @@ not at all (:func:`rdlr.storage.put_file`); Tune's own state (``tuner.pkl``, ``e
 searcher's pickle) is not, and a disk that fills while Tune saves it leaves files that are empty or cut short.
 
 * **Storage faults** (:func:`storage_fault`): an ``OSError`` whose errno says the disk cannot take more writes
-  (full, over quota, read-only, an I/O error), raised anywhere in the driver or in a trial, ends the sweep; the
-  driver reports it as one line naming the path and the cause (:func:`describe_fault`).
+  (full, over quota, read-only, an I/O error), raised anywhere in the driver or in a trial (whose exception reaches
+  the driver as its traceback's last line: :func:`fault_in_text`), ends the sweep; the driver reports it as one line
+  naming the path and the cause (:func:`describe_fault`).
 * **Torn Tune state** (:func:`torn_state`): checked before a job's Tuner is restored. A torn job folder is renamed
   aside to ``<job>.torn-<UTC time>`` (:func:`set_aside`; nothing is deleted) and the job starts a fresh Tuner,
   seeded with the configurations that already have rows (:func:`finished_configs`); its trials find those rows and
@@ -21,6 +22,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -36,6 +38,7 @@ EXPERIMENT_STATE_PREFIX = "experiment_state-"
 SEARCHER_STATE_PREFIX = "searcher-state-"
 JOB_KEYS: tuple[str, ...] = ("features", "protocol", "method", "held_out")  # what a row shares with its job
 PICKLE_STOP = b"."  # the opcode every complete pickle ends with
+_ERRNO_LINE = re.compile(r"\[Errno (?P<errno>\d+)\] [^']*?(?:: '(?P<path>[^']+)')?$")
 
 
 class SweepStorageError(SweepError):
@@ -52,6 +55,15 @@ def storage_fault(error: BaseException | None) -> OSError | None:
         cause = getattr(error, "cause", None)  # a Ray task error keeps the worker's exception here
         error = cause if isinstance(cause, BaseException) else error.__cause__ or error.__context__
     return None
+
+
+def fault_in_text(text: str) -> OSError | None:
+    """The storage fault named by the last line of a failed trial's traceback (``OSError: [Errno 28] No space
+    left on device: '<path>'``), if any: a trial's exception reaches the driver as text."""
+    match = _ERRNO_LINE.search(text)
+    if match is None or int(match["errno"]) not in STORAGE_ERRNOS:
+        return None
+    return OSError(int(match["errno"]), os.strerror(int(match["errno"])), match["path"])
 
 
 def describe_fault(fault: OSError) -> str:

@@ -27,7 +27,7 @@ from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
 from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
 from rdlr.report.selection import SELECTIONS
-from rdlr.sweep.schema import SchemaError, SpecError, build, plain
+from rdlr.sweep.schema import SPEC_KEY, SchemaError, SpecError, build, plain
 from rdlr.sweep.spec_files import resolve_spec_path
 from rdlr.sweep.spec_yaml import read_spec_document
 
@@ -147,6 +147,7 @@ class SweepSpec:
     hf: HFSpec | None = None
     headline: str | None = None
     tracking: TrackingSpec | None = None
+    source_text: str | None = field(default=None, compare=False, repr=False, metadata={SPEC_KEY: False})  # as read
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -197,6 +198,7 @@ class SweepSpec:
         :data:`UNSET_OMITTED` are left out while unset, so a spec that does not use them reads as before (and
         so is ``search.space_per_protocol`` while empty)."""
         raw = plain(dataclasses.asdict(self))
+        del raw["source_text"]
         if not raw["search"]["space_per_protocol"]:
             del raw["search"]["space_per_protocol"]
         return {k: v for k, v in raw.items() if not (k in UNSET_OMITTED and v is None)}
@@ -246,7 +248,8 @@ def load_spec(name_or_path: str | Path) -> SweepSpec:
         raw = read_spec_document(path)
     except ValueError as error:
         raise SpecError(str(error)) from None
-    return SweepSpec.from_dict(raw, where=str(path))
+    spec = SweepSpec.from_dict(raw, where=str(path))
+    return dataclasses.replace(spec, source_text=path.read_text(encoding="utf-8-sig"))
 
 
 # ---- semantic checks ---------------------------------------------------------------------------------------------

@@ -680,3 +680,21 @@ def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(own_report
     assert text.startswith("# Table 2 — UA (%) with IS10 input features")
     assert "\\caption{UA (\\%) with IS10" in (paper.parent / "table2.tex").read_text()
     assert "## Table 2 — UA (%) with IS10 input features" in paper.read_text()  # the index shows it inline
+
+def test_report_shows_the_spec_file_as_the_user_wrote_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rdlr.sweep.files import SweepFiles
+    from rdlr.sweep.spec import load_spec
+
+    text = load_spec("demo").source_text.replace("id: demo", "id: mine  # my own corpora, commented ```", 1)
+    (tmp_path / "mine.yaml").write_text(text)
+    spec = load_spec(tmp_path / "mine.yaml")
+    assert spec.source_text == text and "source_text" not in spec.to_dict()
+    storage = tmp_path / "storage"
+    SweepFiles(storage, "mine").check_and_save_spec(spec, {})
+    assert (storage / "mine" / "spec.given.yaml").read_text() == text
+    make_results(spec_id="mine").to_csv(storage / "mine" / "results.csv", index=False)
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    assert run(parser.parse_args([str(storage), "--out", str(tmp_path / "rep"), "--no-plots"])) == 0
+    index = (tmp_path / "rep" / "mine" / "README.md").read_text(encoding="utf-8")
+    assert "id: mine  # my own corpora, commented ```" in index and "````yaml" in index

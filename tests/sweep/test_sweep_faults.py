@@ -20,7 +20,7 @@ from rdlr.storage import FolderLock, LockHeldError
 from rdlr.sweep import collector
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
-from rdlr.sweep.recovery import SweepStorageError, describe_fault, storage_fault, torn_state
+from rdlr.sweep.recovery import SweepStorageError, describe_fault, fault_in_text, storage_fault, torn_state
 from rdlr.sweep.spec import DEMO_UNLABELED, SweepSpec
 from test_sweep_driver import synthetic_table
 
@@ -150,3 +150,11 @@ def test_storage_faults_are_found_behind_the_errors_that_wrap_them() -> None:
     assert describe_fault(full) == "/runs/faults/results.csv: No space left on device"
     assert storage_fault(FileNotFoundError(errno.ENOENT, "missing", "spec.yaml")) is None  # not a disk fault
     assert storage_fault(LockHeldError("locked")) is None
+
+
+def test_a_trial_that_failed_on_a_full_disk_is_recognised_from_its_traceback_line() -> None:
+    fault = fault_in_text("OSError: [Errno 28] No space left on device: '/runs/faults/trials/ab12.json'")
+    assert fault is not None and describe_fault(fault) == "/runs/faults/trials/ab12.json: No space left on device"
+    assert fault_in_text("OSError: [Errno 30] Read-only file system") is not None
+    assert fault_in_text("FileNotFoundError: [Errno 2] No such file or directory: '/x'") is None
+    assert fault_in_text("ValueError: batch_size must be positive") is None
