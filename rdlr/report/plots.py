@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -163,8 +164,8 @@ def draw_ua_heatmap(table: Table, size: str, subtitle: str = "") -> Figure | Non
     ax = fig.subplots()
     low, high = float(np.nanmin(ua)), float(np.nanmax(ua))
     low, high = (low - 1.0, high + 1.0) if high - low < 1e-9 else (low, high)
-    image = ax.imshow(np.ma.masked_invalid(ua), cmap="Blues", vmin=low, vmax=high, aspect="auto")
-    image.cmap.set_bad("#eeeeee")
+    image = ax.imshow(np.ma.masked_invalid(ua), cmap=colormaps["Blues"].with_extremes(bad="#eeeeee"), vmin=low,
+                      vmax=high, aspect="auto")  # a missing cell in light grey
     for (r, c), value in np.ndenumerate(ua):
         dark = not math.isnan(value) and value > low + 0.6 * (high - low)
         ax.text(c, r, "–" if math.isnan(value) else f"{value:.1f}", ha="center", va="center",
@@ -229,17 +230,24 @@ def plot_confusions(
 ) -> Path | None:
     """Row-normalised confusion matrices with counts, one per (method id, label) and held-out corpus, at both
     print sizes; returns the page-sized PNG's path, or None when no trial has a confusion matrix."""
-    out = trials[(trials["features"] == features) & (trials["protocol"] == OUT_OF_CORPUS)]
-    grid = {
-        (label, c): summed_confusion(out[(out["method"] == m) & (out["held_out"] == c)])
-        for m, label in methods
-        for c in columns
-    }
+    grid = confusion_grid(trials, features, columns, methods)
     used = [c for c in columns if any(grid[(label, c)] is not None for _, label in methods)]
     if not used:
         return None
     labels = [label for _, label in methods]
     return save_both_sizes(lambda size: draw_confusions(grid, labels, used, size, title), path)
+
+
+def confusion_grid(
+    trials: pd.DataFrame, features: str, columns: Sequence[str], methods: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], np.ndarray | None]:
+    """(method label, held-out corpus) -> the out-of-corpus trials' summed confusion (None where none has one)."""
+    out = trials[(trials["features"] == features) & (trials["protocol"] == OUT_OF_CORPUS)]
+    return {
+        (label, c): summed_confusion(out[(out["method"] == m) & (out["held_out"] == c)])
+        for m, label in methods
+        for c in columns
+    }
 
 
 def row_normalised(counts: np.ndarray) -> np.ndarray:
