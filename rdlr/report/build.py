@@ -3,9 +3,9 @@
 ``render_report(results, out_dir)`` writes ``<out_dir>/<spec_id>/`` (``.../paper-selection/`` for the paper's
 protocol): table2/table3 (+ ``other`` for rows outside the paper's layout) as .md/.tex/.csv, comparison.md/.csv,
 selection.md/.csv, metrics.md/.csv (macro-F1, per-class recall; when the results carry them), plots/*.png + .pdf
-(7 in wide; each also as ``*-column.png/.pdf``, 3.5 in wide) and README.md, the index, whose path it returns. Numbers are the test UA (%) of the configuration chosen by
-:mod:`rdlr.report.selection`, mean ± 95 % t-interval over seeds; missing cells stay missing, and table rows without
-any result are left out unless ``all_rows``. The report
+(7 in wide; each also as ``*-column.png/.pdf``, 3.5 in wide) and README.md, the index, whose path it returns.
+Numbers are the test UA (%) of the configuration chosen by :mod:`rdlr.report.selection`, mean ± 95 % t-interval over
+seeds; missing cells stay missing, and table rows without any result are left out unless ``all_rows``. The report
 is rendered into a hidden folder beside ``<out_dir>/<spec_id>/`` and swapped in whole, so an interrupted report
 leaves the previous one as it was.
 """

@@ -97,7 +97,7 @@ def draw_ua(table: Table, proposed: str, size: str, subtitle: str = "") -> Figur
     fig = new_figure(size, 2.3 + LEGEND_ROW_IN * legend_lines)
     ax = fig.subplots()
     x = np.arange(len(columns))
-    bar = 0.84 / len(rows)
+    bar = min(0.84 / len(rows), 0.3)  # a lone row: a bar, not a wall
     top, drew_paper, one_seed, several = CHANCE_UA, False, False, False
     handles = []
     for i, (row, (color, hatch)) in enumerate(zip(rows, _row_styles(rows, proposed))):
@@ -147,7 +147,7 @@ def seed_caption(one_seed: bool, several_seeds: bool) -> str:
     """What the error bars show: the 95 % t-interval over seeds, none for a cell of 1 seed."""
     if not several_seeds:
         return "1 seed: no error bars"
-    return "error bars: 95 % t-interval over seeds" + ("; none for a cell of 1 seed" if one_seed else "")
+    return "error bars: 95 % t-interval over seeds" + ("; none for a cell without one (1 seed)" if one_seed else "")
 
 
 def draw_ua_heatmap(table: Table, size: str, subtitle: str = "") -> Figure | None:
@@ -160,7 +160,7 @@ def draw_ua_heatmap(table: Table, size: str, subtitle: str = "") -> Figure | Non
     labels = [wrap(label, width / (2.6 if size == "page" else 2.4)) for label in _row_labels(rows)]
     ua = np.array([[table.cell(r, c).mean for c in columns] for r in rows])
     lines = sum(label.count("\n") + 1 for label in labels)
-    fig = new_figure(size, max(1.6, (0.9 if size == "page" else 1.15) + max(0.22 * len(rows), 0.15 * lines)))
+    fig = new_figure(size, max(1.3, (0.9 if size == "page" else 1.15) + max(0.22 * len(rows), 0.15 * lines)))
     ax = fig.subplots()
     low, high = float(np.nanmin(ua)), float(np.nanmax(ua))
     low, high = (low - 1.0, high + 1.0) if high - low < 1e-9 else (low, high)
@@ -256,13 +256,20 @@ def row_normalised(counts: np.ndarray) -> np.ndarray:
     return np.divide(counts, sums, out=np.zeros_like(counts), where=sums > 0)
 
 
+def count_text(count: float) -> str:
+    """A count short enough for a cell 0.3 in wide: exact below 1000, then "8.5k", "12k"."""
+    if count < 1000:
+        return f"{count:.0f}"
+    return f"{count / 1000:.1f}k" if count < 9950 else f"{count / 1000:.0f}k"
+
+
 def draw_confusions(
     grid: dict[tuple[str, str], np.ndarray | None], methods: Sequence[str], corpora: Sequence[str], size: str,
     title: str,
 ) -> Figure:
     """One matrix per (method, corpus) of ``grid``; a page has a row per method and a column per corpus, a column
     the transpose (two matrices abreast); up to four matrices stand in one row. Cells: recall (the row's share)
-    and count, "0.62\\n(31)"."""
+    and count (:func:`count_text`), "0.62\\n(31)"."""
     panels = [[(m, c) for c in corpora] for m in methods]
     if size == "column":
         panels = [list(column) for column in zip(*panels)]
@@ -290,8 +297,8 @@ def draw_confusions(
             recall = row_normalised(counts)
             ax.imshow(recall, vmin=0.0, vmax=1.0, cmap="Blues")
             for (r, c), value in np.ndenumerate(recall):
-                ax.text(c, r, f"{value:.2f}\n({counts[r, c]:.0f})", ha="center", va="center", linespacing=0.95,
-                        color="white" if value > 0.6 else "black")
+                ax.text(c, r, f"{value:.2f}\n({count_text(counts[r, c])})", ha="center", va="center",
+                        linespacing=0.95, color="white" if value > 0.6 else "black")
     fig.supxlabel("predicted", fontsize=MIN_FONT_PT)
     fig.supylabel("true", fontsize=MIN_FONT_PT)
     fig.suptitle(wrap(title, width))

@@ -20,7 +20,7 @@ from rdlr.report.build import render_report
 from rdlr.report.cells import Table, build_table
 from rdlr.report.figure_style import MIN_FONT_PT, PNG_DPI, WIDTHS_IN, figure_style
 from rdlr.report.layout import AVG, load_paper_results, method_label, order_corpora, paper_lookup, table2_rows
-from rdlr.report.plots import confusion_grid, draw_confusions, draw_ua, draw_ua_heatmap
+from rdlr.report.plots import confusion_grid, count_text, draw_confusions, draw_ua, draw_ua_heatmap
 from rdlr.report.selection import selected_trials
 from tests.report.test_report import CORPORA, make_results
 
@@ -177,3 +177,8 @@ def test_confusion_rows_are_normalised_and_show_their_counts(size: str) -> None:
     assert drawn_matrices == 2 * len(CORPORA) - 1
     ce_first = grid[("CE", CORPORA[0])]  # seeds 0, 1, 2 of make_results: [[10 + seed, 2, 1, 0], ...]
     assert ce_first is not None and ce_first[0].tolist() == [33.0, 6.0, 3.0, 0.0]
+
+
+def test_large_counts_stay_short_enough_for_a_cell() -> None:
+    assert [count_text(n) for n in (0, 31, 999, 1000, 8549, 9950, 12345)] == [
+        "0", "31", "999", "1.0k", "8.5k", "10k", "12k"]
