@@ -87,6 +87,7 @@ def save(fig: Figure, path: Path) -> Path:
     the figure's own size (no tight bounding box, which would change it); returns the PNG path."""
     png, pdf = io.BytesIO(), io.BytesIO()
     fig.savefig(png, format="png", dpi=PNG_DPI)
+    fig.set_layout_engine("none")  # laid out for the PNG already: the PDF keeps that layout, not a second pass
     fig.savefig(pdf, format="pdf", metadata={"CreationDate": None})
     write_bytes(path.with_suffix(".pdf"), pdf.getvalue())
     return write_bytes(path, png.getvalue())
