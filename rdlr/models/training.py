@@ -233,7 +233,8 @@ def train_model(
     on_stage1 = EpochPrinter(log, "stage 1") if epoch_lines and two_stage else None
     if threads is not None:
         torch.set_num_threads(max(1, threads))
-    result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=on_epoch, on_stage1_epoch=on_stage1)
+    result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=on_epoch, on_stage1_epoch=on_stage1,
+                       log=log)
     info = {
         "command": "rdlr train",
         "data": {"manifests": [str(Path(p).resolve()) for p in manifests],

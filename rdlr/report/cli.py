@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rdlr.report.files import PAPER_SELECTION_DIR, report_input
+from rdlr.report.files import PAPER_SELECTION_DIR, given_spec_text, report_input
 from rdlr.report.layout import PROPOSED
 from rdlr.report.selection import SELECTIONS
 
@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         results, spec = report_input(str(args.storage), args.spec_id)
         selection = args.selection or (spec or {}).get("headline") or "validation"
         index = render_report(results, args.out, selection=selection, spec=spec, proposed=args.proposed,
-                              plots=not args.no_plots, all_rows=args.all_rows)
+                              plots=not args.no_plots, all_rows=args.all_rows,
+                              spec_text=given_spec_text(results))
     except (FileNotFoundError, ValueError) as error:
         print(f"rdlr report: error: {error}", file=sys.stderr)
         return 2
