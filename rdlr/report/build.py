@@ -4,7 +4,8 @@ index.
 ``render_report(results, out_dir)`` writes ``<out_dir>/<spec_id>/`` (``.../paper-selection/`` for the paper's
 protocol): for the paper's specs table2/table3 (+ ``other`` for rows outside the paper's layout), for any other spec
 one ``main`` table in the spec's order, each as .md/.tex/.csv; comparison.md/.csv, selection.md/.csv, metrics.md/.csv
-(macro-F1, per-class recall; when the results carry them), plots/*.png + .pdf and README.md, the index (the main
+(macro-F1, per-class recall; when the results carry them), plots/*.png + .pdf (7 in wide;
+each also as ``*-column.png/.pdf``, 3.5 in wide) and README.md, the index (the main
 table, the paired comparison, the plots and the spec inline), whose path it returns. Numbers are the test UA (%) of
 the configuration chosen by :mod:`rdlr.report.selection`, mean ± 95 % t-interval over seeds; missing cells stay
 missing, and rows of the paper's layout without any result are left out unless ``all_rows``. The report is rendered
@@ -30,7 +31,7 @@ from rdlr.report.layout import (
     MAIN_TABLE, PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, RowKey, features_title, is_paper_spec, load_paper_results,
     method_label, order_corpora, other_rows, paper_lookup, spec_rows, table2_rows, table3_rows,
 )  # fmt: skip
-from rdlr.report.plots import check_confusions, plot_confusions, plot_ua
+from rdlr.report.plots import check_confusions, plot_confusions, plot_ua, plot_ua_heatmap
 from rdlr.report.prose import (
     COMPARISON_NOTE, METRICS_NOTE, ReportInfo, index_markdown, layout_notes, selection_frame, selection_markdown,
     table_notes,
@@ -166,7 +167,8 @@ def _write_outputs(dest: Path, frame: pd.DataFrame, trials: pd.DataFrame, info: 
 def _write_tables(
     tables: Sequence[Table], dest: Path, notes: list[str], selection: str, *, plots: bool, proposed: str
 ) -> list[tuple[str, str]]:
-    """Each table as .md/.tex/.csv (and its UA bar chart when ``plots``); returns the figures' (caption, path)."""
+    """Each table as .md/.tex/.csv (and its UA bar chart and heatmap when ``plots``); returns the figures'
+    (caption, page-sized PNG path; the column-sized one is ``<name>-column.png``)."""
     figures = []
     for table in tables:
         write_text(dest / f"{table.name}.md", render_markdown(table, notes + layout_notes(table)))
@@ -174,8 +176,13 @@ def _write_tables(
                    "Configs: hyperparameter configurations searched.")
         write_text(dest / f"{table.name}.tex", render_latex(table, caption))
         write_text(dest / f"{table.name}.csv", render_csv(table))
-        if plots and plot_ua(table, dest / "plots" / f"ua_{table.name}.png", proposed, f"selection: {selection}"):
+        if not plots:
+            continue
+        if plot_ua(table, dest / "plots" / f"ua_{table.name}.png", proposed, f"selection: {selection}"):
             figures.append((f"UA per held-out corpus: {table.title}", f"plots/ua_{table.name}.png"))
+        if plot_ua_heatmap(table, dest / "plots" / f"ua_heatmap_{table.name}.png", f"selection: {selection}"):
+            figures.append((f"UA heatmap, methods x held-out corpora: {table.title}",
+                            f"plots/ua_heatmap_{table.name}.png"))
     return figures
 
 
@@ -188,7 +195,8 @@ def _plot_confusions(
     figures = []
     for features in dict.fromkeys(trials.loc[trials["method"] == proposed, "features"]):
         name = f"plots/confusion_{_safe(features)}.png"
-        title = f"Confusion (recall %, summed over seeds): {features_title(features)}, selection: {selection}"
+        title = (f"Confusion, rows normalised (counts summed over seeds): {features_title(features)}, "
+                 f"selection: {selection}")
         if plot_confusions(trials, features, columns, pair, dest / name, title):
             figures.append((f"Confusion matrices, {proposed_label} vs CE, {features_title(features)}", name))
     return figures

@@ -1,24 +1,26 @@
-"""Report figures, each as PNG and PDF (rendered with matplotlib's Agg canvas; pyplot and the global backend are left
-alone).
+"""Report figures, each in two print sizes (:mod:`rdlr.report.figure_style`: ``<name>.png/.pdf`` 7 in wide,
+``<name>-column.png/.pdf`` 3.5 in wide; type >= 8 pt; PNG 300 dpi, PDF vector).
 
-* UA per held-out corpus per method: one horizontal bar panel per corpus (+ Avg) on one shared UA axis, error bars =
-  the 95 % t-interval over seeds (as the tables; none for a cell of 1 seed, "1 seed" in the caption), a dashed line at chance (25 %), the paper's published value as a
-  black tick on the paper's own corpora (not on the demo's stand-ins, where it is only a reference), and a legend
-  of only what is drawn.
-* Confusion matrices of the proposed method vs out-of-corpus CE per held-out corpus: counts summed over the seeds of
-  the selected configuration, rows normalised to recall (%), so the diagonal's mean is the UA.
+* ``ua_<table>``: UA per held-out corpus (+ Avg), one bar per table row grouped by corpus, error bars = the 95 %
+  t-interval over seeds as in the tables (none for a cell of 1 seed, and the note says "1 seed"), a dashed line at
+  chance (25 %), the paper's published value as a white diamond over our bar on the paper's own corpora (not on
+  the demo's stand-ins, where it is only a reference), and a legend of only what is drawn.
+* ``ua_heatmap_<table>``: the same means as a rows x held-out corpora heatmap, each value printed in its cell.
+* ``confusion_<features>``: the proposed method vs out-of-corpus CE per held-out corpus, counts summed over the
+  seeds of the selected configuration, rows normalised (each row sums to 1, so the diagonal's mean is the UA), every
+  cell printed as "recall (count)".
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -26,80 +28,160 @@ from matplotlib.patches import Patch
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.labels import CLASSES, NUM_CLASSES
 from rdlr.report.cells import Table
-from rdlr.report.files import write_bytes
+from rdlr.report.figure_style import MIN_FONT_PT, WIDTHS_IN, new_figure, save_both_sizes, wrap
+from rdlr.report.layout import RowSpec
 from rdlr.safe_text import parse_json
 
-KIND_COLORS: dict[str, str] = {"out-of-corpus": "#4c72b0", "proposed": "#c44e52", "within-corpus": "#999999"}
+COLOR_PROPOSED = "#c44e52"
+COLOR_WITHIN = "#999999"
+COLORS_BASELINE = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#ccb974", "#64b5cd")
+HATCHES = ("", "///", "...", "xx")  # one per feature-set block (Table 3): the same method in two blocks differs
 COLOR_CHANCE = "#444444"
 CHANCE_UA = 100.0 / NUM_CLASSES  # UA of a classifier that guesses (every class's recall 1/4)
+PAPER_MARKER: dict[str, object] = {"marker": "D", "s": 12, "facecolors": "white", "edgecolors": "black",
+                                   "linewidths": 0.8}  # the paper's value: unlike an error bar's cap
+LEGEND_ROW_IN = 0.16  # height of one legend line at 8 pt
+CHAR_WIDTH_IN = 0.075  # about the width of one 8 pt character
 
 
 def plot_ua(table: Table, path: Path, proposed: str, subtitle: str = "") -> Path | None:
-    """Bar chart of ``table`` (rows with results only) as PNG and PDF; returns the PNG path, or None when the table
-    is empty. Every panel shares one UA axis, starting at 0, with the chance level (25 %) marked."""
+    """UA bars of ``table`` (rows with results only) at both print sizes; returns the page-sized PNG's path, or
+    None when the table is empty."""
+    return save_both_sizes(lambda size: draw_ua(table, proposed, size, subtitle), path)
+
+
+def plot_ua_heatmap(table: Table, path: Path, subtitle: str = "") -> Path | None:
+    """The UA heatmap of ``table`` at both print sizes; returns the page-sized PNG's path, or None when empty."""
+    return save_both_sizes(lambda size: draw_ua_heatmap(table, size, subtitle), path)
+
+
+def _shown(table: Table) -> tuple[list[RowSpec], list[str]]:
+    """The rows with results and the columns where some row has a result."""
     rows = table.present_rows()
     columns = [c for c in table.columns if any(not table.cell(r, c).missing for r in rows)]
-    if not rows or not columns:
+    return (rows, columns) if rows and columns else ([], [])
+
+
+def _row_labels(rows: Sequence[RowSpec]) -> list[str]:
+    """Row labels, with the feature set when the table has several (Table 3, "other")."""
+    multi = any(r.block for r in rows)
+    return [f"{r.label} [{r.block}]" if multi and r.block else r.label for r in rows]
+
+
+def _row_styles(rows: Sequence[RowSpec], proposed: str) -> list[tuple[str, str]]:
+    """(colour, hatch) per row: grey within-corpus, red the proposed method, a palette for the baselines, and a
+    hatch per feature-set block."""
+    blocks = list(dict.fromkeys(r.block for r in rows))
+    styles, baseline = [], 0
+    for row in rows:
+        if row.protocol == WITHIN_CORPUS:
+            color = COLOR_WITHIN
+        elif row.method == proposed:
+            color = COLOR_PROPOSED
+        else:
+            color, baseline = COLORS_BASELINE[baseline % len(COLORS_BASELINE)], baseline + 1
+        styles.append((color, HATCHES[blocks.index(row.block) % len(HATCHES)]))
+    return styles
+
+
+def draw_ua(table: Table, proposed: str, size: str, subtitle: str = "") -> Figure | None:
+    """Grouped bars: one group per held-out corpus (+ Avg), one bar per row, on one UA axis from 0 with chance
+    (25 %) marked; ``size``: "page" or "column"."""
+    rows, columns = _shown(table)
+    if not rows:
         return None
-    multi = any(r.block for r in rows)  # Table 3 and "other": name the feature set of each bar
-    labels = [f"{r.label} [{r.block}]" if multi and r.block else r.label for r in rows]
-    kinds = [
-        "within-corpus" if r.protocol == WITHIN_CORPUS else "proposed" if r.method == proposed else "out-of-corpus"
-        for r in rows
-    ]
-    fig = Figure(figsize=(2.6 * len(columns) + 3.0, 0.3 * len(rows) + 1.8))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(columns), sharey=True, sharex=True, squeeze=False)[0]
-    y = np.arange(len(rows))
-    right, drew_paper, one_seed = CHANCE_UA, False, False
-    for ax, column in zip(axes, columns):
-        cells = [table.cell(r, column) for r in rows]
-        shown = [i for i, c in enumerate(cells) if not c.missing]
-        ax.barh(y[shown], [cells[i].mean for i in shown], color=[KIND_COLORS[kinds[i]] for i in shown], height=0.7)
-        spread = [i for i in shown if cells[i].n > 1 and not math.isnan(cells[i].half_width)]  # one seed: no bar
+    width = WIDTHS_IN[size]
+    ncol = 2 if size == "page" else 1
+    labels = [wrap(label, width / ncol - 0.6) for label in _row_labels(rows)]
+    legend_lines = sum(label.count("\n") + 1 for label in labels) / ncol + 2
+    fig = new_figure(size, 2.3 + LEGEND_ROW_IN * legend_lines)
+    ax = fig.subplots()
+    x = np.arange(len(columns))
+    bar = min(0.84 / len(rows), 0.3)  # a lone row: a bar, not a wall
+    top, drew_paper, one_seed, several = CHANCE_UA, False, False, False
+    handles = []
+    for i, (row, (color, hatch)) in enumerate(zip(rows, _row_styles(rows, proposed))):
+        offset = (i - (len(rows) - 1) / 2) * bar
+        cells = [table.cell(row, c) for c in columns]
+        shown = [j for j, c in enumerate(cells) if not c.missing]
+        means = [cells[j].mean for j in shown]
+        ax.bar(x[shown] + offset, means, bar, color=color, hatch=hatch, edgecolor="white", linewidth=0.3)
+        handles.append(Patch(facecolor=color, hatch=hatch, edgecolor="white", label=labels[i]))
+        spread = [j for j in shown if cells[j].n > 1 and not math.isnan(cells[j].half_width)]  # 1 seed: no bar
         if spread:
-            ax.errorbar([cells[i].mean for i in spread], y[spread], xerr=[cells[i].half_width for i in spread],
-                        fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
-        one_seed = one_seed or len(spread) < len(shown)
-        right = max([right, *(cells[i].mean + (cells[i].half_width if i in spread else 0.0) for i in shown)])
-        paper = [i for i, c in enumerate(cells) if not c.reference and not math.isnan(c.paper)]
+            ax.errorbar(x[spread] + offset, [cells[j].mean for j in spread],
+                        yerr=[cells[j].half_width for j in spread], fmt="none", ecolor="black", elinewidth=0.6,
+                        capsize=1.2 if size == "column" else 2.0, capthick=0.6)
+        one_seed, several = one_seed or len(spread) < len(shown), several or bool(spread)
+        top = max([top, *(cells[j].mean + (cells[j].half_width if j in spread else 0.0) for j in shown)])
+        paper = [j for j in shown if not cells[j].reference and not math.isnan(cells[j].paper)]
         if paper:
-            ax.scatter([cells[i].paper for i in paper], y[paper], marker="|", s=120, color="black", zorder=3)
-            right, drew_paper = max([right, *(cells[i].paper for i in paper)]), True
-        ax.axvline(CHANCE_UA, color=COLOR_CHANCE, linestyle="--", linewidth=0.9, zorder=2)
-        ax.set_title(column, fontsize=10)
-        ax.set_xlabel("UA (%)")
-        ax.grid(axis="x", alpha=0.3)
-    axes[0].set_xlim(0.0, min(100.0, 5.0 * math.ceil((right + 2.0) / 5.0)))  # one range: the panels share x
-    axes[0].set_yticks(y, labels, fontsize=8)
-    axes[0].invert_yaxis()
-    handles = [Patch(color=KIND_COLORS[kind], label=kind) for kind in KIND_COLORS if kind in kinds]
+            ax.scatter(x[paper] + offset, [cells[j].paper for j in paper], zorder=3, **PAPER_MARKER)
+            top, drew_paper = max([top, *(cells[j].paper for j in paper)]), True
+    ax.axhline(CHANCE_UA, color=COLOR_CHANCE, linestyle="--", linewidth=0.8, zorder=2)
+    _corpus_ticks(ax, columns, (width - 0.6) / len(columns))
+    ax.set_xlim(-0.5, len(columns) - 0.5)
+    ax.set_ylim(0.0, min(100.0, 5.0 * math.ceil((top + 2.0) / 5.0)))
+    ax.set_ylabel("UA (%)")
+    ax.grid(axis="y", alpha=0.3, linewidth=0.5)
+    ax.set_axisbelow(True)
     if drew_paper:
-        handles.append(Line2D([], [], marker="|", linestyle="", color="black", markersize=10, label="paper"))
-    handles.append(Line2D([], [], color=COLOR_CHANCE, linestyle="--", label=f"chance ({CHANCE_UA:g} %)"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    caption = seed_caption(one_seed, any(table.cell(r, c).n > 1 for r in rows for c in columns))
-    caption += f"; {subtitle}" if subtitle else ""
-    fig.suptitle(f"{table.title}\n{caption}", fontsize=10)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return _save(fig, path)
+        handles.append(Line2D([], [], linestyle="", label="paper", marker=PAPER_MARKER["marker"],
+                              markersize=4, markerfacecolor="white", markeredgecolor="black", markeredgewidth=0.8))
+    handles.append(Line2D([], [], color=COLOR_CHANCE, linestyle="--", linewidth=0.8,
+                          label=f"chance ({CHANCE_UA:g} %)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=ncol, frameon=False, handlelength=1.5)
+    note = seed_caption(one_seed, several) + (f"; {subtitle}" if subtitle else "")
+    fig.suptitle(wrap(note, width))
+    return fig
+
+
+def _corpus_ticks(ax: Axes, columns: Sequence[str], slot_in: float) -> None:
+    """The held-out corpora as x tick labels, slanted when they would not fit ``slot_in`` inches each."""
+    slanted = max(map(len, columns)) * CHAR_WIDTH_IN > 0.9 * slot_in
+    ax.set_xticks(range(len(columns)), columns, rotation=30 if slanted else 0, ha="right" if slanted else "center",
+                  rotation_mode="anchor")
 
 
 def seed_caption(one_seed: bool, several_seeds: bool) -> str:
     """What the error bars show: the 95 % t-interval over seeds, none for a cell of 1 seed."""
     if not several_seeds:
         return "1 seed: no error bars"
-    return "error bars: 95 % t-interval over seeds" + ("; none for a cell of 1 seed" if one_seed else "")
+    return "error bars: 95 % t-interval over seeds" + ("; none for a cell without one (1 seed)" if one_seed else "")
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    """Write ``fig`` as a PNG (100 dpi) and, beside it, a PDF (vector, no creation date, so reruns give the same
-    bytes), each whole or not at all; returns the PNG path."""
-    png, pdf = io.BytesIO(), io.BytesIO()
-    fig.savefig(png, format="png", dpi=100)
-    fig.savefig(pdf, format="pdf", metadata={"CreationDate": None})
-    write_bytes(path.with_suffix(".pdf"), pdf.getvalue())
-    return write_bytes(path, png.getvalue())
+def draw_ua_heatmap(table: Table, size: str, subtitle: str = "") -> Figure | None:
+    """Rows x held-out corpora (+ Avg) heatmap of the mean UA, each value printed in its cell ("–" = missing);
+    ``size``: "page" or "column"."""
+    rows, columns = _shown(table)
+    if not rows:
+        return None
+    width = WIDTHS_IN[size]
+    labels = [wrap(label, width / (2.6 if size == "page" else 2.4)) for label in _row_labels(rows)]
+    ua = np.array([[table.cell(r, c).mean for c in columns] for r in rows])
+    lines = sum(label.count("\n") + 1 for label in labels)
+    fig = new_figure(size, max(1.3, (0.9 if size == "page" else 1.15) + max(0.22 * len(rows), 0.15 * lines)))
+    ax = fig.subplots()
+    low, high = float(np.nanmin(ua)), float(np.nanmax(ua))
+    low, high = (low - 1.0, high + 1.0) if high - low < 1e-9 else (low, high)
+    image = ax.imshow(np.ma.masked_invalid(ua), cmap=colormaps["Blues"].with_extremes(bad="#eeeeee"), vmin=low,
+                      vmax=high, aspect="auto")  # a missing cell in light grey
+    for (r, c), value in np.ndenumerate(ua):
+        dark = not math.isnan(value) and value > low + 0.6 * (high - low)
+        ax.text(c, r, "–" if math.isnan(value) else f"{value:.1f}", ha="center", va="center",
+                color="white" if dark else "black")
+    label_in = max(len(line) for label in labels for line in label.split("\n")) * CHAR_WIDTH_IN
+    bar_in = 0.0
+    if size == "page":  # a column has no room for a colour bar; the values are printed in any case
+        fig.colorbar(image, ax=ax, label="UA (%)", fraction=0.08, pad=0.02, aspect=12)
+        bar_in = 0.7
+    _corpus_ticks(ax, columns, (width - label_in - bar_in) / len(columns))
+    ax.set_yticks(range(len(rows)), labels)
+    ax.tick_params(length=0)
+    seeds = sorted({table.cell(r, c).n for r in rows for c in columns if not table.cell(r, c).missing})
+    over = "1 seed" if seeds == [1] else f"mean over {'/'.join(map(str, seeds))} seeds"
+    fig.suptitle(wrap(f"UA (%), {over}" + (f"; {subtitle}" if subtitle else ""), width))
+    return fig
 
 
 def parse_confusion(value: object, where: str) -> np.ndarray:
@@ -146,41 +228,78 @@ def plot_confusions(
     path: Path,
     title: str,
 ) -> Path | None:
-    """Grid of row-normalised confusion matrices: one row per (method id, label), one column per held-out corpus."""
-    out = trials[(trials["features"] == features) & (trials["protocol"] == OUT_OF_CORPUS)]
-    grid = {
-        (m, c): summed_confusion(out[(out["method"] == m) & (out["held_out"] == c)])
-        for m, _ in methods
-        for c in columns
-    }
-    used = [c for c in columns if any(grid[(m, c)] is not None for m, _ in methods)]
+    """Row-normalised confusion matrices with counts, one per (method id, label) and held-out corpus, at both
+    print sizes; returns the page-sized PNG's path, or None when no trial has a confusion matrix."""
+    grid = confusion_grid(trials, features, columns, methods)
+    used = [c for c in columns if any(grid[(label, c)] is not None for _, label in methods)]
     if not used:
         return None
-    fig = Figure(figsize=(2.8 * len(used) + 1.0, 3.3 * len(methods) + 0.8))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(methods), len(used), squeeze=False)
-    for i, (method, label) in enumerate(methods):
-        for j, column in enumerate(used):
-            ax = axes[i][j]
-            counts = grid[(method, column)]
-            ax.set_xticks(range(NUM_CLASSES), [c[:3] for c in CLASSES], fontsize=7)
-            ax.set_yticks(range(NUM_CLASSES), [c[:3] for c in CLASSES], fontsize=7)
+    labels = [label for _, label in methods]
+    return save_both_sizes(lambda size: draw_confusions(grid, labels, used, size, title), path)
+
+
+def confusion_grid(
+    trials: pd.DataFrame, features: str, columns: Sequence[str], methods: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], np.ndarray | None]:
+    """(method label, held-out corpus) -> the out-of-corpus trials' summed confusion (None where none has one)."""
+    out = trials[(trials["features"] == features) & (trials["protocol"] == OUT_OF_CORPUS)]
+    return {
+        (label, c): summed_confusion(out[(out["method"] == m) & (out["held_out"] == c)])
+        for m, label in methods
+        for c in columns
+    }
+
+
+def row_normalised(counts: np.ndarray) -> np.ndarray:
+    """Each row of ``counts`` divided by its sum (its recall per predicted class); an empty row stays 0."""
+    sums = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, sums, out=np.zeros_like(counts), where=sums > 0)
+
+
+def count_text(count: float) -> str:
+    """A count short enough for a cell 0.3 in wide: exact below 1000, then "8.5k", "12k"."""
+    if count < 1000:
+        return f"{count:.0f}"
+    return f"{count / 1000:.1f}k" if count < 9950 else f"{count / 1000:.0f}k"
+
+
+def draw_confusions(
+    grid: dict[tuple[str, str], np.ndarray | None], methods: Sequence[str], corpora: Sequence[str], size: str,
+    title: str,
+) -> Figure:
+    """One matrix per (method, corpus) of ``grid``; a page has a row per method and a column per corpus, a column
+    the transpose (two matrices abreast); up to four matrices stand in one row. Cells: recall (the row's share)
+    and count (:func:`count_text`), "0.62\\n(31)"."""
+    panels = [[(m, c) for c in corpora] for m in methods]
+    if size == "column":
+        panels = [list(column) for column in zip(*panels)]
+    if len(methods) * len(corpora) <= (4 if size == "page" else 2):
+        panels = [[pair for line in panels for pair in line]]
+    n_rows, n_cols = len(panels), len(panels[0])
+    width = WIDTHS_IN[size]
+    side = min(1.7, (width - 0.6) / n_cols)  # one matrix's side, in inches
+    fig = new_figure(size, n_rows * (side + 0.4) + 0.5 + 0.15 * wrap(title, width).count("\n"))
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex=True, sharey=True)
+    names = [name[:3] for name in CLASSES]
+    for i, line in enumerate(panels):
+        for j, (method, corpus) in enumerate(line):
+            ax, counts = axes[i][j], grid[(method, corpus)]
+            ax.set_title(wrap(f"{method}, {corpus}", side), fontsize=MIN_FONT_PT)
+            ax.set_xticks(range(NUM_CLASSES), names)
+            ax.set_yticks(range(NUM_CLASSES), names)
+            ax.tick_params(length=0)
             if counts is None:
                 ax.text(0.5, 0.5, "missing", ha="center", va="center", transform=ax.transAxes)
                 ax.set_xlim(-0.5, NUM_CLASSES - 0.5)
                 ax.set_ylim(NUM_CLASSES - 0.5, -0.5)
-            else:
-                sums = counts.sum(axis=1, keepdims=True)
-                recall = np.divide(counts, sums, out=np.zeros_like(counts), where=sums > 0) * 100.0
-                ax.imshow(recall, vmin=0.0, vmax=100.0, cmap="Blues")
-                for (r, c), value in np.ndenumerate(recall):
-                    ax.text(c, r, f"{value:.0f}", ha="center", va="center", fontsize=7,
-                            color="white" if value > 60 else "black")
-            ax.set_title(f"{label}\n{column}", fontsize=8)
-            if j == 0:
-                ax.set_ylabel("true")
-            if i == len(methods) - 1:
-                ax.set_xlabel("predicted")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
+                ax.set_aspect("equal")
+                continue
+            recall = row_normalised(counts)
+            ax.imshow(recall, vmin=0.0, vmax=1.0, cmap="Blues")
+            for (r, c), value in np.ndenumerate(recall):
+                ax.text(c, r, f"{value:.2f}\n({count_text(counts[r, c])})", ha="center", va="center",
+                        linespacing=0.95, color="white" if value > 0.6 else "black")
+    fig.supxlabel("predicted", fontsize=MIN_FONT_PT)
+    fig.supylabel("true", fontsize=MIN_FONT_PT)
+    fig.suptitle(wrap(title, width))
+    return fig

@@ -1,4 +1,5 @@
-"""The report: golden Markdown/LaTeX/CSV, missing cells, best marks, Avg, paired tests vs scipy, plots, paper data.
+"""The report: golden Markdown/LaTeX/CSV, missing cells, best marks, Avg, paired tests vs scipy, paper data (the
+figures: test_figures.py).
 
 Goldens live in tests/report/golden/; regenerate them only deliberately:
 ``RDLR_UPDATE_GOLDEN=1 pytest tests/report/test_report.py``.
@@ -19,8 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from matplotlib.container import ErrorbarContainer
-from matplotlib.figure import Figure
 from scipy import stats
 
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
@@ -33,9 +32,9 @@ from rdlr.report.compare import compare_methods, format_pair, paired_test
 from rdlr.report.files import locate_results, report_input
 from rdlr.report.layout import (
     AVG, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, PAPER_RESULTS_PATH, TABLE3_FEATURES, WITHIN_LABEL, RowSpec,
-    load_paper_results, method_label, order_corpora, paper_corpus, paper_lookup, row_label, table2_rows, table3_rows,
+    load_paper_results, method_label, order_corpora, paper_corpus, row_label, table2_rows, table3_rows,
 )  # fmt: skip
-from rdlr.report import plots, render
+from rdlr.report import render
 from rdlr.report.plots import parse_confusion
 from rdlr.report.render import latex_escape, latex_tabular, pipe_table
 from rdlr.report.selection import selected_trials
@@ -417,61 +416,6 @@ def test_tables_without_results_are_not_rendered(tmp_path: Path) -> None:
     only_ce = only_layout[only_layout["method"] == "ce"]
     index = render_report(only_ce, tmp_path, plots=False)
     assert "No comparison" in (index.parent / "comparison.md").read_text(encoding="utf-8")
-
-
-def test_plots_are_written(tmp_path: Path) -> None:
-    results = make_results()
-    results = results[(results["features"] == "is10") & results["method"].isin(["ce", "rdlr_cww_dagger"])]
-    index = render_report(results, tmp_path)
-    plots = sorted(p.name for p in (index.parent / "plots").iterdir())
-    assert plots == ["confusion_is10.pdf", "confusion_is10.png", "ua_table2.pdf", "ua_table2.png"]
-    for name in plots:
-        data = (index.parent / "plots" / name).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" if name.endswith(".png") else data[:5] == b"%PDF-"
-        assert len(data) > 1000 and f"(plots/{name})" in index.read_text(encoding="utf-8")
-
-
-def drawn_figure(table_rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Figure:
-    """The UA figure :func:`plot_ua` draws for the table of ``table_rows``, caught before it is saved."""
-    caught: list[Figure] = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: caught.append(fig) or path)
-    trials = selected_trials(table_rows, "validation")
-    columns = order_corpora(trials["held_out"])
-    table = build_table("table2", "t", table2_rows(), trials, columns,
-                        paper=paper_lookup(2, load_paper_results()), n_seeds=3, all_rows=False)
-    assert plots.plot_ua(table, tmp_path / "ua.png", "rdlr_cww_dagger") is not None
-    return caught[0]
-
-
-def test_ua_plot_shares_one_axis_marks_chance_and_lists_only_what_is_drawn(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    results = make_results()
-    is10 = results[results["features"] == "is10"]
-    fig = drawn_figure(is10[is10["method"].isin(["ce", "rdlr_cww_dagger"])], monkeypatch, tmp_path)
-    panels = [ax for ax in fig.axes if ax.get_title()]
-    assert [ax.get_title() for ax in panels] == [*CORPORA, AVG]
-    assert len({ax.get_xlim() for ax in panels}) == 1 and panels[0].get_xlim()[0] == 0.0
-    for ax in panels:
-        assert any(list(line.get_xdata()) == [25.0, 25.0] for line in ax.get_lines())  # chance (4 classes)
-    legend = [text.get_text() for text in fig.legends[0].get_texts()]
-    assert legend == ["out-of-corpus", "proposed", "within-corpus", "paper", "chance (25 %)"]
-    out_only = is10[(is10["method"] == "ce") & (is10["protocol"] == "out_of_corpus")]
-    demo = out_only.assign(held_out=out_only["held_out"] + "-demo")  # stand-ins: the paper's ticks are not drawn
-    legend = [text.get_text() for text in drawn_figure(demo, monkeypatch, tmp_path).legends[0].get_texts()]
-    assert legend == ["out-of-corpus", "chance (25 %)"]
-
-
-def test_ua_plot_draws_no_error_bars_for_one_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    results = make_results()
-    is10 = results[(results["features"] == "is10") & results["method"].isin(["ce", "rdlr_cww_dagger"])]
-    def error_bars(fig: Figure) -> int:
-        return sum(isinstance(c, ErrorbarContainer) for ax in fig.axes for c in ax.containers)
-
-    fig = drawn_figure(is10[is10["seed"] == 0], monkeypatch, tmp_path)
-    assert error_bars(fig) == 0 and "1 seed: no error bars" in fig.get_suptitle()
-    fig = drawn_figure(is10, monkeypatch, tmp_path)
-    assert error_bars(fig) > 0 and "95 % t-interval over seeds" in fig.get_suptitle()
 
 
 def test_class_metrics_page_when_the_results_carry_them(golden_report: Path, tmp_path: Path) -> None:
