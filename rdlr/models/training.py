@@ -36,7 +36,7 @@ SPLIT_RULE = ("each labeled training corpus split into train/val by speaker: the
               "and POD (Section 3.1), 80/20 of the speakers (seeded draw) for any other corpus")
 
 Log = Callable[[str], None]
-DEFAULT_THREADS = 2  # torch threads of rdlr train: the sweeps' cpus_per_trial (sweeps/*.yaml), see train_model
+DEFAULT_THREADS = 1  # torch threads of rdlr train, as a demo sweep's trial: see train_model and benchmarks/bench_train_vs_trial.py
 
 
 def batch_size_for(hparams: Mapping[str, Any] | None, resolved: Mapping[str, Any], train_rows: int,
@@ -201,9 +201,10 @@ def train_model(
     there (features the store lacks are extracted on a private local Ray unless ``address`` or ``RAY_ADDRESS``
     names a cluster). Without a ``batch_size`` in ``hparams``, M is sized from the training rows
     (:func:`batch_size_for`). ``epoch_lines``: log one line per epoch (stage 1 and stage 2 of LR / self-KD).
-    ``threads``: torch's intra-op threads while training, set as a sweep trial sets them from its CPUs (``None``:
-    torch's default, one per core, which oversubscribes a loaded machine: its threads' busy waiting made one trial
-    9× slower there).
+    ``threads``: torch's intra-op threads while training (``None``: torch's default, one per core). One by default:
+    the paper's MLPs are too small for more to pay, and on a loaded machine the extra threads' busy waiting made the
+    same training 10× slower than the sweep trial of one CPU (350 s against 34 s on 2 busy cores,
+    ``benchmarks/bench_train_vs_trial.py``).
     """
     import torch
 
