@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,19 @@ class EpochPrinter:
         if record["val_ua"] > self.best[1]:
             self.best = (int(record["epoch"]), float(record["val_ua"]))
         self.log(epoch_line(self.stage, record, self.best))
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run with ``count`` intra-op threads (``None``: as they are), restoring the previous count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(count if count is not None else before)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -232,16 +246,16 @@ def train_model(
     two_stage = chosen.two_stage
     on_epoch = EpochPrinter(log, "stage 2" if two_stage else None) if epoch_lines else None
     on_stage1 = EpochPrinter(log, "stage 1") if epoch_lines and two_stage else None
-    if threads is not None:
-        torch.set_num_threads(max(1, threads))
-    result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=on_epoch, on_stage1_epoch=on_stage1)
+    with torch_threads(threads):
+        result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=on_epoch, on_stage1_epoch=on_stage1)
+        used_threads = torch.get_num_threads()
     info = {
         "command": "rdlr train",
         "data": {"manifests": [str(Path(p).resolve()) for p in manifests],
                  "unlabeled_manifests": [str(Path(p).resolve()) for p in unlabeled_manifests],
                  "test_manifests": [str(Path(p).resolve()) for p in test_manifests], "feature_store": str(store)},
         "split": {"protocol": "out_of_corpus", "held_out": None, "split_seed": split_seed, "rule": SPLIT_RULE},
-        "config": asdict(config), "utterances_without_features": without, "threads": torch.get_num_threads(),
+        "config": asdict(config), "utterances_without_features": without, "threads": used_threads,
     }  # fmt: skip
     card = build_card(result, data, specs, chosen, resolved, seed, info)
     folder = save_model(out, card, result.state_dict["classifier"], overwrite=overwrite)
