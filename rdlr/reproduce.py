@@ -29,8 +29,9 @@ from rdlr.sweep.inputs import (
     demo_data_root, extraction_options, feature_components, feature_store_uri, load_tables, prepare_manifest,
     resolve_data_root, resolve_storage, resolved_info, resolved_models, spec_corpora, storage_note,
 )  # fmt: skip
+from rdlr.sweep.model_paths import check_model_paths
 from rdlr.sweep.spec import SpecError, SweepSpec, load_spec
-from rdlr.sweep.spec_files import packaged_specs
+from rdlr.sweep.spec_files import packaged_specs, resolve_spec_path
 
 DEMO_SPEC = "demo"
 
@@ -89,6 +90,7 @@ def _resolve(args: argparse.Namespace) -> tuple[SweepSpec, str, Path | None, str
     check_writable(storage, what="storage path")
     check_writable(store, what="feature store")
     spec_corpora(spec, data_root)  # a manifests spec: its corpora checked against the manifests before Ray starts
+    check_model_paths(spec, data_root, str(resolve_spec_path(spec_name)), store)
     return spec, storage, data_root, store
 
 
@@ -100,7 +102,8 @@ def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False
     from rdlr.sweep.files import read_results_uri
 
     results = read_results_uri(results_uri)
-    indexes = {selection: render_report(results, out, selection=selection, spec=spec.to_dict(), all_rows=all_rows)
+    indexes = {selection: render_report(results, out, selection=selection, spec=spec.to_dict(), all_rows=all_rows,
+                                        spec_text=spec.source_text)
                for selection in SELECTIONS}
     headline = spec.headline_selection
     return indexes[headline], next(index for selection, index in indexes.items() if selection != headline)

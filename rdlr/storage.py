@@ -49,7 +49,8 @@ TMP_PREFIX = ".tmp-"  # temporary files of put_file; a process killed mid-write 
 
 def put_file(fs: pafs.FileSystem, path: str, write: Callable[[pa.NativeFile], object]) -> None:
     """Create ``path`` whole or not at all: locally via a hidden temporary file renamed into place (removed again if
-    anything fails); on object stores one upload, which becomes visible only when complete."""
+    anything fails; an ``OSError`` then names ``path``, e.g. ``[Errno 28] No space left on device: '<path>'``); on
+    object stores one upload, which becomes visible only when complete."""
     directory = path.rsplit("/", 1)[0]
     fs.create_dir(directory, recursive=True)
     if not isinstance(fs, pafs.LocalFileSystem):
@@ -61,10 +62,12 @@ def put_file(fs: pafs.FileSystem, path: str, write: Callable[[pa.NativeFile], ob
         with fs.open_output_stream(tmp) as stream:
             write(stream)
         fs.move(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):  # best effort: the original error is the one to report
             if fs.get_file_info(tmp).type == pafs.FileType.File:
                 fs.delete_file(tmp)
+        if isinstance(error, OSError) and error.errno and not error.filename:  # pyarrow's errors name no file
+            raise OSError(error.errno, os.strerror(error.errno), path) from error
         raise
 
 

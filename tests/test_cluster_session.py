@@ -51,6 +51,20 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def start_head_beside(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``ray start --head --block`` on loopback with its ports chosen free, its output in ``log`` (no Ray Client port:
+    that needs ``ray[client]``, which the install does not have)."""
+    ports = {flag: free_port() for flag in ("--port", "--dashboard-port",
+                                            "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
+                                            "--metrics-export-port", "--runtime-env-agent-port",
+                                            "--node-manager-port", "--object-manager-port")}
+    with log.open("ab") as output:
+        return subprocess.Popen([str(RAY_CLI), "start", "--head", "--num-cpus=1", "--include-dashboard=false",
+                                 "--node-ip-address=127.0.0.1", "--disable-usage-stats", "--block",
+                                 *(f"{flag}={port}" for flag, port in ports.items())],
+                                env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+
+
 @pytest.fixture(scope="module")
 def ray_beside() -> Iterator[dict[str, Any]]:
     """A one-CPU Ray head started with ``ray start --head`` in a temp dir of its own (``RAY_TMPDIR``, which the
@@ -59,17 +73,19 @@ def ray_beside() -> Iterator[dict[str, Any]]:
     base = Path(tempfile.mkdtemp(prefix="rdlr-beside-", dir="/tmp"))
     env = {key: value for key, value in os.environ.items() if key != session.ADDRESS_ENV}
     env.update(RAY_TMPDIR=str(base), RAY_AUTH_MODE="disabled", PYTHONPATH=str(REPO_ROOT))
-    ports = {flag: free_port() for flag in ("--port", "--ray-client-server-port", "--dashboard-port",
-                                            "--dashboard-agent-listen-port")}
-    head = subprocess.Popen([str(RAY_CLI), "start", "--head", "--num-cpus=1", "--include-dashboard=false",
-                             "--block", *(f"{flag}={port}" for flag, port in ports.items())],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     address_file = base / "ray" / "ray_current_cluster"
-    deadline = time.monotonic() + 120
-    while not address_file.is_file() and head.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
+    start_log = base / "ray-start.log"
+    for _attempt in range(2):  # a port picked free can be taken before the head binds it: try once more
+        head = start_head_beside(env, start_log)
+        deadline = time.monotonic() + 120
+        while not address_file.is_file() and head.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if address_file.is_file():
+            break
+        if head.poll() is None:
+            head.kill()
     try:
-        assert address_file.is_file(), "ray start --head did not come up"
+        assert address_file.is_file(), f"ray start --head did not come up; it printed:\n{start_log.read_text()[-3000:]}"
         logs = (base / "ray" / "session_latest").resolve() / "logs"
         yield {"env": env, "address": address_file.read_text().strip(), "logs": logs, "base": base}
     finally:

@@ -114,3 +114,17 @@ def test_help_texts_name_what_a_user_needs(capsys):
     assert all(spec in reproduce_help for spec in packaged_specs())
     assert "required (except for demo): --out OUT" in _help_of("prepare", capsys)
     assert "--protocol {out_of_corpus,within_corpus} which of the sweep's protocols" in _help_of("export", capsys)
+
+
+def test_train_and_sweep_share_the_default_feature_store():
+    """``rdlr train``'s default --store is the store ``rdlr sweep`` / ``reproduce`` fill by default for every
+    packaged spec, so features are extracted once."""
+    from rdlr.models.cli import DEFAULT_FEATURE_STORE
+    from rdlr.sweep.cli import DEFAULT_STORAGE
+    from rdlr.sweep.inputs import feature_store_uri
+    from rdlr.sweep.spec import load_spec
+    from rdlr.sweep.spec_files import packaged_specs
+
+    assert {feature_store_uri(load_spec(name), DEFAULT_STORAGE) for name in packaged_specs()} == {DEFAULT_FEATURE_STORE}
+    assert build_parser(["train"]).parse_args(["train", "--manifest", "m.csv", "--features", "is10",
+                                              "--method", "ce", "--out", "m"]).store == DEFAULT_FEATURE_STORE

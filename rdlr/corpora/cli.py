@@ -4,7 +4,8 @@ Corpus names are those of :func:`rdlr.corpora.load_corpus` (cremad, iemocap, msp
 librispeech, emodb, ravdess, esd, savee, tess, emovo, urdu, shemo, csv, demo); ``rdlr prepare list`` describes
 each. ``demo`` generates the synthetic corpora into ``--root`` with :func:`rdlr.corpora.demo.generate_demo_corpora`
 and, without ``--out``, leaves the manifest it wrote there. The summary lists rows per corpus and class, the
-utterances excluded (other emotions) or dropped, the counts the corpus documents and every difference from them.
+utterances left out (other emotions, named in words: EmoDB ``A`` as fear) or dropped, the counts the corpus
+documents and every difference from them.
 """
 
 from __future__ import annotations

@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora.checks import ExpectedCounts, check_counts
+from rdlr.corpora.layout import audio_files
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
+from rdlr.corpora.text_files import read_csv_text
 
 CORPUS = "CRE"
 EXPECTED = ExpectedCounts(
@@ -36,6 +38,7 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 1087, "happy": 1271, "sad": 1270, "angry": 1271},
 )
 EMOTIONS: dict[str, str] = {"NEU": "neutral", "HAP": "happy", "SAD": "sad", "ANG": "angry"}
+OTHER_EMOTIONS: dict[str, str] = {"DIS": "disgust", "FEA": "fear"}  # excluded, named in the summary
 FILE_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 VOTE_LETTERS: dict[str, str] = {"N": "votes_neutral", "H": "votes_happy", "S": "votes_sad", "A": "votes_angry"}
 MODALITIES: dict[str, tuple[int, ...]] = {"voice": (1,), "face": (2,), "audiovisual": (3,), "all": (1, 2, 3)}
@@ -47,7 +50,7 @@ def _read_genders(root: Path) -> dict[str, str]:
     path = root / "VideoDemographics.csv"
     if not path.is_file():
         return {}
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     missing = {"ActorID", "Sex"} - set(table.columns)
     if missing:
         raise ManifestError(f"{path}: missing column(s) {sorted(missing)}; expected ActorID, Age, Sex, Race, Ethnicity")
@@ -57,7 +60,7 @@ def _read_genders(root: Path) -> dict[str, str]:
 
 def _votes_from_tabulated(path: Path, query_types: tuple[int, ...]) -> pd.DataFrame:
     """Clip name -> 4-class vote counts from ``processedResults/tabulatedVotes.csv``."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     row_name = table.columns[0]
     if row_name in VOTE_LETTERS or row_name == "fileName":
         raise ManifestError(
@@ -77,7 +80,7 @@ def _votes_from_tabulated(path: Path, query_types: tuple[int, ...]) -> pd.DataFr
 
 def _votes_from_responses(path: Path, query_types: tuple[int, ...]) -> pd.DataFrame:
     """Clip name -> 4-class vote counts counted from the individual responses in ``finishedResponses.csv``."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     missing = {"queryType", "clipName", "respEmo"} - set(table.columns)
     if missing:
         raise ManifestError(f"{path}: missing column(s) {sorted(missing)}; expected the CREMA-D finished responses")
@@ -115,10 +118,8 @@ def load(root: str | Path, vote_modality: str = "voice", check_audio: bool = Tru
         raise ManifestError(f"CREMA-D: no AudioWAV/ folder under {root}; point --root at the CREMA-D checkout")
     genders = _read_genders(root)
     votes = read_votes(root, vote_modality)
-    builder = ManifestBuilder(CORPUS)
-    for path in sorted(audio_dir.glob("*.wav")):
-        if path.name.startswith("._"):
-            continue
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
+    for path in audio_files(audio_dir):
         match = builder.parse_name(FILE_NAME, path.stem, "ActorID_Sentence_Emotion_Level.wav", path.name)
         if match is None:
             continue

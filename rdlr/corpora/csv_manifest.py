@@ -22,6 +22,7 @@ from rdlr.corpora.manifest import (
     format_list,
     value_report,
 )
+from rdlr.corpora.text_files import read_csv_text
 from rdlr.features.store import check_name
 from rdlr.labels import CLASSES, VOTE_COLUMNS
 
@@ -204,7 +205,7 @@ def read_manifest(path: str | Path, check_files: bool = True, other_labels: str 
     if not path.is_file():
         raise ManifestError(f"manifest not found: {path}")
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        raw = read_csv_text(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise ManifestError(f"{path}: not a readable CSV manifest ({error})") from None
     df = validate_manifest(raw, path, check_files=check_files, other_labels=other_labels)

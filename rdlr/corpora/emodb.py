@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora.checks import ExpectedCounts, check_counts
+from rdlr.corpora.layout import audio_files
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
+from rdlr.corpora.text_files import read_text
 
 CORPUS = "EMODB"
 EXPECTED = ExpectedCounts(
@@ -29,6 +31,7 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 79, "happy": 71, "sad": 62, "angry": 127},
 )
 EMOTIONS: dict[str, str] = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral"}
+OTHER_EMOTIONS: dict[str, str] = {"A": "fear", "E": "disgust", "L": "boredom"}  # Angst, Ekel, Langeweile
 SPEAKER_GENDERS: dict[str, str] = {
     "03": "M", "08": "F", "09": "F", "10": "M", "11": "M",
     "12": "M", "13": "F", "14": "F", "15": "M", "16": "F",
@@ -45,11 +48,7 @@ def _number(text: str) -> float:
 def read_recognition(path: Path) -> dict[str, float]:
     """File stem -> share of listeners (0..1) who recognised the intended emotion, from ``erkennung.txt``."""
     shares: dict[str, float] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        text = path.read_text(encoding="latin-1")
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(read_text(path, fallback="latin-1").splitlines(), 1):
         fields = line.split("\t")
         if len(fields) < 3 or not fields[1].strip().lower().endswith(".wav"):
             continue
@@ -68,8 +67,8 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
         raise ManifestError(f"EmoDB: no wav/ folder under {root}; point --root at the EmoDB folder")
     recognition_file = root / "erkennung.txt"
     recognition = read_recognition(recognition_file) if recognition_file.is_file() else None
-    builder = ManifestBuilder(CORPUS)
-    for path in sorted(audio_dir.glob("*.wav")):
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
+    for path in audio_files(audio_dir):
         match = builder.parse_name(FILE_NAME, path.stem, "SSTTTEv.wav", path.name)
         if match is None:
             continue

@@ -30,6 +30,7 @@ EXPECTED = ExpectedCounts(
     files=588,
 )
 EMOTIONS: dict[str, str] = {"neu": "neutral", "gio": "happy", "tri": "sad", "rab": "angry"}
+OTHER_EMOTIONS: dict[str, str] = {"dis": "disgust", "pau": "fear", "sor": "surprise"}  # disgusto, paura, sorpresa
 FILE_NAME = re.compile(r"^([a-z]{3})-([fm]\d)-([a-z]\d)$")
 
 
@@ -42,7 +43,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     root = Path(root).expanduser().resolve()
     folder = locate(root, ["EMOVO"], _has_speakers, "EMOVO",
                     f"speaker folders {' '.join(SPEAKERS)} of EMO-SPK-SENT.wav")
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for speaker_dir in (found for speaker in SPEAKERS if (found := child(folder, speaker)) is not None):
         for path in audio_files(speaker_dir):
             match = builder.parse_name(FILE_NAME, path.stem.lower(), "EMO-SPK-SENT.wav", f"{speaker_dir.name}/{path.name}")

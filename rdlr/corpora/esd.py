@@ -14,7 +14,8 @@ corpus's numbering: in each emotion's block of 350 utterances (Neutral 000001–
 Sad, then Surprise), the first 20 are evaluation, the next 30 test and the last 300 train. Neutral, Happy, Sad and
 Angry are kept, Surprise excluded: 3,500 utterances per kept emotion and 17,500 files per language. Gender from
 the corpus ReadMe (0011–0014 and 0020 male, 0015–0019 female; 0004–0006, 0008, 0010 male). The transcript files
-come in several encodings (UTF-8, UTF-16, Latin-1, GB2312); each is detected.
+come in several encodings (UTF-8, UTF-16, Latin-1, GB2312); each is detected (:mod:`rdlr.corpora.text_files`).
+A transcript file that does not decode drops its speaker's utterances, counted under one reason naming the file.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from pathlib import Path
 import pandas as pd
 
 from rdlr.corpora.checks import ExpectedCounts, check_counts
-from rdlr.corpora.layout import audio_files, child, locate, read_text
+from rdlr.corpora.layout import audio_files, child, locate
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
+from rdlr.corpora.text_files import UnreadableText, read_text
 from rdlr.labels import CLASSES
 
 LANGUAGES: dict[str, range] = {"en": range(11, 21), "zh": range(1, 11)}
@@ -36,6 +38,7 @@ EMOTION_BLOCKS: dict[str, tuple[int, str]] = {  # folder -> (first utterance num
     "Neutral": (1, "neutral"), "Angry": (351, "angry"), "Happy": (701, "happy"),
     "Sad": (1051, "sad"), "Surprise": (1401, ""),
 }
+OTHER_EMOTIONS: dict[str, str] = {"Surprise": "surprise"}  # the folders of EMOTION_BLOCKS without a class
 SPLIT_FOLDERS: dict[str, str] = {"train": "train", "evaluation": "val", "test": "test"}
 PER_EMOTION = 350
 FILE_NAME = re.compile(r"^(\d{4})_(\d{6})$")
@@ -61,7 +64,8 @@ def partition_of(number: int, block_start: int) -> str:
 
 
 def read_transcripts(speaker_dir: Path, language: str) -> dict[str, str]:
-    """Utterance id -> transcript from ``00NN/00NN.txt`` (empty when the file is absent)."""
+    """Utterance id -> transcript from ``00NN/00NN.txt`` (empty when the file is absent); :class:`UnreadableText`
+    when it does not decode."""
     path = speaker_dir / f"{speaker_dir.name}.txt"
     if not path.is_file():
         return {}
@@ -79,7 +83,10 @@ def _speaker_dirs(folder: Path, language: str) -> list[Path]:
 
 def _add_speaker(builder: ManifestBuilder, speaker_dir: Path, language: str) -> None:
     corpus, speaker = builder.corpus, speaker_dir.name
-    transcripts = read_transcripts(speaker_dir, language)
+    try:
+        transcripts, unreadable = read_transcripts(speaker_dir, language), ""
+    except UnreadableText as error:
+        transcripts, unreadable = {}, f"unreadable transcript file ({error})"
     for emotion, (block_start, label) in EMOTION_BLOCKS.items():
         emotion_dir = child(speaker_dir, emotion)
         for path in audio_files(emotion_dir, "**/*.wav") if emotion_dir is not None else []:
@@ -89,6 +96,9 @@ def _add_speaker(builder: ManifestBuilder, speaker_dir: Path, language: str) -> 
                 continue
             if not label:
                 builder.exclude(emotion)
+                continue
+            if unreadable:
+                builder.drop(unreadable, f"{speaker}/{emotion}/{path.name}")
                 continue
             split = SPLIT_FOLDERS.get(path.parent.name.lower())
             builder.add(
@@ -109,7 +119,7 @@ def load(root: str | Path, language: str = "en", check_audio: bool = True) -> pd
     first, last = LANGUAGES[language][0], LANGUAGES[language][-1]
     folder = locate(root, ["Emotion Speech Dataset"], lambda f: bool(_speaker_dirs(f, language)), "ESD",
                     f"speaker folders {first:04d}-{last:04d} with Angry/ Happy/ Neutral/ Sad/ Surprise/ folders")
-    builder = ManifestBuilder(corpus)
+    builder = ManifestBuilder(corpus, OTHER_EMOTIONS)
     for speaker_dir in _speaker_dirs(folder, language):
         _add_speaker(builder, speaker_dir, language)
     return check_counts(builder.build(check_audio), corpus, EXPECTED)

@@ -18,6 +18,9 @@ it ticked; only the shares that fall on the four classes are kept (Excited count
 Self-evaluations are left out (``self_votes=True`` adds them).
 
 Speaker = session + the gender letter of the turn's speaker (``Ses01F_impro01_M000`` → ``Ses01M``).
+
+A label or transcription file that does not decode (:mod:`rdlr.corpora.text_files`) drops its dialog's turns,
+counted under one reason naming the file.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora.checks import ExpectedCounts, check_counts
+from rdlr.corpora.layout import audio_files
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
+from rdlr.corpora.text_files import UnreadableText, read_text
 from rdlr.labels import CLASSES
 
 CORPUS = "IEM"
@@ -39,6 +44,8 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 1708, "happy": 1636, "sad": 1084, "angry": 1103},
 )
 EMOTIONS: dict[str, str] = {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"}
+OTHER_EMOTIONS: dict[str, str] = {"fru": "frustration", "sur": "surprise", "fea": "fear", "dis": "disgust",
+                                  "oth": "other", "xxx": "no agreement"}
 CATEGORIES: dict[str, str] = {
     "neutral": "neutral",
     "neutral state": "neutral",
@@ -70,10 +77,11 @@ def _evaluator_votes(text: str) -> dict[str, float]:
 
 
 def parse_emo_evaluation(path: Path, self_votes: bool = False) -> list[dict[str, object]]:
-    """The turns of one EmoEvaluation file: turn name, raw label and 4-class vote counts."""
+    """The turns of one EmoEvaluation file: turn name, raw label and 4-class vote counts; :class:`UnreadableText`
+    when the file does not decode."""
     turns: list[dict[str, object]] = []
     current: dict[str, object] | None = None
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_text(path, fallback="latin-1").splitlines():
         line = line.strip()
         turn = TURN_LINE.match(line)
         if turn is not None:
@@ -91,18 +99,31 @@ def parse_emo_evaluation(path: Path, self_votes: bool = False) -> list[dict[str,
     return turns
 
 
-def _read_transcripts(session_dir: Path) -> dict[str, str]:
-    """Turn name -> transcript from ``dialog/transcriptions/*.txt`` (empty when absent)."""
+def _read_transcripts(session_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(turn name -> transcript, dialog -> why its transcription file is unreadable) from
+    ``dialog/transcriptions/*.txt`` (both empty when absent)."""
     transcripts: dict[str, str] = {}
+    unreadable: dict[str, str] = {}
     folder = session_dir / "dialog" / "transcriptions"
     for path in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
         if path.name.startswith("._"):
             continue
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            text = read_text(path, fallback="latin-1")
+        except UnreadableText as error:
+            unreadable[path.stem] = f"unreadable transcription file ({error})"
+            continue
+        for line in text.splitlines():
             match = TRANSCRIPT_LINE.match(line.strip())
             if match is not None:
                 transcripts[match.group(1)] = match.group(2).strip()
-    return transcripts
+    return transcripts, unreadable
+
+
+def _drop_dialog(builder: ManifestBuilder, wav_dir: Path, reason: str) -> None:
+    """Drop every turn of a dialog whose label file cannot be read: its audio files, counted under ``reason``."""
+    for path in audio_files(wav_dir) if wav_dir.is_dir() else []:
+        builder.drop(reason, path.name)
 
 
 def _session_dirs(root: Path) -> list[tuple[int, Path]]:
@@ -122,17 +143,22 @@ def load(root: str | Path, self_votes: bool = False, check_audio: bool = True) -
     sessions = _session_dirs(root)
     if not sessions:
         raise ManifestError(f"IEMOCAP: no Session1..Session5 folders under {root}; point --root at IEMOCAP_full_release")
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for number, session_dir in sessions:
         label_dir = session_dir / "dialog" / "EmoEvaluation"
         if not label_dir.is_dir():
             raise ManifestError(f"IEMOCAP: missing label folder {label_dir}")
-        transcripts = _read_transcripts(session_dir)
+        transcripts, unreadable = _read_transcripts(session_dir)
         for label_file in sorted(label_dir.glob("*.txt")):
             if label_file.name.startswith("._"):
                 continue
             dialog = label_file.stem
-            for turn in parse_emo_evaluation(label_file, self_votes):
+            try:
+                turns = parse_emo_evaluation(label_file, self_votes)
+            except UnreadableText as error:
+                _drop_dialog(builder, session_dir / "sentences" / "wav" / dialog, f"unreadable label file ({error})")
+                continue
+            for turn in turns:
                 name = str(turn["turn"])
                 label = EMOTIONS.get(str(turn["raw"]))
                 if label is None:
@@ -141,6 +167,9 @@ def load(root: str | Path, self_votes: bool = False, check_audio: bool = True) -
                 gender = name.rsplit("_", 1)[-1][:1].upper()
                 if gender not in ("F", "M"):
                     builder.drop("turn name without F/M speaker letter", name)
+                    continue
+                if dialog in unreadable:
+                    builder.drop(unreadable[dialog], name)
                     continue
                 votes: dict[str, float] = turn["votes"]  # type: ignore[assignment]
                 has_votes = int(turn["evaluators"]) > 0  # type: ignore[call-overload]

@@ -1,20 +1,31 @@
 """Folder helpers shared by the loaders of the freely downloadable corpora (RAVDESS, ESD, SAVEE, TESS, EMOVO,
-URDU, ShEMO): find the corpus folder the way its archive unpacks, list its audio files, decode its text files.
+URDU, ShEMO): find the corpus folder the way its archive unpacks and list its audio files (their text files are
+read by :mod:`rdlr.corpora.text_files`).
 """
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from rdlr.corpora.manifest import ManifestError
 
 
+def any_case_suffix(pattern: str) -> str:
+    """``pattern`` with its file extension matched in any case: ``"*.wav"`` -> ``"*.[wW][aA][vV]"``."""
+    stem, dot, suffix = pattern.rpartition(".")
+    if not dot or not suffix.isalnum():
+        return pattern
+    return stem + dot + "".join(f"[{char.lower()}{char.upper()}]" if char.isalpha() else char for char in suffix)
+
+
 def audio_files(folder: Path, pattern: str = "*.wav") -> list[Path]:
-    """Audio files of ``folder`` matching ``pattern`` (a glob, ``**/`` for subfolders), sorted; macOS resource-fork
-    copies (``._name.wav``) left out."""
-    return sorted(path for path in folder.glob(pattern) if path.is_file() and not path.name.startswith("._"))
+    """Paths of ``folder`` matching ``pattern`` (a glob, ``**/`` for subfolders), sorted, the extension in any case
+    (``.wav``, ``.WAV``, ``.Wav``: copies made on Windows or old Macs); macOS resource-fork copies (``._name.wav``)
+    left out. A directory or other non-file of that name is listed too, so that the manifest builder counts it
+    as dropped with its reason instead of it vanishing."""
+    found = folder.glob(any_case_suffix(pattern))
+    return sorted(path for path in found if not path.name.startswith("._"))
 
 
 def child(folder: Path, name: str) -> Path | None:
@@ -44,17 +55,3 @@ def locate(
     where = " or ".join(str(path) for path in [root] + [root / name for name in wrappers])
     raise ManifestError(f"{corpus}: not the official layout under {where}: expected {expected}; "
                         "point --root at the unpacked corpus folder")
-
-
-def read_text(path: Path, fallback: str = "latin-1") -> str:
-    """The text of ``path``: UTF-16 (with a byte-order mark, or little-endian without one), else UTF-8, else
-    ``fallback`` (corpora ship their text files in mixed encodings)."""
-    data = path.read_bytes()
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    if b"\x00" in data[:200]:
-        return data.decode("utf-16-le", errors="replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode(fallback, errors="replace")

@@ -17,7 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from rdlr.corpora.checks import ExpectedCounts, check_counts
+from rdlr.corpora.layout import audio_files
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
+from rdlr.corpora.text_files import UnreadableText, read_text
 
 CORPUS = "LIB"
 SUBSET = "train-clean-100"
@@ -39,7 +41,7 @@ def read_speaker_genders(subset_dir: Path) -> dict[str, str]:
     for path in (subset_dir.parent / "SPEAKERS.TXT", subset_dir / "SPEAKERS.TXT"):
         if path.is_file():
             genders = {}
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            for line in read_text(path, fallback="latin-1").splitlines():
                 fields = [field.strip() for field in line.split("|")]
                 if line.startswith(";") or len(fields) < 2:
                     continue
@@ -50,10 +52,11 @@ def read_speaker_genders(subset_dir: Path) -> dict[str, str]:
 
 
 def read_transcripts(chapter_dir: Path) -> dict[str, str]:
-    """Utterance id -> transcript from the chapter's ``*.trans.txt``."""
+    """Utterance id -> transcript from the chapter's ``*.trans.txt``; :class:`UnreadableText` when one does not
+    decode."""
     transcripts = {}
-    for path in chapter_dir.glob("*.trans.txt"):
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for path in sorted(chapter_dir.glob("*.trans.txt")):
+        for line in read_text(path, fallback="latin-1").splitlines():
             utt, _, text = line.strip().partition(" ")
             if utt:
                 transcripts[utt] = text.strip()
@@ -68,8 +71,14 @@ def load(root: str | Path, subset: str = SUBSET, check_audio: bool = True) -> pd
     builder = ManifestBuilder(CORPUS)
     for chapter_dir in sorted(path for path in subset_dir.glob("*/*") if path.is_dir()):
         speaker = chapter_dir.parent.name
-        transcripts = read_transcripts(chapter_dir)
-        for path in sorted(chapter_dir.glob("*.flac")):
+        try:
+            transcripts, unreadable = read_transcripts(chapter_dir), ""
+        except UnreadableText as error:
+            transcripts, unreadable = {}, f"unreadable transcript file ({error})"
+        for path in audio_files(chapter_dir, "*.flac"):
+            if unreadable:
+                builder.drop(unreadable, path.name)
+                continue
             builder.add(
                 utt_id=f"{CORPUS}_{path.stem}",
                 path=path,

@@ -109,11 +109,13 @@ class ManifestBuilder:
 
     Loaders call :meth:`add` for every utterance of the four classes (or every unlabeled utterance),
     :meth:`exclude` for utterances of other emotions and :meth:`drop` for unusable ones, then
-    :meth:`build`.
+    :meth:`build`. ``other_emotions`` names the corpus's codes of the other emotions in words (EmoDB ``A`` →
+    fear), so that the summary says which emotions were left out.
     """
 
-    def __init__(self, corpus: str) -> None:
+    def __init__(self, corpus: str, other_emotions: Mapping[str, str] | None = None) -> None:
         self.corpus = corpus
+        self.other_emotions = dict(other_emotions or {})
         self.rows: list[dict[str, object]] = []
         self.excluded: Counter[str] = Counter()
         self.dropped: dict[str, list[str]] = {}
@@ -182,6 +184,8 @@ class ManifestBuilder:
                 stacklevel=3,
             )
         df.attrs["excluded"] = dict(sorted(self.excluded.items()))
+        df.attrs["excluded_emotions"] = {code: self.other_emotions[code] for code in sorted(self.excluded)
+                                         if code in self.other_emotions}
         df.attrs["dropped"] = {reason: len(names) for reason, names in sorted(self.dropped.items())}
         df.attrs["count_warnings"] = []
         return df
@@ -207,11 +211,7 @@ def summarize(df: pd.DataFrame) -> str:
         if "partition" in part.columns and (part["partition"] != "").any():
             counts = part["partition"].value_counts()
             lines.append("  partitions: " + ", ".join(f"{p} {int(counts.get(p, 0))}" for p in PARTITIONS))
-    excluded: Mapping[str, int] = df.attrs.get("excluded", {})
-    lines.append(
-        "excluded (emotions outside neutral/happy/sad/angry): "
-        + (", ".join(f"{label} {count}" for label, count in excluded.items()) if excluded else "none")
-    )
+    lines.append(excluded_line(df.attrs.get("excluded", {}), df.attrs.get("excluded_emotions", {})))
     dropped: Mapping[str, int] = df.attrs.get("dropped", {})
     if dropped:
         lines.append("dropped: " + ", ".join(f"{reason} {count}" for reason, count in dropped.items()))
@@ -223,6 +223,17 @@ def summarize(df: pd.DataFrame) -> str:
     if df.attrs.get("documented") and not warnings_found:
         lines.append("count check: every documented count matches")
     return "\n".join(lines)
+
+
+def excluded_line(excluded: Mapping[str, int], emotions: Mapping[str, str]) -> str:
+    """The summary's line of utterances left out for their emotion, each count with the emotion in words and the
+    corpus's own code (``69 fear (A)``; a code without a name as it is)."""
+    def item(code: str, count: int) -> str:
+        name = emotions.get(code, code)
+        return f"{count:,} {name}" + (f" ({code})" if name.lower() != code.lower() else "")
+
+    items = ", ".join(item(code, count) for code, count in excluded.items())
+    return f"left out (not among the {len(CLASSES)} classes {'/'.join(CLASSES)}): {items or 'none'}"
 
 
 def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:

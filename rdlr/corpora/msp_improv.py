@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora.checks import ExpectedCounts, check_counts
+from rdlr.corpora.layout import audio_files
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
+from rdlr.corpora.text_files import read_text
 from rdlr.labels import CLASSES
 
 CORPUS = "IMP"
@@ -33,6 +35,7 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 3477, "happy": 2644, "sad": 885, "angry": 792},
 )
 EMOTIONS: dict[str, str] = {"N": "neutral", "H": "happy", "S": "sad", "A": "angry"}
+OTHER_EMOTIONS: dict[str, str] = {"O": "other", "X": "no agreement"}
 RATER_EMOTIONS: dict[str, str] = {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry"}
 LABEL_FILES: tuple[str, ...] = ("Evaluation.txt", "Evalution.txt")
 CLIP_PREFIX = "UTD-IMPROV-"
@@ -52,7 +55,7 @@ def parse_evaluation(path: Path) -> dict[str, dict[str, object]]:
     """Clip name (``MSP-IMPROV-...``) -> consensus letter and per-evaluator primary emotions."""
     clips: dict[str, dict[str, object]] = {}
     current: dict[str, object] | None = None
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for number, line in enumerate(read_text(path, fallback="latin-1").splitlines(), 1):
         line = line.strip()
         if not line:
             continue
@@ -81,8 +84,8 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     """The MSP-IMPROV manifest: 4-class clips of ``Evaluation.txt`` with votes, session and gender."""
     root = Path(root).expanduser().resolve()
     clips = parse_evaluation(find_label_file(root))
-    audio = {path.stem: path for path in root.rglob("MSP-IMPROV-*.wav") if not path.name.startswith("._")}
-    builder = ManifestBuilder(CORPUS)
+    audio = {path.stem: path for path in audio_files(root, "**/MSP-IMPROV-*.wav")}
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for name, clip in sorted(clips.items()):
         label = EMOTIONS.get(str(clip["raw"]))
         if label is None:

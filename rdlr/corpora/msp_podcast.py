@@ -21,6 +21,7 @@ import pandas as pd
 
 from rdlr.corpora.checks import ExpectedCounts, check_counts, count_mismatches, report_mismatches
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
+from rdlr.corpora.text_files import read_csv_text
 
 CORPUS = "POD"
 EXPECTED = ExpectedCounts(
@@ -29,6 +30,8 @@ EXPECTED = ExpectedCounts(
 )
 KNOWN_SPEAKERS = ExpectedCounts(source="paper Section 3.1", speakers=1285)
 EMOTIONS: dict[str, str] = {"N": "neutral", "H": "happy", "S": "sad", "A": "angry"}
+OTHER_EMOTIONS: dict[str, str] = {"C": "contempt", "D": "disgust", "F": "fear", "U": "surprise", "O": "other",
+                                  "X": "no agreement"}
 PARTITIONS: dict[str, str] = {
     "train": "train",
     "development": "val",
@@ -67,7 +70,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     root = Path(root).expanduser().resolve()
     label_file = find_label_file(root)
     audio_dir = _audio_dir(root)
-    table = pd.read_csv(label_file, dtype=str, keep_default_na=False)
+    table = read_csv_text(label_file)
     missing = [name for name in REQUIRED if name not in table.columns]
     if missing:
         raise ManifestError(f"{label_file}: missing column(s) {missing}; found {list(table.columns)}")
@@ -77,7 +80,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
         raise ManifestError(
             f"{label_file}: unknown Split_Set value(s) {unknown}; expected Train, Development/Validation, Test1, Test2"
         )
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for file_name, raw, speaker, gender, split in zip(
         table["FileName"].str.strip(), table["EmoClass"].str.strip().str.upper(), table["SpkrID"].str.strip(),
         table["Gender"].str.strip().str.lower(), splits,

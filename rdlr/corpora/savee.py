@@ -30,6 +30,7 @@ EXPECTED = ExpectedCounts(
     files=480,
 )
 EMOTIONS: dict[str, str] = {"a": "angry", "h": "happy", "n": "neutral", "sa": "sad"}
+OTHER_EMOTIONS: dict[str, str] = {"d": "disgust", "f": "fear", "su": "surprise"}
 FILE_NAME = re.compile(r"^(?:(DC|JE|JK|KL)_)?(a|d|f|h|n|sa|su)(\d{2})$")
 
 
@@ -59,7 +60,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     root = Path(root).expanduser().resolve()
     folder = locate(root, ["AudioData"], lambda f: bool(_speaker_folders(f) or _flat_folder(f)), "SAVEE",
                     f"speaker folders {' '.join(SPEAKERS)} of <code><NN>.wav (or ALL/<SPK>_<code><NN>.wav)")
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for folder_speaker, path in _files(folder):
         match = FILE_NAME.match(path.stem)
         speaker = folder_speaker or (match.group(1) if match else None)

@@ -32,6 +32,7 @@ EXPECTED = ExpectedCounts(
     files=3000,
 )
 EMOTIONS: dict[str, str] = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
+OTHER_EMOTIONS: dict[str, str] = {"W": "surprise", "F": "fear"}
 FILE_NAME = re.compile(r"^(([FM])\d{2})([A-Z])(\d+)$")
 
 
@@ -44,7 +45,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     root = Path(root).expanduser().resolve()
     folder = locate(root, ["ShEMO"], _has_gender_folders, "ShEMO",
                     "female/ and male/ folders of F01A01.wav-style files")
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for name in FOLDERS:
         gender_dir = child(folder, name)
         for path in audio_files(gender_dir) if gender_dir is not None else []:

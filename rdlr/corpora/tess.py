@@ -38,6 +38,7 @@ EXPECTED = ExpectedCounts(
     files=2800,
 )
 EMOTIONS: dict[str, str] = {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "sad"}
+OTHER_EMOTIONS: dict[str, str] = {"disgust": "disgust", "fear": "fear", "ps": "pleasant surprise"}
 FILE_NAME = re.compile(r"^([A-Za-z]+)_([A-Za-z0-9']+)_([A-Za-z]+)$")
 SPEAKER_FOLDER = re.compile(r"^(OAF|YAF)_", re.IGNORECASE)
 
@@ -58,7 +59,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     if not any(FILE_NAME.match(path.stem) for path in paths):
         raise ManifestError(f"TESS: not the official layout under {root}: expected SPK_word_emotion.wav files "
                             "(in OAF_*/YAF_* folders or in one folder); point --root at the unpacked TESS folder")
-    builder = ManifestBuilder(CORPUS)
+    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     seen: dict[str, Path] = {}
     for path in paths:
         match = FILE_NAME.match(path.stem)

@@ -59,6 +59,10 @@ class Extractor(ABC):
     dim: int
     config: ExtractorConfig
 
+    def check_models(self) -> None:
+        """Raise ``FileNotFoundError`` (one line naming the path) when a model file that :meth:`setup` loads is
+        not on this machine; nothing is loaded. Called in the driver before Ray starts; no model: nothing to do."""
+
     def setup(self, device: str = "cpu") -> None:
         """Load models onto ``device``; called once per worker before the first batch."""
 

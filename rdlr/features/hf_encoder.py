@@ -78,6 +78,10 @@ class HFEncoderExtractor(Extractor):
         self._strides: list[int] = []
         self._batched = False
 
+    def check_models(self) -> None:
+        """The model folder exists and holds a ``config.json``."""
+        require_model_dir(self.config.resolved_dir, "transformers audio encoder")
+
     def setup(self, device: str = "cpu") -> None:
         """Load feature extractor and model from the local folder (``local_files_only``) onto ``device``."""
         from transformers import AutoFeatureExtractor, AutoModel

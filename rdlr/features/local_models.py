@@ -1,4 +1,8 @@
-"""Locating models on local disk: the extractors never download, so a wrong path must fail early and clearly."""
+"""Locating models on local disk: the extractors never download, so a wrong path must fail early and clearly.
+
+The checks import neither torch nor transformers, so a sweep spec's model paths are checked
+(:mod:`rdlr.sweep.model_paths`) in milliseconds, before Ray starts.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from rdlr.features.safe_unpickle import refusal_reason, unpickling_refusal
 from rdlr.safe_text import read_json
 
 Loaded = TypeVar("Loaded")
@@ -30,6 +33,17 @@ def require_model_dir(model_dir: str | Path, what: str) -> Path:
     return path
 
 
+def require_model_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path, after checking it is a file (a downloaded checkpoint such as ``wav2vec_large.pt``)."""
+    path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f"{what} {path} is a directory; give the checkpoint file itself")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path} (give the local path of the downloaded file; "
+                                "model names are not downloaded)")
+    return path
+
+
 def hidden_size(model_dir: str | Path, what: str) -> int:
     """The ``hidden_size`` in ``model_dir/config.json``, read without importing transformers."""
     config_path = require_model_dir(model_dir, what) / "config.json"
@@ -46,6 +60,8 @@ def from_local_folder(load: Callable[..., Loaded], model_dir: Path, what: str) -
     """``load(model_dir, local_files_only=True)`` (a transformers ``from_pretrained``). A torch-pickled weights file
     (``pytorch_model.bin``) that transformers' weights-only read refuses becomes one ``ValueError`` line naming the
     file and the global it names, instead of torch's multi-line ``UnpicklingError``."""
+    from rdlr.features.safe_unpickle import refusal_reason, unpickling_refusal  # imports torch
+
     try:
         return load(str(model_dir), local_files_only=True)
     except Exception as error:  # noqa: BLE001 - transformers raises or wraps the unpickler's error

@@ -214,8 +214,9 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
     columns (labels, speakers, ...) in the store, so that :func:`rdlr.features.load` returns the latest ones.
 
     Vectors are recomputed only for audio that changed (path, size or modification time) or a changed extractor
-    config. Before any work the store is checked to be writable (:func:`rdlr.storage.check_writable`) and its
-    writer lock is taken (another ``rdlr extract`` on it is refused, naming the holder); every finished batch is
+    config. Before any work the store is checked to be writable (:func:`rdlr.storage.check_writable`), every model
+    file a feature set with work to do loads is checked to exist (``Extractor.check_models``, before Ray starts) and
+    the store's writer lock is taken (another ``rdlr extract`` on it is refused, naming the holder); every finished batch is
     stored at once, and the parts are merged at the end. ``models`` maps ``w2v``/``bert``/``whisper`` to local
     model paths; ``hf_layer`` picks the hidden layer of ``hf:<dir>`` encoders (``HFEncoderConfig.layer``;
     default: the last). ``device`` applies to extractors with a model; openSMILE IS10 always runs on CPU.
@@ -240,6 +241,9 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
     if _has_work(jobs, manifest, feature_store):
         check_writable(store, what="feature store")
         extracting = any(not job.todo.empty for job in jobs)
+        for job in jobs:  # a missing model fails here, in well under a second, not in Ray's actors
+            if not job.todo.empty:
+                job.extractor.check_models()
         with ray_session(address, verbose) if extracting else contextlib.nullcontext() as ray:
             with feature_store.lock("rdlr extract"):
                 for corpus, table in manifest_updates(feature_store, manifest).items():

@@ -27,11 +27,18 @@ import torch
 
 from rdlr.features.audio import load_audio
 from rdlr.features.base import Extracted, Extractor, ExtractorConfig, UtteranceError
-from rdlr.features.local_models import from_local_folder, hidden_size, require_model_dir, resolved_path
+from rdlr.features.local_models import (
+    from_local_folder,
+    hidden_size,
+    require_model_dir,
+    require_model_file,
+    resolved_path,
+)
 from rdlr.features.pooling import masked_mean
 from rdlr.features.safe_unpickle import load_checkpoint
 
 MANIFEST = "manifest"
+WHISPER_WHAT = "Whisper checkpoint (a local .pt file, e.g. medium.en.pt)"
 WHISPER_ADVICE = "Use an unmodified openai-whisper checkpoint (e.g. medium.en.pt as whisper downloads it)."
 
 
@@ -102,6 +109,12 @@ class BertTextExtractor(Extractor):
         """Provenance of Whisper transcripts: the checkpoint's file name."""
         return None if self.config.whisper_checkpoint is None else Path(self.config.whisper_checkpoint).name
 
+    def check_models(self) -> None:
+        """The BERT folder and, if configured, the Whisper checkpoint exist."""
+        require_model_dir(self.config.bert_dir, "BERT")
+        if self.config.whisper_checkpoint is not None:
+            require_model_file(self.config.whisper_checkpoint, WHISPER_WHAT)
+
     def setup(self, device: str = "cpu") -> None:
         """Load the tokenizer and encoder (``local_files_only``) and, if configured, Whisper onto ``device``."""
         from transformers import AutoModel, AutoTokenizer
@@ -112,12 +125,7 @@ class BertTextExtractor(Extractor):
         bert = from_local_folder(AutoModel.from_pretrained, bert_dir, "BERT")
         self._bert = bert.float().to(self._device).eval()
         if self.config.whisper_checkpoint is not None:
-            checkpoint = Path(self.config.whisper_checkpoint)
-            if not checkpoint.is_file():
-                raise FileNotFoundError(
-                    f"Whisper checkpoint not found: {checkpoint} (give the local .pt file, e.g. medium.en.pt; "
-                    "model names are not downloaded)"
-                )
+            checkpoint = require_model_file(self.config.whisper_checkpoint, WHISPER_WHAT)
             self._whisper = load_whisper(checkpoint).to(self._device).eval()
 
     def transcribe(self, wave: np.ndarray) -> str:

@@ -20,11 +20,12 @@ import torch
 
 from rdlr.features.audio import SAMPLE_RATE, load_audio
 from rdlr.features.base import Extracted, Extractor, ExtractorConfig, UtteranceError
-from rdlr.features.local_models import resolved_path
+from rdlr.features.local_models import require_model_file, resolved_path
 from rdlr.features.wav2vec_checkpoint import load_wav2vec
 from rdlr.features.wav2vec_model import Wav2VecEncoder
 
 W2V_DIM = 512
+CHECKPOINT_WHAT = "wav2vec checkpoint (fairseq's wav2vec_large.pt)"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class Wav2VecExtractor(Extractor):
         self.dim = W2V_DIM
         self._encoder: Wav2VecEncoder | None = None
         self._device = torch.device("cpu")
+
+    def check_models(self) -> None:
+        """The checkpoint file exists."""
+        require_model_file(self.config.checkpoint, CHECKPOINT_WHAT)
 
     def setup(self, device: str = "cpu") -> None:
         """Load the checkpoint strictly (see :func:`load_wav2vec`) onto ``device``."""

@@ -1,6 +1,6 @@
 """Checks a model folder passes before it predicts: weights and classes that cannot give silent garbage.
 
-Each failure is a :class:`~rdlr.models.folder.ModelFolderError` of one line naming the file and the field.
+Each failure is a :class:`~rdlr.models.errors.ModelFolderError` of one line naming the file and the field.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from rdlr.labels import CLASSES
+from rdlr.models.errors import ModelFolderError
 
 WEIGHT_DTYPES = (torch.float16, torch.float32, torch.float64)
 STD_FLOOR = 1e-8
@@ -19,8 +20,6 @@ MAX_ABS_MEAN = 1e10  # far above any feature's scale (IS10 functionals stay belo
 
 def check_weights(weights: Mapping[str, torch.Tensor], source: Path) -> None:
     """Every tensor floating point (float16/32/64) and every value finite."""
-    from rdlr.models.folder import ModelFolderError
-
     for name, tensor in weights.items():
         if tensor.dtype not in WEIGHT_DTYPES:
             raise ModelFolderError(f"{source}: tensor {name!r} is {tensor.dtype}, not float16/32/64; "
@@ -31,7 +30,5 @@ def check_weights(weights: Mapping[str, torch.Tensor], source: Path) -> None:
 
 def check_classes(classes: Sequence[str], source: Path) -> None:
     """``classes`` exactly the package's class names, in its order (:data:`rdlr.labels.CLASSES`)."""
-    from rdlr.models.folder import ModelFolderError
-
     if tuple(classes) != CLASSES:
         raise ModelFolderError(f"{source}: 'classes' must be {list(CLASSES)}, got {list(classes)!r}")

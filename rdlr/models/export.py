@@ -138,7 +138,8 @@ def export_model(storage: str | os.PathLike[str], spec_id: str, method: str, hel
     cache_dir = files.dir.child(STAGE1_DIR).root if files.dir.is_local else None
     threads = (resolved.get("trial_resources") or {}).get("cpus", spec.resources.cpus_per_trial)
     with torch_threads(threads):
-        result = run_trial(data, chosen_method, hparams, int(row["seed"]), config=config, cache_dir=cache_dir)
+        result = run_trial(data, chosen_method, hparams, int(row["seed"]), config=config, cache_dir=cache_dir,
+                           log=log)
     reproduced = all(abs(float(result.final.get(key, float("nan"))) - float(row[key])) <= MATCH_TOLERANCE
                      for key in ("val_ua", "test_ua") if pd.notna(row.get(key)))
     info = {

@@ -31,6 +31,7 @@ import torch
 
 from rdlr.features.provenance import package_versions
 from rdlr.models.checks import MAX_ABS_MEAN, STD_FLOOR, check_classes, check_weights
+from rdlr.models.errors import ModelFolderError
 from rdlr.models.card import README_FILE, model_card
 from rdlr.safe_text import DocumentError, read_json
 
@@ -40,10 +41,6 @@ CARD_FILE = "model.json"
 WEIGHTS_FILE = "model.safetensors"
 CHECKED_PACKAGES: tuple[str, ...] = ("torch", "opensmile", "transformers", "openai-whisper")
 RECORDED_PACKAGES: tuple[str, ...] = (*CHECKED_PACKAGES, "numpy", "safetensors")
-
-
-class ModelFolderError(ValueError):
-    """A model folder that cannot be used as it is; the message names the file, what is wrong and what to do."""
 
 
 class ModelVersionWarning(UserWarning):

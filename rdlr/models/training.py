@@ -247,7 +247,8 @@ def train_model(
     on_epoch = EpochPrinter(log, "stage 2" if two_stage else None) if epoch_lines else None
     on_stage1 = EpochPrinter(log, "stage 1") if epoch_lines and two_stage else None
     with torch_threads(threads):
-        result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=on_epoch, on_stage1_epoch=on_stage1)
+        result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=on_epoch,
+                           on_stage1_epoch=on_stage1, log=log)
         used_threads = torch.get_num_threads()
     info = {
         "command": "rdlr train",

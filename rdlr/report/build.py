@@ -1,13 +1,15 @@
-"""Render a sweep's results as the paper's Tables 2 and 3, a paired comparison, plots, and an index.
+"""Render a sweep's results as tables (the paper's Tables 2 and 3 for its specs), a paired comparison, plots, and an
+index.
 
 ``render_report(results, out_dir)`` writes ``<out_dir>/<spec_id>/`` (``.../paper-selection/`` for the paper's
-protocol): table2/table3 (+ ``other`` for rows outside the paper's layout) as .md/.tex/.csv, comparison.md/.csv,
-selection.md/.csv, metrics.md/.csv (macro-F1, per-class recall; when the results carry them), plots/*.png + .pdf and
-README.md, the index, whose path it returns. Numbers are the test UA (%) of the configuration chosen by
-:mod:`rdlr.report.selection`, mean ± 95 % t-interval over seeds; missing cells stay missing, and table rows without
-any result are left out unless ``all_rows``. The report
-is rendered into a hidden folder beside ``<out_dir>/<spec_id>/`` and swapped in whole, so an interrupted report
-leaves the previous one as it was.
+protocol): for the paper's specs table2/table3 (+ ``other`` for rows outside the paper's layout), for any other spec
+one ``main`` table in the spec's order, each as .md/.tex/.csv; comparison.md/.csv, selection.md/.csv, metrics.md/.csv
+(macro-F1, per-class recall; when the results carry them), plots/*.png + .pdf and README.md, the index (the main
+table, the paired comparison, the plots and the spec inline), whose path it returns. Numbers are the test UA (%) of
+the configuration chosen by :mod:`rdlr.report.selection`, mean ± 95 % t-interval over seeds; missing cells stay
+missing, and rows of the paper's layout without any result are left out unless ``all_rows``. The report is rendered
+into a hidden folder beside ``<out_dir>/<spec_id>/`` and swapped in whole, so an interrupted report leaves the
+previous one as it was.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from rdlr.report.class_metrics import class_metrics_frame, has_class_metrics, re
 from rdlr.report.compare import compare_methods, render_comparison
 from rdlr.report.files import PAPER_SELECTION_DIR, find_spec, staged_folder, write_text
 from rdlr.report.layout import (
-    PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, features_title, load_paper_results, method_label, order_corpora,
-    other_rows, paper_lookup, table2_rows, table3_rows,
+    MAIN_TABLE, PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, RowKey, features_title, is_paper_spec, load_paper_results,
+    method_label, order_corpora, other_rows, paper_lookup, spec_rows, table2_rows, table3_rows,
 )  # fmt: skip
 from rdlr.report.plots import check_confusions, plot_confusions, plot_ua
 from rdlr.report.prose import (
@@ -38,14 +40,6 @@ from rdlr.report.selection import check_selection, selected_trials
 from rdlr.results import read_results, validate_results
 
 
-PAPER_SPECS: tuple[str, ...] = ("table2", "table3")
-
-
-def is_paper_spec(spec_id: str) -> bool:
-    """The paper's own specs (``table2``, ``table3`` and their variants such as ``table2-paper``)."""
-    return spec_id.split("-")[0] in PAPER_SPECS
-
-
 def table_title(paper_title: str, features: str, spec: Mapping[str, Any], spec_id: str) -> str:
     """The paper's title for the paper's specs; for any other spec one from its description (or id) and features."""
     if is_paper_spec(spec_id):
@@ -55,14 +49,17 @@ def table_title(paper_title: str, features: str, spec: Mapping[str, Any], spec_i
 
 def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all_rows: bool = False,
                  spec: Mapping[str, Any] | None = None, spec_id: str = "table2") -> list[Table]:
-    """Table 2 / Table 3 when any of their rows has results (only the rows with results, or with ``all_rows`` all
-    their rows, missing ones as missing), and "other" for (features, protocol, method) outside the paper's layout.
-    Titles are the paper's for its specs and come from ``spec`` (description or id) for any other."""
-    paper = load_paper_results()
+    """For the paper's specs (:func:`rdlr.report.layout.is_paper_spec`): Table 2 / Table 3 when any of their rows
+    has results (only the rows with results, or with ``all_rows`` all their rows, missing ones as missing), and
+    "other" for (features, protocol, method) outside the paper's layout. For any other spec its one table
+    (:func:`spec_table`)."""
     present = list(dict.fromkeys(zip(trials["features"], trials["protocol"], trials["method"])))
+    spec = spec or {}
+    if not is_paper_spec(spec_id):
+        return [spec_table(trials, columns, n_seeds, spec, spec_id, present)]
+    paper = load_paper_results()
     t2_rows, t3_rows = table2_rows(), table3_rows()
     tables = []
-    spec = spec or {}
     if any(r.key in present for r in t2_rows):
         features = features_title(TABLE2_FEATURES)
         title = table_title(f"Table 2 — UA (%) with {features} input features", features, spec, spec_id)
@@ -80,6 +77,22 @@ def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all
     return tables
 
 
+def spec_table(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, spec: Mapping[str, Any], spec_id: str,
+               present: Sequence[RowKey]) -> Table:
+    """The one table of a spec of one's own: every row it names (missing ones shown as missing) in its order
+    (:func:`rdlr.report.layout.spec_rows`), a block per feature set, titled from its description (or id)."""
+    rows = spec_rows(spec, present)
+    features = " and ".join(map(features_title, dict.fromkeys(row.features for row in rows)))
+    return build_table(MAIN_TABLE, table_title("", features, spec, spec_id), rows, trials, columns, n_seeds=n_seeds)
+
+
+def main_table(tables: Sequence[Table], spec_id: str) -> Table:
+    """The table the index shows inline: the spec's own (``main``), the paper's table the spec is named after
+    (``table3`` for ``table3-paper``), else the first."""
+    wanted = spec_id.split("-")[0] if is_paper_spec(spec_id) else MAIN_TABLE
+    return next((t for t in tables if t.name == wanted), tables[0])
+
+
 def render_report(
     results: pd.DataFrame | str | PathLike[str],
     out_dir: str | PathLike[str],
@@ -89,6 +102,7 @@ def render_report(
     proposed: str = PROPOSED,
     plots: bool = True,
     all_rows: bool = False,
+    spec_text: str | None = None,
 ) -> Path:
     """Write the report of one sweep and return the path of its index (``README.md``).
 
@@ -97,7 +111,8 @@ def render_report(
     or "paper" (best mean test UA, the paper's protocol; written to ``<spec_id>/paper-selection/``). ``spec``: the
     sweep spec (its ``spec_id``; its ``held_out`` list orders corpora outside the paper's). ``proposed``: the method
     compared against every baseline. ``plots``: draw the figures (PNG and PDF). ``all_rows``: keep the paper's
-    full layout, rows without results included (shown as missing).
+    full layout, rows without results included (shown as missing). ``spec_text``: the spec file as written, shown
+    in the index instead of ``spec`` dumped as YAML.
     """
     check_selection(selection)
     spec = dict(spec or {})
@@ -113,7 +128,7 @@ def render_report(
     held_out = spec.get("held_out")
     preferred = [str(x) for x in held_out] if isinstance(held_out, (list, tuple)) else []
     info = ReportInfo(spec_id, selection, sorted(frame["seed"].unique().tolist()),
-                      order_corpora(frame["held_out"], preferred), spec)
+                      order_corpora(frame["held_out"], preferred), spec, spec_text)
     keep = () if selection == "paper" else (PAPER_SELECTION_DIR,)  # the other protocol's report stays
     with staged_folder(dest, keep=keep) as staging:
         _write_outputs(staging, frame, trials, info, plots=plots, proposed=proposed, all_rows=all_rows)
@@ -143,7 +158,9 @@ def _write_outputs(dest: Path, frame: pd.DataFrame, trials: pd.DataFrame, info: 
         per_class = class_metrics_frame(trials, list(labels))
         write_text(dest / "metrics.csv", per_class.to_csv(index=False, float_format="%.3f", lineterminator="\n"))
         write_text(dest / "metrics.md", render_class_metrics(per_class, labels, [notes[0], METRICS_NOTE]))
-    write_text(dest / "README.md", index_markdown(info, frame, tables, figures, metrics=metrics))
+    write_text(dest / "README.md", index_markdown(info, frame, tables, figures, metrics=metrics,
+                                                  main=main_table(tables, info.spec_id), comparison=comparison,
+                                                  proposed=method_label(proposed)))
 
 
 def _write_tables(

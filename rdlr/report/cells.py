@@ -117,7 +117,7 @@ def build_table(
     For layout tables the best out-of-corpus value per column and block is marked (at the displayed precision).
     """
     per_seed, configs = _per_seed(trials)
-    paper_columns: dict[str, str | None] = {c: paper_corpus(c) for c in columns}
+    paper_columns: dict[str, str | None] = {c: paper_corpus(c) if paper is not None else None for c in columns}
     paper_columns[AVG] = AVG if covers_paper_corpora(columns) and paper is not None else None
     reference = {c: paper_columns[c] != c for c in columns}
     reference[AVG] = not all(paper_columns[c] == c for c in columns)

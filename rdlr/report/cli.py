@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rdlr.report.files import PAPER_SELECTION_DIR, report_input
+from rdlr.report.files import PAPER_SELECTION_DIR, given_spec_text, report_input
 from rdlr.report.layout import PROPOSED
 from rdlr.report.selection import SELECTIONS
 
@@ -25,9 +25,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--spec-id", default=None, help="which spec under STORAGE (needed when it holds several)")
     parser.add_argument(
-        "--selection", choices=list(SELECTIONS), default="validation",
-        help="hyperparameter selection: best mean validation UA (default) or the paper's protocol, best mean test UA "
-        f"(written to <out>/<spec_id>/{PAPER_SELECTION_DIR}/)",
+        "--selection", choices=list(SELECTIONS), default=None,
+        help="hyperparameter selection: best mean validation UA or the paper's protocol, best mean test UA (written "
+        f"to <out>/<spec_id>/{PAPER_SELECTION_DIR}/); default: the spec's `headline` (table2-paper and table3-paper: "
+        "paper), else validation",
     )  # fmt: skip
     parser.add_argument(
         "--proposed", default=PROPOSED, help=f"method compared with every baseline (default: {PROPOSED})"
@@ -44,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         results, spec = report_input(str(args.storage), args.spec_id)
-        index = render_report(results, args.out, selection=args.selection, spec=spec, proposed=args.proposed,
-                              plots=not args.no_plots, all_rows=args.all_rows)
+        selection = args.selection or (spec or {}).get("headline") or "validation"
+        index = render_report(results, args.out, selection=selection, spec=spec, proposed=args.proposed,
+                              plots=not args.no_plots, all_rows=args.all_rows,
+                              spec_text=given_spec_text(results))
     except (FileNotFoundError, ValueError) as error:
         print(f"rdlr report: error: {error}", file=sys.stderr)
         return 2
-    print(f"report ({args.selection} selection): {index}")
+    print(f"report ({selection} selection): {index}")
     return 0

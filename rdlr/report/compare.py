@@ -76,14 +76,15 @@ def compare_methods(
     """One row per (features, baseline, column): n, Δ (pp), its 95 % half-width, t, p of the proposed method vs
     the baseline.
 
-    ``trials`` are the selected trials (one row per seed); ``labels`` orders the baselines (layout order first)
-    and names them. Only out-of-corpus rows are compared; feature sets without the proposed method are skipped.
+    ``trials`` are the selected trials (one row per seed); ``labels`` orders the feature sets and baselines (table
+    order first) and names them. Only out-of-corpus rows are compared; feature sets without the proposed method are
+    skipped.
     """
     records = []
     out = trials[trials["protocol"] == OUT_OF_CORPUS]
     seen = dict.fromkeys(zip(out["features"], out["protocol"], out["method"]))
     ordered = [k for k in labels if k in seen] + [k for k in seen if k not in labels]
-    feature_sets = [f for f in dict.fromkeys(out["features"]) if (f, OUT_OF_CORPUS, proposed) in seen]
+    feature_sets = [f for f in dict.fromkeys(k[0] for k in ordered) if (f, OUT_OF_CORPUS, proposed) in seen]
     for features in feature_sets:
         baselines = [k[2] for k in ordered if k[0] == features and k[2] != proposed]
         for method in baselines:
@@ -118,15 +119,11 @@ def format_pair(n: int, diff: float, pvalue: float, width: float = math.nan) -> 
     return f"{diff:+.1f}{interval} ({p_text}, n={n})"
 
 
-def render_comparison(
-    comparison: pd.DataFrame, columns: Sequence[str], proposed_label: str, notes: Sequence[str]
-) -> str:
-    """Markdown: one table per feature set, a row per baseline, a column per held-out corpus (+ Avg)."""
+def comparison_tables(comparison: pd.DataFrame, columns: Sequence[str], level: int = 2) -> list[str]:
+    """Markdown: per feature set a heading (``level``) and its table, a row per baseline, a column per held-out
+    corpus (+ Avg)."""
     shown = list(columns) + ([AVG] if avg_defined(columns) else [])
-    parts = [f"# Paired comparison: {proposed_label} vs each baseline\n", *(f"{note}\n" for note in notes)]
-    if comparison.empty:
-        parts.append(f"No comparison: the results hold no out-of-corpus trials of {proposed_label} "
-                     "together with another out-of-corpus method of the same features.\n")
+    parts = []
     for features, block in comparison.groupby("features", sort=False):
         rows = []
         for baseline, group in block.groupby("baseline", sort=False):
@@ -138,6 +135,23 @@ def render_comparison(
                     int(r["n"]), float(r["diff_pp"]), float(r["p"]), float(r["ci95_pp"]))
                 cells.append(pair)
             rows.append([str(group["baseline_label"].iloc[0]), *cells])
-        parts.append(f"## {features_title(str(features))} (out-of-corpus)\n")
+        parts.append(f"{'#' * level} {features_title(str(features))} (out-of-corpus)\n")
         parts.append(pipe_table(["Baseline", *shown], rows, ["l"] + ["r"] * len(shown)))
+    return parts
+
+
+def no_comparison(proposed_label: str) -> str:
+    """What a report says when there is nothing to pair."""
+    return (f"No comparison: the results hold no out-of-corpus trials of {proposed_label} together with another "
+            "out-of-corpus method of the same features.\n")
+
+
+def render_comparison(
+    comparison: pd.DataFrame, columns: Sequence[str], proposed_label: str, notes: Sequence[str]
+) -> str:
+    """comparison.md: title, notes and :func:`comparison_tables`."""
+    parts = [f"# Paired comparison: {proposed_label} vs each baseline\n", *(f"{note}\n" for note in notes)]
+    if comparison.empty:
+        parts.append(no_comparison(proposed_label))
+    parts += comparison_tables(comparison, columns)
     return "\n".join(parts)

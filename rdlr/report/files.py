@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from rdlr.results import RESULTS_FILE, parse_results_csv, validate_results
+from rdlr.results import GIVEN_SPEC_FILE, RESULTS_FILE, parse_results_csv, validate_results
 from rdlr.safe_text import read_json, read_yaml
 from rdlr.storage import open_filesystem, put_file
 
@@ -32,6 +32,14 @@ def find_spec(folder: str | PathLike[str]) -> dict[str, Any] | None:
                 raise ValueError(f"{path}: a sweep spec must be a mapping, got {type(loaded).__name__}")
             return loaded
     return None
+
+
+def given_spec_text(results: pd.DataFrame | str) -> str | None:
+    """The spec file's text a sweep saved beside a local results.csv (``spec.given.yaml``), or None."""
+    if not isinstance(results, str) or "://" in results:
+        return None
+    path = Path(results).parent / GIVEN_SPEC_FILE
+    return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def locate_results(storage: str, spec_id: str | None) -> str:

@@ -5,13 +5,16 @@ A table row is identified by (features, protocol, method); its label comes from 
 The out-of-corpus rows of each table are :data:`rdlr.methods.TABLE2_METHODS` / :data:`rdlr.methods.TABLE3_METHODS`.
 Columns are the held-out corpora found in the results (CRE, IEM, IMP, POD first, ``X-demo`` ordered as ``X``) and Avg.
 The paper's UAs ship as ``rdlr/data/paper_results.csv``; the cells beside them are built in :mod:`rdlr.report.cells`.
+Only the paper's specs (:func:`is_paper_spec`) are laid out so; any other spec's table has its own rows in its order
+(:func:`spec_rows`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -34,7 +37,18 @@ PAPER_INCONSISTENT_AVG: tuple[tuple[int, str, str, str], ...] = (
     (3, "is10+w2v", OUT_OF_CORPUS, "dagger"),
 )  # rows whose printed Avg differs from the mean of their four printed values by more than rounding allows
 
+# spec ids (and their variants) laid out as the paper's tables; the demo is Table 2 on stand-ins of its corpora, so
+# `rdlr reproduce --demo` shows the paper's layout and numbers beside its own
+PAPER_SPECS: tuple[str, ...] = ("table2", "table3", "demo")
+MAIN_TABLE = "main"  # the one table of any other spec: its rows in the spec's order
+PROTOCOL_ORDER: tuple[str, ...] = (WITHIN_CORPUS, OUT_OF_CORPUS)
+
 RowKey = tuple[str, str, str]
+
+
+def is_paper_spec(spec_id: str) -> bool:
+    """The paper's own specs (``table2``, ``table3`` and their variants such as ``table2-paper``) and the demo."""
+    return spec_id.split("-")[0] in PAPER_SPECS
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,22 @@ def other_rows(keys: Iterable[RowKey], layout: Iterable[RowSpec]) -> list[RowSpe
         if (features, protocol, method) not in taken:
             rows.append(RowSpec(features, protocol, method, row_label(protocol, method), features_title(features)))
     return rows
+
+
+def spec_rows(spec: Mapping[str, Any], present: Iterable[RowKey]) -> list[RowSpec]:
+    """The rows of a spec of one's own, in its order: per feature set of ``features``, the ``protocols``'
+    within-corpus methods, then its out-of-corpus ones; then rows with results the spec does not name (order of
+    appearance). Each feature set is a block."""
+    protocols, features = spec.get("protocols"), spec.get("features")
+    methods = protocols if isinstance(protocols, Mapping) else {}
+    named = [str(f) for f in features] if isinstance(features, (list, tuple)) else []
+    with_results = list(dict.fromkeys(present))
+    blocks = list(dict.fromkeys(named + [key[0] for key in with_results]))
+    keys = [(f, protocol, str(m)) for f in blocks for protocol in PROTOCOL_ORDER for m in methods.get(protocol) or ()]
+    keys = list(dict.fromkeys(keys + with_results))
+    rank = {protocol: i for i, protocol in enumerate(PROTOCOL_ORDER)}
+    keys.sort(key=lambda k: (blocks.index(k[0]), rank.get(k[1], len(rank))))
+    return [RowSpec(f, protocol, m, row_label(protocol, m), features_title(f)) for f, protocol, m in keys]
 
 
 def paper_corpus(name: str) -> str | None:

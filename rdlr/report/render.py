@@ -1,4 +1,5 @@
-"""Render a :class:`rdlr.report.cells.Table` as Markdown, LaTeX (booktabs) and CSV.
+"""Render a :class:`rdlr.report.cells.Table` as Markdown, LaTeX (booktabs) and CSV; every table of the report is
+drawn by tabulate (:func:`pipe_table`, :func:`latex_tabular`).
 
 Cells read "mean ± half-width of the 95 % t-interval over seeds" (:mod:`rdlr.report.intervals`) in percent with one
 decimal as in the paper; "(n=k)" marks a cell with fewer seeds than the results hold; missing cells are "–"
@@ -15,6 +16,7 @@ import re
 from collections.abc import Sequence
 
 import pandas as pd
+from tabulate import DataRow, Line, TableFormat, tabulate
 
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.report.cells import Cell, Table
@@ -23,19 +25,34 @@ from rdlr.report.layout import RowSpec, features_title
 MISSING_MARK = "–"  # a cell without results (Markdown): shown as missing, never estimated
 MISSING_TEX = "--"
 PROTOCOL_TITLES = {OUT_OF_CORPUS: "out-of-corpus", WITHIN_CORPUS: "within-corpus"}
+ALIGNMENTS = {"l": "left", "r": "right", "c": "center"}
+LATEX_ROW = DataRow("", "&", r"\\")  # cells joined by " & ", each row closed by "\\"; no escaping (cells are LaTeX)
 
 
 def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str]) -> str:
-    """A padded GitHub Markdown pipe table; ``align`` holds "l" or "r" per column."""
-    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
-    widths = [max(w, 3) for w in widths]
+    """A padded GitHub Markdown pipe table (tabulate's ``pipe`` format); ``align`` holds "l" or "r" per column.
+    Cells are text as given (no number parsing: "56.4" stays "56.4")."""
+    text = tabulate(rows, headers=list(header), tablefmt="pipe", colalign=[ALIGNMENTS[a] for a in align],
+                    disable_numparse=True)
+    return text + "\n"
 
-    def line(cells: Sequence[str]) -> str:
-        padded = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)]
-        return "| " + " | ".join(padded) + " |"
 
-    rule = ["-" * (w - 1) + ":" if a == "r" else ":" + "-" * (w - 1) for w, a in zip(widths, align)]
-    return "\n".join([line(header), "| " + " | ".join(rule) + " |", *(line(r) for r in rows)]) + "\n"
+def latex_tabular(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str],
+                  rules_before: Sequence[int] = ()) -> str:
+    """A booktabs ``tabular`` (``\\toprule``, ``\\midrule`` below the header, ``\\bottomrule``) through tabulate,
+    cells taken as LaTeX (escape them first: :func:`latex_escape`); a further ``\\midrule`` before each data row
+    whose index is in ``rules_before``."""
+    begin = Line(f"\\begin{{tabular}}{{{''.join(align)}}}\n\\toprule", "", "", "")
+    booktabs = TableFormat(lineabove=begin, linebelowheader=Line(r"\midrule", "", "", ""), linebetweenrows=None,
+                           linebelow=Line("\\bottomrule\n\\end{tabular}", "", "", ""), headerrow=LATEX_ROW,
+                           datarow=LATEX_ROW, padding=1, with_header_hide=None)
+    lines = tabulate(rows, headers=list(header), tablefmt=booktabs, colalign=[ALIGNMENTS[a] for a in align],
+                     disable_numparse=True).splitlines()
+    first_row = 4  # \begin{tabular}, \toprule, the header, \midrule
+    for index in sorted(set(rules_before), reverse=True):
+        if 0 < index < len(rows):
+            lines.insert(first_row + index, r"\midrule")
+    return "\n".join(lines) + "\n"
 
 
 def format_value(cell: Cell, n_seeds: int, tex: bool = False) -> str:
@@ -140,19 +157,20 @@ SECOND_NOTES = {
 }  # fmt: skip
 
 
+def markdown_table(table: Table, kind: str = "ours") -> str:
+    """One Markdown table of ``table``: ``kind`` "ours" (mean ± interval, Configs), "beside" or "paper"."""
+    header, rows, _ = _body(table, kind)
+    _, head_align = _head(table, kind)
+    return pipe_table(header, rows, head_align + ["r"] * len(table.columns))
+
+
 def render_markdown(table: Table, notes: Sequence[str]) -> str:
     """The table as a Markdown document: title, notes, our table, and (layout tables with paper numbers) the paper
     beside ours (:func:`second_table`)."""
-    header, rows, _ = _body(table, "ours")
-    _, head_align = _head(table, "ours")
-    parts = [f"# {table.title}\n", *(f"{note}\n" for note in notes),
-             pipe_table(header, rows, head_align + ["r"] * len(table.columns))]
+    parts = [f"# {table.title}\n", *(f"{note}\n" for note in notes), markdown_table(table)]
     kind = second_table(table)
     if kind:
-        header, rows, _ = _body(table, kind)
-        _, head_align = _head(table, kind)
-        parts += [f"## {SECOND_TITLES[kind]}\n", f"{SECOND_NOTES[kind]}\n",
-                  pipe_table(header, rows, head_align + ["r"] * len(table.columns))]
+        parts += [f"## {SECOND_TITLES[kind]}\n", f"{SECOND_NOTES[kind]}\n", markdown_table(table, kind)]
     return "\n".join(parts)
 
 
@@ -167,28 +185,18 @@ def latex_escape(text: str) -> str:
 
 
 def _tabular(table: Table, kind: str, caption: str, label: str) -> str:
+    """One ``table`` environment: caption, label and the booktabs body, a ``\\midrule`` before each block title row
+    and (layout tables) where the protocol changes."""
     header, rows, specs = _body(table, kind, tex=True)
     _, head_align = _head(table, kind)
-    spec_columns = "".join("l" if a == "l" else "r" for a in head_align) + "c" * len(table.columns)
-    lines = [
-        r"\begin{table}[t]",
-        r"  \centering",
-        rf"  \caption{{{latex_escape(caption)}}}",
-        rf"  \label{{{label}}}",
-        rf"  \begin{{tabular}}{{{spec_columns}}}",
-        r"    \toprule",
-        "    " + " & ".join(latex_escape(h) for h in header) + r" \\",
-        r"    \midrule",
-    ]
-    previous: RowSpec | None = None
-    for i, (spec, cells) in enumerate(zip(specs, rows)):
-        block_start = spec is None and i > 0
+    rules = []
+    for i, (spec, previous) in enumerate(zip(specs[1:], specs), start=1):
         protocol_change = spec is not None and previous is not None and previous.protocol != spec.protocol
-        if block_start or (table.is_layout and protocol_change):
-            lines.append(r"    \midrule")
-        lines.append("    " + " & ".join(cells) + r" \\")
-        previous = spec
-    lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
+        if spec is None or (table.is_layout and protocol_change):
+            rules.append(i)
+    body = latex_tabular([latex_escape(h) for h in header], rows, head_align + ["c"] * len(table.columns), rules)
+    lines = [r"\begin{table}[t]", r"  \centering", rf"  \caption{{{latex_escape(caption)}}}", rf"  \label{{{label}}}",
+             *(("  " if "{tabular}" in line else "    ") + line for line in body.splitlines()), r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 

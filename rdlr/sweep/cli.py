@@ -19,8 +19,9 @@ from rdlr.storage import check_writable
 from rdlr.sweep.inputs import (
     feature_store_uri, load_tables, resolve_data_root, resolve_storage, resolved_info, spec_corpora, storage_note,
 )  # fmt: skip
+from rdlr.sweep.model_paths import check_model_paths
 from rdlr.sweep.spec import SpecError, load_spec
-from rdlr.sweep.spec_files import packaged_specs
+from rdlr.sweep.spec_files import packaged_specs, resolve_spec_path
 
 DEFAULT_STORAGE = "rdlr_runs"
 
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         data_root = resolve_data_root(args.data_root)
         store = feature_store_uri(spec, storage)
         corpora = spec_corpora(spec, data_root)
+        check_model_paths(spec, data_root, str(resolve_spec_path(args.spec)), store)
         capacity = find_capacity(args.autoscaler_config, joined=cluster_address(args.address) is not None)
     except (SpecError, ValueError, OSError) as error:  # OSError: unwritable or full storage, unreadable files
         print(f"rdlr sweep: error: {error}", file=sys.stderr)

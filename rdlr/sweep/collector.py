@@ -1,8 +1,10 @@
 """The driver side of a sweep's results: finished trials' rows gathered into ``results.csv``, one progress line each.
 
 Every Tuner of a sweep gets a :class:`SinkCallback`, which forwards finished and failed trials to the sweep's
-:class:`ResultSink`. The callback is pickled into the Tuner's saved state, so it finds its sink by a key
-(:func:`open_sink`) rather than holding it: a Tuner restored by a later run reaches that run's sink.
+:class:`ResultSink`, and a :class:`FaultStopper`, which ends the Tuner once the sink has seen a storage fault (a full
+or failing disk, :func:`rdlr.sweep.recovery.storage_fault`). Both are pickled into the Tuner's saved state, so they
+find their sink by a key (:func:`open_sink`) rather than holding it: a Tuner restored by a later run reaches that
+run's sink.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ray import tune
 
 from rdlr.results import trial_key
 from rdlr.sweep.files import ROWS_DIR, SweepFiles
+from rdlr.sweep.recovery import fault_in_text, storage_fault
 
 FLUSH_EVERY_S = 10.0
 
@@ -37,6 +40,7 @@ class ResultSink:
         self.rows = files.load_rows()
         self.previous = len(self.rows)
         self.errors: list[str] = []
+        self.fault: OSError | None = None  # the first storage fault of the sweep: it stops every Tuner
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
 
@@ -65,8 +69,12 @@ class ResultSink:
             self.flush()
 
     def error(self, job: str, trial: Any, retry: bool) -> None:
-        """A failed trial: logged; kept in :attr:`errors` when Tune will not retry it."""
+        """A failed trial: logged; kept in :attr:`errors` when Tune will not retry it. A trial that failed on a
+        storage fault stops the sweep (:meth:`fail`)."""
         message = _error_text(trial)
+        fault = fault_in_text(message)
+        if fault is not None:
+            self.fail(fault)
         if retry:
             self.log(f"trial {trial.trial_id} of {job} failed, retrying: {message}")
             return
@@ -84,12 +92,24 @@ class ResultSink:
                     with self._lock:
                         self.rows[key] = row
 
+    def fail(self, fault: OSError) -> None:
+        """Record a storage fault (the first one is kept); :class:`FaultStopper` then ends every Tuner."""
+        with self._lock:
+            self.fault = self.fault or fault
+
     def flush(self) -> None:
-        """Write every row gathered so far to ``results.csv``."""
+        """Write every row gathered so far to ``results.csv``. A storage fault is recorded (:meth:`fail`), not
+        raised: the file keeps its last complete version and the rows stay in ``trials/``."""
         with self._lock:
             rows = list(self.rows.values())
             self._flushed = time.monotonic()
-        self.files.write_results(rows)
+        try:
+            self.files.write_results(rows)
+        except OSError as error:
+            fault = storage_fault(error)
+            if fault is None:
+                raise
+            self.fail(fault)
 
 
 def open_sink(key: str, sink: ResultSink) -> None:
@@ -135,3 +155,17 @@ class SinkCallback(tune.Callback):
         sink = _SINKS.get(self.sink_key)
         if sink is not None:
             sink.error(self.job, trial, retry=False)
+
+
+class FaultStopper(tune.Stopper):
+    """Ends the whole Tuner once the sink opened under ``sink_key`` has recorded a storage fault."""
+
+    def __init__(self, sink_key: str) -> None:
+        self.sink_key = sink_key
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return self.stop_all()
+
+    def stop_all(self) -> bool:
+        sink = _SINKS.get(self.sink_key)
+        return sink is not None and sink.fault is not None

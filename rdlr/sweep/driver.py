@@ -27,7 +27,9 @@ Design choices:
   seed), even when a duplicate configuration is suggested or Tune's own state is older than the rows.
 * **Resume**: re-running restores each job's Tuner (``Tuner.restore(..., resume_errored=True)``); finished trials
   are kept, unfinished and errored ones run again from their start (a trial takes minutes, so trials keep no
-  model checkpoints). Failed trials are retried (``FailureConfig``).
+  model checkpoints). Failed trials are retried (``FailureConfig``). A Tune state torn by a full disk is set aside
+  and the job rebuilt from its rows (:mod:`rdlr.sweep.recovery`); one sweep at a time writes a spec's folder (a
+  :class:`rdlr.storage.FolderLock`).
 * **Stage-1 results** of LR (10) / self-KD (the stage-1 model's logits and metrics, not the model) are cached under
   ``<storage>/<spec_id>/stage1`` (:mod:`rdlr.sweep.stage1_mirror`) and reused by every trial that needs them.
 
@@ -36,8 +38,10 @@ The worker side of a trial is :mod:`rdlr.sweep.trial`; the rows are gathered by 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import pickle
 import platform
 import threading
 import time
@@ -48,14 +52,20 @@ from typing import Any
 
 import optuna
 import pandas as pd
+import pyarrow.fs as pafs
 from ray import tune
 from ray.tune.registry import register_trainable
 from ray.tune.search.optuna import OptunaSearch
 
 from rdlr.cluster.capacity import ClusterCapacity, planning_nodes
 from rdlr.cluster.session import start_ray
-from rdlr.sweep.collector import Log, ResultSink, SinkCallback, close_sink, open_sink
-from rdlr.sweep.files import SPEC_FILE, SweepError, SweepFiles
+from rdlr.storage import FolderLock
+from rdlr.sweep.collector import FaultStopper, Log, ResultSink, SinkCallback, close_sink, open_sink
+from rdlr.sweep.files import ROWS_DIR, SPEC_FILE, SweepError, SweepFiles
+from rdlr.sweep.recovery import (
+    TUNER_STATE, SweepStorageError, describe_fault, finished_configs, job_rows, set_aside, storage_fault,
+    torn_state,
+)  # fmt: skip
 from rdlr.sweep.resources import TrialResources, jobs_at_once, plan_resources, trial_slots, trials_per_job
 from rdlr.sweep.sampling import make_sampler, optuna_space
 from rdlr.sweep.spec import Job, SweepSpec
@@ -136,13 +146,29 @@ class _Sweep:
         self._lock = threading.Lock()
 
     def tuner(self, job: Job) -> tuple[tune.Tuner, bool]:
-        """The job's Tuner, restored from its saved state when there is one (then ``True``)."""
+        """The job's Tuner, restored from its saved state when there is a whole one (then ``True``); a torn one
+        (:func:`rdlr.sweep.recovery.torn_state`) is set aside and the job starts afresh."""
         trainable = self.trainables[job.features]
         constants = {key: getattr(job, key) for key in JOB_CONSTANTS}
         path = f"{self.files.tune_root}/{job.name}"
-        if tune.Tuner.can_restore(path):
-            return tune.Tuner.restore(path, trainable=trainable, resume_errored=True, param_space=constants), True
-        searcher = OptunaSearch(space=optuna_space(job.space), metric=METRIC, mode="max",
+        torn = torn_state(self.files.storage.fs, path)
+        if torn is None and tune.Tuner.can_restore(path):
+            try:
+                return tune.Tuner.restore(path, trainable=trainable, resume_errored=True, param_space=constants), True
+            except (EOFError, pickle.UnpicklingError) as error:  # cut short in a way the byte checks missed
+                torn = f"{path}/{TUNER_STATE} cannot be read ({type(error).__name__}: {error})"
+        if torn is not None:
+            aside = set_aside(self.files.storage.fs, path, "torn")
+            self.log(f"job {job.name}: Tune's saved state is torn ({torn}); moved it to {aside} and started the job "
+                     "afresh from the rows in results.csv")
+        return self.new_tuner(job, trainable, constants), False
+
+    def new_tuner(self, job: Job, trainable: str, constants: Mapping[str, str]) -> tune.Tuner:
+        """A fresh Tuner for ``job``. Configurations that already have rows (a Tune state set aside or deleted) are
+        evaluated first, so the search continues from them instead of spending the budget on new ones; the grid
+        sampler repeats its seeded order by itself, and is not given them (Optuna's grid would count them twice)."""
+        tried = [] if job.sampler == "grid" else finished_configs(self.sink.rows.values(), job)
+        searcher = OptunaSearch(space=optuna_space(job.space), metric=METRIC, mode="max", points_to_evaluate=tried,
                                 sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space))
         tune_config = tune.TuneConfig(
             search_alg=searcher, num_samples=job.configs, max_concurrent_trials=trials_per_job(job),
@@ -152,9 +178,9 @@ class _Sweep:
         run_config = tune.RunConfig(
             name=job.name, storage_path=self.files.tune_root, verbose=0,
             failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures),
-            callbacks=[SinkCallback(self.sink_key, job.name)],
+            callbacks=[SinkCallback(self.sink_key, job.name)], stop=FaultStopper(self.sink_key),
         )  # fmt: skip
-        return tune.Tuner(trainable, param_space=constants, tune_config=tune_config, run_config=run_config), False
+        return tune.Tuner(trainable, param_space=constants, tune_config=tune_config, run_config=run_config)
 
     def run_job(self, job: Job) -> None:
         """Fit the job's Tuner (in a thread of :meth:`run`) and record its outcome."""
@@ -164,8 +190,12 @@ class _Sweep:
             grid = tuner.fit()
             outcome.trials, outcome.errors = len(grid), len(grid.errors)
         except Exception as error:  # a broken job must not stop the others; reported at the end
-            outcome.failure = f"{type(error).__name__}: {error}"
-            self.log(f"job {job.name} FAILED: {outcome.failure}")
+            fault = storage_fault(error)
+            if fault is not None:  # a full or failing disk stops the whole sweep (run_sweep reports it)
+                self.sink.fail(fault)
+            else:
+                outcome.failure = f"{type(error).__name__}: {error}"
+                self.log(f"job {job.name} FAILED: {outcome.failure}")
         with self._lock:
             self.outcomes.append(outcome)
 
@@ -181,6 +211,8 @@ class _Sweep:
             for name, thread in list(running.items()):
                 if not thread.is_alive():
                     del running[name]
+            if sink.fault is not None:  # the storage failed: start no more jobs, let the running ones stop
+                pending.clear()
             if pending:
                 if self.capacity is None and time.monotonic() - polled > SLOTS_POLL_S:  # nodes come and go
                     slots = trial_slots(planning_nodes(None), self.resources.cpus, self.resources.gpus,
@@ -245,16 +277,34 @@ def run_sweep(
     Tune's loggers (result.json, progress.csv, TensorBoard events) still write under ``<storage>/<spec.id>/tune``.
     ``capacity``: the node types an autoscaler may launch (:mod:`rdlr.cluster.capacity`); trials are planned for
     them rather than for the nodes alive now, so they ask for the spec's resources and GPU nodes start on demand.
+    One sweep at a time writes ``<storage>/<spec.id>``: it holds the folder's writer lock
+    (:class:`rdlr.storage.FolderLock`), and a second one is refused with :class:`rdlr.storage.LockHeldError`
+    naming the holder. A full or failing disk ends the sweep with :class:`rdlr.sweep.recovery.SweepStorageError`
+    (one line: the path, the cause), the finished rows kept.
     """
+    _check_tables(spec, tables)
+    files = SweepFiles(storage, spec.id)
+    try:
+        with FolderLock(files.dir.fs, files.dir.root, "rdlr sweep", what="sweep storage"):  # one writer per spec
+            return _run_locked(spec, tables, files, log, adapt_resources, resolved, quiet, capacity)
+    except OSError as error:
+        fault = storage_fault(error)
+        if fault is None:
+            raise
+        raise SweepStorageError(_stopped_line(spec, files, fault)) from None
+
+
+def _run_locked(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], files: SweepFiles, log: Log,
+                adapt_resources: bool, resolved: Mapping[str, Any] | None, quiet: bool,
+                capacity: ClusterCapacity | None) -> SweepOutcome:
+    """:func:`run_sweep` while it holds the sweep's writer lock."""
     import ray
 
-    _check_tables(spec, tables)
     if not ray.is_initialized():
         start_ray()
     if quiet:
         _quiet_tune()
     started = time.monotonic()
-    files = SweepFiles(storage, spec.id)
     resources = plan_resources(spec.resources, planning_nodes(capacity), adapt=adapt_resources)
     for note in resources.notes:
         log(f"resources: {note}")
@@ -281,6 +331,9 @@ def run_sweep(
         close_sink(sink_key)
     sink.gather()
     sink.flush()
+    if sink.fault is not None:
+        _set_stopped_jobs_aside(spec, jobs, sink, files)
+        raise sink.fault
     failed = [o for o in sweep.outcomes if o.failure]
     return SweepOutcome(
         spec_id=spec.id, results_uri=files.results_uri, spec_uri=f"{files.dir.uri}/{SPEC_FILE}", resources=resources,
@@ -289,6 +342,25 @@ def run_sweep(
         errors=[*sink.errors, *(f"job {o.job.name}: {o.failure}" for o in failed)],
         wall_time_s=time.monotonic() - started,
     )  # fmt: skip
+
+
+def _set_stopped_jobs_aside(spec: SweepSpec, jobs: list[Job], sink: ResultSink, files: SweepFiles) -> None:
+    """After a storage fault: Tune counts the trials it stopped as finished, so a restored Tuner would never run
+    their missing seeds. The Tune state of every job still missing rows is set aside (a rename, which a full disk
+    allows), and the re-run starts those jobs afresh from their rows."""
+    for job in jobs:
+        path = f"{files.tune_root}/{job.name}"
+        if len(job_rows(sink.rows.values(), job)) < job.configs * len(spec.seeds) and files.dir.fs.get_file_info(
+                path).type == pafs.FileType.Directory:
+            with contextlib.suppress(OSError):  # then the re-run restores it, and the fault was reported anyway
+                set_aside(files.dir.fs, path, "stopped")
+
+
+def _stopped_line(spec: SweepSpec, files: SweepFiles, fault: OSError) -> str:
+    """The one line that ends a sweep whose storage failed."""
+    return (f"sweep {spec.id} stopped: cannot write {describe_fault(fault)}; the finished trials are kept in "
+            f"{files.results_uri} (and {files.dir.uri}/{ROWS_DIR}); free space or fix the disk, then re-run the "
+            "same command to resume")
 
 
 def _run_info(resolved: Mapping[str, Any] | None, files: SweepFiles, resources: TrialResources,

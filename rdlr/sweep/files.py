@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from rdlr.results import RESULTS_FILE, parse_results_csv, results_frame, trial_key
+from rdlr.results import GIVEN_SPEC_FILE, RESULTS_FILE, parse_results_csv, results_frame, trial_key
 from rdlr.safe_text import MAX_BYTES, parse_json, parse_yaml
 from rdlr.storage import Storage
 from rdlr.sweep.spec import SweepSpec
@@ -100,7 +100,8 @@ class SweepFiles:
 
     def check_and_save_spec(self, spec: SweepSpec, resolved: Mapping[str, Any]) -> None:
         """Refuse to mix results of two different specs under one id; save the spec (+ ``resolved``) beside the
-        results, in the spec's own format so that ``rdlr report`` and ``SweepSpec.from_dict`` read it."""
+        results, in the spec's own format so that ``rdlr report`` and ``SweepSpec.from_dict`` read it, and the
+        spec file's text as written (``spec.given.yaml``, comments included) for the report to show."""
         if self.dir.exists(SPEC_FILE):
             saved = self.read_saved_spec()
             before = {k: v for k, v in saved.items() if k not in (*IGNORED_SPEC_KEYS, RESOLVED_KEY)}
@@ -113,6 +114,8 @@ class SweepFiles:
                 )
         document = {**spec.to_dict(), RESOLVED_KEY: dict(resolved)}
         self.dir.write(yaml.safe_dump(document, sort_keys=False).encode(), SPEC_FILE)
+        if spec.source_text is not None:
+            self.dir.write(spec.source_text.encode(), GIVEN_SPEC_FILE)
 
 
 def read_results_uri(results_uri: str) -> pd.DataFrame:

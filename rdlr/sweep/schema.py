@@ -52,6 +52,9 @@ def type_name(hint: Any) -> str:
     return _SCALAR_NAMES.get(hint, str(hint))
 
 
+SPEC_KEY = "spec_key"  # field metadata: False for a dataclass field that no spec file may set
+
+
 def build(cls: type, raw: Any, where: str) -> Any:
     """Instantiate dataclass ``cls`` from a mapping (``None`` = empty): unknown keys, missing keys and wrong
     types raise. A :class:`SchemaError` raised by ``cls`` itself (its own checks) is prefixed with ``where``."""
@@ -60,7 +63,7 @@ def build(cls: type, raw: Any, where: str) -> Any:
     if not isinstance(raw, Mapping):
         raise SchemaError(f"{where or 'the spec'} must be a mapping, got {type(raw).__name__} {raw!r}")
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get(SPEC_KEY, True)}
     unknown = [key for key in raw if key not in fields]
     if unknown:
         raise SchemaError(

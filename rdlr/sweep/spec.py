@@ -27,7 +27,7 @@ from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
 from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
 from rdlr.report.selection import SELECTIONS
-from rdlr.sweep.schema import SchemaError, SpecError, build, plain
+from rdlr.sweep.schema import SPEC_KEY, SchemaError, SpecError, build, plain
 from rdlr.sweep.spec_files import resolve_spec_path
 from rdlr.sweep.spec_yaml import read_spec_document
 
@@ -81,13 +81,20 @@ class ProtocolsSpec:
 class SearchSpec:
     """Optuna search per job: ``configs`` configurations (capped at the size of the method's grid), each run
     with every seed. ``sampler``: auto (grid when the budget covers the grid, else TPE), tpe, random or grid.
-    ``space`` overrides the paper's sets (Section 3.2) for every method that uses the hyperparameter."""
+    ``space`` overrides the paper's sets (Section 3.2) for every method that uses the hyperparameter;
+    ``space_per_protocol`` overrides ``space`` for one protocol's jobs (a within-corpus job trains on one corpus, an
+    out-of-corpus job on all the others: M that fits one rarely fits the other)."""
 
     sampler: str = "auto"
     sampler_seed: int = 0
     configs: int = 8
     configs_per_method: dict[str, int] = field(default_factory=dict)
     space: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    space_per_protocol: dict[str, dict[str, tuple[float, ...]]] = field(default_factory=dict)
+
+    def protocol_space(self, protocol: str) -> dict[str, tuple[float, ...]]:
+        """The sets that override the paper's for ``protocol``'s jobs."""
+        return {**self.space, **self.space_per_protocol.get(protocol, {})}
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,7 @@ class SweepSpec:
     models: dict[str, str] = field(default_factory=dict)
     hf: HFSpec | None = None
     headline: str | None = None
+    source_text: str | None = field(default=None, compare=False, repr=False, metadata={SPEC_KEY: False})  # as read
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -161,7 +169,7 @@ class SweepSpec:
         for features in self.features:
             for protocol in JOB_ORDER:
                 for method_id in getattr(self.protocols, protocol):
-                    space = get_method(method_id).search_space(self.search.space)
+                    space = get_method(method_id).search_space(self.search.protocol_space(protocol))
                     grid = _grid_size(space)
                     configs = min(self.search.configs_per_method.get(method_id, self.search.configs), grid)
                     sampler = self.search.sampler
@@ -177,8 +185,12 @@ class SweepSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain (YAML/JSON-able) form; ``SweepSpec.from_dict(spec.to_dict()) == spec``. Sections of
-        :data:`UNSET_OMITTED` are left out while unset, so a spec that does not use them reads as before."""
+        :data:`UNSET_OMITTED` are left out while unset, so a spec that does not use them reads as before (and
+        so is ``search.space_per_protocol`` while empty)."""
         raw = plain(dataclasses.asdict(self))
+        del raw["source_text"]
+        if not raw["search"]["space_per_protocol"]:
+            del raw["search"]["space_per_protocol"]
         return {k: v for k, v in raw.items() if not (k in UNSET_OMITTED and v is None)}
 
     @classmethod
@@ -226,7 +238,8 @@ def load_spec(name_or_path: str | Path) -> SweepSpec:
         raw = read_spec_document(path)
     except ValueError as error:
         raise SpecError(str(error)) from None
-    return SweepSpec.from_dict(raw, where=str(path))
+    spec = SweepSpec.from_dict(raw, where=str(path))
+    return dataclasses.replace(spec, source_text=path.read_text(encoding="utf-8-sig"))
 
 
 # ---- semantic checks ---------------------------------------------------------------------------------------------
@@ -355,17 +368,24 @@ def _validate_search(spec: SweepSpec) -> None:
                             f"{', '.join(sorted(listed))}")
         if budget < 1:
             raise SpecError(f"search.configs_per_method.{method_id}: must be >= 1, got {budget}")
-    for name, values in search.space.items():
-        _choice(name, list(SEARCH_SPACE), "search.space")
+    _validate_space(search.space, "search.space")
+    for protocol, space in search.space_per_protocol.items():
+        _choice(protocol, list(JOB_ORDER), "search.space_per_protocol")
+        _validate_space(space, f"search.space_per_protocol.{protocol}")
+
+
+def _validate_space(space: Mapping[str, tuple[float, ...]], where: str) -> None:
+    for name, values in space.items():
+        _choice(name, list(SEARCH_SPACE), where)
         if not values:
-            raise SpecError(f"search.space.{name}: give at least one value")
-        _unique(values, f"search.space.{name}")
+            raise SpecError(f"{where}.{name}: give at least one value")
+        _unique(values, f"{where}.{name}")
         if name == "batch_size" and any(not float(v).is_integer() or v < 1 for v in values):
-            raise SpecError(f"search.space.batch_size: must be positive integers, got {list(values)}")
+            raise SpecError(f"{where}.batch_size: must be positive integers, got {list(values)}")
         if name in SMOOTHING_GAMMAS and any(not 0 <= v <= 1 for v in values):
-            raise SpecError(f"search.space.{name}: {SMOOTHING_GAMMAS[name]} must be in [0, 1], got {list(values)}")
+            raise SpecError(f"{where}.{name}: {SMOOTHING_GAMMAS[name]} must be in [0, 1], got {list(values)}")
         if any(v < 0 for v in values):
-            raise SpecError(f"search.space.{name}: must be non-negative, got {list(values)}")
+            raise SpecError(f"{where}.{name}: must be non-negative, got {list(values)}")
 
 
 def _validate_training(training: Mapping[str, Any]) -> None:

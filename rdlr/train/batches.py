@@ -41,5 +41,5 @@ def few_steps_warning(where: str, rows: int, batch_sizes: Iterable[int],
     steps = ", ".join(f"M {m}: {steps_per_epoch(rows, m)}" for m in short)
     suggestion = data_sized_batch(rows, max(sizes), TRAIN_MIN_STEPS)
     return (f"warning: {where}: {rows:,} training rows give fewer than {min_steps} steps per epoch ({steps}); "
-            f"set search.space.batch_size to sizes that train, e.g. [{suggestion // 2}, {suggestion}, "
-            f"{suggestion * 2}]")
+            f"set search.space.batch_size (or search.space_per_protocol.<protocol>.batch_size) to sizes that "
+            f"train, e.g. [{suggestion // 2}, {suggestion}, {suggestion * 2}]")

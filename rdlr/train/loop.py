@@ -15,6 +15,7 @@ import copy
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -264,6 +265,7 @@ def run_trial(
     cache_dir: str | None = None,
     on_epoch: EpochCallback | None = None,
     on_stage1_epoch: EpochCallback | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> TrialResult:
     """Train and evaluate one (method, hyperparameters, seed) on ``data``.
 
@@ -274,7 +276,8 @@ def run_trial(
     Deterministic for a given seed on CPU. ``data`` given as :class:`PreparedRows` shares its prepared rows with
     the other models trained on it (a sweep's worker trains every seed of a configuration on one copy).
     ``on_epoch`` gets each (stage-2) epoch's history record, ``on_stage1_epoch`` each epoch of a stage-1 model
-    trained here (not one read from the cache).
+    trained here (not one read from the cache). ``log`` gets one line saying where stage 1 comes from: the cache
+    entry reused, or the stage-1 model trained now.
     """
     started = time.perf_counter()
     rows = data if isinstance(data, PreparedRows) else PreparedRows(data)
@@ -287,6 +290,8 @@ def run_trial(
         cache = Stage1Cache(cache_dir)
         key = cache.key(stage1_method, resolved, seed, config.cache_fields(), data.fingerprint())
         cached = cache.load(key)
+        if log is not None:
+            log(_stage1_source(stage1_method, cache.entry_path(key), cached is not None))
         if cached is None:
             stage1_result, logits = _fit(rows, stage1_method, resolved, seed, config, None, on_stage1_epoch)
             cached = cache.store(key, logits.cpu(), stage1_result.final)
@@ -296,3 +301,12 @@ def run_trial(
     result.stage1 = stage1_info
     result.wall_time_s = time.perf_counter() - started
     return result
+
+
+def _stage1_source(stage1_method: Method, entry: Path | None, reused: bool) -> str:
+    """Where a two-stage method's stage-1 model comes from, in one line."""
+    if reused:
+        return (f"stage 1: reusing the cached {stage1_method.id} model {entry} (its training-set logits and "
+                "metrics; not trained again)")
+    stored = f"; its logits are cached as {entry}" if entry is not None else ""
+    return f"stage 1: training the {stage1_method.id} model whose outputs give stage 2's targets{stored}"

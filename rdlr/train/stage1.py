@@ -57,7 +57,8 @@ class Stage1Cache:
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
-    def _path(self, key: str) -> Path | None:
+    def entry_path(self, key: str) -> Path | None:
+        """The file of the entry under ``key`` (``None`` without a cache folder)."""
         return self.cache_dir / f"stage1-{key}.pt" if self.cache_dir is not None else None
 
     def load(self, key: str) -> dict[str, Any] | None:
@@ -68,7 +69,7 @@ class Stage1Cache:
         read that way, or that is not an entry as :meth:`store` writes it, is a miss with a warning: the stage-1
         model is trained again and its entry replaces the file.
         """
-        path = self._path(key)
+        path = self.entry_path(key)
         if path is None or not path.is_file():
             return None
         try:
@@ -88,7 +89,7 @@ class Stage1Cache:
         The temporary name ends in ``.tmp``: :mod:`rdlr.sweep.driver`'s node-local mirror skips such files.
         """
         entry = {"train_logits": train_logits.detach().cpu(), "final": dict(final)}
-        path = self._path(key)
+        path = self.entry_path(key)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")

@@ -113,3 +113,28 @@ def test_prepare_csv_names_each_unusable_path(tmp_path, capsys):
     assert f"are truncated (the WAV header claims more sample frames than the file holds): {tmp_path / 'cut.wav'} " \
            "(header claims 1600 frames, file holds 100)" in err
     assert "do not exist" not in err
+
+
+@pytest.mark.parametrize("corpus, names", [
+    ("emodb", ["wav/03a01Fa.WAV", "wav/03a01Wa.Wav", "wav/08a02Tc.wav"]),
+    ("cremad", ["AudioWAV/1001_DFA_ANG_XX.WAV", "AudioWAV/1001_DFA_HAP_XX.wav", "AudioWAV/1001_DFA_SAD_XX.Wav"]),
+    ("ravdess", [f"Actor_01/03-01-0{emotion}-01-01-01-01.{suffix}"
+                 for emotion, suffix in (("1", "WAV"), ("3", "wav"), ("4", "Wav"))]),
+    ("librispeech", [f"train-clean-100/19/198/19-198-000{n}.{suffix}"
+                     for n, suffix in ((0, "FLAC"), (1, "flac"), (2, "Flac"))]),
+])
+def test_upper_case_extensions_are_found(tmp_path, corpus, names):
+    for name in names:
+        wav(tmp_path / corpus / name, frames=800)
+    with pytest.warns(UserWarning):  # the counts of a 3-file tree differ from the documented ones
+        df = load_corpus(corpus, tmp_path / corpus, verbose=False)
+    assert sorted(Path(path).name for path in df["path"]) == sorted(Path(name).name for name in names)
+    assert df.attrs["dropped"] == {}
+
+
+def test_a_directory_named_like_an_audio_file_is_counted_as_dropped(tmp_path):
+    wav(tmp_path / "ravdess" / "Actor_01" / "03-01-01-01-01-01-01.wav")
+    (tmp_path / "ravdess" / "Actor_01" / "03-01-03-01-01-01-01.wav").mkdir()
+    with pytest.warns(UserWarning):
+        df = load_corpus("ravdess", tmp_path / "ravdess", verbose=False)
+    assert len(df) == 1 and df.attrs["dropped"] == {"audio path is a directory": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import types
 from pathlib import Path
@@ -13,6 +14,8 @@ from public_trees import savee_files, write_tree
 
 from rdlr.corpora import read_manifest, write_manifest
 from rdlr.corpora.cli import configure_parser, run
+from rdlr.corpora.registry import MODULES
+from rdlr.labels import CLASSES
 
 
 def prepare(argv: list[str]) -> int:
@@ -34,7 +37,7 @@ def test_prepare_writes_the_manifest_and_prints_the_summary(emodb_tree, tmp_path
     printed = capsys.readouterr()
     assert "EMODB: 3 utterances, 2 speakers" in printed.out
     assert "neutral 1  happy 1  sad 0  angry 1" in printed.out
-    assert "excluded (emotions outside neutral/happy/sad/angry): A 1" in printed.out
+    assert "left out (not among the 4 classes neutral/happy/sad/angry): 1 fear (A)" in printed.out
     assert "count check: EMODB: sad 0 (documented 62, -62)" in printed.out
     assert f"wrote 3 rows to {out}" in printed.out
     df = read_manifest(out)
@@ -66,7 +69,7 @@ def test_csv_exclude_other_labels(tmp_path, write_audio, capsys):
     assert prepare(["csv", "--root", str(source), "--out", str(tmp_path / "out.csv")]) == 2
     assert "'fear'" in capsys.readouterr().err
     assert prepare(["csv", "--root", str(source), "--out", str(tmp_path / "out.csv"), "--exclude-other-labels"]) == 0
-    assert "excluded (emotions outside neutral/happy/sad/angry): fear 1" in capsys.readouterr().out
+    assert "left out (not among the 4 classes neutral/happy/sad/angry): 1 fear" in capsys.readouterr().out
     assert read_manifest(tmp_path / "out.csv")["utt_id"].tolist() == ["u1"]
 
 
@@ -134,3 +137,30 @@ def test_language_selects_the_esd_corpus(tmp_path, write_audio, capsys):
     assert "ESD: not the official layout" in capsys.readouterr().err
     assert prepare(["savee", "--root", str(tmp_path), "--out", str(tmp_path / "m.csv"), "--language", "en"]) == 2
     assert "--language applies to esd only" in capsys.readouterr().err
+
+
+def test_prepare_names_the_emotions_left_out_of_real_emodb(emodb_root, tmp_path, capsys):
+    assert prepare(["emodb", "--root", str(emodb_root), "--out", str(tmp_path / "emodb.csv")]) == 0
+    assert ("left out (not among the 4 classes neutral/happy/sad/angry): 69 fear (A), 46 disgust (E), "
+            "81 boredom (L)\n") in capsys.readouterr().out
+
+
+def test_prepare_of_the_demo_corpora_leaves_no_emotion_out(tmp_path, capsys):
+    from rdlr.corpora.demo import DemoConfig, generate_demo_corpora
+
+    tiny = DemoConfig(speakers_per_corpus=2, utterances_per_speaker=4, unlabeled_speakers=1,
+                      unlabeled_utterances_per_speaker=2, sentences_per_corpus=2)
+    manifest = generate_demo_corpora(tmp_path / "demo", seed=0, config=tiny)
+    assert prepare(["csv", "--root", str(manifest), "--out", str(tmp_path / "demo.csv")]) == 0
+    assert "left out (not among the 4 classes neutral/happy/sad/angry): none\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("loader", sorted(set(MODULES) - {"csv", "librispeech", "urdu"}))
+def test_every_loader_names_the_emotions_it_leaves_out(loader):
+    """Each corpus's codes of the emotions outside the four classes, in words (none is one of the classes)."""
+    module = importlib.import_module(MODULES[loader])
+    other = module.OTHER_EMOTIONS
+    kept = getattr(module, "EMOTIONS", None) or {folder for folder, (_, label) in module.EMOTION_BLOCKS.items()
+                                                 if label}  # ESD: emotion folders
+    assert other and not set(other) & set(kept) and not set(other.values()) & set(CLASSES)
+    assert all(name == name.lower() and name.replace(" ", "").isalpha() for name in other.values())

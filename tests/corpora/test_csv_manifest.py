@@ -125,3 +125,17 @@ def test_missing_manifest_and_bad_policy(tmp_path):
     path = _write(tmp_path / "m.csv", "utt_id,path,corpus,speaker,label", [])
     with pytest.raises(ManifestError, match="valid: error, exclude"):
         read_manifest(path, other_labels="drop")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
+def test_a_bom_marked_manifest_reads_like_utf8(tmp_path, audio_dir, encoding):
+    path = tmp_path / "excel.csv"
+    path.write_text("utt_id,path,corpus,speaker,label\nu\u00e9,audio/a.wav,MINE,s1,happy\n", encoding=encoding)
+    assert read_manifest(path)["utt_id"].tolist() == ["u\u00e9"]
+
+
+def test_a_broken_utf16_manifest_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_bytes("utt_id,path,corpus,speaker,label\n".encode("utf-16")[:-1])
+    with pytest.raises(ManifestError, match=rf"^{path}: not readable as UTF-16-LE text \(odd number of bytes"):
+        read_manifest(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ from public_trees import esd_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.esd import load, partition_of
-from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
+from rdlr.corpora.manifest import CorpusDataWarning, ManifestError, summarize
 
 FILES = [
     "0011/Neutral/evaluation/0011_000001.wav", "0011/Angry/train/0011_000400.wav", "0011/Happy/test/0011_000721.wav",
@@ -77,3 +79,35 @@ def test_bad_layout_and_language_are_clear_errors(esd_root, tmp_path):
         load(tmp_path / "nothing")
     with pytest.raises(ManifestError, match="ESD: unknown language 'fr'; valid: en, zh"):
         load(esd_root, language="fr")
+
+
+def test_transcripts_in_any_marked_encoding_load_and_a_broken_one_drops_its_speaker(tmp_path, write_audio):
+    folder = tmp_path / "ESD"
+    for name in ("0011/Neutral/0011_000001.wav", "0012/Neutral/0012_000001.wav", "0013/Neutral/0013_000001.wav",
+                 "0013/Sad/0013_001051.wav", "0013/Surprise/0013_001401.wav"):
+        write_audio(folder / name)
+    line = "{}_000001\tThe nine the eggs, I keep.\tNeutral\n"
+    (folder / "0011" / "0011.txt").write_bytes(codecs.BOM_UTF16_LE + line.format("0011").encode("utf-16-le"))
+    (folder / "0012" / "0012.txt").write_bytes(codecs.BOM_UTF32_LE + line.format("0012").encode("utf-32-le"))
+    broken = folder / "0013" / "0013.txt"
+    broken.write_bytes(codecs.BOM_UTF16_LE + line.format("0013").encode("utf-16-le")[:-1])  # odd byte count
+    with pytest.warns(CorpusDataWarning, match=rf"ESD-en: dropped 2 utterance\(s\), unreadable transcript file "
+                                              rf"\({re.escape(str(broken.resolve()))}: not readable as UTF-16-LE text "
+                                              r"\(odd number of bytes at byte \d+\); save it again as UTF-8\): "
+                                              r"0013/Neutral/0013_000001.wav, 0013/Sad/0013_001051.wav$"):
+        with pytest.warns(CorpusCountWarning):
+            df = load(folder)
+    assert dict(zip(df["utt_id"], df["transcript"])) == {"ESD-en_0011_000001": "The nine the eggs, I keep.",
+                                                         "ESD-en_0012_000001": "The nine the eggs, I keep."}
+    assert list(df.attrs["dropped"].values()) == [2] and df.attrs["excluded"] == {"Surprise": 1}
+    assert "dropped: unreadable transcript file" in summarize(df)
+
+
+def test_upper_case_extensions_are_found(tmp_path, write_audio):
+    folder = tmp_path / "ESD"
+    for name in ("0011/Neutral/0011_000001.WAV", "0011/Angry/0011_000351.Wav", "0011/Sad/0011_001051.wav"):
+        write_audio(folder / name)
+    with pytest.warns(CorpusCountWarning):
+        df = load(folder)
+    assert df["label"].tolist() == ["neutral", "angry", "sad"]
+    assert [Path(path).suffix for path in df["path"]] == [".WAV", ".Wav", ".wav"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,17 @@ def test_parse_keeps_raw_labels_of_every_turn(iemocap_root):
 def test_no_sessions_is_a_clear_error(tmp_path):
     with pytest.raises(ManifestError, match="no Session1..Session5 folders"):
         load(tmp_path)
+
+
+def test_a_label_file_that_does_not_decode_drops_its_dialog_counted(iemocap_root):
+    broken = iemocap_root / "Session2" / "dialog" / "EmoEvaluation" / "Ses02M_script01_1.txt"
+    broken.write_bytes(codecs.BOM_UTF16_LE + SESSION2.encode("utf-16-le") + b"\x00")  # odd byte count
+    transcripts = iemocap_root / "Session1" / "dialog" / "transcriptions" / "Ses01F_impro01.txt"
+    transcripts.write_bytes(codecs.BOM_UTF16_BE + TRANSCRIPT1.encode("utf-16-be"))
+    with pytest.warns(CorpusDataWarning, match=r"dropped 3 utterance\(s\), unreadable label file \(.*"
+                                              r"Ses02M_script01_1.txt: not readable as UTF-16-LE text"):
+        with pytest.warns(CorpusCountWarning):
+            df = load(iemocap_root)
+    assert df["utt_id"].tolist() == ["IEM_Ses01F_impro01_F000", "IEM_Ses01F_impro01_M000"]
+    assert df["transcript"].tolist() == ["Excuse me.", "Do you have your forms?"]
+    assert list(df.attrs["dropped"].values()) == [3]

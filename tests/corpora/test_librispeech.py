@@ -8,7 +8,7 @@ import pytest
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.librispeech import load
-from rdlr.corpora.manifest import ManifestError
+from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 
 SPEAKERS = """; Some speakers have also been recorded for the other subsets
 ;ID  |SEX| SUBSET           |MINUTES| NAME
@@ -64,3 +64,14 @@ def test_root_may_be_any_level_of_the_tree(libri_root, level):
 def test_missing_subset_is_a_clear_error(tmp_path):
     with pytest.raises(ManifestError, match="no train-clean-100/ folder"):
         load(tmp_path)
+
+
+def test_a_transcript_file_that_does_not_decode_drops_its_chapter_counted(libri_root):
+    broken = libri_root / "train-clean-100" / "19" / "198" / "19-198.trans.txt"
+    broken.write_bytes(b"\xff\xfe" + "19-198-0000 NORTHANGER ABBEY\n".encode("utf-16-le") + b"\x00")
+    with pytest.warns(CorpusDataWarning, match=r"LIB: dropped 2 utterance\(s\), unreadable transcript file \(.*"
+                                              r"19-198.trans.txt: not readable as UTF-16-LE text .*: "
+                                              r"19-198-0000.flac, 19-198-0001.flac$"):
+        with pytest.warns(CorpusCountWarning):
+            df = load(libri_root)
+    assert df["utt_id"].tolist() == ["LIB_26-495-0000"] and list(df.attrs["dropped"].values()) == [2]

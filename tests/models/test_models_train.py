@@ -15,6 +15,7 @@ from rdlr.cli import main
 from rdlr.corpora import assign_roles, load_corpus, read_manifest, write_manifest
 from rdlr.features import load
 from rdlr.labels import CLASSES
+from rdlr.methods import get_method
 from rdlr.metrics import unweighted_accuracy
 from rdlr.models.folder import CARD_FILE
 from rdlr.models.training import read_manifests, train_model
@@ -126,3 +127,14 @@ def test_quiet_train_prints_only_the_result_and_epoch_lines_otherwise(demo_model
     assert "  epoch " not in quiet and "hyperparameters:" not in quiet and "validation UA" in quiet
     threads = [json.loads((tmp_path / name / CARD_FILE).read_text())["training"]["threads"] for name in ("loud", "quiet")]
     assert threads == [1, 2]  # one by default: extra threads slow these small models down on a busy machine
+
+
+def test_two_stage_train_says_it_trains_stage1_and_labels_both_stages(demo_model, tmp_path, capsys):
+    assert main(["train", "--manifest", str(demo_model.manifest), "--features", "is10", "--method", "self_kd",
+                 "--store", str(demo_model.store), "--max-epochs", "1", "--no-progress",
+                 "--out", str(tmp_path / "kd")]) == 0
+    out = capsys.readouterr().out
+    stage1 = get_method("self_kd").stage1().id
+    assert f"stage 1: training the {stage1} model whose outputs give stage 2's targets\n" in out  # no cache here
+    assert "  stage 1 epoch   1: loss " in out and "  stage 2 epoch   1: loss " in out
+    assert out.index("stage 1: training") < out.index("  stage 1 epoch") < out.index("  stage 2 epoch")

@@ -11,11 +11,14 @@ import json
 import math
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from scipy import stats
@@ -32,9 +35,9 @@ from rdlr.report.layout import (
     AVG, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, PAPER_RESULTS_PATH, TABLE3_FEATURES, WITHIN_LABEL, RowSpec,
     load_paper_results, method_label, order_corpora, paper_corpus, paper_lookup, row_label, table2_rows, table3_rows,
 )  # fmt: skip
-from rdlr.report import plots
+from rdlr.report import plots, render
 from rdlr.report.plots import parse_confusion
-from rdlr.report.render import latex_escape, pipe_table
+from rdlr.report.render import latex_escape, latex_tabular, pipe_table
 from rdlr.report.selection import selected_trials
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,8 +49,8 @@ CORPUS_SHIFT = {"CRE": 0.05, "IEM": 0.03, "IMP": -0.02, "POD": -0.06}
 SEED_JITTER = (0.0013, 0.0121, -0.0067)
 
 
-def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "golden") -> pd.DataFrame:
-    """A small hand-made sweep: 3 seeds, 2 configs ("c1" wins on validation, "c2" on test), missing cells."""
+def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "table2") -> pd.DataFrame:
+    """A small hand-made sweep (of the paper's spec ``table2`` unless ``spec_id`` says otherwise): 3 seeds, 2 configs ("c1" wins on validation, "c2" on test), missing cells."""
     base = {
         ("is10", "within_corpus", "ce"): 0.60, ("is10", "out_of_corpus", "ce"): 0.45,
         ("is10", "out_of_corpus", "cww_dagger"): 0.47, ("is10", "out_of_corpus", "rdlr_cww_dagger"): 0.49,
@@ -82,7 +85,116 @@ def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "golden") ->
 @pytest.fixture(scope="module")
 def golden_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reports")
-    return render_report(make_results(), out, spec={"spec_id": "golden", "seeds": [0, 1, 2]}, plots=False)
+    return render_report(make_results(), out, spec={"spec_id": "table2", "seeds": [0, 1, 2]}, plots=False)
+
+
+OWN_SPEC = {
+    "id": "mine", "description": "four public corpora", "features": ["is10+w2v", "is10"], "held_out": list(CORPORA),
+    "protocols": {"within_corpus": ["ce"], "out_of_corpus": ["rdlr_cww_dagger", "ce", "cww_dagger", "rd+lr+cww", "lr"]},
+    "seeds": [0, 1, 2], "resolved": {"store": "/data/features"},
+}  # fmt: skip  # a spec of one's own as a sweep saves it (spec.yaml: the spec's keys + what the run resolved)
+
+
+@pytest.fixture(scope="module")
+def own_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("own")
+    return render_report(make_results(spec_id="mine"), out, spec=dict(OWN_SPEC), plots=False)
+
+
+OWN_GOLDEN_FILES = ("README.md", "main.md", "main.tex")
+
+
+@pytest.mark.parametrize("name", OWN_GOLDEN_FILES)
+def test_own_spec_outputs_match_goldens(own_report: Path, name: str) -> None:
+    produced = (own_report.parent / name).read_text(encoding="utf-8")
+    golden = GOLDEN / "own" / name
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(produced, encoding="utf-8")
+    assert golden.is_file(), f"{golden} missing; create it deliberately with RDLR_UPDATE_GOLDEN=1"
+    assert produced == golden.read_text(encoding="utf-8")
+
+
+def test_own_spec_report_is_one_table_in_spec_order_with_the_index_showing_it(own_report: Path) -> None:
+    """A spec of one's own: one table, its rows in the spec's order (feature sets, then within- before
+    out-of-corpus, methods as listed; rows without results shown missing); the README holds that table's
+    numbers, the selection, the paired comparison and the spec as YAML, and no line about the paper's tables."""
+    folder = own_report.parent
+    assert sorted(p.name for p in folder.glob("*.md")) == ["README.md", "comparison.md", "main.md", "metrics.md",
+                                                           "selection.md"]
+    order = pd.read_csv(folder / "main.csv")[["features", "protocol", "method"]].values.tolist()
+    methods = ["rdlr_cww_dagger", "ce", "cww_dagger", "rd+lr+cww", "lr"]
+    assert order == [[f, p, m] for f in ("is10+w2v", "is10") for p, ms in (("within_corpus", ["ce"]),
+                                                                              ("out_of_corpus", methods)) for m in ms]
+    index = own_report.read_text(encoding="utf-8")
+    proposed = get_method("rdlr_cww_dagger").label
+    assert md_row(index, proposed, occurrence=1)[1:4] == ["**54.6 ± 5.9**", "**52.6 ± 5.9**", "**47.6 ± 5.9**"]
+    assert markdown_table_of(folder / "main.md") in index  # the main table itself, inline
+    assert "Selection: **validation**" in index and "95 % t-interval" in index
+    assert "## Paired comparison: RDLR + CWW + † (proposed) vs each baseline" in index
+    assert index.index("### IS10 + W2V (out-of-corpus)") < index.index("### IS10 (out-of-corpus)")  # spec order
+    assert md_row(index, get_method("cww_dagger").label, occurrence=2)[0].startswith("+")  # its Δ vs CWW + †
+    spec_yaml = index.split("```yaml\n")[1].split("```")[0]
+    assert yaml.safe_load(spec_yaml) == {k: v for k, v in OWN_SPEC.items() if k != "resolved"}
+    assert spec_yaml.startswith("id: mine\ndescription: four public corpora\nfeatures:\n- is10+w2v\n")
+    for paper_only in ("Table 2", "Table 3", "not rendered", "left out", "paper_results.csv", "Beside the paper",
+                       "(paper: ", "json"):
+        assert paper_only not in index, paper_only
+    main = (folder / "main.md").read_text(encoding="utf-8")
+    assert "Beside the paper" not in main and "reference only" not in main and "left out" not in main
+    assert md_row(main, get_method("lr").label) == ["", *["–"] * 5] and md_row(main, get_method("lr").label, 1)
+
+
+def test_tabulate_draws_every_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every Markdown table and every LaTeX tabular of a report is tabulate's output (one path for tables)."""
+    drawn: list[str] = []
+    original = render.tabulate
+
+    def recording(*args, **kwargs):
+        drawn.append(original(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(render, "tabulate", recording)
+    paper = render_report(make_results(), tmp_path / "paper", plots=False, spec={"spec_id": "table2"})
+    own = render_report(make_results(spec_id="mine"), tmp_path / "own", plots=False, spec=dict(OWN_SPEC))
+    markdown = [block for index in (paper, own) for path in index.parent.glob("*.md")
+                for block in re.findall(r"(?m)(?:^\|.*\n)+", path.read_text(encoding="utf-8"))]
+    tabulars = [block for index in (paper, own) for path in index.parent.glob("*.tex")
+                for block in re.findall(r"(?s)\\begin\{tabular\}.*?\\end\{tabular\}", path.read_text(encoding="utf-8"))]
+    assert len(markdown) >= 12 and len(tabulars) == 6  # table2, table3 (+ the paper beside each), other, main
+
+    def bare(text: str) -> list[str]:  # a tabular's lines without indentation and without its \midrule lines
+        return [line.strip() for line in text.splitlines() if line.strip() != r"\midrule"]
+
+    assert all(block.rstrip("\n") in drawn for block in markdown)
+    assert all(any(bare(block) == bare(text) for text in drawn) for block in tabulars)
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_tables_compile(golden_report: Path, own_report: Path, tmp_path: Path) -> None:
+    paper = golden_report.parent
+    for tex in (paper / "table2.tex", paper / "table3.tex", own_report.parent / "main.tex"):
+        document = tmp_path / f"{tex.stem}-doc.tex"
+        document.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                            f"\\input{{{tex}}}\n\\end{{document}}\n", encoding="utf-8")
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_latex_tables_are_ascii_outside_comments(golden_report: Path, own_report: Path) -> None:
+    """What LaTeX reads (every line but the leading comment) is plain ASCII: specials escaped, no raw ± or †."""
+    for tex in [*golden_report.parent.glob("*.tex"), *own_report.parent.glob("*.tex")]:
+        body = [line for line in tex.read_text(encoding="utf-8").splitlines() if not line.startswith("%")]
+        assert all(line.isascii() for line in body), tex.name
+
+
+def markdown_table_of(path: Path) -> str:
+    """The first Markdown table of a file, as text."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[start:end]) + "\n"
 
 
 GOLDEN_FILES = ("table2.md", "table3.md", "other.md", "comparison.md", "selection.md", "metrics.md", "README.md",
@@ -108,7 +220,7 @@ def md_row(text: str, label: str, occurrence: int = 0) -> list[str]:
 
 def test_report_layout_and_index(golden_report: Path) -> None:
     folder = golden_report.parent
-    assert golden_report.name == "README.md" and folder.name == "golden"
+    assert golden_report.name == "README.md" and folder.name == "table2"
     for name in ("table2", "table3", "other"):
         for suffix in (".md", ".tex", ".csv"):
             assert (folder / f"{name}{suffix}").stat().st_size > 0
@@ -263,7 +375,7 @@ def test_selection_protocol_changes_the_numbers(tmp_path: Path) -> None:
 
 def test_demo_corpora_are_mapped_and_flagged(tmp_path: Path) -> None:
     demo = tuple(f"{c}-demo" for c in ("POD", "CRE", "IMP", "IEM"))
-    index = render_report(make_results(demo, "demo"), tmp_path, plots=False)
+    index = render_report(make_results(demo, "table2-demo"), tmp_path, plots=False)  # the paper's spec on the demo
     table2 = (index.parent / "table2.md").read_text(encoding="utf-8")
     header = next(line for line in table2.splitlines() if line.startswith("| Method"))
     assert re.findall(r"(\w+-demo) \(paper: (\w+)\)", header) == [(f"{c}-demo", c) for c in CORPORA]
@@ -274,13 +386,14 @@ def test_demo_corpora_are_mapped_and_flagged(tmp_path: Path) -> None:
     ce = csv.loc[("out_of_corpus", "ce")]
     assert ce["CRE-demo_paper"] == 51.6 and math.isnan(ce["CRE-demo_diff"]) and math.isnan(ce["Avg_diff"])
     reference_tex = (index.parent / "table2.tex").read_text(encoding="utf-8").split("reference only")[1]
-    assert "& 51.6 &" in reference_tex and not re.search(r"\$[+-]\d", reference_tex)  # no difference column
+    assert re.search(r"&\s+51\.6\s+&", reference_tex)
+    assert not re.search(r"\$[+-]\d", reference_tex)  # no difference column
     assert "synthetic stand-ins" in index.read_text(encoding="utf-8")
 
 
 def test_own_corpora_keep_spec_order_and_blank_paper(tmp_path: Path) -> None:
-    results = make_results(("ZED", "ALPHA", "MID", "BETA"), "own")
-    index = render_report(results, tmp_path, spec={"spec_id": "own", "held_out": ["MID", "ZED"]}, plots=False)
+    results = make_results(("ZED", "ALPHA", "MID", "BETA"), "table2-own")
+    index = render_report(results, tmp_path, spec={"spec_id": "table2-own", "held_out": ["MID", "ZED"]}, plots=False)
     csv = pd.read_csv(index.parent / "table2.csv")
     assert [c[:-5] for c in csv.columns if c.endswith("_mean")] == ["MID", "ZED", "ALPHA", "BETA", AVG]
     assert csv["MID_paper"].isna().all() and csv["Avg_paper"].isna().all()
@@ -398,15 +511,15 @@ def test_malformed_results_raise_clear_errors(tmp_path: Path) -> None:
 
 def test_cli_renders_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     storage = tmp_path / "storage"
-    (storage / "golden").mkdir(parents=True)
-    make_results().to_csv(storage / "golden" / "results.csv", index=False)
-    (storage / "golden" / "spec.json").write_text(json.dumps({"spec_id": "golden", "held_out": list(CORPORA)}))
+    (storage / "table2").mkdir(parents=True)
+    make_results().to_csv(storage / "table2" / "results.csv", index=False)
+    (storage / "table2" / "spec.json").write_text(json.dumps({"spec_id": "table2", "held_out": list(CORPORA)}))
     parser = argparse.ArgumentParser()
     configure_parser(parser)
     assert run(parser.parse_args([str(storage), "--out", str(tmp_path / "rep"), "--no-plots"])) == 0
-    index = tmp_path / "rep" / "golden" / "README.md"
+    index = tmp_path / "rep" / "table2" / "README.md"
     assert str(index) in capsys.readouterr().out
-    assert '"held_out": [' in index.read_text(encoding="utf-8")  # the spec beside results.csv was read
+    assert "```yaml\nspec_id: table2\nheld_out:\n- CRE\n" in index.read_text(encoding="utf-8")  # the spec beside it
     assert len(pd.read_csv(index.parent / "table2.csv")) == 4
     assert run(parser.parse_args([str(storage), "--out", str(tmp_path / "rep"), "--no-plots", "--all-rows"])) == 0
     assert len(pd.read_csv(index.parent / "table2.csv")) == 26  # the paper's full layout
@@ -414,13 +527,28 @@ def test_cli_renders_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert "no results.csv for spec 'nope'" in capsys.readouterr().err
     (storage / "second").mkdir()
     (storage / "second" / "results.csv").write_text("x\n1\n")
-    with pytest.raises(ValueError, match=r"several specs \(golden, second\); pick one with --spec-id"):
+    with pytest.raises(ValueError, match=r"several specs \(second, table2\); pick one with --spec-id"):
         locate_results(str(storage), None)
     assert run(parser.parse_args([str(storage), "--spec-id", "second", "--out", str(tmp_path)])) == 2
     assert "missing required column(s) features" in capsys.readouterr().err
     with pytest.raises(ValueError, match="pass --spec-id for a remote storage path"):
         locate_results("s3://bucket/runs", None)
     assert locate_results("s3://bucket/runs/", "x") == "s3://bucket/runs/x/results.csv"
+
+
+def test_cli_selection_defaults_to_the_specs_headline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = tmp_path / "storage"
+    (storage / "golden").mkdir(parents=True)
+    make_results(spec_id="golden").to_csv(storage / "golden" / "results.csv", index=False)
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    arguments = [str(storage), "--out", str(tmp_path / "rep"), "--no-plots"]
+    for spec, expected in (({"spec_id": "golden"}, "validation"), ({"spec_id": "golden", "headline": "paper"}, "paper")):
+        (storage / "golden" / "spec.json").write_text(json.dumps(spec))
+        assert run(parser.parse_args(arguments)) == 0
+        assert f"report ({expected} selection)" in capsys.readouterr().out
+    assert run(parser.parse_args([*arguments, "--selection", "validation"])) == 0
+    assert "report (validation selection)" in capsys.readouterr().out
 
 
 def test_report_input_prefers_the_spec_file_beside_the_results(tmp_path: Path) -> None:
@@ -447,14 +575,24 @@ def test_report_files_are_written_whole(golden_report: Path) -> None:
 def test_latex_escapes_and_marks_best(golden_report: Path) -> None:
     assert latex_escape("CWW + † 50% a_b #1 & {x}") == r"CWW + $\dagger$ 50\% a\_b \#1 \& \{x\}"
     tex = (golden_report.parent / "table2.tex").read_text(encoding="utf-8")
-    assert r"RDLR + CWW + $\dagger$ (proposed) & 2 & $\mathbf{" in tex
+    proposed = next(line for line in tex.splitlines() if r"RDLR + CWW + $\dagger$ (proposed)" in line)
+    assert [cell.strip() for cell in proposed.split("&")][1:3] == ["2", r"$\mathbf{54.6 \pm 5.9}$"]
     assert tex.count(r"\begin{tabular}") == 2 and r"\toprule" in tex and r"\bottomrule" in tex
 
 
 def test_pipe_table_pads_and_aligns() -> None:
     assert pipe_table(["a", "bb"], [["xxxx", "1"]], ["l", "r"]) == (
-        "| a    |  bb |\n| :--- | --: |\n| xxxx |   1 |\n"
+        "| a    |   bb |\n|:-----|-----:|\n| xxxx |    1 |\n"
     )
+    assert pipe_table(["x"], [["007"]], ["r"]).splitlines()[-1] == "| 007 |"  # text as given, never parsed
+
+
+def test_latex_tabular_is_booktabs_with_rules_between_blocks() -> None:
+    text = latex_tabular(["a", "b"], [["x", r"$\mathbf{1}$"], ["y", "2"], ["z", "3"]], ["l", "c"], rules_before=[2])
+    lines = [line.strip() for line in text.splitlines()]
+    assert lines[:2] == [r"\begin{tabular}{lc}", r"\toprule"] and lines[-2:] == [r"\bottomrule", r"\end{tabular}"]
+    assert lines.index(r"\midrule", 4) == 6 and lines[5].startswith("y") and lines[7].startswith("z")
+    assert lines[4].replace(" ", "") == r"x&$\mathbf{1}$\\"
 
 
 def test_row_labels_come_from_the_method_registry() -> None:
@@ -525,20 +663,38 @@ def test_paper_numbers_match_the_paper_text() -> None:
     assert printed == ours
 
 
-def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(tmp_path: Path) -> None:
+def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(own_report: Path, tmp_path: Path) -> None:
     """A spec of one's own gets titles and captions from its description, never "Table 2"; LaTeX captions never
     start "Table N —" (``\\caption`` numbers the table itself); the paper's spec keeps the paper's title."""
-    own = render_report(make_results(spec_id="mine"), tmp_path / "own", plots=False,
-                        spec={"spec_id": "mine", "description": "four public corpora", "seeds": [0, 1, 2]})
-    titles = [line for path in own.parent.glob("table*.md") for line in path.read_text().splitlines()
-              if line.startswith("# ")]
-    captions = [line for path in own.parent.glob("*.tex") for line in path.read_text().splitlines()
+    titles = [line for path in own_report.parent.glob("*.md") for line in path.read_text().splitlines()
+              if line.startswith("#")]
+    captions = [line for path in own_report.parent.glob("*.tex") for line in path.read_text().splitlines()
                 if "\\caption" in line]
     assert titles and captions
     assert not [line for line in titles + captions if "Table 2" in line or "Table 3" in line]
-    assert all("four public corpora" in line for line in titles)
+    table_titles = [line for line in titles + captions if "UA (" in line]
+    assert len(table_titles) == 3 and all("four public corpora" in line for line in table_titles)
     paper = render_report(make_results(spec_id="table2"), tmp_path / "paper", plots=False,
                           spec={"spec_id": "table2", "seeds": [0, 1, 2]})
     text = (paper.parent / "table2.md").read_text()
     assert text.startswith("# Table 2 — UA (%) with IS10 input features")
     assert "\\caption{UA (\\%) with IS10" in (paper.parent / "table2.tex").read_text()
+    assert "## Table 2 — UA (%) with IS10 input features" in paper.read_text()  # the index shows it inline
+
+def test_report_shows_the_spec_file_as_the_user_wrote_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rdlr.sweep.files import SweepFiles
+    from rdlr.sweep.spec import load_spec
+
+    text = load_spec("demo").source_text.replace("id: demo", "id: mine  # my own corpora, commented ```", 1)
+    (tmp_path / "mine.yaml").write_text(text)
+    spec = load_spec(tmp_path / "mine.yaml")
+    assert spec.source_text == text and "source_text" not in spec.to_dict()
+    storage = tmp_path / "storage"
+    SweepFiles(storage, "mine").check_and_save_spec(spec, {})
+    assert (storage / "mine" / "spec.given.yaml").read_text() == text
+    make_results(spec_id="mine").to_csv(storage / "mine" / "results.csv", index=False)
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    assert run(parser.parse_args([str(storage), "--out", str(tmp_path / "rep"), "--no-plots"])) == 0
+    index = (tmp_path / "rep" / "mine" / "README.md").read_text(encoding="utf-8")
+    assert "id: mine  # my own corpora, commented ```" in index and "````yaml" in index

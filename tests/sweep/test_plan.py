@@ -197,3 +197,35 @@ def test_small_costs_read_in_minutes_and_hours():
     assert core_time(0.1) == "6 core-minutes" and core_time(556.4) == "556 core-hours"
     assert wall_time(0.001) == "about 1 minute" and wall_time(0.5) == "about 30 minutes"
     assert wall_time(5) == "about 5.0 hours" and wall_time(48) == "about 2.0 days"
+
+
+PAPER_SPECS = ("table2", "table3", "table2-paper", "table3-paper")  # keep the paper's M sets (Section 3.2)
+
+
+@pytest.mark.parametrize("spec_id", [name for name in packaged_specs() if name not in PAPER_SPECS])
+def test_packaged_specs_search_m_that_trains_on_their_rows(spec_id, tmp_path, monkeypatch, capsys):
+    """Every job of a non-paper packaged spec gets at least 4 steps per epoch from every M it searches, on the
+    rows its plan gives without data; ``rdlr plan`` warns about none."""
+    from rdlr.train.batches import SWEEP_MIN_STEPS, steps_per_epoch
+
+    spec = load_spec(spec_id)
+    meta, source = planning_manifest(spec, None)
+    plan = build_plan(spec, meta, source, load_figures())
+    for item in plan.jobs:
+        steps = {m: steps_per_epoch(item.rows.train, int(m)) for m in item.job.space["batch_size"]}
+        assert min(steps.values()) >= SWEEP_MIN_STEPS, (item.job.name, item.rows.train, steps)
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", spec_id]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.out + captured.err
+
+
+def test_public_specs_size_m_per_protocol_to_eight_steps_or_more():
+    from rdlr.train.batches import TRAIN_MIN_STEPS, steps_per_epoch
+
+    for spec_id in ("public", "public-multilingual"):
+        spec = load_spec(spec_id)
+        meta, source = planning_manifest(spec, None)
+        for item in build_plan(spec, meta, source, load_figures()).jobs:
+            fewest = min(steps_per_epoch(item.rows.train, int(m)) for m in item.job.space["batch_size"])
+            assert fewest >= TRAIN_MIN_STEPS, (item.job.name, item.rows.train, fewest)

@@ -92,6 +92,16 @@ def test_configs_per_method_overrides_the_budget() -> None:
     assert {job.method: job.configs for job in spec.jobs()} == {"ce": 3, "rdlr_cww_dagger": 7}
 
 
+def test_space_per_protocol_overrides_the_space_for_that_protocols_jobs() -> None:
+    spec = build(protocols__within_corpus=["ce"], search={"configs": 3, "space": {"batch_size": [64]},
+                 "space_per_protocol": {"within_corpus": {"batch_size": [8, 16]}}})
+    sizes = {(job.protocol, job.method): job.space["batch_size"] for job in spec.jobs()}
+    assert sizes == {("within_corpus", "ce"): [8, 16], ("out_of_corpus", "ce"): [64],
+                     ("out_of_corpus", "rdlr_cww_dagger"): [64]}
+    assert SweepSpec.from_dict(spec.to_dict()) == spec
+    assert "space_per_protocol" not in build().to_dict()["search"]  # unset: saved specs of earlier sweeps match
+
+
 def test_round_trip_through_yaml(tmp_path: Path) -> None:
     spec = load_spec("table3")
     path = tmp_path / "copy.yaml"
@@ -127,6 +137,10 @@ def test_job_names_are_unique() -> None:
         ({"search__space": {"momentum": [0.9]}}, r"search.space: unknown value 'momentum'; valid: batch_size, gamma"),
         ({"search__space": {"gamma": [1.5]}}, r"search.space.gamma: LR's γ \(10\) must be in \[0, 1\]"),
         ({"search__configs_per_method": {"focal": 2}}, r"method 'focal' is not in protocols"),
+        ({"search__space_per_protocol": {"cross_corpus": {"batch_size": [8]}}},
+         r"search.space_per_protocol: unknown value 'cross_corpus'; valid: within_corpus, out_of_corpus"),
+        ({"search__space_per_protocol": {"within_corpus": {"batch_size": [0]}}},
+         r"search.space_per_protocol.within_corpus.batch_size: must be positive integers"),
         ({"training": {"epochs": 3}}, r"training: unknown value 'epochs'; valid: max_epochs, lr, patience"),
         ({"training": {"max_epochs": "ten"}}, r"training.max_epochs: expected int \(default 100\), got 'ten'"),
         ({"training": {"device": "cuda"}}, r"training.device: set by the trial's resources"),

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rdlr.methods import get_method
 from rdlr.train import TrainConfig, run_trial
 from rdlr.train.stage1 import Stage1Cache
 from synthetic import synthetic_trial_data
@@ -85,3 +86,21 @@ def test_trial_retrains_stage1_over_a_planted_file(tmp_path):
     assert second.final == first.final
     replaced = torch.load(entry_path, weights_only=True)  # the planted file is replaced by a genuine entry
     assert torch.equal(replaced["train_logits"], genuine["train_logits"]) and replaced["final"] == genuine["final"]
+
+
+def test_trial_says_whether_it_trains_stage1_or_reuses_the_cached_entry(tmp_path):
+    data = synthetic_trial_data(rows_per_corpus=64, unlabeled=16)
+    config, hparams = TrainConfig(max_epochs=1), {"batch_size": 64, "gamma": 0.3}
+    lines: list[str] = []
+    run_trial(data, "lr", hparams, 0, config, str(tmp_path), log=lines.append)
+    (entry_path,) = tmp_path.glob("stage1-*.pt")
+    stage1 = get_method("lr").stage1(config.lr_stage1).id  # LR as the paper uses it: with class weights (ce+cw)
+    assert lines == [f"stage 1: training the {stage1} model whose outputs give stage 2's targets; its logits are "
+                     f"cached as {entry_path}"]
+    lines.clear()
+    run_trial(data, "lr", {**hparams, "gamma": 0.6}, 0, config, str(tmp_path), log=lines.append)  # γ: same stage 1
+    assert lines == [f"stage 1: reusing the cached {stage1} model {entry_path} (its training-set logits and metrics; "
+                     "not trained again)"]
+    lines.clear()
+    run_trial(data, "ce", {"batch_size": 64}, 0, config, str(tmp_path), log=lines.append)
+    assert lines == []  # one-stage methods have no stage 1
