@@ -7,6 +7,7 @@ The commands run in subprocesses: this process may hold the suite's own Ray, whi
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,7 +28,7 @@ from rdlr.cluster import console, session
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RAY_CLI = Path(sys.executable).with_name("ray")
 RAY_LINE_MARKERS = (" INFO ", "\tINFO", " WARNING ", "\tWARNING", "Started a local Ray", "Starting execution of Dataset",
-                    "(raylet)", "pid=")
+                    "(raylet)", "pid=", "core_worker.cc", "max_restarts")
 
 
 def free_port() -> int:
@@ -137,6 +138,20 @@ def test_a_command_starts_a_private_ray_and_prints_no_ray_lines(ray_beside: dict
     assert [line for line in shown if any(marker in line for marker in RAY_LINE_MARKERS)] == [], shown
     bars = [line for line in shown if line.startswith("is10:")]
     assert bars and "3/3" in bars[-1] and "errors=0" in bars[-1], shown
+    drawn = [bar for bar in re.split(r"[\r\n]", done.stderr) if bar.startswith("is10:") and "3/3" in bar]
+    assert len(drawn) == 1, drawn  # the final bar drawn once (not by the last update and again by close)
+
+
+def test_ray_core_notes_are_dropped_from_stderr_and_the_rest_passes(capfd: pytest.CaptureFixture[str]) -> None:
+    note = (b"[2026-12-03 11:46:27,989 E 8299 8299] core_worker.cc:2465: Actor with class name: 'MapWorker' has "
+            b"constructor arguments in the object store and max_restarts > 0. If the arguments ...\n")
+    with console.without_ray_notes():
+        os.write(2, b"is10:  50%|#   | 1/2\r")
+        os.write(2, note[:40])  # C++ may write a line in pieces
+        os.write(2, note[40:] + b"[2026-12-03 11:46:28,000 E 1 1] raylet.cc:1: a real error\n")
+        os.write(2, b"is10: 100%|####| 2/2\n")
+    assert capfd.readouterr().err == ("is10:  50%|#   | 1/2\r[2026-12-03 11:46:28,000 E 1 1] raylet.cc:1: a real "
+                                      "error\nis10: 100%|####| 2/2\n")
 
 
 def test_address_joins_the_cluster(ray_beside: dict[str, Any], tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ of its container image, and ``pip install -e ".[cluster]"`` pins the same versio
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rdlr.cluster.console import init_options, quiet_ray_console
+from rdlr.cluster.console import init_options, quiet_ray_console, without_ray_notes
 
 ADDRESS_ENV = "RAY_ADDRESS"
 PRIVATE = "local"  # ray.init's address for a new local instance, whatever runs on the machine
@@ -55,11 +56,12 @@ def ray_session(address: str | None = None, verbose: bool = False) -> Iterator[A
     if ray.is_initialized():
         yield ray
         return
-    start_ray(address, verbose)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
+    with contextlib.nullcontext() if verbose else without_ray_notes():
+        start_ray(address, verbose)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
 
 
 def cluster_ray_version(address: str) -> str | None:

@@ -38,7 +38,6 @@ from rdlr.cluster.session import ray_session
 from rdlr.storage import check_writable
 
 DEFAULT_BATCH_SIZE = 16
-BAR_DELAY_S = 1.0
 REQUIRED_COLUMNS = ("utt_id", "path", "corpus")
 
 
@@ -120,10 +119,7 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
         compute=ray.data.ActorPoolStrategy(size=workers),
         **resources,
     )
-    # delay: first drawn once the actor pool is starting, so that the one line Ray's core worker prints then
-    # (an ERROR-level note on actor restarts, from C++, which no logging setting reaches) does not split the bar
-    bar = tqdm(total=len(todo), desc=writer.feature_set, unit="utt", disable=not progress, mininterval=0.5,
-               delay=BAR_DELAY_S)
+    bar = tqdm(total=len(todo), desc=writer.feature_set, unit="utt", disable=not progress, mininterval=0.5)
     start = time.time()
     first_started = float("inf")
     processed = 0
@@ -144,8 +140,11 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
             processed += len(block)
             n_errors += len(reasons)
             nodes.update(block.column("node").to_pylist())
-            bar.set_postfix(errors=n_errors, refresh=False)  # before update: its last draw is the final line
-            bar.update(len(block))
+            bar.set_postfix(errors=n_errors, refresh=False)
+            if processed < len(todo):
+                bar.update(len(block))
+            else:  # the last block: drawn once, by close (an update would draw the same bar a line before it)
+                bar.n = processed
     finally:
         bar.close()
         context.enable_progress_bars = saved_bars

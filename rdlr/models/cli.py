@@ -90,8 +90,9 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--w2v-checkpoint", metavar="PATH", help="wav2vec checkpoint (needed for w2v)")
     parser.add_argument("--whisper-checkpoint", metavar="PATH", help="Whisper checkpoint for bert transcripts")
     parser.add_argument("--bert-dir", metavar="DIR", help="BERT model folder (needed for bert)")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="torch threads for training (default 2, as a sweep trial with cpus_per_trial 2)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for training (default 1: the paper's small MLPs gain "
+                             "nothing from more, and extra threads slow training down many times on a busy machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--quiet", action="store_true",
                         help="no per-epoch lines, progress bars or notes: only the result")
@@ -114,7 +115,8 @@ def run_train(args: argparse.Namespace) -> int:
                               models=models, training=training, split_seed=args.split_seed, device=args.device,
                               workers=args.workers, address=args.address,
                               progress=not (args.no_progress or args.quiet), epoch_lines=not args.quiet,
-                              threads=args.threads, verbose=args.verbose, overwrite=args.overwrite,
+                              **({} if args.threads is None else {"threads": args.threads}),
+                              verbose=args.verbose, overwrite=args.overwrite,
                               mlflow=args.mlflow, log=(lambda line: None) if args.quiet else print)
     except (ManifestError, SplitError, FeatureStoreError, ModelFolderError, ValueError) as error:
         return _error("train", error)

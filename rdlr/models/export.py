@@ -16,20 +16,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from rdlr.corpora import assign_roles
 from rdlr.methods import get_method
 from rdlr.models.extractors import model_extractors, specs_from_store
 from rdlr.models.folder import ModelCard, save_model
-from rdlr.models.training import build_card
+from rdlr.models.training import build_card, torch_threads
 from rdlr.report.selection import SELECTION_DESCRIPTIONS, SELECTIONS, check_selection, select_configs
 from rdlr.results import validate_results
 from rdlr.sweep.files import RESOLVED_KEY, SPEC_FILE, STAGE1_DIR, SweepFiles, read_results_uri
@@ -93,17 +91,6 @@ def select_row(results: pd.DataFrame, features: str, protocol: str, method: str,
         raise ExportError(f"{where}: configuration {chosen['config_id']} has no finished trial with seed {seed}; "
                           f"seeds: {', '.join(map(str, sorted(trials['seed'])))}")
     return chosen, picked.iloc[0]
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run with ``count`` intra-op threads (as the sweep's trial did), restoring the previous count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(count)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _feature_set(spec: SweepSpec, features: str | None, where: str) -> str:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ SPLIT_RULE = ("each labeled training corpus split into train/val by speaker: the
               "and POD (Section 3.1), 80/20 of the speakers (seeded draw) for any other corpus")
 
 Log = Callable[[str], None]
-DEFAULT_THREADS = 2  # torch threads of rdlr train: the sweeps' cpus_per_trial (sweeps/*.yaml), see train_model
+DEFAULT_THREADS = 1  # torch threads of rdlr train, as a demo sweep's trial: see train_model and benchmarks/bench_train_vs_trial.py
 
 
 def batch_size_for(hparams: Mapping[str, Any] | None, resolved: Mapping[str, Any], train_rows: int,
@@ -82,6 +83,19 @@ class EpochPrinter:
         if record["val_ua"] > self.best[1]:
             self.best = (int(record["epoch"]), float(record["val_ua"]))
         self.log(epoch_line(self.stage, record, self.best))
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run with ``count`` intra-op threads (``None``: as they are), restoring the previous count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(count if count is not None else before)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -204,10 +218,11 @@ def train_model(
     there (features the store lacks are extracted on a private local Ray unless ``address`` or ``RAY_ADDRESS``
     names a cluster). Without a ``batch_size`` in ``hparams``, M is sized from the training rows
     (:func:`batch_size_for`). ``epoch_lines``: log one line per epoch (stage 1 and stage 2 of LR / self-KD).
-    ``threads``: torch's intra-op threads while training, set as a sweep trial sets them from its CPUs (``None``:
-    torch's default, one per core, which oversubscribes a loaded machine: its threads' busy waiting made one trial
-    9× slower there). Each epoch's numbers go to TensorBoard events in ``<out>/tensorboard`` and, given an
-    ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.tracking`).
+    ``threads``: torch's intra-op threads while training (``None``: torch's default, one per core). One by default:
+    the paper's MLPs are too small for more to pay, and on a loaded machine the extra threads' busy waiting made the
+    same training 10× slower than the sweep trial of one CPU (350 s against 34 s on 2 busy cores,
+    ``benchmarks/bench_train_vs_trial.py``). Each epoch's numbers go to TensorBoard events in ``<out>/tensorboard``
+    and, given an ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.tracking`).
     """
     import torch
 
@@ -239,23 +254,24 @@ def train_model(
     two_stage = chosen.two_stage
     on_epoch = EpochPrinter(log, "stage 2" if two_stage else None) if epoch_lines else None
     on_stage1 = EpochPrinter(log, "stage 1") if epoch_lines and two_stage else None
-    if threads is not None:
-        torch.set_num_threads(max(1, threads))
     params = {"method": chosen.id, **resolved, "seed": seed, "split_seed": split_seed,
               "features": features if isinstance(features, str) else "+".join(features),
               **{f"corpora.{role}": ",".join(data.corpora(role)) for role in ("train", "unlabeled", "test")},
               **{f"training.{key}": value for key, value in asdict(config).items()}}
     log(f"TensorBoard events: {Path(out) / TENSORBOARD_DIR}" + (f"; MLflow run at {mlflow}" if mlflow else ""))
     with TrainTracking(Path(out) / TENSORBOARD_DIR, two_stage, mlflow, Path(out).name, params) as tracking:
-        result = run_trial(data, chosen, resolved, seed, config=config, on_epoch=each(on_epoch, tracking.epochs(2)),
-                           on_stage1_epoch=each(on_stage1, tracking.epochs(1)) if two_stage else None, log=log)
+        with torch_threads(threads):
+            result = run_trial(data, chosen, resolved, seed, config=config,
+                               on_epoch=each(on_epoch, tracking.epochs(2)),
+                               on_stage1_epoch=each(on_stage1, tracking.epochs(1)) if two_stage else None, log=log)
+            used_threads = torch.get_num_threads()
         info = {
             "command": "rdlr train",
             "data": {"manifests": [str(Path(p).resolve()) for p in manifests],
                      "unlabeled_manifests": [str(Path(p).resolve()) for p in unlabeled_manifests],
                      "test_manifests": [str(Path(p).resolve()) for p in test_manifests], "feature_store": str(store)},
             "split": {"protocol": "out_of_corpus", "held_out": None, "split_seed": split_seed, "rule": SPLIT_RULE},
-            "config": asdict(config), "utterances_without_features": without, "threads": torch.get_num_threads(),
+            "config": asdict(config), "utterances_without_features": without, "threads": used_threads,
         }  # fmt: skip
         card = build_card(result, data, specs, chosen, resolved, seed, info)
         folder = save_model(out, card, result.state_dict["classifier"], overwrite=overwrite)

@@ -122,9 +122,11 @@ def test_quiet_train_prints_only_the_result_and_epoch_lines_otherwise(demo_model
     assert main([*common, "--out", str(tmp_path / "loud")]) == 0
     loud = capsys.readouterr().out
     assert "  epoch   1: loss " in loud and "  epoch   2: loss " in loud and "hyperparameters: batch_size 8" in loud
-    assert main([*common, "--quiet", "--out", str(tmp_path / "quiet")]) == 0
+    assert main([*common, "--quiet", "--threads", "2", "--out", str(tmp_path / "quiet")]) == 0
     quiet = capsys.readouterr().out
     assert "  epoch " not in quiet and "hyperparameters:" not in quiet and "validation UA" in quiet
+    threads = [json.loads((tmp_path / name / CARD_FILE).read_text())["training"]["threads"] for name in ("loud", "quiet")]
+    assert threads == [1, 2]  # one by default: extra threads slow these small models down on a busy machine
 
 
 def test_two_stage_train_says_it_trains_stage1_and_labels_both_stages(demo_model, tmp_path, capsys):
