@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from checkout_runs import checkout_env, child_figures  # benchmarks/ is on the path: the scripts run from there
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PER_RUN_COLUMNS = ("wall_time_s", "cpu_time_s", "trial_id", "node", "host")  # differ between any two runs
@@ -131,7 +133,7 @@ def run_demo(checkout: Path, folder: Path) -> dict[str, Any]:
     started = time.monotonic()
     with log.open("w") as output:
         done = subprocess.run([sys.executable, "-m", "rdlr", "reproduce", "--demo", "--storage", str(folder / "runs"),
-                               "--out", str(folder / "reports")], env=_env(checkout), stdout=output, stderr=output)
+                               "--out", str(folder / "reports")], env=checkout_env(checkout), stdout=output, stderr=output)
     if done.returncode != 0:
         raise RuntimeError(f"rdlr reproduce --demo of {checkout} failed: see {log}")
     return {"wall_s": time.monotonic() - started, "results": str(folder / "runs" / "demo" / "results.csv"),
@@ -155,16 +157,8 @@ def differing_columns(results: str, reference: str) -> list[str]:
     return [c for c in columns if c not in mine or c not in theirs or not mine[c].equals(theirs[c])]
 
 
-def _env(checkout: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(checkout), "RAY_DEDUP_LOGS": "0"}
-
-
 def _child(checkout: Path, case: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", case], env=_env(checkout),
-                          cwd=checkout, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"overhead sweep of {checkout} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_figures(__file__, checkout, [case], "overhead sweep")
 
 
 def main() -> int:

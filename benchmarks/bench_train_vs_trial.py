@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from checkout_runs import checkout_env, child_figures  # benchmarks/ is on the path: the scripts run from there
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 TRAINING = ("CRE-demo", "IEM-demo", "IMP-demo")
@@ -54,7 +56,7 @@ def prepare_inputs(work: Path) -> dict[str, Any]:
     store = work / "store"
     for path in paths.values():
         done = subprocess.run([sys.executable, "-m", "rdlr", "extract", "--manifest", str(path), "--features", "is10",
-                               "--store", str(store), "--no-progress"], env=_env(REPO), capture_output=True, text=True)
+                               "--store", str(store), "--no-progress"], env=checkout_env(REPO), capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"rdlr extract failed:\n{done.stderr[-3000:]}")
     return {"labeled": str(paths["labeled"]), "test": str(paths["test"]), "store": str(store)}
@@ -69,7 +71,7 @@ def run_train(checkout: Path, inputs: dict[str, Any], epochs: int, threads: int 
                    *(arg for name, value in HPARAMS.items() for arg in ("--hparam", f"{name}={value}")),
                    *(("--threads", str(threads)) if threads is not None else ())]
         started = time.monotonic()
-        done = subprocess.run(command, env=_env(checkout), cwd=checkout, capture_output=True, text=True)
+        done = subprocess.run(command, env=checkout_env(checkout), cwd=checkout, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"rdlr train of {checkout} failed:\n{done.stderr[-3000:]}")
         card = json.loads(Path(out, "model", "model.json").read_text())
@@ -109,17 +111,9 @@ def measure_trial(inputs: dict[str, Any], epochs: int, cpus: int) -> dict[str, A
             "epochs": int(row["epochs"])}
 
 
-def _env(checkout: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(checkout)}
-
-
 def _trial_child(checkout: Path, inputs: dict[str, Any], epochs: int, cpus: int) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(inputs),
-                           "--epochs", str(epochs), "--cpus-per-trial", str(cpus)],
-                          env=_env(checkout), cwd=checkout, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"the sweep trial of {checkout} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    argv = [json.dumps(inputs), "--epochs", str(epochs), "--cpus-per-trial", str(cpus)]
+    return child_figures(__file__, checkout, argv, "the sweep trial")
 
 
 def main() -> int:
