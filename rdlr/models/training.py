@@ -219,9 +219,9 @@ def train_model(
     names a cluster). Without a ``batch_size`` in ``hparams``, M is sized from the training rows
     (:func:`batch_size_for`). ``epoch_lines``: log one line per epoch (stage 1 and stage 2 of LR / self-KD).
     ``threads``: torch's intra-op threads while training (``None``: torch's default, one per core). One by default:
-    the paper's MLPs are too small for more to pay, and on a loaded machine the extra threads' busy waiting made the
-    same training 10× slower than the sweep trial of one CPU (350 s against 34 s on 2 busy cores,
-    ``benchmarks/bench_train_vs_trial.py``). Each epoch's numbers go to TensorBoard events in ``<out>/tensorboard``
+    on an idle 2-core machine 2 threads were 1.5× faster (7.2 s against 10.7 s), but on a loaded machine the extra
+    threads' busy waiting made the same training 10× slower than the sweep trial of one CPU (350 s against 34 s on
+    2 busy cores, ``benchmarks/bench_train_vs_trial.py``). Each epoch's numbers go to TensorBoard events in ``<out>/tensorboard``
     and, given an ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.tracking`).
     """
     import torch
