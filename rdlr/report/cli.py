@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rdlr.report.files import PAPER_SELECTION_DIR, given_spec_text, report_input
 from rdlr.report.layout import PROPOSED
-from rdlr.report.selection import SELECTIONS
+from rdlr.report.selection import DEFAULT_SELECTION, SELECTIONS
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         results, spec = report_input(str(args.storage), args.spec_id)
-        selection = args.selection or (spec or {}).get("headline") or "validation"
+        selection = args.selection or (spec or {}).get("headline") or DEFAULT_SELECTION
         index = render_report(results, args.out, selection=selection, spec=spec, proposed=args.proposed,
                               plots=not args.no_plots, all_rows=args.all_rows,
                               spec_text=given_spec_text(results))

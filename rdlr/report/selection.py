@@ -18,6 +18,7 @@ import pandas as pd
 from rdlr.results import GROUP_KEYS, validate_results
 
 SELECTIONS: dict[str, str] = {"validation": "val_ua", "paper": "test_ua"}
+DEFAULT_SELECTION = "validation"  # a report's headline where the spec names none (`headline`)
 SELECTION_DESCRIPTIONS: dict[str, str] = {
     "validation": (
         "validation selection: for each (features, protocol, method, held-out corpus) the hyperparameter "
