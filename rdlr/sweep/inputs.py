@@ -1,6 +1,6 @@
-"""What a spec reads, resolved for one run: paths, the corpora's manifest, the feature store and the feature tables.
+"""What a spec reads: paths, the corpora's manifest, the feature store and the feature tables (the steps of
+:func:`rdlr.sweep.resolved.resolve_run` and the stages of ``rdlr reproduce`` and ``rdlr sweep``).
 
-Shared by ``rdlr sweep`` (features already extracted) and ``rdlr reproduce`` (prepare + extract + sweep + report).
 Relative paths of a spec (corpus roots, manifests, model paths) resolve against ``--data-root`` (else the
 working directory); the feature store (``data.store``) resolves against the storage path.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets
-from rdlr.sweep.spec import SpecError, SweepSpec
+from rdlr.spec.core import SpecError, SweepSpec
 
 DROPPED_META = ("path", "transcript")  # not needed by trials; kept out of the object store
 DEMO_DATA = "demo_data"  # where the demo corpora are generated, beside the results
@@ -50,14 +50,6 @@ def demo_data_root(data_root: Path | None, storage: str) -> Path:
     return Path(storage) / DEMO_DATA
 
 
-def storage_note(storage: str, address: str | None) -> str | None:
-    """A warning when a cluster address is given but the storage is a local path (every node must see it)."""
-    if address and "://" not in storage:
-        return (f"note: {storage} is a local path; on a multi-node cluster every node must see it (NFS), "
-                "else use --storage s3://...")
-    return None
-
-
 def feature_store_uri(spec: SweepSpec, storage: str) -> str:
     """The spec's feature store: ``data.store`` (absolute or URI), or relative to the storage path."""
     store = spec.data.store
@@ -69,12 +61,6 @@ def feature_store_uri(spec: SweepSpec, storage: str) -> str:
 def resolved_models(spec: SweepSpec, data_root: Path | None) -> dict[str, str]:
     """Local model paths of the spec, resolved against ``--data-root``."""
     return {key: resolve_path(path, data_root) for key, path in spec.models.items() if path}
-
-
-def resolved_info(spec: SweepSpec, data_root: Path | None, store: str) -> dict[str, Any]:
-    """What this run resolved the spec's paths to; saved beside the results in ``spec.yaml``."""
-    return {"data_root": str(data_root) if data_root else None, "feature_store": store,
-            "models": resolved_models(spec, data_root)}
 
 
 def feature_components(spec: SweepSpec) -> list[str]:
