@@ -167,6 +167,16 @@ def add_selection(parser: argparse.ArgumentParser, default: str | None, default_
     )
 
 
+def add_storage(parser: argparse.ArgumentParser) -> None:
+    """``--storage``: where sweeps keep their results (``rdlr sweep``, ``reproduce``, ``plan``)."""
+    parser.add_argument(
+        "--storage",
+        default=DEFAULT_STORAGE,
+        help=f"results, Tune state, stage-1 cache and (by default) features: a folder or s3:// URI "
+        f"(default: ./{DEFAULT_STORAGE}; multi-node clusters need s3:// or a shared NFS path)",
+    )
+
+
 def add_run_location(parser: argparse.ArgumentParser) -> None:
     """Where a sweep reads and writes: ``--data-root``, ``--storage``, ``--address``, ``--autoscaler-config``,
     ``--no-adapt``, ``--verbose``, ``--mlflow`` (``rdlr sweep`` and ``rdlr reproduce``)."""
@@ -176,12 +186,7 @@ def add_run_location(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="folder the spec's corpus roots, manifests and model paths are relative to",
     )
-    parser.add_argument(
-        "--storage",
-        default=DEFAULT_STORAGE,
-        help=f"results, Tune state, stage-1 cache and (by default) features: a folder or s3:// URI "
-        f"(default: ./{DEFAULT_STORAGE}; multi-node clusters need s3:// or a shared NFS path)",
-    )
+    add_storage(parser)
     add_address(parser)
     add_autoscaler_config(parser)
     parser.add_argument(

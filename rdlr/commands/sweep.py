@@ -46,11 +46,12 @@ def run(args: argparse.Namespace) -> int:
     with ray_session(args.address, verbose=args.verbose):
         try:
             tables = load_tables(run.spec, run.store, run.corpora, object_store=True)
-            print_plan(
+            plan = print_plan(
                 run.spec,
                 next(iter(tables.values()))[1],
                 "the spec's feature tables",
                 {features: table_shape(x)[1] for features, (x, _) in tables.items()},
+                storage=run.storage,
             )
             outcome = run_sweep(
                 run.spec,
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 adapt_resources=not args.no_adapt,
                 resolved=run.info(),
                 capacity=run.capacity,
+                plan=plan,
             )
         except FeatureStoreError as error:
             return fail(
