@@ -57,6 +57,7 @@ class ReportInfo:
     columns: list[str]
     spec: Mapping[str, Any] = field(default_factory=dict)
     spec_text: str | None = None  # the spec file as the user wrote it
+    sweep_runs: tuple[str, ...] = ()  # each sweep run's efficiency and core-minutes (rdlr.sweep.efficiency)
 
     @property
     def paper_spec(self) -> bool:
@@ -211,6 +212,7 @@ def index_markdown(
         f"- **Protocols:** {', '.join(sorted(set(results['protocol'])))}",
         f"- **Held-out corpora:** {', '.join(info.columns)}",
         f"- **Methods:** {results['method'].nunique()}",
+        *(f"- **Sweep run:** {line.split(': ', 1)[1]}" for line in info.sweep_runs),
     ]
     lines = [f"# rdlr report: {info.spec_id}\n", "\n".join(facts) + "\n"]
     demo = [c for c in info.columns if is_demo(c)]
