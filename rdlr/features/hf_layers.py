@@ -128,6 +128,8 @@ class HFLayersExtractor(Extractor):
     computed together and each is stored as its own feature set (:meth:`outputs`). ``config.json`` is read here,
     so a folder that holds no speech encoder, or a layer out of range, fails before any worker starts."""
 
+    layered = True
+
     def __init__(
         self, model_dir: str, requests: Mapping[str, int | str | None] | None = None, *, fp16: bool = False
     ) -> None:

@@ -95,6 +95,8 @@ class WhisperEncoderExtractor(Extractor):
     stored as its own feature set (:meth:`outputs`). The checkpoint's ``dims`` are read here, so a layer out of
     range fails before any worker starts."""
 
+    layered = True
+
     def __init__(
         self, checkpoint: str, requests: Mapping[str, int | str | None] | None = None, *, fp16: bool = False
     ) -> None:
