@@ -1,6 +1,9 @@
 """The inputs of one trial: a feature matrix with each utterance's corpus, label and role (:class:`TrialData`), the
 rows a trial uses on the training device, z-normalised in one float32 copy (:func:`prepare`), and those rows made
-once and shared by every model trained on them (:class:`PreparedRows`)."""
+once and shared by every model trained on them (:class:`PreparedRows`).
+
+The z-normalisation's floor: ``docs/decisions.md#z-normalisation``.
+"""
 
 from __future__ import annotations
 

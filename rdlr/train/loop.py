@@ -7,6 +7,8 @@ on the mean validation UA over the training corpora, learning rate × 0.1 after 
 UA, and two stages for LR (10) and self-KD, where stage 2 needs only the stage-1 model's logits on the training
 rows: those (and the stage-1 model's final metrics, not its weights) are cached on disk by a content key
 (:mod:`rdlr.train.stage1`).
+
+Choices the paper leaves open: ``docs/decisions.md#training`` and ``#learning-rate-drop``.
 """
 
 from __future__ import annotations
