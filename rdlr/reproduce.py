@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 from pathlib import Path
 
 from rdlr.cluster.capacity import find_capacity
@@ -95,15 +96,18 @@ def _resolve(args: argparse.Namespace) -> tuple[SweepSpec, str, Path | None, str
     return spec, storage, data_root, store
 
 
-def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False) -> tuple[Path, Path]:
+def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False,
+            resolved: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Render the report with validation selection and with the paper's protocol (test-set selection) beside it;
-    returns the index of the spec's headline selection, then the other's."""
+    returns the index of the spec's headline selection, then the other's. ``resolved``: what the run resolved
+    (its class set's per-corpus summary goes into the report's header)."""
     from rdlr.report.build import render_report
     from rdlr.report.selection import SELECTIONS
-    from rdlr.sweep.files import read_results_uri
+    from rdlr.sweep.files import RESOLVED_KEY, read_results_uri
 
     results = read_results_uri(results_uri)
-    indexes = {selection: render_report(results, out, selection=selection, spec=spec.to_dict(), all_rows=all_rows,
+    document = {**spec.to_dict(), **({RESOLVED_KEY: dict(resolved)} if resolved else {})}
+    indexes = {selection: render_report(results, out, selection=selection, spec=document, all_rows=all_rows,
                                         spec_text=spec.source_text)
                for selection in SELECTIONS}
     headline = spec.headline_selection
@@ -141,15 +145,18 @@ def run(args: argparse.Namespace) -> int:
                               models=resolved_models(spec, data_root), capacity=capacity, **extraction_options(spec))
             print(summary.format(), flush=True)
             stages.next(f"sweep {spec.id} on Ray Tune")
-            tables = load_tables(spec, store, spec_corpora(spec, data_root), object_store=True)
-            outcome = run_sweep(spec, tables, storage, adapt_resources=not args.no_adapt,
-                                resolved=resolved_info(spec, data_root, store), capacity=capacity)
+            labels: dict[str, Any] = {}
+            tables = load_tables(spec, store, spec_corpora(spec, data_root), object_store=True, summary=labels)
+            resolved = resolved_info(spec, data_root, store, labels)
+            outcome = run_sweep(spec, tables, storage, adapt_resources=not args.no_adapt, resolved=resolved,
+                                capacity=capacity)
         print(outcome_text(outcome))
         if not outcome.rows:
             print("rdlr reproduce: no finished trials, so no report", file=sys.stderr)
             return 1
         stages.next(f"report into {args.out / spec.id}")
-        index, beside = _report(spec, outcome.results_uri, args.out, all_rows=args.all_rows)
+        index, beside = _report(spec, outcome.results_uri, args.out, all_rows=args.all_rows,
+                                resolved={"labels": resolved["labels"]} if "labels" in resolved else None)
     except (SpecError, SweepError, ManifestError, SplitError, FeatureStoreError, ValueError, OSError) as error:
         print(f"rdlr reproduce: error: {error}", file=sys.stderr)
         return 2

@@ -43,7 +43,7 @@ def documented_counts(loader: str) -> ExpectedCounts:
 
 
 def _labels(classes: dict[str, int], rng: np.random.Generator) -> np.ndarray:
-    labels = np.concatenate([np.full(classes.get(name, 0), name, dtype=object) for name in CLASSES])
+    labels = np.concatenate([np.full(count, name, dtype=object) for name, count in classes.items()])
     return labels[rng.permutation(len(labels))]
 
 

@@ -15,7 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rdlr.labels import LabelSet
 
 DEVICES = ("cpu", "cuda")
 DEFAULT_FEATURE_STORE = "rdlr_runs/features"  # rdlr sweep's default: --storage rdlr_runs, the spec's data.store
@@ -47,6 +50,24 @@ def parse_hparams(items: list[str] | None) -> dict[str, Any]:
     return hparams
 
 
+def parse_labels(labels: str | None, label_map: list[str]) -> LabelSet:
+    """``--labels`` (a named set or comma-separated classes) and ``--label-map`` options as a class set; the
+    errors name the option (:class:`rdlr.labels.LabelSetError`)."""
+    from rdlr.labels import LabelSetError, label_set, parse_label_map_options
+
+    names: str | list[str] | None = labels
+    if labels is not None and "," in labels:
+        names = [name.strip() for name in labels.split(",")]
+    try:
+        return label_set(names, parse_label_map_options(label_map))
+    except LabelSetError as error:
+        text = str(error)
+        for key, option in (("labels:", "--labels:"), ("label_map:", "--label-map:")):
+            if text.startswith(key):
+                text = option + text[len(key):]
+        raise LabelSetError(text) from None
+
+
 def _error(command: str, error: BaseException) -> int:
     print(f"rdlr {command}: error: {error}", file=sys.stderr)
     return 2
@@ -70,6 +91,12 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
                         help=f"method id ({', '.join(list_methods())}) or a composition such as rd+lr+cww")
     parser.add_argument("--hparam", action="append", metavar="NAME=VALUE",
                         help="hyperparameter (repeat), e.g. batch_size=32 lambda_rd=0.01; others take defaults")
+    parser.add_argument("--labels", metavar="A,B,C",
+                        help="the classes in output order, comma-separated (e.g. neutral,happy,sad,angry,fear), or "
+                             "a named set: paper4 (default; IEMOCAP excited -> happy), ekman, arousal, valence")
+    parser.add_argument("--label-map", action="append", default=[], metavar="CORPUS:EMOTION=CLASS",
+                        help="map a corpus' emotion onto a class (repeat; CORPUS '*' for every corpus; CLASS null "
+                             "leaves it out), e.g. 'RAVDESS:calm=neutral'; an emotion that is a class needs none")
     parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation speaker draw")
     parser.add_argument("--max-epochs", type=int, default=None, help="epoch limit (default 100; early stopping)")
@@ -102,8 +129,14 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from rdlr.corpora import ManifestError, SplitError
     from rdlr.features import FeatureStoreError
+    from rdlr.labels import LabelSetError
     from rdlr.models.folder import ModelFolderError
     from rdlr.models.training import train_model
+
+    try:
+        labels = parse_labels(args.labels, args.label_map)
+    except LabelSetError as error:
+        return _error("train", error)
 
     models = {key: value for key, value in (("w2v", args.w2v_checkpoint), ("whisper", args.whisper_checkpoint),
                                             ("bert", args.bert_dir)) if value}
@@ -117,14 +150,15 @@ def run_train(args: argparse.Namespace) -> int:
                               progress=not (args.no_progress or args.quiet), epoch_lines=not args.quiet,
                               **({} if args.threads is None else {"threads": args.threads}),
                               verbose=args.verbose, overwrite=args.overwrite,
-                              mlflow=args.mlflow, log=(lambda line: None) if args.quiet else print)
+                              mlflow=args.mlflow, labels=labels, log=(lambda line: None) if args.quiet else print)
     except (ManifestError, SplitError, FeatureStoreError, ModelFolderError, ValueError) as error:
         return _error("train", error)
     metrics = outcome.card.metrics
     per_corpus = ", ".join(f"{key.split('/', 1)[1]} {100 * value:.1f}%" for key, value in metrics.items()
                            if key.startswith("val_ua/"))
     hparams = ", ".join(f"{name} {value}" for name, value in outcome.card.hparams.items())
-    print(f"{outcome.card.method['id']} ({hparams}); seed {outcome.card.seed}")
+    print(f"{outcome.card.method['id']} ({hparams}); classes {', '.join(outcome.card.classes)}; "
+          f"seed {outcome.card.seed}")
     print(f"validation UA {100 * metrics['val_ua']:.1f}% ({per_corpus}); best epoch {metrics['best_epoch']} of "
           f"{metrics['epochs']}")
     if "test_ua" in metrics:

@@ -34,6 +34,7 @@ from rdlr.sweep.files import RESOLVED_KEY, SPEC_FILE, STAGE1_DIR, SweepFiles, re
 from rdlr.sweep.inputs import feature_store_uri, resolve_storage, spec_corpora
 from rdlr.sweep.spec import SweepSpec
 from rdlr.train import TrainConfig, TrialData, run_trial
+from rdlr.train.data import labeled_table
 
 MATCH_TOLERANCE = 1e-9
 
@@ -127,12 +128,13 @@ def export_model(storage: str | os.PathLike[str], spec_id: str, method: str, hel
     data_root = resolved.get("data_root")
     corpora = spec_corpora(spec, Path(data_root) if data_root else None)
     table = load(store, features, corpora)
-    meta = table.meta.assign(label=table.meta["label"].fillna("").astype(str))
+    labels = spec.label_set()
+    x, meta, _ = labeled_table(table.x, table.meta.assign(label=table.meta["label"].fillna("").astype(str)), labels)
     specs = specs_from_store(store, table.config_hashes, table.dims)
     model_extractors(specs, f"feature store {store}")
     config = TrainConfig(**spec.training, device=device)
     roles = assign_roles(meta, protocol, held_out, seed=spec.data.split_seed, pod_test=config.pod_test)
-    data = TrialData.from_table(table.x, meta, roles)
+    data = TrialData.from_table(x, meta, roles, labels)
     chosen_method = get_method(method)
     hparams = json.loads(row["hparams"])
     cache_dir = files.dir.child(STAGE1_DIR).root if files.dir.is_local else None
@@ -155,6 +157,6 @@ def export_model(storage: str | os.PathLike[str], spec_id: str, method: str, hel
                   "rule": "rdlr.corpora.assign_roles (Section 3.1)"},
         "config": asdict(config), "torch_threads": int(max(1, int(threads))),
     }  # fmt: skip
-    card = build_card(result, data, specs, chosen_method, hparams, int(row["seed"]), info)
+    card = build_card(result, data, specs, chosen_method, hparams, int(row["seed"]), info, labels)
     folder = save_model(out, card, result.state_dict["classifier"], overwrite=overwrite)
     return ExportOutcome(folder, card, {k: row[k] for k in row.index}, reproduced, time.perf_counter() - started)

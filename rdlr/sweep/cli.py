@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from typing import Any
 from pathlib import Path
 
 from rdlr.cluster.capacity import find_capacity
@@ -99,11 +100,12 @@ def run(args: argparse.Namespace) -> int:
 
     with ray_session(args.address, verbose=args.verbose):
         try:
-            tables = load_tables(spec, store, corpora, object_store=True)
+            labels: dict[str, Any] = {}
+            tables = load_tables(spec, store, corpora, object_store=True, summary=labels)
             print_plan(spec, next(iter(tables.values()))[1], "the spec's feature tables",
                        {features: table_shape(x)[1] for features, (x, _) in tables.items()})
             outcome = run_sweep(spec, tables, storage, adapt_resources=not args.no_adapt,
-                                resolved=resolved_info(spec, data_root, store), capacity=capacity)
+                                resolved=resolved_info(spec, data_root, store, labels), capacity=capacity)
         except FeatureStoreError as error:
             print(f"rdlr sweep: error: {error}\n(extract the features first: `rdlr extract`, or run "
                   f"`rdlr reproduce {args.spec}`)", file=sys.stderr)

@@ -124,7 +124,8 @@ def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.Data
         x, meta = tables[features]
         x = x if isinstance(x, ray.ObjectRef) else ray.put(x)
         context = TrialContext(spec.id, features, tuple(spec.seeds), spec.data.split_seed, dict(spec.training),
-                               resources.device, resources.cpus, files.storage.uri, table_id=x.hex())
+                               resources.device, resources.cpus, files.storage.uri, table_id=x.hex(),
+                               labels=spec.label_set())
         function = trainable_for(features, spec.id)
         trainable = tune.with_resources(tune.with_parameters(function, x=x, meta=meta, context=context),
                                         resources.as_tune())
