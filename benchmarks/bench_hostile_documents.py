@@ -1,5 +1,5 @@
 """Time and peak memory of refusing hostile sweep specs (issue 20: "well under a second and under 100 MB"), each
-read through ``rdlr.sweep.spec.load_spec`` in a fresh process, beside an ordinary packaged spec read the same way:
+read through ``rdlr.spec.core.load_spec`` in a fresh process, beside an ordinary packaged spec read the same way:
 
 * billion laughs: 9 levels of 9 aliases (9**9 strings once expanded; PyYAML alone builds it shared, but anything
   that walks it, such as the spec's checks, does not);
@@ -23,7 +23,7 @@ SPEC = "id: hostile\ndata: {source: demo}\nfeatures: [is10]\nheld_out: [CRE-demo
 CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {repo!r})
-from rdlr.sweep.spec import load_spec
+from rdlr.spec.core import load_spec
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 try:

@@ -78,7 +78,7 @@ def measure_overhead(case: str) -> dict[str, Any]:
     import ray
 
     from rdlr.sweep.driver import run_sweep
-    from rdlr.sweep.spec import SweepSpec
+    from rdlr.spec.core import SweepSpec
 
     started = time.monotonic()
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)

@@ -132,7 +132,7 @@ def projections(figures_raw: dict[str, Any], log: Any = print) -> dict[str, Any]
     """``projected full Table 2/3`` lines from the packaged specs and the figures just measured."""
     from rdlr.sweep.cost import Figures
     from rdlr.sweep.plan import build_plan, gpu_assumption, planning_manifest
-    from rdlr.sweep.spec import load_spec
+    from rdlr.spec.core import load_spec
 
     figures = Figures.from_dict(figures_raw, "this run")
     out, trials_per_gpu = {}, 1

@@ -96,7 +96,7 @@ def measure_trial(inputs: dict[str, Any], epochs: int, cpus: int) -> dict[str, A
 
     from rdlr.features import load
     from rdlr.sweep.driver import run_sweep
-    from rdlr.sweep.spec import SweepSpec
+    from rdlr.spec.core import SweepSpec
 
     table = load(inputs["store"], "is10", [*TRAINING, TEST])
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)

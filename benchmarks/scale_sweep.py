@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from rdlr.sweep.spec import SweepSpec
+from rdlr.spec.core import SweepSpec
 from scale_data import read_table
 
 CORPORA = {"CRE": "cremad", "IEM": "iemocap", "IMP": "msp_improv", "POD": "msp_podcast", "LIB": "librispeech"}

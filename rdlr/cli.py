@@ -1,7 +1,6 @@
-"""The ``rdlr`` command (also ``python -m rdlr``). Each subcommand lives in its own module, which defines
-``configure_parser(parser)`` and ``run(args) -> int`` (or in an object of a module, named ``module:object``, that
-has both); this file only dispatches, importing only the chosen subcommand's module so that ``rdlr --help``
-stays fast."""
+"""The ``rdlr`` command (also ``python -m rdlr``). Each subcommand lives in its own module of :mod:`rdlr.commands`,
+which defines ``configure_parser(parser)`` and ``run(args) -> int``; this file only dispatches, importing only the
+chosen subcommand's module so that ``rdlr --help`` stays fast."""
 
 from __future__ import annotations
 
@@ -14,15 +13,15 @@ from importlib import metadata
 from rdlr import __version__
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "prepare": ("rdlr.corpora.cli", "write a corpus manifest (CSV) from a corpus folder"),
-    "extract": ("rdlr.features.cli", "extract features from manifests into the Parquet feature store"),
-    "plan": ("rdlr.sweep.plan_cli", "a sweep spec's jobs, trials and projected cost, without starting Ray"),
-    "sweep": ("rdlr.sweep.cli", "run a sweep spec on Ray Tune"),
-    "report": ("rdlr.report.cli", "render Tables 2/3 and plots from a sweep's results"),
-    "reproduce": ("rdlr.reproduce", "prepare + extract + sweep + report in one command"),
-    "train": ("rdlr.models.cli:train", "train one model from manifests and save it as a model folder"),
-    "predict": ("rdlr.models.cli:predict", "predict the emotion of audio files, folders or manifests with a model"),
-    "export": ("rdlr.models.cli:export", "save the model of a sweep's selected configuration as a model folder"),
+    "prepare": ("rdlr.commands.prepare", "write a corpus manifest (CSV) from a corpus folder"),
+    "extract": ("rdlr.commands.extract", "extract features from manifests into the Parquet feature store"),
+    "plan": ("rdlr.commands.plan", "a sweep spec's jobs, trials and projected cost, without starting Ray"),
+    "sweep": ("rdlr.commands.sweep", "run a sweep spec on Ray Tune"),
+    "report": ("rdlr.commands.report", "render Tables 2/3 and plots from a sweep's results"),
+    "reproduce": ("rdlr.commands.reproduce", "prepare + extract + sweep + report in one command"),
+    "train": ("rdlr.commands.train", "train one model from manifests and save it as a model folder"),
+    "predict": ("rdlr.commands.predict", "predict the emotion of audio files, folders or manifests with a model"),
+    "export": ("rdlr.commands.export", "save the model of a sweep's selected configuration as a model folder"),
 }
 
 
@@ -49,9 +48,7 @@ def build_parser(configured: Iterable[str] = SUBCOMMANDS) -> argparse.ArgumentPa
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         if name not in configured:
             continue
-        module_name, _, attribute = target.partition(":")  # "package.module:object" when a module has several
-        module = importlib.import_module(module_name)
-        command = getattr(module, attribute) if attribute else module
+        command = importlib.import_module(target)
         command.configure_parser(command_parser)
         command_parser.set_defaults(_run=command.run)
     return parser

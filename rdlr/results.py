@@ -22,6 +22,8 @@ from rdlr.labels import CLASSES
 
 RESULTS_FILE = "results.csv"
 GIVEN_SPEC_FILE = "spec.given.yaml"  # beside results.csv: the spec file's text as the user wrote it
+SPEC_FILE = "spec.yaml"  # beside results.csv: the spec as run
+RESOLVED_KEY = "resolved"  # spec.yaml = the spec's keys + what this run resolved (paths, resources, versions)
 GROUP_KEYS: tuple[str, ...] = ("features", "protocol", "method", "held_out")  # one job = one table cell
 TRIAL_KEY: tuple[str, ...] = (*GROUP_KEYS, "config_id", "seed")  # one trial within a spec
 REQUIRED_COLUMNS: tuple[str, ...] = (*GROUP_KEYS, "seed", "config_id", "val_ua", "test_ua")

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from rdlr.sweep import cli
+from rdlr.commands import sweep as cli
 
 
 def run_sweep_cli(*argv: str) -> int:

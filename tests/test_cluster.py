@@ -18,7 +18,7 @@ from rdlr.features.placement import actor_resources, extraction_device, extracto
 from rdlr.cluster.session import version_mismatch
 from rdlr.sweep.files import SweepError
 from rdlr.sweep.resources import plan_resources
-from rdlr.sweep.spec import ResourcesSpec, SpecError, SweepSpec
+from rdlr.spec.core import ResourcesSpec, SpecError, SweepSpec
 
 AWS_LIKE = {  # the shape of cluster.yaml once `ray up` filled in the detected resources
     "max_workers": 12,

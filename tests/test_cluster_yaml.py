@@ -115,9 +115,9 @@ def test_efs_opt_in_is_inactive_until_uncommented_and_then_valid() -> None:
     assert config["setup_commands"] == load()["setup_commands"]
 
 
-def test_readme_cluster_section_matches_the_config() -> None:
+def test_docs_cluster_page_matches_the_config() -> None:
     config = load()
-    section = (ROOT / "README.md").read_text().split("## On a Ray cluster (`cluster.yaml`)", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "cluster.md").read_text()
     assert config["docker"]["image"].split("/", 1)[1] in section
     for name in config["available_node_types"]:
         assert f"`{name}`" in section

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import runpy
 import subprocess
 import sys
@@ -108,7 +109,7 @@ def _help_of(name: str, capsys) -> str:
 
 
 def test_help_texts_name_what_a_user_needs(capsys):
-    from rdlr.sweep.spec_files import packaged_specs
+    from rdlr.spec.files import packaged_specs
 
     reproduce_help = _help_of("reproduce", capsys)
     assert all(spec in reproduce_help for spec in packaged_specs())
@@ -119,12 +120,43 @@ def test_help_texts_name_what_a_user_needs(capsys):
 def test_train_and_sweep_share_the_default_feature_store():
     """``rdlr train``'s default --store is the store ``rdlr sweep`` / ``reproduce`` fill by default for every
     packaged spec, so features are extracted once."""
-    from rdlr.models.cli import DEFAULT_FEATURE_STORE
-    from rdlr.sweep.cli import DEFAULT_STORAGE
+    from rdlr.commands.options import DEFAULT_FEATURE_STORE
+    from rdlr.commands.options import DEFAULT_STORAGE
     from rdlr.sweep.inputs import feature_store_uri
-    from rdlr.sweep.spec import load_spec
-    from rdlr.sweep.spec_files import packaged_specs
+    from rdlr.spec.core import load_spec
+    from rdlr.spec.files import packaged_specs
 
     assert {feature_store_uri(load_spec(name), DEFAULT_STORAGE) for name in packaged_specs()} == {DEFAULT_FEATURE_STORE}
     assert build_parser(["train"]).parse_args(["train", "--manifest", "m.csv", "--features", "is10",
                                               "--method", "ce", "--out", "m"]).store == DEFAULT_FEATURE_STORE
+
+
+def test_commands_live_in_one_package_and_the_top_level_stays_small():
+    """One module per subcommand in rdlr/commands/, no other cli.py, at most 12 modules at the top of rdlr/."""
+    package = REPO_ROOT / "rdlr"
+    assert sorted(p.relative_to(package).as_posix() for p in package.rglob("cli.py")) == ["cli.py"]
+    assert {target for target, _ in SUBCOMMANDS.values()} == {f"rdlr.commands.{name}" for name in SUBCOMMANDS}
+    assert all((package / "commands" / f"{name}.py").is_file() for name in SUBCOMMANDS)
+    assert len(list(package.glob("*.py"))) <= 12
+
+
+@pytest.mark.parametrize("option", ["--address", "--device", "--w2v-checkpoint", "--whisper-checkpoint",
+                                    "--bert-dir", "--workers", "--autoscaler-config", "--verbose", "--mlflow",
+                                    "--no-progress", "--all-rows", "--selection", "--overwrite"])
+def test_a_shared_option_is_declared_once(option):
+    declaration = re.compile(r"add_argument\(\s*" + re.escape(f'"{option}"'))
+    declared = [path.name for path in (REPO_ROOT / "rdlr").rglob("*.py")
+                for _ in declaration.finditer(path.read_text(encoding="utf-8"))]
+    assert declared == ["options.py"]
+
+
+def test_every_device_option_has_one_default(capsys):
+    defaults = {}
+    for name in SUBCOMMANDS:
+        parser = build_parser([name])
+        sub = next(action for action in parser._actions if action.dest == "command").choices[name]
+        for action in sub._actions:
+            if action.dest == "device":
+                defaults[name] = action.default
+    assert set(defaults) == {"extract", "reproduce", "train", "predict", "export"}
+    assert set(defaults.values()) == {"auto"}

@@ -31,8 +31,8 @@ from public_trees import (
 from rdlr.cli import build_parser
 from rdlr.corpora import assign_roles
 from rdlr.sweep.inputs import prepare_manifest as prepare
-from rdlr.sweep.spec import SweepSpec, load_spec
-from rdlr.sweep.spec_files import SWEEPS_DIR
+from rdlr.spec.core import SweepSpec, load_spec
+from rdlr.spec.files import SWEEPS_DIR
 
 SECONDS = 0.3
 TINY = {"seeds": [0], "protocols": {"out_of_corpus": ["ce"]},

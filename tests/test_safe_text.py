@@ -1,4 +1,4 @@
-"""Hostile YAML and JSON (rdlr.safe_text and its callers): alias bombs, deep nesting, oversized files and huge
+"""Hostile YAML and JSON (rdlr.io.safe_text and its callers): alias bombs, deep nesting, oversized files and huge
 integers are one line naming the file, refused before anything is built; ordinary documents, anchors and merge keys
 read as before. Time and memory of the refusals: benchmarks/bench_hostile_documents.py."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rdlr.safe_text import MAX_BYTES, MAX_DEPTH, DocumentError, parse_json, parse_yaml, read_json, read_yaml
-from rdlr.sweep.spec import SpecError, load_spec
+from rdlr.io.safe_text import MAX_BYTES, MAX_DEPTH, DocumentError, parse_json, parse_yaml, read_json, read_yaml
+from rdlr.spec.core import SpecError, load_spec
 from sweep_cli import refuse_ray, run_sweep_cli
 
 SPEC = "id: hostile\ndata: {source: demo}\nfeatures: [is10]\nheld_out: [CRE-demo]\nprotocols: {out_of_corpus: [ce]}\n"

@@ -1,4 +1,4 @@
-"""Local-or-URI folders (rdlr.storage): files appear whole or not at all, unusable folders are named before work
+"""Local-or-URI folders (rdlr.io.storage): files appear whole or not at all, unusable folders are named before work
 starts, and one writer at a time holds a folder's lock (stale locks of dead processes are broken)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 import pyarrow.fs as pafs
 import pytest
 
-from rdlr.storage import (
+from rdlr.io.storage import (
     FolderLock, LockHeldError, Storage, StorageError, check_writable, open_filesystem, put_file,
 )  # fmt: skip
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 
-from rdlr.safe_text import read_yaml
+from rdlr.io.safe_text import read_yaml
 
 CONFIG_ENV = "RDLR_AUTOSCALER_CONFIG"
 BOOTSTRAP_CONFIG = "~/ray_bootstrap_config.yaml"
@@ -117,7 +117,7 @@ def read_autoscaler_config(path: str | os.PathLike[str]) -> ClusterCapacity:
     file = Path(path).expanduser()
     if not file.is_file():
         raise ValueError(f"autoscaler config {file} not found; give the cluster.yaml the cluster was started with")
-    config = read_yaml(file)  # a file beyond rdlr.safe_text's bounds: a DocumentError (ValueError) naming it
+    config = read_yaml(file)  # a file beyond rdlr.io.safe_text's bounds: a DocumentError (ValueError) naming it
     if not isinstance(config, Mapping):
         raise ValueError(f"{file}: an autoscaler config is a mapping, got {type(config).__name__}")
     return capacity_from_config(config, str(file))

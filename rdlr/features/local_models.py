@@ -1,7 +1,7 @@
 """Locating models on local disk: the extractors never download, so a wrong path must fail early and clearly.
 
 The checks import neither torch nor transformers, so a sweep spec's model paths are checked
-(:mod:`rdlr.sweep.model_paths`) in milliseconds, before Ray starts.
+(:mod:`rdlr.spec.model_paths`) in milliseconds, before Ray starts.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from rdlr.safe_text import read_json
+from rdlr.io.safe_text import read_json
 
 Loaded = TypeVar("Loaded")
 

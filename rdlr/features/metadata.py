@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rdlr.features.store import FINGERPRINT_COLUMN, FeatureStore
-from rdlr.storage import put_file
+from rdlr.io.storage import put_file
 
 IDENTITY_COLUMNS = ("utt_id", "corpus", "path", FINGERPRINT_COLUMN)  # the other columns of a part are extras
 

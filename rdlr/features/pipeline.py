@@ -28,14 +28,14 @@ from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.actor import ExtractActor
 from rdlr.features.base import Extractor
 from rdlr.features.metadata import audio_fingerprints, manifest_updates, write_manifest
-from rdlr.features.placement import actor_resources, extractor_device
+from rdlr.features.placement import actor_resources, extraction_device, extractor_device
 from rdlr.features.provenance import config_info
 from rdlr.features.registry import build_extractor, parse_feature_sets, store_name
 from rdlr.features.store import DatasetKey, FeatureStore, check_name, reason_kind
 from rdlr.features.summary import CorpusCounts, ExtractSummary, FeatureSetRun
 from rdlr.features.writer import PartWriter
 from rdlr.cluster.session import ray_session
-from rdlr.storage import check_writable
+from rdlr.io.storage import check_writable
 
 DEFAULT_BATCH_SIZE = 16
 REQUIRED_COLUMNS = ("utt_id", "path", "corpus")
@@ -214,12 +214,12 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
     columns (labels, speakers, ...) in the store, so that :func:`rdlr.features.load` returns the latest ones.
 
     Vectors are recomputed only for audio that changed (path, size or modification time) or a changed extractor
-    config. Before any work the store is checked to be writable (:func:`rdlr.storage.check_writable`), every model
+    config. Before any work the store is checked to be writable (:func:`rdlr.io.storage.check_writable`), every model
     file a feature set with work to do loads is checked to exist (``Extractor.check_models``, before Ray starts) and
     the store's writer lock is taken (another ``rdlr extract`` on it is refused, naming the holder); every finished batch is
     stored at once, and the parts are merged at the end. ``models`` maps ``w2v``/``bert``/``whisper`` to local
     model paths; ``hf_layer`` picks the hidden layer of ``hf:<dir>`` encoders (``HFEncoderConfig.layer``;
-    default: the last). ``device`` applies to extractors with a model; openSMILE IS10 always runs on CPU.
+    default: the last). ``device`` (``cpu``, ``cuda`` or ``auto``: cuda where the cluster has or can start a GPU) applies to extractors with a model; openSMILE IS10 always runs on CPU.
     ``capacity``: the size an autoscaling cluster may reach, which sizes the actor pools
     (:func:`rdlr.features.placement.actor_resources`). Connects to Ray with :func:`rdlr.cluster.session.ray_session`
     (the Ray already initialised in this process, else the cluster of ``address`` or ``RAY_ADDRESS``, else a
@@ -250,7 +250,8 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
                     write_manifest(feature_store, corpus, table)
                     summary.manifests_updated.append(corpus)
                 _plan_jobs(jobs, manifest, feature_store, fingerprints, retry_errors)  # under the lock: up to date
-                _run_jobs(ray, jobs, feature_store, fingerprints, summary, workers=workers, device=device,
+                _run_jobs(ray, jobs, feature_store, fingerprints, summary, workers=workers,
+                          device=extraction_device(device, ray, capacity),
                           capacity=capacity, batch_size=batch_size, progress=progress)
                 for key in (key for job in jobs for key in job.keys()):
                     feature_store.compact(key, current=fingerprints)

@@ -8,7 +8,7 @@ Layout (one dataset per feature set, extractor config hash and corpus; the manif
     <store>/<feature_set>/<config_hash>/<corpus>/errors/part-*.parquet   utt_id, corpus, path, reason, kind, time,
                                                                           audio_fingerprint
     <store>/manifests/<corpus>.parquet                               the manifest rows (labels, speakers, ...)
-    <store>/.lock                                                    the writer lock (rdlr.storage.FolderLock)
+    <store>/.lock                                                    the writer lock (rdlr.io.storage.FolderLock)
 
 ``features`` is one binary column holding each vector as little-endian float32 bytes: decoding it to an N×D
 matrix is a single ``np.frombuffer`` per Arrow chunk (several times faster than a list<float32> column).
@@ -39,8 +39,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from rdlr.safe_text import MAX_BYTES, parse_json
-from rdlr.storage import TMP_PREFIX, FolderLock, open_filesystem, put_file
+from rdlr.io.safe_text import MAX_BYTES, parse_json
+from rdlr.io.storage import TMP_PREFIX, FolderLock, open_filesystem, put_file
 
 FEATURES_COLUMN = "features"
 FINGERPRINT_COLUMN = "audio_fingerprint"  # the audio a row was computed from; null in stores written before it

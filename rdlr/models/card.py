@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from rdlr.safe_text import parse_yaml
+from rdlr.io.safe_text import parse_yaml
 
 README_FILE = "README.md"
 LIBRARY_NAME = "rdlr"
@@ -107,7 +107,7 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
 
 def parse_front_matter(text: str, where: str = "model card") -> dict[str, Any]:
     """The YAML front matter of a model card's text (between the leading ``---`` lines), read within the bounds of
-    :mod:`rdlr.safe_text`; ``where`` names the card in errors."""
+    :mod:`rdlr.io.safe_text`; ``where`` names the card in errors."""
     head, sep, _ = text.removeprefix("---\n").partition("\n---\n")
     if not text.startswith("---\n") or not sep:
         raise ValueError(f"{where}: no YAML front matter (a block between two '---' lines at the top)")

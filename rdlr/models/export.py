@@ -29,10 +29,11 @@ from rdlr.models.extractors import model_extractors, specs_from_store
 from rdlr.models.folder import ModelCard, save_model
 from rdlr.models.training import build_card, torch_threads
 from rdlr.report.selection import SELECTION_DESCRIPTIONS, SELECTIONS, check_selection, select_configs
-from rdlr.results import validate_results
-from rdlr.sweep.files import RESOLVED_KEY, SPEC_FILE, STAGE1_DIR, SweepFiles, read_results_uri
-from rdlr.sweep.inputs import feature_store_uri, resolve_storage, spec_corpora
-from rdlr.sweep.spec import SweepSpec
+from rdlr.results import RESOLVED_KEY, SPEC_FILE, validate_results
+from rdlr.spec import SweepSpec
+from rdlr.sweep.files import STAGE1_DIR, SweepFiles, read_results_uri
+from rdlr.sweep.inputs import resolve_storage
+from rdlr.sweep.resolved import RunOptions, resolve_run
 from rdlr.train import TrainConfig, TrialData, run_trial
 from rdlr.train.data import labeled_table
 
@@ -124,9 +125,10 @@ def export_model(storage: str | os.PathLike[str], spec_id: str, method: str, hel
     log(f"{spec_id}: {features} {protocol} {method} -> {held_out}: configuration {chosen['config_id']} "
         f"({selection} selection of {int(chosen['n_configs'])}), seed {int(row['seed'])}, hparams {row['hparams']}")
 
-    store = resolved.get("feature_store") or feature_store_uri(spec, storage)
     data_root = resolved.get("data_root")
-    corpora = spec_corpora(spec, Path(data_root) if data_root else None)
+    run = resolve_run(spec, RunOptions(storage, Path(data_root) if data_root else None),
+                      store=resolved.get("feature_store"), starts_ray=False)
+    store, corpora = run.store, run.corpora
     table = load(store, features, corpora)
     labels = spec.label_set()
     x, meta, _ = labeled_table(table.x, table.meta.assign(label=table.meta["label"].fillna("").astype(str)), labels)

@@ -33,7 +33,8 @@ from rdlr.features.provenance import package_versions
 from rdlr.models.checks import MAX_ABS_MEAN, STD_FLOOR, check_classes, check_weights
 from rdlr.models.errors import ModelFolderError
 from rdlr.models.card import README_FILE, model_card
-from rdlr.safe_text import DocumentError, read_json
+from rdlr.io.safe_text import DocumentError, read_json
+from rdlr.io.storage import write_atomically
 
 FORMAT = "rdlr-model"
 FORMAT_VERSION = 1
@@ -121,18 +122,6 @@ def json_safe(value: Any) -> Any:
 
 
 # ---- writing ----------------------------------------------------------------------------------------------------
-def write_atomically(path: Path, write: Callable[[str], None]) -> None:
-    """Create ``path`` whole or not at all: ``write(tmp)`` writes a hidden temporary file beside it, which is
-    then renamed into place (``os.replace``); the file gets the usual permissions (umask)."""
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        write(str(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def save_model(folder: str | os.PathLike[str], card: ModelCard, weights: Mapping[str, torch.Tensor],
                overwrite: bool = False) -> Path:
     """Write ``card`` and the classifier's ``weights`` (its state dict) as a model folder; returns the folder."""

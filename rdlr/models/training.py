@@ -31,7 +31,7 @@ from rdlr.models.extractors import model_extractors, spec_of
 from rdlr.models.card import README_FILE
 from rdlr.models.folder import CARD_FILE, FeatureSpec, ModelCard, ModelFolderError, save_model
 from rdlr.train import TrainConfig, TrialData, run_trial
-from rdlr.tracking import TENSORBOARD_DIR, TrainTracking, each, prepare_mlflow
+from rdlr.io.tracking import TENSORBOARD_DIR, TrainTracking, each, prepare_mlflow
 from rdlr.train.batches import TRAIN_MIN_STEPS, data_sized_batch, steps_per_epoch
 
 SOURCES = ("labeled", "unlabeled", "test")
@@ -246,7 +246,7 @@ def train_model(
     on an idle 2-core machine 2 threads were 1.5× faster (7.2 s against 10.7 s), but on a loaded machine the extra
     threads' busy waiting made the same training 10× slower than the sweep trial of one CPU (350 s against 34 s on
     2 busy cores, ``benchmarks/bench_train_vs_trial.py``). Each epoch's numbers go to TensorBoard events in ``<out>/tensorboard``
-    and, given an ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.tracking`).
+    and, given an ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.io.tracking`).
     """
     import torch
 

@@ -1,5 +1,5 @@
 """Where a report reads and writes: the results table and the spec saved beside it (local folders or URIs),
-whole-or-nothing writes of the rendered files (:func:`rdlr.storage.put_file`), and a report folder replaced whole
+whole-or-nothing writes of the rendered files (:func:`rdlr.io.storage.put_file`), and a report folder replaced whole
 (:func:`staged_folder`)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from rdlr.results import GIVEN_SPEC_FILE, RESULTS_FILE, parse_results_csv, validate_results
-from rdlr.safe_text import read_json, read_yaml
-from rdlr.storage import open_filesystem, put_file
+from rdlr.io.safe_text import read_json, read_yaml
+from rdlr.io.storage import open_filesystem, put_file
 
 SPEC_FILES: tuple[str, ...] = ("spec.json", "spec.yaml", "spec.yml")
 PAPER_SELECTION_DIR = "paper-selection"  # subfolder of <out>/<spec_id>/ for the paper's (test-set) selection

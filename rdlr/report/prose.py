@@ -24,8 +24,7 @@ from rdlr.report.compare import comparison_tables, no_comparison
 from rdlr.report.render import MISSING_MARK, markdown_table, pipe_table, second_table
 from rdlr.report.selection import SELECTION_DESCRIPTIONS, SELECTIONS, select_configs
 from rdlr.labels import CLASSES
-from rdlr.results import GROUP_KEYS, result_classes
-from rdlr.sweep.files import RESOLVED_KEY
+from rdlr.results import GROUP_KEYS, RESOLVED_KEY, result_classes
 
 TABLE_NAMES = {"table2": "Table 2", "table3": "Table 3", "other": "Other methods (outside the paper's layout)"}
 COMPARISON_NOTE = (

@@ -23,7 +23,7 @@ from typing import Any
 from rdlr.labels import NUM_CLASSES
 from rdlr.methods import Method
 from rdlr.model import CLASSIFIER_HIDDEN, DECODER_HIDDEN
-from rdlr.safe_text import DocumentError, read_json
+from rdlr.io.safe_text import DocumentError, read_json
 from rdlr.train.config import TrainConfig
 
 FIGURES_FILE = "scale_figures.json"

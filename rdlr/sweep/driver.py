@@ -1,6 +1,6 @@
 """Run a sweep spec on Ray Tune: Tuners, samplers and the scheduling of jobs on the cluster.
 
-One Tuner per job (feature set, protocol, method, held-out corpus; :meth:`rdlr.sweep.spec.SweepSpec.jobs`), searching
+One Tuner per job (feature set, protocol, method, held-out corpus; :meth:`rdlr.spec.core.SweepSpec.jobs`), searching
 the method's own hyperparameter sets (Section 3.2) with a seeded Optuna sampler that suggests only configurations not
 yet tried (:mod:`rdlr.sweep.sampling`), so a job runs ``configs`` distinct ones. Where the sweep keeps its
 files and results: :mod:`rdlr.sweep.files`; what a trial asks Ray for: :mod:`rdlr.sweep.resources`.
@@ -29,7 +29,7 @@ Design choices:
   are kept, unfinished and errored ones run again from their start (a trial takes minutes, so trials keep no
   model checkpoints). Failed trials are retried (``FailureConfig``). A Tune state torn by a full disk is set aside
   and the job rebuilt from its rows (:mod:`rdlr.sweep.recovery`); one sweep at a time writes a spec's folder (a
-  :class:`rdlr.storage.FolderLock`).
+  :class:`rdlr.io.storage.FolderLock`).
 * **Stage-1 results** of LR (10) / self-KD (the stage-1 model's logits and metrics, not the model) are cached under
   ``<storage>/<spec_id>/stage1`` (:mod:`rdlr.sweep.stage1_mirror`) and reused by every trial that needs them.
 
@@ -59,7 +59,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from rdlr.cluster.capacity import ClusterCapacity, planning_nodes
 from rdlr.cluster.session import start_ray
-from rdlr.storage import FolderLock
+from rdlr.io.storage import FolderLock
 from rdlr.sweep.collector import FaultStopper, Log, ResultSink, SinkCallback, close_sink, open_sink
 from rdlr.sweep.files import ROWS_DIR, SPEC_FILE, SweepError, SweepFiles
 from rdlr.sweep.recovery import (
@@ -68,9 +68,9 @@ from rdlr.sweep.recovery import (
 )  # fmt: skip
 from rdlr.sweep.resources import TrialResources, jobs_at_once, plan_resources, trial_slots, trials_per_job
 from rdlr.sweep.sampling import make_sampler, optuna_space
-from rdlr.sweep.spec import Job, SweepSpec
+from rdlr.spec.core import Job, SweepSpec
 from rdlr.sweep.trial import JOB_CONSTANTS, TrialContext, trainable_for
-from rdlr.tracking import mlflow_experiment
+from rdlr.io.tracking import mlflow_experiment
 
 METRIC = "val_ua"
 HEARTBEAT_S = 60.0
@@ -288,7 +288,7 @@ def run_sweep(
     ``capacity``: the node types an autoscaler may launch (:mod:`rdlr.cluster.capacity`); trials are planned for
     them rather than for the nodes alive now, so they ask for the spec's resources and GPU nodes start on demand.
     One sweep at a time writes ``<storage>/<spec.id>``: it holds the folder's writer lock
-    (:class:`rdlr.storage.FolderLock`), and a second one is refused with :class:`rdlr.storage.LockHeldError`
+    (:class:`rdlr.io.storage.FolderLock`), and a second one is refused with :class:`rdlr.io.storage.LockHeldError`
     naming the holder. A full or failing disk ends the sweep with :class:`rdlr.sweep.recovery.SweepStorageError`
     (one line: the path, the cause), the finished rows kept.
     """

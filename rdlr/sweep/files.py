@@ -17,19 +17,17 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from rdlr.results import GIVEN_SPEC_FILE, RESULTS_FILE, parse_results_csv, results_frame, trial_key
-from rdlr.safe_text import MAX_BYTES, parse_json, parse_yaml
-from rdlr.storage import Storage
-from rdlr.sweep.spec import SweepSpec
+from rdlr.results import GIVEN_SPEC_FILE, RESOLVED_KEY, RESULTS_FILE, SPEC_FILE, parse_results_csv, results_frame, trial_key
+from rdlr.io.safe_text import MAX_BYTES, parse_json, parse_yaml
+from rdlr.io.storage import Storage
+from rdlr.spec.core import SweepSpec
 
-SPEC_FILE = "spec.yaml"
 ROWS_DIR = "trials"
 ATTEMPTS_DIR = "attempts"
 STAGE1_DIR = "stage1"
 TUNE_DIR = "tune"
 # may change between runs of one spec id
 IGNORED_SPEC_KEYS: tuple[str, ...] = ("description", "resources", "headline", "tracking")
-RESOLVED_KEY = "resolved"  # spec.yaml = the spec's keys + what this run resolved (paths, resources, versions)
 
 
 class SweepError(RuntimeError):
@@ -92,7 +90,7 @@ class SweepFiles:
 
     def read_saved_spec(self) -> dict[str, Any]:
         """The ``spec.yaml`` saved beside the results (empty when it holds nothing), within the bounds of
-        :mod:`rdlr.safe_text`."""
+        :mod:`rdlr.io.safe_text`."""
         where = f"{self.dir.uri}/{SPEC_FILE}"
         document = parse_yaml(self.dir.read(SPEC_FILE, limit=MAX_BYTES + 1), where) or {}
         if not isinstance(document, dict):

@@ -1,6 +1,6 @@
-"""What a spec reads, resolved for one run: paths, the corpora's manifest, the feature store and the feature tables.
+"""What a spec reads: paths, the corpora's manifest, the feature store and the feature tables (the steps of
+:func:`rdlr.sweep.resolved.resolve_run` and the stages of ``rdlr reproduce`` and ``rdlr sweep``).
 
-Shared by ``rdlr sweep`` (features already extracted) and ``rdlr reproduce`` (prepare + extract + sweep + report).
 Relative paths of a spec (corpus roots, manifests, model paths) resolve against ``--data-root`` (else the
 working directory); the feature store (``data.store``) resolves against the storage path.
 """
@@ -18,7 +18,7 @@ from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets
 from rdlr.corpora.splits import OUT_OF_CORPUS
 from rdlr.labels import LabelSet
-from rdlr.sweep.spec import JOB_ORDER, SpecError, SweepSpec
+from rdlr.spec.core import JOB_ORDER, SpecError, SweepSpec
 
 DROPPED_META = ("path", "transcript")  # not needed by trials; kept out of the object store
 DEMO_DATA = "demo_data"  # where the demo corpora are generated, beside the results
@@ -52,14 +52,6 @@ def demo_data_root(data_root: Path | None, storage: str) -> Path:
     return Path(storage) / DEMO_DATA
 
 
-def storage_note(storage: str, address: str | None) -> str | None:
-    """A warning when a cluster address is given but the storage is a local path (every node must see it)."""
-    if address and "://" not in storage:
-        return (f"note: {storage} is a local path; on a multi-node cluster every node must see it (NFS), "
-                "else use --storage s3://...")
-    return None
-
-
 def feature_store_uri(spec: SweepSpec, storage: str) -> str:
     """The spec's feature store: ``data.store`` (absolute or URI), or relative to the storage path."""
     store = spec.data.store
@@ -71,17 +63,6 @@ def feature_store_uri(spec: SweepSpec, storage: str) -> str:
 def resolved_models(spec: SweepSpec, data_root: Path | None) -> dict[str, str]:
     """Local model paths of the spec, resolved against ``--data-root``."""
     return {key: resolve_path(path, data_root) for key, path in spec.models.items() if path}
-
-
-def resolved_info(spec: SweepSpec, data_root: Path | None, store: str,
-                  labels: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What this run resolved the spec's paths to, and (``labels``, :func:`class_summary`) what its class set found
-    when it is not the paper's four on four-class data; saved beside the results in ``spec.yaml``."""
-    info = {"data_root": str(data_root) if data_root else None, "feature_store": store,
-            "models": resolved_models(spec, data_root)}
-    if labels and (not spec.label_set().is_default or any(c["left_out"] for c in labels["corpora"].values())):
-        info["labels"] = labels
-    return info
 
 
 def feature_components(spec: SweepSpec) -> list[str]:
@@ -172,7 +153,7 @@ def class_summary(labels: LabelSet, meta: pd.DataFrame, left_out: dict[str, dict
     classes, the label map and per corpus the classes present (with utterances) and the emotions left out."""
     labeled = meta[meta["label"] != ""]
     counts = labeled.groupby(["corpus", "label"]).size()
-    corpora = sorted(set(meta["corpus"].astype(str)) | set(left_out))
+    corpora = sorted(set(labeled["corpus"].astype(str)) | set(left_out))
     return {"classes": list(labels.classes), "label_map": labels.label_map,
             "corpora": {corpus: {"classes": {name: int(counts.get((corpus, name), 0)) for name in labels.classes
                                              if counts.get((corpus, name), 0)},
@@ -190,7 +171,7 @@ def check_classes(spec: SweepSpec, meta: pd.DataFrame, where: str) -> None:
         if not getattr(spec.protocols, protocol):
             continue
         for held_out in spec.held_out:
-            corpora = ([c for c in present if c != held_out] if protocol == OUT_OF_CORPUS else [held_out])
+            corpora = [c for c in present if c != held_out] if protocol == OUT_OF_CORPUS else [held_out]
             found = set().union(*(present.get(c, set()) for c in corpora))
             missing = [name for name in classes if name not in found]
             if missing:

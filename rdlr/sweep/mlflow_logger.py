@@ -1,6 +1,6 @@
 """MLflow for sweeps: Ray Tune's ``MLflowLoggerCallback`` (one MLflow run per trial, its config as params, every
 reported number as a metric at step = training iteration), with metric names written as ``rdlr train`` writes them
-(:func:`rdlr.tracking.mlflow_key`), in an experiment named after the spec id."""
+(:func:`rdlr.io.tracking.mlflow_key`), in an experiment named after the spec id."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-from rdlr.tracking import mlflow_key
+from rdlr.io.tracking import mlflow_key
 
 
 class SweepMLflowLogger(MLflowLoggerCallback):
@@ -20,6 +20,6 @@ class SweepMLflowLogger(MLflowLoggerCallback):
 
 
 def sweep_mlflow_logger(uri: str, spec_id: str, tags: Mapping[str, str]) -> SweepMLflowLogger:
-    """The callback of one job's Tuner. The experiment ``spec_id`` must exist (:func:`rdlr.tracking.mlflow_experiment`
+    """The callback of one job's Tuner. The experiment ``spec_id`` must exist (:func:`rdlr.io.tracking.mlflow_experiment`
     before the Tuners start: they set their callbacks up concurrently and would race to create it)."""
     return SweepMLflowLogger(tracking_uri=uri, experiment_name=spec_id, tags={"spec_id": spec_id, **tags})

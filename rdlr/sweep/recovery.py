@@ -2,7 +2,7 @@
 such a stop is set aside on the next run instead of failing every re-run.
 
 ``results.csv`` and the per-trial rows (``trials/*.json``) are the sweep's source of truth, both written whole or
-not at all (:func:`rdlr.storage.put_file`); Tune's own state (``tuner.pkl``, ``experiment_state-*.json``, the
+not at all (:func:`rdlr.io.storage.put_file`); Tune's own state (``tuner.pkl``, ``experiment_state-*.json``, the
 searcher's pickle) is not, and a disk that fills while Tune saves it leaves files that are empty or cut short.
 
 * **Storage faults** (:func:`storage_fault`): an ``OSError`` whose errno says the disk cannot take more writes
@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from rdlr.sweep.files import SweepError
-from rdlr.sweep.spec import Job
+from rdlr.spec.core import Job
 
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})
 TUNER_STATE = "tuner.pkl"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rdlr.sweep.files import SweepError
-from rdlr.sweep.spec import Job, ResourcesSpec
+from rdlr.spec.core import Job, ResourcesSpec
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The Optuna samplers of a job's search (Section 3.2's sets), each suggesting only configurations not yet tried.
 
-A job runs ``configs`` configurations of its method's grid (:meth:`rdlr.sweep.spec.SweepSpec.jobs` caps ``configs``
+A job runs ``configs`` configurations of its method's grid (:meth:`rdlr.spec.core.SweepSpec.jobs` caps ``configs``
 at the grid's size). TPE and random sampling in such small discrete spaces suggest the same configuration again
 (a 4-corpus run asked for 72 configurations and ran 64 distinct), and a repeated configuration adds no information
 while it takes the place of a new one. So:

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from rdlr.corpora import load_corpus
 from rdlr.corpora.audio_files import DIRECTORY, EMPTY, MISSING, TRUNCATED, FileProblem, audio_file_problem
-from rdlr.corpora.cli import configure_parser, run
+from rdlr.commands.prepare import configure_parser, run
 
 SR = 16_000
 

@@ -13,7 +13,7 @@ import pytest
 from public_trees import savee_files, write_tree
 
 from rdlr.corpora import read_manifest, write_manifest
-from rdlr.corpora.cli import configure_parser, run
+from rdlr.commands.prepare import configure_parser, run
 from rdlr.corpora.registry import MODULES
 from rdlr.labels import CLASSES
 

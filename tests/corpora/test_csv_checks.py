@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rdlr.corpora import read_manifest
-from rdlr.corpora.cli import configure_parser, run
+from rdlr.commands.prepare import configure_parser, run
 from rdlr.corpora.manifest import ManifestError
 from rdlr.features.store import check_name
 

@@ -12,7 +12,8 @@ import pytest
 import soundfile as sf
 
 from rdlr.features import FeatureStore, load
-from rdlr.features import cli, pipeline
+from rdlr.commands import extract as cli
+from rdlr.features import pipeline
 from rdlr.features.hf_encoder import HFEncoderConfig
 
 SR = 16_000

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from rdlr.features import cli
+from rdlr.commands import extract as cli
 from rdlr.features.pipeline import CorpusCounts, ExtractSummary
 
 SR = 16_000

@@ -17,7 +17,7 @@ from rdlr.metrics import unweighted_accuracy
 from rdlr.models.folder import CARD_FILE
 from rdlr.report.selection import select_configs
 from rdlr.results import read_results
-from rdlr.sweep.spec import SweepSpec
+from rdlr.spec.core import SweepSpec
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.inputs import load_tables, spec_corpora
 

@@ -136,7 +136,7 @@ def test_formula_like_cells_are_prefixed_and_the_csv_keeps_its_columns(demo_mode
 
 
 def test_hostile_class_names_in_a_header_stay_one_column_each():
-    from rdlr.models.cli import safe_frame
+    from rdlr.io.safe_csv import safe_frame
 
     frame = pd.DataFrame({"=cmd|' /C calc'!A0": ["\tx"], "a\nb,c": ["\rz"], "path": ["ok"]})
     text = safe_frame(frame).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)

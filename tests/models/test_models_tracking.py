@@ -1,4 +1,4 @@
-"""``rdlr train``'s experiment tracking (rdlr.tracking): TensorBoard events in the model folder, one MLflow run in a
+"""``rdlr train``'s experiment tracking (rdlr.io.tracking): TensorBoard events in the model folder, one MLflow run in a
 local ``file:`` store, and a one-line error where MLflow is not installed."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from rdlr.cli import main
 from rdlr.models.training import train_model
-from rdlr.tracking import TENSORBOARD_DIR
+from rdlr.io.tracking import TENSORBOARD_DIR
 
 
 def scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:

@@ -27,7 +27,7 @@ from rdlr.labels import CLASSES
 from rdlr.methods import TABLE2_METHODS, TABLE3_METHODS, get_method
 from rdlr.report.build import render_report
 from rdlr.report.cells import build_table
-from rdlr.report.cli import configure_parser, run
+from rdlr.commands.report import configure_parser, run
 from rdlr.report.compare import compare_methods, format_pair, paired_test
 from rdlr.report.files import locate_results, report_input
 from rdlr.report.layout import (
@@ -627,7 +627,7 @@ def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(own_report
 
 def test_report_shows_the_spec_file_as_the_user_wrote_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from rdlr.sweep.files import SweepFiles
-    from rdlr.sweep.spec import load_spec
+    from rdlr.spec.core import load_spec
 
     text = load_spec("demo").source_text.replace("id: demo", "id: mine  # my own corpora, commented ```", 1)
     (tmp_path / "mine.yaml").write_text(text)

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from rdlr import reproduce
+from rdlr.commands import reproduce
 from rdlr.features import extract, pipeline, wav2vec  # noqa: F401 - wav2vec: imported before the timing
-from rdlr.sweep.spec import load_spec
+from rdlr.spec.core import load_spec
 from sweep_cli import refuse_ray, run_sweep_cli
 
 SPEC = """\

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rdlr import reproduce
-from rdlr.sweep.spec import SpecError, SweepSpec, load_spec
-from rdlr.sweep.spec_files import packaged_specs, resolve_spec_path
+from rdlr.commands import reproduce
+from rdlr.spec.core import SpecError, SweepSpec, load_spec
+from rdlr.spec.files import packaged_specs, resolve_spec_path
 
 
 @pytest.mark.parametrize("spec_id", ["table2-paper", "table3-paper"])

@@ -13,7 +13,7 @@ import pytest
 from rdlr.results import read_results, trial_key
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import ROWS_DIR, SweepFiles
-from rdlr.sweep.spec import DEMO_LABELED, DEMO_UNLABELED, SweepSpec
+from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SweepSpec
 from synthetic import synthetic_table
 
 PER_RUN = ["wall_time_s", "cpu_time_s", "trial_id", "node", "host"]  # differ between any two runs

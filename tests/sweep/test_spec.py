@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from rdlr.methods import DEFAULT_HPARAMS, SEARCH_SPACE, TABLE2_METHODS, TABLE3_METHODS, get_method
-from rdlr.sweep.spec import DEMO_LABELED, Job, SpecError, SweepSpec, load_spec
-from rdlr.sweep.spec_files import packaged_specs, resolve_spec_path
+from rdlr.spec.core import DEMO_LABELED, Job, SpecError, SweepSpec, load_spec
+from rdlr.spec.files import packaged_specs, resolve_spec_path
 
 MINIMAL = {
     "id": "mini",
@@ -222,7 +222,7 @@ def test_hf_encoder_layer_is_set_in_the_spec() -> None:
 def test_packaged_specs_come_from_the_checkout_else_the_installed_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rdlr.sweep import spec_files as spec_module
+    from rdlr.spec import files as spec_module
 
     assert spec_module.packaged_spec_dir() == spec_module.SWEEPS_DIR  # a source checkout: its sweeps/ folder
     installed = tmp_path / "site-packages" / "rdlr" / "sweeps"

@@ -1,4 +1,4 @@
-"""The generic YAML-to-dataclass reader (rdlr.sweep.schema), on a toy schema."""
+"""The generic YAML-to-dataclass reader (rdlr.spec.schema), on a toy schema."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rdlr.sweep.schema import SchemaError, build, plain, type_name
+from rdlr.spec.schema import SchemaError, build, plain, type_name
 
 
 @dataclass(frozen=True)

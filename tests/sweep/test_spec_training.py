@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from rdlr.sweep.spec import SpecError, SweepSpec
+from rdlr.spec.core import SpecError, SweepSpec
 from rdlr.train import TrainConfig
 
 MINIMAL = {

@@ -18,12 +18,12 @@ import pytest
 import yaml
 
 from rdlr.results import config_id, read_results, results_frame, trial_key
-from rdlr.storage import Storage
+from rdlr.io.storage import Storage
 from rdlr.sweep.collector import ResultSink
 from rdlr.sweep.driver import SweepError, run_sweep
 from rdlr.sweep.files import RESOLVED_KEY, SweepFiles
 from rdlr.sweep.resources import jobs_at_once, plan_resources, trials_per_job
-from rdlr.sweep.spec import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
+from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
 from rdlr.sweep.trial import split_config
 from synthetic import synthetic_table as shared_synthetic_table
 

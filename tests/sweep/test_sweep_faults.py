@@ -14,14 +14,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-import rdlr.storage
+import rdlr.io.storage
 from rdlr.results import trial_key
-from rdlr.storage import FolderLock, LockHeldError
+from rdlr.io.storage import FolderLock, LockHeldError
 from rdlr.sweep import collector
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.recovery import SweepStorageError, describe_fault, fault_in_text, storage_fault, torn_state
-from rdlr.sweep.spec import DEMO_UNLABELED, SweepSpec
+from rdlr.spec.core import DEMO_UNLABELED, SweepSpec
 from test_sweep_driver import synthetic_table
 
 SPEC_ID = "faults"
@@ -37,7 +37,7 @@ WRITES_BEFORE_FULL = 3  # results.csv is written this many times, then the disk 
 def disk_full_after(writes: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every write of a ``results.csv`` after the first ``writes`` fail as a full disk does (pyarrow's
     ENOSPC, which names no file), in this process: trials (other processes) still write their rows."""
-    real_put_file = rdlr.storage.put_file
+    real_put_file = rdlr.io.storage.put_file
     done = [0]
 
     def put_file(fs: Any, path: str, write: Any) -> None:
@@ -49,7 +49,7 @@ def disk_full_after(writes: int, monkeypatch: pytest.MonkeyPatch) -> None:
                 write = full
         real_put_file(fs, path, write)
 
-    monkeypatch.setattr(rdlr.storage, "put_file", put_file)
+    monkeypatch.setattr(rdlr.io.storage, "put_file", put_file)
     monkeypatch.setattr(collector, "FLUSH_EVERY_S", 0.0)  # results.csv written after every row
 
 

@@ -13,9 +13,9 @@ from rdlr.corpora.manifest import ManifestError
 from rdlr.features.hf_encoder import HFEncoderConfig
 from rdlr.sweep.inputs import (
     demo_data_root, extraction_options, feature_components, feature_configs, feature_store_uri, prepare_manifest,
-    resolve_path, resolve_storage, resolved_info, spec_corpora, storage_note,
+    resolve_path, resolve_storage, spec_corpora,
 )  # fmt: skip
-from rdlr.sweep.spec import SpecError, SweepSpec
+from rdlr.spec.core import SpecError, SweepSpec
 
 BASE = {
     "id": "inputs",
@@ -43,14 +43,6 @@ def test_paths_resolve_against_data_root_and_storage(tmp_path: Path, monkeypatch
     assert demo_data_root(None, "s3://bucket/runs") == tmp_path / "demo_data"
     assert demo_data_root(Path("mine"), "s3://bucket/runs") == tmp_path / "mine"
     assert spec_corpora(spec, None) == ["CRE-demo", "IEM-demo", "IMP-demo", "POD-demo"]
-    assert resolved_info(spec, None, "/runs/features") == {"data_root": None, "feature_store": "/runs/features",
-                                                            "models": {}}
-
-
-def test_storage_note_only_for_a_local_path_on_a_cluster() -> None:
-    assert "every node must see it" in (storage_note("/runs", "auto") or "")
-    assert storage_note("/runs", None) is None
-    assert storage_note("s3://bucket/runs", "auto") is None
 
 
 def test_the_spec_layer_picks_the_encoder_config() -> None:

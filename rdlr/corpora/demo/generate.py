@@ -17,7 +17,7 @@ from rdlr.corpora.demo.emotions import EMOTION_CUES, cue_deviation, style_factor
 from rdlr.corpora.demo.synthesis import render
 from rdlr.corpora.demo.voices import draw_sentence, draw_speakers
 from rdlr.labels import CLASSES, NUM_CLASSES, VOTE_COLUMNS
-from rdlr.safe_text import DocumentError, read_json
+from rdlr.io.safe_text import DocumentError, read_json
 
 GENERATOR_VERSION = 1
 MANIFEST_NAME = "manifest.csv"

@@ -18,8 +18,20 @@ from rdlr.cluster.session import cluster_address
 from rdlr.corpora import read_manifest as read_validated_manifest
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract
-from rdlr.features.placement import DEVICES
-from rdlr.features.registry import HF_PREFIX, parse_feature_sets, valid_names
+from rdlr.commands.errors import fail
+from rdlr.commands.options import (
+    add_address,
+    add_autoscaler_config,
+    add_device,
+    add_extraction,
+    add_features,
+    add_manifests,
+    add_model_paths,
+    add_progress,
+    add_verbose,
+    model_paths,
+)
+from rdlr.features.registry import HF_PREFIX, parse_feature_sets
 from rdlr.features.summary import ExtractSummary
 from rdlr.features.store import FeatureStoreError
 
@@ -40,42 +52,27 @@ def read_manifests(paths: list[str]) -> pd.DataFrame:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr extract``."""
-    parser.add_argument("--manifest", action="append", required=True, metavar="CSV",
-                        help="manifest CSV (repeat for several corpora)")
-    parser.add_argument("--features", required=True, metavar="NAMES",
-                        help=f"feature sets, comma- or plus-separated; valid: {', '.join(valid_names())}")
+    add_manifests(parser, "manifest CSV (repeat for several corpora)")
+    add_features(parser)
     parser.add_argument("--store", required=True, metavar="DIR_OR_URI",
                         help="feature store: a folder or a URI such as s3://bucket/features")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="extraction actors per feature set (default: one per CPU of the CPU nodes the cluster "
-                        "may run, see --autoscaler-config, else the cluster's CPUs minus one; on cuda one per GPU)")
-    parser.add_argument("--device", choices=DEVICES, default="cpu",
-                        help="where models (w2v, bert, hf:) run; with cuda each actor asks for min(1, GPUs / workers) "
-                        "of a GPU: a whole one while there are enough, otherwise the actors share the GPUs and their "
-                        "memory. is10 (openSMILE) always runs on CPU")
-    parser.add_argument("--autoscaler-config", metavar="YAML", default=None,
-                        help="autoscaler config bounding the cluster's size (default with --address: "
-                        "~/ray_bootstrap_config.yaml on a head started by `ray up`)")
-    parser.add_argument("--w2v-checkpoint", metavar="PATH", help="wav2vec checkpoint (needed for w2v)")
-    parser.add_argument("--whisper-checkpoint", metavar="PATH",
-                        help="Whisper checkpoint for transcripts (bert; default: the manifest's transcripts)")
-    parser.add_argument("--bert-dir", metavar="DIR", help="BERT model folder (needed for bert)")
+    add_extraction(parser)
+    add_device(parser, "models (w2v, bert, hf:); with cuda each actor asks for min(1, GPUs / workers) of a GPU: a "
+               "whole one while there are enough, otherwise the actors share the GPUs and their memory")
+    add_autoscaler_config(parser)
+    add_model_paths(parser)
     parser.add_argument("--hf-layer", type=int, default=None, metavar="N",
                         help="hidden layer of hf:<dir> encoders: index into hidden_states, 0 = the input to the first "
                         "transformer layer, -1 = the last layer (default)")
-    parser.add_argument("--address", metavar="ADDR",
-                        help="Ray cluster to join: auto (the one running on this machine, as on a `ray up` head), "
-                        "HOST:6379 or ray://HOST:10001 (default: the cluster named by RAY_ADDRESS, else a private "
-                        "local Ray for this command; a Ray running on this machine is not joined unless named)")
+    add_address(parser)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                         help="utterances per actor call and per progress step")
     parser.add_argument("--retry-errors", action="store_true",
                         help="try again the utterances recorded in the errors tables")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when any utterance has no vector (default: only when a corpus has none)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show Ray's own log lines and workers' output (default: in Ray's session folder)")
+    add_progress(parser)
+    add_verbose(parser)
 
 
 def errors_line(summary: ExtractSummary) -> str:
@@ -105,8 +102,7 @@ def extraction_failures(summary: ExtractSummary, strict: bool) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Run the extraction and print the summary; 0 when done, 1 when extraction failed (see
     :func:`extraction_failures`), 2 on bad input or a store that cannot be written."""
-    models = {key: value for key, value in (("w2v", args.w2v_checkpoint), ("whisper", args.whisper_checkpoint),
-                                            ("bert", args.bert_dir)) if value}
+    models = model_paths(args)
     try:
         feature_sets = parse_feature_sets(args.features)
         if args.hf_layer is not None and not any(name.startswith(HF_PREFIX) for name in feature_sets):
@@ -120,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
                           address=args.address, progress=not args.no_progress, hf_layer=args.hf_layer,
                           capacity=capacity, verbose=args.verbose)
     except (ValueError, FeatureStoreError, OSError) as error:  # OSError: unwritable or full store, store locked
-        print(f"rdlr extract: error: {error}", file=sys.stderr)
-        return 2
+        return fail("extract", error)
     except KeyboardInterrupt:
         print("rdlr extract: interrupted; what finished is in the store, run the same command to resume",
               file=sys.stderr)

@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from rdlr.safe_text import parse_json
+from rdlr.io.safe_text import parse_json
 
 LOCK_FILE = ".lock"
 MIN_FREE_BYTES = 256 * 1024**2  # refuse to start work on a disk with less free space than this
@@ -102,6 +102,18 @@ class Storage:
         """File names directly under a folder (empty when it does not exist)."""
         infos = self.fs.get_file_info(pafs.FileSelector(self.path(*parts), allow_not_found=True))
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.File and not i.base_name.startswith("."))
+
+
+def write_atomically(path: Path, write: Callable[[str], None]) -> None:
+    """Create ``path`` whole or not at all: ``write(tmp)`` writes a hidden temporary file beside it, which is
+    then renamed into place (``os.replace``); the file gets the usual permissions (umask)."""
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        write(str(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class StorageError(OSError):

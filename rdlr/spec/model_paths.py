@@ -16,7 +16,7 @@ from rdlr.features.local_models import require_model_dir, require_model_file, re
 from rdlr.features.registry import HF_PREFIX, store_name
 from rdlr.features.store import FeatureStore
 from rdlr.sweep.inputs import feature_components, resolved_models
-from rdlr.sweep.spec import SpecError, SweepSpec
+from rdlr.spec.core import SpecError, SweepSpec
 
 Check = Callable[[str | Path, str], Path]
 MODEL_CHECKS: dict[str, tuple[Check, str]] = {  # spec model key -> (check, what the model is)

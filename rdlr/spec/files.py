@@ -8,7 +8,7 @@ from importlib import resources as importlib_resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from rdlr.sweep.schema import SpecError
+from rdlr.spec.schema import SpecError
 
 SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"  # the packaged specs in a source checkout
 SWEEPS_PACKAGE = "rdlr.sweeps"  # the same files installed as package data (pyproject maps it to sweeps/)

@@ -16,6 +16,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from rdlr.commands.errors import fail
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import ManifestError, summarize, write_manifest
 from rdlr.corpora.registry import DEMO, MODULES, list_corpora, load_corpus, resolve_name
@@ -93,8 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"warning: {warning.message}", file=sys.stderr)
         out = write_manifest(df, args.out) if args.out is not None else None
     except (ManifestError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail("prepare", error)
     print(summarize(df))
     if out is not None:
         print(f"wrote {len(df)} rows to {out}")

@@ -7,13 +7,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from rdlr.sweep.spec import SpecError, load_spec
-from rdlr.sweep.spec_files import packaged_specs
+from rdlr.commands.errors import fail
+from rdlr.commands.options import add_spec
+from rdlr.spec import SpecError, load_spec
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr plan``."""
-    parser.add_argument("spec", help=f"sweep spec (YAML file, or one of: {', '.join(packaged_specs())})")
+    add_spec(parser)
     parser.add_argument("--data-root", type=Path, default=None,
                         help="read the spec's corpora here for the trials' sizes (default: the sizes the corpora "
                              "document, e.g. the paper's Table 1)")
@@ -30,15 +31,13 @@ def run(args: argparse.Namespace) -> int:
     from rdlr.sweep.plan import build_plan, plan_lines, planning_manifest
 
     if args.node_cpus < 1:
-        print(f"rdlr plan: error: --node-cpus must be >= 1, got {args.node_cpus}", file=sys.stderr)
-        return 2
+        return fail("plan", f"--node-cpus must be >= 1, got {args.node_cpus}")
     try:
         spec = load_spec(args.spec)
         figures = load_figures(args.figures)
         meta, source = planning_manifest(spec, resolve_data_root(args.data_root))
         plan = build_plan(spec, meta, source, figures)
     except (SpecError, FiguresError, ManifestError, SplitError, FileNotFoundError) as error:
-        print(f"rdlr plan: error: {error}", file=sys.stderr)
-        return 2
+        return fail("plan", error)
     print("\n".join(plan_lines(plan, node_cpus=args.node_cpus)))
     return 0

@@ -10,9 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from rdlr.commands.errors import fail
+from rdlr.commands.options import add_all_rows, add_selection
 from rdlr.report.files import PAPER_SELECTION_DIR, given_spec_text, report_input
 from rdlr.report.layout import PROPOSED
-from rdlr.report.selection import DEFAULT_SELECTION, SELECTIONS
+from rdlr.report.selection import DEFAULT_SELECTION
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -24,19 +26,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--out", default="reports", type=Path, help="report folder; writes <out>/<spec_id>/ (default: reports)"
     )
     parser.add_argument("--spec-id", default=None, help="which spec under STORAGE (needed when it holds several)")
-    parser.add_argument(
-        "--selection", choices=list(SELECTIONS), default=None,
-        help="hyperparameter selection: best mean validation UA or the paper's protocol, best mean test UA (written "
-        f"to <out>/<spec_id>/{PAPER_SELECTION_DIR}/); default: the spec's `headline` (table2-paper and table3-paper: "
-        "paper), else validation",
-    )  # fmt: skip
+    add_selection(parser, None, "the spec's `headline` (table2-paper and table3-paper: paper), else validation; "
+                  f"paper's selection is written to <out>/<spec_id>/{PAPER_SELECTION_DIR}/")
     parser.add_argument(
         "--proposed", default=PROPOSED, help=f"method compared with every baseline (default: {PROPOSED})"
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the figures (PNG and PDF)")
-    parser.add_argument("--all-rows", action="store_true",
-                        help="keep the paper's full table layout: rows without results shown as missing "
-                        "(default: left out)")
+    add_all_rows(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
                               plots=not args.no_plots, all_rows=args.all_rows,
                               spec_text=given_spec_text(results))
     except (FileNotFoundError, ValueError) as error:
-        print(f"rdlr report: error: {error}", file=sys.stderr)
-        return 2
+        return fail("report", error)
     print(f"report ({selection} selection): {index}")
     return 0

@@ -1,6 +1,6 @@
-"""The sections of a sweep spec (:class:`rdlr.sweep.spec.SweepSpec`): the data, the table rows per protocol, the
+"""The sections of a sweep spec (:class:`rdlr.spec.core.SweepSpec`): the data, the table rows per protocol, the
 hyperparameter search, one trial's resources, ``hf:`` extraction and experiment tracking. Plain frozen dataclasses,
-read by :mod:`rdlr.sweep.schema`; their values are checked with the whole spec (:mod:`rdlr.sweep.spec`)."""
+read by :mod:`rdlr.spec.schema`; their values are checked with the whole spec (:mod:`rdlr.spec.core`)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ feature sets, the table rows per protocol (Section 3.1: within-single-corpus and
 held-out corpora, the unlabeled corpus for AE (12) and PEL (13), the seeds (Section 3.2: 5), the hyperparameter
 search over each method's own search set (Section 3.2), the training protocol, the resources of one trial, the
 local model paths and, for ``hf:<dir>`` feature sets, the encoder layer. Every section is a frozen dataclass (read
-by :mod:`rdlr.sweep.schema`); an unknown key, an unknown method / corpus / feature set or a bad value raises
+by :mod:`rdlr.spec.schema`); an unknown key, an unknown method / corpus / feature set or a bad value raises
 :class:`SpecError` naming the key and the valid choices.
 
 One spec expands into jobs (:meth:`SweepSpec.jobs`): one per (feature set, protocol, method, held-out corpus), each
@@ -28,10 +28,10 @@ from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, v
 from rdlr.labels import ANY_CORPUS, LabelSet, LabelSetError, label_set
 from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
 from rdlr.report.selection import DEFAULT_SELECTION, SELECTIONS
-from rdlr.sweep.schema import SPEC_KEY, SchemaError, SpecError, build, plain
-from rdlr.sweep.spec_files import resolve_spec_path
-from rdlr.sweep.spec_sections import DataSpec, HFSpec, ProtocolsSpec, ResourcesSpec, SearchSpec, TrackingSpec
-from rdlr.sweep.spec_yaml import read_spec_document
+from rdlr.spec.schema import SPEC_KEY, SchemaError, SpecError, build, plain
+from rdlr.spec.files import resolve_spec_path
+from rdlr.spec.sections import DataSpec, HFSpec, ProtocolsSpec, ResourcesSpec, SearchSpec, TrackingSpec
+from rdlr.spec.strict_yaml import read_spec_document
 
 DATA_SOURCES: tuple[str, ...] = ("demo", "real", "manifests")
 LOADERS: tuple[str, ...] = tuple(LOADER_MODULES)  # the corpus registry's loaders

@@ -5,8 +5,8 @@
   value as nothing and ``yes`` as true, so such an id is an error that quotes what was written and says to quote it
   (``id: "007"``). Ids that YAML reads as text anyway (``1e3``, ``NA``) are used as written.
 
-Size, nesting and alias expansion are bounded (:mod:`rdlr.safe_text`). Non-finite numbers and seed ranges are checked with the rest of the spec (:mod:`rdlr.sweep.schema`,
-:mod:`rdlr.sweep.spec`).
+Size, nesting and alias expansion are bounded (:mod:`rdlr.io.safe_text`). Non-finite numbers and seed ranges are checked with the rest of the spec (:mod:`rdlr.spec.schema`,
+:mod:`rdlr.spec.core`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, ScalarNode
 
-from rdlr.safe_text import DocumentError, check_yaml, parse_yaml, read_bytes
+from rdlr.io.safe_text import DocumentError, check_yaml, parse_yaml, read_bytes
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -53,7 +53,7 @@ class SpecFileError(ValueError):
 
 def read_spec_document(path: Path) -> Any:
     """The parsed YAML of the spec file ``path``: duplicate keys and a spec id that is not text are errors, and so
-    is a file beyond the bounds of :mod:`rdlr.safe_text` (size, nesting, alias expansion)."""
+    is a file beyond the bounds of :mod:`rdlr.io.safe_text` (size, nesting, alias expansion)."""
     try:
         text = check_yaml(read_bytes(path), str(path))
         raw = parse_yaml(text, str(path), loader=StrictLoader)

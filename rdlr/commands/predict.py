@@ -1,0 +1,64 @@
+"""``rdlr predict MODEL_DIR INPUT ...``: the emotion of audio files, folders or manifests with a model folder
+(:mod:`rdlr.models.predictor`).
+
+::
+
+    rdlr predict model/ clip.wav recordings/ more.csv --out predictions.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rdlr.commands.errors import fail
+from rdlr.commands.options import add_device, add_progress, local_device
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``rdlr predict``."""
+    parser.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder (rdlr train / rdlr export)")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="audio files, folders (searched recursively) or manifest CSVs")
+    parser.add_argument("--out", type=Path, default=None, metavar="CSV",
+                        help="predictions CSV to write (default: print it), probabilities to 6 decimals; "
+                             "checked writable before any audio is read. Cells starting with = + - @ tab or CR get a leading ' so spreadsheets do "
+                             "not evaluate them")
+    parser.add_argument("--batch-size", type=int, default=16, help="files per extraction batch (default 16)")
+    add_device(parser, "extractors and the model")
+    add_progress(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predict every input, write or print the table, summarise the labels on stderr."""
+    from rdlr.io.safe_csv import to_safe_csv, write_safe_csv
+    from rdlr.io.storage import check_writable
+    from rdlr.corpora import ManifestError
+    from rdlr.models.folder import ModelFolderError
+    from rdlr.models.predictor import load_model
+
+    started = time.perf_counter()
+    try:
+        if args.out is not None:
+            check_writable(args.out.expanduser().resolve().parent, what="--out folder")
+        model = load_model(args.model, device=local_device(args.device))
+        frame = model.predict(args.inputs, batch_size=args.batch_size, progress=not args.no_progress)
+    except (ManifestError, ModelFolderError, ValueError, OSError) as error:
+        return fail("predict", error)
+    failed = frame["error"] != ""
+    if args.out is None:
+        to_safe_csv(frame, sys.stdout)
+    else:
+        write_safe_csv(frame, args.out)
+    counts = frame.loc[~failed, "label"].value_counts()
+    summary = ", ".join(f"{name} {int(counts.get(name, 0))}" for name in model.classes)
+    print(f"predicted {int((~failed).sum())} of {len(frame)} inputs ({summary}); {int(failed.sum())} could not "
+          f"be read{'' if args.out is None else f'; wrote {args.out}'} ({time.perf_counter() - started:.1f}s)",
+          file=sys.stderr)
+    for reason in frame.loc[failed, "error"].head(5):
+        print(f"  {reason}", file=sys.stderr)
+    return 0 if (~failed).any() else 1
+
+
