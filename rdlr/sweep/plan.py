@@ -124,7 +124,8 @@ def planning_manifest(spec: SweepSpec, data_root: Path | None,
     if spec.data.source != "real":
         raise SpecError("data.manifests: the plan reads the manifests for the trials' sizes; give --data-root")
     try:
-        frames = [shaped_manifest(source.loader, name) for name, source in spec.data.corpora.items()]
+        frames = [shaped_manifest(source.loader, name, labels=spec.label_set())
+                  for name, source in spec.data.corpora.items()]
     except ShapeError as error:
         raise SpecError(f"data.corpora: {error}") from None
     return pd.concat(frames, ignore_index=True), "the documented corpus sizes (paper Table 1, Section 3.1)"

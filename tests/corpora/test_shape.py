@@ -10,12 +10,12 @@ from rdlr.labels import CLASSES, label_set
 
 
 def test_paper_corpora_have_table_1_counts_and_their_split_structure() -> None:
-    cre = shaped_manifest("cremad", "CRE")  # every documented emotion; the paper's four are Table 1's counts
-    assert len(cre) == 7_441 and cre["speaker"].nunique() == 91
-    assert cre["label"].value_counts().to_dict() == {"happy": 1271, "sad": 1270, "angry": 1271, "neutral": 1087,
-                                                     "disgust": 1271, "fear": 1271}
-    assert len(label_set().apply(cre).meta) == 4_899
-    iem = label_set().apply(shaped_manifest("iemocap", "IEM")).meta  # excited merged into happy (paper4)
+    cre = shaped_manifest("cremad", "CRE")  # the paper's four classes (paper4) by default: Table 1's counts
+    assert len(cre) == 4_899 and cre["speaker"].nunique() == 91
+    assert cre["label"].value_counts().to_dict() == {"happy": 1271, "sad": 1270, "angry": 1271, "neutral": 1087}
+    six = shaped_manifest("cremad", "CRE", labels=label_set(["neutral", "happy", "sad", "angry", "fear", "disgust"]))
+    assert len(six) == 7_441 and six["label"].value_counts()["fear"] == 1271
+    iem = shaped_manifest("iemocap", "IEM")  # excited merged into happy (paper4)
     assert iem["label"].value_counts().to_dict() == {"neutral": 1708, "happy": 1636, "angry": 1103, "sad": 1084}
     iem, imp = shaped_manifest("iemocap", "IEM"), shaped_manifest("msp_improv", "IMP")
     assert iem.groupby("session")["speaker"].nunique().tolist() == [2] * 5
@@ -33,7 +33,7 @@ def test_shapes_take_the_paper_splits_and_unknown_counts_are_an_error() -> None:
     with pytest.raises(ShapeError, match="documents no utterance counts; .*--data-root"):
         shaped_manifest("csv", "MYCORPUS")
     esd = shaped_manifest("esd", "ESD-en")  # ESD ReadMe: 10 speakers per language, 350 utterances per emotion
-    assert esd["label"].value_counts().to_dict() == {name: 3_500 for name in (*CLASSES, "surprise")}
+    assert esd["label"].value_counts().to_dict() == {name: 3_500 for name in CLASSES}
     assert esd["speaker"].nunique() == 10
     with pytest.raises(ShapeError, match="unknown loader 'nosuch'"):
         shaped_manifest("nosuch", "X")
