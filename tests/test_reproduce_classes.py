@@ -27,7 +27,7 @@ SPEC = {
     "unlabeled": "U",
     "labels": SIX,
     "label_map": {"*": {"calm": "neutral"}},
-    "protocols": {"out_of_corpus": ["ce", "rd_cww"]},
+    "protocols": {"out_of_corpus": ["ce", "cww_rd"]},
     "seeds": [0],
     "search": {"configs": 1, "space": {"batch_size": [8]}},
     "training": {"max_epochs": 1},
