@@ -119,7 +119,7 @@ def test_seven_emodb_emotions_train_well_above_chance_and_predict_seven_columns(
     card = json.loads((model / CARD_FILE).read_text())
     out = capsys.readouterr().out
     assert card["classes"] == list(SEVEN) and f"; classes {', '.join(SEVEN)}; seed 0" in out
-    assert card["hparams"] == {"batch_size": 32}  # ce uses M only
+    assert set(card["hparams"]) == {"batch_size"}  # ce uses M only
     assert card["metrics"]["val_ua"] > 2 / 7  # at least twice chance (1/7)
     assert [key.split("/", 1)[1] for key in card["metrics"] if key.startswith("val_recall/")] == list(SEVEN)
     assert main(["predict", str(model), str(emodb_seven), "--out", str(tmp_path / "p.csv"), "--no-progress"]) == 0
