@@ -31,10 +31,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_progress(parser)
 
 
+def check_out(path: Path) -> None:
+    """Raise ``OSError`` (one line naming ``path``) unless the predictions file can be written: its folder exists
+    or can be created, can be written and has room."""
+    from rdlr.io.storage import check_writable
+
+    try:
+        check_writable(path.expanduser().resolve().parent, what=f"--out {path}: folder")
+    except OSError as error:
+        raise OSError(f"{error}; choose another --out") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Predict every input, write or print the table, summarise the labels on stderr."""
     from rdlr.io.safe_csv import to_safe_csv, write_safe_csv
-    from rdlr.io.storage import check_writable
     from rdlr.corpora import ManifestError
     from rdlr.models.folder import ModelFolderError
     from rdlr.models.predictor import load_model
@@ -42,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         if args.out is not None:
-            check_writable(args.out.expanduser().resolve().parent, what="--out folder")
+            check_out(args.out)
         model = load_model(args.model, device=local_device(args.device))
         frame = model.predict(args.inputs, batch_size=args.batch_size, progress=not args.no_progress)
     except (ManifestError, ModelFolderError, ValueError, OSError) as error:
