@@ -10,8 +10,8 @@
    ``git worktree add /tmp/before 4a3bfa1``: one Tune trial per seed).
 2. **A paper-size trial's fixed costs** (``--fixed-costs``, no Ray): the roles (Section 3.1), the trial data and
    the prepared, z-normalised rows of an out-of-corpus split with POD held out on a table of the paper's sizes
-   (``scale_data.py``, 1,582 dims), which one trial per seed paid for every model (twice for LR / self-KD: stage 1
-   and stage 2 each prepared the rows) and a worker now pays once.
+   (``support/scale_data.py``, 1,582 dims), which one trial per seed paid for every model (twice for LR / self-KD:
+   stage 1 and stage 2 each prepared the rows) and a worker now pays once.
 3. **The demo** (``--demo``): ``rdlr reproduce --demo`` timed end to end (corpora, IS10 extraction, sweep, report)
    for each checkout, each into a fresh storage folder, and its results rows compared with the first checkout's
    (or with ``--same-rows-as results.csv`` of an earlier run): every column but the per-run ones must be equal.
@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from checkout_runs import checkout_env, child_figures  # benchmarks/ is on the path: the scripts run from there
+from support.checkout_runs import checkout_env, child_figures  # benchmarks/ is on the path: the scripts run from there
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -102,8 +102,7 @@ def fixed_costs(repeats: int = 2) -> dict[str, float]:
     import numpy as np
     import torch
 
-    sys.path.insert(0, str(HERE))
-    from scale_data import paper_manifest
+    from support.scale_data import paper_manifest
 
     from rdlr.corpora import assign_roles
     from rdlr.train import TrialData

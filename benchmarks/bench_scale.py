@@ -1,13 +1,14 @@
 """Paper-scale rehearsal: what one full-size trial costs, and what the full Tables 2 and 3 cost.
 
 Draws feature tables of exactly the paper's sizes (CRE 4,899 · IEM 5,531 · IMP 7,798 · POD 46,161 labeled, LIB
-28,539 unlabeled; speakers, sessions and POD partitions shaped for the splits of Section 3.1: scale_data.py), then
+28,539 unlabeled; speakers, sessions and POD partitions shaped for the splits of Section 3.1:
+support/scale_data.py), then
 
 1. runs real trials through ``rdlr.train.run_trial`` (out-of-corpus, POD held out), each in its own process, for
    CE, CWW + † and RDLR + CWW + † (with its stage 1), at batch 1024 and 4096, with 1,582 and 2,862 dimensions:
    seconds per epoch, epochs to early stop, seconds per trial, peak RSS (and the trial's own share of it against
    the rows it uses), plus one CE case with per-epoch test evaluation switched on (the old default);
-2. compares the trainer's samples/s with a bare PyTorch loop of the same shapes (scale_runs.py);
+2. compares the trainer's samples/s with a bare PyTorch loop of the same shapes (support/scale_runs.py);
 3. runs one small Ray Tune sweep (``rdlr.sweep.driver.run_sweep``) of the same trials: driver set-up time,
    object-store bytes, each trial's time inside Ray against the sweep's wall time (Ray's overhead), worker peak RSS;
 4. writes the per-case rates as JSON (what ``rdlr plan --figures`` reads; ``--install`` copies it to
@@ -183,7 +184,7 @@ def main() -> int:
     parser.add_argument("--child", nargs=2, metavar=("KIND", "JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        import scale_runs
+        from support import scale_runs
 
         print(json.dumps(getattr(scale_runs, f"{args.child[0]}_case")(json.loads(args.child[1]))))
         return 0
@@ -195,7 +196,7 @@ def main() -> int:
             parser.error("--merge-only needs --gpu-figures")
         return merge_into_figures(args, "gpu", lambda folder: gpu_section(args.gpu_figures))
     if args.sweep_only:
-        from scale_sweep import run_sweep_case
+        from support.scale_sweep import run_sweep_case
 
         return merge_into_figures(args, "ray", lambda folder: run_sweep_case(folder, args.quick, args.threads))
     started = time.monotonic()
@@ -211,7 +212,7 @@ def main() -> int:
 
 
 def draw_tables(folder: Path, quick: bool) -> None:
-    from scale_data import write_tables
+    from support.scale_data import write_tables
 
     started = time.monotonic()
     dims = [1582] if quick else [1582, 2862]
@@ -315,7 +316,7 @@ def _install(args: argparse.Namespace) -> None:
 def rehearse_cpu(args: argparse.Namespace, folder: Path) -> None:
     """The trial cases, the trainer against the bare loop and the Ray Tune sweep on this machine's CPUs; then the
     projections of the full tables."""
-    from scale_sweep import run_sweep_case
+    from support.scale_sweep import run_sweep_case
 
     gpu = gpu_section(args.gpu_figures) if args.gpu_figures else _packaged_gpu()
     draw_tables(folder, args.quick)

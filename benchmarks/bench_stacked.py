@@ -1,7 +1,7 @@
 """Stacked copies vs separate trials: samples/s of K seeds of one job trained as one batched network
-(stacked_copies.py beside this file, both formulations: vmap and bmm) against the same K trials trained one after
+(support/stacked_copies.py, both formulations: vmap and bmm) against the same K trials trained one after
 another by the trainer's own epoch (rdlr.train.loop), at paper scale (17,000 training rows, the out-of-corpus
-trial). The figures of issue 11 (H200) and why the trainer does not stack copies: stacked_copies.py's docstring.
+trial). The figures of issue 11 (H200) and why the trainer does not stack copies: support/stacked_copies.py's docstring.
 
 Cases: D ∈ {1582, 2862} · M ∈ {1024, 4096} · CE (method ``ce``: CE + class weights) and CE + AE (method ``ae``:
 + AE (12) on M' = 32 unlabeled rows per step) · K ∈ {1, 4, 8, 16} (and 32 on CUDA). Each measurement is 1 warm-up
@@ -38,7 +38,7 @@ from rdlr.methods import get_method  # noqa: E402
 from rdlr.models.folder import write_atomically  # noqa: E402
 from rdlr.train import PreparedRows, TrainConfig, TrialData  # noqa: E402
 from rdlr.train.loop import _build_training, _train_epoch, _Training  # noqa: E402
-from stacked_copies import FORMULATIONS, StackedNetworks, StackedTraining, init_copies, train_epoch  # noqa: E402
+from support.stacked_copies import FORMULATIONS, StackedNetworks, StackedTraining, init_copies, train_epoch  # noqa: E402
 
 MIB = 1024**2
 LOSSES = {"ce": "ce", "ce+ae": "ae"}  # loss name -> method id (both with the class weights of (5), as in Table 2)

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from checkout_runs import checkout_env, child_figures  # benchmarks/ is on the path: the scripts run from there
+from support.checkout_runs import checkout_env, child_figures  # benchmarks/ is on the path: the scripts run from there
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -1,4 +1,5 @@
-"""Shared fixtures: one small Ray instance for the whole session, paths to offline data."""
+"""Shared fixtures: one small Ray instance for the whole session, paths to offline data; the ``slow`` marker on
+every test that uses that Ray."""
 
 from __future__ import annotations
 
@@ -13,6 +14,17 @@ EMODB_ROOT = REPO_ROOT.parent / "shared" / "corpora" / "emodb"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+RAY_FIXTURE = "ray_session"  # the fixture below
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that needs the session's Ray, directly or through another fixture, so that the fast
+    lane (``pytest -m "not slow"``) never starts Ray. Tests that start a subprocess, a Ray of their own or train for
+    more than a few seconds carry the marker in their module (``pytestmark``) or on the test."""
+    for item in items:
+        if RAY_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -82,6 +82,7 @@ def test_no_command_prints_the_help(capsys):
     assert "usage: rdlr" in err and "reproduce" in err and "predict" in err
 
 
+@pytest.mark.slow
 def test_top_level_help_imports_neither_torch_nor_ray():
     probe = (
         "import runpy, sys\n"

@@ -14,10 +14,10 @@ import math
 import pytest
 import torch
 
-from loss_checks import DTYPES, SEEDS, C, M, check_gradients, check_value, random_batch, tolerance
+from tests.helpers.loss_checks import DTYPES, SEEDS, C, M, check_gradients, check_value, random_batch, tolerance
 from rdlr import losses as L
 from rdlr.targets import label_smoothing
-from slow_reference import slow_cos
+from tests.helpers.slow_reference import slow_cos
 
 
 # ------------------------------------------------------------------------------------------- slow loops

@@ -11,7 +11,7 @@ import yaml
 
 from rdlr.cli import build_parser
 from rdlr.sweep.files import SweepFiles
-from tone_corpus import write_corpus
+from tests.helpers.tone_corpus import write_corpus
 
 
 SPEC = {

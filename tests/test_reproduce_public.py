@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from public_trees import (
+from tests.helpers.public_trees import (
     emovo_files,
     esd_files,
     ravdess_files,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rdlr import targets as T
-from slow_reference import slow_argmax
+from tests.helpers.slow_reference import slow_argmax
 
 DTYPES = [torch.float32, torch.float64]
 SEEDS = [0, 1, 2]

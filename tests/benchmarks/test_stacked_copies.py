@@ -1,6 +1,7 @@
-"""Stacked copies (benchmarks/stacked_copies.py, the experiment of benchmarks/bench_stacked.py) against the trainer's own epochs: with dropout off, the same initial weights
-and the same minibatch order, K = 3 copies trained as one batched network equal 3 trials trained one after another
-by rdlr.train.loop, to 1e-5 in weights and logits, for CE (+ LS, class weights) and CE + AE (12).
+"""Stacked copies (benchmarks/support/stacked_copies.py, the experiment of benchmarks/bench_stacked.py) against the
+trainer's own epochs: with dropout off, the same initial weights and the same minibatch order, K = 3 copies trained
+as one batched network equal 3 trials trained one after another by rdlr.train.loop, to 1e-5 in weights and logits,
+for CE (+ LS, class weights) and CE + AE (12).
 
 Both sides train in float64: in float32 a batched and a single matrix product may round differently, and Adam turns
 a gradient that is rounding noise (|g| ≫ eps, sign flipped) into a step of ±lr, so float32 equality would depend on
@@ -8,21 +9,16 @@ the BLAS; float64 leaves the check to the algorithm (mixed gradients or crossed 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from benchmarks.support.stacked_copies import StackedNetworks, StackedTraining, init_copies, train_stacked
 from rdlr.methods import get_method
 from rdlr.model import Decoder, EmotionClassifier
 from rdlr.train import PreparedRows, TrainConfig, TrialData
 from rdlr.train.loop import _build_training, _train_epoch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from stacked_copies import StackedNetworks, StackedTraining, init_copies, train_stacked  # noqa: E402
 
 SEEDS = (3, 4, 5)
 EPOCHS = 2
@@ -121,6 +117,7 @@ def trained(request, data):
     return method_id, hparams, _separate(data, method_id, hparams)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("formulation", ["vmap", "bmm"])
 def test_stacked_copies_equal_separate_trials(trained, formulation):
     method_id, hparams, runs = trained
@@ -139,6 +136,7 @@ def test_stacked_copies_equal_separate_trials(trained, formulation):
             Decoder(1024, DIM).load_state_dict(networks.decoder_state(k))
 
 
+@pytest.mark.slow
 def test_the_tolerance_tells_copies_apart(trained):
     """The check can fail: the trials differ from each other by far more than the tolerance, so a copy trained on
     another copy's minibatch order (here: copy 1 given copy 0's seed for its generator) does not pass."""

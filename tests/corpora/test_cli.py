@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from public_trees import savee_files, write_tree
+from tests.helpers.public_trees import savee_files, write_tree
 
 from rdlr.corpora import read_manifest, write_manifest
 from rdlr.commands.prepare import configure_parser, run

@@ -193,6 +193,7 @@ def _unweighted_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.nd
     return float(np.mean([np.mean(predicted[test_y == c] == c) for c in np.unique(test_y)]))
 
 
+@pytest.mark.slow
 def test_emotion_is_learnable_within_and_across_corpora(tmp_path: Path) -> None:
     """Above chance (25 %) within a corpus and from three corpora to the fourth; lower across corpora.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from public_trees import emovo_files, write_tree
+from tests.helpers.public_trees import emovo_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.emovo import load

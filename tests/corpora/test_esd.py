@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from public_trees import esd_files, write_tree
+from tests.helpers.public_trees import esd_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.esd import load, partition_of

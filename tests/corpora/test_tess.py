@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from public_trees import tess_files, write_tree
+from tests.helpers.public_trees import tess_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError

@@ -8,7 +8,7 @@ Kill points (each run in its own process, on the session's Ray):
 3. from inside, during the final compaction: the merged part is written, the old parts are not yet deleted.
 
 A last run in this process finds nothing to extract, breaks the dead run's lock and finishes the compaction.
-The sweep's counterpart is the ``resumed`` fixture of tests/sweep/test_sweep_driver.py (killed twice, resumed).
+The sweep's counterpart is the ``resumed`` fixture of tests/sweep/test_driver.py (killed twice, resumed).
 """
 
 from __future__ import annotations
@@ -44,11 +44,9 @@ BATCH_SECONDS = 0.5  # each batch takes this long, so the driver always stores a
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 RUN = """
-import sys
 import pandas as pd
 import ray
-sys.path.insert(0, {tests!r})
-from test_extract_faults import install_fault, register
+from tests.features.test_extract_faults import install_fault, register
 ray.init(address={address!r}, log_to_driver=False)
 register({control!r})
 install_fault({fault!r})
@@ -181,7 +179,7 @@ def killed_three_times(ray_session: Any, tmp_path_factory: pytest.TempPathFactor
     address = ray_session.get_runtime_context().gcs_address
 
     def start(fault: str) -> subprocess.Popen:
-        code = RUN.format(tests=str(Path(__file__).parent), address=address, control=str(control), fault=fault,
+        code = RUN.format(address=address, control=str(control), fault=fault,
                           manifest=str(manifest), store=str(store), batch=BATCH)
         return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})

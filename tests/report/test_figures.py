@@ -22,7 +22,7 @@ from rdlr.report.figure_style import MIN_FONT_PT, PNG_DPI, WIDTHS_IN, figure_sty
 from rdlr.report.layout import AVG, load_paper_results, method_label, order_corpora, paper_lookup, table2_rows
 from rdlr.report.plots import confusion_grid, count_text, draw_confusions, draw_ua, draw_ua_heatmap
 from rdlr.report.selection import selected_trials
-from tests.report.test_report import CORPORA, make_results
+from tests.report.test_tables import CORPORA, make_results
 
 PROPOSED = "rdlr_cww_dagger"
 SIZES = tuple(WIDTHS_IN)
@@ -71,6 +71,7 @@ def pdf_size_in(data: bytes) -> tuple[float, float]:
     return float(box[1]) / 72.0, float(box[2]) / 72.0
 
 
+@pytest.mark.slow
 def test_every_figure_is_a_300_dpi_png_and_a_pdf_at_both_print_sizes(tmp_path: Path) -> None:
     two_corpora = is10_pair().query("held_out in @CORPORA[:2]")  # small: the figures are written, not inspected
     index = render_report(two_corpora, tmp_path)

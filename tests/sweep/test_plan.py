@@ -186,6 +186,7 @@ def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
     assert len(lines) == len(small.jobs()) and all("M 4096: 1" in line for line in lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", packaged_specs())
 def test_every_packaged_spec_plans_without_data(spec, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no corpora, no data root: the loaders' documented counts shape the manifests

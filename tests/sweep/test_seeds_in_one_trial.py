@@ -14,7 +14,7 @@ from rdlr.results import read_results, trial_key
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import ROWS_DIR, SweepFiles
 from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SweepSpec
-from synthetic import synthetic_table
+from tests.helpers.synthetic import synthetic_table
 
 PER_RUN = ["wall_time_s", "cpu_time_s", "trial_id", "node", "host"]  # differ between any two runs
 SEEDS = [0, 1, 2]

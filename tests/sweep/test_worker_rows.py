@@ -10,7 +10,7 @@ import torch
 from rdlr.sweep import worker_rows
 from rdlr.sweep.worker_rows import CACHED_TABLES, SplitKey, fresh_trial_data, split_rows
 from rdlr.train.data import prepare
-from synthetic import synthetic_table
+from tests.helpers.synthetic import synthetic_table
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from rdlr.metrics import macro_f1, per_class_recall, unweighted_accuracy, weight
 from rdlr.model import EmotionClassifier
 from rdlr.train.data import prepare
 from rdlr.train.evaluate import corpus_uas, predict_logits, role_metrics, val_test_metrics
-from synthetic import synthetic_trial_data
+from tests.helpers.synthetic import synthetic_trial_data
 
 
 class ClassSignalReader(nn.Module):

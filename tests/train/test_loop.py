@@ -8,7 +8,7 @@ import torch
 import pytest
 
 from rdlr.train import TrainConfig, TrialData, run_trial
-from synthetic import out_of_corpus_roles, synthetic_table, synthetic_trial_data
+from tests.helpers.synthetic import out_of_corpus_roles, synthetic_table, synthetic_trial_data
 
 FAST = TrainConfig(max_epochs=40)
 SMALL_BATCH = {"batch_size": 64}
@@ -24,12 +24,14 @@ def ce_result(data):
     return run_trial(data, "ce", SMALL_BATCH, seed=0, config=FAST)
 
 
+@pytest.mark.slow
 def test_trial_learns_well_above_chance(ce_result):
     assert ce_result.final["test_ua"] > 0.6  # chance is 0.25
     assert set(ce_result.final) >= {"val_ua", "val_ua/A", "test_ua/D", "test_wa", "confusion", "epochs"}
     assert np.asarray(ce_result.final["confusion"]).sum() == 240
 
 
+@pytest.mark.slow
 def test_early_stopping_and_scheduler_fire(ce_result):
     final, history = ce_result.final, ce_result.history
     assert final["epochs"] < FAST.max_epochs
@@ -50,6 +52,7 @@ def test_cww_weights_change_across_epochs(data, split):
     assert np.allclose(weights.mean(axis=1), 1.0)
 
 
+@pytest.mark.slow
 def test_same_seed_same_trial_and_other_seed_differs(data):
     config = TrainConfig(max_epochs=2)
     runs = [run_trial(data, "rd_cww_dagger", SMALL_BATCH, seed, config) for seed in (3, 3, 4)]
@@ -64,6 +67,7 @@ def test_pel_without_unlabeled_data_is_a_clear_error():
         run_trial(data, "cww_pel", SMALL_BATCH, 0, TrainConfig(max_epochs=1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ce", "cww_dagger"])
 def test_test_rows_evaluated_once_at_the_end_equal_the_per_epoch_path(method):
     """The default evaluates the test rows once, with the kept best-epoch weights; the opt-in per-epoch path

@@ -16,7 +16,7 @@ from rdlr.targets import label_smoothing, one_hot
 from rdlr.train import PreparedRows, TrainConfig
 from rdlr.train.loop import _build_training
 from rdlr.train.objective import Objective, training_targets
-from synthetic import synthetic_trial_data
+from tests.helpers.synthetic import synthetic_trial_data
 
 
 def test_soft_targets_follow_votes_and_self_kd_follows_stage1():

@@ -4,11 +4,12 @@ stage 2 on one copy) equal models trained on rows of their own, and training lea
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from rdlr.train import PreparedRows, TrainConfig, run_trial
 from rdlr.train.data import prepare
-from synthetic import synthetic_trial_data
+from tests.helpers.synthetic import synthetic_trial_data
 
 CONFIG = TrainConfig(max_epochs=2)
 HPARAMS = {"batch_size": 32, "gamma": 0.5, "lambda_w": 2, "lambda_ae": 0.01}
@@ -19,6 +20,7 @@ def small_data():
     return synthetic_trial_data(rows_per_corpus=40, dim=16, unlabeled=16)
 
 
+@pytest.mark.slow
 def test_seeds_on_shared_rows_train_the_models_of_seeds_on_their_own_rows():
     shared = PreparedRows(small_data())
     for method in ("lr", "cww_dagger"):  # a stage-1 model + stage 2; AE (12) + PEL (13) drawing unlabeled rows

@@ -9,7 +9,7 @@ import torch
 
 from rdlr.train import TrainConfig, run_trial
 from rdlr.train.schedule import PlateauDrop
-from synthetic import synthetic_trial_data
+from tests.helpers.synthetic import synthetic_trial_data
 
 
 def design_rates(val_uas: list[float], lr: float, patience: int = 2, factor: float = 0.1) -> list[float]:
@@ -47,6 +47,7 @@ def test_the_rate_drops_after_two_epochs_without_improvement():
     assert proxy_rates == pytest.approx([100 * rate for rate in expected], rel=1e-12)  # every group drops
 
 
+@pytest.mark.slow
 def test_a_trial_drops_its_rate_where_the_rule_says():
     data = synthetic_trial_data(rows_per_corpus=40)
     config = TrainConfig(max_epochs=16, patience=12)  # a long plateau: several drops before early stopping

@@ -12,7 +12,7 @@ from rdlr.methods import get_method
 from rdlr.targets import label_smoothing, one_hot
 from rdlr.train import TrainConfig, TrialData, run_trial
 from rdlr.train.stage1 import Stage1Cache
-from synthetic import synthetic_trial_data
+from tests.helpers.synthetic import synthetic_trial_data
 
 SMALL_BATCH = {"batch_size": 64}
 
@@ -22,6 +22,7 @@ def data() -> TrialData:
     return synthetic_trial_data()
 
 
+@pytest.mark.slow
 def test_lr_smooths_exactly_the_misclassified_training_samples(data, tmp_path):
     gamma = 0.4
     result = run_trial(data, "ls_lr", {**SMALL_BATCH, "gamma": gamma}, 0, TrainConfig(max_epochs=3), str(tmp_path))
@@ -33,6 +34,7 @@ def test_lr_smooths_exactly_the_misclassified_training_samples(data, tmp_path):
     np.testing.assert_allclose(result.train_targets, expected.numpy(), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_stage1_logits_are_cached_and_reused_across_gammas(data, tmp_path):
     config = TrainConfig(max_epochs=2)
     first = run_trial(data, "lr", {**SMALL_BATCH, "gamma": 0.2}, 0, config, str(tmp_path))

@@ -11,7 +11,7 @@ import torch
 from rdlr.methods import get_method
 from rdlr.train import TrainConfig, run_trial
 from rdlr.train.stage1 import Stage1Cache
-from synthetic import synthetic_trial_data
+from tests.helpers.synthetic import synthetic_trial_data
 
 KEY = "0123456789abcdef01234567"
 

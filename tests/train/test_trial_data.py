@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rdlr.train.data import TrialData, prepare
-from synthetic import out_of_corpus_roles, synthetic_table, synthetic_trial_data
+from tests.helpers.synthetic import out_of_corpus_roles, synthetic_table, synthetic_trial_data
 
 
 def test_trial_data_rejects_missing_roles_and_unknown_roles():

@@ -25,10 +25,9 @@ from rdlr.sweep.files import RESOLVED_KEY, SweepFiles
 from rdlr.sweep.resources import jobs_at_once, plan_resources, trials_per_job
 from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
 from rdlr.sweep.trial import split_config
-from synthetic import synthetic_table as shared_synthetic_table
+from tests.helpers.synthetic import synthetic_table as shared_synthetic_table
 
-TESTS_DIR = Path(__file__).resolve().parent
-REPO_ROOT = TESTS_DIR.parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SPEC_ID = "007"  # YAML and pandas would read it as the number 7: it must stay text through results.csv and resume
 SPEC_RAW: dict[str, Any] = {
     "id": SPEC_ID,
@@ -45,7 +44,7 @@ PLANNED = 3 * 2 * 2  # 3 jobs (within ce, ce, lr on CRE-demo) × 2 configuration
 
 
 def synthetic_table() -> tuple[np.ndarray, pd.DataFrame]:
-    """The suite's synthetic features (tests/synthetic.py), small, with the demo corpora's names."""
+    """The suite's synthetic features (tests/helpers/synthetic.py), small, with the demo corpora's names."""
     return shared_synthetic_table(rows_per_corpus=48, dim=12, unlabeled=24, corpora=DEMO_LABELED,
                                   unlabeled_corpus=DEMO_UNLABELED, speakers=6)
 
@@ -55,9 +54,8 @@ def spec() -> SweepSpec:
 
 
 SUBPROCESS = """
-import sys, ray
-sys.path[:0] = [{tests!r}, {suite!r}]
-from test_sweep_driver import spec, synthetic_table
+import ray
+from tests.sweep.test_driver import spec, synthetic_table
 from rdlr.sweep.driver import run_sweep
 ray.init(address={address!r}, log_to_driver=False)
 run_sweep(spec(), {{"is10": synthetic_table()}}, {storage!r})
@@ -84,7 +82,7 @@ def resumed(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
     storage = tmp_path_factory.mktemp("sweep") / "runs"
     files = SweepFiles(storage, SPEC_ID)
     address = ray_session.get_runtime_context().gcs_address
-    code = SUBPROCESS.format(tests=str(TESTS_DIR), suite=str(TESTS_DIR.parent), address=address, storage=str(storage))
+    code = SUBPROCESS.format(address=address, storage=str(storage))
     kills, stderr = [], ""
     for more in (3, 2):  # killed after 3 finished trials, resumed and killed again 2 trials later
         target = len(files.dir.list("trials")) + more

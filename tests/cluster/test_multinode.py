@@ -31,17 +31,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from tone_corpus import write_corpus
+from tests.helpers.tone_corpus import write_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RAY_CLI = Path(sys.executable).with_name("ray")
 HEAD_TYPE = "ray.head.default"  # the fake provider tags its head with this type
 OBJECT_STORE = 150 * 1024**2
 START_TIMEOUT_S = 90
 RUN_TIMEOUT_S = 400
 
-pytestmark = pytest.mark.skipif(not RAY_CLI.is_file() or sys.platform == "win32",
-                                reason="needs the `ray` CLI beside the interpreter and a POSIX process model")
+pytestmark = [
+    pytest.mark.slow,  # every test uses the fake cluster: `ray start` and the autoscaler's processes
+    pytest.mark.skipif(not RAY_CLI.is_file() or sys.platform == "win32",
+                       reason="needs the `ray` CLI beside the interpreter and a POSIX process model"),
+]
 
 SPEC = {
     "id": "multinode",

@@ -10,7 +10,7 @@ import rdlr
 from rdlr.labels import CLASSES
 from rdlr.models.card import README_FILE, parse_front_matter
 from rdlr.models.folder import CARD_FILE, WEIGHTS_FILE
-from tests.models.test_models_folder import make_model
+from tests.models.test_folder import make_model
 
 
 def test_the_card_front_matter_parses_as_yaml_with_the_model_hub_keys(tmp_path):

@@ -22,7 +22,7 @@ from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.recovery import SweepStorageError, describe_fault, fault_in_text, storage_fault, torn_state
 from rdlr.spec.core import DEMO_UNLABELED, SweepSpec
-from test_sweep_driver import synthetic_table
+from tests.sweep.test_driver import synthetic_table
 
 SPEC_ID = "faults"
 SPEC = SweepSpec.from_dict({

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from rdlr.spec.core import SweepSpec
-from scale_data import read_table
+from .scale_data import read_table
 
 CORPORA = {"CRE": "cremad", "IEM": "iemocap", "IMP": "msp_improv", "POD": "msp_podcast", "LIB": "librispeech"}
 FIXED = {"lambda_w": [2], "lambda_ae": [0.01], "lambda_rd": [0.01], "gamma": [0.5]}  # batch size is the search

@@ -14,7 +14,7 @@ from rdlr.sweep.resolved import with_tracking
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
 from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SpecError, SweepSpec, TrackingSpec
-from synthetic import synthetic_table
+from tests.helpers.synthetic import synthetic_table
 
 SPEC_RAW: dict[str, Any] = {
     "id": "mlflow-demo",

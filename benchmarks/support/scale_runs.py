@@ -31,7 +31,7 @@ from rdlr.sweep.cost import eval_flops_per_row, method_kind, train_flops_per_row
 from rdlr.train import TrainConfig, TrialData, run_trial
 from rdlr.train.data import prepare
 from rdlr.train.evaluate import predict_logits
-from scale_data import read_table, tiny_trial_data
+from .scale_data import read_table, tiny_trial_data
 
 PROTOCOL, HELD_OUT = "out_of_corpus", "POD"
 EVAL_ROWS = 16_384  # rows of the evaluation-rate measurement

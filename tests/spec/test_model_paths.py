@@ -16,7 +16,7 @@ import soundfile as sf
 from rdlr.commands import reproduce
 from rdlr.features import extract, pipeline, wav2vec  # noqa: F401 - wav2vec: imported before the timing
 from rdlr.spec.core import load_spec
-from sweep_cli import refuse_ray, run_sweep_cli
+from tests.helpers.sweep_cli import refuse_ray, run_sweep_cli
 
 SPEC = """\
 id: models

@@ -114,6 +114,7 @@ def test_a_second_writer_can_wait_for_the_first(tmp_path) -> None:
         assert (tmp_path / ".lock").exists() and second.me.command == "second"
 
 
+@pytest.mark.slow
 def test_stale_locks_are_broken(tmp_path) -> None:
     fs, root = open_filesystem(tmp_path)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

@@ -2,7 +2,7 @@
 figures: test_figures.py).
 
 Goldens live in tests/report/golden/; regenerate them only deliberately:
-``RDLR_UPDATE_GOLDEN=1 pytest tests/report/test_report.py``.
+``RDLR_UPDATE_GOLDEN=1 pytest tests/report/test_tables.py``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Sizing work for the cluster's possible size: node types from an autoscaler config, extraction actors that ask
 for what their extractor needs, trials planned for the node types an autoscaler may launch, the version warning.
-Pure functions on small configs; the real autoscaler runs in tests/test_multinode.py."""
+Pure functions on small configs; the real autoscaler runs in tests/cluster/test_multinode.py."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pytest
 
 from rdlr.io.safe_text import MAX_BYTES, MAX_DEPTH, DocumentError, parse_json, parse_yaml, read_json, read_yaml
 from rdlr.spec.core import SpecError, load_spec
-from sweep_cli import refuse_ray, run_sweep_cli
+from tests.helpers.sweep_cli import refuse_ray, run_sweep_cli
 
 SPEC = "id: hostile\ndata: {source: demo}\nfeatures: [is10]\nheld_out: [CRE-demo]\nprotocols: {out_of_corpus: [ce]}\n"
 

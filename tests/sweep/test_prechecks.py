@@ -20,7 +20,7 @@ from rdlr.results import read_results, trial_key
 from rdlr.sweep.collector import ResultSink
 from rdlr.sweep.files import SweepFiles, read_results_uri
 from rdlr.spec.core import SpecError, SweepSpec, load_spec
-from sweep_cli import refuse_ray, run_sweep_cli
+from tests.helpers.sweep_cli import refuse_ray, run_sweep_cli
 
 SPEC_YAML = """\
 id: {id}

@@ -25,7 +25,7 @@ import soundfile as sf
 
 from rdlr.cluster import console, session
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RAY_CLI = Path(sys.executable).with_name("ray")
 RAY_LINE_MARKERS = (" INFO ", "\tINFO", " WARNING ", "\tWARNING", "Started a local Ray", "Starting execution of Dataset",
                     "(raylet)", "pid=", "core_worker.cc", "max_restarts")
@@ -127,6 +127,7 @@ def write_manifest(folder: Path, n: int = 3) -> Path:
     return folder / "tones.csv"
 
 
+@pytest.mark.slow
 def test_a_command_starts_a_private_ray_and_prints_no_ray_lines(ray_beside: dict[str, Any], tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path)
     done = rdlr(ray_beside["env"], "extract", "--manifest", str(manifest), "--features", "is10",
@@ -154,6 +155,7 @@ def test_ray_core_notes_are_dropped_from_stderr_and_the_rest_passes(capfd: pytes
                                       "error\nis10: 100%|####| 2/2\n")
 
 
+@pytest.mark.slow
 def test_address_joins_the_cluster(ray_beside: dict[str, Any], tmp_path: Path) -> None:
     done = rdlr(ray_beside["env"], "sweep", "demo", "--storage", str(tmp_path), "--address", ray_beside["address"])
     assert done.returncode == 2 and "has no feature set 'is10'" in done.stderr, done.stderr[-3000:]
