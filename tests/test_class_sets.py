@@ -13,7 +13,7 @@ import torch
 from rdlr import losses as L
 from rdlr import targets as T
 from rdlr.labels import label_set
-from slow_reference import slow_argmax, slow_cos
+from tests.helpers.slow_reference import slow_argmax, slow_cos
 
 KS = [2, 4, 7]
 M, E = 12, 5

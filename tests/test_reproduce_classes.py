@@ -13,9 +13,8 @@ import pytest
 import yaml
 
 from rdlr.cli import build_parser
-from tone_corpus import write_corpus
+from tests.helpers.tone_corpus import write_corpus
 
-pytestmark = pytest.mark.slow
 
 SIX = ["neutral", "happy", "sad", "angry", "fear", "disgust"]
 EMOTIONS = (*SIX, "calm", "surprise")  # calm is mapped onto neutral, surprise is left out

@@ -12,7 +12,7 @@ from rdlr.methods import get_method, list_methods
 from rdlr.train import TrainConfig, TrialData, run_trial
 from rdlr.train.data import labeled_table
 from rdlr.train.objective import Objective
-from synthetic import out_of_corpus_roles, synthetic_table
+from tests.helpers.synthetic import out_of_corpus_roles, synthetic_table
 
 SIX = ("neutral", "happy", "sad", "angry", "fear", "disgust")
 SMALL = {"batch_size": 32, "unlabeled_batch_size": 8}
@@ -24,6 +24,7 @@ def six_class_data() -> TrialData:
     return TrialData.from_table(x, meta, out_of_corpus_roles(meta), label_set(list(SIX)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", list_methods())
 def test_every_method_trains_with_six_classes(six_class_data: TrialData, method: str) -> None:
     result = run_trial(six_class_data, method, SMALL, seed=0, config=TrainConfig(max_epochs=2))
@@ -41,6 +42,7 @@ def test_objective_has_k_outputs_and_k_proxies() -> None:
     assert objective.proxy_anchor is not None and objective.proxy_anchor.proxies.shape == (6, 512)
 
 
+@pytest.mark.slow
 def test_seven_classes_learn_well_above_chance() -> None:
     seven = (*SIX, "boredom")
     x, meta = synthetic_table(rows_per_corpus=280, classes=seven)
