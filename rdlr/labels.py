@@ -79,8 +79,10 @@ NAMED_SETS: Mapping[str, NamedSet] = MappingProxyType({
 
 
 def _freeze(label_map: LabelMap) -> dict[str, dict[str, str | None]]:
-    return {str(corpus): {str(emotion): (None if target is None else str(target)) for emotion, target in m.items()}
-            for corpus, m in label_map.items()}
+    return {
+        str(corpus): {str(emotion): (None if target is None else str(target)) for emotion, target in m.items()}
+        for corpus, m in label_map.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ class LabelSet:
                 if target is not None and target not in self.classes:
                     raise LabelSetError(
                         f"label_map: corpus {corpus!r} maps {emotion!r} to {target!r}, which is not one of the "
-                        f"labels; valid: {', '.join(self.classes)} or null (drop)")
+                        f"labels; valid: {', '.join(self.classes)} or null (drop)"
+                    )
 
     @property
     def num_classes(self) -> int:
@@ -162,7 +165,7 @@ class LabelSet:
             values = pd.to_numeric(meta[column], errors="coerce").to_numpy(dtype=np.float64)
             present = ~np.isnan(values)
             seen |= present
-            emotion = column[len(VOTE_PREFIX):]
+            emotion = column[len(VOTE_PREFIX) :]
             for corpus in np.unique(corpora):
                 target = self.target(corpus, emotion)
                 if target is None:
@@ -194,7 +197,9 @@ class LabelSet:
         """``paper4: neutral, happy, sad, angry (IEM: excited → happy)``: one line."""
         merges = "; ".join(
             f"{corpus}: " + ", ".join(f"{e} → {t if t is not None else 'left out'}" for e, t in m.items())
-            for corpus, m in self.label_map.items() if m)
+            for corpus, m in self.label_map.items()
+            if m
+        )
         head = f"{self.name}: " if self.name else ""
         return head + ", ".join(self.classes) + (f" ({merges})" if merges else "")
 
@@ -224,8 +229,9 @@ def check_classes(classes: Sequence[str], key: str) -> None:
         raise LabelSetError(f"{key}: class {repeated[0]!r} is listed twice; list each class once")
     for name in classes:
         if not isinstance(name, str) or not _CLASS_NAME.fullmatch(name):
-            raise LabelSetError(f"{key}: class name {name!r} is not a word (letters, digits, '_', '-', '+'; "
-                                "starting with a letter)")
+            raise LabelSetError(
+                f"{key}: class name {name!r} is not a word (letters, digits, '_', '-', '+'; starting with a letter)"
+            )
 
 
 def label_set(labels: "str | Sequence[str] | None" = None, label_map: LabelMap | None = None) -> LabelSet:
@@ -234,8 +240,9 @@ def label_set(labels: "str | Sequence[str] | None" = None, label_map: LabelMap |
     if labels is None or isinstance(labels, str):
         name = labels or DEFAULT_SET
         if name not in NAMED_SETS:
-            raise LabelSetError(f"labels: unknown class set {name!r}; valid: {', '.join(NAMED_SETS)} or a list of "
-                                "class names")
+            raise LabelSetError(
+                f"labels: unknown class set {name!r}; valid: {', '.join(NAMED_SETS)} or a list of class names"
+            )
         classes, base, set_name = NAMED_SETS[name].classes, _freeze(NAMED_SETS[name].label_map), name
     else:
         classes, base, set_name = tuple(str(name) for name in labels), {}, None
@@ -255,8 +262,10 @@ def parse_label_map_options(values: Sequence[str]) -> dict[str, dict[str, str | 
     for value in values:
         match = re.fullmatch(r"([^:=]+):([^:=]+)=([^:=]*)", value.strip())
         if match is None:
-            raise LabelSetError(f"--label-map: {value!r} is not CORPUS:EMOTION=CLASS (e.g. IEM:excited=happy, "
-                                "'*:calm=neutral', EMODB:boredom=null)")
+            raise LabelSetError(
+                f"--label-map: {value!r} is not CORPUS:EMOTION=CLASS (e.g. IEM:excited=happy, "
+                "'*:calm=neutral', EMODB:boredom=null)"
+            )
         corpus, emotion, target = (part.strip() for part in match.groups())
         out.setdefault(corpus, {})[emotion] = None if target in ("", "null", "none") else target
     return out

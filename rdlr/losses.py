@@ -217,9 +217,7 @@ def _cosine_matrix(embeddings: torch.Tensor, proxies: torch.Tensor) -> torch.Ten
             f"{tuple(proxies.shape)}"
         )
     if embeddings.shape[1] != proxies.shape[1]:
-        raise ValueError(
-            f"embedding dim {embeddings.shape[1]} does not match proxy dim {proxies.shape[1]}"
-        )
+        raise ValueError(f"embedding dim {embeddings.shape[1]} does not match proxy dim {proxies.shape[1]}")
     return F.normalize(embeddings, dim=1) @ F.normalize(proxies.to(embeddings.dtype), dim=1).T
 
 

@@ -59,8 +59,10 @@ def test_weighted_cross_entropy_and_focal_for_k_classes(k: int, focusing: float 
     total = 0.0
     for i in range(M):
         log_p = log_softmax(b["logits"][i].tolist())
-        inner = sum(float(target[i, c]) * (1.0 if focusing is None else (1 - math.exp(log_p[c])) ** focusing)
-                    * log_p[c] for c in range(k))
+        inner = sum(
+            float(target[i, c]) * (1.0 if focusing is None else (1 - math.exp(log_p[c])) ** focusing) * log_p[c]
+            for c in range(k)
+        )
         total += -float(b["sample_w"][i]) * float(beta[b["labels"][i]]) * inner
     if focusing is None:
         value = L.cross_entropy(b["logits"], target, beta, b["sample_w"], b["labels"])
@@ -84,8 +86,9 @@ def test_rd_loss_eq7_for_k_classes(k: int) -> None:
     b = batch(k)
     probs, target = torch.softmax(b["logits"], 1), T.label_smoothing(T.one_hot(b["labels"], k).double(), 0.1)
     alpha, delta = 2.0, 0.1
-    slow = math.log(sum(math.exp(-alpha * (slow_cos(p, y) - delta)) for p, y in zip(probs.tolist(), target.tolist()))
-                    / M)
+    slow = math.log(
+        sum(math.exp(-alpha * (slow_cos(p, y) - delta)) for p, y in zip(probs.tolist(), target.tolist())) / M
+    )
     close(L.rd_loss(probs, target, alpha, delta), slow)
 
 
@@ -95,12 +98,15 @@ def test_proxy_anchor_eq3_has_k_proxies(k: int) -> None:
     alpha, delta = 16.0, 0.1
     emb, labels, proxies = b["emb"].tolist(), b["labels"].tolist(), b["proxies"].tolist()
     positive = sorted(set(labels))
-    first = sum(math.log(1 + sum(math.exp(-alpha * (slow_cos(z, proxies[p]) - delta))
-                                 for z, y in zip(emb, labels) if y == p)) for p in positive)
-    second = sum(math.log(1 + sum(math.exp(alpha * (slow_cos(z, proxies[p]) + delta))
-                                  for z, y in zip(emb, labels) if y != p)) for p in range(k))
-    close(L.proxy_anchor_loss(b["emb"], b["labels"], b["proxies"], alpha, delta),
-          first / len(positive) + second / k)
+    first = sum(
+        math.log(1 + sum(math.exp(-alpha * (slow_cos(z, proxies[p]) - delta)) for z, y in zip(emb, labels) if y == p))
+        for p in positive
+    )
+    second = sum(
+        math.log(1 + sum(math.exp(alpha * (slow_cos(z, proxies[p]) + delta)) for z, y in zip(emb, labels) if y != p))
+        for p in range(k)
+    )
+    close(L.proxy_anchor_loss(b["emb"], b["labels"], b["proxies"], alpha, delta), first / len(positive) + second / k)
     module = L.ProxyAnchor(k, E, alpha, delta)
     assert module.proxies.shape == (k, E)
 
@@ -136,8 +142,10 @@ def test_one_hot_ls_and_unigram_for_k_classes(k: int) -> None:
     close_rows(T.label_smoothing(T.one_hot(b["labels"], k), 0.2), [[0.8 * v + 0.2 / k for v in row] for row in hard])
     prior = [labels.count(c) / M for c in range(k)]
     close_rows(T.class_prior(b["labels"], k).unsqueeze(0), [prior])
-    close_rows(T.unigram_smoothing(T.one_hot(b["labels"], k), T.class_prior(b["labels"], k), 0.3),
-               [[0.7 * v + 0.3 * p for v, p in zip(row, prior)] for row in hard])
+    close_rows(
+        T.unigram_smoothing(T.one_hot(b["labels"], k), T.class_prior(b["labels"], k), 0.3),
+        [[0.7 * v + 0.3 * p for v, p in zip(row, prior)] for row in hard],
+    )
 
 
 @pytest.mark.parametrize("k", KS)
@@ -168,15 +176,23 @@ def test_soft_labels_from_votes_for_k_classes(k: int) -> None:
 def test_votes_are_restricted_to_the_class_set_and_renormalised() -> None:
     """Votes for emotions outside the set are dropped, merged emotions add up, and soft labels renormalise: the
     paper's IEMOCAP votes (excited counted as happy) come out as before the manifests kept excited apart."""
-    meta = pd.DataFrame({"corpus": ["IEM", "IEM", "CRE"], "label": ["excited", "sad", "fear"],
-                         "votes_happy": [1.0, 0.0, 0.0], "votes_excited": [2.0, 0.0, np.nan],
-                         "votes_sad": [0.5, 2.0, 1.0], "votes_frustrated": [0.5, 1.0, np.nan],
-                         "votes_fear": [np.nan, np.nan, 3.0]})
+    meta = pd.DataFrame(
+        {
+            "corpus": ["IEM", "IEM", "CRE"],
+            "label": ["excited", "sad", "fear"],
+            "votes_happy": [1.0, 0.0, 0.0],
+            "votes_excited": [2.0, 0.0, np.nan],
+            "votes_sad": [0.5, 2.0, 1.0],
+            "votes_frustrated": [0.5, 1.0, np.nan],
+            "votes_fear": [np.nan, np.nan, 3.0],
+        }
+    )
     paper = label_set().vote_matrix(meta)
     np.testing.assert_allclose(paper, [[0.0, 3.0, 0.5, 0.0], [0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
     labels = torch.tensor([1, 2, 2])
     soft = T.soft_labels(torch.as_tensor(paper), labels)
     torch.testing.assert_close(soft[0], torch.tensor([0.0, 3 / 3.5, 0.5 / 3.5, 0.0]))
     six = label_set(["neutral", "happy", "sad", "angry", "fear", "frustrated"], {"IEM": {"excited": None}})
-    np.testing.assert_allclose(six.vote_matrix(meta)[:, [1, 2, 4, 5]],
-                               [[1.0, 0.5, 0.0, 0.5], [0.0, 2.0, 0.0, 1.0], [0.0, 1.0, 3.0, 0.0]])
+    np.testing.assert_allclose(
+        six.vote_matrix(meta)[:, [1, 2, 4, 5]], [[1.0, 0.5, 0.0, 0.5], [0.0, 2.0, 0.0, 1.0], [0.0, 1.0, 3.0, 0.0]]
+    )

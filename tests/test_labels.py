@@ -39,8 +39,10 @@ def test_named_sets_use_the_vocabulary_and_document_their_merges() -> None:
 
 
 def test_a_label_map_merges_drops_and_a_corpus_entry_wins_over_the_star() -> None:
-    six = label_set(["neutral", "happy", "sad", "angry", "fear", "disgust"],
-                    {"*": {"calm": "neutral", "boredom": None}, "EMODB": {"boredom": "sad"}})
+    six = label_set(
+        ["neutral", "happy", "sad", "angry", "fear", "disgust"],
+        {"*": {"calm": "neutral", "boredom": None}, "EMODB": {"boredom": "sad"}},
+    )
     assert six.name is None and six.num_classes == 6
     mapped = six.map_labels(["RAV", "RAV", "EMODB", "TESS", "TESS"], ["calm", "surprise", "boredom", "boredom", "fear"])
     assert mapped.tolist() == ["neutral", None, "sad", None, "fear"]
@@ -55,23 +57,33 @@ def test_apply_leaves_out_and_counts_per_corpus_and_keeps_unlabeled_rows() -> No
     assert applied.classes_present(["neutral", "sad"]) == {"A": ["neutral"], "B": ["sad"]}
 
 
-@pytest.mark.parametrize(("labels", "label_map", "message"), [
-    ("paper5", None, "labels: unknown class set 'paper5'; valid: paper4, ekman, arousal, valence"),
-    (["happy"], None, "labels: 1 class(es) ['happy']; an experiment needs at least 2"),
-    (["happy", "sad", "happy"], None, "labels: class 'happy' is listed twice"),
-    (["happy", "sad"], {"RAV": {"calm": "neutral"}},
-     "label_map: corpus 'RAV' maps 'calm' to 'neutral', which is not one of the labels; valid: happy, sad or null"),
-    (["happy", "no good"], None, "labels: class name 'no good' is not a word"),
-])
+@pytest.mark.parametrize(
+    ("labels", "label_map", "message"),
+    [
+        ("paper5", None, "labels: unknown class set 'paper5'; valid: paper4, ekman, arousal, valence"),
+        (["happy"], None, "labels: 1 class(es) ['happy']; an experiment needs at least 2"),
+        (["happy", "sad", "happy"], None, "labels: class 'happy' is listed twice"),
+        (
+            ["happy", "sad"],
+            {"RAV": {"calm": "neutral"}},
+            "label_map: corpus 'RAV' maps 'calm' to 'neutral', which is not one of the labels; valid: happy, sad or null",
+        ),
+        (["happy", "no good"], None, "labels: class name 'no good' is not a word"),
+    ],
+)
 def test_bad_class_sets_name_the_key_and_the_valid_values(labels, label_map, message) -> None:
-    with pytest.raises(LabelSetError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
-                       .replace("]", r"\]")):
+    with pytest.raises(
+        LabelSetError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")
+    ):
         label_set(labels, label_map)
 
 
 def test_label_map_options() -> None:
     assert parse_label_map_options(["IEM:excited=happy", "*:calm=null", "EMODB:boredom="]) == {
-        "IEM": {"excited": "happy"}, "*": {"calm": None}, "EMODB": {"boredom": None}}
+        "IEM": {"excited": "happy"},
+        "*": {"calm": None},
+        "EMODB": {"boredom": None},
+    }
     with pytest.raises(LabelSetError, match="--label-map: 'calm' is not CORPUS:EMOTION=CLASS"):
         parse_label_map_options(["calm"])
 
@@ -86,8 +98,11 @@ def test_spec_keys_labels_and_label_map() -> None:
     demo = load_spec("demo")
     assert demo.labels is None and demo.label_map is None and demo.label_set() == DEFAULT
     assert "labels" not in demo.to_dict() and "label_map" not in demo.to_dict()  # unset: spec ids unchanged
-    raw = {**demo.to_dict(), "labels": ["neutral", "happy", "sad", "angry", "fear", "disgust"],
-           "label_map": {"IEM-demo": {"excited": "happy", "frustrated": None}}}
+    raw = {
+        **demo.to_dict(),
+        "labels": ["neutral", "happy", "sad", "angry", "fear", "disgust"],
+        "label_map": {"IEM-demo": {"excited": "happy", "frustrated": None}},
+    }
     spec = SweepSpec.from_dict(raw)
     assert spec.label_set().num_classes == 6 and SweepSpec.from_dict(spec.to_dict()) == spec
     assert SweepSpec.from_dict({**raw, "labels": "arousal", "label_map": None}).label_set().classes == ("low", "high")

@@ -43,8 +43,15 @@ def six_class_run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) ->
     root = tmp_path_factory.mktemp("six")
     write_corpus(root, EMOTIONS)
     (root / "six.yaml").write_text(yaml.safe_dump(SPEC))
-    argv = (str(root / "six.yaml"), "--data-root", str(root), "--storage", str(root / "runs"), "--out",
-            str(root / "reports"))
+    argv = (
+        str(root / "six.yaml"),
+        "--data-root",
+        str(root),
+        "--storage",
+        str(root / "runs"),
+        "--out",
+        str(root / "reports"),
+    )
     assert reproduce(*argv) == 0
     return root
 

@@ -116,14 +116,20 @@ def run_sweep_case(folder: Path, quick: bool, threads: int, log: Any = print) ->
         "overhead_s_per_trial": overhead / max(1, len(rows)), "overhead_fraction": overhead / trial_s,
         "worker_peak_rss": watcher.peak or None,
     }  # fmt: skip
-    log(f"Ray Tune sweep ({', '.join(methods)}; batch 1024 and 4096; at most {epochs} epochs; POD held out; 1 slot of "
-        f"{threads} CPUs): {result['trials']} trials{'' if outcome.ok else ' (SOME FAILED)'}")
-    log(f"  Ray start {ray_start_s:.1f} s; features into the object store {put_s:.2f} s "
+    log(
+        f"Ray Tune sweep ({', '.join(methods)}; batch 1024 and 4096; at most {epochs} epochs; POD held out; 1 slot of "
+        f"{threads} CPUs): {result['trials']} trials{'' if outcome.ok else ' (SOME FAILED)'}"
+    )
+    log(
+        f"  Ray start {ray_start_s:.1f} s; features into the object store {put_s:.2f} s "
         f"({result['object_store_bytes'] / 1024**2:.0f} MB: the table once + metadata); driver set-up "
-        f"(run_sweep called → first trial started) {result['setup_s']:.1f} s")
-    log(f"  sweep {outcome.wall_time_s:.1f} s wall vs {trial_s:.1f} s in run_trial: Ray overhead "
+        f"(run_sweep called → first trial started) {result['setup_s']:.1f} s"
+    )
+    log(
+        f"  sweep {outcome.wall_time_s:.1f} s wall vs {trial_s:.1f} s in run_trial: Ray overhead "
         f"{result['overhead_s_per_trial']:.1f} s per trial = {result['overhead_fraction']:.1%} of the trials' time "
-        f"(here ~{trial_s / max(1, len(rows)):.0f} s each)")
+        f"(here ~{trial_s / max(1, len(rows)):.0f} s each)"
+    )
     if watcher.peak:
         log(f"  trial worker peak RSS {watcher.peak / 1024**2:.0f} MB (its pages of the object store's table included)")
     return result

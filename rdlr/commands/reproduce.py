@@ -33,11 +33,18 @@ from rdlr.sweep.resolved import DEMO_SPEC, RunOptions, resolve_run
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr reproduce``."""
     add_spec(parser, nargs="?", default=None)
-    parser.add_argument("--demo", action="store_true",
-                        help=f"generate the demo corpora and run the {DEMO_SPEC} spec (minutes on a laptop)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"generate the demo corpora and run the {DEMO_SPEC} spec (minutes on a laptop)",
+    )
     add_run_location(parser)
-    parser.add_argument("--out", type=Path, default=Path("reports"),
-                        help="report folder; the report goes to <out>/<spec id>/ (default: reports)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="report folder; the report goes to <out>/<spec id>/ (default: reports)",
+    )
     add_extraction(parser)
     add_device(parser, "extractors with a model (w2v, bert, hf:)")
     add_all_rows(parser)
@@ -51,15 +58,18 @@ class _Stages:
 
     def next(self, title: str) -> None:
         self.number += 1
-        print(f"\n=== [{self.number}/{self.total}] {title} ({time.monotonic() - self.started:.0f}s elapsed)", flush=True)
+        print(
+            f"\n=== [{self.number}/{self.total}] {title} ({time.monotonic() - self.started:.0f}s elapsed)", flush=True
+        )
 
 
 def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False,
-            resolved: dict[str, Any] | None = None) -> tuple[Path, Path]:
+def _report(
+    spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False, resolved: dict[str, Any] | None = None
+) -> tuple[Path, Path]:
     """Render the report with validation selection and with the paper's protocol (test-set selection) beside it;
     returns the index of the spec's headline selection, then the other's. ``resolved``: what the run resolved
     (its class set's per-corpus summary goes into the report's header)."""
@@ -70,9 +80,12 @@ def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False
 
     results = read_results_uri(results_uri)
     document = {**spec.to_dict(), **({RESOLVED_KEY: dict(resolved)} if resolved else {})}
-    indexes = {selection: render_report(results, out, selection=selection, spec=document, all_rows=all_rows,
-                                        spec_text=spec.source_text)
-               for selection in SELECTIONS}
+    indexes = {
+        selection: render_report(
+            results, out, selection=selection, spec=document, all_rows=all_rows, spec_text=spec.source_text
+        )
+        for selection in SELECTIONS
+    }
     headline = spec.headline_selection
     return indexes[headline], next(index for selection, index in indexes.items() if selection != headline)
 
@@ -81,8 +94,11 @@ def run(args: argparse.Namespace) -> int:
     """The four stages; a summary with the report's location at the end."""
     started = time.monotonic()
     try:
-        run = resolve_run(args.spec, RunOptions(args.storage, args.data_root, args.address, args.autoscaler_config,
-                                                args.mlflow, demo=args.demo), writes_store=True)
+        run = resolve_run(
+            args.spec,
+            RunOptions(args.storage, args.data_root, args.address, args.autoscaler_config, args.mlflow, demo=args.demo),
+            writes_store=True,
+        )
     except (SpecError, ValueError, OSError) as error:
         return fail("reproduce", error)
     note = run.storage_note()
@@ -103,29 +119,44 @@ def run(args: argparse.Namespace) -> int:
             manifest = prepare_manifest(spec, data_root, log=_say)
             print_plan(spec, manifest, "the spec's corpora", log=_say)
             stages.next(f"extract {', '.join(feature_components(spec))} for {len(manifest)} utterances into {store}")
-            summary = extract(manifest, feature_components(spec), store, workers=args.workers,
-                              device=extraction_device(args.device, ray, run.capacity), models=dict(run.models),
-                              capacity=run.capacity, **extraction_options(spec))
+            summary = extract(
+                manifest,
+                feature_components(spec),
+                store,
+                workers=args.workers,
+                device=extraction_device(args.device, ray, run.capacity),
+                models=dict(run.models),
+                capacity=run.capacity,
+                **extraction_options(spec),
+            )
             print(summary.format(), flush=True)
             stages.next(f"sweep {spec.id} on Ray Tune")
             labels: dict[str, Any] = {}
             tables = load_tables(spec, store, run.corpora, object_store=True, summary=labels)
             resolved = run.info(labels)
-            outcome = run_sweep(spec, tables, run.storage, adapt_resources=not args.no_adapt, resolved=resolved,
-                                capacity=run.capacity)
+            outcome = run_sweep(
+                spec, tables, run.storage, adapt_resources=not args.no_adapt, resolved=resolved, capacity=run.capacity
+            )
         print(outcome_text(outcome))
         if not outcome.rows:
             print("rdlr reproduce: no finished trials, so no report", file=sys.stderr)
             return 1
         stages.next(f"report into {args.out / spec.id}")
-        index, beside = _report(spec, outcome.results_uri, args.out, all_rows=args.all_rows,
-                                resolved={"labels": resolved["labels"]} if "labels" in resolved else None)
+        index, beside = _report(
+            spec,
+            outcome.results_uri,
+            args.out,
+            all_rows=args.all_rows,
+            resolved={"labels": resolved["labels"]} if "labels" in resolved else None,
+        )
     except (SpecError, SweepError, ManifestError, SplitError, FeatureStoreError, ValueError, OSError) as error:
         return fail("reproduce", error)
     except KeyboardInterrupt:
         print("rdlr reproduce: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     minutes, seconds = divmod(int(time.monotonic() - started), 60)
-    print(f"\ndone in {minutes}m{seconds:02d}s: {outcome.rows} trials; results {outcome.results_uri}; "
-          f"report {index} (the other selection beside it: {beside})")
+    print(
+        f"\ndone in {minutes}m{seconds:02d}s: {outcome.rows} trials; results {outcome.results_uri}; "
+        f"report {index} (the other selection beside it: {beside})"
+    )
     return 0 if outcome.ok else 1

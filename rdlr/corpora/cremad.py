@@ -37,8 +37,14 @@ EXPECTED = ExpectedCounts(
     speakers=91,
     classes={"neutral": 1087, "happy": 1271, "sad": 1270, "angry": 1271, "disgust": 1271, "fear": 1271},
 )
-EMOTIONS: dict[str, str] = {"NEU": "neutral", "HAP": "happy", "SAD": "sad", "ANG": "angry", "DIS": "disgust",
-                            "FEA": "fear"}
+EMOTIONS: dict[str, str] = {
+    "NEU": "neutral",
+    "HAP": "happy",
+    "SAD": "sad",
+    "ANG": "angry",
+    "DIS": "disgust",
+    "FEA": "fear",
+}
 FILE_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 VOTE_LETTERS: dict[str, str] = {"N": "votes_neutral", "H": "votes_happy", "S": "votes_sad", "A": "votes_angry"}
 OTHER_VOTE_LETTERS: dict[str, str] = {"D": "votes_disgust", "F": "votes_fear"}  # read where the file has them

@@ -31,11 +31,26 @@ EXPECTED = ExpectedCounts(
     speakers=10,
     classes={"neutral": 79, "happy": 71, "sad": 62, "angry": 127, "fear": 69, "disgust": 46, "boredom": 81},
 )
-EMOTIONS: dict[str, str] = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral", "A": "fear", "E": "disgust",
-                            "L": "boredom"}  # Wut, Freude, Trauer, Neutral, Angst, Ekel, Langeweile
+EMOTIONS: dict[str, str] = {
+    "W": "angry",
+    "F": "happy",
+    "T": "sad",
+    "N": "neutral",
+    "A": "fear",
+    "E": "disgust",
+    "L": "boredom",
+}  # Wut, Freude, Trauer, Neutral, Angst, Ekel, Langeweile
 SPEAKER_GENDERS: dict[str, str] = {
-    "03": "M", "08": "F", "09": "F", "10": "M", "11": "M",
-    "12": "M", "13": "F", "14": "F", "15": "M", "16": "F",
+    "03": "M",
+    "08": "F",
+    "09": "F",
+    "10": "M",
+    "11": "M",
+    "12": "M",
+    "13": "F",
+    "14": "F",
+    "15": "M",
+    "16": "F",
 }
 FILE_NAME = re.compile(r"^(\d{2})([a-z]\d{2})([A-Z])([a-z])$")
 

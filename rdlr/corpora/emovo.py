@@ -29,8 +29,15 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 84, "happy": 84, "sad": 84, "angry": 84, "disgust": 84, "fear": 84, "surprise": 84},
     files=588,
 )
-EMOTIONS: dict[str, str] = {"neu": "neutral", "gio": "happy", "tri": "sad", "rab": "angry", "dis": "disgust",
-                            "pau": "fear", "sor": "surprise"}
+EMOTIONS: dict[str, str] = {
+    "neu": "neutral",
+    "gio": "happy",
+    "tri": "sad",
+    "rab": "angry",
+    "dis": "disgust",
+    "pau": "fear",
+    "sor": "surprise",
+}
 FILE_NAME = re.compile(r"^([a-z]{3})-([fm]\d)-([a-z]\d)$")
 
 
@@ -41,12 +48,15 @@ def _has_speakers(folder: Path) -> bool:
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     """The EMOVO manifest: every utterance of the six actors, with gender."""
     root = Path(root).expanduser().resolve()
-    folder = locate(root, ["EMOVO"], _has_speakers, "EMOVO",
-                    f"speaker folders {' '.join(SPEAKERS)} of EMO-SPK-SENT.wav")
+    folder = locate(
+        root, ["EMOVO"], _has_speakers, "EMOVO", f"speaker folders {' '.join(SPEAKERS)} of EMO-SPK-SENT.wav"
+    )
     builder = ManifestBuilder(CORPUS)
     for speaker_dir in (found for speaker in SPEAKERS if (found := child(folder, speaker)) is not None):
         for path in audio_files(speaker_dir):
-            match = builder.parse_name(FILE_NAME, path.stem.lower(), "EMO-SPK-SENT.wav", f"{speaker_dir.name}/{path.name}")
+            match = builder.parse_name(
+                FILE_NAME, path.stem.lower(), "EMO-SPK-SENT.wav", f"{speaker_dir.name}/{path.name}"
+            )
             if match is None:
                 continue
             emotion, speaker, _sentence = match.groups()

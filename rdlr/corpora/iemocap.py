@@ -44,8 +44,18 @@ EXPECTED = ExpectedCounts(
     speakers=10,
     classes={"neutral": 1708, "happy": 595, "excited": 1041, "sad": 1084, "angry": 1103},
 )
-EMOTIONS: dict[str, str] = {"neu": "neutral", "hap": "happy", "exc": "excited", "sad": "sad", "ang": "angry",
-                            "fru": "frustrated", "sur": "surprise", "fea": "fear", "dis": "disgust", "oth": "other"}
+EMOTIONS: dict[str, str] = {
+    "neu": "neutral",
+    "hap": "happy",
+    "exc": "excited",
+    "sad": "sad",
+    "ang": "angry",
+    "fru": "frustrated",
+    "sur": "surprise",
+    "fea": "fear",
+    "dis": "disgust",
+    "oth": "other",
+}
 OTHER_EMOTIONS: dict[str, str] = {"xxx": "no agreement"}
 VOTE_EMOTIONS: tuple[str, ...] = tuple(dict.fromkeys(EMOTIONS.values()))
 CATEGORIES: dict[str, str] = {
@@ -151,7 +161,9 @@ def load(root: str | Path, self_votes: bool = False, check_audio: bool = True) -
     root = Path(root).expanduser().resolve()
     sessions = _session_dirs(root)
     if not sessions:
-        raise ManifestError(f"IEMOCAP: no Session1..Session5 folders under {root}; point --root at IEMOCAP_full_release")
+        raise ManifestError(
+            f"IEMOCAP: no Session1..Session5 folders under {root}; point --root at IEMOCAP_full_release"
+        )
     builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for number, session_dir in sessions:
         label_dir = session_dir / "dialog" / "EmoEvaluation"

@@ -36,9 +36,13 @@ TEXT_COLUMNS: tuple[str, ...] = ("session", "partition", "gender", "transcript")
 OPTIONAL_COLUMNS: tuple[str, ...] = TEXT_COLUMNS + VOTE_COLUMNS
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 PARTITIONS: tuple[str, ...] = ("train", "val", "test")
-DROP_REASONS: dict[str, str] = {MISSING: "missing audio file", DIRECTORY: "audio path is a directory",
-                                NOT_REGULAR: "audio path is not a regular file", EMPTY: "empty audio file",
-                                TRUNCATED: "truncated audio file"}
+DROP_REASONS: dict[str, str] = {
+    MISSING: "missing audio file",
+    DIRECTORY: "audio path is a directory",
+    NOT_REGULAR: "audio path is not a regular file",
+    EMPTY: "empty audio file",
+    TRUNCATED: "truncated audio file",
+}
 SHOW_FIRST = 5
 
 
@@ -127,8 +131,9 @@ class ManifestBuilder:
     def add(self, *, utt_id: str, path: str | Path, speaker: str, label: str, **optional: object) -> None:
         """One utterance; ``label`` must be a name of :data:`rdlr.labels.VOCABULARY` or ``""``."""
         if label and label not in VOCABULARY:
-            raise ManifestError(f"{self.corpus}: internal label {label!r} for {utt_id} is not in the vocabulary "
-                                f"{', '.join(VOCABULARY)}")
+            raise ManifestError(
+                f"{self.corpus}: internal label {label!r} for {utt_id} is not in the vocabulary {', '.join(VOCABULARY)}"
+            )
         row: dict[str, object] = {
             "utt_id": utt_id,
             "path": str(path),
@@ -189,8 +194,9 @@ class ManifestBuilder:
                 stacklevel=3,
             )
         df.attrs["excluded"] = dict(sorted(self.excluded.items()))
-        df.attrs["excluded_emotions"] = {code: self.other_emotions[code] for code in sorted(self.excluded)
-                                         if code in self.other_emotions}
+        df.attrs["excluded_emotions"] = {
+            code: self.other_emotions[code] for code in sorted(self.excluded) if code in self.other_emotions
+        }
         df.attrs["dropped"] = {reason: len(names) for reason, names in sorted(self.dropped.items())}
         df.attrs["count_warnings"] = []
         return df
@@ -200,7 +206,9 @@ def class_counts(df: pd.DataFrame) -> dict[str, int]:
     """Rows per emotion among labeled rows: the vocabulary's emotions present in its order, then any other label
     (CSV manifests) in order of name."""
     counts = df.loc[df["label"] != "", "label"].value_counts()
-    names = [name for name in VOCABULARY if name in counts] + sorted(str(n) for n in counts.index if n not in VOCABULARY)
+    names = [name for name in VOCABULARY if name in counts] + sorted(
+        str(n) for n in counts.index if n not in VOCABULARY
+    )
     return {name: int(counts[name]) for name in names}
 
 
@@ -235,6 +243,7 @@ def summarize(df: pd.DataFrame) -> str:
 def excluded_line(excluded: Mapping[str, int], emotions: Mapping[str, str]) -> str:
     """The summary's line of utterances left out without an emotion, each count with its meaning in words and the
     corpus's own code (``2,507 no agreement (xxx)``; a code without a name as it is)."""
+
     def item(code: str, count: int) -> str:
         name = emotions.get(code, code)
         return f"{count:,} {name}" + (f" ({code})" if name.lower() != code.lower() else "")

@@ -31,12 +31,28 @@ ARCHIVE_FOLDER = "Audio_Speech_Actors_01-24"
 EXPECTED = ExpectedCounts(
     source="RAVDESS documentation",
     speakers=24,
-    classes={"neutral": 96, "happy": 192, "sad": 192, "angry": 192, "calm": 192, "fear": 192, "disgust": 192,
-             "surprise": 192},
+    classes={
+        "neutral": 96,
+        "happy": 192,
+        "sad": 192,
+        "angry": 192,
+        "calm": 192,
+        "fear": 192,
+        "disgust": 192,
+        "surprise": 192,
+    },
     files=1440,
 )
-EMOTIONS: dict[str, str] = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fear",
-                            "07": "disgust", "08": "surprise"}
+EMOTIONS: dict[str, str] = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fear",
+    "07": "disgust",
+    "08": "surprise",
+}
 AUDIO_ONLY_SPEECH = ("03", "01")
 FILE_NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 

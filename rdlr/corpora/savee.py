@@ -29,8 +29,15 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 120, "happy": 60, "sad": 60, "angry": 60, "disgust": 60, "fear": 60, "surprise": 60},
     files=480,
 )
-EMOTIONS: dict[str, str] = {"a": "angry", "h": "happy", "n": "neutral", "sa": "sad", "d": "disgust", "f": "fear",
-                            "su": "surprise"}
+EMOTIONS: dict[str, str] = {
+    "a": "angry",
+    "h": "happy",
+    "n": "neutral",
+    "sa": "sad",
+    "d": "disgust",
+    "f": "fear",
+    "su": "surprise",
+}
 FILE_NAME = re.compile(r"^(?:(DC|JE|JK|KL)_)?(a|d|f|h|n|sa|su)(\d{2})$")
 
 
@@ -58,8 +65,13 @@ def _files(folder: Path) -> list[tuple[str | None, Path]]:
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     """The SAVEE manifest: every utterance of the four speakers."""
     root = Path(root).expanduser().resolve()
-    folder = locate(root, ["AudioData"], lambda f: bool(_speaker_folders(f) or _flat_folder(f)), "SAVEE",
-                    f"speaker folders {' '.join(SPEAKERS)} of <code><NN>.wav (or ALL/<SPK>_<code><NN>.wav)")
+    folder = locate(
+        root,
+        ["AudioData"],
+        lambda f: bool(_speaker_folders(f) or _flat_folder(f)),
+        "SAVEE",
+        f"speaker folders {' '.join(SPEAKERS)} of <code><NN>.wav (or ALL/<SPK>_<code><NN>.wav)",
+    )
     builder = ManifestBuilder(CORPUS)
     for folder_speaker, path in _files(folder):
         match = FILE_NAME.match(path.stem)

@@ -37,8 +37,9 @@ def documented_counts(loader: str) -> ExpectedCounts:
         raise ShapeError(f"unknown loader {loader!r}; valid: {', '.join(MODULES)}")
     expected = getattr(importlib.import_module(MODULES[loader]), "EXPECTED", None)
     if expected is None or (not expected.classes and expected.total is None):
-        raise ShapeError(f"the {loader} loader documents no utterance counts; read the corpus itself "
-                         "(give --data-root)")
+        raise ShapeError(
+            f"the {loader} loader documents no utterance counts; read the corpus itself (give --data-root)"
+        )
     return expected
 
 
@@ -47,8 +48,13 @@ def _labels(classes: dict[str, int], rng: np.random.Generator) -> np.ndarray:
     return labels[rng.permutation(len(labels))]
 
 
-def _frame(corpus: str, labels: np.ndarray, speakers: np.ndarray, sessions: np.ndarray | None = None,
-           partitions: np.ndarray | None = None) -> pd.DataFrame:
+def _frame(
+    corpus: str,
+    labels: np.ndarray,
+    speakers: np.ndarray,
+    sessions: np.ndarray | None = None,
+    partitions: np.ndarray | None = None,
+) -> pd.DataFrame:
     count = len(labels)
     return pd.DataFrame({
         "utt_id": [f"{corpus}-{i:06d}" for i in range(count)],

@@ -110,7 +110,7 @@ def _speaker_split(speakers: np.ndarray, weights: Proportions, rng: np.random.Ge
     role_of: dict[str, str] = {}
     start = 0
     for role, count in counts.items():
-        for speaker in shuffled[start:start + count]:
+        for speaker in shuffled[start : start + count]:
             role_of[speaker] = role
         start += count
     return np.array([role_of[speaker] for speaker in speakers], dtype=object)
@@ -225,8 +225,9 @@ def _validate(meta: pd.DataFrame, protocol: str, held_out: str | None) -> tuple[
 def _check_disjoint(meta: pd.DataFrame, roles: np.ndarray, corpora: np.ndarray, partition_rule: set[str]) -> None:
     """No speaker of a corpus in two of train/val/test; POD's own partitions only warn."""
     in_split = np.isin(roles, ["train", "val", "test"])
-    frame = pd.DataFrame({"corpus": corpora[in_split], "speaker": meta["speaker"].to_numpy()[in_split],
-                          "role": roles[in_split]})
+    frame = pd.DataFrame(
+        {"corpus": corpora[in_split], "speaker": meta["speaker"].to_numpy()[in_split], "role": roles[in_split]}
+    )
     spread = frame.groupby(["corpus", "speaker"])["role"].nunique()
     for (corpus, speaker), _count in spread[spread > 1].items():
         message = f"{corpus}: speaker {speaker!r} appears in several roles"

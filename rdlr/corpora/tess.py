@@ -37,8 +37,15 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 400, "happy": 400, "sad": 400, "angry": 400, "disgust": 400, "fear": 400, "surprise": 400},
     files=2800,
 )
-EMOTIONS: dict[str, str] = {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "sad",
-                            "disgust": "disgust", "fear": "fear", "ps": "surprise"}  # ps: pleasant surprise
+EMOTIONS: dict[str, str] = {
+    "angry": "angry",
+    "happy": "happy",
+    "neutral": "neutral",
+    "sad": "sad",
+    "disgust": "disgust",
+    "fear": "fear",
+    "ps": "surprise",
+}  # ps: pleasant surprise
 FILE_NAME = re.compile(r"^([A-Za-z]+)_([A-Za-z0-9']+)_([A-Za-z]+)$")
 SPEAKER_FOLDER = re.compile(r"^(OAF|YAF)_", re.IGNORECASE)
 
@@ -57,8 +64,10 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     root = Path(root).expanduser().resolve()
     paths = audio_files(root, "**/*.wav") if root.is_dir() else []
     if not any(FILE_NAME.match(path.stem) for path in paths):
-        raise ManifestError(f"TESS: not the official layout under {root}: expected SPK_word_emotion.wav files "
-                            "(in OAF_*/YAF_* folders or in one folder); point --root at the unpacked TESS folder")
+        raise ManifestError(
+            f"TESS: not the official layout under {root}: expected SPK_word_emotion.wav files "
+            "(in OAF_*/YAF_* folders or in one folder); point --root at the unpacked TESS folder"
+        )
     builder = ManifestBuilder(CORPUS)
     seen: dict[str, Path] = {}
     for path in paths:
@@ -70,8 +79,10 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
         word, emotion = match.group(2).lower(), match.group(3).lower()
         utt_id = f"{CORPUS}_{speaker}_{word}_{emotion}"
         if utt_id in seen:
-            raise ManifestError(f"TESS: {path.name} is found twice ({seen[utt_id]} and {path}); the folder holds two "
-                                "copies of the corpus: point --root at one of them")
+            raise ManifestError(
+                f"TESS: {path.name} is found twice ({seen[utt_id]} and {path}); the folder holds two "
+                "copies of the corpus: point --root at one of them"
+            )
         seen[utt_id] = path
         label = builder.label_of(emotion, EMOTIONS)
         if label is None:

@@ -55,8 +55,14 @@ def validate_manifest(manifest: pd.DataFrame) -> pd.DataFrame:
     return manifest
 
 
-def plan(manifest: pd.DataFrame, store: FeatureStore, feature_set: str, config_hash: str, retry_errors: bool,
-         fingerprints: pd.Series | None = None) -> tuple[pd.DataFrame, list[CorpusCounts]]:
+def plan(
+    manifest: pd.DataFrame,
+    store: FeatureStore,
+    feature_set: str,
+    config_hash: str,
+    retry_errors: bool,
+    fingerprints: pd.Series | None = None,
+) -> tuple[pd.DataFrame, list[CorpusCounts]]:
     """Rows of ``manifest`` still to extract for this feature set and config, and the per-corpus counts.
 
     An utterance is done when the store holds its vector computed from the audio the manifest has now
@@ -79,9 +85,17 @@ def plan(manifest: pd.DataFrame, store: FeatureStore, feature_set: str, config_h
         failed_for = errors.reindex(ids).to_numpy(dtype=object)
         failed = ~present & ids.isin(errors.index) & ((pd.isna(failed_for) & pd.isna(now)) | (failed_for == now))
         skip = present | (failed & (not retry_errors))
-        counts.append(CorpusCounts(feature_set, config_hash, str(corpus), total=len(rows), present=int(present.sum()),
-                                   failed_before=int(failed.sum()) if not retry_errors else 0,
-                                   changed=int((held & ~present).sum())))
+        counts.append(
+            CorpusCounts(
+                feature_set,
+                config_hash,
+                str(corpus),
+                total=len(rows),
+                present=int(present.sum()),
+                failed_before=int(failed.sum()) if not retry_errors else 0,
+                changed=int((held & ~present).sum()),
+            )
+        )
         todo_parts.append(rows[~skip])
     return pd.concat(todo_parts) if todo_parts else manifest.iloc[:0], counts
 
@@ -102,9 +116,18 @@ def input_dataset(ray: Any, todo: pd.DataFrame, batch_size: int) -> Any:
     return ray.data.from_items(records, override_num_blocks=n_blocks)
 
 
-def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: PartWriter,
-                    counts: Mapping[str, CorpusCounts], workers: int, resources: dict[str, float], device: str,
-                    batch_size: int, progress: bool) -> FeatureSetRun:
+def run_feature_set(
+    ray: Any,
+    extractor: Extractor,
+    todo: pd.DataFrame,
+    writer: PartWriter,
+    counts: Mapping[str, CorpusCounts],
+    workers: int,
+    resources: dict[str, float],
+    device: str,
+    batch_size: int,
+    progress: bool,
+) -> FeatureSetRun:
     """Map ``todo`` through ``extractor`` on an actor pool and write results as they arrive."""
     from tqdm.auto import tqdm
 
@@ -150,8 +173,9 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
         context.enable_progress_bars = saved_bars
     end = time.time()
     steady = end - first_started if np.isfinite(first_started) else 0.0
-    return FeatureSetRun(writer.feature_set, writer.config_hash, workers, processed, end - start, steady, device,
-                         dict(nodes))
+    return FeatureSetRun(
+        writer.feature_set, writer.config_hash, workers, processed, end - start, steady, device, dict(nodes)
+    )
 
 
 @dataclass
@@ -169,8 +193,9 @@ class _Job:
         return [DatasetKey(self.name, self.config_hash, corpus) for corpus in self.counts]
 
 
-def _plan_jobs(jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore, fingerprints: pd.Series,
-               retry_errors: bool) -> None:
+def _plan_jobs(
+    jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore, fingerprints: pd.Series, retry_errors: bool
+) -> None:
     for job in jobs:
         job.todo, counts = plan(manifest, store, job.name, job.config_hash, retry_errors, fingerprints)
         job.counts = {c.corpus: c for c in counts}
@@ -178,13 +203,26 @@ def _plan_jobs(jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore, fi
 
 def _has_work(jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore) -> bool:
     """Anything to extract, a manifest change to record, or parts of an interrupted run to merge."""
-    return (any(not job.todo.empty for job in jobs) or bool(manifest_updates(store, manifest))
-            or any(store.needs_compaction(key) for job in jobs for key in job.keys()))
+    return (
+        any(not job.todo.empty for job in jobs)
+        or bool(manifest_updates(store, manifest))
+        or any(store.needs_compaction(key) for job in jobs for key in job.keys())
+    )
 
 
-def _run_jobs(ray: Any, jobs: list[_Job], store: FeatureStore, fingerprints: pd.Series, summary: ExtractSummary,
-              *, workers: int | None, device: str, capacity: ClusterCapacity | None, batch_size: int,
-              progress: bool) -> None:
+def _run_jobs(
+    ray: Any,
+    jobs: list[_Job],
+    store: FeatureStore,
+    fingerprints: pd.Series,
+    summary: ExtractSummary,
+    *,
+    workers: int | None,
+    device: str,
+    capacity: ClusterCapacity | None,
+    batch_size: int,
+    progress: bool,
+) -> None:
     """Extract what each job has left, each on an actor pool sized for its extractor
     (:func:`rdlr.features.placement.actor_resources`); nothing without ``ray`` (started only when the plan had
     something to extract)."""
@@ -194,21 +232,45 @@ def _run_jobs(ray: Any, jobs: list[_Job], store: FeatureStore, fingerprints: pd.
         if not store.has_config(job.name, job.config_hash):
             store.write_config(job.name, job.config_hash, config_info(job.extractor, job.name, job.requested))
         actor_device = extractor_device(job.extractor, device)
-        n_workers, resources = actor_resources(ray, workers, actor_device, capacity,
-                                               batches=-(-len(job.todo) // batch_size))
+        n_workers, resources = actor_resources(
+            ray, workers, actor_device, capacity, batches=-(-len(job.todo) // batch_size)
+        )
         writer = PartWriter(store, job.name, job.config_hash, fingerprints)
-        summary.runs.append(run_feature_set(ray, job.extractor, job.todo, writer, job.counts, n_workers, resources,
-                                            actor_device, batch_size, progress))
+        summary.runs.append(
+            run_feature_set(
+                ray,
+                job.extractor,
+                job.todo,
+                writer,
+                job.counts,
+                n_workers,
+                resources,
+                actor_device,
+                batch_size,
+                progress,
+            )
+        )
         info = store.read_config(job.name, job.config_hash)
         if writer.dim is not None and info.get("dim") != writer.dim:
             store.write_config(job.name, job.config_hash, {**info, "dim": writer.dim})
 
 
-def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store: str, workers: int | None = None,
-            device: str = "cpu", models: Mapping[str, str] | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
-            retry_errors: bool = False, address: str | None = None, progress: bool = True,
-            hf_layer: int | None = None, capacity: ClusterCapacity | None = None,
-            verbose: bool = False) -> ExtractSummary:
+def extract(
+    manifest_df: pd.DataFrame,
+    feature_sets: str | Iterable[str],
+    store: str,
+    workers: int | None = None,
+    device: str = "cpu",
+    models: Mapping[str, str] | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    retry_errors: bool = False,
+    address: str | None = None,
+    progress: bool = True,
+    hf_layer: int | None = None,
+    capacity: ClusterCapacity | None = None,
+    verbose: bool = False,
+) -> ExtractSummary:
     """Extract ``feature_sets`` (``"is10+w2v"``, ``"is10,bert"`` or a list) for every utterance of ``manifest_df``
     into the feature store at ``store`` (folder or URI), skipping what it already holds, and record the manifest's
     columns (labels, speakers, ...) in the store, so that :func:`rdlr.features.load` returns the latest ones.
@@ -250,9 +312,18 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
                     write_manifest(feature_store, corpus, table)
                     summary.manifests_updated.append(corpus)
                 _plan_jobs(jobs, manifest, feature_store, fingerprints, retry_errors)  # under the lock: up to date
-                _run_jobs(ray, jobs, feature_store, fingerprints, summary, workers=workers,
-                          device=extraction_device(device, ray, capacity),
-                          capacity=capacity, batch_size=batch_size, progress=progress)
+                _run_jobs(
+                    ray,
+                    jobs,
+                    feature_store,
+                    fingerprints,
+                    summary,
+                    workers=workers,
+                    device=extraction_device(device, ray, capacity),
+                    capacity=capacity,
+                    batch_size=batch_size,
+                    progress=progress,
+                )
                 for key in (key for job in jobs for key in job.keys()):
                     feature_store.compact(key, current=fingerprints)
     summary.counts = [count for job in jobs for count in job.counts.values()]

@@ -45,8 +45,7 @@ def _require(models: Mapping[str, str], key: str, name: str) -> str:
     path = models.get(key)
     if not path:
         raise ValueError(
-            f"feature set {name!r} needs a local model path: set models[{key!r}] "
-            f"(CLI: {MODEL_FLAGS[key]} PATH)"
+            f"feature set {name!r} needs a local model path: set models[{key!r}] (CLI: {MODEL_FLAGS[key]} PATH)"
         )
     return str(path)
 

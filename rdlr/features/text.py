@@ -80,8 +80,10 @@ def load_whisper(checkpoint: Path) -> Any:
         model = Whisper(ModelDimensions(**state["dims"]))
         model.load_state_dict(state["model_state_dict"])
     except (TypeError, RuntimeError) as error:
-        raise ValueError(f"{checkpoint}: its 'dims' or weights do not make a Whisper model "
-                         f"({str(error).splitlines()[0]}). {WHISPER_ADVICE}") from None
+        raise ValueError(
+            f"{checkpoint}: its 'dims' or weights do not make a Whisper model "
+            f"({str(error).splitlines()[0]}). {WHISPER_ADVICE}"
+        ) from None
     return model
 
 
@@ -133,8 +135,12 @@ class BertTextExtractor(Extractor):
         if self._whisper is None:
             raise RuntimeError("no Whisper model loaded: set TextConfig.whisper_checkpoint and call setup()")
         result = self._whisper.transcribe(
-            np.ascontiguousarray(wave, dtype=np.float32), language=self.config.whisper_language, temperature=0.0,
-            condition_on_previous_text=False, fp16=self._device.type == "cuda", verbose=None,
+            np.ascontiguousarray(wave, dtype=np.float32),
+            language=self.config.whisper_language,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            fp16=self._device.type == "cuda",
+            verbose=None,
         )
         return str(result["text"]).strip()
 

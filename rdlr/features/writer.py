@@ -41,15 +41,17 @@ class PartWriter:
         if len(bad):
             reasons = list(zip(bad.column("corpus").to_pylist(), bad.column("error").to_pylist()))
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            errors = pa.table({
-                "utt_id": bad.column("utt_id").cast(pa.string()),
-                "corpus": bad.column("corpus").cast(pa.string()),
-                "path": bad.column("path").cast(pa.string()),
-                "reason": bad.column("error"),
-                "kind": pa.array([reason_kind(r) for _, r in reasons], type=pa.string()),
-                "time": pa.array([now] * len(bad), type=pa.string()),
-                FINGERPRINT_COLUMN: self._fingerprints(bad),
-            }).select(list(ERROR_COLUMNS))
+            errors = pa.table(
+                {
+                    "utt_id": bad.column("utt_id").cast(pa.string()),
+                    "corpus": bad.column("corpus").cast(pa.string()),
+                    "path": bad.column("path").cast(pa.string()),
+                    "reason": bad.column("error"),
+                    "kind": pa.array([reason_kind(r) for _, r in reasons], type=pa.string()),
+                    "time": pa.array([now] * len(bad), type=pa.string()),
+                    FINGERPRINT_COLUMN: self._fingerprints(bad),
+                }
+            ).select(list(ERROR_COLUMNS))
             self._write(errors, errors=True)
         return good.column("corpus").to_pylist(), reasons
 

@@ -148,8 +148,9 @@ class TrainTracking:
     """TensorBoard events (always) and an MLflow run (given a URI) of one ``rdlr train``; a context manager that
     closes both, marking the MLflow run FAILED when training raises."""
 
-    def __init__(self, folder: Path, two_stage: bool, mlflow_uri: str | None, run_name: str,
-                 params: Mapping[str, Any]) -> None:
+    def __init__(
+        self, folder: Path, two_stage: bool, mlflow_uri: str | None, run_name: str, params: Mapping[str, Any]
+    ) -> None:
         self.two_stage = two_stage
         stages = ("stage1", "stage2") if two_stage else ("",)
         self.tensorboard = {stage: TensorBoardEpochs(folder / stage if stage else folder) for stage in stages}
@@ -169,10 +170,10 @@ class TrainTracking:
     def __enter__(self) -> "TrainTracking":
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         for writer in self.tensorboard.values():
             writer.close()
         if self.mlflow is not None:
             self.mlflow.end(failed=kind is not None)
-

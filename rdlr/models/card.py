@@ -17,7 +17,9 @@ from rdlr.io.safe_text import parse_yaml
 
 README_FILE = "README.md"
 LIBRARY_NAME = "rdlr"
-PAPER = "Ahn et al., Speech Emotion Recognition Incorporating Relative Difficulty and Labeling Reliability, Sensors 2024"
+PAPER = (
+    "Ahn et al., Speech Emotion Recognition Incorporating Relative Difficulty and Labeling Reliability, Sensors 2024"
+)
 
 
 def _corpora(doc: Mapping[str, Any]) -> dict[str, dict[str, int]]:
@@ -28,8 +30,9 @@ def _corpora(doc: Mapping[str, Any]) -> dict[str, dict[str, int]]:
 def _scalar_metrics(doc: Mapping[str, Any]) -> dict[str, float]:
     """The numeric top-level metrics (``val_ua``, ``test_ua``, ...); nested stage-1 metrics stay in model.json."""
     metrics = doc.get("metrics", {})
-    return {key: value for key, value in metrics.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return {
+        key: value for key, value in metrics.items() if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
 
 
 def front_matter(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,9 +62,14 @@ def _rows(mapping: Mapping[str, Any]) -> list[str]:
 
 def _label_map_text(doc: Mapping[str, Any]) -> str:
     """``IEM: excited → happy; *: calm → neutral`` (``none`` when every emotion is its own class)."""
-    parts = [f"{corpus}: " + ", ".join(f"{emotion} → {target if target is not None else 'left out'}"
-                                      for emotion, target in mapping.items())
-             for corpus, mapping in doc.get("label_map", {}).items() if mapping]
+    parts = [
+        f"{corpus}: "
+        + ", ".join(
+            f"{emotion} → {target if target is not None else 'left out'}" for emotion, target in mapping.items()
+        )
+        for corpus, mapping in doc.get("label_map", {}).items()
+        if mapping
+    ]
     return "; ".join(parts) or "none (each emotion that is a class name is that class)"
 
 
@@ -73,8 +81,9 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
     training = {key: value for key, value in doc.get("training", {}).items() if key != "corpora"}
     roles = sorted({role for counts in corpora.values() for role in counts})
     split = [f"| corpus | {' | '.join(roles)} |", f"|---|{'---|' * len(roles)}"]
-    split += [f"| {corpus} | {' | '.join(str(counts.get(role, 0)) for role in roles)} |"
-              for corpus, counts in corpora.items()]
+    split += [
+        f"| {corpus} | {' | '.join(str(counts.get(role, 0)) for role in roles)} |" for corpus, counts in corpora.items()
+    ]
     metrics = _scalar_metrics(doc)
     lines = [
         "---", yaml.safe_dump(front_matter(doc), sort_keys=False, allow_unicode=True).rstrip(), "---", "",

@@ -66,8 +66,13 @@ class FeatureSpec:
     dim: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "extractor": self.extractor, "config": self.config,
-                "config_hash": self.config_hash, "dim": self.dim}
+        return {
+            "name": self.name,
+            "extractor": self.extractor,
+            "config": self.config,
+            "config_hash": self.config_hash,
+            "dim": self.dim,
+        }
 
 
 @dataclass
@@ -122,8 +127,9 @@ def json_safe(value: Any) -> Any:
 
 
 # ---- writing ----------------------------------------------------------------------------------------------------
-def save_model(folder: str | os.PathLike[str], card: ModelCard, weights: Mapping[str, torch.Tensor],
-               overwrite: bool = False) -> Path:
+def save_model(
+    folder: str | os.PathLike[str], card: ModelCard, weights: Mapping[str, torch.Tensor], overwrite: bool = False
+) -> Path:
     """Write ``card`` and the classifier's ``weights`` (its state dict) as a model folder; returns the folder."""
     from safetensors.torch import save_file
 
@@ -157,7 +163,7 @@ def _get(doc: Mapping[str, Any], key: str, kind: type | tuple[type, ...], source
 def check_format(doc: Any, source: Path) -> None:
     """Refuse files that are not rdlr model cards, and cards of a newer format than this rdlr reads."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ModelFolderError(f"{source}: not an rdlr model card (no \"format\": \"{FORMAT}\")")
+        raise ModelFolderError(f'{source}: not an rdlr model card (no "format": "{FORMAT}")')
     version = _get(doc, "format_version", int, source)
     if version > FORMAT_VERSION:
         raise ModelFolderError(
@@ -174,9 +180,13 @@ def _feature_spec(raw: Any, source: Path) -> FeatureSpec:
     dim = _get(raw, "dim", int, source)
     if dim < 1:
         raise ModelFolderError(f"{source}: feature set {raw.get('name')!r} has dim {dim}")
-    return FeatureSpec(name=_get(raw, "name", str, source), extractor=_get(raw, "extractor", str, source),
-                       config=_get(raw, "config", dict, source), config_hash=_get(raw, "config_hash", str, source),
-                       dim=dim)
+    return FeatureSpec(
+        name=_get(raw, "name", str, source),
+        extractor=_get(raw, "extractor", str, source),
+        config=_get(raw, "config", dict, source),
+        config_hash=_get(raw, "config_hash", str, source),
+        dim=dim,
+    )
 
 
 def _statistics(doc: Mapping[str, Any], input_dim: int, source: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -189,14 +199,17 @@ def _statistics(doc: Mapping[str, Any], input_dim: int, source: Path) -> tuple[n
         except (TypeError, ValueError):
             raise ModelFolderError(f"{source}: normalization.{key} must be a list of numbers") from None
         if array.shape != (input_dim,) or not np.isfinite(array).all():
-            raise ModelFolderError(f"{source}: normalization.{key} must hold {input_dim} finite numbers "
-                                   f"(the input dimension), got shape {array.shape}")
+            raise ModelFolderError(
+                f"{source}: normalization.{key} must hold {input_dim} finite numbers "
+                f"(the input dimension), got shape {array.shape}"
+            )
         arrays.append(array)
     if (arrays[1] < STD_FLOOR).any():
         raise ModelFolderError(f"{source}: normalization.std must be at least {STD_FLOOR:g} in every dimension")
     if (np.abs(arrays[0]) > MAX_ABS_MEAN).any():
-        raise ModelFolderError(f"{source}: normalization.mean must be at most {MAX_ABS_MEAN:g} in magnitude in every "
-                               "dimension")
+        raise ModelFolderError(
+            f"{source}: normalization.mean must be at most {MAX_ABS_MEAN:g} in magnitude in every dimension"
+        )
     return arrays[0], arrays[1]
 
 
@@ -212,8 +225,9 @@ def card_from_json(doc: Any, source: Path) -> ModelCard:
         raise ModelFolderError(f"{source}: 'features' is empty")
     input_dim = sum(spec.dim for spec in features)
     if _get(doc, "input_dim", int, source) != input_dim:
-        raise ModelFolderError(f"{source}: input_dim {doc['input_dim']} is not the sum of the feature dims "
-                               f"({input_dim})")
+        raise ModelFolderError(
+            f"{source}: input_dim {doc['input_dim']} is not the sum of the feature dims ({input_dim})"
+        )
     mean, std = _statistics(doc, input_dim, source)
     return ModelCard(
         classes=tuple(classes), features=features, feature_mean=mean, feature_std=std,
@@ -234,8 +248,10 @@ def _label_map(doc: Mapping[str, Any], classes: list[str], source: Path) -> dict
     for corpus, mapping in raw.items():
         for emotion, target in mapping.items():
             if target is not None and target not in classes:
-                raise ModelFolderError(f"{source}: label_map {corpus}: {emotion} -> {target!r} is not one of the "
-                                       f"classes {', '.join(classes)}")
+                raise ModelFolderError(
+                    f"{source}: label_map {corpus}: {emotion} -> {target!r} is not one of the "
+                    f"classes {', '.join(classes)}"
+                )
     return raw
 
 
@@ -247,13 +263,16 @@ def read_weights(path: Path, sha256: str) -> dict[str, torch.Tensor]:
         raise ModelFolderError(f"weights file missing: {path}; copy the whole model folder")
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise ModelFolderError(f"{path}: the weights file is corrupt or was replaced (its SHA-256 differs from "
-                               f"the one in {CARD_FILE}); copy the model folder again or re-export it")
+        raise ModelFolderError(
+            f"{path}: the weights file is corrupt or was replaced (its SHA-256 differs from "
+            f"the one in {CARD_FILE}); copy the model folder again or re-export it"
+        )
     try:
         return load(data)
     except Exception as error:  # safetensors raises its own SafetensorError (and others) on malformed files
-        raise ModelFolderError(f"{path}: not a readable safetensors file ({error}); copy the model folder again "
-                               "or re-export it") from None
+        raise ModelFolderError(
+            f"{path}: not a readable safetensors file ({error}); copy the model folder again or re-export it"
+        ) from None
 
 
 def read_model(folder: str | os.PathLike[str]) -> tuple[ModelCard, dict[str, torch.Tensor]]:
@@ -263,8 +282,9 @@ def read_model(folder: str | os.PathLike[str]) -> tuple[ModelCard, dict[str, tor
     if not folder.is_dir():
         raise ModelFolderError(f"model folder not found: {folder}")
     if not card_path.is_file():
-        raise ModelFolderError(f"{folder} is not an rdlr model folder: it has no {CARD_FILE} "
-                               "(make one with rdlr train or rdlr export)")
+        raise ModelFolderError(
+            f"{folder} is not an rdlr model folder: it has no {CARD_FILE} (make one with rdlr train or rdlr export)"
+        )
     try:
         doc = read_json(card_path)
     except DocumentError as error:
@@ -291,5 +311,9 @@ def version_differences(card: ModelCard) -> list[str]:
 def warn_versions(card: ModelCard, source: Path) -> None:
     differences = version_differences(card)
     if differences:
-        warnings.warn(f"{source}: written with other versions: {'; '.join(differences)}; predictions may differ "
-                      "slightly from those measured at training", ModelVersionWarning, stacklevel=3)
+        warnings.warn(
+            f"{source}: written with other versions: {'; '.join(differences)}; predictions may differ "
+            "slightly from those measured at training",
+            ModelVersionWarning,
+            stacklevel=3,
+        )

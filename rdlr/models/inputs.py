@@ -48,8 +48,13 @@ def manifest_records(frame: pd.DataFrame, source: str | Path) -> list[dict[str, 
             raise ManifestError(f"{source}: empty 'path' cell (utt_id {row.get('utt_id', '?')!r}); fill every path")
         full = Path(path).expanduser()
         text = row.get("transcript")
-        records.append(record(full if full.is_absolute() else (base / full).resolve(), str(row.get("utt_id", "")),
-                              text if isinstance(text, str) and text.strip() else None))
+        records.append(
+            record(
+                full if full.is_absolute() else (base / full).resolve(),
+                str(row.get("utt_id", "")),
+                text if isinstance(text, str) and text.strip() else None,
+            )
+        )
     return records
 
 

@@ -31,8 +31,9 @@ FEATURE_BATCH = 4096
 class TrainedModel:
     """A loaded model folder: ``card`` (what ``model.json`` says), ``classes`` and the classifier."""
 
-    def __init__(self, folder: Path, card: ModelCard, classifier: EmotionClassifier, extractors: list[Extractor],
-                 device: str) -> None:
+    def __init__(
+        self, folder: Path, card: ModelCard, classifier: EmotionClassifier, extractors: list[Extractor], device: str
+    ) -> None:
         self.folder = folder
         self.card = card
         self.classifier = classifier.eval()
@@ -44,8 +45,10 @@ class TrainedModel:
 
     def __repr__(self) -> str:
         sets = "+".join(spec.name for spec in self.card.features)
-        return (f"TrainedModel({str(self.folder)!r}: method {self.card.method.get('id')}, features {sets}, "
-                f"classes {', '.join(self.classes)}, val UA {self.card.metrics.get('val_ua')})")
+        return (
+            f"TrainedModel({str(self.folder)!r}: method {self.card.method.get('id')}, features {sets}, "
+            f"classes {', '.join(self.classes)}, val UA {self.card.metrics.get('val_ua')})"
+        )
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -65,8 +68,10 @@ class TrainedModel:
         """Class probabilities (N × classes, float32) of raw features ``x`` (N × input_dim, not normalised)."""
         x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x.float())
         if x.ndim != 2 or x.shape[1] != self.card.input_dim:
-            raise ValueError(f"features must be N × {self.card.input_dim} "
-                             f"({'+'.join(f'{s.name} ({s.dim})' for s in self.card.features)}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"features must be N × {self.card.input_dim} "
+                f"({'+'.join(f'{s.name} ({s.dim})' for s in self.card.features)}), got {tuple(x.shape)}"
+            )
         chunks = []
         for start in range(0, len(x), FEATURE_BATCH):
             batch = (x[start : start + FEATURE_BATCH].to(self.device) - self._mean) / self._std
@@ -134,8 +139,9 @@ class TrainedModel:
         for index in np.asarray(good, dtype=int)[scores["label"].to_numpy() == ""]:
             records[index]["error"] = f"non-finite model output (check the model folder): {records[index]['path']}"
             probs[index] = np.nan
-        frame = pd.DataFrame({"path": [r["path"] for r in records], "utt_id": [r["utt_id"] for r in records],
-                              "label": labels})
+        frame = pd.DataFrame(
+            {"path": [r["path"] for r in records], "utt_id": [r["utt_id"] for r in records], "label": labels}
+        )
         frame[self.probability_columns] = probs
         frame["error"] = [r["error"] for r in records]
         return frame
@@ -157,6 +163,8 @@ def load_model(model_dir: str | os.PathLike[str], device: str = "cpu") -> Traine
         classifier.load_state_dict(weights, strict=True)
     except RuntimeError as error:
         reason = str(error).splitlines()[0]
-        raise ModelFolderError(f"{folder / WEIGHTS_FILE}: the weights do not fit the classifier the card describes "
-                               f"({reason} ...); the folder's files do not belong together") from None
+        raise ModelFolderError(
+            f"{folder / WEIGHTS_FILE}: the weights do not fit the classifier the card describes "
+            f"({reason} ...); the folder's files do not belong together"
+        ) from None
     return TrainedModel(folder, card, classifier.to(device), extractors, device)

@@ -105,7 +105,7 @@ def compare_methods(
 
 
 def format_pair(n: int, diff: float, pvalue: float, width: float = math.nan) -> str:
-    """"+2.1 ± 1.3 (p=0.034, n=5)" (± the 95 % half-width when defined); "p=n/a" when the test is undefined; the
+    """ "+2.1 ± 1.3 (p=0.034, n=5)" (± the 95 % half-width when defined); "p=n/a" when the test is undefined; the
     missing mark without common seeds."""
     if n == 0:
         return MISSING_MARK
@@ -131,8 +131,11 @@ def comparison_tables(comparison: pd.DataFrame, columns: Sequence[str], level: i
             cells = []
             for column in shown:
                 r = by_column.get(column)
-                pair = MISSING_MARK if r is None else format_pair(
-                    int(r["n"]), float(r["diff_pp"]), float(r["p"]), float(r["ci95_pp"]))
+                pair = (
+                    MISSING_MARK
+                    if r is None
+                    else format_pair(int(r["n"]), float(r["diff_pp"]), float(r["p"]), float(r["ci95_pp"]))
+                )
                 cells.append(pair)
             rows.append([str(group["baseline_label"].iloc[0]), *cells])
         parts.append(f"{'#' * level} {features_title(str(features))} (out-of-corpus)\n")
@@ -142,8 +145,10 @@ def comparison_tables(comparison: pd.DataFrame, columns: Sequence[str], level: i
 
 def no_comparison(proposed_label: str) -> str:
     """What a report says when there is nothing to pair."""
-    return (f"No comparison: the results hold no out-of-corpus trials of {proposed_label} together with another "
-            "out-of-corpus method of the same features.\n")
+    return (
+        f"No comparison: the results hold no out-of-corpus trials of {proposed_label} together with another "
+        "out-of-corpus method of the same features.\n"
+    )
 
 
 def render_comparison(

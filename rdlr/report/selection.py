@@ -81,6 +81,8 @@ def selected_trials(results: pd.DataFrame, selection: str = "validation") -> pd.
     (the configurations its (features, protocol, method, held_out) compared)."""
     df = validate_results(results)
     chosen = select_configs(df, selection)[[*GROUP_KEYS, "config_id", "n_configs"]]
-    return df.merge(chosen, on=[*GROUP_KEYS, "config_id"], how="inner").sort_values([*GROUP_KEYS, "seed"]).reset_index(
-        drop=True
+    return (
+        df.merge(chosen, on=[*GROUP_KEYS, "config_id"], how="inner")
+        .sort_values([*GROUP_KEYS, "seed"])
+        .reset_index(drop=True)
     )

@@ -42,7 +42,13 @@ SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "grid")
 MODEL_KEYS: tuple[str, ...] = tuple(MODEL_FLAGS)
 RAY_BUILTIN_RESOURCES: tuple[str, ...] = ("CPU", "GPU", "memory", "object_store_memory")  # not for resources.custom
 SMOOTHING_GAMMAS: dict[str, str] = {"gamma": "LR's γ (10)", "unigram_gamma": "unigram smoothing's γ"}
-UNSET_OMITTED: tuple[str, ...] = ("hf", "headline", "tracking", "labels", "label_map")  # optional sections left out of to_dict() while unset
+UNSET_OMITTED: tuple[str, ...] = (
+    "hf",
+    "headline",
+    "tracking",
+    "labels",
+    "label_map",
+)  # optional sections left out of to_dict() while unset
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -242,8 +248,9 @@ def _validate_labels(spec: SweepSpec) -> None:
     if corpora is not None:
         for corpus in spec.label_map or {}:
             if corpus != ANY_CORPUS and corpus not in corpora:
-                raise SpecError(f"label_map: unknown corpus {corpus!r}; valid: {ANY_CORPUS!r} (every corpus), "
-                                f"{', '.join(corpora)}")
+                raise SpecError(
+                    f"label_map: unknown corpus {corpus!r}; valid: {ANY_CORPUS!r} (every corpus), {', '.join(corpora)}"
+                )
 
 
 def _validate_features(spec: SweepSpec) -> None:
@@ -275,8 +282,9 @@ def _validate_corpora(spec: SweepSpec) -> None:
     if spec.data.source == "demo" and spec.unlabeled not in (None, DEMO_UNLABELED):
         raise SpecError(f"unlabeled: unknown corpus {spec.unlabeled!r}; the demo data has {DEMO_UNLABELED!r}")
     if spec.data.source == "real" and spec.unlabeled is not None and spec.unlabeled not in spec.data.corpora:
-        raise SpecError(f"unlabeled: unknown corpus {spec.unlabeled!r}; valid (data.corpora): "
-                        f"{', '.join(spec.data.corpora)}")
+        raise SpecError(
+            f"unlabeled: unknown corpus {spec.unlabeled!r}; valid (data.corpora): {', '.join(spec.data.corpora)}"
+        )
     labeled = spec.labeled_corpora()
     if labeled is not None:
         for i, name in enumerate(spec.held_out):
@@ -299,8 +307,10 @@ def _validate_methods(spec: SweepSpec) -> None:
             except ValueError as error:
                 raise SpecError(f"{where}: {error}") from None
             if method.needs_unlabeled_with_stage1(stage1) and spec.unlabeled is None:
-                raise SpecError(f"{where}: method {method_id!r} uses AE (12) / PEL (13) (itself or in its stage-1 "
-                                "model), which need unlabeled speech; set `unlabeled` (e.g. LIB)")
+                raise SpecError(
+                    f"{where}: method {method_id!r} uses AE (12) / PEL (13) (itself or in its stage-1 "
+                    "model), which need unlabeled speech; set `unlabeled` (e.g. LIB)"
+                )
         total += len(methods)
     if total == 0:
         raise SpecError(f"protocols: list methods under at least one of {', '.join(JOB_ORDER)}")
@@ -315,8 +325,10 @@ def _validate_search(spec: SweepSpec) -> None:
     listed = {m for protocol in JOB_ORDER for m in getattr(spec.protocols, protocol)}
     for method_id, budget in search.configs_per_method.items():
         if method_id not in listed:
-            raise SpecError(f"search.configs_per_method: method {method_id!r} is not in protocols; valid: "
-                            f"{', '.join(sorted(listed))}")
+            raise SpecError(
+                f"search.configs_per_method: method {method_id!r} is not in protocols; valid: "
+                f"{', '.join(sorted(listed))}"
+            )
         if budget < 1:
             raise SpecError(f"search.configs_per_method.{method_id}: must be >= 1, got {budget}")
     _validate_space(search.space, "search.space")
@@ -375,8 +387,10 @@ def _validate_resources(resources: ResourcesSpec) -> None:
         raise SpecError(f"resources.parallel_jobs: must be >= 0 (0 = automatic), got {resources.parallel_jobs}")
     for name, amount in resources.custom.items():
         if name in RAY_BUILTIN_RESOURCES:
-            raise SpecError(f"resources.custom.{name}: set CPUs and GPUs with cpus_per_trial and gpus_per_trial; "
-                            "custom holds other Ray resources")
+            raise SpecError(
+                f"resources.custom.{name}: set CPUs and GPUs with cpus_per_trial and gpus_per_trial; "
+                "custom holds other Ray resources"
+            )
         if amount <= 0:
             raise SpecError(f"resources.custom.{name}: must be > 0, got {amount}")
 

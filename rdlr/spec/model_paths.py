@@ -30,7 +30,7 @@ USES: dict[str, tuple[str, ...]] = {"w2v": ("w2v",), "bert": ("bert", "whisper")
 def _model_paths(name: str, models: dict[str, str]) -> Iterator[tuple[str, str, Check, str]]:
     """(spec key, path, check, what) of every model feature set ``name`` loads."""
     if name.startswith(HF_PREFIX):
-        model_dir = resolved_path(name[len(HF_PREFIX):])
+        model_dir = resolved_path(name[len(HF_PREFIX) :])
         yield f"features ({name})", model_dir, require_model_dir, "transformers audio encoder"
     for key in USES.get(name, ()):
         if models.get(key):

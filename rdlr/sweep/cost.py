@@ -59,8 +59,9 @@ def method_kind(method: Method) -> str:
     return "ae" if method.uses("ae") else "plain"
 
 
-def train_flops_per_row(method: Method, input_dim: int, batch: int, unlabeled_batch: int = 32,
-                        ae_on_unlabeled: bool = True) -> float:
+def train_flops_per_row(
+    method: Method, input_dim: int, batch: int, unlabeled_batch: int = 32, ae_on_unlabeled: bool = True
+) -> float:
     """Floating-point operations of one training step per labeled row (forward 2 and backward 4 per weight):
     F, plus H for AE (12), plus the M' unlabeled rows per minibatch of AE / PEL (13) shared over its M rows, plus
     the M × M pairwise distances of the contrastive loss on the 512-dim embedding."""
@@ -136,13 +137,23 @@ class Figures:
             raise FiguresError(f"{source}: missing or bad field ({error}); rerun bench_scale.py") from None
         unknown = sorted({rate.kind for rate in (*rates, *gpu_rates)} - set(KINDS))
         if not rates or unknown:
-            raise FiguresError(f"{source}: needs measured cases of the kinds {', '.join(KINDS)}; "
-                               f"got {unknown or 'none'}")
+            raise FiguresError(
+                f"{source}: needs measured cases of the kinds {', '.join(KINDS)}; got {unknown or 'none'}"
+            )
         fallback = dict(raw.get("epochs") or {})
         epochs_source = fallback.pop("source", None)
-        return cls(source, machine, threads, rates, gpu_rates, gpu.get("machine"), sharing,
-                   ray_overhead(raw.get("ray") or {}),
-                   {kind: float(value) for kind, value in fallback.items()}, epochs_source)
+        return cls(
+            source,
+            machine,
+            threads,
+            rates,
+            gpu_rates,
+            gpu.get("machine"),
+            sharing,
+            ray_overhead(raw.get("ray") or {}),
+            {kind: float(value) for kind, value in fallback.items()},
+            epochs_source,
+        )
 
     def rate(self, kind: str, dims: int, batch: int, gpu: bool = False) -> tuple[float, float]:
         """(training, evaluation) FLOP/s of the measured CPU (``gpu``: GPU) cases of ``kind`` (else of any kind)
@@ -156,8 +167,7 @@ class Figures:
         pool = [r for r in pool if math.isclose(abs(math.log2(r.batch / batch)), nearest_batch)]
         nearest_dims = min(abs(r.dims - dims) for r in pool)
         pool = [r for r in pool if abs(r.dims - dims) == nearest_dims]
-        return (statistics.fmean(r.train_flops_per_s for r in pool),
-                statistics.fmean(r.eval_flops_per_s for r in pool))
+        return (statistics.fmean(r.train_flops_per_s for r in pool), statistics.fmean(r.eval_flops_per_s for r in pool))
 
     def gpu_speedup(self, trials_at_once: int) -> float:
         """How much more work ``trials_at_once`` trials sharing one GPU do together than one alone: the measured
@@ -228,8 +238,9 @@ class TrialCost:
     stage1_s: float = 0.0
 
 
-def _fit_seconds(method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures,
-                 training: dict[str, Any]) -> tuple[float, float, float, bool]:
+def _fit_seconds(
+    method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures, training: dict[str, Any]
+) -> tuple[float, float, float, bool]:
     """(CPU s, GPU s, epochs, measured?) of training one model of ``method``."""
     kind = method_kind(method)
     epochs, measured = figures.epochs(kind)
@@ -247,8 +258,9 @@ def _fit_seconds(method: Method, rows: TrialRows, dims: int, batch: int, figures
     return cpu, gpu, epochs, measured
 
 
-def trial_cost(method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures,
-               training: dict[str, Any] | None = None) -> TrialCost:
+def trial_cost(
+    method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures, training: dict[str, Any] | None = None
+) -> TrialCost:
     """Projected cost of one trial; two-stage methods add their stage-1 model (counted for every trial: an upper
     bound, as trials that differ only in LR's γ share one stage-1 model through the cache)."""
     training = dict(training or {})

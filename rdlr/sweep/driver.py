@@ -113,8 +113,9 @@ class SweepOutcome:
         return not self.errors and all(j.failure is None and j.errors == 0 for j in self.jobs)
 
 
-def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], files: SweepFiles,
-                        resources: TrialResources) -> dict[str, str]:
+def register_trainables(
+    spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], files: SweepFiles, resources: TrialResources
+) -> dict[str, str]:
     """Register one trainable per feature set, its features in the object store once (``tune.with_parameters``
     takes an ``ObjectRef`` as is, so a matrix already there is not copied again); returns ``{feature set: name}``."""
     import ray
@@ -123,12 +124,22 @@ def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.Data
     for features in spec.features:
         x, meta = tables[features]
         x = x if isinstance(x, ray.ObjectRef) else ray.put(x)
-        context = TrialContext(spec.id, features, tuple(spec.seeds), spec.data.split_seed, dict(spec.training),
-                               resources.device, resources.cpus, files.storage.uri, table_id=x.hex(),
-                               labels=spec.label_set())
+        context = TrialContext(
+            spec.id,
+            features,
+            tuple(spec.seeds),
+            spec.data.split_seed,
+            dict(spec.training),
+            resources.device,
+            resources.cpus,
+            files.storage.uri,
+            table_id=x.hex(),
+            labels=spec.label_set(),
+        )
         function = trainable_for(features, spec.id)
-        trainable = tune.with_resources(tune.with_parameters(function, x=x, meta=meta, context=context),
-                                        resources.as_tune())
+        trainable = tune.with_resources(
+            tune.with_parameters(function, x=x, meta=meta, context=context), resources.as_tune()
+        )
         # Registered once, here: Tuners started in threads get the name, because Tune's registry is not
         # thread-safe (concurrent registrations fail with "dictionary changed size during iteration").
         register_trainable(function.__name__, trainable)
@@ -139,8 +150,16 @@ def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.Data
 class _Sweep:
     """Runs the jobs of one spec as concurrent Tuners."""
 
-    def __init__(self, spec: SweepSpec, trainables: Mapping[str, str], files: SweepFiles,
-                 resources: TrialResources, sink_key: str, sink: ResultSink, capacity: ClusterCapacity | None) -> None:
+    def __init__(
+        self,
+        spec: SweepSpec,
+        trainables: Mapping[str, str],
+        files: SweepFiles,
+        resources: TrialResources,
+        sink_key: str,
+        sink: ResultSink,
+        capacity: ClusterCapacity | None,
+    ) -> None:
         self.spec, self.trainables, self.files, self.resources = spec, trainables, files, resources
         self.sink_key, self.sink, self.log = sink_key, sink, sink.log
         self.capacity = capacity
@@ -162,8 +181,10 @@ class _Sweep:
                 torn = f"{path}/{TUNER_STATE} cannot be read ({type(error).__name__}: {error})"
         if torn is not None:
             aside = set_aside(self.files.storage.fs, path, "torn")
-            self.log(f"job {job.name}: Tune's saved state is torn ({torn}); moved it to {aside} and started the job "
-                     "afresh from the rows in results.csv")
+            self.log(
+                f"job {job.name}: Tune's saved state is torn ({torn}); moved it to {aside} and started the job "
+                "afresh from the rows in results.csv"
+            )
         return self.new_tuner(job, trainable, constants), False
 
     def new_tuner(self, job: Job, trainable: str, constants: Mapping[str, str]) -> tune.Tuner:
@@ -171,8 +192,13 @@ class _Sweep:
         evaluated first, so the search continues from them instead of spending the budget on new ones; the grid
         sampler repeats its seeded order by itself, and is not given them (Optuna's grid would count them twice)."""
         tried = [] if job.sampler == "grid" else finished_configs(self.sink.rows.values(), job)
-        searcher = OptunaSearch(space=optuna_space(job.space), metric=METRIC, mode="max", points_to_evaluate=tried,
-                                sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space))
+        searcher = OptunaSearch(
+            space=optuna_space(job.space),
+            metric=METRIC,
+            mode="max",
+            points_to_evaluate=tried,
+            sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space),
+        )
         tune_config = tune.TuneConfig(
             search_alg=searcher, num_samples=job.configs, max_concurrent_trials=trials_per_job(job),
             reuse_actors=True,  # the next trial of the Tuner finds the worker's prepared rows (worker_rows)
@@ -182,8 +208,9 @@ class _Sweep:
         if self.mlflow_uri:
             from rdlr.sweep.mlflow_logger import sweep_mlflow_logger
 
-            callbacks.append(sweep_mlflow_logger(self.mlflow_uri, self.spec.id,
-                                                 {"job": job.name, "features": job.features}))
+            callbacks.append(
+                sweep_mlflow_logger(self.mlflow_uri, self.spec.id, {"job": job.name, "features": job.features})
+            )
         run_config = tune.RunConfig(
             name=job.name, storage_path=self.files.tune_root, verbose=0,
             failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures), callbacks=callbacks,
@@ -224,8 +251,9 @@ class _Sweep:
                 pending.clear()
             if pending:
                 if self.capacity is None and time.monotonic() - polled > SLOTS_POLL_S:  # nodes come and go
-                    slots = trial_slots(planning_nodes(None), self.resources.cpus, self.resources.gpus,
-                                        self.resources.custom)
+                    slots = trial_slots(
+                        planning_nodes(None), self.resources.cpus, self.resources.gpus, self.resources.custom
+                    )
                     polled = time.monotonic()
                 target = jobs_at_once(slots, trials_per_job(pending[0]), len(pending) + len(running), fixed)
                 while pending and len(running) < target:
@@ -235,8 +263,10 @@ class _Sweep:
                     running[job.name] = thread
             if time.monotonic() - last_beat > HEARTBEAT_S:
                 last_beat = time.monotonic()
-                self.log(f"... {len(sink.rows)}/{sink.planned} trials done, {len(running)} jobs running, "
-                         f"{len(pending)} waiting, {time.monotonic() - started:.0f}s elapsed")
+                self.log(
+                    f"... {len(sink.rows)}/{sink.planned} trials done, {len(running)} jobs running, "
+                    f"{len(pending)} waiting, {time.monotonic() - started:.0f}s elapsed"
+                )
             time.sleep(0.5)
 
 
@@ -304,9 +334,16 @@ def run_sweep(
         raise SweepStorageError(_stopped_line(spec, files, fault)) from None
 
 
-def _run_locked(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], files: SweepFiles, log: Log,
-                adapt_resources: bool, resolved: Mapping[str, Any] | None, quiet: bool,
-                capacity: ClusterCapacity | None) -> SweepOutcome:
+def _run_locked(
+    spec: SweepSpec,
+    tables: Mapping[str, tuple[Any, pd.DataFrame]],
+    files: SweepFiles,
+    log: Log,
+    adapt_resources: bool,
+    resolved: Mapping[str, Any] | None,
+    quiet: bool,
+    capacity: ClusterCapacity | None,
+) -> SweepOutcome:
     """:func:`run_sweep` while it holds the sweep's writer lock."""
     import ray
 
@@ -328,17 +365,22 @@ def _run_locked(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]],
     sink_key = f"{files.dir.uri}"
     sink = ResultSink(files, spec.num_trials(), log)
     open_sink(sink_key, sink)
-    log(f"sweep {spec.id}: {len(jobs)} jobs, {sink.planned} trials planned ({sink.previous} already done), "
+    log(
+        f"sweep {spec.id}: {len(jobs)} jobs, {sink.planned} trials planned ({sink.previous} already done), "
         f"{resources.cpus:g} CPU + {resources.gpus:g} GPU per trial, {resources.slots} at once; "
-        f"storage {files.dir.uri}")
-    sweep = _Sweep(spec, register_trainables(spec, tables, files, resources), files, resources, sink_key, sink,
-                   capacity)
+        f"storage {files.dir.uri}"
+    )
+    sweep = _Sweep(
+        spec, register_trainables(spec, tables, files, resources), files, resources, sink_key, sink, capacity
+    )
     try:
         sweep.run(jobs)
     except KeyboardInterrupt:
         sink.flush()
-        log(f"interrupted: {len(sink.rows)} finished trials are saved in {files.results_uri}; "
-            "re-run the same command to resume")
+        log(
+            f"interrupted: {len(sink.rows)} finished trials are saved in {files.results_uri}; "
+            "re-run the same command to resume"
+        )
         raise
     finally:
         close_sink(sink_key)
@@ -363,21 +405,26 @@ def _set_stopped_jobs_aside(spec: SweepSpec, jobs: list[Job], sink: ResultSink, 
     allows), and the re-run starts those jobs afresh from their rows."""
     for job in jobs:
         path = f"{files.tune_root}/{job.name}"
-        if len(job_rows(sink.rows.values(), job)) < job.configs * len(spec.seeds) and files.dir.fs.get_file_info(
-                path).type == pafs.FileType.Directory:
+        if (
+            len(job_rows(sink.rows.values(), job)) < job.configs * len(spec.seeds)
+            and files.dir.fs.get_file_info(path).type == pafs.FileType.Directory
+        ):
             with contextlib.suppress(OSError):  # then the re-run restores it, and the fault was reported anyway
                 set_aside(files.dir.fs, path, "stopped")
 
 
 def _stopped_line(spec: SweepSpec, files: SweepFiles, fault: OSError) -> str:
     """The one line that ends a sweep whose storage failed."""
-    return (f"sweep {spec.id} stopped: cannot write {describe_fault(fault)}; the finished trials are kept in "
-            f"{files.results_uri} (and {files.dir.uri}/{ROWS_DIR}); free space or fix the disk, then re-run the "
-            "same command to resume")
+    return (
+        f"sweep {spec.id} stopped: cannot write {describe_fault(fault)}; the finished trials are kept in "
+        f"{files.results_uri} (and {files.dir.uri}/{ROWS_DIR}); free space or fix the disk, then re-run the "
+        "same command to resume"
+    )
 
 
-def _run_info(resolved: Mapping[str, Any] | None, files: SweepFiles, resources: TrialResources,
-              capacity: ClusterCapacity | None) -> dict[str, Any]:
+def _run_info(
+    resolved: Mapping[str, Any] | None, files: SweepFiles, resources: TrialResources, capacity: ClusterCapacity | None
+) -> dict[str, Any]:
     """What this run resolved, saved with the spec: paths, storage, versions, trial resources, the cluster."""
     import ray
 

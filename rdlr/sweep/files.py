@@ -18,7 +18,15 @@ import pandas as pd
 import yaml
 
 from rdlr.labels import CLASSES
-from rdlr.results import GIVEN_SPEC_FILE, RESOLVED_KEY, RESULTS_FILE, SPEC_FILE, parse_results_csv, results_frame, trial_key
+from rdlr.results import (
+    GIVEN_SPEC_FILE,
+    RESOLVED_KEY,
+    RESULTS_FILE,
+    SPEC_FILE,
+    parse_results_csv,
+    results_frame,
+    trial_key,
+)
 from rdlr.io.safe_text import MAX_BYTES, parse_json, parse_yaml
 from rdlr.io.storage import Storage
 from rdlr.spec.core import SweepSpec
@@ -56,8 +64,9 @@ class SweepFiles:
 
     def read_row(self, key: str) -> dict[str, Any] | None:
         try:
-            return parse_json(self.dir.read(ROWS_DIR, f"{key}.json", limit=MAX_BYTES + 1),
-                              f"{self.dir.uri}/{ROWS_DIR}/{key}.json")
+            return parse_json(
+                self.dir.read(ROWS_DIR, f"{key}.json", limit=MAX_BYTES + 1), f"{self.dir.uri}/{ROWS_DIR}/{key}.json"
+            )
         except FileNotFoundError:
             return None
 

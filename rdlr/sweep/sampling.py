@@ -106,9 +106,7 @@ class DistinctSampler(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self.inner.before_trial(study, trial)
 
-    def after_trial(
-        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
-    ) -> None:
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
         self.inner.after_trial(study, trial, state, values)
 
     def reseed_rng(self) -> None:

@@ -177,8 +177,10 @@ def _gather(x: np.ndarray, row_groups: list[np.ndarray], device: str) -> torch.T
 def prepare(data: TrialData, device: str, unlabeled: bool = True) -> PreparedData:
     """Copy the rows ``data``'s trial uses to ``device`` (one float32 copy; ``unused`` rows, and the unlabeled rows
     unless ``unlabeled``, are left out) and z-normalise them in place with the mean and std of the training rows."""
-    groups = {role: data.indices(role) if unlabeled or role != "unlabeled" else np.empty(0, dtype=np.int64)
-              for role in USED_ROLES}
+    groups = {
+        role: data.indices(role) if unlabeled or role != "unlabeled" else np.empty(0, dtype=np.int64)
+        for role in USED_ROLES
+    }
     x = _gather(data.x, list(groups.values()), device)
     blocks, start = {}, 0
     for role, rows in groups.items():

@@ -42,8 +42,10 @@ RUN_TIMEOUT_S = 400
 
 pytestmark = [
     pytest.mark.slow,  # every test uses the fake cluster: `ray start` and the autoscaler's processes
-    pytest.mark.skipif(not RAY_CLI.is_file() or sys.platform == "win32",
-                       reason="needs the `ray` CLI beside the interpreter and a POSIX process model"),
+    pytest.mark.skipif(
+        not RAY_CLI.is_file() or sys.platform == "win32",
+        reason="needs the `ray` CLI beside the interpreter and a POSIX process model",
+    ),
 ]
 
 SPEC = {
@@ -200,8 +202,10 @@ def test_extraction_runs_on_cpu_workers_and_trials_on_the_other_type(reproduced:
     results = pd.read_csv(reproduced["root"] / "runs" / "multinode" / "results.csv", dtype={"node": str})
     assert {node_type(reproduced["nodes"][node]) for node in results["node"]} == {"gpu_worker"}
     assert set(results["host"]) == {socket.gethostname()}
-    print(f"\nextraction ran on {', '.join(f'{n} (cpu_worker): {k} utterances' for n, k in extracted.items())}; "
-          f"trials on {', '.join(sorted(set(results['node'])))} (gpu_worker); whole run {reproduced['seconds']:.0f} s")
+    print(
+        f"\nextraction ran on {', '.join(f'{n} (cpu_worker): {k} utterances' for n, k in extracted.items())}; "
+        f"trials on {', '.join(sorted(set(results['node'])))} (gpu_worker); whole run {reproduced['seconds']:.0f} s"
+    )
 
 
 def test_every_trial_row_once_and_the_report_renders(reproduced: dict[str, Any]) -> None:

@@ -81,8 +81,9 @@ def test_demo_calls_generate_demo_corpora(tmp_path, write_audio, monkeypatch, ca
     def generate_demo_corpora(out_dir, seed=0):
         calls.append((Path(out_dir), seed))
         write_audio(Path(out_dir) / "x.wav")
-        frame = pd.DataFrame([{"utt_id": "LIB-demo_1", "path": "x.wav", "corpus": "LIB-demo", "speaker": "l",
-                               "label": ""}])
+        frame = pd.DataFrame(
+            [{"utt_id": "LIB-demo_1", "path": "x.wav", "corpus": "LIB-demo", "speaker": "l", "label": ""}]
+        )
         return write_manifest(frame, Path(out_dir) / "demo_manifest.csv")
 
     module = types.SimpleNamespace(generate_demo_corpora=generate_demo_corpora)
@@ -100,17 +101,32 @@ def test_demo_calls_generate_demo_corpora(tmp_path, write_audio, monkeypatch, ca
 
 
 def test_vote_modality_only_for_cremad(emodb_tree, tmp_path, capsys):
-    assert prepare(["emodb", "--root", str(emodb_tree), "--out", str(tmp_path / "m.csv"),
-                    "--vote-modality", "face"]) == 2
+    assert (
+        prepare(["emodb", "--root", str(emodb_tree), "--out", str(tmp_path / "m.csv"), "--vote-modality", "face"]) == 2
+    )
     assert "--vote-modality applies to cremad only" in capsys.readouterr().err
 
 
 def test_list_describes_every_loader(capsys):
     assert prepare(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["cremad", "iemocap", "msp_improv", "msp_podcast", "librispeech",
-                                                   "emodb", "ravdess", "esd", "savee", "tess", "emovo", "urdu",
-                                                   "shemo", "csv", "demo"]
+    assert [line.split()[0] for line in lines] == [
+        "cremad",
+        "iemocap",
+        "msp_improv",
+        "msp_podcast",
+        "librispeech",
+        "emodb",
+        "ravdess",
+        "esd",
+        "savee",
+        "tess",
+        "emovo",
+        "urdu",
+        "shemo",
+        "csv",
+        "demo",
+    ]
     assert any(line.startswith("ravdess") and "Ryerson" in line for line in lines)
     assert prepare(["ravdess"]) == 2
     assert "--root is required" in capsys.readouterr().err
@@ -120,10 +136,13 @@ def test_prepare_prints_found_against_documented_counts(tmp_path, capsys):
     root = write_tree(tmp_path / "SAVEE", savee_files())
     assert prepare(["savee", "--root", str(root), "--out", str(tmp_path / "savee.csv")]) == 0
     out = capsys.readouterr().out
-    assert ("SAVEE: 480 utterances, 4 speakers\n  neutral 120  happy 60  sad 60  angry 60  fear 60  disgust 60  "
-            "surprise 60") in out
-    assert ("documented: SAVEE: 4 speakers; neutral 120  happy 60  sad 60  angry 60  disgust 60  fear 60  surprise 60; "
-            "480 audio files (every emotion) [SAVEE documentation]") in out
+    assert (
+        "SAVEE: 480 utterances, 4 speakers\n  neutral 120  happy 60  sad 60  angry 60  fear 60  disgust 60  surprise 60"
+    ) in out
+    assert (
+        "documented: SAVEE: 4 speakers; neutral 120  happy 60  sad 60  angry 60  disgust 60  fear 60  surprise 60; "
+        "480 audio files (every emotion) [SAVEE documentation]"
+    ) in out
     assert "count check: every documented count matches" in out
     (root / "AudioData" / "DC" / "h01.wav").unlink()
     assert prepare(["savee", "--root", str(root), "--out", str(tmp_path / "savee.csv")]) == 0
@@ -145,15 +164,22 @@ def test_language_selects_the_esd_corpus(tmp_path, write_audio, capsys):
 def test_prepare_names_the_emotions_left_out_of_real_emodb(emodb_root, tmp_path, capsys):
     assert prepare(["emodb", "--root", str(emodb_root), "--out", str(tmp_path / "emodb.csv")]) == 0
     out = capsys.readouterr().out
-    assert "EMODB: 535 utterances, 10 speakers\n  neutral 79  happy 71  sad 62  angry 127  fear 69  disgust 46  " \
-           "boredom 81\nleft out (no emotion): none\n" in out
+    assert (
+        "EMODB: 535 utterances, 10 speakers\n  neutral 79  happy 71  sad 62  angry 127  fear 69  disgust 46  "
+        "boredom 81\nleft out (no emotion): none\n" in out
+    )
 
 
 def test_prepare_of_the_demo_corpora_leaves_no_emotion_out(tmp_path, capsys):
     from rdlr.corpora.demo import DemoConfig, generate_demo_corpora
 
-    tiny = DemoConfig(speakers_per_corpus=2, utterances_per_speaker=4, unlabeled_speakers=1,
-                      unlabeled_utterances_per_speaker=2, sentences_per_corpus=2)
+    tiny = DemoConfig(
+        speakers_per_corpus=2,
+        utterances_per_speaker=4,
+        unlabeled_speakers=1,
+        unlabeled_utterances_per_speaker=2,
+        sentences_per_corpus=2,
+    )
     manifest = generate_demo_corpora(tmp_path / "demo", seed=0, config=tiny)
     assert prepare(["csv", "--root", str(manifest), "--out", str(tmp_path / "demo.csv")]) == 0
     assert "left out (no emotion): none\n" in capsys.readouterr().out
@@ -164,8 +190,9 @@ def test_every_loader_maps_its_emotions_onto_the_vocabulary(loader):
     """Each corpus's emotion codes map onto the vocabulary (EmoDB L → boredom, RAVDESS 02 → calm, TESS ps →
     surprise); only codes without an emotion (no agreement) are left out, named in words."""
     module = importlib.import_module(MODULES[loader])
-    emotions = getattr(module, "EMOTIONS", None) or {folder: label for folder, (_, label)
-                                                     in module.EMOTION_BLOCKS.items()}  # ESD: emotion folders
+    emotions = getattr(module, "EMOTIONS", None) or {
+        folder: label for folder, (_, label) in module.EMOTION_BLOCKS.items()
+    }  # ESD: emotion folders
     assert emotions and set(emotions.values()) <= set(VOCABULARY)
     assert set(CLASSES) <= set(emotions.values())
     other = getattr(module, "OTHER_EMOTIONS", {})

@@ -34,14 +34,29 @@ def test_fake_tree_is_parsed_exactly(emodb_fake, assert_manifest):
     with pytest.warns(CorpusCountWarning, match="EMODB: speakers 3 \\(documented 10, -7\\)"):
         df = load(emodb_fake)
     wav = emodb_fake.resolve() / "wav"
-    spec = [("03a01Fa", "03", "happy", "M", 0.9), ("03a01Lb", "03", "boredom", "M", float("nan")),
-            ("03a01Wa", "03", "angry", "M", 0.95), ("08a02Nb", "08", "neutral", "F", float("nan")),
-            ("08a02Tc", "08", "sad", "F", 0.625), ("16b10Ea", "16", "disgust", "F", float("nan"))]
-    assert_manifest(df, [
-        {"utt_id": f"EMODB_{stem}", "path": str(wav / f"{stem}.wav"), "corpus": "EMODB", "speaker": f"EMODB_{spk}",
-         "label": label, "gender": gender, "reliability": reliability}
-        for stem, spk, label, gender, reliability in spec
-    ])
+    spec = [
+        ("03a01Fa", "03", "happy", "M", 0.9),
+        ("03a01Lb", "03", "boredom", "M", float("nan")),
+        ("03a01Wa", "03", "angry", "M", 0.95),
+        ("08a02Nb", "08", "neutral", "F", float("nan")),
+        ("08a02Tc", "08", "sad", "F", 0.625),
+        ("16b10Ea", "16", "disgust", "F", float("nan")),
+    ]
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"EMODB_{stem}",
+                "path": str(wav / f"{stem}.wav"),
+                "corpus": "EMODB",
+                "speaker": f"EMODB_{spk}",
+                "label": label,
+                "gender": gender,
+                "reliability": reliability,
+            }
+            for stem, spk, label, gender, reliability in spec
+        ],
+    )
     assert df.attrs["excluded"] == {}
 
 
@@ -66,8 +81,15 @@ def test_real_emodb_counts(emodb_root):
     df = load(emodb_root)
     assert len(df) == 535
     assert df["speaker"].nunique() == 10
-    assert df["label"].value_counts().to_dict() == {"angry": 127, "boredom": 81, "neutral": 79, "happy": 71,
-                                                    "fear": 69, "sad": 62, "disgust": 46}
+    assert df["label"].value_counts().to_dict() == {
+        "angry": 127,
+        "boredom": 81,
+        "neutral": 79,
+        "happy": 71,
+        "fear": 69,
+        "sad": 62,
+        "disgust": 46,
+    }
     assert df.attrs["excluded"] == {}
     assert df.attrs["count_warnings"] == []
     assert set(df["gender"]) == {"F", "M"}

@@ -11,8 +11,15 @@ from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.emovo import load
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 
-FILES = ["f1/gio-f1-b1.wav", "f1/neu-f1-n5.wav", "f1/dis-f1-b1.wav", "m2/rab-m2-l3.wav", "m2/tri-m2-d2.wav",
-         "m2/sor-m2-b2.wav", "m2/take2.wav"]
+FILES = [
+    "f1/gio-f1-b1.wav",
+    "f1/neu-f1-n5.wav",
+    "f1/dis-f1-b1.wav",
+    "m2/rab-m2-l3.wav",
+    "m2/tri-m2-d2.wav",
+    "m2/sor-m2-b2.wav",
+    "m2/take2.wav",
+]
 
 
 @pytest.fixture
@@ -28,13 +35,28 @@ def test_manifest_is_parsed_exactly(emovo_root, assert_manifest):
         with pytest.warns(CorpusDataWarning, match="file name not EMO-SPK-SENT.wav: m2/take2.wav"):
             df = load(emovo_root)
     folder = emovo_root.resolve() / "EMOVO"
-    spec = [("f1", "dis-f1-b1", "disgust"), ("f1", "gio-f1-b1", "happy"), ("f1", "neu-f1-n5", "neutral"),
-            ("m2", "rab-m2-l3", "angry"), ("m2", "sor-m2-b2", "surprise"), ("m2", "tri-m2-d2", "sad")]
-    assert_manifest(df, [
-        {"utt_id": f"EMOVO_{stem}", "path": str(folder / spk / f"{stem}.wav"), "corpus": "EMOVO",
-         "speaker": f"EMOVO_{spk}", "label": label, "gender": spk[0].upper()}
-        for spk, stem, label in spec
-    ])
+    spec = [
+        ("f1", "dis-f1-b1", "disgust"),
+        ("f1", "gio-f1-b1", "happy"),
+        ("f1", "neu-f1-n5", "neutral"),
+        ("m2", "rab-m2-l3", "angry"),
+        ("m2", "sor-m2-b2", "surprise"),
+        ("m2", "tri-m2-d2", "sad"),
+    ]
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"EMOVO_{stem}",
+                "path": str(folder / spk / f"{stem}.wav"),
+                "corpus": "EMOVO",
+                "speaker": f"EMOVO_{spk}",
+                "label": label,
+                "gender": spk[0].upper(),
+            }
+            for spk, stem, label in spec
+        ],
+    )
     assert df.attrs["excluded"] == {}
 
 

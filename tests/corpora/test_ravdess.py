@@ -19,7 +19,7 @@ FILES = [
     "Actor_02/03-01-04-01-02-01-02.wav",  # sad
     "Actor_02/03-01-08-02-01-01-02.wav",  # surprised
     "Actor_02/03-02-03-01-01-01-02.wav",  # song: dropped
-    "Actor_02/notes.wav",                 # not a RAVDESS name: dropped
+    "Actor_02/notes.wav",  # not a RAVDESS name: dropped
 ]
 
 
@@ -36,17 +36,28 @@ def test_manifest_is_parsed_exactly(ravdess_root, assert_manifest):
         with pytest.warns(CorpusDataWarning) as dropped:
             df = load(ravdess_root)
     folder = ravdess_root.resolve() / "Audio_Speech_Actors_01-24"
-    spec = [("Actor_01", "03-01-01-01-01-01-01", "01", "neutral", "M"),
-            ("Actor_01", "03-01-02-01-01-01-01", "01", "calm", "M"),
-            ("Actor_02", "03-01-03-01-01-02-02", "02", "happy", "F"),
-            ("Actor_02", "03-01-04-01-02-01-02", "02", "sad", "F"),
-            ("Actor_01", "03-01-05-02-02-01-01", "01", "angry", "M"),
-            ("Actor_02", "03-01-08-02-01-01-02", "02", "surprise", "F")]  # sorted by utt_id
-    assert_manifest(df, [
-        {"utt_id": f"RAVDESS_{stem}", "path": str(folder / actor / f"{stem}.wav"), "corpus": "RAVDESS",
-         "speaker": f"RAVDESS_{speaker}", "label": label, "gender": gender}
-        for actor, stem, speaker, label, gender in spec
-    ])
+    spec = [
+        ("Actor_01", "03-01-01-01-01-01-01", "01", "neutral", "M"),
+        ("Actor_01", "03-01-02-01-01-01-01", "01", "calm", "M"),
+        ("Actor_02", "03-01-03-01-01-02-02", "02", "happy", "F"),
+        ("Actor_02", "03-01-04-01-02-01-02", "02", "sad", "F"),
+        ("Actor_01", "03-01-05-02-02-01-01", "01", "angry", "M"),
+        ("Actor_02", "03-01-08-02-01-01-02", "02", "surprise", "F"),
+    ]  # sorted by utt_id
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"RAVDESS_{stem}",
+                "path": str(folder / actor / f"{stem}.wav"),
+                "corpus": "RAVDESS",
+                "speaker": f"RAVDESS_{speaker}",
+                "label": label,
+                "gender": gender,
+            }
+            for actor, stem, speaker, label, gender in spec
+        ],
+    )
     assert df.attrs["excluded"] == {}
     assert df.attrs["dropped"] == {"file name not MM-VV-EE-II-SS-RR-AA.wav": 1, "not audio-only speech (03-01-...)": 1}
     assert "03-02-03-01-01-01-02.wav" in " ".join(str(w.message) for w in dropped)
@@ -65,11 +76,16 @@ def test_the_documented_tree_matches_and_a_missing_file_warns(tmp_path):
     df = load(root)  # no warning: every documented count matches
     assert len(df) == 1440 and df.attrs["count_warnings"] == []
     assert df.attrs["excluded"] == {}
-    assert df["label"].value_counts().to_dict() == {name: 96 if name == "neutral" else 192 for name in (
-        "calm", "happy", "sad", "angry", "fear", "disgust", "surprise", "neutral")}
+    assert df["label"].value_counts().to_dict() == {
+        name: 96 if name == "neutral" else 192
+        for name in ("calm", "happy", "sad", "angry", "fear", "disgust", "surprise", "neutral")
+    }
     (root / "Audio_Speech_Actors_01-24" / "Actor_05" / "03-01-02-02-01-01-05.wav").unlink()  # one calm file
-    with pytest.warns(CorpusCountWarning, match=r"RAVDESS: audio files 1439 \(documented 1440, -1\) "
-                                                r"\[RAVDESS documentation\]"):
+    with pytest.warns(
+        CorpusCountWarning,
+        match=r"RAVDESS: audio files 1439 \(documented 1440, -1\) "
+        r"\[RAVDESS documentation\]",
+    ):
         load(root)
 
 

@@ -26,13 +26,28 @@ def test_manifest_is_parsed_exactly(savee_root, assert_manifest):
         with pytest.warns(CorpusDataWarning, match="info.wav"):
             df = load(savee_root)
     folder = savee_root.resolve() / "AudioData"
-    spec = [("DC", "a01", "angry"), ("DC", "n30", "neutral"), ("DC", "su02", "surprise"), ("JK", "d03", "disgust"),
-            ("JK", "h15", "happy"), ("JK", "sa07", "sad")]
-    assert_manifest(df, [
-        {"utt_id": f"SAVEE_{spk}_{stem}", "path": str(folder / spk / f"{stem}.wav"), "corpus": "SAVEE",
-         "speaker": f"SAVEE_{spk}", "label": label, "gender": "M"}
-        for spk, stem, label in spec
-    ])
+    spec = [
+        ("DC", "a01", "angry"),
+        ("DC", "n30", "neutral"),
+        ("DC", "su02", "surprise"),
+        ("JK", "d03", "disgust"),
+        ("JK", "h15", "happy"),
+        ("JK", "sa07", "sad"),
+    ]
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"SAVEE_{spk}_{stem}",
+                "path": str(folder / spk / f"{stem}.wav"),
+                "corpus": "SAVEE",
+                "speaker": f"SAVEE_{spk}",
+                "label": label,
+                "gender": "M",
+            }
+            for spk, stem, label in spec
+        ],
+    )
     assert df.attrs["excluded"] == {}
 
 

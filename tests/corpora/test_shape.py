@@ -41,6 +41,11 @@ def test_shapes_take_the_paper_splits_and_unknown_counts_are_an_error() -> None:
 
 def test_demo_shape_matches_the_demo_config() -> None:
     demo = demo_manifest()
-    assert demo.groupby("corpus").size().to_dict() == {"CRE-demo": 320, "IEM-demo": 320, "IMP-demo": 320,
-                                                       "POD-demo": 320, "LIB-demo": 200}
+    assert demo.groupby("corpus").size().to_dict() == {
+        "CRE-demo": 320,
+        "IEM-demo": 320,
+        "IMP-demo": 320,
+        "POD-demo": 320,
+        "LIB-demo": 200,
+    }
     assert set(demo.loc[demo["corpus"] != "LIB-demo", "label"]) <= set(CLASSES)

@@ -11,8 +11,16 @@ from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.shemo import load
 
-FILES = ["female/F01A01.wav", "female/F14H09.wav", "female/F03W02.wav", "male/M02F01.wav", "male/M02S02.wav",
-         "male/M56N113.wav", "male/M02X01.wav", "male/notes.wav"]
+FILES = [
+    "female/F01A01.wav",
+    "female/F14H09.wav",
+    "female/F03W02.wav",
+    "male/M02F01.wav",
+    "male/M02S02.wav",
+    "male/M56N113.wav",
+    "male/M02X01.wav",
+    "male/notes.wav",
+]
 
 
 @pytest.fixture
@@ -27,14 +35,28 @@ def test_manifest_is_parsed_exactly(shemo_root, assert_manifest):
         with pytest.warns(CorpusDataWarning, match="file name not <G><NN><E><NN>.wav: male/notes.wav"):
             df = load(shemo_root)
     root = shemo_root.resolve()
-    spec = [("female", "F01A01", "F01", "angry"), ("female", "F03W02", "F03", "surprise"),
-            ("female", "F14H09", "F14", "happy"), ("male", "M02F01", "M02", "fear"), ("male", "M02S02", "M02", "sad"),
-            ("male", "M56N113", "M56", "neutral")]
-    assert_manifest(df, [
-        {"utt_id": f"SHEMO_{stem}", "path": str(root / folder / f"{stem}.wav"), "corpus": "SHEMO",
-         "speaker": f"SHEMO_{speaker}", "label": label, "gender": speaker[0]}
-        for folder, stem, speaker, label in spec
-    ])
+    spec = [
+        ("female", "F01A01", "F01", "angry"),
+        ("female", "F03W02", "F03", "surprise"),
+        ("female", "F14H09", "F14", "happy"),
+        ("male", "M02F01", "M02", "fear"),
+        ("male", "M02S02", "M02", "sad"),
+        ("male", "M56N113", "M56", "neutral"),
+    ]
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"SHEMO_{stem}",
+                "path": str(root / folder / f"{stem}.wav"),
+                "corpus": "SHEMO",
+                "speaker": f"SHEMO_{speaker}",
+                "label": label,
+                "gender": speaker[0],
+            }
+            for folder, stem, speaker, label in spec
+        ],
+    )
     assert df.attrs["excluded"] == {"X": 1}  # not an emotion letter of ShEMO
 
 

@@ -12,8 +12,15 @@ from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.tess import load
 
-FILES = ["OAF_angry/OAF_back_angry.wav", "OAF_neutral/OA_bite_neutral.wav", "OAF_Pleasant_surprise/OAF_back_ps.wav",
-         "YAF_sad/YAF_bar_sad.wav", "YAF_happy/YAF_bar_happy.wav", "YAF_fear/YAF_bar_fear.wav", "YAF_sad/readme.wav"]
+FILES = [
+    "OAF_angry/OAF_back_angry.wav",
+    "OAF_neutral/OA_bite_neutral.wav",
+    "OAF_Pleasant_surprise/OAF_back_ps.wav",
+    "YAF_sad/YAF_bar_sad.wav",
+    "YAF_happy/YAF_bar_happy.wav",
+    "YAF_fear/YAF_bar_fear.wav",
+    "YAF_sad/readme.wav",
+]
 
 
 @pytest.fixture
@@ -28,16 +35,28 @@ def test_manifest_is_parsed_exactly(tess_root, assert_manifest):
         with pytest.warns(CorpusDataWarning, match="YAF_sad/readme.wav"):
             df = load(tess_root)
     root = tess_root.resolve()
-    spec = [("OAF_angry/OAF_back_angry", "OAF_back_angry", "angry"),
-            ("OAF_Pleasant_surprise/OAF_back_ps", "OAF_back_ps", "surprise"),
-            ("OAF_neutral/OA_bite_neutral", "OAF_bite_neutral", "neutral"),  # speaker from its folder
-            ("YAF_fear/YAF_bar_fear", "YAF_bar_fear", "fear"), ("YAF_happy/YAF_bar_happy", "YAF_bar_happy", "happy"),
-            ("YAF_sad/YAF_bar_sad", "YAF_bar_sad", "sad")]
-    assert_manifest(df, [
-        {"utt_id": f"TESS_{utt}", "path": str(root / f"{name}.wav"), "corpus": "TESS",
-         "speaker": f"TESS_{utt[:3]}", "label": label, "gender": "F"}
-        for name, utt, label in spec
-    ])
+    spec = [
+        ("OAF_angry/OAF_back_angry", "OAF_back_angry", "angry"),
+        ("OAF_Pleasant_surprise/OAF_back_ps", "OAF_back_ps", "surprise"),
+        ("OAF_neutral/OA_bite_neutral", "OAF_bite_neutral", "neutral"),  # speaker from its folder
+        ("YAF_fear/YAF_bar_fear", "YAF_bar_fear", "fear"),
+        ("YAF_happy/YAF_bar_happy", "YAF_bar_happy", "happy"),
+        ("YAF_sad/YAF_bar_sad", "YAF_bar_sad", "sad"),
+    ]
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"TESS_{utt}",
+                "path": str(root / f"{name}.wav"),
+                "corpus": "TESS",
+                "speaker": f"TESS_{utt[:3]}",
+                "label": label,
+                "gender": "F",
+            }
+            for name, utt, label in spec
+        ],
+    )
     assert df.attrs["excluded"] == {}
 
 

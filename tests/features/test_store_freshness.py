@@ -98,20 +98,41 @@ def test_each_finished_batch_is_stored_at_once(tmp_path):
     store = FeatureStore(tmp_path)
     fingerprints = pd.Series({"A-1": "1:1:/a1.wav", "B-1": "2:2:/b1.wav"})
     writer = PartWriter(store, "fake", "h", fingerprints)
-    block = pa.table({"utt_id": ["A-1", "B-1"], "corpus": ["A", "B"], "path": ["/a1.wav", "/b1.wav"],
-                      "features": encode_vectors(np.ones((2, 3))), "error": pa.array([None, None], pa.string()),
-                      "started": [0.0, 0.0]})
+    block = pa.table(
+        {
+            "utt_id": ["A-1", "B-1"],
+            "corpus": ["A", "B"],
+            "path": ["/a1.wav", "/b1.wav"],
+            "features": encode_vectors(np.ones((2, 3))),
+            "error": pa.array([None, None], pa.string()),
+            "started": [0.0, 0.0],
+        }
+    )
     writer.add(block)  # one batch, far below any size or time threshold
     assert store.ids(DatasetKey("fake", "h", "A")).tolist() == ["A-1"]
     assert store.fingerprints(DatasetKey("fake", "h", "B")).to_dict() == {"B-1": "2:2:/b1.wav"}
 
 
 def test_manifest_columns_win_over_stored_ones_but_not_over_extractor_extras():
-    manifest = pd.DataFrame({"utt_id": ["u1", "u2"], "path": ["/1", "/2"], "corpus": "C", "label": ["sad", "happy"],
-                             "transcript": ["typed one", "typed two"]})
-    parts = pd.DataFrame({"utt_id": ["u2", "u1", "u3"], "corpus": "C", "path": ["/2", "/1", "/3"],
-                          "audio_fingerprint": ["f2", None, None], "transcript": ["heard two", None, None],
-                          "label": [None, "angry", "neutral"]})  # u1, u3: rows of an older store, with labels
+    manifest = pd.DataFrame(
+        {
+            "utt_id": ["u1", "u2"],
+            "path": ["/1", "/2"],
+            "corpus": "C",
+            "label": ["sad", "happy"],
+            "transcript": ["typed one", "typed two"],
+        }
+    )
+    parts = pd.DataFrame(
+        {
+            "utt_id": ["u2", "u1", "u3"],
+            "corpus": "C",
+            "path": ["/2", "/1", "/3"],
+            "audio_fingerprint": ["f2", None, None],
+            "transcript": ["heard two", None, None],
+            "label": [None, "angry", "neutral"],
+        }
+    )  # u1, u3: rows of an older store, with labels
     meta = with_manifest(parts, manifest)
     assert meta["utt_id"].tolist() == ["u2", "u1", "u3"]
     assert meta["label"].tolist() == ["happy", "sad", "neutral"]  # u3 is not in the manifest: its own label

@@ -35,15 +35,32 @@ def sweep(demo_model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     })  # fmt: skip
     storage = tmp_path_factory.mktemp("export") / "runs"
     tables = load_tables(spec, str(demo_model.store), spec_corpora(spec, None))
-    outcome = run_sweep(spec, tables, str(storage), log=lambda line: None,
-                        resolved={"data_root": None, "feature_store": str(demo_model.store), "models": {}})
+    outcome = run_sweep(
+        spec,
+        tables,
+        str(storage),
+        log=lambda line: None,
+        resolved={"data_root": None, "feature_store": str(demo_model.store), "models": {}},
+    )
     assert outcome.ok and outcome.rows == 4
     return {"storage": storage, "results": read_results(storage / SPEC_ID), "store": demo_model.store}
 
 
 def _export(sweep: dict[str, Any], out: Path, *extra: str) -> int:
-    return main(["export", str(sweep["storage"]), SPEC_ID, "--method", "ce", "--held-out", "CRE-demo",
-                 "--out", str(out), *extra])
+    return main(
+        [
+            "export",
+            str(sweep["storage"]),
+            SPEC_ID,
+            "--method",
+            "ce",
+            "--held-out",
+            "CRE-demo",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 @pytest.mark.parametrize("selection", ["validation", "paper"])
@@ -78,13 +95,41 @@ def test_the_exported_model_predicts_the_held_out_corpus_as_in_the_sweep(sweep, 
 
 
 def test_export_errors_name_what_is_there(sweep, tmp_path, capsys):
-    assert main(["export", str(sweep["storage"]), SPEC_ID, "--method", "rdlr", "--held-out", "CRE-demo",
-                 "--out", str(tmp_path / "m")]) == 2
+    assert (
+        main(
+            [
+                "export",
+                str(sweep["storage"]),
+                SPEC_ID,
+                "--method",
+                "rdlr",
+                "--held-out",
+                "CRE-demo",
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 2
+    )
     assert "no finished trial with method 'rdlr'; present: ce" in capsys.readouterr().err
     assert _export(sweep, tmp_path / "m", "--seed", "7") == 2
     assert "has no finished trial with seed 7; seeds: 0, 1" in capsys.readouterr().err
-    assert main(["export", str(sweep["storage"]), "nope", "--method", "ce", "--held-out", "CRE-demo",
-                 "--out", str(tmp_path / "m")]) == 2
+    assert (
+        main(
+            [
+                "export",
+                str(sweep["storage"]),
+                "nope",
+                "--method",
+                "ce",
+                "--held-out",
+                "CRE-demo",
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 2
+    )
     assert "no sweep 'nope'" in capsys.readouterr().err
 
 

@@ -119,12 +119,21 @@ def test_own_spec_report_is_one_table_in_spec_order_with_the_index_showing_it(ow
     out-of-corpus, methods as listed; rows without results shown missing); the README holds that table's
     numbers, the selection, the paired comparison and the spec as YAML, and no line about the paper's tables."""
     folder = own_report.parent
-    assert sorted(p.name for p in folder.glob("*.md")) == ["README.md", "comparison.md", "main.md", "metrics.md",
-                                                           "selection.md"]
+    assert sorted(p.name for p in folder.glob("*.md")) == [
+        "README.md",
+        "comparison.md",
+        "main.md",
+        "metrics.md",
+        "selection.md",
+    ]
     order = pd.read_csv(folder / "main.csv")[["features", "protocol", "method"]].values.tolist()
     methods = ["rdlr_cww_dagger", "ce", "cww_dagger", "rd+lr+cww", "lr"]
-    assert order == [[f, p, m] for f in ("is10+w2v", "is10") for p, ms in (("within_corpus", ["ce"]),
-                                                                              ("out_of_corpus", methods)) for m in ms]
+    assert order == [
+        [f, p, m]
+        for f in ("is10+w2v", "is10")
+        for p, ms in (("within_corpus", ["ce"]), ("out_of_corpus", methods))
+        for m in ms
+    ]
     index = own_report.read_text(encoding="utf-8")
     proposed = get_method("rdlr_cww_dagger").label
     assert md_row(index, proposed, occurrence=1)[1:4] == ["**54.6 ± 5.9**", "**52.6 ± 5.9**", "**47.6 ± 5.9**"]
@@ -136,8 +145,16 @@ def test_own_spec_report_is_one_table_in_spec_order_with_the_index_showing_it(ow
     spec_yaml = index.split("```yaml\n")[1].split("```")[0]
     assert yaml.safe_load(spec_yaml) == {k: v for k, v in OWN_SPEC.items() if k != "resolved"}
     assert spec_yaml.startswith("id: mine\ndescription: four public corpora\nfeatures:\n- is10+w2v\n")
-    for paper_only in ("Table 2", "Table 3", "not rendered", "left out", "paper_results.csv", "Beside the paper",
-                       "(paper: ", "json"):
+    for paper_only in (
+        "Table 2",
+        "Table 3",
+        "not rendered",
+        "left out",
+        "paper_results.csv",
+        "Beside the paper",
+        "(paper: ",
+        "json",
+    ):
         assert paper_only not in index, paper_only
     main = (folder / "main.md").read_text(encoding="utf-8")
     assert "Beside the paper" not in main and "reference only" not in main and "left out" not in main
@@ -156,10 +173,18 @@ def test_tabulate_draws_every_table(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setattr(render, "tabulate", recording)
     paper = render_report(make_results(), tmp_path / "paper", plots=False, spec={"spec_id": "table2"})
     own = render_report(make_results(spec_id="mine"), tmp_path / "own", plots=False, spec=dict(OWN_SPEC))
-    markdown = [block for index in (paper, own) for path in index.parent.glob("*.md")
-                for block in re.findall(r"(?m)(?:^\|.*\n)+", path.read_text(encoding="utf-8"))]
-    tabulars = [block for index in (paper, own) for path in index.parent.glob("*.tex")
-                for block in re.findall(r"(?s)\\begin\{tabular\}.*?\\end\{tabular\}", path.read_text(encoding="utf-8"))]
+    markdown = [
+        block
+        for index in (paper, own)
+        for path in index.parent.glob("*.md")
+        for block in re.findall(r"(?m)(?:^\|.*\n)+", path.read_text(encoding="utf-8"))
+    ]
+    tabulars = [
+        block
+        for index in (paper, own)
+        for path in index.parent.glob("*.tex")
+        for block in re.findall(r"(?s)\\begin\{tabular\}.*?\\end\{tabular\}", path.read_text(encoding="utf-8"))
+    ]
     assert len(markdown) >= 12 and len(tabulars) == 6  # table2, table3 (+ the paper beside each), other, main
 
     def bare(text: str) -> list[str]:  # a tabular's lines without indentation and without its \midrule lines
@@ -174,10 +199,18 @@ def test_latex_tables_compile(golden_report: Path, own_report: Path, tmp_path: P
     paper = golden_report.parent
     for tex in (paper / "table2.tex", paper / "table3.tex", own_report.parent / "main.tex"):
         document = tmp_path / f"{tex.stem}-doc.tex"
-        document.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-                            f"\\input{{{tex}}}\n\\end{{document}}\n", encoding="utf-8")
-        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        document.write_text(
+            "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+            f"\\input{{{tex}}}\n\\end{{document}}\n",
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stdout[-2000:]
 
 
@@ -323,7 +356,8 @@ def test_paired_test_matches_scipy() -> None:
     assert result.half_width == pytest.approx((high - low) / 2)
     assert format_pair(result.n, result.diff, result.pvalue) == f"+4.0 (p={expected.pvalue:.3f}, n=3)"
     assert format_pair(3, result.diff, result.pvalue, result.half_width) == (
-        f"+4.0 ± {(high - low) / 2:.1f} (p={expected.pvalue:.3f}, n=3)")
+        f"+4.0 ± {(high - low) / 2:.1f} (p={expected.pvalue:.3f}, n=3)"
+    )
     single = paired_test(a.iloc[:1], b.iloc[:1])
     assert single.n == 1 and math.isnan(single.pvalue)
     assert format_pair(single.n, single.diff, single.pvalue) == "+5.0 (p=n/a, n=1)"
@@ -351,7 +385,10 @@ def test_comparison_table_pairs_selected_trials(golden_report: Path) -> None:
     assert got.loc[("is10", "cww_dagger", "IMP"), "n"] == 2
     assert got.loc[("is10", "ce", "POD"), "n"] == 0  # proposed missing on POD
     assert list(dict.fromkeys(comparison.loc[comparison["features"] == "is10", "baseline"])) == [
-        "ce", "cww_dagger", "rd+lr+cww"]  # layout order, then other methods
+        "ce",
+        "cww_dagger",
+        "rd+lr+cww",
+    ]  # layout order, then other methods
     assert set(comparison["features"]) == {"is10", "is10+w2v"}
     text = (golden_report.parent / "comparison.md").read_text(encoding="utf-8")
     assert f"(p={expected.pvalue:.3f}, n=3)" in md_row(text, get_method("ce").label)[1]
@@ -487,7 +524,10 @@ def test_cli_selection_defaults_to_the_specs_headline(tmp_path: Path, capsys: py
     parser = argparse.ArgumentParser()
     configure_parser(parser)
     arguments = [str(storage), "--out", str(tmp_path / "rep"), "--no-plots"]
-    for spec, expected in (({"spec_id": "golden"}, "validation"), ({"spec_id": "golden", "headline": "paper"}, "paper")):
+    for spec, expected in (
+        ({"spec_id": "golden"}, "validation"),
+        ({"spec_id": "golden", "headline": "paper"}, "paper"),
+    ):
         (storage / "golden" / "spec.json").write_text(json.dumps(spec))
         assert run(parser.parse_args(arguments)) == 0
         assert f"report ({expected} selection)" in capsys.readouterr().out
@@ -511,9 +551,18 @@ def test_report_input_prefers_the_spec_file_beside_the_results(tmp_path: Path) -
 def test_report_files_are_written_whole(golden_report: Path) -> None:
     written = sorted(p.name for p in golden_report.parent.iterdir() if p.is_file())
     assert not [name for name in written if name.startswith(".")]  # no temporary file left behind
-    assert written == sorted([*(f"{t}{s}" for t in ("table2", "table3", "other") for s in (".md", ".tex", ".csv")),
-                              "comparison.md", "comparison.csv", "selection.md", "selection.csv", "metrics.md",
-                              "metrics.csv", "README.md"])
+    assert written == sorted(
+        [
+            *(f"{t}{s}" for t in ("table2", "table3", "other") for s in (".md", ".tex", ".csv")),
+            "comparison.md",
+            "comparison.csv",
+            "selection.md",
+            "selection.csv",
+            "metrics.md",
+            "metrics.csv",
+            "README.md",
+        ]
+    )
 
 
 def test_latex_escapes_and_marks_best(golden_report: Path) -> None:
@@ -551,13 +600,15 @@ def test_row_labels_come_from_the_method_registry() -> None:
 def test_table3_opens_with_the_papers_is10_block(golden_report: Path) -> None:
     """Table 3 prints an IS10 block (within-corpus CE, RDLR + CWW + †) above the two W2V blocks, paper's numbers beside."""
     assert [(r.block, r.key) for r in table3_rows()[:3]] == [
-        ("IS10", ("is10", "within_corpus", "ce")), ("IS10", ("is10", "out_of_corpus", "rdlr_cww_dagger")),
-        ("IS10 + W2V", ("is10+w2v", "within_corpus", "ce"))]
+        ("IS10", ("is10", "within_corpus", "ce")),
+        ("IS10", ("is10", "out_of_corpus", "rdlr_cww_dagger")),
+        ("IS10 + W2V", ("is10+w2v", "within_corpus", "ce")),
+    ]
     folder = golden_report.parent
     text = (folder / "table3.md").read_text(encoding="utf-8")
     lines = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
     first = lines.index("*IS10*")
-    assert lines[first:first + 4] == ["*IS10*", WITHIN_LABEL, "RDLR + CWW + † (proposed)", "*IS10 + W2V*"]
+    assert lines[first : first + 4] == ["*IS10*", WITHIN_LABEL, "RDLR + CWW + † (proposed)", "*IS10 + W2V*"]
     assert md_row(text, WITHIN_LABEL, 1)[0] == "65.2 / 66.0 / -0.8"  # beside the paper: ours / paper / difference
     assert md_row(text, "RDLR + CWW + † (proposed)", 2)[-1] == "– / 48.4 / –"
     body = (folder / "table3.tex").read_text(encoding="utf-8").split("\\midrule", 1)[1]
@@ -576,7 +627,8 @@ def test_paper_numbers_file_has_every_row() -> None:
     t2, t3 = paper[paper["table"] == 2], paper[paper["table"] == 3]
     assert len(t2) == 26 and len(t3) == 22
     assert [(r.protocol, r.method) for r in t2.itertuples()] == [("within_corpus", "ce")] + [
-        ("out_of_corpus", m) for m in TABLE2_METHODS]
+        ("out_of_corpus", m) for m in TABLE2_METHODS
+    ]
     keys3 = set(zip(t3["features"], t3["protocol"], t3["method"]))
     assert [r.key for r in table3_rows()] == sorted(keys3, key=[r.key for r in table3_rows()].index)
     assert not paper.duplicated(["table", "features", "protocol", "method"]).any()
@@ -610,20 +662,30 @@ def test_paper_numbers_match_the_paper_text() -> None:
 def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(own_report: Path, tmp_path: Path) -> None:
     """A spec of one's own gets titles and captions from its description, never "Table 2"; LaTeX captions never
     start "Table N —" (``\\caption`` numbers the table itself); the paper's spec keeps the paper's title."""
-    titles = [line for path in own_report.parent.glob("*.md") for line in path.read_text().splitlines()
-              if line.startswith("#")]
-    captions = [line for path in own_report.parent.glob("*.tex") for line in path.read_text().splitlines()
-                if "\\caption" in line]
+    titles = [
+        line
+        for path in own_report.parent.glob("*.md")
+        for line in path.read_text().splitlines()
+        if line.startswith("#")
+    ]
+    captions = [
+        line
+        for path in own_report.parent.glob("*.tex")
+        for line in path.read_text().splitlines()
+        if "\\caption" in line
+    ]
     assert titles and captions
     assert not [line for line in titles + captions if "Table 2" in line or "Table 3" in line]
     table_titles = [line for line in titles + captions if "UA (" in line]
     assert len(table_titles) == 3 and all("four public corpora" in line for line in table_titles)
-    paper = render_report(make_results(spec_id="table2"), tmp_path / "paper", plots=False,
-                          spec={"spec_id": "table2", "seeds": [0, 1, 2]})
+    paper = render_report(
+        make_results(spec_id="table2"), tmp_path / "paper", plots=False, spec={"spec_id": "table2", "seeds": [0, 1, 2]}
+    )
     text = (paper.parent / "table2.md").read_text()
     assert text.startswith("# Table 2 — UA (%) with IS10 input features")
     assert "\\caption{UA (\\%) with IS10" in (paper.parent / "table2.tex").read_text()
     assert "## Table 2 — UA (%) with IS10 input features" in paper.read_text()  # the index shows it inline
+
 
 def test_report_shows_the_spec_file_as_the_user_wrote_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from rdlr.sweep.files import SweepFiles

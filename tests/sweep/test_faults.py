@@ -44,8 +44,10 @@ def disk_full_after(writes: int, monkeypatch: pytest.MonkeyPatch) -> None:
         if path.endswith("/results.csv"):
             done[0] += 1
             if done[0] > writes:
+
                 def full(stream: Any) -> None:
                     raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left")
+
                 write = full
         real_put_file(fs, path, write)
 
@@ -77,8 +79,16 @@ def faulted(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
     (storage / SPEC_ID / ".lock").write_text(json.dumps(stale))
     lines: list[str] = []
     outcome = run_sweep(SPEC, {"is10": synthetic_table()}, storage, log=lines.append)
-    return {"storage": storage, "files": files, "stopped": str(stopped.value), "kept": kept, "outcome": outcome,
-            "rows_after_fault": rows_after_fault, "attempts_after_fault": attempts_after_fault, "lines": lines}
+    return {
+        "storage": storage,
+        "files": files,
+        "stopped": str(stopped.value),
+        "kept": kept,
+        "outcome": outcome,
+        "rows_after_fault": rows_after_fault,
+        "attempts_after_fault": attempts_after_fault,
+        "lines": lines,
+    }
 
 
 def test_a_full_disk_stops_the_sweep_in_one_line_naming_the_path(faulted: dict[str, Any]) -> None:
@@ -110,10 +120,14 @@ def test_a_torn_tune_state_is_set_aside_and_rebuilt_from_the_rows(faulted: dict[
     state = max(out.glob("experiment_state-*.json"))
     state.write_bytes(state.read_bytes()[:200])
     assert torn_state(files.dir.fs, within.as_posix()) and torn_state(files.dir.fs, out.as_posix())
-    rows = {name.removesuffix(".json"): json.loads((storage / SPEC_ID / "trials" / name).read_text())
-            for name in files.dir.list("trials")}
-    lost_keys = {next(key for key, row in rows.items() if row["seed"] == 1 and row["protocol"] == job.protocol)
-                 for job in SPEC.jobs()}  # one row of each job, to be trained again
+    rows = {
+        name.removesuffix(".json"): json.loads((storage / SPEC_ID / "trials" / name).read_text())
+        for name in files.dir.list("trials")
+    }
+    lost_keys = {
+        next(key for key, row in rows.items() if row["seed"] == 1 and row["protocol"] == job.protocol)
+        for job in SPEC.jobs()
+    }  # one row of each job, to be trained again
     for key in lost_keys:
         (storage / SPEC_ID / "trials" / f"{key}.json").unlink()
     results = pd.read_csv(files.results_uri, dtype={"config_id": str, "spec_id": str})

@@ -61,10 +61,13 @@ def test_utt_ids_must_be_unique_across_the_spec_manifests(tmp_path: Path) -> Non
     sf.write(wav, np.zeros(1600, dtype=np.float32), 16000)
     row = {"utt_id": "u1", "path": str(wav), "corpus": "A", "speaker": "s1", "label": "ang"}
     pd.DataFrame([row]).to_csv(tmp_path / "a.csv", index=False)
-    others = [{**row, "corpus": "B", "utt_id": f"u{i}", "label": label} for i, label in enumerate(("neu", "hap", "sad"), 2)]
+    others = [
+        {**row, "corpus": "B", "utt_id": f"u{i}", "label": label} for i, label in enumerate(("neu", "hap", "sad"), 2)
+    ]
     pd.DataFrame([{**row, "corpus": "B"}, *others]).to_csv(tmp_path / "b.csv", index=False)  # B has every class
-    spec = SweepSpec.from_dict({**BASE, "data": {"source": "manifests", "manifests": ["a.csv", "b.csv"]},
-                                "held_out": ["A"]})
+    spec = SweepSpec.from_dict(
+        {**BASE, "data": {"source": "manifests", "manifests": ["a.csv", "b.csv"]}, "held_out": ["A"]}
+    )
     assert spec_corpora(spec, tmp_path) == ["A", "B"]
     with pytest.raises(ManifestError, match=r"data \(the spec.s corpora together\): duplicate utt_id value\(s\) .u1."):
         prepare_manifest(spec, tmp_path)

@@ -31,8 +31,11 @@ def spec(spec_id: str, seeds: list[int]) -> SweepSpec:
 
 
 def tables() -> dict[str, Any]:
-    return {"is10": synthetic_table(rows_per_corpus=40, dim=12, unlabeled=16, corpora=DEMO_LABELED,
-                                    unlabeled_corpus=DEMO_UNLABELED, speakers=6)}
+    return {
+        "is10": synthetic_table(
+            rows_per_corpus=40, dim=12, unlabeled=16, corpora=DEMO_LABELED, unlabeled_corpus=DEMO_UNLABELED, speakers=6
+        )
+    }
 
 
 def comparable(results: pd.DataFrame) -> pd.DataFrame:
@@ -54,15 +57,17 @@ def test_one_trial_writes_one_row_per_seed(together: dict[str, Any]) -> None:
     assert together["outcome"].jobs[0].trials == 1
 
 
-def test_seeds_in_one_trial_give_the_rows_of_seeds_in_trials_of_their_own(together: dict[str, Any],
-                                                                          tmp_path: Path) -> None:
+def test_seeds_in_one_trial_give_the_rows_of_seeds_in_trials_of_their_own(
+    together: dict[str, Any], tmp_path: Path
+) -> None:
     alone = []
     for seed in (2, 0):
         outcome = run_sweep(spec(f"seed{seed}", [seed]), tables(), tmp_path / f"seed{seed}", log=lambda line: None)
         alone.append(read_results(outcome.results_uri))
     together_rows = comparable(together["results"])
-    pd.testing.assert_frame_equal(comparable(pd.concat(alone)), together_rows[together_rows["seed"] != 1]
-                                  .reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        comparable(pd.concat(alone)), together_rows[together_rows["seed"] != 1].reset_index(drop=True)
+    )
 
 
 def test_a_trial_stopped_after_two_seeds_trains_only_the_third(together: dict[str, Any], tmp_path: Path) -> None:

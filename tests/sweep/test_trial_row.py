@@ -49,8 +49,9 @@ def test_pod_test_of_the_spec_reaches_the_trials_split():
     constants = {"protocol": "out_of_corpus", "held_out": "POD", "method": "ce"}
     tested = {}
     for choice in ("all", "test_partition"):
-        context = TrialContext("s", "is10", (0,), 0, {"pod_test": choice}, "cpu", torch.get_num_threads(), "/tmp",
-                               table_id="table")
+        context = TrialContext(
+            "s", "is10", (0,), 0, {"pod_test": choice}, "cpu", torch.get_num_threads(), "/tmp", table_id="table"
+        )
         data = worker_rows(x, meta, context, constants).data
         assert train_config(context).pod_test == choice
         tested[choice] = int((data.roles == "test").sum())

@@ -57,8 +57,10 @@ def test_a_corpus_lacking_a_class_trains_without_it_and_the_held_out_one_is_scor
     meta.loc[(meta["corpus"] == "D") & (meta["label"] == "disgust"), "label"] = "contempt"  # held-out D: no disgust
     labels = label_set(list(SIX))
     x, kept, left_out = labeled_table(x, meta, labels)
-    assert left_out == {"A": {"boredom": int((meta["label"] == "boredom").sum())},
-                        "D": {"contempt": int((meta["label"] == "contempt").sum())}}
+    assert left_out == {
+        "A": {"boredom": int((meta["label"] == "boredom").sum())},
+        "D": {"contempt": int((meta["label"] == "contempt").sum())},
+    }
     data = TrialData.from_table(x, kept, out_of_corpus_roles(kept), labels)
     final = run_trial(data, "ce", {"batch_size": 64}, seed=0, config=TrainConfig(max_epochs=3)).final
     assert np.isnan(final["test_recall/disgust"])  # absent from the held-out corpus: no recall, not in its UA
