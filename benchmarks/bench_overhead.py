@@ -84,8 +84,8 @@ def measure_overhead(case: str) -> dict[str, Any]:
     import pandas as pd
     import ray
 
-    from rdlr.sweep.driver import run_sweep
     from rdlr.spec.core import SweepSpec
+    from rdlr.sweep.driver import run_sweep
 
     started = time.monotonic()
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
@@ -115,7 +115,6 @@ def fixed_costs(repeats: int = 2) -> dict[str, float]:
     fastest of ``repeats``."""
     import numpy as np
     import torch
-
     from support.scale_data import paper_manifest
 
     from rdlr.corpora import assign_roles

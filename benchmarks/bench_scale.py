@@ -156,17 +156,20 @@ def machine_description(threads: int, loads: list[tuple[float, float, float]]) -
     mean_load = sum(one_minute) / len(one_minute)
     return {
         "description": f"{platform.machine()} {cpus} cores, {platform.system()}, shared (1-min load average "
-                       f"{min(one_minute):.1f}-{max(one_minute):.1f} during the run)",
-        "cpus": cpus, "threads_per_trial": threads, "load_average_mean": round(mean_load, 2),
-        "python": platform.python_version(), "torch": __import__("torch").__version__,
-    }  # fmt: skip
+        f"{min(one_minute):.1f}-{max(one_minute):.1f} during the run)",
+        "cpus": cpus,
+        "threads_per_trial": threads,
+        "load_average_mean": round(mean_load, 2),
+        "python": platform.python_version(),
+        "torch": __import__("torch").__version__,
+    }
 
 
 def projections(figures_raw: dict[str, Any], log: Any = print) -> dict[str, Any]:
     """``projected full Table 2/3`` lines from the packaged specs and the figures just measured."""
+    from rdlr.spec.core import load_spec
     from rdlr.sweep.cost import Figures
     from rdlr.sweep.plan import build_plan, gpu_assumption, planning_manifest
-    from rdlr.spec.core import load_spec
 
     figures = Figures.from_dict(figures_raw, "this run")
     out, trials_per_gpu = {}, 1
@@ -347,11 +350,16 @@ def rehearse_gpu(args: argparse.Namespace, folder: Path) -> None:
     print("trials sharing one GPU (CWW + †, D=1582, M=1024):", flush=True)
     sharing = measure_sharing(folder, args.threads, args.quick)
     name = torch.cuda.get_device_name(0)
-    figures = {"format": 1, "device": "cuda", "quick": args.quick,
-               "machine": {**machine_description(args.threads, loads), "description": f"one {name}"},
-               "cases": [c for c in cases if not c.get("eval_test_each_epoch")],
-               "per_epoch_test_case": next(c for c in cases if c.get("eval_test_each_epoch")),
-               "throughput": throughput, "sharing": sharing}  # fmt: skip
+    figures = {
+        "format": 1,
+        "device": "cuda",
+        "quick": args.quick,
+        "machine": {**machine_description(args.threads, loads), "description": f"one {name}"},
+        "cases": [c for c in cases if not c.get("eval_test_each_epoch")],
+        "per_epoch_test_case": next(c for c in cases if c.get("eval_test_each_epoch")),
+        "throughput": throughput,
+        "sharing": sharing,
+    }
     _save(args.out, figures)
     args.out.with_suffix(".partial.json").unlink(missing_ok=True)
     print(f"GPU figures: {args.out} (give it to a CPU run: --gpu-figures {args.out})")
@@ -409,12 +417,16 @@ def rehearse_cpu(args: argparse.Namespace, folder: Path) -> None:
     sweep = run_sweep_case(folder, args.quick, args.threads)
     loads.append(os.getloadavg())
     figures = {
-        "format": 1, "quick": args.quick, "machine": machine_description(args.threads, loads),
+        "format": 1,
+        "quick": args.quick,
+        "machine": machine_description(args.threads, loads),
         "cases": [c for c in cases if not c.get("eval_test_each_epoch")],
         "per_epoch_test_case": next(c for c in cases if c.get("eval_test_each_epoch")),
-        "throughput": throughput, "ray": sweep, "gpu": gpu,
+        "throughput": throughput,
+        "ray": sweep,
+        "gpu": gpu,
         "epochs": _fallback_epochs() if args.quick else None,
-    }  # fmt: skip
+    }
     projections(figures)
     _save(args.out, figures)
     args.out.with_suffix(".partial.json").unlink(missing_ok=True)

@@ -24,6 +24,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,12 @@ from torch import nn
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from support.stacked_copies import FORMULATIONS, StackedNetworks, StackedTraining, init_copies, train_epoch  # noqa: E402
+
 from rdlr.methods import get_method  # noqa: E402
 from rdlr.models.folder import write_atomically  # noqa: E402
 from rdlr.train import PreparedRows, TrainConfig, TrialData  # noqa: E402
 from rdlr.train.loop import _build_training, _train_epoch, _Training  # noqa: E402
-from support.stacked_copies import FORMULATIONS, StackedNetworks, StackedTraining, init_copies, train_epoch  # noqa: E402
 
 MIB = 1024**2
 LOSSES = {"ce": "ce", "ce+ae": "ae"}  # loss name -> method id (both with the class weights of (5), as in Table 2)
@@ -157,8 +159,8 @@ def measure_stacked(
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     try:
-        run = _stacked_run(template, method_id, hparams, copies, formulation, device)
-        seconds = _timed_epochs(lambda: train_epoch(run), epochs, device)
+        stacked = _stacked_run(template, method_id, hparams, copies, formulation, device)
+        seconds = _timed_epochs(partial(train_epoch, stacked), epochs, device)
     except torch.cuda.OutOfMemoryError:
         return {"samples_per_s": None, "oom": True}
     result: dict[str, Any] = {
@@ -167,7 +169,6 @@ def measure_stacked(
     }
     if device == "cuda":
         result["peak_mib"] = torch.cuda.max_memory_allocated() / MIB
-    del run
     return result
 
 

@@ -143,8 +143,8 @@ def measure_trial(inputs: dict[str, Any], epochs: int, cpus: int) -> dict[str, A
     import ray
 
     from rdlr.features import load
-    from rdlr.sweep.driver import run_sweep
     from rdlr.spec.core import SweepSpec
+    from rdlr.sweep.driver import run_sweep
 
     table = load(inputs["store"], "is10", [*TRAINING, TEST])
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)

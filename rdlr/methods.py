@@ -162,7 +162,7 @@ class Method:
     components: frozenset[str]
 
     @classmethod
-    def from_string(cls, text: str, label: str | None = None) -> "Method":
+    def from_string(cls, text: str, label: str | None = None) -> Method:
         components = parse_components(text)
         return cls(id=text.strip().lower(), label=label or text, components=components)
 
@@ -177,7 +177,7 @@ class Method:
     def two_stage(self) -> bool:
         return bool(self.components & {"lr", "self_kd"})
 
-    def stage1(self, choice: str = "same_method") -> "Method":
+    def stage1(self, choice: str = "same_method") -> Method:
         """The pre-trained model's method (Section 2.2). ``choice="same_method"``: the same method without LR;
         ``"proposed"``: the proposed system without LR for every LR method. Self-KD's is plain CE under both."""
         if not self.two_stage:

@@ -6,11 +6,11 @@ import re
 import runpy
 import subprocess
 import sys
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import rdlr
 from rdlr.cli import SUBCOMMANDS, build_parser, installed_version, main
@@ -125,11 +125,10 @@ def test_help_texts_name_what_a_user_needs(capsys):
 def test_train_and_sweep_share_the_default_feature_store():
     """``rdlr train``'s default --store is the store ``rdlr sweep`` / ``reproduce`` fill by default for every
     packaged spec, so features are extracted once."""
-    from rdlr.commands.options import DEFAULT_FEATURE_STORE
-    from rdlr.commands.options import DEFAULT_STORAGE
-    from rdlr.sweep.inputs import feature_store_uri
+    from rdlr.commands.options import DEFAULT_FEATURE_STORE, DEFAULT_STORAGE
     from rdlr.spec.core import load_spec
     from rdlr.spec.files import packaged_specs
+    from rdlr.sweep.inputs import feature_store_uri
 
     assert {feature_store_uri(load_spec(name), DEFAULT_STORAGE) for name in packaged_specs()} == {DEFAULT_FEATURE_STORE}
     assert (

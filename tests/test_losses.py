@@ -14,9 +14,9 @@ import math
 import pytest
 import torch
 
-from tests.helpers.loss_checks import DTYPES, SEEDS, C, M, check_gradients, check_value, random_batch, tolerance
 from rdlr import losses as L
 from rdlr.targets import label_smoothing
+from tests.helpers.loss_checks import DTYPES, SEEDS, C, M, check_gradients, check_value, random_batch, tolerance
 from tests.helpers.slow_reference import slow_cos
 
 
@@ -203,7 +203,9 @@ def test_reconstruction_eq12_positive(dtype, seed) -> None:
     assert float(value) > 0
     assert float(L.reconstruction_loss(x, x)) == 0.0
     for reduction in L.AE_REDUCTIONS:
-        check_gradients(lambda a, c: L.reconstruction_loss(a, c, reduction), [x.double(), r.double()])
+        check_gradients(
+            lambda a, c, reduction=reduction: L.reconstruction_loss(a, c, reduction), [x.double(), r.double()]
+        )
     with pytest.raises(ValueError, match="shapes"):
         L.reconstruction_loss(x, r[:, :3])
     with pytest.raises(ValueError, match="reduction must be one of mean, sum"):

@@ -12,8 +12,8 @@ import math
 import pytest
 import torch
 
-from tests.helpers.loss_checks import DTYPES, SEEDS, C, E, M, check_gradients, check_value, random_batch, tolerance
 from rdlr import losses as L
+from tests.helpers.loss_checks import DTYPES, SEEDS, C, E, M, check_gradients, check_value, random_batch, tolerance
 from tests.helpers.slow_reference import slow_cos
 
 

@@ -13,7 +13,6 @@ from rdlr.cli import build_parser
 from rdlr.sweep.files import SweepFiles
 from tests.helpers.tone_corpus import write_corpus
 
-
 SPEC = {
     "id": "tinyrepro",
     "data": {"source": "manifests", "manifests": ["manifests/tiny.csv"]},

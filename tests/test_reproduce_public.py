@@ -17,6 +17,12 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+
+from rdlr.cli import build_parser
+from rdlr.corpora import assign_roles
+from rdlr.spec.core import SweepSpec, load_spec
+from rdlr.spec.files import SWEEPS_DIR
+from rdlr.sweep.inputs import prepare_manifest as prepare
 from tests.helpers.public_trees import (
     emovo_files,
     esd_files,
@@ -27,12 +33,6 @@ from tests.helpers.public_trees import (
     urdu_files,
     write_tree,
 )
-
-from rdlr.cli import build_parser
-from rdlr.corpora import assign_roles
-from rdlr.sweep.inputs import prepare_manifest as prepare
-from rdlr.spec.core import SweepSpec, load_spec
-from rdlr.spec.files import SWEEPS_DIR
 
 SECONDS = 0.3
 TINY = {

@@ -91,7 +91,7 @@ def write_tables(folder: Path, dims_list: list[int], seed: int = 0) -> pd.DataFr
         if not path.exists():
             x = draw_features(meta, dims, seed)
 
-            def save(tmp: str) -> None:
+            def save(tmp: str, x: np.ndarray = x) -> None:
                 with open(tmp, "wb") as stream:  # a stream: np.save would add ".npy" to a file name
                     np.save(stream, x)
 

@@ -31,6 +31,7 @@ from rdlr.sweep.cost import eval_flops_per_row, method_kind, train_flops_per_row
 from rdlr.train import TrainConfig, TrialData, run_trial
 from rdlr.train.data import prepare
 from rdlr.train.evaluate import predict_logits
+
 from .scale_data import read_table, tiny_trial_data
 
 PROTOCOL, HELD_OUT = "out_of_corpus", "POD"
@@ -124,16 +125,26 @@ def trial_case(case: dict[str, Any]) -> dict[str, Any]:
     flops = train_flops_per_row(method, int(case["dims"]), int(case["batch"]))
     epochs = int(result.final["epochs"])
     return {
-        **case, "kind": method_kind(method), "rows": rows, "s_per_epoch": epoch_s, "epochs": epochs,
-        "best_epoch": int(result.final["best_epoch"]), "early_stopped": epochs < config.max_epochs,
+        **case,
+        "kind": method_kind(method),
+        "rows": rows,
+        "s_per_epoch": epoch_s,
+        "epochs": epochs,
+        "best_epoch": int(result.final["best_epoch"]),
+        "early_stopped": epochs < config.max_epochs,
         "stage1_epochs": int(result.stage1["final"]["epochs"]) if result.stage1 else None,
-        "s_per_trial": trial_s, "test_ua": float(result.final["test_ua"]), "val_ua": float(result.final["val_ua"]),
-        "rss_before_trial": before, "peak_rss": peak, "trial_peak_bytes": peak - before,
-        "own_data_bytes": own_rows * int(case["dims"]) * 4, "table_bytes": int(data.x.nbytes),
+        "s_per_trial": trial_s,
+        "test_ua": float(result.final["test_ua"]),
+        "val_ua": float(result.final["val_ua"]),
+        "rss_before_trial": before,
+        "peak_rss": peak,
+        "trial_peak_bytes": peak - before,
+        "own_data_bytes": own_rows * int(case["dims"]) * 4,
+        "table_bytes": int(data.x.nbytes),
         "train_flops_per_s": flops / train_s_per_row,
         "eval_flops_per_s": eval_flops_per_row(int(case["dims"])) / eval_s,
         "gpu_peak_bytes": torch.cuda.max_memory_allocated() if device.startswith("cuda") else None,
-    }  # fmt: skip
+    }
 
 
 def _class_weights(labels: torch.Tensor) -> torch.Tensor:
@@ -197,8 +208,8 @@ def bare_epoch_seconds(
 
 
 def throughput_case(case: dict[str, Any]) -> dict[str, Any]:
-    """Trainer vs bare loop, ``case["repeats"]`` times each, in alternating order (``case``: folder, dims, method, batch,
-    epochs, threads, device); samples/s from the fastest epoch of each (least disturbed by other load)."""
+    """Trainer vs bare loop, ``case["repeats"]`` times each, in alternating order (``case``: folder, dims, method,
+    batch, epochs, threads, device); samples/s from the fastest epoch of each (least disturbed by other load)."""
     torch.set_num_threads(int(case["threads"]))
     device = str(case.get("device", "cpu"))
     method = get_method(case["method"])

@@ -15,9 +15,6 @@ import pandas as pd
 
 from rdlr.cluster.capacity import find_capacity
 from rdlr.cluster.session import cluster_address
-from rdlr.corpora import read_manifest as read_validated_manifest
-from rdlr.corpora.manifest import check_unique_ids
-from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract
 from rdlr.commands.errors import fail
 from rdlr.commands.options import (
     add_address,
@@ -31,9 +28,12 @@ from rdlr.commands.options import (
     add_verbose,
     model_paths,
 )
+from rdlr.corpora import read_manifest as read_validated_manifest
+from rdlr.corpora.manifest import check_unique_ids
+from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets
-from rdlr.features.summary import ExtractSummary
 from rdlr.features.store import FeatureStoreError
+from rdlr.features.summary import ExtractSummary
 
 
 def read_manifest(path: str) -> pd.DataFrame:

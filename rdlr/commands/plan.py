@@ -4,7 +4,6 @@ trial asks for and the projected cost of a sweep spec, without starting Ray (:mo
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from rdlr.commands.errors import fail

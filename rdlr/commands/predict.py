@@ -50,8 +50,8 @@ def check_out(path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every input, write or print the table, summarise the labels on stderr."""
-    from rdlr.io.safe_csv import to_safe_csv, write_safe_csv
     from rdlr.corpora import ManifestError
+    from rdlr.io.safe_csv import to_safe_csv, write_safe_csv
     from rdlr.models.folder import ModelFolderError
     from rdlr.models.predictor import load_model
 

@@ -7,7 +7,6 @@ STORAGE is the sweep's storage path (holding ``<spec_id>/results.csv``), one spe
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from rdlr.commands.errors import fail

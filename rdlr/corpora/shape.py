@@ -56,14 +56,17 @@ def _frame(
     partitions: np.ndarray | None = None,
 ) -> pd.DataFrame:
     count = len(labels)
-    return pd.DataFrame({
-        "utt_id": [f"{corpus}-{i:06d}" for i in range(count)],
-        "corpus": corpus,
-        "label": labels,
-        "speaker": speakers,
-        "session": sessions if sessions is not None else "",
-        "partition": partitions if partitions is not None else "",
-    }, columns=list(COLUMNS))  # fmt: skip
+    return pd.DataFrame(
+        {
+            "utt_id": [f"{corpus}-{i:06d}" for i in range(count)],
+            "corpus": corpus,
+            "label": labels,
+            "speaker": speakers,
+            "session": sessions if sessions is not None else "",
+            "partition": partitions if partitions is not None else "",
+        },
+        columns=list(COLUMNS),
+    )
 
 
 def shaped_manifest(loader: str, corpus: str, seed: int = 0, labels: LabelSet = DEFAULT) -> pd.DataFrame:
@@ -98,7 +101,7 @@ def _podcast(corpus: str, labels: np.ndarray) -> pd.DataFrame:
     partitions = np.concatenate([np.full(n, name, dtype=object) for name, n in POD_PARTITIONS.items()])
     speakers = np.empty(len(labels), dtype=object)
     first, start = 0, 0
-    for name, count in POD_PARTITIONS.items():
+    for _name, count in POD_PARTITIONS.items():
         own = max(1, round(POD_SPEAKERS * count / len(labels)))
         speakers[start : start + count] = [f"{corpus}-{first + i % own}" for i in range(count)]
         first, start = first + own, start + count

@@ -155,7 +155,8 @@ def _partition_split(part: pd.DataFrame, protocol: str, corpus: str) -> np.ndarr
     if partitions is None or not partitions.isin(list(POD_PARTITIONS[protocol])).all():
         bad = [] if partitions is None else sorted(set(partitions) - set(POD_PARTITIONS[protocol]))
         raise SplitError(
-            f"{corpus}: the paper's split uses the corpus partitions (train/val/test); found {bad or 'no partition column'}"
+            f"{corpus}: the paper's split uses the corpus partitions (train/val/test); "
+            f"found {bad or 'no partition column'}"
         )
     return partitions.map(POD_PARTITIONS[protocol]).to_numpy(dtype=object)
 

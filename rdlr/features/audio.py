@@ -10,10 +10,9 @@ features are of whole utterances, and openSMILE's IS10 needs about 5 MB of memor
 
 from __future__ import annotations
 
+import warnings
 from math import gcd
 from pathlib import Path
-
-import warnings
 
 import numpy as np
 import soundfile as sf

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from rdlr.cluster.capacity import ClusterCapacity
+from rdlr.cluster.session import ray_session
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.actor import ExtractActor
 from rdlr.features.base import Extractor
@@ -34,7 +35,6 @@ from rdlr.features.registry import build_extractor, parse_feature_sets, store_na
 from rdlr.features.store import DatasetKey, FeatureStore, check_name, reason_kind
 from rdlr.features.summary import CorpusCounts, ExtractSummary, FeatureSetRun
 from rdlr.features.writer import PartWriter
-from rdlr.cluster.session import ray_session
 from rdlr.io.storage import check_writable
 
 DEFAULT_BATCH_SIZE = 16
@@ -278,10 +278,11 @@ def extract(
     Vectors are recomputed only for audio that changed (path, size or modification time) or a changed extractor
     config. Before any work the store is checked to be writable (:func:`rdlr.io.storage.check_writable`), every model
     file a feature set with work to do loads is checked to exist (``Extractor.check_models``, before Ray starts) and
-    the store's writer lock is taken (another ``rdlr extract`` on it is refused, naming the holder); every finished batch is
-    stored at once, and the parts are merged at the end. ``models`` maps ``w2v``/``bert``/``whisper`` to local
+    the store's writer lock is taken (another ``rdlr extract`` on it is refused, naming the holder); every finished
+    batch is stored at once, and the parts are merged at the end. ``models`` maps ``w2v``/``bert``/``whisper`` to local
     model paths; ``hf_layer`` picks the hidden layer of ``hf:<dir>`` encoders (``HFEncoderConfig.layer``;
-    default: the last). ``device`` (``cpu``, ``cuda`` or ``auto``: cuda where the cluster has or can start a GPU) applies to extractors with a model; openSMILE IS10 always runs on CPU.
+    default: the last). ``device`` (``cpu``, ``cuda`` or ``auto``: cuda where the cluster has or can start a GPU)
+    applies to extractors with a model; openSMILE IS10 always runs on CPU.
     ``capacity``: the size an autoscaling cluster may reach, which sizes the actor pools
     (:func:`rdlr.features.placement.actor_resources`). Connects to Ray with :func:`rdlr.cluster.session.ray_session`
     (the Ray already initialised in this process, else the cluster of ``address`` or ``RAY_ADDRESS``, else a

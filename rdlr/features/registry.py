@@ -108,10 +108,7 @@ def _order_key(name: str) -> tuple[int, str]:
 
 def parse_feature_sets(spec: str | Iterable[str]) -> list[str]:
     """Feature-set names from ``"is10+w2v"``, ``"is10,w2v"`` or a list, de-duplicated, in the fixed order."""
-    if isinstance(spec, str):
-        items = [spec]
-    else:
-        items = list(spec)
+    items = [spec] if isinstance(spec, str) else list(spec)
     names: list[str] = []
     for item in items:
         for part in re.split(r"[+,]", item):

@@ -11,7 +11,8 @@ included, padding excluded). The paper only says "BERT features"; without fine-t
 trained only for next-sentence prediction and is a weaker sentence representation than the token mean
 (Reimers & Gurevych, Sentence-BERT, EMNLP 2019, Table 1: averaged BERT token embeddings score well above the
 [CLS] vector on the STS benchmarks). Mean pooling is also what sentence encoders built on BERT are trained with
-(e.g. all-MiniLM-L6-v2), so the same code is right for them. An empty transcript (silence) is encoded as the empty string: [CLS] [SEP] only.
+(e.g. all-MiniLM-L6-v2), so the same code is right for them. An empty transcript (silence) is encoded as the empty
+string: [CLS] [SEP] only.
 
 Whisper decodes greedily (temperature 0, no sampling fallback) so that re-extraction gives the same transcript.
 """

@@ -13,8 +13,8 @@ Bounds (each refusal one line that names the file):
 * **integers** have at most :data:`MAX_INT_DIGITS` digits (Python refuses to parse more than 4300 anyway, with an
   error that names no file).
 
-The checks walk PyYAML's event stream (an iterative parser, libyaml's where installed) and the JSON text's brackets, in time and memory linear
-in the file, before the document is built.
+The checks walk PyYAML's event stream (an iterative parser, libyaml's where installed) and the JSON text's
+brackets, in time and memory linear in the file, before the document is built.
 """
 
 from __future__ import annotations

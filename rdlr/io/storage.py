@@ -80,7 +80,7 @@ class Storage:
         self.is_local = isinstance(self.fs, pafs.LocalFileSystem)
         self.uri = self.root if self.is_local else text.rstrip("/")
 
-    def child(self, *parts: str) -> "Storage":
+    def child(self, *parts: str) -> Storage:
         return Storage("/".join([self.uri, *parts]))
 
     def path(self, *parts: str) -> str:
@@ -210,7 +210,7 @@ class FolderLock:
         self._token = json.dumps(asdict(self.me)).encode()
         self._held = False
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         self.acquire()
         return self
 

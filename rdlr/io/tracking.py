@@ -65,8 +65,11 @@ def mlflow_experiment(uri: str, name: str) -> str:
 
 def numbers(record: Mapping[str, Any]) -> dict[str, float]:
     """The numeric entries of a history record or metrics mapping (no confusion matrix, no nested stage-1 dict)."""
-    return {key: float(value) for key, value in record.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)}  # fmt: skip
+    return {
+        key: float(value)
+        for key, value in record.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
 
 
 def mlflow_key(name: str) -> str:
@@ -167,7 +170,7 @@ class TrainTracking:
         if self.mlflow is not None:
             self.mlflow.finish(final, artifacts)
 
-    def __enter__(self) -> "TrainTracking":
+    def __enter__(self) -> TrainTracking:
         return self
 
     def __exit__(

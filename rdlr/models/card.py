@@ -43,17 +43,28 @@ def front_matter(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "library_name": LIBRARY_NAME,
         "pipeline_tag": "audio-classification",
-        "tags": ["speech-emotion-recognition", "cross-corpus", LIBRARY_NAME, *(f"features-{name}" for name in features),
-                 *([f"method-{method['id']}"] if method.get("id") else [])],
+        "tags": [
+            "speech-emotion-recognition",
+            "cross-corpus",
+            LIBRARY_NAME,
+            *(f"features-{name}" for name in features),
+            *([f"method-{method['id']}"] if method.get("id") else []),
+        ],
         "datasets": sorted(_corpora(doc)),
         "metrics": sorted(metrics),
         "emotion_classes": list(doc.get("classes", [])),
-        "model-index": [{
-            "name": f"rdlr-{method.get('id', 'model')}",
-            "results": [{"task": {"type": "audio-classification", "name": "Speech emotion recognition"},
-                         "metrics": [{"type": key, "value": value} for key, value in metrics.items()]}],
-        }],
-    }  # fmt: skip
+        "model-index": [
+            {
+                "name": f"rdlr-{method.get('id', 'model')}",
+                "results": [
+                    {
+                        "task": {"type": "audio-classification", "name": "Speech emotion recognition"},
+                        "metrics": [{"type": key, "value": value} for key, value in metrics.items()],
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def _rows(mapping: Mapping[str, Any]) -> list[str]:
@@ -86,12 +97,18 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
     ]
     metrics = _scalar_metrics(doc)
     lines = [
-        "---", yaml.safe_dump(front_matter(doc), sort_keys=False, allow_unicode=True).rstrip(), "---", "",
-        f"# rdlr speech emotion model: {method.get('label', method.get('id', '?'))}", "",
+        "---",
+        yaml.safe_dump(front_matter(doc), sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
+        f"# rdlr speech emotion model: {method.get('label', method.get('id', '?'))}",
+        "",
         f"A classifier of {len(doc.get('classes', []))} emotion classes "
         f"({', '.join(doc.get('classes', []))}) trained with [rdlr](https://pypi.org/project/rdlr/), "
-        f"which reproduces {PAPER}.", "",
-        "## Method", "",
+        f"which reproduces {PAPER}.",
+        "",
+        "## Method",
+        "",
         f"Method `{method.get('id')}` (components: {', '.join(method.get('components', []))}); input features "
         f"{features}, z-normalised with the training rows' statistics; seed {doc.get('seed')}.", "",
         f"Classes (output order): {', '.join(doc.get('classes', []))}; label map: {_label_map_text(doc)}.", "",
@@ -99,18 +116,28 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
         "## Training data and split", "",
         *(split if corpora else ["The model folder records no per-corpus counts."]), "",
         *(["| training | value |", "|---|---|", *_rows(training), ""] if training else []),
-        "## Metrics", "",
-        *(["| metric | value |", "|---|---|", *_rows(metrics)] if metrics else ["No metrics recorded."]), "",
-        "## Use", "",
-        "```python", "import rdlr", "",
+        "## Metrics",
+        "",
+        *(["| metric | value |", "|---|---|", *_rows(metrics)] if metrics else ["No metrics recorded."]),
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import rdlr",
+        "",
         f'model = rdlr.load_model("{folder_name}")  # this folder, e.g. from huggingface_hub.snapshot_download',
-        'predictions = model.predict(["speech.wav"])  # one row a file: the class and its probabilities', "```", "",
-        f"or `rdlr predict {folder_name} speech.wav`.", "",
-        "## Limitations", "",
+        'predictions = model.predict(["speech.wav"])  # one row a file: the class and its probabilities',
+        "```",
+        "",
+        f"or `rdlr predict {folder_name} speech.wav`.",
+        "",
+        "## Limitations",
+        "",
         f"The model saw only the corpora above ({', '.join(corpora) or 'not recorded'}) and their languages and "
         "recording conditions; expect lower accuracy on other languages, speakers, microphones or emotion "
-        "definitions, and check it on held-out data of your own before relying on it.", "",
-    ]  # fmt: skip
+        "definitions, and check it on held-out data of your own before relying on it.",
+        "",
+    ]
     return "\n".join(lines)
 
 

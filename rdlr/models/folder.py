@@ -18,9 +18,8 @@ import json
 import math
 import os
 import platform
-import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,11 +29,11 @@ import numpy as np
 import torch
 
 from rdlr.features.provenance import package_versions
-from rdlr.models.checks import MAX_ABS_MEAN, STD_FLOOR, check_classes, check_weights
-from rdlr.models.errors import ModelFolderError
-from rdlr.models.card import README_FILE, model_card
 from rdlr.io.safe_text import DocumentError, read_json
 from rdlr.io.storage import write_atomically
+from rdlr.models.card import README_FILE, model_card
+from rdlr.models.checks import MAX_ABS_MEAN, STD_FLOOR, check_classes, check_weights
+from rdlr.models.errors import ModelFolderError
 
 FORMAT = "rdlr-model"
 FORMAT_VERSION = 1

@@ -20,9 +20,9 @@ import torch
 from rdlr.features.base import Extractor
 from rdlr.model import EmotionClassifier
 from rdlr.models import inputs
-from rdlr.models.inputs import Inputs
 from rdlr.models.extractors import model_extractors
 from rdlr.models.folder import WEIGHTS_FILE, ModelCard, ModelFolderError, read_model, warn_versions
+from rdlr.models.inputs import Inputs
 
 FILE_BATCH = 16
 FEATURE_BATCH = 4096
@@ -64,7 +64,7 @@ class TrainedModel:
         return ["path", "utt_id", "label", *self.probability_columns, "error"]
 
     @torch.no_grad()
-    def probabilities(self, x: "np.ndarray | torch.Tensor") -> np.ndarray:
+    def probabilities(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Class probabilities (N × classes, float32) of raw features ``x`` (N × input_dim, not normalised)."""
         x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x.float())
         if x.ndim != 2 or x.shape[1] != self.card.input_dim:
@@ -78,7 +78,7 @@ class TrainedModel:
             chunks.append(torch.softmax(self.classifier(batch).logits, dim=1).cpu())
         return torch.cat(chunks).numpy() if chunks else np.zeros((0, len(self.classes)), dtype=np.float32)
 
-    def predict_features(self, x: "np.ndarray | torch.Tensor") -> pd.DataFrame:
+    def predict_features(self, x: np.ndarray | torch.Tensor) -> pd.DataFrame:
         """``label`` and ``prob_<class>`` for each row of precomputed features (the model's feature sets
         concatenated in its order, as :func:`rdlr.features.load` returns them); ``label`` is "" where the model's
         output is not finite."""

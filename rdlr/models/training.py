@@ -27,11 +27,10 @@ import pandas as pd
 from rdlr.corpora import assign_roles, read_manifest
 from rdlr.labels import DEFAULT, VOTE_PREFIX, LabelSet
 from rdlr.methods import Method, get_method
-from rdlr.models.extractors import model_extractors, spec_of
 from rdlr.models.card import README_FILE
+from rdlr.models.extractors import model_extractors, spec_of
 from rdlr.models.folder import CARD_FILE, FeatureSpec, ModelCard, ModelFolderError, save_model
 from rdlr.train import TrainConfig, TrialData, run_trial
-from rdlr.io.tracking import TENSORBOARD_DIR, TrainTracking, each, prepare_mlflow
 from rdlr.train.batches import TRAIN_MIN_STEPS, data_sized_batch, steps_per_epoch
 
 SOURCES = ("labeled", "unlabeled", "test")
@@ -235,8 +234,9 @@ def build_card(
         method={"id": method.id, "label": method.label, "components": sorted(method.components)},
         hparams=method.used_hparams(method.resolve_hparams(hparams)), seed=int(seed),
         training={**training, "corpora": role_counts(data), "wall_time_s": round(result.wall_time_s, 3)},
-        metrics=metrics, history=list(result.history),
-    )  # fmt: skip
+        metrics=metrics,
+        history=list(result.history),
+    )
 
 
 def train_model(
@@ -277,8 +277,8 @@ def train_model(
     ``threads``: torch's intra-op threads while training (``None``: torch's default, one per core). One by default:
     on an idle 2-core machine 2 threads were 1.5× faster (7.2 s against 10.7 s), but on a loaded machine the extra
     threads' busy waiting made the same training 10× slower than the sweep trial of one CPU (350 s against 34 s on
-    2 busy cores, ``benchmarks/bench_train_vs_trial.py``). Each epoch's numbers go to TensorBoard events in ``<out>/tensorboard``
-    and, given an ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.io.tracking`).
+    2 busy cores, ``benchmarks/bench_train_vs_trial.py``). Each epoch's numbers go to TensorBoard events in
+    ``<out>/tensorboard`` and, given an ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.io.tracking`).
     """
     import torch
 
@@ -354,9 +354,12 @@ def train_model(
             used_threads = torch.get_num_threads()
         info = {
             "command": "rdlr train",
-            "data": {"manifests": [str(Path(p).resolve()) for p in manifests],
-                     "unlabeled_manifests": [str(Path(p).resolve()) for p in unlabeled_manifests],
-                     "test_manifests": [str(Path(p).resolve()) for p in test_manifests], "feature_store": str(store)},
+            "data": {
+                "manifests": [str(Path(p).resolve()) for p in manifests],
+                "unlabeled_manifests": [str(Path(p).resolve()) for p in unlabeled_manifests],
+                "test_manifests": [str(Path(p).resolve()) for p in test_manifests],
+                "feature_store": str(store),
+            },
             "split": {"protocol": "out_of_corpus", "held_out": None, "split_seed": split_seed, "rule": SPLIT_RULE},
             "config": asdict(config), "utterances_without_features": without, "threads": used_threads,
         }  # fmt: skip

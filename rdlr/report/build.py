@@ -28,14 +28,33 @@ from rdlr.report.class_metrics import class_metrics_frame, has_class_metrics, re
 from rdlr.report.compare import compare_methods, render_comparison
 from rdlr.report.files import PAPER_SELECTION_DIR, find_spec, staged_folder, write_text
 from rdlr.report.layout import (
-    MAIN_TABLE, PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, RowKey, features_title, is_paper_spec, load_paper_results,
-    method_label, order_corpora, other_rows, paper_lookup, spec_rows, table2_rows, table3_rows,
-)  # fmt: skip
+    MAIN_TABLE,
+    PROPOSED,
+    TABLE2_FEATURES,
+    TABLE3_FEATURES,
+    RowKey,
+    features_title,
+    is_paper_spec,
+    load_paper_results,
+    method_label,
+    order_corpora,
+    other_rows,
+    paper_lookup,
+    spec_rows,
+    table2_rows,
+    table3_rows,
+)
 from rdlr.report.plots import check_confusions, plot_confusions, plot_ua, plot_ua_heatmap
 from rdlr.report.prose import (
-    COMPARISON_NOTE, METRICS_NOTE, ReportInfo, index_markdown, layout_notes, selection_frame, selection_markdown,
+    COMPARISON_NOTE,
+    METRICS_NOTE,
+    ReportInfo,
+    index_markdown,
+    layout_notes,
+    selection_frame,
+    selection_markdown,
     table_notes,
-)  # fmt: skip
+)
 from rdlr.report.render import render_csv, render_latex, render_markdown
 from rdlr.report.selection import check_selection, selected_trials
 from rdlr.results import read_results, result_classes, validate_results

@@ -88,12 +88,18 @@ def render_class_metrics(frame: pd.DataFrame, labels: Mapping[RowKey, str], note
             f1 = _percent(r[f"{F1_COLUMN}_mean"]) if has_f1 else ""
             if has_f1 and not math.isnan(r[f"{F1_COLUMN}_ci95"]):
                 f1 += f" ± {r[f'{F1_COLUMN}_ci95']:.1f}"
-            rows.append([
-                labels.get((r["features"], r["protocol"], r["method"]), r["method"]),
-                PROTOCOL_TITLES.get(r["protocol"], r["protocol"]), r["held_out"], str(r["n_seeds"]),
-                _percent(r["test_ua_mean"]), *([_percent(r["test_wa_mean"])] if has_wa else []),
-                *([f1] if has_f1 else []), *(_percent(r[c]) for c in recalls),
-            ])  # fmt: skip
+            rows.append(
+                [
+                    labels.get((r["features"], r["protocol"], r["method"]), r["method"]),
+                    PROTOCOL_TITLES.get(r["protocol"], r["protocol"]),
+                    r["held_out"],
+                    str(r["n_seeds"]),
+                    _percent(r["test_ua_mean"]),
+                    *([_percent(r["test_wa_mean"])] if has_wa else []),
+                    *([f1] if has_f1 else []),
+                    *(_percent(r[c]) for c in recalls),
+                ]
+            )
         parts.append(f"## {features_title(str(features))}\n")
         parts.append(pipe_table(header, rows, ["l", "l", "l"] + ["r"] * (len(header) - 3)))
     return "\n".join(parts)

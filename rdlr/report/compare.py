@@ -54,9 +54,11 @@ def paired_test(proposed: pd.Series, baseline: pd.Series) -> PairedResult:
 
 def _series(trials: pd.DataFrame, features: str, method: str, column: str) -> pd.Series:
     rows = trials[
-        (trials["features"] == features) & (trials["protocol"] == OUT_OF_CORPUS) & (trials["method"] == method)
+        (trials["features"] == features)
+        & (trials["protocol"] == OUT_OF_CORPUS)
+        & (trials["method"] == method)
         & (trials["held_out"] == column)
-    ]  # fmt: skip
+    ]
     return rows.set_index("seed")["test_ua"].astype(float).sort_index()
 
 
@@ -94,12 +96,20 @@ def compare_methods(
                 pairs.append((AVG, *avg))
             for column, a, b in pairs:
                 result = paired_test(a, b)
-                records.append({
-                    "features": features, "proposed": proposed, "baseline": method,
-                    "baseline_label": labels.get((features, OUT_OF_CORPUS, method), method), "column": column,
-                    "n": result.n, "diff_pp": result.diff, "ci95_pp": result.half_width, "t": result.statistic,
-                    "p": result.pvalue,
-                })  # fmt: skip
+                records.append(
+                    {
+                        "features": features,
+                        "proposed": proposed,
+                        "baseline": method,
+                        "baseline_label": labels.get((features, OUT_OF_CORPUS, method), method),
+                        "column": column,
+                        "n": result.n,
+                        "diff_pp": result.diff,
+                        "ci95_pp": result.half_width,
+                        "t": result.statistic,
+                        "p": result.pvalue,
+                    }
+                )
     columns_out = ["features", "proposed", "baseline", "baseline_label", "column", "n", "diff_pp", "ci95_pp", "t", "p"]
     return pd.DataFrame.from_records(records, columns=columns_out)
 
@@ -126,7 +136,7 @@ def comparison_tables(comparison: pd.DataFrame, columns: Sequence[str], level: i
     parts = []
     for features, block in comparison.groupby("features", sort=False):
         rows = []
-        for baseline, group in block.groupby("baseline", sort=False):
+        for _baseline, group in block.groupby("baseline", sort=False):
             by_column = {r["column"]: r for _, r in group.iterrows()}
             cells = []
             for column in shown:

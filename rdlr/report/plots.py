@@ -30,7 +30,6 @@ from rdlr.results import result_classes
 from rdlr.report.cells import Table
 from rdlr.report.figure_style import MIN_FONT_PT, WIDTHS_IN, new_figure, save_both_sizes, wrap
 from rdlr.report.layout import RowSpec
-from rdlr.io.safe_text import parse_json
 
 COLOR_PROPOSED = "#c44e52"
 COLOR_WITHIN = "#999999"

@@ -15,12 +15,19 @@ import pandas as pd
 import yaml
 
 from rdlr.report.cells import Table
+from rdlr.report.compare import comparison_tables, no_comparison
 from rdlr.report.intervals import CONVENTION
 from rdlr.report.layout import (
-    PAPER_CORPORA, PAPER_INCONSISTENT_AVG, TABLE2_FEATURES, TABLE3_FEATURES, RowKey, features_title, is_demo,
-    is_paper_spec, paper_corpus,
-)  # fmt: skip
-from rdlr.report.compare import comparison_tables, no_comparison
+    PAPER_CORPORA,
+    PAPER_INCONSISTENT_AVG,
+    TABLE2_FEATURES,
+    TABLE3_FEATURES,
+    RowKey,
+    features_title,
+    is_demo,
+    is_paper_spec,
+    paper_corpus,
+)
 from rdlr.report.render import MISSING_MARK, markdown_table, pipe_table, second_table
 from rdlr.report.selection import SELECTION_DESCRIPTIONS, SELECTIONS, select_configs
 from rdlr.labels import CLASSES
@@ -141,18 +148,32 @@ def selection_frame(results: pd.DataFrame, selection: str) -> pd.DataFrame:
 
 def selection_markdown(merged: pd.DataFrame, selection: str, labels: Mapping[RowKey, str]) -> str:
     """selection.md: both protocols' choices side by side (mean val / test UA in %)."""
-    header = ["Features", "Protocol", "Method", "Held-out", "Configs", "Validation: config (seeds)", "val / test UA",
-              "Paper's protocol: config (seeds)", "val / test UA"]  # fmt: skip
+    header = [
+        "Features",
+        "Protocol",
+        "Method",
+        "Held-out",
+        "Configs",
+        "Validation: config (seeds)",
+        "val / test UA",
+        "Paper's protocol: config (seeds)",
+        "val / test UA",
+    ]
     rows = []
     for _, r in merged.iterrows():
-        rows.append([
-            features_title(r["features"]), r["protocol"], labels.get((r["features"], r["protocol"], r["method"]),
-            r["method"]), r["held_out"], str(r["n_configs"]),
-            f"{r['validation_config_id']} ({r['validation_n_seeds']})",
-            f"{100 * r['validation_val_ua_mean']:.1f} / {100 * r['validation_test_ua_mean']:.1f}",
-            f"{r['paper_config_id']} ({r['paper_n_seeds']})",
-            f"{100 * r['paper_val_ua_mean']:.1f} / {100 * r['paper_test_ua_mean']:.1f}",
-        ])  # fmt: skip
+        rows.append(
+            [
+                features_title(r["features"]),
+                r["protocol"],
+                labels.get((r["features"], r["protocol"], r["method"]), r["method"]),
+                r["held_out"],
+                str(r["n_configs"]),
+                f"{r['validation_config_id']} ({r['validation_n_seeds']})",
+                f"{100 * r['validation_val_ua_mean']:.1f} / {100 * r['validation_test_ua_mean']:.1f}",
+                f"{r['paper_config_id']} ({r['paper_n_seeds']})",
+                f"{100 * r['paper_val_ua_mean']:.1f} / {100 * r['paper_test_ua_mean']:.1f}",
+            ]
+        )
     text = [
         "# Selected configurations under both protocols\n",
         f"This report uses the **{selection}** selection. {sentence(SELECTION_DESCRIPTIONS['validation'])}. "

@@ -164,10 +164,10 @@ def second_table(table: Table) -> str | None:
 SECOND_TITLES = {"beside": "Beside the paper", "paper": "The paper's numbers (reference only)"}
 SECOND_NOTES = {
     "beside": "Each cell: ours / paper / ours − paper, UA (%), differences in percentage points; "
-              f"{MISSING_MARK} where either side is missing.",
+    f"{MISSING_MARK} where either side is missing.",
     "paper": "The paper's UA (%) for the same rows on its real corpora (X-demo stands in for X). The demo corpora "
-             "are synthetic, so no difference is taken: these numbers are for orientation only.",
-}  # fmt: skip
+    "are synthetic, so no difference is taken: these numbers are for orientation only.",
+}
 
 
 def markdown_table(table: Table, kind: str = "ours") -> str:
@@ -190,10 +190,22 @@ def render_markdown(table: Table, notes: Sequence[str]) -> str:
 def latex_escape(text: str) -> str:
     """Escape LaTeX specials and map the dagger to ``$\\dagger$``."""
     replacements = {
-        "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "†": r"$\dagger$", "±": r"$\pm$",
-        "–": "--", "—": "---", "−": "-",
-    }  # fmt: skip
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+        "†": r"$\dagger$",
+        "±": r"$\pm$",
+        "–": "--",
+        "—": "---",
+        "−": "-",
+    }
     return "".join(replacements.get(ch, ch) for ch in text)
 
 
@@ -258,9 +270,12 @@ def table_frame(table: Table) -> pd.DataFrame:
     records = []
     for row in table.rows:
         record: dict[str, object] = {
-            "block": row.block, "features": row.features, "protocol": row.protocol, "method": row.method,
+            "block": row.block,
+            "features": row.features,
+            "protocol": row.protocol,
+            "method": row.method,
             "label": row.label,
-        }  # fmt: skip
+        }
         for column in table.columns:
             cell = table.cell(row, column)
             record[f"{column}_mean"] = cell.mean

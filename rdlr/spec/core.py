@@ -28,8 +28,8 @@ from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, v
 from rdlr.labels import ANY_CORPUS, LabelSet, LabelSetError, label_set
 from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
 from rdlr.report.selection import DEFAULT_SELECTION, SELECTIONS
-from rdlr.spec.schema import SPEC_KEY, SchemaError, SpecError, build, plain
 from rdlr.spec.files import resolve_spec_path
+from rdlr.spec.schema import SPEC_KEY, SchemaError, SpecError, build, plain
 from rdlr.spec.sections import DataSpec, HFSpec, ProtocolsSpec, ResourcesSpec, SearchSpec, TrackingSpec
 from rdlr.spec.strict_yaml import read_spec_document
 
@@ -104,7 +104,7 @@ class SweepSpec:
             return None
         return labeled + ((self.unlabeled,) if self.unlabeled else ())
 
-    def jobs(self) -> list["Job"]:
+    def jobs(self) -> list[Job]:
         """One job per (feature set, protocol, method, held-out corpus), in table order."""
         jobs = []
         for features in self.features:
@@ -135,7 +135,7 @@ class SweepSpec:
         return {k: v for k, v in raw.items() if not (k in UNSET_OMITTED and v is None)}
 
     @classmethod
-    def from_dict(cls, raw: Any, where: str = "spec") -> "SweepSpec":
+    def from_dict(cls, raw: Any, where: str = "spec") -> SweepSpec:
         """Build and validate a spec from parsed YAML; errors are prefixed with ``where``."""
         try:
             return build(cls, raw, "")

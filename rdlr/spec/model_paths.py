@@ -15,8 +15,8 @@ from pathlib import Path
 from rdlr.features.local_models import require_model_dir, require_model_file, resolved_path
 from rdlr.features.registry import HF_PREFIX, store_name
 from rdlr.features.store import FeatureStore
-from rdlr.sweep.inputs import feature_components, resolved_models
 from rdlr.spec.core import SpecError, SweepSpec
+from rdlr.sweep.inputs import feature_components, resolved_models
 
 Check = Callable[[str | Path, str], Path]
 MODEL_CHECKS: dict[str, tuple[Check, str]] = {  # spec model key -> (check, what the model is)

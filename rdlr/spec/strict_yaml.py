@@ -5,8 +5,8 @@
   value as nothing and ``yes`` as true, so such an id is an error that quotes what was written and says to quote it
   (``id: "007"``). Ids that YAML reads as text anyway (``1e3``, ``NA``) are used as written.
 
-Size, nesting and alias expansion are bounded (:mod:`rdlr.io.safe_text`). Non-finite numbers and seed ranges are checked with the rest of the spec (:mod:`rdlr.spec.schema`,
-:mod:`rdlr.spec.core`).
+Size, nesting and alias expansion are bounded (:mod:`rdlr.io.safe_text`). Non-finite numbers and seed ranges are
+checked with the rest of the spec (:mod:`rdlr.spec.schema`, :mod:`rdlr.spec.core`).
 """
 
 from __future__ import annotations

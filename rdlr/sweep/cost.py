@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rdlr.io.safe_text import DocumentError, read_json
 from rdlr.labels import NUM_CLASSES
 from rdlr.methods import Method
 from rdlr.model import CLASSIFIER_HIDDEN, DECODER_HIDDEN
-from rdlr.io.safe_text import DocumentError, read_json
 from rdlr.train.config import TrainConfig
 
 FIGURES_FILE = "scale_figures.json"
@@ -124,7 +124,7 @@ class Figures:
         return bool(self.gpu_rates)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str) -> "Figures":
+    def from_dict(cls, raw: dict[str, Any], source: str) -> Figures:
         if raw.get("format") != FORMAT:
             raise FiguresError(f"{source}: format {raw.get('format')!r}, expected {FORMAT}; rerun bench_scale.py")
         gpu = raw.get("gpu") or {}
@@ -196,10 +196,17 @@ def ray_overhead(ray: dict[str, Any]) -> float:
 
 def _read_rates(cases: list[dict[str, Any]]) -> tuple[Rate, ...]:
     """The rates of the measured cases of a figures file."""
-    return tuple(Rate(kind=c["kind"], dims=int(c["dims"]), batch=int(c["batch"]),
-                      train_flops_per_s=float(c["train_flops_per_s"]), eval_flops_per_s=float(c["eval_flops_per_s"]),
-                      epochs=float(c["epochs"]) if c.get("early_stopped") else None)
-                 for c in cases)  # fmt: skip
+    return tuple(
+        Rate(
+            kind=c["kind"],
+            dims=int(c["dims"]),
+            batch=int(c["batch"]),
+            train_flops_per_s=float(c["train_flops_per_s"]),
+            eval_flops_per_s=float(c["eval_flops_per_s"]),
+            epochs=float(c["epochs"]) if c.get("early_stopped") else None,
+        )
+        for c in cases
+    )
 
 
 def load_figures(path: str | Path | None = None) -> Figures:

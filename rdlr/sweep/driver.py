@@ -60,17 +60,23 @@ from ray.tune.search.optuna import OptunaSearch
 from rdlr.cluster.capacity import ClusterCapacity, planning_nodes
 from rdlr.cluster.session import start_ray
 from rdlr.io.storage import FolderLock
+from rdlr.io.tracking import mlflow_experiment
+from rdlr.spec.core import Job, SweepSpec
 from rdlr.sweep.collector import FaultStopper, Log, ResultSink, SinkCallback, close_sink, open_sink
 from rdlr.sweep.files import ROWS_DIR, SPEC_FILE, SweepError, SweepFiles
 from rdlr.sweep.recovery import (
-    TUNER_STATE, SweepStorageError, describe_fault, finished_configs, job_rows, set_aside, storage_fault,
+    TUNER_STATE,
+    SweepStorageError,
+    describe_fault,
+    finished_configs,
+    job_rows,
+    set_aside,
+    storage_fault,
     torn_state,
-)  # fmt: skip
+)
 from rdlr.sweep.resources import TrialResources, jobs_at_once, plan_resources, trial_slots, trials_per_job
 from rdlr.sweep.sampling import make_sampler, optuna_space
-from rdlr.spec.core import Job, SweepSpec
 from rdlr.sweep.trial import JOB_CONSTANTS, TrialContext, trainable_for
-from rdlr.io.tracking import mlflow_experiment
 
 METRIC = "val_ua"
 HEARTBEAT_S = 60.0
@@ -200,10 +206,12 @@ class _Sweep:
             sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space),
         )
         tune_config = tune.TuneConfig(
-            search_alg=searcher, num_samples=job.configs, max_concurrent_trials=trials_per_job(job),
+            search_alg=searcher,
+            num_samples=job.configs,
+            max_concurrent_trials=trials_per_job(job),
             reuse_actors=True,  # the next trial of the Tuner finds the worker's prepared rows (worker_rows)
             trial_dirname_creator=_trial_dirname,
-        )  # fmt: skip
+        )
         callbacks: list[Any] = [SinkCallback(self.sink_key, job.name)]
         if self.mlflow_uri:
             from rdlr.sweep.mlflow_logger import sweep_mlflow_logger
@@ -212,10 +220,13 @@ class _Sweep:
                 sweep_mlflow_logger(self.mlflow_uri, self.spec.id, {"job": job.name, "features": job.features})
             )
         run_config = tune.RunConfig(
-            name=job.name, storage_path=self.files.tune_root, verbose=0,
-            failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures), callbacks=callbacks,
+            name=job.name,
+            storage_path=self.files.tune_root,
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures),
+            callbacks=callbacks,
             stop=FaultStopper(self.sink_key),
-        )  # fmt: skip
+        )
         return tune.Tuner(trainable, param_space=constants, tune_config=tune_config, run_config=run_config)
 
     def run_job(self, job: Job) -> None:
@@ -391,12 +402,17 @@ def _run_locked(
         raise sink.fault
     failed = [o for o in sweep.outcomes if o.failure]
     return SweepOutcome(
-        spec_id=spec.id, results_uri=files.results_uri, spec_uri=f"{files.dir.uri}/{SPEC_FILE}", resources=resources,
-        rows=len(sink.rows), new_rows=len(sink.rows) - sink.previous, planned=sink.planned,
+        spec_id=spec.id,
+        results_uri=files.results_uri,
+        spec_uri=f"{files.dir.uri}/{SPEC_FILE}",
+        resources=resources,
+        rows=len(sink.rows),
+        new_rows=len(sink.rows) - sink.previous,
+        planned=sink.planned,
         jobs=sorted(sweep.outcomes, key=lambda o: jobs.index(o.job)),
         errors=[*sink.errors, *(f"job {o.job.name}: {o.failure}" for o in failed)],
         wall_time_s=time.monotonic() - started,
-    )  # fmt: skip
+    )
 
 
 def _set_stopped_jobs_aside(spec: SweepSpec, jobs: list[Job], sink: ResultSink, files: SweepFiles) -> None:
@@ -428,11 +444,21 @@ def _run_info(
     """What this run resolved, saved with the spec: paths, storage, versions, trial resources, the cluster."""
     import ray
 
-    trial = {"cpus": resources.cpus, "gpus": resources.gpus, "device": resources.device,
-             **({"custom": dict(resources.custom)} if resources.custom else {})}  # fmt: skip
+    trial = {
+        "cpus": resources.cpus,
+        "gpus": resources.gpus,
+        "device": resources.device,
+        **({"custom": dict(resources.custom)} if resources.custom else {}),
+    }
     cluster = capacity.describe() if capacity is not None else "the nodes alive at the start (fixed cluster)"
-    return {**dict(resolved or {}), "storage": files.storage.uri, "ray": ray.__version__,
-            "python": platform.python_version(), "trial_resources": trial, "cluster": cluster}  # fmt: skip
+    return {
+        **dict(resolved or {}),
+        "storage": files.storage.uri,
+        "ray": ray.__version__,
+        "python": platform.python_version(),
+        "trial_resources": trial,
+        "cluster": cluster,
+    }
 
 
 def table_shape(x: Any) -> tuple[int, ...]:

@@ -29,6 +29,15 @@ from rdlr.results import (
 )
 from rdlr.io.safe_text import MAX_BYTES, parse_json, parse_yaml
 from rdlr.io.storage import Storage
+from rdlr.results import (
+    GIVEN_SPEC_FILE,
+    RESOLVED_KEY,
+    RESULTS_FILE,
+    SPEC_FILE,
+    parse_results_csv,
+    results_frame,
+    trial_key,
+)
 from rdlr.spec.core import SweepSpec
 
 ROWS_DIR = "trials"

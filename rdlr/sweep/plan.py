@@ -21,8 +21,8 @@ from rdlr.features.is10 import IS10_DIM
 from rdlr.features.registry import parse_feature_sets
 from rdlr.features.wav2vec import W2V_DIM
 from rdlr.methods import get_method
-from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, trial_cost
 from rdlr.spec.core import Job, SpecError, SweepSpec
+from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, trial_cost
 from rdlr.train.batches import few_steps_warning
 from rdlr.train.config import TrainConfig
 

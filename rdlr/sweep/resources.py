@@ -11,8 +11,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from rdlr.sweep.files import SweepError
 from rdlr.spec.core import Job, ResourcesSpec
+from rdlr.sweep.files import SweepError
 
 
 @dataclass(frozen=True)

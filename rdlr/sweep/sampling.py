@@ -92,8 +92,10 @@ class DistinctSampler(BaseSampler):
         if not untried:
             warnings.warn(
                 f"every one of the {len(self._grid())} configurations of the search space was already tried; "
-                "repeating one", RuntimeWarning, stacklevel=2,
-            )  # fmt: skip
+                "repeating one",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return proposal
         self.fallbacks += 1
         return self.rng.choice(untried)

@@ -30,10 +30,10 @@ from ray import tune
 from rdlr.labels import DEFAULT, LabelSet
 from rdlr.methods import get_method
 from rdlr.results import GROUP_KEYS, config_id, trial_key
-from rdlr.train import PreparedRows, TrainConfig, run_trial
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.stage1_mirror import stage1_cache
 from rdlr.sweep.worker_rows import SplitKey, split_rows
+from rdlr.train import PreparedRows, TrainConfig, run_trial
 
 JOB_CONSTANTS: tuple[str, ...] = tuple(k for k in GROUP_KEYS if k != "features")  # fixed per Tuner, in its config
 REPEATER_INDEX = "__trial_index__"  # in the configs of sweeps started with one seed per trial (before issue 19)
@@ -139,16 +139,23 @@ def train_seed(
         )
     final = result.final
     return {
-        "spec_id": context.spec_id, **constants, "features": context.features, "seed": seed,
-        "config_id": config_id(hparams), "hparams": json.dumps(dict(hparams), sort_keys=True),
+        "spec_id": context.spec_id,
+        **constants,
+        "features": context.features,
+        "seed": seed,
+        "config_id": config_id(hparams),
+        "hparams": json.dumps(dict(hparams), sort_keys=True),
         **metric_columns(final),
         "test_wa": float(final["test_wa"]) if "test_wa" in final else None,
         "confusion": json.dumps(final.get("confusion")),
-        "epochs": int(final["epochs"]), "best_epoch": int(final["best_epoch"]),
+        "epochs": int(final["epochs"]),
+        "best_epoch": int(final["best_epoch"]),
         "wall_time_s": round(float(result.wall_time_s), 3),
-        "cpu_time_s": round(time.process_time() - cpu_started, 3), "trial_id": trial_id,
-        "node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-    }  # fmt: skip
+        "cpu_time_s": round(time.process_time() - cpu_started, 3),
+        "trial_id": trial_id,
+        "node": ray.get_runtime_context().get_node_id(),
+        "host": socket.gethostname(),
+    }
 
 
 def metric_columns(final: Mapping[str, Any]) -> dict[str, float | None]:

@@ -76,21 +76,37 @@ def autoscaler_config(gcs_port: int) -> dict[str, Any]:
         "max_workers": 2,
         "upscaling_speed": 1.0,
         "idle_timeout_minutes": 5,
-        "provider": {"type": "fake_multinode", "use_node_id_as_ip": True, "disable_node_updaters": True,
-                     "disable_launch_config_check": True, "gcs_address": f"127.0.0.1:{gcs_port}"},
+        "provider": {
+            "type": "fake_multinode",
+            "use_node_id_as_ip": True,
+            "disable_node_updaters": True,
+            "disable_launch_config_check": True,
+            "gcs_address": f"127.0.0.1:{gcs_port}",
+        },
         "auth": {"ssh_user": "ray"},
         "available_node_types": {
             HEAD_TYPE: {"resources": {"CPU": 0}, "node_config": {}, "max_workers": 0},
             "cpu_worker": {"resources": {"CPU": 2, **store}, "node_config": {}, "min_workers": 0, "max_workers": 1},
-            "gpu_worker": {"resources": {"CPU": 2, "GPU": 1, "trainer": 2, **store}, "node_config": {},
-                           "min_workers": 0, "max_workers": 1},
+            "gpu_worker": {
+                "resources": {"CPU": 2, "GPU": 1, "trainer": 2, **store},
+                "node_config": {},
+                "min_workers": 0,
+                "max_workers": 1,
+            },
         },
         "head_node_type": HEAD_TYPE,
-        "file_mounts": {}, "cluster_synced_files": [], "file_mounts_sync_continuously": False,
-        "rsync_exclude": [], "rsync_filter": [], "initialization_commands": [], "setup_commands": [],
-        "head_setup_commands": [], "worker_setup_commands": [], "head_start_ray_commands": [],
+        "file_mounts": {},
+        "cluster_synced_files": [],
+        "file_mounts_sync_continuously": False,
+        "rsync_exclude": [],
+        "rsync_filter": [],
+        "initialization_commands": [],
+        "setup_commands": [],
+        "head_setup_commands": [],
+        "worker_setup_commands": [],
+        "head_start_ray_commands": [],
         "worker_start_ray_commands": [],
-    }  # fmt: skip
+    }
 
 
 def isolated_env(**extra: str) -> dict[str, str]:
@@ -126,10 +142,22 @@ def fake_cluster() -> Iterator[dict[str, Any]]:
     config = root / "home" / "ray_bootstrap_config.yaml"
     config.parent.mkdir()
     config.write_text(yaml.safe_dump(autoscaler_config(port)))
-    command = [str(RAY_CLI), "start", "--head", "--block", f"--port={port}", "--num-cpus=0", "--num-gpus=0",
-               f"--object-store-memory={OBJECT_STORE}", f"--temp-dir={root / 'ray'}", "--include-dashboard=false",
-               f"--dashboard-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
-               "--disable-usage-stats", f"--autoscaling-config={config}"]  # fmt: skip
+    command = [
+        str(RAY_CLI),
+        "start",
+        "--head",
+        "--block",
+        f"--port={port}",
+        "--num-cpus=0",
+        "--num-gpus=0",
+        f"--object-store-memory={OBJECT_STORE}",
+        f"--temp-dir={root / 'ray'}",
+        "--include-dashboard=false",
+        f"--dashboard-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        "--disable-usage-stats",
+        f"--autoscaling-config={config}",
+    ]
     log = (root / "head.log").open("wb")
     env = isolated_env(RAY_FAKE_CLUSTER="1", AUTOSCALER_UPDATE_INTERVAL_S="1")
     head = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -156,8 +184,9 @@ version = cluster_ray_version({address!r})
 ray.init(address={address!r}, log_to_driver=False)
 print(json.dumps({{"cluster": version, "client": ray.__version__,
                   "nodes": {{n["NodeID"]: n["Resources"] for n in ray.nodes()}}}}))"""
-    done = subprocess.run([sys.executable, "-c", script], env=isolated_env(), capture_output=True, text=True,
-                          timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=isolated_env(), capture_output=True, text=True, timeout=120, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -167,8 +196,21 @@ def reproduced(fake_cluster: dict[str, Any]) -> dict[str, Any]:
     write_corpus(root)
     (root / "multinode.yaml").write_text(yaml.safe_dump(SPEC))
     env = isolated_env(RAY_ADDRESS=fake_cluster["address"], HOME=str(fake_cluster["config"].parent))
-    command = [sys.executable, "-m", "rdlr.cli", "reproduce", str(root / "multinode.yaml"), "--data-root", str(root),
-               "--storage", str(root / "runs"), "--out", str(root / "reports"), "--address", "auto"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "rdlr.cli",
+        "reproduce",
+        str(root / "multinode.yaml"),
+        "--data-root",
+        str(root),
+        "--storage",
+        str(root / "runs"),
+        "--out",
+        str(root / "reports"),
+        "--address",
+        "auto",
+    ]
     started = time.monotonic()
     done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     seconds = time.monotonic() - started

@@ -6,6 +6,7 @@ The commands run in subprocesses: this process may hold the suite's own Ray, whi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -127,10 +128,8 @@ def ray_beside() -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             head.kill()
         for pid in processes_mentioning(str(base)):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def drivers_joined(logs: Path) -> list[str]:

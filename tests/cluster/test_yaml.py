@@ -7,21 +7,27 @@ from __future__ import annotations
 import copy
 import re
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import ray
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 from ray.autoscaler._private.util import prepare_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = ROOT / "cluster.yaml"
-COMMAND_KEYS = ("initialization_commands", "setup_commands", "head_setup_commands", "worker_setup_commands",
-                "head_start_ray_commands", "worker_start_ray_commands")  # fmt: skip
+COMMAND_KEYS = (
+    "initialization_commands",
+    "setup_commands",
+    "head_setup_commands",
+    "worker_setup_commands",
+    "head_start_ray_commands",
+    "worker_start_ray_commands",
+)
 # what a value left for the user to fill in looks like: an EFS id, <angle brackets>, YOUR_..., my-bucket, XXXX
 PLACEHOLDER = re.compile(r"fs-[0-9a-f]{8,}|<[^>]*>|\byour[_-]?|\bmy-[a-z]|xxxx|change[_-]?me|\bTODO\b", re.IGNORECASE)
 EFS_PREFIX = "#efs "

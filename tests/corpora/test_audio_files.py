@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from rdlr.commands.prepare import configure_parser, run
 from rdlr.corpora import load_corpus
 from rdlr.corpora.audio_files import DIRECTORY, EMPTY, MISSING, TRUNCATED, FileProblem, audio_file_problem
-from rdlr.commands.prepare import configure_parser, run
 
 SR = 16_000
 

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.helpers.public_trees import savee_files, write_tree
 
-from rdlr.corpora import read_manifest, write_manifest
 from rdlr.commands.prepare import configure_parser, run
+from rdlr.corpora import read_manifest, write_manifest
 from rdlr.corpora.registry import MODULES
 from rdlr.labels import CLASSES, VOCABULARY
 

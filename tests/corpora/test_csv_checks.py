@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rdlr.corpora import read_manifest
 from rdlr.commands.prepare import configure_parser, run
+from rdlr.corpora import read_manifest
 from rdlr.corpora.manifest import ManifestError
 from rdlr.features.store import check_name
 

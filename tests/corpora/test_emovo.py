@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import emovo_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.emovo import load
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
+from tests.helpers.public_trees import emovo_files, write_tree
 
 FILES = [
     "f1/gio-f1-b1.wav",
@@ -31,9 +31,11 @@ def emovo_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(emovo_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="EMOVO: speakers 2 \\(documented 6, -4\\)"):
-        with pytest.warns(CorpusDataWarning, match="file name not EMO-SPK-SENT.wav: m2/take2.wav"):
-            df = load(emovo_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="EMOVO: speakers 2 \\(documented 6, -4\\)"),
+        pytest.warns(CorpusDataWarning, match="file name not EMO-SPK-SENT.wav: m2/take2.wav"),
+    ):
+        df = load(emovo_root)
     folder = emovo_root.resolve() / "EMOVO"
     spec = [
         ("f1", "dis-f1-b1", "disgust"),

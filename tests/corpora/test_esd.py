@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import esd_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.esd import load, partition_of
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError, summarize
+from tests.helpers.public_trees import esd_files, write_tree
 
 FILES = [
     "0011/Neutral/evaluation/0011_000001.wav",
@@ -41,9 +41,11 @@ def esd_root(tmp_path, write_audio) -> Path:
 
 
 def test_english_manifest_is_parsed_exactly(esd_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="ESD-en: speakers 2 \\(documented 10, -8\\)"):
-        with pytest.warns(CorpusDataWarning, match="of its speaker folder: 0011/Neutral/0012_000060.wav"):
-            df = load(esd_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="ESD-en: speakers 2 \\(documented 10, -8\\)"),
+        pytest.warns(CorpusDataWarning, match="of its speaker folder: 0011/Neutral/0012_000060.wav"),
+    ):
+        df = load(esd_root)
     folder = esd_root.resolve() / "Emotion Speech Dataset"
     spec = [
         ("0011/Neutral/evaluation/0011_000001", "neutral", "val", "M", "The nine the eggs, I keep."),

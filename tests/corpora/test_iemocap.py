@@ -144,9 +144,11 @@ def test_self_evaluations_are_votes_on_request(iemocap_root):
 
 def test_turn_without_audio_is_dropped_with_a_warning(iemocap_root):
     (iemocap_root / "Session2" / "sentences" / "wav" / "Ses02M_script01_1" / "Ses02M_script01_1_M000.wav").unlink()
-    with pytest.warns(CorpusDataWarning, match="missing audio file: .*Ses02M_script01_1_M000.wav"):
-        with pytest.warns(CorpusCountWarning):
-            df = load(iemocap_root)
+    with (
+        pytest.warns(CorpusDataWarning, match="missing audio file: .*Ses02M_script01_1_M000.wav"),
+        pytest.warns(CorpusCountWarning),
+    ):
+        df = load(iemocap_root)
     assert "IEM_Ses02M_script01_1_M000" not in set(df["utt_id"])
     assert df.attrs["dropped"] == {"missing audio file": 1}
 

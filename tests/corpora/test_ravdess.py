@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import ravdess_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.ravdess import load
+from tests.helpers.public_trees import ravdess_files, write_tree
 
 FILES = [
     "Actor_01/03-01-01-01-01-01-01.wav",  # neutral
@@ -32,9 +32,11 @@ def ravdess_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(ravdess_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="RAVDESS: speakers 2 \\(documented 24, -22\\)"):
-        with pytest.warns(CorpusDataWarning) as dropped:
-            df = load(ravdess_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="RAVDESS: speakers 2 \\(documented 24, -22\\)"),
+        pytest.warns(CorpusDataWarning) as dropped,
+    ):
+        df = load(ravdess_root)
     folder = ravdess_root.resolve() / "Audio_Speech_Actors_01-24"
     spec = [
         ("Actor_01", "03-01-01-01-01-01-01", "01", "neutral", "M"),

@@ -33,7 +33,7 @@ def test_shapes_take_the_paper_splits_and_unknown_counts_are_an_error() -> None:
     with pytest.raises(ShapeError, match="documents no utterance counts; .*--data-root"):
         shaped_manifest("csv", "MYCORPUS")
     esd = shaped_manifest("esd", "ESD-en")  # ESD ReadMe: 10 speakers per language, 350 utterances per emotion
-    assert esd["label"].value_counts().to_dict() == {name: 3_500 for name in CLASSES}
+    assert esd["label"].value_counts().to_dict() == dict.fromkeys(CLASSES, 3500)
     assert esd["speaker"].nunique() == 10
     with pytest.raises(ShapeError, match="unknown loader 'nosuch'"):
         shaped_manifest("nosuch", "X")

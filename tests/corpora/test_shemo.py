@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import shemo_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.shemo import load
+from tests.helpers.public_trees import shemo_files, write_tree
 
 FILES = [
     "female/F01A01.wav",

@@ -6,11 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import tess_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.tess import load
+from tests.helpers.public_trees import tess_files, write_tree
 
 FILES = [
     "OAF_angry/OAF_back_angry.wav",
@@ -31,9 +31,11 @@ def tess_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(tess_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="TESS: neutral 1 \\(documented 400, -399\\)"):
-        with pytest.warns(CorpusDataWarning, match="YAF_sad/readme.wav"):
-            df = load(tess_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="TESS: neutral 1 \\(documented 400, -399\\)"),
+        pytest.warns(CorpusDataWarning, match="YAF_sad/readme.wav"),
+    ):
+        df = load(tess_root)
     root = tess_root.resolve()
     spec = [
         ("OAF_angry/OAF_back_angry", "OAF_back_angry", "angry"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import urdu_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.urdu import load
+from tests.helpers.public_trees import urdu_files, write_tree
 
 FILES = [
     "Angry/SM1_F3_A03.wav",
@@ -30,9 +30,11 @@ def urdu_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(urdu_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="URDU: speakers 5 \\(documented 38, -33\\)"):
-        with pytest.warns(CorpusDataWarning) as dropped:
-            df = load(urdu_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="URDU: speakers 5 \\(documented 38, -33\\)"),
+        pytest.warns(CorpusDataWarning) as dropped,
+    ):
+        df = load(urdu_root)
     root = urdu_root.resolve()
     spec = [
         ("Sad", "SF10_F2_S02", "SF10", "sad", "F"),

@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from rdlr.features import FeatureStore, load
 from rdlr.commands import extract as cli
-from rdlr.features import pipeline
+from rdlr.features import FeatureStore, load, pipeline
 from rdlr.features.hf_encoder import HFEncoderConfig
 
 SR = 16_000

@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pytest
 import ray.cloudpickle
 import soundfile as sf
 
 from rdlr.features import FeatureStore, load
-from rdlr.features.base import Extracted, Extractor, ExtractorConfig
 from rdlr.features.audio import load_audio
+from rdlr.features.base import Extracted, Extractor, ExtractorConfig
 from rdlr.features.metadata import with_manifest
 from rdlr.features.pipeline import extract
 from rdlr.features.registry import register_extractor, unregister_extractor
@@ -61,12 +60,15 @@ def write_tone(path: Path, seconds: float, amplitude: float) -> str:
 
 def test_corrected_labels_reach_load_without_recomputing_and_changed_audio_is_recomputed(ray_session, tmp_path):
     log_file, store = tmp_path / "calls.log", tmp_path / "store"
-    manifest = pd.DataFrame({
-        "utt_id": [f"A-{i}" for i in range(6)],
-        "path": [write_tone(tmp_path / f"a{i}.wav", 0.5 + 0.1 * i, 0.5) for i in range(6)],
-        "corpus": "A", "speaker": ["s1", "s1", "s2", "s2", "s3", "s3"],
-        "label": ["happy", "sad", "angry", "neutral", "happy", "sad"],
-    })  # fmt: skip
+    manifest = pd.DataFrame(
+        {
+            "utt_id": [f"A-{i}" for i in range(6)],
+            "path": [write_tone(tmp_path / f"a{i}.wav", 0.5 + 0.1 * i, 0.5) for i in range(6)],
+            "corpus": "A",
+            "speaker": ["s1", "s1", "s2", "s2", "s3", "s3"],
+            "label": ["happy", "sad", "angry", "neutral", "happy", "sad"],
+        }
+    )
     register_extractor("counting", lambda models: CountingExtractor(log_file))
     try:
         extract(manifest, "counting", str(store), workers=1, batch_size=2, progress=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import socket
 import sys
 import types
 from pathlib import Path

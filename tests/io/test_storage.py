@@ -16,8 +16,14 @@ import pyarrow.fs as pafs
 import pytest
 
 from rdlr.io.storage import (
-    FolderLock, LockHeldError, Storage, StorageError, check_writable, open_filesystem, put_file,
-)  # fmt: skip
+    FolderLock,
+    LockHeldError,
+    Storage,
+    StorageError,
+    check_writable,
+    open_filesystem,
+    put_file,
+)
 
 
 def test_an_interrupted_write_leaves_no_file_behind(tmp_path) -> None:

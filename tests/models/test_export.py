@@ -27,12 +27,20 @@ SPEC_ID = "tiny-export"
 @pytest.fixture(scope="module")
 def sweep(demo_model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """ce on held-out CRE-demo: 2 batch sizes × 2 seeds, 3 epochs, on the store the demo model filled."""
-    spec = SweepSpec.from_dict({
-        "id": SPEC_ID, "data": {"source": "demo", "store": str(demo_model.store)}, "features": ["is10"],
-        "held_out": ["CRE-demo"], "unlabeled": "LIB-demo", "protocols": {"out_of_corpus": ["ce"]},
-        "seeds": [0, 1], "search": {"configs": 2, "space": {"batch_size": [16, 32]}},
-        "training": {"max_epochs": 3}, "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0},
-    })  # fmt: skip
+    spec = SweepSpec.from_dict(
+        {
+            "id": SPEC_ID,
+            "data": {"source": "demo", "store": str(demo_model.store)},
+            "features": ["is10"],
+            "held_out": ["CRE-demo"],
+            "unlabeled": "LIB-demo",
+            "protocols": {"out_of_corpus": ["ce"]},
+            "seeds": [0, 1],
+            "search": {"configs": 2, "space": {"batch_size": [16, 32]}},
+            "training": {"max_epochs": 3},
+            "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0},
+        }
+    )
     storage = tmp_path_factory.mktemp("export") / "runs"
     tables = load_tables(spec, str(demo_model.store), spec_corpora(spec, None))
     outcome = run_sweep(

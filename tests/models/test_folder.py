@@ -18,8 +18,8 @@ from rdlr.labels import CLASSES
 from rdlr.model import EmotionClassifier
 from rdlr.models import FORMAT_VERSION, ModelCard, ModelFolderError, ModelVersionWarning, load_model, read_model
 from rdlr.models import extractors as model_extractors
-from rdlr.models.extractors import spec_of
 from rdlr.models.card import README_FILE
+from rdlr.models.extractors import spec_of
 from rdlr.models.folder import CARD_FILE, WEIGHTS_FILE, save_model
 
 DIM = 1582

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rdlr.cli import main
-from rdlr.models.training import train_model
 from rdlr.io.tracking import TENSORBOARD_DIR
+from rdlr.models.training import train_model
 
 
 def scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:

@@ -22,19 +22,31 @@ import pytest
 import yaml
 from scipy import stats
 
+from rdlr.commands.report import configure_parser, run
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.labels import CLASSES
 from rdlr.methods import TABLE2_METHODS, TABLE3_METHODS, get_method
+from rdlr.report import render
 from rdlr.report.build import render_report
 from rdlr.report.cells import build_table
-from rdlr.commands.report import configure_parser, run
 from rdlr.report.compare import compare_methods, format_pair, paired_test
 from rdlr.report.files import locate_results, report_input
 from rdlr.report.layout import (
-    AVG, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, PAPER_RESULTS_PATH, TABLE3_FEATURES, WITHIN_LABEL, RowSpec,
-    load_paper_results, method_label, order_corpora, paper_corpus, row_label, table2_rows, table3_rows,
-)  # fmt: skip
-from rdlr.report import render
+    AVG,
+    PAPER_CORPORA,
+    PAPER_INCONSISTENT_AVG,
+    PAPER_RESULTS_PATH,
+    TABLE3_FEATURES,
+    WITHIN_LABEL,
+    RowSpec,
+    load_paper_results,
+    method_label,
+    order_corpora,
+    paper_corpus,
+    row_label,
+    table2_rows,
+    table3_rows,
+)
 from rdlr.report.plots import parse_confusion
 from rdlr.report.render import latex_escape, latex_tabular, pipe_table
 from rdlr.report.selection import selected_trials
@@ -49,13 +61,17 @@ SEED_JITTER = (0.0013, 0.0121, -0.0067)
 
 
 def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "table2") -> pd.DataFrame:
-    """A small hand-made sweep (of the paper's spec ``table2`` unless ``spec_id`` says otherwise): 3 seeds, 2 configs ("c1" wins on validation, "c2" on test), missing cells."""
+    """A small hand-made sweep (of the paper's spec ``table2`` unless ``spec_id`` says otherwise): 3 seeds, 2 configs
+    ("c1" wins on validation, "c2" on test), missing cells."""
     base = {
-        ("is10", "within_corpus", "ce"): 0.60, ("is10", "out_of_corpus", "ce"): 0.45,
-        ("is10", "out_of_corpus", "cww_dagger"): 0.47, ("is10", "out_of_corpus", "rdlr_cww_dagger"): 0.49,
-        ("is10", "out_of_corpus", "rd+lr+cww"): 0.48, ("is10+w2v", "out_of_corpus", "ce"): 0.50,
+        ("is10", "within_corpus", "ce"): 0.60,
+        ("is10", "out_of_corpus", "ce"): 0.45,
+        ("is10", "out_of_corpus", "cww_dagger"): 0.47,
+        ("is10", "out_of_corpus", "rdlr_cww_dagger"): 0.49,
+        ("is10", "out_of_corpus", "rd+lr+cww"): 0.48,
+        ("is10+w2v", "out_of_corpus", "ce"): 0.50,
         ("is10+w2v", "out_of_corpus", "rdlr_cww_dagger"): 0.53,
-    }  # fmt: skip
+    }
     rows = []
     for m, ((features, protocol, method), ua) in enumerate(base.items()):
         for c, corpus in enumerate(corpora):
@@ -68,16 +84,28 @@ def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "table2") ->
                     continue  # a cell with 2 seeds
                 test = ua + CORPUS_SHIFT.get(paper_corpus(corpus) or "", 0.01 * c) + jitter * (1 + 0.5 * m)
                 for config, val_shift, test_shift in (("c1", 0.02, 0.0), ("c2", -0.01, 0.015)):
-                    rows.append({
-                        "spec_id": spec_id, "protocol": protocol, "features": features, "method": method,
-                        "held_out": corpus, "seed": seed, "config_id": config,
-                        "hparams": json.dumps({"batch_size": 1024 if config == "c1" else 2048}),
-                        "val_ua": round(test + val_shift + 0.1, 6), "test_ua": round(test + test_shift, 6),
-                        "confusion": json.dumps([[10 + seed, 2, 1, 0], [3, 8, 1, 1], [0, 2, 9, c], [1, 1, 0, 12]]),
-                        "trial_id": f"t{m}{c}{seed}{config}", "test_wa": round(test + 0.02, 6),
-                        "test_f1": round(test - 0.01, 6),
-                        **{f"test_recall/{name}": round(test + 0.04 * (k - 1.5), 6) for k, name in enumerate(CLASSES)},
-                    })  # fmt: skip
+                    rows.append(
+                        {
+                            "spec_id": spec_id,
+                            "protocol": protocol,
+                            "features": features,
+                            "method": method,
+                            "held_out": corpus,
+                            "seed": seed,
+                            "config_id": config,
+                            "hparams": json.dumps({"batch_size": 1024 if config == "c1" else 2048}),
+                            "val_ua": round(test + val_shift + 0.1, 6),
+                            "test_ua": round(test + test_shift, 6),
+                            "confusion": json.dumps([[10 + seed, 2, 1, 0], [3, 8, 1, 1], [0, 2, 9, c], [1, 1, 0, 12]]),
+                            "trial_id": f"t{m}{c}{seed}{config}",
+                            "test_wa": round(test + 0.02, 6),
+                            "test_f1": round(test - 0.01, 6),
+                            **{
+                                f"test_recall/{name}": round(test + 0.04 * (k - 1.5), 6)
+                                for k, name in enumerate(CLASSES)
+                            },
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -88,10 +116,14 @@ def golden_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 OWN_SPEC = {
-    "id": "mine", "description": "four public corpora", "features": ["is10+w2v", "is10"], "held_out": list(CORPORA),
+    "id": "mine",
+    "description": "four public corpora",
+    "features": ["is10+w2v", "is10"],
+    "held_out": list(CORPORA),
     "protocols": {"within_corpus": ["ce"], "out_of_corpus": ["rdlr_cww_dagger", "ce", "cww_dagger", "rd+lr+cww", "lr"]},
-    "seeds": [0, 1, 2], "resolved": {"store": "/data/features"},
-}  # fmt: skip  # a spec of one's own as a sweep saves it (spec.yaml: the spec's keys + what the run resolved)
+    "seeds": [0, 1, 2],
+    "resolved": {"store": "/data/features"},
+}  # a spec of one's own as a sweep saves it (spec.yaml: the spec's keys + what the run resolved)
 
 
 @pytest.fixture(scope="module")
@@ -229,8 +261,17 @@ def markdown_table_of(path: Path) -> str:
     return "\n".join(lines[start:end]) + "\n"
 
 
-GOLDEN_FILES = ("table2.md", "table3.md", "other.md", "comparison.md", "selection.md", "metrics.md", "README.md",
-                "table2.tex", "table2.csv")  # fmt: skip
+GOLDEN_FILES = (
+    "table2.md",
+    "table3.md",
+    "other.md",
+    "comparison.md",
+    "selection.md",
+    "metrics.md",
+    "README.md",
+    "table2.tex",
+    "table2.csv",
+)
 
 
 @pytest.mark.parametrize("name", GOLDEN_FILES)
@@ -318,20 +359,32 @@ def test_best_per_column_is_marked_among_out_of_corpus_rows(golden_report: Path)
 
 def test_best_marks_ties_at_shown_precision() -> None:
     rows = [RowSpec("is10", "out_of_corpus", m, m) for m in ("a", "b", "c")]
-    trials = pd.DataFrame({
-        "features": "is10", "protocol": "out_of_corpus", "method": ["a", "b", "c"], "held_out": "CRE", "seed": 0,
-        "test_ua": [0.5001, 0.4996, 0.4990],
-    })  # fmt: skip
+    trials = pd.DataFrame(
+        {
+            "features": "is10",
+            "protocol": "out_of_corpus",
+            "method": ["a", "b", "c"],
+            "held_out": "CRE",
+            "seed": 0,
+            "test_ua": [0.5001, 0.4996, 0.4990],
+        }
+    )
     table = build_table("t", "t", rows, trials, ["CRE"])
     assert [table.cell(r, "CRE").best for r in rows] == [True, True, False]
 
 
 def test_avg_needs_all_four_corpora() -> None:
     rows = [RowSpec("is10", "out_of_corpus", "m", "m")]
-    frame = pd.DataFrame({
-        "features": "is10", "protocol": "out_of_corpus", "method": "m", "held_out": list(CORPORA) * 2,
-        "seed": [0] * 4 + [1] * 4, "test_ua": [0.5, 0.6, 0.4, 0.3, 0.52, 0.58, 0.44, 0.3],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "features": "is10",
+            "protocol": "out_of_corpus",
+            "method": "m",
+            "held_out": list(CORPORA) * 2,
+            "seed": [0] * 4 + [1] * 4,
+            "test_ua": [0.5, 0.6, 0.4, 0.3, 0.52, 0.58, 0.44, 0.3],
+        }
+    )
     full = build_table("t", "t", rows, frame, list(CORPORA)).cell(rows[0], AVG)
     assert full.mean == pytest.approx(np.mean([51, 59, 42, 30]))
     per_seed = [np.mean([50, 60, 40, 30]), np.mean([52, 58, 44, 30])]
@@ -458,10 +511,18 @@ def test_tables_without_results_are_not_rendered(tmp_path: Path) -> None:
 def test_class_metrics_page_when_the_results_carry_them(golden_report: Path, tmp_path: Path) -> None:
     metrics = pd.read_csv(golden_report.parent / "metrics.csv")
     trials = selected_trials(make_results(), "validation")
-    ce = trials[(trials["method"] == "ce") & (trials["protocol"] == "out_of_corpus") & (trials["held_out"] == "IEM")
-                & (trials["features"] == "is10")]  # fmt: skip
-    row = metrics[(metrics["method"] == "ce") & (metrics["protocol"] == "out_of_corpus")
-                  & (metrics["held_out"] == "IEM") & (metrics["features"] == "is10")].iloc[0]  # fmt: skip
+    ce = trials[
+        (trials["method"] == "ce")
+        & (trials["protocol"] == "out_of_corpus")
+        & (trials["held_out"] == "IEM")
+        & (trials["features"] == "is10")
+    ]
+    row = metrics[
+        (metrics["method"] == "ce")
+        & (metrics["protocol"] == "out_of_corpus")
+        & (metrics["held_out"] == "IEM")
+        & (metrics["features"] == "is10")
+    ].iloc[0]
     assert row["test_f1_mean"] == pytest.approx(100 * ce["test_f1"].mean(), abs=1e-3)
     assert row["test_recall/sad_mean"] == pytest.approx(100 * ce["test_recall/sad"].mean(), abs=1e-3)
     assert row["n_seeds"] == 3 and "Macro-F1" in (golden_report.parent / "metrics.md").read_text(encoding="utf-8")
@@ -598,7 +659,8 @@ def test_row_labels_come_from_the_method_registry() -> None:
 
 
 def test_table3_opens_with_the_papers_is10_block(golden_report: Path) -> None:
-    """Table 3 prints an IS10 block (within-corpus CE, RDLR + CWW + †) above the two W2V blocks, paper's numbers beside."""
+    """Table 3 prints an IS10 block (within-corpus CE, RDLR + CWW + †) above the two W2V blocks, the paper's numbers
+    beside."""
     assert [(r.block, r.key) for r in table3_rows()[:3]] == [
         ("IS10", ("is10", "within_corpus", "ce")),
         ("IS10", ("is10", "out_of_corpus", "rdlr_cww_dagger")),
@@ -688,8 +750,8 @@ def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(own_report
 
 
 def test_report_shows_the_spec_file_as_the_user_wrote_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from rdlr.sweep.files import SweepFiles
     from rdlr.spec.core import load_spec
+    from rdlr.sweep.files import SweepFiles
 
     text = load_spec("demo").source_text.replace("id: demo", "id: mine  # my own corpora, commented ```", 1)
     (tmp_path / "mine.yaml").write_text(text)

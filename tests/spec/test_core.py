@@ -49,8 +49,12 @@ def test_table2_has_every_row_corpus_and_seed() -> None:
     assert spec.protocols.within_corpus == ("ce",)
     assert spec.seeds == (0, 1, 2, 3, 4)
     assert {name: source.loader for name, source in spec.data.corpora.items()} == {
-        "CRE": "cremad", "IEM": "iemocap", "IMP": "msp_improv", "POD": "msp_podcast", "LIB": "librispeech",
-    }  # fmt: skip
+        "CRE": "cremad",
+        "IEM": "iemocap",
+        "IMP": "msp_improv",
+        "POD": "msp_podcast",
+        "LIB": "librispeech",
+    }
     jobs = spec.jobs()
     assert len(jobs) == (len(TABLE2_METHODS) + 1) * 4
     assert all(job.space == {k: list(SEARCH_SPACE[k]) for k in get_method(job.method).hparam_names()} for job in jobs)
@@ -216,8 +220,8 @@ def test_spec_file_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_extractors_added_to_the_registry_are_valid_feature_sets() -> None:
-    from rdlr.features.registry import register_extractor, unregister_extractor
     from rdlr.features.is10 import IS10Config, IS10Extractor
+    from rdlr.features.registry import register_extractor, unregister_extractor
 
     with pytest.raises(SpecError, match=r"unknown feature set 'myset' in 'is10\+myset'; valid: is10, w2v, bert"):
         build(features=["is10+myset"])

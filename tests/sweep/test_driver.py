@@ -17,13 +17,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from rdlr.results import config_id, read_results, results_frame, trial_key
 from rdlr.io.storage import Storage
+from rdlr.results import config_id, read_results, results_frame, trial_key
+from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
 from rdlr.sweep.collector import ResultSink
 from rdlr.sweep.driver import SweepError, run_sweep
 from rdlr.sweep.files import RESOLVED_KEY, SweepFiles
 from rdlr.sweep.resources import jobs_at_once, plan_resources, trials_per_job
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
 from rdlr.sweep.trial import split_config
 from tests.helpers.synthetic import synthetic_table as shared_synthetic_table
 
@@ -248,12 +248,28 @@ def test_config_and_row_keys() -> None:
 def test_results_table_gathers_rows_from_csv_and_trial_files(tmp_path: Path) -> None:
     files = SweepFiles(tmp_path, "s")
     rows = [
-        {"spec_id": "s", "protocol": "out_of_corpus", "features": "is10", "method": "ce", "held_out": "CRE",
-         "seed": seed, "config_id": "c1", "hparams": "{}", "val_ua": 0.5, "val_ua/IEM": 0.5, "test_ua": 0.4,
-         "test_ua/CRE": 0.4, "test_wa": 0.4, "confusion": "[]", "epochs": 3, "best_epoch": 2, "wall_time_s": 1.0,
-         "trial_id": f"t{seed}"}
+        {
+            "spec_id": "s",
+            "protocol": "out_of_corpus",
+            "features": "is10",
+            "method": "ce",
+            "held_out": "CRE",
+            "seed": seed,
+            "config_id": "c1",
+            "hparams": "{}",
+            "val_ua": 0.5,
+            "val_ua/IEM": 0.5,
+            "test_ua": 0.4,
+            "test_ua/CRE": 0.4,
+            "test_wa": 0.4,
+            "confusion": "[]",
+            "epochs": 3,
+            "best_epoch": 2,
+            "wall_time_s": 1.0,
+            "trial_id": f"t{seed}",
+        }
         for seed in range(3)
-    ]  # fmt: skip
+    ]
     files.write_results(rows[:2])
     key = trial_key(rows[2])
     files.write_row(key, rows[2])

@@ -15,21 +15,29 @@ import pandas as pd
 import pytest
 
 import rdlr.io.storage
-from rdlr.results import trial_key
 from rdlr.io.storage import FolderLock, LockHeldError
+from rdlr.results import trial_key
+from rdlr.spec.core import DEMO_UNLABELED, SweepSpec
 from rdlr.sweep import collector
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.recovery import SweepStorageError, describe_fault, fault_in_text, storage_fault, torn_state
-from rdlr.spec.core import DEMO_UNLABELED, SweepSpec
 from tests.sweep.test_driver import synthetic_table
 
 SPEC_ID = "faults"
-SPEC = SweepSpec.from_dict({
-    "id": SPEC_ID, "data": {"source": "demo"}, "features": ["is10"], "held_out": ["CRE-demo"],
-    "unlabeled": DEMO_UNLABELED, "protocols": {"within_corpus": ["ce"], "out_of_corpus": ["ce"]}, "seeds": [0, 1],
-    "search": {"configs": 2, "space": {"batch_size": [32, 64]}}, "training": {"max_epochs": 2, "patience": 2},
-})  # fmt: skip
+SPEC = SweepSpec.from_dict(
+    {
+        "id": SPEC_ID,
+        "data": {"source": "demo"},
+        "features": ["is10"],
+        "held_out": ["CRE-demo"],
+        "unlabeled": DEMO_UNLABELED,
+        "protocols": {"within_corpus": ["ce"], "out_of_corpus": ["ce"]},
+        "seeds": [0, 1],
+        "search": {"configs": 2, "space": {"batch_size": [32, 64]}},
+        "training": {"max_epochs": 2, "patience": 2},
+    }
+)
 PLANNED = 2 * 2 * 2  # 2 jobs × 2 configurations × 2 seeds
 WRITES_BEFORE_FULL = 3  # results.csv is written this many times, then the disk is full
 
@@ -147,9 +155,11 @@ def test_a_torn_tune_state_is_set_aside_and_rebuilt_from_the_rows(faulted: dict[
 
 def test_a_second_sweep_on_a_locked_storage_is_refused(ray_session: Any, tmp_path: Path) -> None:
     files = SweepFiles(tmp_path, SPEC_ID)
-    with FolderLock(files.dir.fs, files.dir.root, "rdlr sweep", what="sweep storage"):
-        with pytest.raises(LockHeldError) as refused:
-            run_sweep(SPEC, {"is10": synthetic_table()}, tmp_path, log=lambda line: None)
+    with (
+        FolderLock(files.dir.fs, files.dir.root, "rdlr sweep", what="sweep storage"),
+        pytest.raises(LockHeldError) as refused,
+    ):
+        run_sweep(SPEC, {"is10": synthetic_table()}, tmp_path, log=lambda line: None)
     message = str(refused.value)
     assert "\n" not in message
     assert f"sweep storage {files.dir.uri} is locked by rdlr sweep (pid {os.getpid()} on host" in message

@@ -11,11 +11,18 @@ import soundfile as sf
 
 from rdlr.corpora.manifest import ManifestError
 from rdlr.features.hf_encoder import HFEncoderConfig
+from rdlr.spec.core import SweepSpec
 from rdlr.sweep.inputs import (
-    demo_data_root, extraction_options, feature_components, feature_configs, feature_store_uri, prepare_manifest,
-    resolve_path, resolve_storage, spec_corpora,
-)  # fmt: skip
-from rdlr.spec.core import SpecError, SweepSpec
+    demo_data_root,
+    extraction_options,
+    feature_components,
+    feature_configs,
+    feature_store_uri,
+    prepare_manifest,
+    resolve_path,
+    resolve_storage,
+    spec_corpora,
+)
 
 BASE = {
     "id": "inputs",

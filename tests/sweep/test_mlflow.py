@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from rdlr.cli import main
-from rdlr.sweep.resolved import with_tracking
+from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SpecError, SweepSpec, TrackingSpec
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SpecError, SweepSpec, TrackingSpec
+from rdlr.sweep.resolved import with_tracking
 from tests.helpers.synthetic import synthetic_table
 
 SPEC_RAW: dict[str, Any] = {

@@ -10,13 +10,20 @@ import pytest
 
 from rdlr.cli import main
 from rdlr.methods import get_method
-from rdlr.sweep.cost import (
-    PACKAGED_FIGURES, Figures, FiguresError, TrialRows, classifier_weights, decoder_weights, load_figures,
-    train_flops_per_row, trial_cost,
-)  # fmt: skip
-from rdlr.sweep.plan import build_plan, core_time, feature_dims, planning_manifest, wall_time
 from rdlr.spec.core import SpecError, load_spec
 from rdlr.spec.files import packaged_specs
+from rdlr.sweep.cost import (
+    PACKAGED_FIGURES,
+    Figures,
+    FiguresError,
+    TrialRows,
+    classifier_weights,
+    decoder_weights,
+    load_figures,
+    train_flops_per_row,
+    trial_cost,
+)
+from rdlr.sweep.plan import build_plan, core_time, feature_dims, planning_manifest, wall_time
 
 FIGURES = {
     "format": 1,
@@ -219,9 +226,9 @@ def test_ray_overhead_is_read_per_model_and_from_figures_of_one_seed_per_trial()
 
 
 def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
+    from rdlr.spec.core import load_spec
     from rdlr.sweep.cost import load_figures
     from rdlr.sweep.plan import batch_warnings, build_plan, planning_manifest
-    from rdlr.spec.core import load_spec
 
     spec = load_spec("table2")  # the paper's sets, kept: M 4096 is small for within-corpus CRE (3,874 rows)
     meta, source = planning_manifest(spec, None)

@@ -17,9 +17,9 @@ import soundfile as sf
 import yaml
 
 from rdlr.results import read_results, trial_key
+from rdlr.spec.core import SpecError, SweepSpec, load_spec
 from rdlr.sweep.collector import ResultSink
 from rdlr.sweep.files import SweepFiles, read_results_uri
-from rdlr.spec.core import SpecError, SweepSpec, load_spec
 from tests.helpers.sweep_cli import refuse_ray, run_sweep_cli
 
 SPEC_YAML = """\
@@ -74,15 +74,21 @@ def test_ids_yaml_reads_as_text_are_used_as_written(tmp_path: Path, written: str
     assert load_spec(write_spec(tmp_path, SPEC_YAML.format(id=written))).id == written
 
 
-@pytest.mark.parametrize(("changes", "match"), [
-    ({"training": {"lr": float("inf")}}, r"training\.lr must be a finite number, got inf"),
-    ({"search": {"space": {"gamma": [0.1, float("nan")]}}}, r"search\.space\.gamma\[1\] must be a finite number"),
-    ({"resources": {"cpus_per_trial": float("inf")}}, r"resources\.cpus_per_trial must be a finite number"),
-    ({"seeds": [0, 2**32]}, r"seeds: seeds must be integers in 0\.\.4294967295 \(2\*\*32 - 1\), got \[0, 4294967296\]"),
-    ({"seeds": [-1]}, r"seeds: seeds must be integers in 0\.\.4294967295"),
-    ({"data": {"source": "demo", "split_seed": 2**40}}, r"data\.split_seed, data\.demo_seed: seeds must be"),
-    ({"search": {"sampler_seed": 2**32}}, r"search\.sampler_seed: seeds must be integers"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"training": {"lr": float("inf")}}, r"training\.lr must be a finite number, got inf"),
+        ({"search": {"space": {"gamma": [0.1, float("nan")]}}}, r"search\.space\.gamma\[1\] must be a finite number"),
+        ({"resources": {"cpus_per_trial": float("inf")}}, r"resources\.cpus_per_trial must be a finite number"),
+        (
+            {"seeds": [0, 2**32]},
+            r"seeds: seeds must be integers in 0\.\.4294967295 \(2\*\*32 - 1\), got \[0, 4294967296\]",
+        ),
+        ({"seeds": [-1]}, r"seeds: seeds must be integers in 0\.\.4294967295"),
+        ({"data": {"source": "demo", "split_seed": 2**40}}, r"data\.split_seed, data\.demo_seed: seeds must be"),
+        ({"search": {"sampler_seed": 2**32}}, r"search\.sampler_seed: seeds must be integers"),
+    ],
+)
 def test_non_finite_numbers_and_seeds_out_of_range_are_rejected(changes: dict[str, Any], match: str) -> None:
     with pytest.raises(SpecError, match=match):
         SweepSpec.from_dict({**BASE, **changes})

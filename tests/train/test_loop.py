@@ -4,8 +4,8 @@ updates CWW each epoch, is deterministic, and refuses PEL without unlabeled data
 from __future__ import annotations
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from rdlr.train import TrainConfig, TrialData, run_trial
 from tests.helpers.synthetic import out_of_corpus_roles, synthetic_table, synthetic_trial_data

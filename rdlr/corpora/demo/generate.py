@@ -16,8 +16,8 @@ from rdlr.corpora.demo.config import ALL_STYLES, CorpusStyle, DemoConfig
 from rdlr.corpora.demo.emotions import EMOTION_CUES, cue_deviation, style_factors
 from rdlr.corpora.demo.synthesis import render
 from rdlr.corpora.demo.voices import draw_sentence, draw_speakers
-from rdlr.labels import CLASSES, NUM_CLASSES, VOTE_COLUMNS
 from rdlr.io.safe_text import DocumentError, read_json
+from rdlr.labels import CLASSES, NUM_CLASSES, VOTE_COLUMNS
 
 GENERATOR_VERSION = 1
 MANIFEST_NAME = "manifest.csv"
