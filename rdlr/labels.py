@@ -175,7 +175,7 @@ class LabelSet:
         out[~seen] = np.nan
         return out.astype(np.float32)
 
-    def apply(self, meta: pd.DataFrame) -> "Applied":
+    def apply(self, meta: pd.DataFrame) -> Applied:
         """``meta``'s rows this set keeps, their ``label`` replaced by the class (unlabeled rows kept as ``""``),
         and per corpus the emotions left out with their counts (:class:`Applied`)."""
         mapped = self.map_labels(meta["corpus"].astype(str), meta["label"].tolist())
@@ -234,7 +234,7 @@ def check_classes(classes: Sequence[str], key: str) -> None:
             )
 
 
-def label_set(labels: "str | Sequence[str] | None" = None, label_map: LabelMap | None = None) -> LabelSet:
+def label_set(labels: str | Sequence[str] | None = None, label_map: LabelMap | None = None) -> LabelSet:
     """The class set of ``labels`` (a named set of :data:`NAMED_SETS`, a list of class names, or ``None`` for
     ``paper4``) with ``label_map`` over the named set's merges (a corpus' entries replace the set's per emotion)."""
     if labels is None or isinstance(labels, str):
@@ -274,7 +274,7 @@ def parse_label_map_options(values: Sequence[str]) -> dict[str, dict[str, str | 
 DEFAULT = label_set()
 
 
-def encode_labels(labels: "np.ndarray | list[object]", classes: Sequence[str] = PAPER4) -> np.ndarray:
+def encode_labels(labels: np.ndarray | list[object], classes: Sequence[str] = PAPER4) -> np.ndarray:
     """Class indices for an array of class names; missing labels (None/NaN/"") become :data:`UNLABELED`."""
     index = {name: i for i, name in enumerate(classes)}
     out = np.full(len(labels), UNLABELED, dtype=np.int64)

@@ -96,7 +96,7 @@ def result_classes(frame: pd.DataFrame) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names)) or CLASSES
 
 
-def parse_results_csv(csv: "str | PathLike[str] | IO[bytes]") -> pd.DataFrame:
+def parse_results_csv(csv: str | PathLike[str] | IO[bytes]) -> pd.DataFrame:
     """Parse a results table as the sweep writes it: id-like columns stay text, only empty cells are missing."""
     return pd.read_csv(csv, dtype=dict.fromkeys(TEXT_COLUMNS, str), keep_default_na=False, na_values=[""])
 

@@ -15,7 +15,6 @@ import yaml
 from rdlr.cli import build_parser
 from tests.helpers.tone_corpus import write_corpus
 
-
 SIX = ["neutral", "happy", "sad", "angry", "fear", "disgust"]
 EMOTIONS = (*SIX, "calm", "surprise")  # calm is mapped onto neutral, surprise is left out
 SPEC = {

@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from rdlr.cluster.session import ray_session
 from rdlr.commands.errors import fail

@@ -136,7 +136,7 @@ def load(root: str | Path, vote_modality: str = "voice", check_audio: bool = Tru
         if label is None:
             continue
         columns = list(votes.columns) if votes is not None else list(VOTE_LETTERS.values())
-        row_votes = {column: np.nan for column in columns}
+        row_votes = dict.fromkeys(columns, np.nan)
         if votes is not None and path.stem in votes.index:
             row_votes = {column: float(votes.at[path.stem, column]) for column in columns}
         builder.add(

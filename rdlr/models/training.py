@@ -229,10 +229,14 @@ def build_card(
     if result.stage1 is not None:
         metrics["stage1"] = dict(result.stage1["final"])
     return ModelCard(
-        classes=labels.classes, label_map=labels.label_map, features=tuple(specs),
-        feature_mean=result.state_dict["feature_mean"].numpy(), feature_std=result.state_dict["feature_std"].numpy(),
+        classes=labels.classes,
+        label_map=labels.label_map,
+        features=tuple(specs),
+        feature_mean=result.state_dict["feature_mean"].numpy(),
+        feature_std=result.state_dict["feature_std"].numpy(),
         method={"id": method.id, "label": method.label, "components": sorted(method.components)},
-        hparams=method.used_hparams(method.resolve_hparams(hparams)), seed=int(seed),
+        hparams=method.used_hparams(method.resolve_hparams(hparams)),
+        seed=int(seed),
         training={**training, "corpora": role_counts(data), "wall_time_s": round(result.wall_time_s, 3)},
         metrics=metrics,
         history=list(result.history),

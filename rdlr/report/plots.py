@@ -26,10 +26,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
-from rdlr.results import result_classes
 from rdlr.report.cells import Table
 from rdlr.report.figure_style import MIN_FONT_PT, WIDTHS_IN, new_figure, save_both_sizes, wrap
 from rdlr.report.layout import RowSpec
+from rdlr.results import result_classes
 
 COLOR_PROPOSED = "#c44e52"
 COLOR_WITHIN = "#999999"

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from rdlr.labels import CLASSES
 from rdlr.report.cells import Table
 from rdlr.report.compare import comparison_tables, no_comparison
 from rdlr.report.intervals import CONVENTION
@@ -30,7 +31,6 @@ from rdlr.report.layout import (
 )
 from rdlr.report.render import MISSING_MARK, markdown_table, pipe_table, second_table
 from rdlr.report.selection import SELECTION_DESCRIPTIONS, SELECTIONS, select_configs
-from rdlr.labels import CLASSES
 from rdlr.results import GROUP_KEYS, RESOLVED_KEY, result_classes
 
 TABLE_NAMES = {"table2": "Table 2", "table3": "Table 3", "other": "Other methods (outside the paper's layout)"}

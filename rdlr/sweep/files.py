@@ -17,18 +17,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from rdlr.labels import CLASSES
-from rdlr.results import (
-    GIVEN_SPEC_FILE,
-    RESOLVED_KEY,
-    RESULTS_FILE,
-    SPEC_FILE,
-    parse_results_csv,
-    results_frame,
-    trial_key,
-)
 from rdlr.io.safe_text import MAX_BYTES, parse_json, parse_yaml
 from rdlr.io.storage import Storage
+from rdlr.labels import CLASSES
 from rdlr.results import (
     GIVEN_SPEC_FILE,
     RESOLVED_KEY,

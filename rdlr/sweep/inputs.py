@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora.manifest import check_unique_ids
-from rdlr.features.registry import HF_PREFIX, parse_feature_sets
 from rdlr.corpora.splits import OUT_OF_CORPUS
+from rdlr.features.registry import HF_PREFIX, parse_feature_sets
 from rdlr.labels import LabelSet
 from rdlr.spec.core import JOB_ORDER, SpecError, SweepSpec
 

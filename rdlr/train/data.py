@@ -58,8 +58,8 @@ class TrialData:
 
     @classmethod
     def from_table(
-        cls, x: np.ndarray, meta: pd.DataFrame, roles: "pd.Series | np.ndarray", labels: LabelSet = DEFAULT
-    ) -> "TrialData":
+        cls, x: np.ndarray, meta: pd.DataFrame, roles: pd.Series | np.ndarray, labels: LabelSet = DEFAULT
+    ) -> TrialData:
         """Build from a feature matrix, its manifest columns (``corpus``, ``label`` holding class names of
         ``labels`` as :meth:`rdlr.labels.LabelSet.apply` leaves them, optional ``votes_<emotion>``) and per-row
         roles (e.g. from :func:`rdlr.corpora.splits.assign_roles`). Votes are summed onto the classes their

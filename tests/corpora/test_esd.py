@@ -125,16 +125,18 @@ def test_transcripts_in_any_marked_encoding_load_and_a_broken_one_drops_its_spea
     (folder / "0012" / "0012.txt").write_bytes(codecs.BOM_UTF32_LE + line.format("0012").encode("utf-32-le"))
     broken = folder / "0013" / "0013.txt"
     broken.write_bytes(codecs.BOM_UTF16_LE + line.format("0013").encode("utf-16-le")[:-1])  # odd byte count
-    with pytest.warns(
-        CorpusDataWarning,
-        match=rf"ESD-en: dropped 3 utterance\(s\), unreadable transcript file "
-        rf"\({re.escape(str(broken.resolve()))}: not readable as UTF-16-LE text "
-        r"\(odd number of bytes at byte \d+\); save it again as UTF-8\): "
-        r"0013/Neutral/0013_000001.wav, 0013/Sad/0013_001051.wav, "
-        r"0013/Surprise/0013_001401.wav$",
+    with (
+        pytest.warns(
+            CorpusDataWarning,
+            match=rf"ESD-en: dropped 3 utterance\(s\), unreadable transcript file "
+            rf"\({re.escape(str(broken.resolve()))}: not readable as UTF-16-LE text "
+            r"\(odd number of bytes at byte \d+\); save it again as UTF-8\): "
+            r"0013/Neutral/0013_000001.wav, 0013/Sad/0013_001051.wav, "
+            r"0013/Surprise/0013_001401.wav$",
+        ),
+        pytest.warns(CorpusCountWarning),
     ):
-        with pytest.warns(CorpusCountWarning):
-            df = load(folder)
+        df = load(folder)
     assert dict(zip(df["utt_id"], df["transcript"])) == {
         "ESD-en_0011_000001": "The nine the eggs, I keep.",
         "ESD-en_0012_000001": "The nine the eggs, I keep.",

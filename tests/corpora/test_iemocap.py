@@ -179,13 +179,15 @@ def test_a_label_file_that_does_not_decode_drops_its_dialog_counted(iemocap_root
     broken.write_bytes(codecs.BOM_UTF16_LE + SESSION2.encode("utf-16-le") + b"\x00")  # odd byte count
     transcripts = iemocap_root / "Session1" / "dialog" / "transcriptions" / "Ses01F_impro01.txt"
     transcripts.write_bytes(codecs.BOM_UTF16_BE + TRANSCRIPT1.encode("utf-16-be"))
-    with pytest.warns(
-        CorpusDataWarning,
-        match=r"dropped 3 utterance\(s\), unreadable label file \(.*"
-        r"Ses02M_script01_1.txt: not readable as UTF-16-LE text",
+    with (
+        pytest.warns(
+            CorpusDataWarning,
+            match=r"dropped 3 utterance\(s\), unreadable label file \(.*"
+            r"Ses02M_script01_1.txt: not readable as UTF-16-LE text",
+        ),
+        pytest.warns(CorpusCountWarning),
     ):
-        with pytest.warns(CorpusCountWarning):
-            df = load(iemocap_root)
+        df = load(iemocap_root)
     assert df["utt_id"].tolist() == ["IEM_Ses01F_impro01_F000", "IEM_Ses01F_impro01_F001", "IEM_Ses01F_impro01_M000"]
     assert df["transcript"].tolist() == ["Excuse me.", "", "Do you have your forms?"]
     assert list(df.attrs["dropped"].values()) == [3]

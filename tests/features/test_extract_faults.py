@@ -167,7 +167,7 @@ class Snapshot:
     temporary: int  # temporary files of interrupted writes
 
     @classmethod
-    def take(cls, store: Path, control: Path) -> "Snapshot":
+    def take(cls, store: Path, control: Path) -> Snapshot:
         return cls(
             stored(store),
             done(control),

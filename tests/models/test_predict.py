@@ -26,7 +26,7 @@ def read_predictions(path: Path) -> pd.DataFrame:
     """A predictions CSV as written, floats parsed exactly (``round_trip``) and empty cells as ""."""
     frame = pd.read_csv(
         path,
-        dtype={c: str for c in ("path", "utt_id", "label", "error")},
+        dtype=dict.fromkeys(("path", "utt_id", "label", "error"), str),
         keep_default_na=False,
         na_values={c: [""] for c in PROBS},
         float_precision="round_trip",
