@@ -140,7 +140,8 @@ def _timed_epochs(epoch: Callable[[], Any], epochs: int, device: str) -> float:
 def measure_separate(runs: list[tuple[_Training, torch.Generator]], epochs: int, device: str) -> float:
     """Training rows per second of the trials run one after another (each: warm-up epoch, then timed epochs)."""
     seconds = sum(
-        _timed_epochs(lambda: _train_epoch(run, generator, device), epochs, device) for run, generator in runs
+        _timed_epochs(lambda run=run, generator=generator: _train_epoch(run, generator, device), epochs, device)
+        for run, generator in runs
     )
     return len(runs) * epochs * len(runs[0][0].prepared.train) / seconds
 

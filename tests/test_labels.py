@@ -66,7 +66,8 @@ def test_apply_leaves_out_and_counts_per_corpus_and_keeps_unlabeled_rows() -> No
         (
             ["happy", "sad"],
             {"RAV": {"calm": "neutral"}},
-            "label_map: corpus 'RAV' maps 'calm' to 'neutral', which is not one of the labels; valid: happy, sad or null",
+            "label_map: corpus 'RAV' maps 'calm' to 'neutral', which is not one of the labels; "
+            "valid: happy, sad or null",
         ),
         (["happy", "no good"], None, "labels: class name 'no good' is not a word"),
     ],

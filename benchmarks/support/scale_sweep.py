@@ -129,7 +129,7 @@ def run_sweep_case(folder: Path, quick: bool, threads: int, log: Any = print) ->
         "overhead_s_per_trial": overhead / max(1, len(rows)),
         "overhead_fraction": overhead / trial_s,
         "worker_peak_rss": watcher.peak or None,
-    }  # fmt: skip
+    }
     log(
         f"Ray Tune sweep ({', '.join(methods)}; batch 1024 and 4096; at most {epochs} epochs; POD held out; 1 slot of "
         f"{threads} CPUs): {result['trials']} trials{'' if outcome.ok else ' (SOME FAILED)'}"

@@ -29,8 +29,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="CSV",
         help="predictions CSV to write (default: print it), probabilities to 6 decimals; "
-        "checked writable before any audio is read. Cells starting with = + - @ tab or CR get a leading ' so spreadsheets do "
-        "not evaluate them",
+        "checked writable before any audio is read. Cells starting with = + - @ tab or CR get a leading ' so "
+        "spreadsheets do not evaluate them",
     )
     parser.add_argument("--batch-size", type=int, default=16, help="files per extraction batch (default 16)")
     add_device(parser, "extractors and the model")

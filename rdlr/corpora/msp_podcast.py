@@ -7,9 +7,10 @@
     ROOT/Audios/<FileName>
 
 EmoClass letters: N → neutral, H → happy, S → sad, A → angry (the paper's four, Section 3.1), C → contempt,
-D → disgust, F → fear, U → surprise, O → other; X (no agreement) is excluded. Split_Set Train / Development (or Validation) / Test1 /
-Test2 → partition train / val / test / test. Utterances whose SpkrID is ``Unknown`` are kept, each with its
-own speaker id ``POD_unknown_<utterance>`` so that no two of them (and no known speaker) are merged.
+D → disgust, F → fear, U → surprise, O → other; X (no agreement) is excluded. Split_Set Train / Development (or
+Validation) / Test1 / Test2 → partition train / val / test / test. Utterances whose SpkrID is ``Unknown`` are
+kept, each with its own speaker id ``POD_unknown_<utterance>`` so that no two of them (and no known speaker) are
+merged.
 Table 1 counts 1285 labeled speakers and 26009/14285/2649/3218 neutral/happy/sad/angry utterances.
 """
 

@@ -206,7 +206,7 @@ def _has_work(jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore) -> 
     return (
         any(not job.todo.empty for job in jobs)
         or bool(manifest_updates(store, manifest))
-        or any(store.needs_compaction(key) for job in jobs for key in job.keys())
+        or any(store.needs_compaction(key) for job in jobs for key in job)
     )
 
 
@@ -307,25 +307,27 @@ def extract(
         for job in jobs:  # a missing model fails here, in well under a second, not in Ray's actors
             if not job.todo.empty:
                 job.extractor.check_models()
-        with ray_session(address, verbose) if extracting else contextlib.nullcontext() as ray:
-            with feature_store.lock("rdlr extract"):
-                for corpus, table in manifest_updates(feature_store, manifest).items():
-                    write_manifest(feature_store, corpus, table)
-                    summary.manifests_updated.append(corpus)
-                _plan_jobs(jobs, manifest, feature_store, fingerprints, retry_errors)  # under the lock: up to date
-                _run_jobs(
-                    ray,
-                    jobs,
-                    feature_store,
-                    fingerprints,
-                    summary,
-                    workers=workers,
-                    device=extraction_device(device, ray, capacity),
-                    capacity=capacity,
-                    batch_size=batch_size,
-                    progress=progress,
-                )
-                for key in (key for job in jobs for key in job.keys()):
-                    feature_store.compact(key, current=fingerprints)
+        with (
+            ray_session(address, verbose) if extracting else contextlib.nullcontext() as ray,
+            feature_store.lock("rdlr extract"),
+        ):
+            for corpus, table in manifest_updates(feature_store, manifest).items():
+                write_manifest(feature_store, corpus, table)
+                summary.manifests_updated.append(corpus)
+            _plan_jobs(jobs, manifest, feature_store, fingerprints, retry_errors)  # under the lock: up to date
+            _run_jobs(
+                ray,
+                jobs,
+                feature_store,
+                fingerprints,
+                summary,
+                workers=workers,
+                device=extraction_device(device, ray, capacity),
+                capacity=capacity,
+                batch_size=batch_size,
+                progress=progress,
+            )
+            for key in (key for job in jobs for key in job):
+                feature_store.compact(key, current=fingerprints)
     summary.counts = [count for job in jobs for count in job.counts.values()]
     return summary

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora import assign_roles, read_manifest
+from rdlr.io.tracking import TENSORBOARD_DIR, TrainTracking, each, prepare_mlflow
 from rdlr.labels import DEFAULT, VOTE_PREFIX, LabelSet
 from rdlr.methods import Method, get_method
 from rdlr.models.card import README_FILE

@@ -26,6 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
+from rdlr.io.safe_text import parse_json
 from rdlr.report.cells import Table
 from rdlr.report.figure_style import MIN_FONT_PT, WIDTHS_IN, new_figure, save_both_sizes, wrap
 from rdlr.report.layout import RowSpec
@@ -318,9 +319,9 @@ def draw_confusions(
     title: str,
     classes: Sequence[str] = ("neutral", "happy", "sad", "angry"),
 ) -> Figure:
-    """One matrix per (method, corpus) of ``grid``, rows and columns named by ``classes``; a page has a row per method and a column per corpus, a column
-    the transpose (two matrices abreast); up to four matrices stand in one row. Cells: recall (the row's share)
-    and count (:func:`count_text`), "0.62\\n(31)"."""
+    """One matrix per (method, corpus) of ``grid``, rows and columns named by ``classes``; a page has a row per method
+    and a column per corpus, a column the transpose (two matrices abreast); up to four matrices stand in one row.
+    Cells: recall (the row's share) and count (:func:`count_text`), "0.62\\n(31)"."""
     panels = [[(m, c) for c in corpora] for m in methods]
     if size == "column":
         panels = [list(column) for column in zip(*panels)]

@@ -15,6 +15,7 @@ from rdlr.commands.prepare import configure_parser, run
 from rdlr.corpora import read_manifest, write_manifest
 from rdlr.corpora.registry import MODULES
 from rdlr.labels import CLASSES, VOCABULARY
+from tests.helpers.public_trees import savee_files, write_tree
 
 
 def prepare(argv: list[str]) -> int:

@@ -88,9 +88,11 @@ def _rows(root: Path, votes: dict[str, tuple[float, ...]]) -> list[dict[str, obj
 
 
 def test_manifest_is_parsed_exactly(cremad_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="CRE: speakers 2 \\(documented 91"):
-        with pytest.warns(CorpusDataWarning) as dropped:
-            df = load(cremad_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="CRE: speakers 2 \\(documented 91"),
+        pytest.warns(CorpusDataWarning) as dropped,
+    ):
+        df = load(cremad_root)
     voice = {
         "1001_DFA_ANG_XX": (1, 0, 0, 6, 2, 0),
         "1001_IEO_HAP_LO": (3, 7, 0, 0, 0, 0),

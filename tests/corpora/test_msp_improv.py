@@ -77,9 +77,11 @@ def _row(root: Path, relative: str, label: str, votes) -> dict:
 
 
 def test_manifest_is_parsed_exactly(improv_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="IMP: speakers 4 \\(documented 12, -8\\)"):
-        with pytest.warns(CorpusDataWarning) as dropped:
-            df = load(improv_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="IMP: speakers 4 \\(documented 12, -8\\)"),
+        pytest.warns(CorpusDataWarning) as dropped,
+    ):
+        df = load(improv_root)
     assert_manifest(
         df,
         [

@@ -79,9 +79,11 @@ def test_unknown_speakers_never_share_an_id(podcast_root):
 
 def test_missing_audio_is_dropped_with_a_warning(podcast_root):
     (podcast_root / "Audios" / "MSP-PODCAST_0004_0010.wav").unlink()
-    with pytest.warns(CorpusDataWarning, match="missing audio file: .*MSP-PODCAST_0004_0010.wav"):
-        with pytest.warns(CorpusCountWarning):
-            df = load(podcast_root)
+    with (
+        pytest.warns(CorpusDataWarning, match="missing audio file: .*MSP-PODCAST_0004_0010.wav"),
+        pytest.warns(CorpusCountWarning),
+    ):
+        df = load(podcast_root)
     assert len(df) == 7
 
 

@@ -31,9 +31,11 @@ def shemo_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(shemo_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="SHEMO: speakers 5 \\(documented 87, -82\\)"):
-        with pytest.warns(CorpusDataWarning, match="file name not <G><NN><E><NN>.wav: male/notes.wav"):
-            df = load(shemo_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="SHEMO: speakers 5 \\(documented 87, -82\\)"),
+        pytest.warns(CorpusDataWarning, match="file name not <G><NN><E><NN>.wav: male/notes.wav"),
+    ):
+        df = load(shemo_root)
     root = shemo_root.resolve()
     spec = [
         ("female", "F01A01", "F01", "angry"),

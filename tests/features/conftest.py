@@ -8,22 +8,22 @@ from pathlib import Path
 
 import pytest
 
-TINY_ENCODER = dict(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=48,
-    conv_dim=(16, 16, 16),
-    conv_kernel=(10, 4, 4),
-    conv_stride=(5, 4, 4),
-    num_conv_pos_embeddings=16,
-    num_conv_pos_embedding_groups=4,
-    hidden_dropout=0.0,
-    attention_dropout=0.0,
-    activation_dropout=0.0,
-    feat_proj_dropout=0.0,
-    layerdrop=0.0,
-)
+TINY_ENCODER = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 48,
+    "conv_dim": (16, 16, 16),
+    "conv_kernel": (10, 4, 4),
+    "conv_stride": (5, 4, 4),
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+    "hidden_dropout": 0.0,
+    "attention_dropout": 0.0,
+    "activation_dropout": 0.0,
+    "feat_proj_dropout": 0.0,
+    "layerdrop": 0.0,
+}
 
 
 @pytest.fixture

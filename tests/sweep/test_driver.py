@@ -240,7 +240,7 @@ def test_config_and_row_keys() -> None:
             "batch_size": 64,
             "__trial_index__": 1,
         }
-    )  # fmt: skip  (the seed index of a sweep started with one seed per trial)
+    )  # (the seed index of a sweep started with one seed per trial)
     assert constants == {"protocol": "out_of_corpus", "method": "lr", "held_out": "CRE"}
     assert hparams == {"batch_size": 64, "gamma": 0.3}
 
