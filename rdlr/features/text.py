@@ -7,8 +7,8 @@ loaded from a local checkpoint file) or, where the manifest has a non-empty ``tr
 returned in ``Extracted.extras`` (``transcript``, ``asr_model``: the checkpoint file name or ``"manifest"``).
 
 Pooling: the utterance vector is the mean of BERT's last-layer token states over the real tokens (``[CLS]`` and
-``[SEP]`` included, padding excluded). The paper only says "BERT features"; without fine-tuning, BERT's ``[CLS]`` state is
-trained only for next-sentence prediction and is a weaker sentence representation than the token mean
+``[SEP]`` included, padding excluded). The paper only says "BERT features"; without fine-tuning, BERT's ``[CLS]``
+state is trained only for next-sentence prediction and is a weaker sentence representation than the token mean
 (Reimers & Gurevych, Sentence-BERT, EMNLP 2019, Table 1: averaged BERT token embeddings score well above the
 ``[CLS]`` vector on the STS benchmarks). Mean pooling is also what sentence encoders built on BERT are trained with
 (e.g. all-MiniLM-L6-v2), so the same code is right for them. An empty transcript (silence) is encoded as the empty
