@@ -81,8 +81,9 @@ def opensmile_workers(files: list[str], workers: int) -> float:
     """(b) utterances/s of opensmile's own multiprocessing over ``workers`` processes (pool start included)."""
     import opensmile
 
-    smile = opensmile.Smile(opensmile.FeatureSet.IS10, opensmile.FeatureLevel.Functionals,
-                            num_workers=workers, multiprocessing=True)
+    smile = opensmile.Smile(
+        opensmile.FeatureSet.IS10, opensmile.FeatureLevel.Functionals, num_workers=workers, multiprocessing=True
+    )
     start = time.perf_counter()
     smile.process_files(files)
     return len(files) / (time.perf_counter() - start)
@@ -92,8 +93,15 @@ def ray_pipeline(files: list[str], workers: int, batch_size: int) -> tuple[float
     """(c) utterances/s of the Ray Data pipeline once started, and its wall time including actor start-up."""
     from rdlr.features import extract
 
-    manifest = pd.DataFrame({"utt_id": [f"u{i:05d}" for i in range(len(files))], "path": files,
-                             "corpus": "BENCH", "speaker": "s", "label": "neutral"})
+    manifest = pd.DataFrame(
+        {
+            "utt_id": [f"u{i:05d}" for i in range(len(files))],
+            "path": files,
+            "corpus": "BENCH",
+            "speaker": "s",
+            "label": "neutral",
+        }
+    )
     with tempfile.TemporaryDirectory() as store:
         summary = extract(manifest, "is10", store, workers=workers, batch_size=batch_size, progress=False)
     (run,) = summary.runs
@@ -108,8 +116,9 @@ def record(results: dict[str, list[float]], key: str, value: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=None,
-                        help="number of files (default: all EmoDB files, or 200 generated ones)")
+    parser.add_argument(
+        "--files", type=int, default=None, help="number of files (default: all EmoDB files, or 200 generated ones)"
+    )
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts N (default 1,2)")
     parser.add_argument("--batch-size", type=int, default=16, help="utterances per Ray Data batch")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of measurements; medians are reported")
@@ -127,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
             files = generated_files(Path(scratch), args.files or 200)
             source = "generated audio"
         seconds = sum(sf.info(f).duration for f in files)
-        print(f"{len(files)} files, {seconds:.0f} s of audio, from {source}; {os.cpu_count()} CPUs; "
-              f"batch size {args.batch_size}; {args.repeats} round(s)", flush=True)
+        print(
+            f"{len(files)} files, {seconds:.0f} s of audio, from {source}; {os.cpu_count()} CPUs; "
+            f"batch size {args.batch_size}; {args.repeats} round(s)",
+            flush=True,
+        )
         for path in files:  # warm the page cache so that no method pays for the first read from disk
             sf.read(path)
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
@@ -157,12 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(a)  single-process opensmile.process_file loop : {med['a']:7.1f} utt/s")
     print(f"(a') single-process IS10Extractor loop          : {med[chr(97) + chr(39)]:7.1f} utt/s")
     for n in workers:
-        print(f"N={n}: (b) opensmile multiprocessing           : {med[f'b{n}']:7.1f} utt/s  "
-              f"(b)/(a)={med[f'b{n}/a']:.2f}  (b)/(N·a)={med[f'b{n}/a'] / n:.2f}")
-        print(f"N={n}: (c) Ray Data pipeline, once started      : {med[f'c{n}']:7.1f} utt/s  "
-              f"(c)/(a)={med[f'c{n}/a']:.2f}  (c)/(N·a)={med[f'c{n}/a'] / n:.2f}  (target >= 0.85)  "
-              f"(c)/(N·a')={med[f'c{n}/' + chr(97) + chr(39)] / n:.2f}  "
-              f"[wall incl. actor start-up: {med[f'wall{n}']:.1f} s for {len(files)} files]")
+        print(
+            f"N={n}: (b) opensmile multiprocessing           : {med[f'b{n}']:7.1f} utt/s  "
+            f"(b)/(a)={med[f'b{n}/a']:.2f}  (b)/(N·a)={med[f'b{n}/a'] / n:.2f}"
+        )
+        print(
+            f"N={n}: (c) Ray Data pipeline, once started      : {med[f'c{n}']:7.1f} utt/s  "
+            f"(c)/(a)={med[f'c{n}/a']:.2f}  (c)/(N·a)={med[f'c{n}/a'] / n:.2f}  (target >= 0.85)  "
+            f"(c)/(N·a')={med[f'c{n}/' + chr(97) + chr(39)] / n:.2f}  "
+            f"[wall incl. actor start-up: {med[f'wall{n}']:.1f} s for {len(files)} files]"
+        )
     return 0
 
 

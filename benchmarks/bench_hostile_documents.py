@@ -52,8 +52,13 @@ CASES = {
 
 
 def measure(path: str) -> dict[str, object]:
-    out = subprocess.run([sys.executable, "-c", CHILD.format(repo=str(REPO), path=path)], capture_output=True,
-                         text=True, check=True, timeout=600).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD.format(repo=str(REPO), path=path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -52,11 +52,18 @@ CASES: dict[str, dict[str, Any]] = {  # held-out corpora, methods, batch sizes s
 def overhead_spec(case: str) -> dict[str, Any]:
     """A tiny sweep of :data:`CASES`: out of corpus, every batch size of the case, every seed, one epoch."""
     shape = CASES[case]
-    return {"id": f"overhead-{case}", "data": {"source": "demo"}, "features": ["is10"],
-            "held_out": list(shape["held_out"]), "unlabeled": "LIB-demo",
-            "protocols": {"out_of_corpus": list(shape["methods"])}, "seeds": list(range(shape["seeds"])),
-            "search": {"configs": len(shape["batch_sizes"]), "space": {"batch_size": list(shape["batch_sizes"])}},
-            "training": {"max_epochs": 1}, "resources": {"cpus_per_trial": 1, "max_failures": 0}}
+    return {
+        "id": f"overhead-{case}",
+        "data": {"source": "demo"},
+        "features": ["is10"],
+        "held_out": list(shape["held_out"]),
+        "unlabeled": "LIB-demo",
+        "protocols": {"out_of_corpus": list(shape["methods"])},
+        "seeds": list(range(shape["seeds"])),
+        "search": {"configs": len(shape["batch_sizes"]), "space": {"batch_size": list(shape["batch_sizes"])}},
+        "training": {"max_epochs": 1},
+        "resources": {"cpus_per_trial": 1, "max_failures": 0},
+    }
 
 
 def tiny_table() -> tuple[Any, Any]:
@@ -77,23 +84,30 @@ def measure_overhead(case: str) -> dict[str, Any]:
     import pandas as pd
     import ray
 
-    from rdlr.sweep.driver import run_sweep
     from rdlr.spec.core import SweepSpec
+    from rdlr.sweep.driver import run_sweep
 
     started = time.monotonic()
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     ray_start_s = time.monotonic() - started
     with tempfile.TemporaryDirectory() as storage:
         try:
-            outcome = run_sweep(SweepSpec.from_dict(overhead_spec(case)), {"is10": tiny_table()}, storage,
-                                log=lambda line: None)
+            outcome = run_sweep(
+                SweepSpec.from_dict(overhead_spec(case)), {"is10": tiny_table()}, storage, log=lambda line: None
+            )
         finally:
             ray.shutdown()
         rows = pd.read_csv(outcome.results_uri)
     models_s = float(rows["wall_time_s"].sum())
-    return {"models": len(rows), "ok": outcome.ok, "ray_start_s": ray_start_s, "sweep_wall_s": outcome.wall_time_s,
-            "models_wall_s": models_s, "overhead_s_per_model": (outcome.wall_time_s - models_s) / max(1, len(rows)),
-            "wall_s_per_model": outcome.wall_time_s / max(1, len(rows))}
+    return {
+        "models": len(rows),
+        "ok": outcome.ok,
+        "ray_start_s": ray_start_s,
+        "sweep_wall_s": outcome.wall_time_s,
+        "models_wall_s": models_s,
+        "overhead_s_per_model": (outcome.wall_time_s - models_s) / max(1, len(rows)),
+        "wall_s_per_model": outcome.wall_time_s / max(1, len(rows)),
+    }
 
 
 def fixed_costs(repeats: int = 2) -> dict[str, float]:
@@ -101,7 +115,6 @@ def fixed_costs(repeats: int = 2) -> dict[str, float]:
     fastest of ``repeats``."""
     import numpy as np
     import torch
-
     from support.scale_data import paper_manifest
 
     from rdlr.corpora import assign_roles
@@ -131,12 +144,29 @@ def run_demo(checkout: Path, folder: Path) -> dict[str, Any]:
     log = folder / "reproduce.log"
     started = time.monotonic()
     with log.open("w") as output:
-        done = subprocess.run([sys.executable, "-m", "rdlr", "reproduce", "--demo", "--storage", str(folder / "runs"),
-                               "--out", str(folder / "reports")], env=checkout_env(checkout), stdout=output, stderr=output)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rdlr",
+                "reproduce",
+                "--demo",
+                "--storage",
+                str(folder / "runs"),
+                "--out",
+                str(folder / "reports"),
+            ],
+            env=checkout_env(checkout),
+            stdout=output,
+            stderr=output,
+        )
     if done.returncode != 0:
         raise RuntimeError(f"rdlr reproduce --demo of {checkout} failed: see {log}")
-    return {"wall_s": time.monotonic() - started, "results": str(folder / "runs" / "demo" / "results.csv"),
-            "log": str(log)}
+    return {
+        "wall_s": time.monotonic() - started,
+        "results": str(folder / "runs" / "demo" / "results.csv"),
+        "log": str(log),
+    }
 
 
 def differing_columns(results: str, reference: str) -> list[str]:
@@ -147,8 +177,12 @@ def differing_columns(results: str, reference: str) -> list[str]:
     from rdlr.results import TRIAL_KEY
 
     frames = [pd.read_csv(path, dtype={"config_id": str}) for path in (results, reference)]
-    frames = [f.drop(columns=[c for c in PER_RUN_COLUMNS if c in f.columns]).sort_values(list(TRIAL_KEY))
-              .reset_index(drop=True) for f in frames]
+    frames = [
+        f.drop(columns=[c for c in PER_RUN_COLUMNS if c in f.columns])
+        .sort_values(list(TRIAL_KEY))
+        .reset_index(drop=True)
+        for f in frames
+    ]
     mine, theirs = frames
     if len(mine) != len(theirs) or not mine[list(TRIAL_KEY)].equals(theirs[list(TRIAL_KEY)]):
         return ["rows"]
@@ -162,15 +196,27 @@ def _child(checkout: Path, case: str) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkout", type=Path, action="append", default=[],
-                        help="another checkout of rdlr to measure before this one (repeatable)")
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        action="append",
+        default=[],
+        help="another checkout of rdlr to measure before this one (repeatable)",
+    )
     parser.add_argument("--demo", action="store_true", help="time `rdlr reproduce --demo` instead")
     parser.add_argument("--fixed-costs", action="store_true", help="a paper-size trial's split and preparation")
-    parser.add_argument("--same-rows-as", type=Path, default=None,
-                        help="--demo: compare the rows with this results.csv (default: the first checkout's)")
+    parser.add_argument(
+        "--same-rows-as",
+        type=Path,
+        default=None,
+        help="--demo: compare the rows with this results.csv (default: the first checkout's)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the measurements as JSON")
-    parser.add_argument("--install", action="store_true",
-                        help="put this checkout's overhead per model into rdlr/data/scale_figures.json")
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="put this checkout's overhead per model into rdlr/data/scale_figures.json",
+    )
     parser.add_argument("--child", choices=tuple(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -181,11 +227,14 @@ def main() -> int:
     if args.fixed_costs:
         costs = measured["fixed_costs"] = fixed_costs()
         once = sum(costs[name] for name in ("roles_s", "trial_data_s", "prepare_s"))
-        print(f"a paper-size trial's fixed costs ({costs['rows']:,} rows, 1,582 dims, POD held out): roles "
-              f"{costs['roles_s']:.2f} s + trial data {costs['trial_data_s']:.2f} s + prepared rows "
-              f"{costs['prepare_s']:.2f} s = {once:.2f} s; one trial per seed paid them per model "
-              f"({once + costs['prepare_s']:.2f} s for LR / self-KD), a worker now pays them once for every seed and "
-              "configuration it trains", flush=True)
+        print(
+            f"a paper-size trial's fixed costs ({costs['rows']:,} rows, 1,582 dims, POD held out): roles "
+            f"{costs['roles_s']:.2f} s + trial data {costs['trial_data_s']:.2f} s + prepared rows "
+            f"{costs['prepare_s']:.2f} s = {once:.2f} s; one trial per seed paid them per model "
+            f"({once + costs['prepare_s']:.2f} s for LR / self-KD), a worker now pays them once for every seed and "
+            "configuration it trains",
+            flush=True,
+        )
     elif args.demo:
         work = Path(tempfile.mkdtemp(prefix="rdlr-demo-bench-"))
         reference = str(args.same_rows_as) if args.same_rows_as else None
@@ -195,20 +244,27 @@ def main() -> int:
             run["differing_columns"] = differing_columns(run["results"], reference)
             measured["runs"].append(run)
             same = "same rows" if not run["differing_columns"] else f"DIFFERENT: {', '.join(run['differing_columns'])}"
-            print(f"{checkout}: rdlr reproduce --demo {run['wall_s'] / 60:.1f} min end to end; {same} as {reference}",
-                  flush=True)
+            print(
+                f"{checkout}: rdlr reproduce --demo {run['wall_s'] / 60:.1f} min end to end; {same} as {reference}",
+                flush=True,
+            )
     else:
         for case, shape in CASES.items():
             jobs = len(shape["held_out"]) * len(shape["methods"])
-            print(f"overhead per model, {case}: {jobs} jobs × {len(shape['batch_sizes'])} configurations × "
-                  f"{shape['seeds']} seeds, one epoch on 40 rows per corpus, one trial slot (goal ≤ 0.3 s)",
-                  flush=True)
+            print(
+                f"overhead per model, {case}: {jobs} jobs × {len(shape['batch_sizes'])} configurations × "
+                f"{shape['seeds']} seeds, one epoch on 40 rows per corpus, one trial slot (goal ≤ 0.3 s)",
+                flush=True,
+            )
             for checkout in checkouts:
                 run = {"case": case, "checkout": str(checkout), **_child(checkout, case)}
                 measured["runs"].append(run)
-                print(f"  {checkout}: {run['models']} models{'' if run['ok'] else ' (SOME FAILED)'} in "
-                      f"{run['sweep_wall_s']:.1f} s, of which training {run['models_wall_s']:.1f} s: overhead "
-                      f"{run['overhead_s_per_model']:.2f} s per model", flush=True)
+                print(
+                    f"  {checkout}: {run['models']} models{'' if run['ok'] else ' (SOME FAILED)'} in "
+                    f"{run['sweep_wall_s']:.1f} s, of which training {run['models_wall_s']:.1f} s: overhead "
+                    f"{run['overhead_s_per_model']:.2f} s per model",
+                    flush=True,
+                )
     measured["load_after"] = os.getloadavg()[0]
     if args.out:
         args.out.write_text(json.dumps(measured, indent=1))
@@ -223,8 +279,11 @@ def install(run: dict[str, Any]) -> None:
 
     path = REPO / "rdlr" / "data" / "scale_figures.json"
     figures = json.loads(path.read_text())
-    figures["ray"] = {**figures.get("ray", {}), "overhead_s_per_model": run["overhead_s_per_model"],
-                      "overhead_source": "benchmarks/bench_overhead.py (one trial per configuration, every seed)"}
+    figures["ray"] = {
+        **figures.get("ray", {}),
+        "overhead_s_per_model": run["overhead_s_per_model"],
+        "overhead_source": "benchmarks/bench_overhead.py (one trial per configuration, every seed)",
+    }
     write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(figures, indent=1) + "\n"))
     print(f"installed: {path} ray.overhead_s_per_model = {run['overhead_s_per_model']:.2f}")
 

@@ -24,6 +24,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,12 @@ from torch import nn
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from support.stacked_copies import FORMULATIONS, StackedNetworks, StackedTraining, init_copies, train_epoch  # noqa: E402
+
 from rdlr.methods import get_method  # noqa: E402
 from rdlr.models.folder import write_atomically  # noqa: E402
 from rdlr.train import PreparedRows, TrainConfig, TrialData  # noqa: E402
 from rdlr.train.loop import _build_training, _train_epoch, _Training  # noqa: E402
-from support.stacked_copies import FORMULATIONS, StackedNetworks, StackedTraining, init_copies, train_epoch  # noqa: E402
 
 MIB = 1024**2
 LOSSES = {"ce": "ce", "ce+ae": "ae"}  # loss name -> method id (both with the class weights of (5), as in Table 2)
@@ -48,8 +50,13 @@ def plan(quick: bool, device: str) -> dict[str, Any]:
     if quick:
         return {"dims": (1582,), "batches": (128,), "copies": (1, 4), "train_rows": 256, "unlabeled_rows": 128}
     copies = (1, 4, 8, 16, 32) if device == "cuda" else (1, 4, 8, 16)
-    return {"dims": (1582, 2862), "batches": (1024, 4096), "copies": copies, "train_rows": 17_000,
-            "unlabeled_rows": 4_000}
+    return {
+        "dims": (1582, 2862),
+        "batches": (1024, 4096),
+        "copies": copies,
+        "train_rows": 17_000,
+        "unlabeled_rows": 4_000,
+    }
 
 
 def synthetic_data(dim: int, train_rows: int, unlabeled_rows: int) -> TrialData:
@@ -65,8 +72,9 @@ def _synchronizer(device: str) -> Callable[[], None]:
     return torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
 
-def _separate_runs(data: TrialData, method_id: str, hparams: dict[str, Any], seeds: range,
-                   device: str) -> list[tuple[_Training, torch.Generator]]:
+def _separate_runs(
+    data: TrialData, method_id: str, hparams: dict[str, Any], seeds: range, device: str
+) -> list[tuple[_Training, torch.Generator]]:
     """One trial per seed as rdlr.train.run_trial builds it: seeded init, its own data copy, Adam, generator."""
     runs = []
     for seed in seeds:
@@ -76,13 +84,21 @@ def _separate_runs(data: TrialData, method_id: str, hparams: dict[str, Any], see
     return runs
 
 
-def _stacked_run(template: _Training, method_id: str, hparams: dict[str, Any], copies: int, formulation: str,
-                 device: str, dtype: torch.dtype | None = None) -> StackedTraining:
+def _stacked_run(
+    template: _Training,
+    method_id: str,
+    hparams: dict[str, Any],
+    copies: int,
+    formulation: str,
+    device: str,
+    dtype: torch.dtype | None = None,
+) -> StackedTraining:
     """K = ``copies`` stacked copies (seeds 0..K-1) on ``template``'s rows, targets and class weights; dropout on,
     or (``dtype`` given) off with the networks in ``dtype``."""
     method = get_method(method_id)
-    objectives = [objective.to(device) for objective in
-                  init_copies(method, hparams, template.prepared.x.shape[1], range(copies))]
+    objectives = [
+        objective.to(device) for objective in init_copies(method, hparams, template.prepared.x.shape[1], range(copies))
+    ]
     if dtype is not None:
         for objective in objectives:
             _dropout_off(objective.to(dtype))
@@ -123,27 +139,37 @@ def _timed_epochs(epoch: Callable[[], Any], epochs: int, device: str) -> float:
 
 def measure_separate(runs: list[tuple[_Training, torch.Generator]], epochs: int, device: str) -> float:
     """Training rows per second of the trials run one after another (each: warm-up epoch, then timed epochs)."""
-    seconds = sum(_timed_epochs(lambda: _train_epoch(run, generator, device), epochs, device)
-                  for run, generator in runs)
+    seconds = sum(
+        _timed_epochs(lambda run=run, generator=generator: _train_epoch(run, generator, device), epochs, device)
+        for run, generator in runs
+    )
     return len(runs) * epochs * len(runs[0][0].prepared.train) / seconds
 
 
-def measure_stacked(template: _Training, method_id: str, hparams: dict[str, Any], copies: int, formulation: str,
-                    epochs: int, device: str) -> dict[str, Any]:
+def measure_stacked(
+    template: _Training,
+    method_id: str,
+    hparams: dict[str, Any],
+    copies: int,
+    formulation: str,
+    epochs: int,
+    device: str,
+) -> dict[str, Any]:
     """Samples/s (summed over copies) and peak GPU memory of K stacked copies; ``oom`` when they do not fit."""
     if device == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     try:
-        run = _stacked_run(template, method_id, hparams, copies, formulation, device)
-        seconds = _timed_epochs(lambda: train_epoch(run), epochs, device)
+        stacked = _stacked_run(template, method_id, hparams, copies, formulation, device)
+        seconds = _timed_epochs(partial(train_epoch, stacked), epochs, device)
     except torch.cuda.OutOfMemoryError:
         return {"samples_per_s": None, "oom": True}
-    result: dict[str, Any] = {"samples_per_s": copies * epochs * len(template.prepared.train) / seconds,
-                              "seconds": seconds}
+    result: dict[str, Any] = {
+        "samples_per_s": copies * epochs * len(template.prepared.train) / seconds,
+        "seconds": seconds,
+    }
     if device == "cuda":
         result["peak_mib"] = torch.cuda.max_memory_allocated() / MIB
-    del run
     return result
 
 
@@ -154,8 +180,9 @@ def _as_dtype(run: _Training, dtype: torch.dtype) -> None:
     run.optimizer = torch.optim.Adam(run.objective.param_groups(TrainConfig().lr))
 
 
-def equality_check(data: TrialData, method_id: str, hparams: dict[str, Any], device: str,
-                   dtype: torch.dtype) -> dict[str, dict[str, float]]:
+def equality_check(
+    data: TrialData, method_id: str, hparams: dict[str, Any], device: str, dtype: torch.dtype
+) -> dict[str, dict[str, float]]:
     """Dropout off, same initial weights and minibatch order, in ``dtype``: max |Δ| between K = 4 stacked copies and
     4 separate trials after one epoch, per formulation (weights of F and H, and F's logits on the training rows).
 
@@ -178,16 +205,18 @@ def equality_check(data: TrialData, method_id: str, hparams: dict[str, Any], dev
                 separate = {f"classifier.{n}": v for n, v in run.objective.classifier.state_dict().items()}
                 if run.objective.decoder is not None:
                     separate.update({f"decoder.{n}": v for n, v in run.objective.decoder.state_dict().items()})
-                weights = max(weights, max(float((stacked.networks.params[n][k] - v).abs().max())
-                                           for n, v in separate.items()))
+                weights = max(
+                    weights, max(float((stacked.networks.params[n][k] - v).abs().max()) for n, v in separate.items())
+                )
                 separate_logits = run.objective.classifier.eval()(rows).logits
                 logits = max(logits, float((stacked_logits[k] - separate_logits).abs().max()))
         report[formulation] = {"max_abs_weights": weights, "max_abs_logits": logits}
     return report
 
 
-def run_case(dim: int, batch: int, loss: str, settings: dict[str, Any], args: argparse.Namespace,
-             data: TrialData) -> list[dict[str, Any]]:
+def run_case(
+    dim: int, batch: int, loss: str, settings: dict[str, Any], args: argparse.Namespace, data: TrialData
+) -> list[dict[str, Any]]:
     """Every K and formulation for one (D, M, loss), against the separate trials' samples/s."""
     method_id = LOSSES[loss]
     hparams = get_method(method_id).resolve_hparams({"batch_size": batch})
@@ -209,8 +238,10 @@ def run_case(dim: int, batch: int, loss: str, settings: dict[str, Any], args: ar
 
 
 def _format_row(row: dict[str, Any]) -> str:
-    cells = [f"{row['loss']:>6} {row['dim']:>5} {row['batch']:>5} {row['copies']:>3}",
-             f"{row['separate_samples_per_s']:>11.0f}"]
+    cells = [
+        f"{row['loss']:>6} {row['dim']:>5} {row['batch']:>5} {row['copies']:>3}",
+        f"{row['separate_samples_per_s']:>11.0f}",
+    ]
     for formulation in FORMULATIONS:
         result, ratio = row[formulation], row[f"{formulation}_ratio"]
         cells.append("        OOM" if ratio is None else f"{result['samples_per_s']:>11.0f} {ratio:>6.2f}x")
@@ -219,11 +250,13 @@ def _format_row(row: dict[str, Any]) -> str:
 
 
 def _format_equality(report: dict[str, dict[str, float]]) -> str:
-    return ", ".join(f"{formulation} weights {values['max_abs_weights']:.1e} logits {values['max_abs_logits']:.1e}"
-                     for formulation, values in report.items())
+    return ", ".join(
+        f"{formulation} weights {values['max_abs_weights']:.1e} logits {values['max_abs_logits']:.1e}"
+        for formulation, values in report.items()
+    )
 
 
-HEADER = ("  loss     D     M   K  separate/s       vmap/s  ratio  vmapMiB        bmm/s  ratio   bmmMiB")
+HEADER = "  loss     D     M   K  separate/s       vmap/s  ratio  vmapMiB        bmm/s  ratio   bmmMiB"
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -248,8 +281,11 @@ def main() -> None:
     args.started = started = time.perf_counter()
     settings = plan(args.quick, args.device)
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or "cpu"
-    print(f"device {device_name}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"{settings['train_rows']} training rows, {args.epochs} timed epochs", flush=True)
+    print(
+        f"device {device_name}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"{settings['train_rows']} training rows, {args.epochs} timed epochs",
+        flush=True,
+    )
     equality, rows = {}, []
     print(HEADER, flush=True)
     for dim in settings["dims"]:
@@ -262,11 +298,19 @@ def main() -> None:
                     equality[loss] = {"dim": dim, "batch": batch}
                     for name, dtype in (("float32", torch.float32), ("float64", torch.float64)):
                         equality[loss][name] = equality_check(data, LOSSES[loss], hparams, args.device, dtype)
-                        print(f"equality {loss} {name} D={dim} M={batch} K=4 (dropout off, 1 epoch): "
-                              f"{_format_equality(equality[loss][name])}", flush=True)
-    payload = {"device": device_name, "torch": torch.__version__, "settings": {**settings, "epochs": args.epochs,
-               "separate_copies": args.separate_copies}, "cases": rows, "equality": equality,
-               "seconds": time.perf_counter() - started}
+                        print(
+                            f"equality {loss} {name} D={dim} M={batch} K=4 (dropout off, 1 epoch): "
+                            f"{_format_equality(equality[loss][name])}",
+                            flush=True,
+                        )
+    payload = {
+        "device": device_name,
+        "torch": torch.__version__,
+        "settings": {**settings, "epochs": args.epochs, "separate_copies": args.separate_copies},
+        "cases": rows,
+        "equality": equality,
+        "seconds": time.perf_counter() - started,
+    }
     write_json(args.out, payload)
     print(f"wrote {args.out} ({payload['seconds']:.0f} s)", flush=True)
 

@@ -55,8 +55,24 @@ def prepare_inputs(work: Path) -> dict[str, Any]:
     manifest[manifest["corpus"] == TEST].to_csv(paths["test"], index=False)
     store = work / "store"
     for path in paths.values():
-        done = subprocess.run([sys.executable, "-m", "rdlr", "extract", "--manifest", str(path), "--features", "is10",
-                               "--store", str(store), "--no-progress"], env=checkout_env(REPO), capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rdlr",
+                "extract",
+                "--manifest",
+                str(path),
+                "--features",
+                "is10",
+                "--store",
+                str(store),
+                "--no-progress",
+            ],
+            env=checkout_env(REPO),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"rdlr extract failed:\n{done.stderr[-3000:]}")
     return {"labeled": str(paths["labeled"]), "test": str(paths["test"]), "store": str(store)}
@@ -65,28 +81,60 @@ def prepare_inputs(work: Path) -> dict[str, Any]:
 def run_train(checkout: Path, inputs: dict[str, Any], epochs: int, threads: int | None) -> dict[str, Any]:
     """``rdlr train`` of ``checkout`` on the inputs; its training time and metrics from the model card."""
     with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "-m", "rdlr", "train", "--manifest", inputs["labeled"], "--test-manifest",
-                   inputs["test"], "--features", "is10", "--method", METHOD, "--store", inputs["store"],
-                   "--out", f"{out}/model", "--max-epochs", str(epochs), "--seed", str(SEED), "--quiet",
-                   *(arg for name, value in HPARAMS.items() for arg in ("--hparam", f"{name}={value}")),
-                   *(("--threads", str(threads)) if threads is not None else ())]
+        command = [
+            sys.executable,
+            "-m",
+            "rdlr",
+            "train",
+            "--manifest",
+            inputs["labeled"],
+            "--test-manifest",
+            inputs["test"],
+            "--features",
+            "is10",
+            "--method",
+            METHOD,
+            "--store",
+            inputs["store"],
+            "--out",
+            f"{out}/model",
+            "--max-epochs",
+            str(epochs),
+            "--seed",
+            str(SEED),
+            "--quiet",
+            *(arg for name, value in HPARAMS.items() for arg in ("--hparam", f"{name}={value}")),
+            *(("--threads", str(threads)) if threads is not None else ()),
+        ]
         started = time.monotonic()
         done = subprocess.run(command, env=checkout_env(checkout), cwd=checkout, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"rdlr train of {checkout} failed:\n{done.stderr[-3000:]}")
         card = json.loads(Path(out, "model", "model.json").read_text())
     metrics = card["metrics"]
-    return {"train_s": float(card["training"]["wall_time_s"]), "command_s": time.monotonic() - started,
-            "threads": card["training"].get("threads"), "val_ua": metrics["val_ua"], "test_ua": metrics["test_ua"],
-            "epochs": metrics["epochs"]}
+    return {
+        "train_s": float(card["training"]["wall_time_s"]),
+        "command_s": time.monotonic() - started,
+        "threads": card["training"].get("threads"),
+        "val_ua": metrics["val_ua"],
+        "test_ua": metrics["test_ua"],
+        "epochs": metrics["epochs"],
+    }
 
 
 def trial_spec(epochs: int, cpus: int) -> dict[str, Any]:
     """A sweep of one trial: the train run's method, hyperparameters and seed, POD-demo held out."""
-    return {"id": "train-vs-trial", "data": {"source": "demo"}, "features": ["is10"], "held_out": [TEST],
-            "protocols": {"out_of_corpus": [METHOD]}, "seeds": [SEED],
-            "search": {"configs": 1, "space": {name: [value] for name, value in HPARAMS.items()}},
-            "training": {"max_epochs": epochs}, "resources": {"cpus_per_trial": cpus, "max_failures": 0}}
+    return {
+        "id": "train-vs-trial",
+        "data": {"source": "demo"},
+        "features": ["is10"],
+        "held_out": [TEST],
+        "protocols": {"out_of_corpus": [METHOD]},
+        "seeds": [SEED],
+        "search": {"configs": 1, "space": {name: [value] for name, value in HPARAMS.items()}},
+        "training": {"max_epochs": epochs},
+        "resources": {"cpus_per_trial": cpus, "max_failures": 0},
+    }
 
 
 def measure_trial(inputs: dict[str, Any], epochs: int, cpus: int) -> dict[str, Any]:
@@ -95,20 +143,29 @@ def measure_trial(inputs: dict[str, Any], epochs: int, cpus: int) -> dict[str, A
     import ray
 
     from rdlr.features import load
-    from rdlr.sweep.driver import run_sweep
     from rdlr.spec.core import SweepSpec
+    from rdlr.sweep.driver import run_sweep
 
     table = load(inputs["store"], "is10", [*TRAINING, TEST])
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     with tempfile.TemporaryDirectory() as storage:
         try:
-            outcome = run_sweep(SweepSpec.from_dict(trial_spec(epochs, cpus)), {"is10": (table.x, table.meta)},
-                                storage, log=lambda line: None, adapt_resources=False)
+            outcome = run_sweep(
+                SweepSpec.from_dict(trial_spec(epochs, cpus)),
+                {"is10": (table.x, table.meta)},
+                storage,
+                log=lambda line: None,
+                adapt_resources=False,
+            )
         finally:
             ray.shutdown()
         row = pd.read_csv(outcome.results_uri).iloc[0]
-    return {"trial_s": float(row["wall_time_s"]), "val_ua": float(row["val_ua"]), "test_ua": float(row["test_ua"]),
-            "epochs": int(row["epochs"])}
+    return {
+        "trial_s": float(row["wall_time_s"]),
+        "val_ua": float(row["val_ua"]),
+        "test_ua": float(row["test_ua"]),
+        "epochs": int(row["epochs"]),
+    }
 
 
 def _trial_child(checkout: Path, inputs: dict[str, Any], epochs: int, cpus: int) -> dict[str, Any]:
@@ -118,10 +175,19 @@ def _trial_child(checkout: Path, inputs: dict[str, Any], epochs: int, cpus: int)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkout", type=Path, action="append", default=[],
-                        help="another checkout of rdlr to measure before this one (repeatable)")
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "rdlr-bench-train-vs-trial",
-                        help="where the demo corpora and their feature store are made once and reused")
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        action="append",
+        default=[],
+        help="another checkout of rdlr to measure before this one (repeatable)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "rdlr-bench-train-vs-trial",
+        help="where the demo corpora and their feature store are made once and reused",
+    )
     parser.add_argument("--epochs", type=int, default=30, help="epoch limit of both runs (default 30)")
     parser.add_argument("--threads", type=int, default=None, help="rdlr train --threads (default: its own)")
     parser.add_argument("--cpus-per-trial", type=int, default=1, help="the sweep's cpus_per_trial (default 1)")
@@ -133,20 +199,31 @@ def main() -> int:
         return 0
     inputs = prepare_inputs(args.work.resolve())
     measured: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0], "runs": []}
-    print(f"{METHOD} {HPARAMS} seed {SEED}, at most {args.epochs} epochs, on {'+'.join(TRAINING)} (test {TEST}); "
-          f"sweep trial with cpus_per_trial {args.cpus_per_trial}; goal trial / train ≥ 0.9", flush=True)
+    print(
+        f"{METHOD} {HPARAMS} seed {SEED}, at most {args.epochs} epochs, on {'+'.join(TRAINING)} (test {TEST}); "
+        f"sweep trial with cpus_per_trial {args.cpus_per_trial}; goal trial / train ≥ 0.9",
+        flush=True,
+    )
     for checkout in [*(c.resolve() for c in args.checkout), REPO]:
         train = run_train(checkout, inputs, args.epochs, args.threads)
         trial = _trial_child(checkout, inputs, args.epochs, args.cpus_per_trial)
         same = all(abs(train[key] - trial[key]) < 1e-9 for key in ("val_ua", "test_ua", "epochs"))
-        run = {"checkout": str(checkout), "train": train, "trial": trial, "same_numbers": same,
-               "ratio": trial["trial_s"] / train["train_s"]}
+        run = {
+            "checkout": str(checkout),
+            "train": train,
+            "trial": trial,
+            "same_numbers": same,
+            "ratio": trial["trial_s"] / train["train_s"],
+        }
         measured["runs"].append(run)
-        print(f"  {checkout}: rdlr train {train['train_s']:.1f} s ({train['threads']} torch threads; "
-              f"{train['command_s']:.1f} s the whole command), sweep trial {trial['trial_s']:.1f} s: "
-              f"trial / train = {run['ratio']:.2f}; val UA {100 * train['val_ua']:.1f}% / {100 * trial['val_ua']:.1f}%,"
-              f" test UA {100 * train['test_ua']:.1f}% / {100 * trial['test_ua']:.1f}%, {train['epochs']} / "
-              f"{trial['epochs']} epochs: {'same numbers' if same else 'NUMBERS DIFFER'}", flush=True)
+        print(
+            f"  {checkout}: rdlr train {train['train_s']:.1f} s ({train['threads']} torch threads; "
+            f"{train['command_s']:.1f} s the whole command), sweep trial {trial['trial_s']:.1f} s: "
+            f"trial / train = {run['ratio']:.2f}; val UA {100 * train['val_ua']:.1f}% / {100 * trial['val_ua']:.1f}%,"
+            f" test UA {100 * train['test_ua']:.1f}% / {100 * trial['test_ua']:.1f}%, {train['epochs']} / "
+            f"{trial['epochs']} epochs: {'same numbers' if same else 'NUMBERS DIFFER'}",
+            flush=True,
+        )
     measured["load_after"] = os.getloadavg()[0]
     if args.out:
         args.out.write_text(json.dumps(measured, indent=1))

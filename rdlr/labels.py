@@ -18,7 +18,7 @@ def class_index(label: str) -> int:
         raise ValueError(f"unknown emotion label {label!r}; valid: {', '.join(CLASSES)}") from None
 
 
-def encode_labels(labels: "np.ndarray | list[object]") -> np.ndarray:
+def encode_labels(labels: np.ndarray | list[object]) -> np.ndarray:
     """Class indices for an array of label names; missing labels (None/NaN/"") become :data:`UNLABELED`."""
     out = np.full(len(labels), UNLABELED, dtype=np.int64)
     for i, label in enumerate(labels):

@@ -9,13 +9,15 @@ present (else 1), β the class weights, and Ȳ the targets built in this order: 
 (``soft``) → ``ls`` (9) or ``unigram`` smoothing → ``lr`` (10) with the stage-1 model; or the stage-1 model's
 softmax (``self_kd``).
 
-Decisions where the paper is silent (also in the README):
+Decisions where the paper is silent (also on the decisions page of the docs):
 - β (class weights against imbalance) is part of every table row: with w_i = 1, (5) is the CE baseline.
 - The compared methods search their own hyperparameters besides M: focal's focusing parameter, Proxy-Anchor's α, δ
   and weight, the contrastive margin and weight, unigram smoothing's γ. LS keeps the paper's fixed 0.1.
 - Proxy-Anchor and contrastive losses are added to the CE loss with a weight searched over λRD's set.
 - The stage-1 model of a two-stage method is by default the same method without ``lr`` (for ``self_kd``: plain CE);
   ``stage1("proposed")`` takes the proposed system without LR for every LR method instead.
+
+Search sets and budgets: ``docs/decisions.md#search-sets``, ``#baselines`` and ``#equal-budgets``.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ class Method:
     components: frozenset[str]
 
     @classmethod
-    def from_string(cls, text: str, label: str | None = None) -> "Method":
+    def from_string(cls, text: str, label: str | None = None) -> Method:
         components = parse_components(text)
         return cls(id=text.strip().lower(), label=label or text, components=components)
 
@@ -167,7 +169,7 @@ class Method:
     def two_stage(self) -> bool:
         return bool(self.components & {"lr", "self_kd"})
 
-    def stage1(self, choice: str = "same_method") -> "Method":
+    def stage1(self, choice: str = "same_method") -> Method:
         """The pre-trained model's method (Section 2.2). ``choice="same_method"``: the same method without LR;
         ``"proposed"``: the proposed system without LR for every LR method. Self-KD's is plain CE under both."""
         if not self.two_stage:

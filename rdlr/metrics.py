@@ -3,6 +3,8 @@ confusion matrix, and two beside them, macro-F1 and the recall of each class.
 
 Inputs are 1-D arrays of class indices (numpy arrays, lists or torch tensors); outputs are Python floats
 (fractions in [0, 1]) or a numpy array.
+
+Why UA is averaged over the classes present: ``docs/decisions.md#metrics``.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ def _as_indices(values: Any, name: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.issubdtype(arr.dtype, np.floating) or not np.all(np.mod(arr, 1) == 0):
-            raise ValueError(f"{name} must hold integer class indices, got dtype {arr.dtype}")
+    whole = np.issubdtype(arr.dtype, np.integer) or (
+        np.issubdtype(arr.dtype, np.floating) and bool(np.all(np.mod(arr, 1) == 0))
+    )
+    if arr.size and not whole:
+        raise ValueError(f"{name} must hold integer class indices, got dtype {arr.dtype}")
     return arr.astype(np.int64)
 
 

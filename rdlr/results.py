@@ -28,15 +28,37 @@ GROUP_KEYS: tuple[str, ...] = ("features", "protocol", "method", "held_out")  # 
 TRIAL_KEY: tuple[str, ...] = (*GROUP_KEYS, "config_id", "seed")  # one trial within a spec
 REQUIRED_COLUMNS: tuple[str, ...] = (*GROUP_KEYS, "seed", "config_id", "val_ua", "test_ua")
 TEXT_COLUMNS: tuple[str, ...] = (
-    *GROUP_KEYS, "config_id", "spec_id", "hparams", "confusion", "trial_id", "node", "host",
-)  # fmt: skip
+    *GROUP_KEYS,
+    "config_id",
+    "spec_id",
+    "hparams",
+    "confusion",
+    "trial_id",
+    "node",
+    "host",
+)
 BASE_COLUMNS: tuple[str, ...] = (
-    "spec_id", "protocol", "features", "method", "held_out", "seed", "config_id", "hparams", "val_ua",
-)  # fmt: skip
+    "spec_id",
+    "protocol",
+    "features",
+    "method",
+    "held_out",
+    "seed",
+    "config_id",
+    "hparams",
+    "val_ua",
+)
 TAIL_COLUMNS: tuple[str, ...] = (
-    "test_wa", "confusion", "epochs", "best_epoch", "wall_time_s", "cpu_time_s", "trial_id",
-    "node", "host",  # where the trial ran: the Ray node id and the machine's host name
-)  # fmt: skip
+    "test_wa",
+    "confusion",
+    "epochs",
+    "best_epoch",
+    "wall_time_s",
+    "cpu_time_s",
+    "trial_id",
+    "node",
+    "host",  # where the trial ran: the Ray node id and the machine's host name
+)
 
 
 def config_id(hparams: Mapping[str, Any]) -> str:
@@ -66,9 +88,9 @@ def results_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
     return frame.sort_values(["features", "protocol", "method", "held_out", "config_id", "seed"], kind="mergesort")
 
 
-def parse_results_csv(csv: "str | PathLike[str] | IO[bytes]") -> pd.DataFrame:
+def parse_results_csv(csv: str | PathLike[str] | IO[bytes]) -> pd.DataFrame:
     """Parse a results table as the sweep writes it: id-like columns stay text, only empty cells are missing."""
-    return pd.read_csv(csv, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""])
+    return pd.read_csv(csv, dtype=dict.fromkeys(TEXT_COLUMNS, str), keep_default_na=False, na_values=[""])
 
 
 def read_results(path: str | PathLike[str]) -> pd.DataFrame:

@@ -6,11 +6,11 @@ import re
 import runpy
 import subprocess
 import sys
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import rdlr
 from rdlr.cli import SUBCOMMANDS, build_parser, installed_version, main
@@ -70,8 +70,12 @@ def test_a_non_editable_install_ships_every_package_and_the_packaged_specs():
     assert setuptools["package-dir"] == {"rdlr.sweeps": "sweeps"}
     assert config["project"]["version"] == rdlr.__version__
     data = setuptools["package-data"]
-    for package, name in (("rdlr.sweeps", "demo.yaml"), ("rdlr.sweeps", "table2.yaml"), ("rdlr.sweeps", "table3.yaml"),
-                          ("rdlr", "data/paper_results.csv")):
+    for package, name in (
+        ("rdlr.sweeps", "demo.yaml"),
+        ("rdlr.sweeps", "table2.yaml"),
+        ("rdlr.sweeps", "table3.yaml"),
+        ("rdlr", "data/paper_results.csv"),
+    ):
         folder = REPO_ROOT / setuptools["package-dir"].get(package, package.replace(".", "/"))
         assert (folder / name).is_file() and any((folder / name).match(f"*/{pattern}") for pattern in data[package])
 
@@ -121,15 +125,18 @@ def test_help_texts_name_what_a_user_needs(capsys):
 def test_train_and_sweep_share_the_default_feature_store():
     """``rdlr train``'s default --store is the store ``rdlr sweep`` / ``reproduce`` fill by default for every
     packaged spec, so features are extracted once."""
-    from rdlr.commands.options import DEFAULT_FEATURE_STORE
-    from rdlr.commands.options import DEFAULT_STORAGE
-    from rdlr.sweep.inputs import feature_store_uri
+    from rdlr.commands.options import DEFAULT_FEATURE_STORE, DEFAULT_STORAGE
     from rdlr.spec.core import load_spec
     from rdlr.spec.files import packaged_specs
+    from rdlr.sweep.inputs import feature_store_uri
 
     assert {feature_store_uri(load_spec(name), DEFAULT_STORAGE) for name in packaged_specs()} == {DEFAULT_FEATURE_STORE}
-    assert build_parser(["train"]).parse_args(["train", "--manifest", "m.csv", "--features", "is10",
-                                              "--method", "ce", "--out", "m"]).store == DEFAULT_FEATURE_STORE
+    assert (
+        build_parser(["train"])
+        .parse_args(["train", "--manifest", "m.csv", "--features", "is10", "--method", "ce", "--out", "m"])
+        .store
+        == DEFAULT_FEATURE_STORE
+    )
 
 
 def test_commands_live_in_one_package_and_the_top_level_stays_small():
@@ -141,13 +148,31 @@ def test_commands_live_in_one_package_and_the_top_level_stays_small():
     assert len(list(package.glob("*.py"))) <= 12
 
 
-@pytest.mark.parametrize("option", ["--address", "--device", "--w2v-checkpoint", "--whisper-checkpoint",
-                                    "--bert-dir", "--workers", "--autoscaler-config", "--verbose", "--mlflow",
-                                    "--no-progress", "--all-rows", "--selection", "--overwrite"])
+@pytest.mark.parametrize(
+    "option",
+    [
+        "--address",
+        "--device",
+        "--w2v-checkpoint",
+        "--whisper-checkpoint",
+        "--bert-dir",
+        "--workers",
+        "--autoscaler-config",
+        "--verbose",
+        "--mlflow",
+        "--no-progress",
+        "--all-rows",
+        "--selection",
+        "--overwrite",
+    ],
+)
 def test_a_shared_option_is_declared_once(option):
     declaration = re.compile(r"add_argument\(\s*" + re.escape(f'"{option}"'))
-    declared = [path.name for path in (REPO_ROOT / "rdlr").rglob("*.py")
-                for _ in declaration.finditer(path.read_text(encoding="utf-8"))]
+    declared = [
+        path.name
+        for path in (REPO_ROOT / "rdlr").rglob("*.py")
+        for _ in declaration.finditer(path.read_text(encoding="utf-8"))
+    ]
     assert declared == ["options.py"]
 
 

@@ -14,9 +14,9 @@ import math
 import pytest
 import torch
 
-from tests.helpers.loss_checks import DTYPES, SEEDS, C, M, check_gradients, check_value, random_batch, tolerance
 from rdlr import losses as L
 from rdlr.targets import label_smoothing
+from tests.helpers.loss_checks import DTYPES, SEEDS, C, M, check_gradients, check_value, random_batch, tolerance
 from tests.helpers.slow_reference import slow_cos
 
 
@@ -42,8 +42,6 @@ def slow_ce(logits, targets, class_w=None, sample_w=None, focusing=None, labels=
     return total / len(logits)
 
 
-
-
 def slow_rd(probs, targets, alpha: float, delta: float) -> float:
     total = 0.0
     for p, y in zip(probs, targets):
@@ -61,8 +59,11 @@ def test_cross_entropy_eq5(dtype, seed, target_kind, weighted) -> None:
     cw, sw = (b["class_w"], b["sample_w"]) if weighted else (None, None)
     value = L.cross_entropy(b["logits"], b[target_kind], cw, sw, b["labels"] if weighted else None)
     expected = slow_ce(
-        b["logits"].tolist(), b[target_kind].tolist(),
-        cw.tolist() if weighted else None, sw.tolist() if weighted else None, labels=b["labels"].tolist(),
+        b["logits"].tolist(),
+        b[target_kind].tolist(),
+        cw.tolist() if weighted else None,
+        sw.tolist() if weighted else None,
+        labels=b["labels"].tolist(),
     )
     check_value(value, expected, dtype)
 
@@ -73,14 +74,17 @@ def test_cross_entropy_equals_torch_for_one_hot_and_divides_by_m() -> None:
         L.cross_entropy(b["logits"], b["hard"]), torch.nn.functional.cross_entropy(b["logits"], b["labels"])
     )
     half = torch.full((M,), 0.5, dtype=torch.float64)
-    torch.testing.assert_close(L.cross_entropy(b["logits"], b["hard"], sample_weights=half),
-                               0.5 * L.cross_entropy(b["logits"], b["hard"]))
+    torch.testing.assert_close(
+        L.cross_entropy(b["logits"], b["hard"], sample_weights=half), 0.5 * L.cross_entropy(b["logits"], b["hard"])
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_cross_entropy_gradients(seed) -> None:
     b = random_batch(seed, torch.float64)
-    check_gradients(lambda z: L.cross_entropy(z, b["soft"].to(z.dtype), b["class_w"], b["sample_w"], b["labels"]), [b["logits"]])
+    check_gradients(
+        lambda z: L.cross_entropy(z, b["soft"].to(z.dtype), b["class_w"], b["sample_w"], b["labels"]), [b["logits"]]
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -89,8 +93,14 @@ def test_cross_entropy_gradients(seed) -> None:
 def test_focal_loss_matches_loop(dtype, seed, focusing) -> None:
     b = random_batch(seed, dtype)
     value = L.focal_loss(b["logits"], b["soft"], focusing, b["class_w"], b["sample_w"], b["labels"])
-    expected = slow_ce(b["logits"].tolist(), b["soft"].tolist(), b["class_w"].tolist(), b["sample_w"].tolist(),
-                       focusing=focusing, labels=b["labels"].tolist())
+    expected = slow_ce(
+        b["logits"].tolist(),
+        b["soft"].tolist(),
+        b["class_w"].tolist(),
+        b["sample_w"].tolist(),
+        focusing=focusing,
+        labels=b["labels"].tolist(),
+    )
     check_value(value, expected, dtype)
 
 
@@ -175,8 +185,6 @@ def test_rd_loss_is_stable_for_large_alpha() -> None:
         L.rd_loss_from_similarity(torch.zeros(0))
 
 
-
-
 # ------------------------------------------------------------------------------------------ AE and PEL
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", SEEDS)
@@ -195,7 +203,9 @@ def test_reconstruction_eq12_positive(dtype, seed) -> None:
     assert float(value) > 0
     assert float(L.reconstruction_loss(x, x)) == 0.0
     for reduction in L.AE_REDUCTIONS:
-        check_gradients(lambda a, c: L.reconstruction_loss(a, c, reduction), [x.double(), r.double()])
+        check_gradients(
+            lambda a, c, reduction=reduction: L.reconstruction_loss(a, c, reduction), [x.double(), r.double()]
+        )
     with pytest.raises(ValueError, match="shapes"):
         L.reconstruction_loss(x, r[:, :3])
     with pytest.raises(ValueError, match="reduction must be one of mean, sum"):

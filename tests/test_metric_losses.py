@@ -12,8 +12,8 @@ import math
 import pytest
 import torch
 
-from tests.helpers.loss_checks import DTYPES, SEEDS, C, E, M, check_gradients, check_value, random_batch, tolerance
 from rdlr import losses as L
+from tests.helpers.loss_checks import DTYPES, SEEDS, C, E, M, check_gradients, check_value, random_batch, tolerance
 from tests.helpers.slow_reference import slow_cos
 
 
@@ -104,8 +104,9 @@ def test_proxy_anchor_gradients_through_embeddings_and_proxies(seed) -> None:
 
 def test_proxy_anchor_stable_at_extreme_similarities() -> None:
     labels = torch.tensor([0, 1, 1, 2])
-    s = torch.tensor([[-1.0, 1.0, 1.0, 1.0], [1.0, -1.0, 1.0, 1.0], [1.0, -1.0, 1.0, 1.0], [1.0, 1.0, -1.0, 1.0]],
-                     requires_grad=True)
+    s = torch.tensor(
+        [[-1.0, 1.0, 1.0, 1.0], [1.0, -1.0, 1.0, 1.0], [1.0, -1.0, 1.0, 1.0], [1.0, 1.0, -1.0, 1.0]], requires_grad=True
+    )
     value = L.proxy_anchor_loss_from_similarity(s, labels, alpha=100.0, delta=0.1)
     value.backward()
     assert torch.isfinite(value) and bool(torch.isfinite(s.grad).all())

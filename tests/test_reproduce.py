@@ -13,7 +13,6 @@ from rdlr.cli import build_parser
 from rdlr.sweep.files import SweepFiles
 from tests.helpers.tone_corpus import write_corpus
 
-
 SPEC = {
     "id": "tinyrepro",
     "data": {"source": "manifests", "manifests": ["manifests/tiny.csv"]},
@@ -68,7 +67,9 @@ def test_reproduce_needs_a_spec_or_demo(capsys: pytest.CaptureFixture[str]) -> N
     assert "--demo runs a spec with data.source 'demo'; 'table2' has 'real'" in capsys.readouterr().err
 
 
-def test_sweep_cli_reports_missing_features(ray_session: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sweep_cli_reports_missing_features(
+    ray_session: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = build_parser().parse_args(["sweep", "demo", "--storage", str(tmp_path)])
     assert args._run(args) == 2
     err = capsys.readouterr().err

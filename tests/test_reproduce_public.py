@@ -17,6 +17,12 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+
+from rdlr.cli import build_parser
+from rdlr.corpora import assign_roles
+from rdlr.spec.core import SweepSpec, load_spec
+from rdlr.spec.files import SWEEPS_DIR
+from rdlr.sweep.inputs import prepare_manifest as prepare
 from tests.helpers.public_trees import (
     emovo_files,
     esd_files,
@@ -28,16 +34,14 @@ from tests.helpers.public_trees import (
     write_tree,
 )
 
-from rdlr.cli import build_parser
-from rdlr.corpora import assign_roles
-from rdlr.sweep.inputs import prepare_manifest as prepare
-from rdlr.spec.core import SweepSpec, load_spec
-from rdlr.spec.files import SWEEPS_DIR
-
 SECONDS = 0.3
-TINY = {"seeds": [0], "protocols": {"out_of_corpus": ["ce"]},
-        "search": {"configs": 1, "space": {"batch_size": [8]}}, "training": {"max_epochs": 1},
-        "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0, "max_failures": 0, "parallel_jobs": 0}}
+TINY = {
+    "seeds": [0],
+    "protocols": {"out_of_corpus": ["ce"]},
+    "search": {"configs": 1, "space": {"batch_size": [8]}},
+    "training": {"max_epochs": 1},
+    "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0, "max_failures": 0, "parallel_jobs": 0},
+}
 CREMAD_EMOTIONS = ("NEU", "HAP", "SAD", "ANG", "DIS")
 
 
@@ -58,14 +62,31 @@ def first_per(names: list[str], key: Any) -> list[str]:
 def write_public_trees(root: Path) -> Path:
     """Tiny trees of public.yaml's corpora under the folder names it expects: 3–4 speakers per labeled corpus, one
     utterance per class and speaker, one of an excluded emotion; LibriSpeech with two speakers."""
-    write_tree(root / "CREMA-D", [f"AudioWAV/{actor}_IEO_{emotion}_XX.wav"
-                                  for actor in range(1001, 1005) for emotion in CREMAD_EMOTIONS], audio)
-    write_tree(root / "RAVDESS", [n for n in ravdess_files(range(1, 4))  # emotions 01-05, first take of each
-                                  if Path(n).stem.split("-")[3:6] == ["01"] * 3 and Path(n).stem[6:8] <= "05"], audio)
+    write_tree(
+        root / "CREMA-D",
+        [f"AudioWAV/{actor}_IEO_{emotion}_XX.wav" for actor in range(1001, 1005) for emotion in CREMAD_EMOTIONS],
+        audio,
+    )
+    write_tree(
+        root / "RAVDESS",
+        [
+            n
+            for n in ravdess_files(range(1, 4))  # emotions 01-05, first take of each
+            if Path(n).stem.split("-")[3:6] == ["01"] * 3 and Path(n).stem[6:8] <= "05"
+        ],
+        audio,
+    )
     write_tree(root / "ESD" / "Emotion Speech Dataset", esd_files(["0011", "0012", "0016"], per_emotion=1), audio)
     write_tree(root / "SAVEE", [n for n in savee_files() if re.search(r"/(a|h|n|sa|su)01\.wav$", n)], audio)
-    write_tree(root / "LibriSpeech", [f"train-clean-100/{spk}/{chapter}/{spk}-{chapter}-{i:04d}.flac"
-                                      for spk, chapter in ((19, 198), (26, 495)) for i in range(3)], audio)
+    write_tree(
+        root / "LibriSpeech",
+        [
+            f"train-clean-100/{spk}/{chapter}/{spk}-{chapter}-{i:04d}.flac"
+            for spk, chapter in ((19, 198), (26, 495))
+            for i in range(3)
+        ],
+        audio,
+    )
     return root
 
 
@@ -75,15 +96,29 @@ def write_multilingual_trees(root: Path, real_emodb: Path | None = None) -> Path
     write_public_trees(root)
     write_tree(root / "EMOVO", [n for n in emovo_files(["f1", "m1", "m2"]) if n.endswith("-b1.wav")], audio)
     urdu_speakers, shemo_speakers = ("SM1", "SM2", "SF1"), ("F01", "M01", "M02")
-    write_tree(root / "URDU", first_per(urdu_files(), lambda n: (Path(n).stem.split("_")[0], Path(n).parent.name)
-                                        if Path(n).stem.split("_")[0] in urdu_speakers else None), audio)
-    write_tree(root / "ShEMO", first_per(shemo_files(), lambda n: Path(n).stem[:4]
-                                         if Path(n).stem[:3] in shemo_speakers else None), audio)
+    write_tree(
+        root / "URDU",
+        first_per(
+            urdu_files(),
+            lambda n: (
+                (Path(n).stem.split("_")[0], Path(n).parent.name)
+                if Path(n).stem.split("_")[0] in urdu_speakers
+                else None
+            ),
+        ),
+        audio,
+    )
+    write_tree(
+        root / "ShEMO",
+        first_per(shemo_files(), lambda n: Path(n).stem[:4] if Path(n).stem[:3] in shemo_speakers else None),
+        audio,
+    )
     if real_emodb is not None:
         (root / "EmoDB").symlink_to(real_emodb, target_is_directory=True)
     else:
-        write_tree(root / "EmoDB", [f"wav/{spk}a01{emotion}a.wav" for spk in ("03", "08", "11") for emotion in "NFTWL"],
-                   audio)
+        write_tree(
+            root / "EmoDB", [f"wav/{spk}a01{emotion}a.wav" for spk in ("03", "08", "11") for emotion in "NFTWL"], audio
+        )
     return root
 
 
@@ -104,8 +139,9 @@ def public_run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> di
     data_root = write_public_trees(root / "data")
     spec_path = root / "public.yaml"
     spec_path.write_text(yaml.safe_dump(reduced_public_spec(), sort_keys=False))
-    status = reproduce(str(spec_path), "--data-root", str(data_root), "--storage", str(root / "runs"),
-                       "--out", str(root / "reports"))
+    status = reproduce(
+        str(spec_path), "--data-root", str(data_root), "--storage", str(root / "runs"), "--out", str(root / "reports")
+    )
     return {"root": root, "status": status}
 
 
@@ -123,7 +159,8 @@ def test_reproduce_public_runs_every_stage_through_the_report(public_run: dict[s
     assert stored == {"CRE", "RAVDESS", "ESD-en", "SAVEE", "LIB"}
     results = pd.read_csv(root / "runs" / "public" / "results.csv")
     assert sorted(zip(results["protocol"], results["method"], results["held_out"])) == [
-        ("out_of_corpus", "ce", corpus) for corpus in ("CRE", "ESD-en", "RAVDESS", "SAVEE")]
+        ("out_of_corpus", "ce", corpus) for corpus in ("CRE", "ESD-en", "RAVDESS", "SAVEE")
+    ]
     report = root / "reports" / "public"
     assert (report / "README.md").is_file() and (report / "paper-selection" / "README.md").is_file()
     text = "\n".join(path.read_text() for path in report.glob("*.md"))
@@ -136,8 +173,16 @@ def test_the_multilingual_spec_prepares_every_corpus(tmp_path: Path) -> None:
     with pytest.warns(UserWarning):  # tiny trees: every count check reports its differences
         manifest = prepare(spec, write_multilingual_trees(tmp_path))
     per_corpus = manifest[manifest["label"] != ""].groupby("corpus")["speaker"].nunique().to_dict()
-    assert per_corpus == {"CRE": 4, "RAVDESS": 3, "ESD-en": 3, "SAVEE": 4, "EMOVO": 3, "URDU": 3, "EMODB": 3,
-                          "SHEMO": 3}
+    assert per_corpus == {
+        "CRE": 4,
+        "RAVDESS": 3,
+        "ESD-en": 3,
+        "SAVEE": 4,
+        "EMOVO": 3,
+        "URDU": 3,
+        "EMODB": 3,
+        "SHEMO": 3,
+    }
     labeled = manifest[manifest["label"] != ""]
     assert (labeled.groupby("corpus")["label"].nunique() == 4).all()
     assert (manifest.loc[manifest["label"] == "", "corpus"] == "LIB").all()

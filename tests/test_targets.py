@@ -118,9 +118,7 @@ def test_unigram_smoothing_matches_loop(dtype: torch.dtype, seed: int) -> None:
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_soft_labels_vote_distribution_and_fallback(dtype: torch.dtype) -> None:
     nan = float("nan")
-    votes = torch.tensor(
-        [[3, 1, 0, 0], [0, 0, 0, 0], [nan, nan, nan, nan], [0, 2, 2, 0], [1, 1, 1, 1]], dtype=dtype
-    )
+    votes = torch.tensor([[3, 1, 0, 0], [0, 0, 0, 0], [nan, nan, nan, nan], [0, 2, 2, 0], [1, 1, 1, 1]], dtype=dtype)
     labels = torch.tensor([0, 2, 3, 1, 0])
     expected = []
     for row, lab in zip(votes.tolist(), labels.tolist()):

@@ -17,8 +17,13 @@ def checkout_env(checkout: Path) -> dict[str, str]:
 
 def child_figures(script: str, checkout: Path, argv: list[str], what: str) -> dict[str, Any]:
     """Run ``script --child ARGV`` in ``checkout``; the JSON object its last stdout line prints."""
-    done = subprocess.run([sys.executable, str(Path(script).resolve()), "--child", *argv], env=checkout_env(checkout),
-                          cwd=checkout, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(Path(script).resolve()), "--child", *argv],
+        env=checkout_env(checkout),
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{what} of {checkout} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -22,7 +22,11 @@ from rdlr.models.folder import write_atomically
 from rdlr.train import TrialData
 
 PAPER_CORPORA: tuple[tuple[str, str], ...] = (
-    ("cremad", "CRE"), ("iemocap", "IEM"), ("msp_improv", "IMP"), ("msp_podcast", "POD"), ("librispeech", "LIB"),
+    ("cremad", "CRE"),
+    ("iemocap", "IEM"),
+    ("msp_improv", "IMP"),
+    ("msp_podcast", "POD"),
+    ("librispeech", "LIB"),
 )
 LATENT = 24  # latent directions that carry the emotion signal
 SIGNAL = 0.35  # class-mean spread in the latent space (weak: UA well below 1)
@@ -44,8 +48,10 @@ def draw_features(meta: pd.DataFrame, dims: int, seed: int = 0) -> np.ndarray:
     speakers = sorted(set(meta["speaker"]))
     projection = rng.standard_normal((LATENT, dims), dtype=np.float32) / np.sqrt(LATENT)
     class_means = SIGNAL * rng.standard_normal((len(CLASSES), LATENT), dtype=np.float32)
-    corpus_means = {c: class_means + CORPUS_SKEW * SIGNAL * rng.standard_normal(class_means.shape, dtype=np.float32)
-                    for c in corpora}
+    corpus_means = {
+        c: class_means + CORPUS_SKEW * SIGNAL * rng.standard_normal(class_means.shape, dtype=np.float32)
+        for c in corpora
+    }
     corpus_shift = {c: 0.5 * rng.standard_normal(dims, dtype=np.float32) for c in corpora}
     speaker_index = pd.Index(speakers).get_indexer(meta["speaker"])
     speaker_shift = 0.3 * rng.standard_normal((len(speakers), dims), dtype=np.float32)
@@ -85,7 +91,7 @@ def write_tables(folder: Path, dims_list: list[int], seed: int = 0) -> pd.DataFr
         if not path.exists():
             x = draw_features(meta, dims, seed)
 
-            def save(tmp: str) -> None:
+            def save(tmp: str, x: np.ndarray = x) -> None:
                 with open(tmp, "wb") as stream:  # a stream: np.save would add ".npy" to a file name
                     np.save(stream, x)
 

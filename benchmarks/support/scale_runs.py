@@ -31,6 +31,7 @@ from rdlr.sweep.cost import eval_flops_per_row, method_kind, train_flops_per_row
 from rdlr.train import TrainConfig, TrialData, run_trial
 from rdlr.train.data import prepare
 from rdlr.train.evaluate import predict_logits
+
 from .scale_data import read_table, tiny_trial_data
 
 PROTOCOL, HELD_OUT = "out_of_corpus", "POD"
@@ -73,8 +74,14 @@ def warm_up(method: str, device: str) -> None:
     """A tiny trial of ``method`` first, so that the libraries a trial loads on first use (the optimiser's
     machinery alone is ~140 MB) count in the baseline, as in a Ray worker that has run a trial before."""
     with tempfile.TemporaryDirectory() as cache:
-        run_trial(tiny_trial_data(), method, {"batch_size": 16}, seed=0,
-                  config=TrainConfig(max_epochs=1, device=device), cache_dir=cache)
+        run_trial(
+            tiny_trial_data(),
+            method,
+            {"batch_size": 16},
+            seed=0,
+            config=TrainConfig(max_epochs=1, device=device),
+            cache_dir=cache,
+        )
 
 
 def trial_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -89,12 +96,23 @@ def trial_case(case: dict[str, Any]) -> dict[str, Any]:
         torch.cuda.reset_peak_memory_stats()
     before = rss_bytes()
     stamps: list[float] = []
-    config = TrainConfig(max_epochs=int(case["max_epochs"]), patience=int(case["patience"]), device=device,
-                         eval_test_each_epoch=bool(case.get("eval_test_each_epoch", False)))
+    config = TrainConfig(
+        max_epochs=int(case["max_epochs"]),
+        patience=int(case["patience"]),
+        device=device,
+        eval_test_each_epoch=bool(case.get("eval_test_each_epoch", False)),
+    )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
-        result = run_trial(data, method, {"batch_size": int(case["batch"])}, seed=0, config=config, cache_dir=cache,
-                           on_epoch=lambda record: stamps.append(time.perf_counter()))
+        result = run_trial(
+            data,
+            method,
+            {"batch_size": int(case["batch"])},
+            seed=0,
+            config=config,
+            cache_dir=cache,
+            on_epoch=lambda record: stamps.append(time.perf_counter()),
+        )
     trial_s = time.perf_counter() - started
     peak = peak_rss_bytes()
     rows = {role: len(data.indices(role)) for role in ("train", "val", "test", "unlabeled")}
@@ -107,16 +125,26 @@ def trial_case(case: dict[str, Any]) -> dict[str, Any]:
     flops = train_flops_per_row(method, int(case["dims"]), int(case["batch"]))
     epochs = int(result.final["epochs"])
     return {
-        **case, "kind": method_kind(method), "rows": rows, "s_per_epoch": epoch_s, "epochs": epochs,
-        "best_epoch": int(result.final["best_epoch"]), "early_stopped": epochs < config.max_epochs,
+        **case,
+        "kind": method_kind(method),
+        "rows": rows,
+        "s_per_epoch": epoch_s,
+        "epochs": epochs,
+        "best_epoch": int(result.final["best_epoch"]),
+        "early_stopped": epochs < config.max_epochs,
         "stage1_epochs": int(result.stage1["final"]["epochs"]) if result.stage1 else None,
-        "s_per_trial": trial_s, "test_ua": float(result.final["test_ua"]), "val_ua": float(result.final["val_ua"]),
-        "rss_before_trial": before, "peak_rss": peak, "trial_peak_bytes": peak - before,
-        "own_data_bytes": own_rows * int(case["dims"]) * 4, "table_bytes": int(data.x.nbytes),
+        "s_per_trial": trial_s,
+        "test_ua": float(result.final["test_ua"]),
+        "val_ua": float(result.final["val_ua"]),
+        "rss_before_trial": before,
+        "peak_rss": peak,
+        "trial_peak_bytes": peak - before,
+        "own_data_bytes": own_rows * int(case["dims"]) * 4,
+        "table_bytes": int(data.x.nbytes),
         "train_flops_per_s": flops / train_s_per_row,
         "eval_flops_per_s": eval_flops_per_row(int(case["dims"])) / eval_s,
         "gpu_peak_bytes": torch.cuda.max_memory_allocated() if device.startswith("cuda") else None,
-    }  # fmt: skip
+    }
 
 
 def _class_weights(labels: torch.Tensor) -> torch.Tensor:
@@ -125,8 +153,17 @@ def _class_weights(labels: torch.Tensor) -> torch.Tensor:
     return weights / weights.mean()
 
 
-def bare_epoch_seconds(x: torch.Tensor, labels: torch.Tensor, train: slice, val: slice, unlabeled: slice,
-                       val_corpus: np.ndarray, ae: bool, batch: int, epochs: int) -> list[float]:
+def bare_epoch_seconds(
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    train: slice,
+    val: slice,
+    unlabeled: slice,
+    val_corpus: np.ndarray,
+    ae: bool,
+    batch: int,
+    epochs: int,
+) -> list[float]:
     """Seconds of each epoch of a bare loop: F (+ H and M' = 32 unlabeled rows with AE (12) and PEL (13), label
     smoothing 0.1, corpus weights), Adam 2e-4, minibatches of ``batch``, then F's UA per corpus on the
     validation rows (the per-epoch evaluation), from which the corpus weights are recomputed."""
@@ -148,8 +185,9 @@ def bare_epoch_seconds(x: torch.Tensor, labels: torch.Tensor, train: slice, val:
             rows = order[begin : begin + batch]
             xb, yb = x_train[rows], y_train[rows]
             out = classifier(xb)
-            per_row = F.cross_entropy(out.logits, yb, weight=weights, reduction="none",
-                                      label_smoothing=0.1 if ae else 0.0)
+            per_row = F.cross_entropy(
+                out.logits, yb, weight=weights, reduction="none", label_smoothing=0.1 if ae else 0.0
+            )
             loss = (per_row * sample_weight[rows]).mean()
             if decoder is not None:
                 xu = x_unlabeled[torch.randint(len(x_unlabeled), (32,), generator=generator).to(device)]
@@ -170,8 +208,8 @@ def bare_epoch_seconds(x: torch.Tensor, labels: torch.Tensor, train: slice, val:
 
 
 def throughput_case(case: dict[str, Any]) -> dict[str, Any]:
-    """Trainer vs bare loop, ``case["repeats"]`` times each, in alternating order (``case``: folder, dims, method, batch,
-    epochs, threads, device); samples/s from the fastest epoch of each (least disturbed by other load)."""
+    """Trainer vs bare loop, ``case["repeats"]`` times each, in alternating order (``case``: folder, dims, method,
+    batch, epochs, threads, device); samples/s from the fastest epoch of each (least disturbed by other load)."""
     torch.set_num_threads(int(case["threads"]))
     device = str(case.get("device", "cpu"))
     method = get_method(case["method"])
@@ -181,21 +219,44 @@ def throughput_case(case: dict[str, Any]) -> dict[str, Any]:
     val_corpus = data.corpus[prepared.roles["val"]]
     epochs, batch = int(case["epochs"]), int(case["batch"])
     trainer, bare = [], []
+
     def run_bare() -> None:
-        bare.extend(bare_epoch_seconds(prepared.x, prepared.labels, blocks["train"], blocks["val"],
-                                       blocks["unlabeled"], val_corpus, ae, batch, epochs)[1:])
+        bare.extend(
+            bare_epoch_seconds(
+                prepared.x,
+                prepared.labels,
+                blocks["train"],
+                blocks["val"],
+                blocks["unlabeled"],
+                val_corpus,
+                ae,
+                batch,
+                epochs,
+            )[1:]
+        )
 
     def run_trainer() -> None:
         stamps: list[float] = []
-        run_trial(data, method, {"batch_size": batch}, seed=0,
-                  config=TrainConfig(max_epochs=epochs, patience=epochs + 1, device=device),
-                  on_epoch=lambda record: stamps.append(time.perf_counter()))
+        run_trial(
+            data,
+            method,
+            {"batch_size": batch},
+            seed=0,
+            config=TrainConfig(max_epochs=epochs, patience=epochs + 1, device=device),
+            on_epoch=lambda record: stamps.append(time.perf_counter()),
+        )
         trainer.extend(np.diff(stamps))
 
     for repeat in range(int(case["repeats"])):  # alternating which goes first: the second runs on a used heap
         for run in (run_bare, run_trainer) if repeat % 2 == 0 else (run_trainer, run_bare):
             run()
     rows = len(prepared.roles["train"])
-    return {**case, "train_rows": rows, "trainer_samples_per_s": rows / min(trainer),
-            "bare_samples_per_s": rows / min(bare), "ratio": min(bare) / min(trainer),
-            "trainer_epoch_s": trainer, "bare_epoch_s": bare}
+    return {
+        **case,
+        "train_rows": rows,
+        "trainer_samples_per_s": rows / min(trainer),
+        "bare_samples_per_s": rows / min(bare),
+        "ratio": min(bare) / min(trainer),
+        "trainer_epoch_s": trainer,
+        "bare_epoch_s": bare,
+    }

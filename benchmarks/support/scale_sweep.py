@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from rdlr.spec.core import SweepSpec
+
 from .scale_data import read_table
 
 CORPORA = {"CRE": "cremad", "IEM": "iemocap", "IMP": "msp_improv", "POD": "msp_podcast", "LIB": "librispeech"}
@@ -29,16 +30,23 @@ FIXED = {"lambda_w": [2], "lambda_ae": [0.01], "lambda_rd": [0.01], "gamma": [0.
 
 def rehearsal_spec(methods: list[str], epochs: int, threads: int) -> SweepSpec:
     """Out-of-corpus trials with POD held out, one seed, the batch sizes 1024 and 4096 as the only search."""
-    return SweepSpec.from_dict({
-        "id": "scale-rehearsal",
-        "data": {"source": "real",
-                 "corpora": {name: {"loader": loader, "root": name} for name, loader in CORPORA.items()}},
-        "features": ["is10"], "held_out": ["POD"], "unlabeled": "LIB",
-        "protocols": {"out_of_corpus": methods}, "seeds": [0],
-        "search": {"configs": 2, "space": {"batch_size": [1024, 4096], **FIXED}},
-        "training": {"max_epochs": epochs, "patience": 5},
-        "resources": {"cpus_per_trial": threads, "max_failures": 0},
-    })  # fmt: skip
+    return SweepSpec.from_dict(
+        {
+            "id": "scale-rehearsal",
+            "data": {
+                "source": "real",
+                "corpora": {name: {"loader": loader, "root": name} for name, loader in CORPORA.items()},
+            },
+            "features": ["is10"],
+            "held_out": ["POD"],
+            "unlabeled": "LIB",
+            "protocols": {"out_of_corpus": methods},
+            "seeds": [0],
+            "search": {"configs": 2, "space": {"batch_size": [1024, 4096], **FIXED}},
+            "training": {"max_epochs": epochs, "patience": 5},
+            "resources": {"cpus_per_trial": threads, "max_failures": 0},
+        }
+    )
 
 
 def _peak_rss(pid: int) -> int | None:
@@ -108,22 +116,34 @@ def run_sweep_case(folder: Path, quick: bool, threads: int, log: Any = print) ->
     trial_s = float(rows["wall_time_s"].sum())
     overhead = outcome.wall_time_s - trial_s  # one slot: trials run one after another
     result = {
-        "methods": methods, "epochs": epochs, "trials": len(rows), "ok": outcome.ok,
-        "ray_start_s": ray_start_s, "put_s": put_s,
+        "methods": methods,
+        "epochs": epochs,
+        "trials": len(rows),
+        "ok": outcome.ok,
+        "ray_start_s": ray_start_s,
+        "put_s": put_s,
         "setup_s": min(a["started"] for a in attempts) - called if attempts else None,
         "object_store_bytes": table_bytes + len(pickle.dumps(meta, protocol=5)),
-        "sweep_wall_s": outcome.wall_time_s, "trials_wall_s": trial_s,
-        "overhead_s_per_trial": overhead / max(1, len(rows)), "overhead_fraction": overhead / trial_s,
+        "sweep_wall_s": outcome.wall_time_s,
+        "trials_wall_s": trial_s,
+        "overhead_s_per_trial": overhead / max(1, len(rows)),
+        "overhead_fraction": overhead / trial_s,
         "worker_peak_rss": watcher.peak or None,
-    }  # fmt: skip
-    log(f"Ray Tune sweep ({', '.join(methods)}; batch 1024 and 4096; at most {epochs} epochs; POD held out; 1 slot of "
-        f"{threads} CPUs): {result['trials']} trials{'' if outcome.ok else ' (SOME FAILED)'}")
-    log(f"  Ray start {ray_start_s:.1f} s; features into the object store {put_s:.2f} s "
+    }
+    log(
+        f"Ray Tune sweep ({', '.join(methods)}; batch 1024 and 4096; at most {epochs} epochs; POD held out; 1 slot of "
+        f"{threads} CPUs): {result['trials']} trials{'' if outcome.ok else ' (SOME FAILED)'}"
+    )
+    log(
+        f"  Ray start {ray_start_s:.1f} s; features into the object store {put_s:.2f} s "
         f"({result['object_store_bytes'] / 1024**2:.0f} MB: the table once + metadata); driver set-up "
-        f"(run_sweep called → first trial started) {result['setup_s']:.1f} s")
-    log(f"  sweep {outcome.wall_time_s:.1f} s wall vs {trial_s:.1f} s in run_trial: Ray overhead "
+        f"(run_sweep called → first trial started) {result['setup_s']:.1f} s"
+    )
+    log(
+        f"  sweep {outcome.wall_time_s:.1f} s wall vs {trial_s:.1f} s in run_trial: Ray overhead "
         f"{result['overhead_s_per_trial']:.1f} s per trial = {result['overhead_fraction']:.1%} of the trials' time "
-        f"(here ~{trial_s / max(1, len(rows)):.0f} s each)")
+        f"(here ~{trial_s / max(1, len(rows)):.0f} s each)"
+    )
     if watcher.peak:
         log(f"  trial worker peak RSS {watcher.peak / 1024**2:.0f} MB (its pages of the object store's table included)")
     return result

@@ -41,15 +41,21 @@ FORMULATIONS: tuple[str, ...] = ("vmap", "bmm")
 Batched = Callable[[dict[str, torch.Tensor], torch.Tensor], Any]
 
 
-def init_copies(method: Method, hparams: Mapping[str, Any], input_dim: int, seeds: Sequence[int],
-                config: TrainConfig = TrainConfig()) -> list[Objective]:
+def init_copies(
+    method: Method,
+    hparams: Mapping[str, Any],
+    input_dim: int,
+    seeds: Sequence[int],
+    config: TrainConfig = TrainConfig(),
+) -> list[Objective]:
     """One freshly initialised objective (11) per seed, drawn as :func:`rdlr.train.run_trial` draws it (torch's
     global generator seeded with the seed, then the networks built in the same order)."""
     objectives = []
     for seed in seeds:
         torch.manual_seed(seed)
-        objectives.append(Objective(method, hparams, input_dim, config.ae_on_unlabeled, config.ae_reduction,
-                                    config.proxy_lr_factor))
+        objectives.append(
+            Objective(method, hparams, input_dim, config.ae_on_unlabeled, config.ae_reduction, config.proxy_lr_factor)
+        )
     return objectives
 
 
@@ -71,8 +77,12 @@ class StackedNetworks:
     ``params`` maps ``classifier.<name>`` and ``decoder.<name>`` to the stacked tensors; :meth:`classify` and
     :meth:`decode` take (K, R, ·) inputs, copy k's rows through copy k's weights."""
 
-    def __init__(self, classifiers: Sequence[EmotionClassifier], decoders: Sequence[Decoder] | None = None,
-                 formulation: str = "vmap") -> None:
+    def __init__(
+        self,
+        classifiers: Sequence[EmotionClassifier],
+        decoders: Sequence[Decoder] | None = None,
+        formulation: str = "vmap",
+    ) -> None:
         if formulation not in FORMULATIONS:
             raise ValueError(f"formulation must be one of {', '.join(FORMULATIONS)}, got {formulation!r}")
         if decoders is not None and len(decoders) != len(classifiers):
@@ -88,8 +98,11 @@ class StackedNetworks:
             if modules is not None:
                 stacked, _ = stack_module_state(list(modules))  # F and H have no buffers
                 self.params.update({f"{prefix}.{name}": value for name, value in stacked.items()})
-        self._layers = {prefix: _linear_layers(template) for prefix, template in
-                        (("classifier", self._template), ("decoder", self._decoder_template)) if template is not None}
+        self._layers = {
+            prefix: _linear_layers(template)
+            for prefix, template in (("classifier", self._template), ("decoder", self._decoder_template))
+            if template is not None
+        }
         self._vmapped_classifier = torch.vmap(self._classifier_call, randomness="different")
         self._vmapped_decoder = torch.vmap(self._decoder_call, randomness="different")
 
@@ -177,12 +190,14 @@ class StackedTraining:
             raise ValueError("lambda_ae is set but the stacked networks have no decoder H")
 
 
-def _copy_losses(run: StackedTraining, x: torch.Tensor, targets: torch.Tensor,
-                 x_unlabeled: torch.Tensor | None) -> torch.Tensor:
+def _copy_losses(
+    run: StackedTraining, x: torch.Tensor, targets: torch.Tensor, x_unlabeled: torch.Tensor | None
+) -> torch.Tensor:
     """(K, terms): each copy's L_cls of (5) and λ_AE L_AE (12) on its own minibatch, with :mod:`rdlr.losses`."""
     labeled = x.shape[1]
     inputs = x if x_unlabeled is None else torch.cat([x, x_unlabeled], dim=1)
     logits, encoding = run.networks.classify(inputs)
+
     def copy_cross_entropy(lg: torch.Tensor, tg: torch.Tensor) -> torch.Tensor:
         labels = tg.argmax(1) if run.class_weights is not None else None  # one-hot targets: the label is the argmax
         return losses.cross_entropy(lg, tg, run.class_weights, labels=labels)
@@ -209,8 +224,12 @@ def train_epoch(run: StackedTraining) -> torch.Tensor:
         batch = orders[:, start : start + run.batch_size]
         x_unlabeled = None
         if draws_unlabeled:
-            picks = torch.stack([torch.randint(len(run.unlabeled_rows), (run.unlabeled_batch_size,), generator=g)
-                                 for g in run.generators]).to(device)
+            picks = torch.stack(
+                [
+                    torch.randint(len(run.unlabeled_rows), (run.unlabeled_batch_size,), generator=g)
+                    for g in run.generators
+                ]
+            ).to(device)
             x_unlabeled = run.x[run.unlabeled_rows[picks]]
         terms = _copy_losses(run, run.x[run.train_rows[batch]], run.targets[batch], x_unlabeled)
         run.optimizer.zero_grad(set_to_none=True)

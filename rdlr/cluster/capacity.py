@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from rdlr.io.safe_text import read_yaml
 
 CONFIG_ENV = "RDLR_AUTOSCALER_CONFIG"
@@ -62,8 +61,12 @@ class ClusterCapacity:
         return sum(float(t.resources.get(resource, 0.0)) for t in heads) + sum(workers[: self.max_workers])
 
     def _worker_nodes(self, without: tuple[str, ...]) -> list[Mapping[str, float]]:
-        return [t.resources for t in self.node_types if not t.head and self._keeps(t, without)
-                for _ in range(min(t.max_workers, self.max_workers))]  # fmt: skip
+        return [
+            t.resources
+            for t in self.node_types
+            if not t.head and self._keeps(t, without)
+            for _ in range(min(t.max_workers, self.max_workers))
+        ]
 
     @staticmethod
     def _keeps(node_type: NodeType, without: tuple[str, ...]) -> bool:

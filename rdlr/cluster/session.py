@@ -89,9 +89,11 @@ def version_mismatch(local: str, cluster: str | None, address: str) -> str | Non
     """The warning for a client Ray ``local`` and a cluster Ray ``cluster``, or None when they agree."""
     if cluster is None or cluster == local:
         return None
-    return (f"warning: this machine has Ray {local} but the cluster at {address} runs Ray {cluster}; Ray will refuse "
-            f"to connect. Install the cluster's version here (pip install \"ray[default]=={cluster}\"), or run rdlr "
-            f"on the cluster (ray job submit), or start the cluster from an image of Ray {local}.")
+    return (
+        f"warning: this machine has Ray {local} but the cluster at {address} runs Ray {cluster}; Ray will refuse "
+        f'to connect. Install the cluster\'s version here (pip install "ray[default]=={cluster}"), or run rdlr '
+        f"on the cluster (ray job submit), or start the cluster from an image of Ray {local}."
+    )
 
 
 def warn_on_version_mismatch(address: str) -> None:

@@ -22,11 +22,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--held-out", required=True, metavar="CORPUS", help="held-out (test) corpus of the row")
     add_selection(parser, "validation", "validation")
     parser.add_argument("--features", default=None, help="feature set (needed when the sweep has several)")
-    parser.add_argument("--protocol", choices=("out_of_corpus", "within_corpus"), default="out_of_corpus",
-                        help="which of the sweep's protocols the selected configuration comes from "
-                             "(default out_of_corpus)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="seed to export (default: the selected configuration's best seed by the same metric)")
+    parser.add_argument(
+        "--protocol",
+        choices=("out_of_corpus", "within_corpus"),
+        default="out_of_corpus",
+        help="which of the sweep's protocols the selected configuration comes from (default out_of_corpus)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed to export (default: the selected configuration's best seed by the same metric)",
+    )
     add_device(parser, "the retraining")
     add_model_out(parser)
 
@@ -39,18 +46,30 @@ def run(args: argparse.Namespace) -> int:
     from rdlr.models.folder import ModelFolderError
 
     try:
-        outcome = export_model(args.storage, args.spec_id, args.method, args.held_out, args.out,
-                               selection=args.selection, features=args.features, protocol=args.protocol,
-                               seed=args.seed, device=local_device(args.device), overwrite=args.overwrite)
+        outcome = export_model(
+            args.storage,
+            args.spec_id,
+            args.method,
+            args.held_out,
+            args.out,
+            selection=args.selection,
+            features=args.features,
+            protocol=args.protocol,
+            seed=args.seed,
+            device=local_device(args.device),
+            overwrite=args.overwrite,
+        )
     except (FileNotFoundError, SplitError, FeatureStoreError, ModelFolderError, ValueError) as error:
         return fail("export", error)
     metrics, row = outcome.card.metrics, outcome.row
-    match = "matches the sweep's row" if outcome.reproduced else (
-        f"differs from the sweep's row (val UA {100 * row['val_ua']:.2f}%, test UA {100 * row['test_ua']:.2f}%): "
-        "the sweep trained on another device or library version")
-    print(f"val UA {100 * metrics['val_ua']:.2f}%, test UA {100 * metrics.get('test_ua', float('nan')):.2f}%: "
-          f"{match}")
+    match = (
+        "matches the sweep's row"
+        if outcome.reproduced
+        else (
+            f"differs from the sweep's row (val UA {100 * row['val_ua']:.2f}%, test UA {100 * row['test_ua']:.2f}%): "
+            "the sweep trained on another device or library version"
+        )
+    )
+    print(f"val UA {100 * metrics['val_ua']:.2f}%, test UA {100 * metrics.get('test_ua', float('nan')):.2f}%: {match}")
     print(f"model: {outcome.folder} ({outcome.wall_time_s:.0f}s)")
     return 0
-
-

@@ -15,9 +15,6 @@ import pandas as pd
 
 from rdlr.cluster.capacity import find_capacity
 from rdlr.cluster.session import cluster_address
-from rdlr.corpora import read_manifest as read_validated_manifest
-from rdlr.corpora.manifest import check_unique_ids
-from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract
 from rdlr.commands.errors import fail
 from rdlr.commands.options import (
     add_address,
@@ -31,9 +28,12 @@ from rdlr.commands.options import (
     add_verbose,
     model_paths,
 )
+from rdlr.corpora import read_manifest as read_validated_manifest
+from rdlr.corpora.manifest import check_unique_ids
+from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets
-from rdlr.features.summary import ExtractSummary
 from rdlr.features.store import FeatureStoreError
+from rdlr.features.summary import ExtractSummary
 
 
 def read_manifest(path: str) -> pd.DataFrame:
@@ -54,23 +54,40 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr extract``."""
     add_manifests(parser, "manifest CSV (repeat for several corpora)")
     add_features(parser)
-    parser.add_argument("--store", required=True, metavar="DIR_OR_URI",
-                        help="feature store: a folder or a URI such as s3://bucket/features")
+    parser.add_argument(
+        "--store",
+        required=True,
+        metavar="DIR_OR_URI",
+        help="feature store: a folder or a URI such as s3://bucket/features",
+    )
     add_extraction(parser)
-    add_device(parser, "models (w2v, bert, hf:); with cuda each actor asks for min(1, GPUs / workers) of a GPU: a "
-               "whole one while there are enough, otherwise the actors share the GPUs and their memory")
+    add_device(
+        parser,
+        "models (w2v, bert, hf:); with cuda each actor asks for min(1, GPUs / workers) of a GPU: a "
+        "whole one while there are enough, otherwise the actors share the GPUs and their memory",
+    )
     add_autoscaler_config(parser)
     add_model_paths(parser)
-    parser.add_argument("--hf-layer", type=int, default=None, metavar="N",
-                        help="hidden layer of hf:<dir> encoders: index into hidden_states, 0 = the input to the first "
-                        "transformer layer, -1 = the last layer (default)")
+    parser.add_argument(
+        "--hf-layer",
+        type=int,
+        default=None,
+        metavar="N",
+        help="hidden layer of hf:<dir> encoders: index into hidden_states, 0 = the input to the first "
+        "transformer layer, -1 = the last layer (default)",
+    )
     add_address(parser)
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
-                        help="utterances per actor call and per progress step")
-    parser.add_argument("--retry-errors", action="store_true",
-                        help="try again the utterances recorded in the errors tables")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 when any utterance has no vector (default: only when a corpus has none)")
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="utterances per actor call and per progress step"
+    )
+    parser.add_argument(
+        "--retry-errors", action="store_true", help="try again the utterances recorded in the errors tables"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when any utterance has no vector (default: only when a corpus has none)",
+    )
     add_progress(parser)
     add_verbose(parser)
 
@@ -108,23 +125,40 @@ def run(args: argparse.Namespace) -> int:
         if args.hf_layer is not None and not any(name.startswith(HF_PREFIX) for name in feature_sets):
             raise ValueError(f"--hf-layer applies to hf:<dir> feature sets only; --features is {args.features!r}")
         manifest = read_manifests(args.manifest)
-        print(f"rdlr extract: {len(manifest)} utterances from {len(args.manifest)} manifest(s); "
-              f"feature sets {'+'.join(feature_sets)} -> {args.store}", flush=True)
+        print(
+            f"rdlr extract: {len(manifest)} utterances from {len(args.manifest)} manifest(s); "
+            f"feature sets {'+'.join(feature_sets)} -> {args.store}",
+            flush=True,
+        )
         capacity = find_capacity(args.autoscaler_config, joined=cluster_address(args.address) is not None)
-        summary = extract(manifest, feature_sets, args.store, workers=args.workers, device=args.device,
-                          models=models, batch_size=args.batch_size, retry_errors=args.retry_errors,
-                          address=args.address, progress=not args.no_progress, hf_layer=args.hf_layer,
-                          capacity=capacity, verbose=args.verbose)
+        summary = extract(
+            manifest,
+            feature_sets,
+            args.store,
+            workers=args.workers,
+            device=args.device,
+            models=models,
+            batch_size=args.batch_size,
+            retry_errors=args.retry_errors,
+            address=args.address,
+            progress=not args.no_progress,
+            hf_layer=args.hf_layer,
+            capacity=capacity,
+            verbose=args.verbose,
+        )
     except (ValueError, FeatureStoreError, OSError) as error:  # OSError: unwritable or full store, store locked
         return fail("extract", error)
     except KeyboardInterrupt:
-        print("rdlr extract: interrupted; what finished is in the store, run the same command to resume",
-              file=sys.stderr)
+        print(
+            "rdlr extract: interrupted; what finished is in the store, run the same command to resume", file=sys.stderr
+        )
         return 130
     print(summary.format())
     print(errors_line(summary))
     failures = extraction_failures(summary, strict=args.strict)
     for failure in failures:
-        print(f"rdlr extract: error: {failure}; see the errors tables in the store for each file's reason",
-              file=sys.stderr)
+        print(
+            f"rdlr extract: error: {failure}; see the errors tables in the store for each file's reason",
+            file=sys.stderr,
+        )
     return 1 if failures else 0

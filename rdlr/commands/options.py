@@ -20,32 +20,45 @@ def add_spec(parser: argparse.ArgumentParser, **kwargs: object) -> None:
     """The positional sweep spec: a YAML file or a packaged name."""
     from rdlr.spec.files import packaged_specs
 
-    parser.add_argument("spec", help=f"sweep spec: a YAML file or a packaged name ({', '.join(packaged_specs())})",
-                        **kwargs)  # type: ignore[arg-type]
+    parser.add_argument(
+        "spec", help=f"sweep spec: a YAML file or a packaged name ({', '.join(packaged_specs())})", **kwargs
+    )  # type: ignore[arg-type]
 
 
 def add_address(parser: argparse.ArgumentParser) -> None:
     """``--address``: the Ray cluster to join."""
-    parser.add_argument("--address", metavar="ADDR", default=None,
-                        help="Ray cluster to join: auto (the one running on this machine, as on a `ray up` head), "
-                        "HOST:6379 or ray://HOST:10001 (default: the cluster named by RAY_ADDRESS, else a private "
-                        "local Ray started for this command; a Ray running on this machine is not joined unless "
-                        "named)")
+    parser.add_argument(
+        "--address",
+        metavar="ADDR",
+        default=None,
+        help="Ray cluster to join: auto (the one running on this machine, as on a `ray up` head), "
+        "HOST:6379 or ray://HOST:10001 (default: the cluster named by RAY_ADDRESS, else a private "
+        "local Ray started for this command; a Ray running on this machine is not joined unless "
+        "named)",
+    )
 
 
 def add_autoscaler_config(parser: argparse.ArgumentParser) -> None:
     """``--autoscaler-config``: the node types bounding the cluster's size."""
-    parser.add_argument("--autoscaler-config", metavar="YAML", default=None,
-                        help="autoscaler config whose node types bound the cluster: trials and extraction actors "
-                        "are sized for the nodes it may launch (default with --address: ~/ray_bootstrap_config.yaml, "
-                        "written by `ray up` on the head; without one the cluster is fixed)")
+    parser.add_argument(
+        "--autoscaler-config",
+        metavar="YAML",
+        default=None,
+        help="autoscaler config whose node types bound the cluster: trials and extraction actors "
+        "are sized for the nodes it may launch (default with --address: ~/ray_bootstrap_config.yaml, "
+        "written by `ray up` on the head; without one the cluster is fixed)",
+    )
 
 
 def add_device(parser: argparse.ArgumentParser, what: str) -> None:
     """``--device``: ``auto`` (the default), ``cpu`` or ``cuda``; ``what`` says what runs there."""
-    parser.add_argument("--device", choices=(AUTO, *DEVICES), default=AUTO,
-                        help=f"where {what} run; auto (default): cuda where there is a GPU (for extraction: where "
-                        "the cluster has or can start a GPU node), else cpu. is10 (openSMILE) always runs on CPU")
+    parser.add_argument(
+        "--device",
+        choices=(AUTO, *DEVICES),
+        default=AUTO,
+        help=f"where {what} run; auto (default): cuda where there is a GPU (for extraction: where "
+        "the cluster has or can start a GPU node), else cpu. is10 (openSMILE) always runs on CPU",
+    )
 
 
 def local_device(requested: str) -> str:
@@ -60,8 +73,11 @@ def local_device(requested: str) -> str:
 def add_model_paths(parser: argparse.ArgumentParser) -> None:
     """``--w2v-checkpoint``, ``--whisper-checkpoint``, ``--bert-dir``: local model files of the extractors."""
     parser.add_argument("--w2v-checkpoint", metavar="PATH", help="wav2vec checkpoint (needed for w2v)")
-    parser.add_argument("--whisper-checkpoint", metavar="PATH",
-                        help="Whisper checkpoint for transcripts (bert; default: the manifest's transcripts)")
+    parser.add_argument(
+        "--whisper-checkpoint",
+        metavar="PATH",
+        help="Whisper checkpoint for transcripts (bert; default: the manifest's transcripts)",
+    )
     parser.add_argument("--bert-dir", metavar="DIR", help="BERT model folder (needed for bert)")
 
 
@@ -72,9 +88,13 @@ def model_paths(args: argparse.Namespace) -> dict[str, str]:
 
 def add_extraction(parser: argparse.ArgumentParser) -> None:
     """``--workers``: feature-extraction actors per feature set."""
-    parser.add_argument("--workers", type=int, default=None,
-                        help="extraction actors per feature set (default: one per CPU of the CPU nodes the cluster "
-                        "may run, see --autoscaler-config, else the cluster's CPUs minus one; on cuda one per GPU)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="extraction actors per feature set (default: one per CPU of the CPU nodes the cluster "
+        "may run, see --autoscaler-config, else the cluster's CPUs minus one; on cuda one per GPU)",
+    )
 
 
 def add_manifests(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -86,8 +106,12 @@ def add_features(parser: argparse.ArgumentParser) -> None:
     """``--features NAMES``: feature sets, comma- or plus-separated."""
     from rdlr.features.registry import valid_names
 
-    parser.add_argument("--features", required=True, metavar="NAMES",
-                        help=f"feature sets, comma- or plus-separated; valid: {', '.join(valid_names())}")
+    parser.add_argument(
+        "--features",
+        required=True,
+        metavar="NAMES",
+        help=f"feature sets, comma- or plus-separated; valid: {', '.join(valid_names())}",
+    )
 
 
 def add_model_out(parser: argparse.ArgumentParser, help_text: str = "model folder to write") -> None:
@@ -98,9 +122,12 @@ def add_model_out(parser: argparse.ArgumentParser, help_text: str = "model folde
 
 def add_mlflow(parser: argparse.ArgumentParser, what: str) -> None:
     """``--mlflow URI``: also log to MLflow; ``what`` says what is logged."""
-    parser.add_argument("--mlflow", metavar="URI",
-                        help=f"also log {what} to MLflow at this tracking URI (e.g. file:./mlruns, "
-                        "http://HOST:5000); needs pip install 'rdlr[tracking]'")
+    parser.add_argument(
+        "--mlflow",
+        metavar="URI",
+        help=f"also log {what} to MLflow at this tracking URI (e.g. file:./mlruns, "
+        "http://HOST:5000); needs pip install 'rdlr[tracking]'",
+    )
 
 
 def add_progress(parser: argparse.ArgumentParser) -> None:
@@ -110,41 +137,63 @@ def add_progress(parser: argparse.ArgumentParser) -> None:
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:
     """``--verbose``: Ray's own console output."""
-    parser.add_argument("--verbose", action="store_true",
-                        help="show Ray's own log lines, warnings and workers' output (default: rdlr's lines and "
-                        "errors only; Ray's logs stay in its session folder, /tmp/ray/session_*/logs)")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Ray's own log lines, warnings and workers' output (default: rdlr's lines and "
+        "errors only; Ray's logs stay in its session folder, /tmp/ray/session_*/logs)",
+    )
 
 
 def add_all_rows(parser: argparse.ArgumentParser) -> None:
     """``--all-rows``: the paper's full table layout."""
-    parser.add_argument("--all-rows", action="store_true",
-                        help="report the paper's full table layout: rows without results shown as missing "
-                        "(default: left out)")
+    parser.add_argument(
+        "--all-rows",
+        action="store_true",
+        help="report the paper's full table layout: rows without results shown as missing (default: left out)",
+    )
 
 
 def add_selection(parser: argparse.ArgumentParser, default: str | None, default_text: str) -> None:
     """``--selection``: how a configuration is selected (``validation`` or the paper's ``paper``)."""
     from rdlr.report.selection import SELECTIONS
 
-    parser.add_argument("--selection", choices=list(SELECTIONS), default=default,
-                        help="hyperparameter selection: validation, the best mean validation UA over seeds, or "
-                        f"paper, the paper's protocol, the best mean test UA; default: {default_text}")
+    parser.add_argument(
+        "--selection",
+        choices=list(SELECTIONS),
+        default=default,
+        help="hyperparameter selection: validation, the best mean validation UA over seeds, or "
+        f"paper, the paper's protocol, the best mean test UA; default: {default_text}",
+    )
 
 
 def add_run_location(parser: argparse.ArgumentParser) -> None:
     """Where a sweep reads and writes: ``--data-root``, ``--storage``, ``--address``, ``--autoscaler-config``,
     ``--no-adapt``, ``--verbose``, ``--mlflow`` (``rdlr sweep`` and ``rdlr reproduce``)."""
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="folder the spec's corpus roots, manifests and model paths are relative to")
-    parser.add_argument("--storage", default=DEFAULT_STORAGE,
-                        help=f"results, Tune state, stage-1 cache and (by default) features: a folder or s3:// URI "
-                        f"(default: ./{DEFAULT_STORAGE}; multi-node clusters need s3:// or a shared NFS path)")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="folder the spec's corpus roots, manifests and model paths are relative to",
+    )
+    parser.add_argument(
+        "--storage",
+        default=DEFAULT_STORAGE,
+        help=f"results, Tune state, stage-1 cache and (by default) features: a folder or s3:// URI "
+        f"(default: ./{DEFAULT_STORAGE}; multi-node clusters need s3:// or a shared NFS path)",
+    )
     add_address(parser)
     add_autoscaler_config(parser)
-    parser.add_argument("--no-adapt", action="store_true",
-                        help="request the spec's trial resources as written, even where no node (type) can hold "
-                        "them; by default they are adapted to the node types an autoscaler may launch, or on a "
-                        "fixed cluster to the nodes present now")
+    parser.add_argument(
+        "--no-adapt",
+        action="store_true",
+        help="request the spec's trial resources as written, even where no node (type) can hold "
+        "them; by default they are adapted to the node types an autoscaler may launch, or on a "
+        "fixed cluster to the nodes present now",
+    )
     add_verbose(parser)
-    add_mlflow(parser, "every trial as a run (experiment: the spec id; overrides the spec's tracking.mlflow; "
-               "TensorBoard events are always written, under <storage>/<spec id>/tune)")
+    add_mlflow(
+        parser,
+        "every trial as a run (experiment: the spec id; overrides the spec's tracking.mlflow; "
+        "TensorBoard events are always written, under <storage>/<spec id>/tune)",
+    )

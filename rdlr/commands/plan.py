@@ -4,7 +4,6 @@ trial asks for and the projected cost of a sweep spec, without starting Ray (:mo
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from rdlr.commands.errors import fail
@@ -15,11 +14,19 @@ from rdlr.spec import SpecError, load_spec
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr plan``."""
     add_spec(parser)
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="read the spec's corpora here for the trials' sizes (default: the sizes the corpora "
-                             "document, e.g. the paper's Table 1)")
-    parser.add_argument("--figures", type=Path, default=None,
-                        help="rates measured by benchmarks/bench_scale.py (JSON; default: the packaged ones)")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="read the spec's corpora here for the trials' sizes (default: the sizes the corpora "
+        "document, e.g. the paper's Table 1)",
+    )
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        default=None,
+        help="rates measured by benchmarks/bench_scale.py (JSON; default: the packaged ones)",
+    )
     parser.add_argument("--node-cpus", type=int, default=16, help="CPUs of the node of the wall-clock estimate")
 
 

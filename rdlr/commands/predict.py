@@ -20,12 +20,18 @@ from rdlr.commands.options import add_device, add_progress, local_device
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr predict``."""
     parser.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder (rdlr train / rdlr export)")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="audio files, folders (searched recursively) or manifest CSVs")
-    parser.add_argument("--out", type=Path, default=None, metavar="CSV",
-                        help="predictions CSV to write (default: print it), probabilities to 6 decimals; "
-                             "checked writable before any audio is read. Cells starting with = + - @ tab or CR get a leading ' so spreadsheets do "
-                             "not evaluate them")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="audio files, folders (searched recursively) or manifest CSVs"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="predictions CSV to write (default: print it), probabilities to 6 decimals; "
+        "checked writable before any audio is read. Cells starting with = + - @ tab or CR get a leading ' so "
+        "spreadsheets do not evaluate them",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="files per extraction batch (default 16)")
     add_device(parser, "extractors and the model")
     add_progress(parser)
@@ -44,8 +50,8 @@ def check_out(path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every input, write or print the table, summarise the labels on stderr."""
-    from rdlr.io.safe_csv import to_safe_csv, write_safe_csv
     from rdlr.corpora import ManifestError
+    from rdlr.io.safe_csv import to_safe_csv, write_safe_csv
     from rdlr.models.folder import ModelFolderError
     from rdlr.models.predictor import load_model
 
@@ -64,11 +70,11 @@ def run(args: argparse.Namespace) -> int:
         write_safe_csv(frame, args.out)
     counts = frame.loc[~failed, "label"].value_counts()
     summary = ", ".join(f"{name} {int(counts.get(name, 0))}" for name in model.classes)
-    print(f"predicted {int((~failed).sum())} of {len(frame)} inputs ({summary}); {int(failed.sum())} could not "
-          f"be read{'' if args.out is None else f'; wrote {args.out}'} ({time.perf_counter() - started:.1f}s)",
-          file=sys.stderr)
+    print(
+        f"predicted {int((~failed).sum())} of {len(frame)} inputs ({summary}); {int(failed.sum())} could not "
+        f"be read{'' if args.out is None else f'; wrote {args.out}'} ({time.perf_counter() - started:.1f}s)",
+        file=sys.stderr,
+    )
     for reason in frame.loc[failed, "error"].head(5):
         print(f"  {reason}", file=sys.stderr)
     return 0 if (~failed).any() else 1
-
-

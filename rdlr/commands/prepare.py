@@ -26,22 +26,39 @@ LIST = "list"
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr prepare``."""
-    parser.add_argument("corpus",
-                        help=f"corpus loader: {', '.join(list_corpora())}; or '{LIST}' to describe them")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="corpus folder in its official layout (for csv: the manifest CSV; for demo: output folder)")
+    parser.add_argument("corpus", help=f"corpus loader: {', '.join(list_corpora())}; or '{LIST}' to describe them")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="corpus folder in its official layout (for csv: the manifest CSV; for demo: output folder)",
+    )
     required = parser.add_argument_group("required (except for demo)")
     required.add_argument("--out", type=Path, default=None, help="manifest CSV to write")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the demo corpora (demo only)")
-    parser.add_argument("--no-check-audio", action="store_true",
-                        help="do not check every audio file (faster on network storage; missing, empty or "
-                             "truncated files go unnoticed until extraction)")
-    parser.add_argument("--vote-modality", default=None, choices=("voice", "face", "audiovisual", "all"),
-                        help="CREMA-D: which raters' votes fill the votes_* columns (default voice)")
-    parser.add_argument("--language", default=None, choices=("en", "zh"),
-                        help="esd: English speakers 0011-0020 (ESD-en, default) or Mandarin 0001-0010 (ESD-zh)")
-    parser.add_argument("--exclude-other-labels", action="store_true",
-                        help="csv: leave out rows whose label is not neutral/happy/sad/angry instead of failing")
+    parser.add_argument(
+        "--no-check-audio",
+        action="store_true",
+        help="do not check every audio file (faster on network storage; missing, empty or "
+        "truncated files go unnoticed until extraction)",
+    )
+    parser.add_argument(
+        "--vote-modality",
+        default=None,
+        choices=("voice", "face", "audiovisual", "all"),
+        help="CREMA-D: which raters' votes fill the votes_* columns (default voice)",
+    )
+    parser.add_argument(
+        "--language",
+        default=None,
+        choices=("en", "zh"),
+        help="esd: English speakers 0011-0020 (ESD-en, default) or Mandarin 0001-0010 (ESD-zh)",
+    )
+    parser.add_argument(
+        "--exclude-other-labels",
+        action="store_true",
+        help="csv: leave out rows whose label is not neutral/happy/sad/angry instead of failing",
+    )
 
 
 def _options(name: str, args: argparse.Namespace) -> dict[str, object]:

@@ -7,7 +7,6 @@ STORAGE is the sweep's storage path (holding ``<spec_id>/results.csv``), one spe
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from rdlr.commands.errors import fail
@@ -26,8 +25,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--out", default="reports", type=Path, help="report folder; writes <out>/<spec_id>/ (default: reports)"
     )
     parser.add_argument("--spec-id", default=None, help="which spec under STORAGE (needed when it holds several)")
-    add_selection(parser, None, "the spec's `headline` (table2-paper and table3-paper: paper), else validation; "
-                  f"paper's selection is written to <out>/<spec_id>/{PAPER_SELECTION_DIR}/")
+    add_selection(
+        parser,
+        None,
+        "the spec's `headline` (table2-paper and table3-paper: paper), else validation; "
+        f"paper's selection is written to <out>/<spec_id>/{PAPER_SELECTION_DIR}/",
+    )
     parser.add_argument(
         "--proposed", default=PROPOSED, help=f"method compared with every baseline (default: {PROPOSED})"
     )
@@ -42,9 +45,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         results, spec = report_input(str(args.storage), args.spec_id)
         selection = args.selection or (spec or {}).get("headline") or DEFAULT_SELECTION
-        index = render_report(results, args.out, selection=selection, spec=spec, proposed=args.proposed,
-                              plots=not args.no_plots, all_rows=args.all_rows,
-                              spec_text=given_spec_text(results))
+        index = render_report(
+            results,
+            args.out,
+            selection=selection,
+            spec=spec,
+            proposed=args.proposed,
+            plots=not args.no_plots,
+            all_rows=args.all_rows,
+            spec_text=given_spec_text(results),
+        )
     except (FileNotFoundError, ValueError) as error:
         return fail("report", error)
     print(f"report ({selection} selection): {index}")

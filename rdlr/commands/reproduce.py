@@ -32,11 +32,18 @@ from rdlr.sweep.resolved import DEMO_SPEC, RunOptions, resolve_run
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr reproduce``."""
     add_spec(parser, nargs="?", default=None)
-    parser.add_argument("--demo", action="store_true",
-                        help=f"generate the demo corpora and run the {DEMO_SPEC} spec (minutes on a laptop)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"generate the demo corpora and run the {DEMO_SPEC} spec (minutes on a laptop)",
+    )
     add_run_location(parser)
-    parser.add_argument("--out", type=Path, default=Path("reports"),
-                        help="report folder; the report goes to <out>/<spec id>/ (default: reports)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="report folder; the report goes to <out>/<spec id>/ (default: reports)",
+    )
     add_extraction(parser)
     add_device(parser, "extractors with a model (w2v, bert, hf:)")
     add_all_rows(parser)
@@ -50,7 +57,9 @@ class _Stages:
 
     def next(self, title: str) -> None:
         self.number += 1
-        print(f"\n=== [{self.number}/{self.total}] {title} ({time.monotonic() - self.started:.0f}s elapsed)", flush=True)
+        print(
+            f"\n=== [{self.number}/{self.total}] {title} ({time.monotonic() - self.started:.0f}s elapsed)", flush=True
+        )
 
 
 def _say(line: str) -> None:
@@ -65,9 +74,12 @@ def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False
     from rdlr.sweep.files import read_results_uri
 
     results = read_results_uri(results_uri)
-    indexes = {selection: render_report(results, out, selection=selection, spec=spec.to_dict(), all_rows=all_rows,
-                                        spec_text=spec.source_text)
-               for selection in SELECTIONS}
+    indexes = {
+        selection: render_report(
+            results, out, selection=selection, spec=spec.to_dict(), all_rows=all_rows, spec_text=spec.source_text
+        )
+        for selection in SELECTIONS
+    }
     headline = spec.headline_selection
     return indexes[headline], next(index for selection, index in indexes.items() if selection != headline)
 
@@ -76,8 +88,11 @@ def run(args: argparse.Namespace) -> int:
     """The four stages; a summary with the report's location at the end."""
     started = time.monotonic()
     try:
-        run = resolve_run(args.spec, RunOptions(args.storage, args.data_root, args.address, args.autoscaler_config,
-                                                args.mlflow, demo=args.demo), writes_store=True)
+        run = resolve_run(
+            args.spec,
+            RunOptions(args.storage, args.data_root, args.address, args.autoscaler_config, args.mlflow, demo=args.demo),
+            writes_store=True,
+        )
     except (SpecError, ValueError, OSError) as error:
         return fail("reproduce", error)
     note = run.storage_note()
@@ -98,14 +113,22 @@ def run(args: argparse.Namespace) -> int:
             manifest = prepare_manifest(spec, data_root, log=_say)
             print_plan(spec, manifest, "the spec's corpora", log=_say)
             stages.next(f"extract {', '.join(feature_components(spec))} for {len(manifest)} utterances into {store}")
-            summary = extract(manifest, feature_components(spec), store, workers=args.workers,
-                              device=extraction_device(args.device, ray, run.capacity), models=dict(run.models),
-                              capacity=run.capacity, **extraction_options(spec))
+            summary = extract(
+                manifest,
+                feature_components(spec),
+                store,
+                workers=args.workers,
+                device=extraction_device(args.device, ray, run.capacity),
+                models=dict(run.models),
+                capacity=run.capacity,
+                **extraction_options(spec),
+            )
             print(summary.format(), flush=True)
             stages.next(f"sweep {spec.id} on Ray Tune")
             tables = load_tables(spec, store, run.corpora, object_store=True)
-            outcome = run_sweep(spec, tables, run.storage, adapt_resources=not args.no_adapt, resolved=run.info(),
-                                capacity=run.capacity)
+            outcome = run_sweep(
+                spec, tables, run.storage, adapt_resources=not args.no_adapt, resolved=run.info(), capacity=run.capacity
+            )
         print(outcome_text(outcome))
         if not outcome.rows:
             print("rdlr reproduce: no finished trials, so no report", file=sys.stderr)
@@ -118,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         print("rdlr reproduce: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     minutes, seconds = divmod(int(time.monotonic() - started), 60)
-    print(f"\ndone in {minutes}m{seconds:02d}s: {outcome.rows} trials; results {outcome.results_uri}; "
-          f"report {index} (the other selection beside it: {beside})")
+    print(
+        f"\ndone in {minutes}m{seconds:02d}s: {outcome.rows} trials; results {outcome.results_uri}; "
+        f"report {index} (the other selection beside it: {beside})"
+    )
     return 0 if outcome.ok else 1

@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     try:  # OSError: unwritable or full storage, unreadable files
-        run = resolve_run(args.spec, RunOptions(args.storage, args.data_root, args.address, args.autoscaler_config,
-                                                args.mlflow))
+        run = resolve_run(
+            args.spec, RunOptions(args.storage, args.data_root, args.address, args.autoscaler_config, args.mlflow)
+        )
     except (SpecError, ValueError, OSError) as error:
         return fail("sweep", error)
     note = run.storage_note()
@@ -45,13 +46,24 @@ def run(args: argparse.Namespace) -> int:
     with ray_session(args.address, verbose=args.verbose):
         try:
             tables = load_tables(run.spec, run.store, run.corpora, object_store=True)
-            print_plan(run.spec, next(iter(tables.values()))[1], "the spec's feature tables",
-                       {features: table_shape(x)[1] for features, (x, _) in tables.items()})
-            outcome = run_sweep(run.spec, tables, run.storage, adapt_resources=not args.no_adapt,
-                                resolved=run.info(), capacity=run.capacity)
+            print_plan(
+                run.spec,
+                next(iter(tables.values()))[1],
+                "the spec's feature tables",
+                {features: table_shape(x)[1] for features, (x, _) in tables.items()},
+            )
+            outcome = run_sweep(
+                run.spec,
+                tables,
+                run.storage,
+                adapt_resources=not args.no_adapt,
+                resolved=run.info(),
+                capacity=run.capacity,
+            )
         except FeatureStoreError as error:
-            return fail("sweep", f"{error}; extract the features first: `rdlr extract`, or run "
-                        f"`rdlr reproduce {args.spec}`")
+            return fail(
+                "sweep", f"{error}; extract the features first: `rdlr extract`, or run `rdlr reproduce {args.spec}`"
+            )
         except (SpecError, SweepError, OSError) as error:
             return fail("sweep", error)
         except KeyboardInterrupt:

@@ -50,36 +50,64 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr train``."""
     from rdlr.methods import list_methods
 
-    add_manifests(parser, "labeled manifest (repeat for several corpora); each corpus is split into train and "
-                  "validation speakers")
-    parser.add_argument("--unlabeled-manifest", action="append", default=[], metavar="CSV",
-                        help="unlabeled speech for AE (12) / PEL (13), e.g. LibriSpeech (labels ignored)")
-    parser.add_argument("--test-manifest", action="append", default=[], metavar="CSV",
-                        help="held-out corpus: scored (test UA in the model card), never trained on")
+    add_manifests(
+        parser, "labeled manifest (repeat for several corpora); each corpus is split into train and validation speakers"
+    )
+    parser.add_argument(
+        "--unlabeled-manifest",
+        action="append",
+        default=[],
+        metavar="CSV",
+        help="unlabeled speech for AE (12) / PEL (13), e.g. LibriSpeech (labels ignored)",
+    )
+    parser.add_argument(
+        "--test-manifest",
+        action="append",
+        default=[],
+        metavar="CSV",
+        help="held-out corpus: scored (test UA in the model card), never trained on",
+    )
     add_features(parser)
-    parser.add_argument("--method", required=True,
-                        help=f"method id ({', '.join(list_methods())}) or a composition such as rd+lr+cww")
-    parser.add_argument("--hparam", action="append", metavar="NAME=VALUE",
-                        help="hyperparameter (repeat), e.g. batch_size=32 lambda_rd=0.01; others take defaults")
+    parser.add_argument(
+        "--method", required=True, help=f"method id ({', '.join(list_methods())}) or a composition such as rd+lr+cww"
+    )
+    parser.add_argument(
+        "--hparam",
+        action="append",
+        metavar="NAME=VALUE",
+        help="hyperparameter (repeat), e.g. batch_size=32 lambda_rd=0.01; others take defaults",
+    )
     parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation speaker draw")
     parser.add_argument("--max-epochs", type=int, default=None, help="epoch limit (default 100; early stopping)")
-    parser.add_argument("--store", default=DEFAULT_FEATURE_STORE, metavar="DIR_OR_URI",
-                        help=f"feature store, filled as needed (default: {DEFAULT_FEATURE_STORE}, the one rdlr sweep "
-                        "and rdlr reproduce use by default, so features are extracted once)")
-    add_model_out(parser, "model folder to write; TensorBoard events of every epoch go to MODEL_DIR/tensorboard "
-                  "(stage1/ and stage2/ for LR and self-KD): tensorboard --logdir MODEL_DIR/tensorboard")
+    parser.add_argument(
+        "--store",
+        default=DEFAULT_FEATURE_STORE,
+        metavar="DIR_OR_URI",
+        help=f"feature store, filled as needed (default: {DEFAULT_FEATURE_STORE}, the one rdlr sweep "
+        "and rdlr reproduce use by default, so features are extracted once)",
+    )
+    add_model_out(
+        parser,
+        "model folder to write; TensorBoard events of every epoch go to MODEL_DIR/tensorboard "
+        "(stage1/ and stage2/ for LR and self-KD): tensorboard --logdir MODEL_DIR/tensorboard",
+    )
     add_mlflow(parser, "the run (params, per-epoch and final metrics, the model card)")
     add_device(parser, "extraction models and training")
     add_extraction(parser)
     add_address(parser)
     add_model_paths(parser)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads for training (default 1: extra threads slow training down many times "
-                        "on a busy machine; on an idle one 2 threads are ~1.5x faster)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for training (default 1: extra threads slow training down many times "
+        "on a busy machine; on an idle one 2 threads are ~1.5x faster)",
+    )
     add_progress(parser)
-    parser.add_argument("--quiet", action="store_true",
-                        help="no per-epoch lines, progress bars or notes: only the result")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no per-epoch lines, progress bars or notes: only the result"
+    )
     add_verbose(parser)
 
 
@@ -92,28 +120,43 @@ def run(args: argparse.Namespace) -> int:
 
     training = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     try:
-        outcome = train_model(args.manifest, args.features, args.method, args.out, args.store,
-                              hparams=parse_hparams(args.hparam), seed=args.seed,
-                              unlabeled_manifests=args.unlabeled_manifest, test_manifests=args.test_manifest,
-                              models=model_paths(args), training=training, split_seed=args.split_seed,
-                              device=local_device(args.device),
-                              workers=args.workers, address=args.address,
-                              progress=not (args.no_progress or args.quiet), epoch_lines=not args.quiet,
-                              **({} if args.threads is None else {"threads": args.threads}),
-                              verbose=args.verbose, overwrite=args.overwrite,
-                              mlflow=args.mlflow, log=(lambda line: None) if args.quiet else print)
+        outcome = train_model(
+            args.manifest,
+            args.features,
+            args.method,
+            args.out,
+            args.store,
+            hparams=parse_hparams(args.hparam),
+            seed=args.seed,
+            unlabeled_manifests=args.unlabeled_manifest,
+            test_manifests=args.test_manifest,
+            models=model_paths(args),
+            training=training,
+            split_seed=args.split_seed,
+            device=local_device(args.device),
+            workers=args.workers,
+            address=args.address,
+            progress=not (args.no_progress or args.quiet),
+            epoch_lines=not args.quiet,
+            **({} if args.threads is None else {"threads": args.threads}),
+            verbose=args.verbose,
+            overwrite=args.overwrite,
+            mlflow=args.mlflow,
+            log=(lambda line: None) if args.quiet else print,
+        )
     except (ManifestError, SplitError, FeatureStoreError, ModelFolderError, ValueError) as error:
         return fail("train", error)
     metrics = outcome.card.metrics
-    per_corpus = ", ".join(f"{key.split('/', 1)[1]} {100 * value:.1f}%" for key, value in metrics.items()
-                           if key.startswith("val_ua/"))
+    per_corpus = ", ".join(
+        f"{key.split('/', 1)[1]} {100 * value:.1f}%" for key, value in metrics.items() if key.startswith("val_ua/")
+    )
     hparams = ", ".join(f"{name} {value}" for name, value in outcome.card.hparams.items())
     print(f"{outcome.card.method['id']} ({hparams}); seed {outcome.card.seed}")
-    print(f"validation UA {100 * metrics['val_ua']:.1f}% ({per_corpus}); best epoch {metrics['best_epoch']} of "
-          f"{metrics['epochs']}")
+    print(
+        f"validation UA {100 * metrics['val_ua']:.1f}% ({per_corpus}); best epoch {metrics['best_epoch']} of "
+        f"{metrics['epochs']}"
+    )
     if "test_ua" in metrics:
         print(f"test UA {100 * metrics['test_ua']:.1f}%")
     print(f"model: {outcome.folder} ({outcome.wall_time_s:.0f}s)")
     return 0
-
-

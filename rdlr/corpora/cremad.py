@@ -127,7 +127,7 @@ def load(root: str | Path, vote_modality: str = "voice", check_audio: bool = Tru
         label = builder.label_of(emotion, EMOTIONS)
         if label is None:
             continue
-        row_votes = {column: np.nan for column in VOTE_LETTERS.values()}
+        row_votes = dict.fromkeys(VOTE_LETTERS.values(), np.nan)
         if votes is not None and path.stem in votes.index:
             row_votes = {column: float(votes.at[path.stem, column]) for column in VOTE_LETTERS.values()}
         builder.add(

@@ -27,15 +27,26 @@ from rdlr.features.store import check_name
 from rdlr.labels import CLASSES, VOTE_COLUMNS
 
 LABEL_ALIASES: dict[str, str] = {
-    "neutral": "neutral", "neu": "neutral",
-    "happy": "happy", "hap": "happy", "happiness": "happy",
-    "sad": "sad", "sadness": "sad",
-    "angry": "angry", "ang": "angry", "anger": "angry",
+    "neutral": "neutral",
+    "neu": "neutral",
+    "happy": "happy",
+    "hap": "happy",
+    "happiness": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "angry": "angry",
+    "ang": "angry",
+    "anger": "angry",
 }
 GENDER_ALIASES: dict[str, str] = {"f": "F", "female": "F", "m": "M", "male": "M"}
 PARTITION_ALIASES: dict[str, str] = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val", "dev": "val", "development": "val",
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "dev": "val",
+    "development": "val",
     "test": "test",
 }
 OTHER_LABEL_POLICIES = ("error", "exclude")
@@ -102,8 +113,10 @@ def _resolve_paths(df: pd.DataFrame, source: Path, check_files: bool) -> None:
         if problem is not None:
             unusable.setdefault(problem.kind, []).append(f"{path} ({problem.detail})" if problem.detail else path)
     if unusable:
-        listed = "; ".join(f"{len(paths)} audio file(s) listed in column 'path' {_PATH_PROBLEMS[kind]}: "
-                           f"{format_list(paths)}" for kind, paths in unusable.items())
+        listed = "; ".join(
+            f"{len(paths)} audio file(s) listed in column 'path' {_PATH_PROBLEMS[kind]}: {format_list(paths)}"
+            for kind, paths in unusable.items()
+        )
         raise ManifestError(
             f"{source}: {listed}; fix the paths (relative paths resolve against {base}) or regenerate the manifest"
         )
@@ -137,7 +150,7 @@ def _check_speakers(df: pd.DataFrame, source: Path) -> None:
 
 def _numeric_extras(df: pd.DataFrame) -> pd.DataFrame:
     """Extra (non-schema) columns whose non-empty cells are all numbers become float (e.g. ``reliability``)."""
-    for column in df.columns[len(COLUMNS):]:
+    for column in df.columns[len(COLUMNS) :]:
         cells = df[column].astype(str).str.strip()
         numbers = pd.to_numeric(cells.replace("", np.nan), errors="coerce")
         if (cells != "").any() and not (numbers.isna() & (cells != "")).any():

@@ -33,8 +33,16 @@ EXPECTED = ExpectedCounts(
 EMOTIONS: dict[str, str] = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral"}
 OTHER_EMOTIONS: dict[str, str] = {"A": "fear", "E": "disgust", "L": "boredom"}  # Angst, Ekel, Langeweile
 SPEAKER_GENDERS: dict[str, str] = {
-    "03": "M", "08": "F", "09": "F", "10": "M", "11": "M",
-    "12": "M", "13": "F", "14": "F", "15": "M", "16": "F",
+    "03": "M",
+    "08": "F",
+    "09": "F",
+    "10": "M",
+    "11": "M",
+    "12": "M",
+    "13": "F",
+    "14": "F",
+    "15": "M",
+    "16": "F",
 }
 FILE_NAME = re.compile(r"^(\d{2})([a-z]\d{2})([A-Z])([a-z])$")
 

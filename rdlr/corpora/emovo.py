@@ -41,12 +41,15 @@ def _has_speakers(folder: Path) -> bool:
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     """The EMOVO manifest: 4-class utterances of the six actors, with gender."""
     root = Path(root).expanduser().resolve()
-    folder = locate(root, ["EMOVO"], _has_speakers, "EMOVO",
-                    f"speaker folders {' '.join(SPEAKERS)} of EMO-SPK-SENT.wav")
+    folder = locate(
+        root, ["EMOVO"], _has_speakers, "EMOVO", f"speaker folders {' '.join(SPEAKERS)} of EMO-SPK-SENT.wav"
+    )
     builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for speaker_dir in (found for speaker in SPEAKERS if (found := child(folder, speaker)) is not None):
         for path in audio_files(speaker_dir):
-            match = builder.parse_name(FILE_NAME, path.stem.lower(), "EMO-SPK-SENT.wav", f"{speaker_dir.name}/{path.name}")
+            match = builder.parse_name(
+                FILE_NAME, path.stem.lower(), "EMO-SPK-SENT.wav", f"{speaker_dir.name}/{path.name}"
+            )
             if match is None:
                 continue
             emotion, speaker, _sentence = match.groups()

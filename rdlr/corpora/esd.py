@@ -35,8 +35,11 @@ LANGUAGES: dict[str, range] = {"en": range(11, 21), "zh": range(1, 11)}
 TEXT_FALLBACK: dict[str, str] = {"en": "latin-1", "zh": "gb18030"}
 MALE_SPEAKERS: frozenset[int] = frozenset({4, 5, 6, 8, 10, 11, 12, 13, 14, 20})
 EMOTION_BLOCKS: dict[str, tuple[int, str]] = {  # folder -> (first utterance number of its block, label)
-    "Neutral": (1, "neutral"), "Angry": (351, "angry"), "Happy": (701, "happy"),
-    "Sad": (1051, "sad"), "Surprise": (1401, ""),
+    "Neutral": (1, "neutral"),
+    "Angry": (351, "angry"),
+    "Happy": (701, "happy"),
+    "Sad": (1051, "sad"),
+    "Surprise": (1401, ""),
 }
 OTHER_EMOTIONS: dict[str, str] = {"Surprise": "surprise"}  # the folders of EMOTION_BLOCKS without a class
 SPLIT_FOLDERS: dict[str, str] = {"train": "train", "evaluation": "val", "test": "test"}
@@ -45,7 +48,7 @@ FILE_NAME = re.compile(r"^(\d{4})_(\d{6})$")
 EXPECTED = ExpectedCounts(  # per language: 10 English and 10 Mandarin speakers, 350 utterances per emotion each
     source="ESD ReadMe",
     speakers=10,
-    classes={name: 10 * PER_EMOTION for name in CLASSES},
+    classes=dict.fromkeys(CLASSES, 10 * PER_EMOTION),
     files=10 * PER_EMOTION * len(EMOTION_BLOCKS),  # neutral, angry, happy, sad and surprise
 )
 
@@ -117,8 +120,13 @@ def load(root: str | Path, language: str = "en", check_audio: bool = True) -> pd
     corpus = corpus_name(language)
     root = Path(root).expanduser().resolve()
     first, last = LANGUAGES[language][0], LANGUAGES[language][-1]
-    folder = locate(root, ["Emotion Speech Dataset"], lambda f: bool(_speaker_dirs(f, language)), "ESD",
-                    f"speaker folders {first:04d}-{last:04d} with Angry/ Happy/ Neutral/ Sad/ Surprise/ folders")
+    folder = locate(
+        root,
+        ["Emotion Speech Dataset"],
+        lambda f: bool(_speaker_dirs(f, language)),
+        "ESD",
+        f"speaker folders {first:04d}-{last:04d} with Angry/ Happy/ Neutral/ Sad/ Surprise/ folders",
+    )
     builder = ManifestBuilder(corpus, OTHER_EMOTIONS)
     for speaker_dir in _speaker_dirs(folder, language):
         _add_speaker(builder, speaker_dir, language)

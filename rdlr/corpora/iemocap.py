@@ -44,8 +44,14 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 1708, "happy": 1636, "sad": 1084, "angry": 1103},
 )
 EMOTIONS: dict[str, str] = {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"}
-OTHER_EMOTIONS: dict[str, str] = {"fru": "frustration", "sur": "surprise", "fea": "fear", "dis": "disgust",
-                                  "oth": "other", "xxx": "no agreement"}
+OTHER_EMOTIONS: dict[str, str] = {
+    "fru": "frustration",
+    "sur": "surprise",
+    "fea": "fear",
+    "dis": "disgust",
+    "oth": "other",
+    "xxx": "no agreement",
+}
 CATEGORIES: dict[str, str] = {
     "neutral": "neutral",
     "neutral state": "neutral",
@@ -142,7 +148,9 @@ def load(root: str | Path, self_votes: bool = False, check_audio: bool = True) -
     root = Path(root).expanduser().resolve()
     sessions = _session_dirs(root)
     if not sessions:
-        raise ManifestError(f"IEMOCAP: no Session1..Session5 folders under {root}; point --root at IEMOCAP_full_release")
+        raise ManifestError(
+            f"IEMOCAP: no Session1..Session5 folders under {root}; point --root at IEMOCAP_full_release"
+        )
     builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for number, session_dir in sessions:
         label_dir = session_dir / "dialog" / "EmoEvaluation"
@@ -181,9 +189,6 @@ def load(root: str | Path, self_votes: bool = False, check_audio: bool = True) -
                     session=str(number),
                     gender=gender,
                     transcript=transcripts.get(name, ""),
-                    **{
-                        f"votes_{cls}": (votes.get(cls, 0.0) if has_votes else np.nan)
-                        for cls in CLASSES
-                    },
+                    **{f"votes_{cls}": (votes.get(cls, 0.0) if has_votes else np.nan) for cls in CLASSES},
                 )
     return check_counts(builder.build(check_audio), CORPUS, EXPECTED)

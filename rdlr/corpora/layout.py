@@ -53,5 +53,7 @@ def locate(
         if looks_right(candidate):
             return candidate
     where = " or ".join(str(path) for path in [root] + [root / name for name in wrappers])
-    raise ManifestError(f"{corpus}: not the official layout under {where}: expected {expected}; "
-                        "point --root at the unpacked corpus folder")
+    raise ManifestError(
+        f"{corpus}: not the official layout under {where}: expected {expected}; "
+        "point --root at the unpacked corpus folder"
+    )

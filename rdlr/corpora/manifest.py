@@ -33,9 +33,13 @@ TEXT_COLUMNS: tuple[str, ...] = ("session", "partition", "gender", "transcript")
 OPTIONAL_COLUMNS: tuple[str, ...] = TEXT_COLUMNS + VOTE_COLUMNS
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 PARTITIONS: tuple[str, ...] = ("train", "val", "test")
-DROP_REASONS: dict[str, str] = {MISSING: "missing audio file", DIRECTORY: "audio path is a directory",
-                                NOT_REGULAR: "audio path is not a regular file", EMPTY: "empty audio file",
-                                TRUNCATED: "truncated audio file"}
+DROP_REASONS: dict[str, str] = {
+    MISSING: "missing audio file",
+    DIRECTORY: "audio path is a directory",
+    NOT_REGULAR: "audio path is not a regular file",
+    EMPTY: "empty audio file",
+    TRUNCATED: "truncated audio file",
+}
 SHOW_FIRST = 5
 
 
@@ -184,8 +188,9 @@ class ManifestBuilder:
                 stacklevel=3,
             )
         df.attrs["excluded"] = dict(sorted(self.excluded.items()))
-        df.attrs["excluded_emotions"] = {code: self.other_emotions[code] for code in sorted(self.excluded)
-                                         if code in self.other_emotions}
+        df.attrs["excluded_emotions"] = {
+            code: self.other_emotions[code] for code in sorted(self.excluded) if code in self.other_emotions
+        }
         df.attrs["dropped"] = {reason: len(names) for reason, names in sorted(self.dropped.items())}
         df.attrs["count_warnings"] = []
         return df
@@ -228,6 +233,7 @@ def summarize(df: pd.DataFrame) -> str:
 def excluded_line(excluded: Mapping[str, int], emotions: Mapping[str, str]) -> str:
     """The summary's line of utterances left out for their emotion, each count with the emotion in words and the
     corpus's own code (``69 fear (A)``; a code without a name as it is)."""
+
     def item(code: str, count: int) -> str:
         name = emotions.get(code, code)
         return f"{count:,} {name}" + (f" ({code})" if name.lower() != code.lower() else "")

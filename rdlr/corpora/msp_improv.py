@@ -63,7 +63,7 @@ def parse_evaluation(path: Path) -> dict[str, dict[str, object]]:
         if line.startswith(CLIP_PREFIX):
             if len(parts) < 2 or not parts[1]:
                 raise ManifestError(f"{path}:{number}: no consensus label in {line!r}")
-            name = "MSP-IMPROV-" + parts[0][len(CLIP_PREFIX):].rsplit(".", 1)[0]
+            name = "MSP-IMPROV-" + parts[0][len(CLIP_PREFIX) :].rsplit(".", 1)[0]
             current = clips.setdefault(name, {"raw": parts[1].upper(), "raters": {}})
         elif current is not None and len(parts) >= 2:
             raters: dict[str, str] = current["raters"]  # type: ignore[assignment]

@@ -30,8 +30,14 @@ EXPECTED = ExpectedCounts(
 )
 KNOWN_SPEAKERS = ExpectedCounts(source="paper Section 3.1", speakers=1285)
 EMOTIONS: dict[str, str] = {"N": "neutral", "H": "happy", "S": "sad", "A": "angry"}
-OTHER_EMOTIONS: dict[str, str] = {"C": "contempt", "D": "disgust", "F": "fear", "U": "surprise", "O": "other",
-                                  "X": "no agreement"}
+OTHER_EMOTIONS: dict[str, str] = {
+    "C": "contempt",
+    "D": "disgust",
+    "F": "fear",
+    "U": "surprise",
+    "O": "other",
+    "X": "no agreement",
+}
 PARTITIONS: dict[str, str] = {
     "train": "train",
     "development": "val",
@@ -82,8 +88,11 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
         )
     builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for file_name, raw, speaker, gender, split in zip(
-        table["FileName"].str.strip(), table["EmoClass"].str.strip().str.upper(), table["SpkrID"].str.strip(),
-        table["Gender"].str.strip().str.lower(), splits,
+        table["FileName"].str.strip(),
+        table["EmoClass"].str.strip().str.upper(),
+        table["SpkrID"].str.strip(),
+        table["Gender"].str.strip().str.lower(),
+        splits,
     ):
         label = builder.label_of(raw, EMOTIONS)
         if label is None:
@@ -102,6 +111,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     df = check_counts(builder.build(check_audio), CORPUS, EXPECTED)
     known = df[~df["speaker"].str.startswith(f"{CORPUS}_unknown_")]
     report_mismatches(
-        df, [f"{CORPUS}: known {message} [{KNOWN_SPEAKERS.source}]" for message in count_mismatches(known, KNOWN_SPEAKERS)]
+        df,
+        [f"{CORPUS}: known {message} [{KNOWN_SPEAKERS.source}]" for message in count_mismatches(known, KNOWN_SPEAKERS)],
     )
     return df

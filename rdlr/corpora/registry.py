@@ -36,14 +36,24 @@ MODULES: dict[str, str] = {
 }
 DEMO = "demo"
 ALIASES: dict[str, str] = {
-    "cre": "cremad", "crema-d": "cremad", "crema_d": "cremad",
+    "cre": "cremad",
+    "crema-d": "cremad",
+    "crema_d": "cremad",
     "iem": "iemocap",
-    "imp": "msp_improv", "msp-improv": "msp_improv", "mspimprov": "msp_improv",
-    "pod": "msp_podcast", "msp-podcast": "msp_podcast", "msppodcast": "msp_podcast",
+    "imp": "msp_improv",
+    "msp-improv": "msp_improv",
+    "mspimprov": "msp_improv",
+    "pod": "msp_podcast",
+    "msp-podcast": "msp_podcast",
+    "msppodcast": "msp_podcast",
     "lib": "librispeech",
-    "emo-db": "emodb", "emo_db": "emodb",
-    "rav": "ravdess", "ravdess-speech": "ravdess", "ravdess_speech": "ravdess",
-    "emotional-speech-dataset": "esd", "emotional_speech_dataset": "esd",
+    "emo-db": "emodb",
+    "emo_db": "emodb",
+    "rav": "ravdess",
+    "ravdess-speech": "ravdess",
+    "ravdess_speech": "ravdess",
+    "emotional-speech-dataset": "esd",
+    "emotional_speech_dataset": "esd",
     "toronto": "tess",
     "surrey": "savee",
     "sharif": "shemo",
@@ -86,9 +96,7 @@ def load_corpus(name: str, root: str | Path, *, verbose: bool = True, **options:
     ``other_labels`` for csv); an unknown option raises with the valid ones.
     """
     key = resolve_name(name)
-    loader: Callable[..., pd.DataFrame] = (
-        load_demo if key == DEMO else importlib.import_module(MODULES[key]).load
-    )
+    loader: Callable[..., pd.DataFrame] = load_demo if key == DEMO else importlib.import_module(MODULES[key]).load
     _check_options(key, loader, options)
     df = loader(root, **options)
     if verbose:

@@ -58,8 +58,13 @@ def _files(folder: Path) -> list[tuple[str | None, Path]]:
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     """The SAVEE manifest: 4-class utterances of the four speakers."""
     root = Path(root).expanduser().resolve()
-    folder = locate(root, ["AudioData"], lambda f: bool(_speaker_folders(f) or _flat_folder(f)), "SAVEE",
-                    f"speaker folders {' '.join(SPEAKERS)} of <code><NN>.wav (or ALL/<SPK>_<code><NN>.wav)")
+    folder = locate(
+        root,
+        ["AudioData"],
+        lambda f: bool(_speaker_folders(f) or _flat_folder(f)),
+        "SAVEE",
+        f"speaker folders {' '.join(SPEAKERS)} of <code><NN>.wav (or ALL/<SPK>_<code><NN>.wav)",
+    )
     builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for folder_speaker, path in _files(folder):
         match = FILE_NAME.match(path.stem)

@@ -37,8 +37,9 @@ def documented_counts(loader: str) -> ExpectedCounts:
         raise ShapeError(f"unknown loader {loader!r}; valid: {', '.join(MODULES)}")
     expected = getattr(importlib.import_module(MODULES[loader]), "EXPECTED", None)
     if expected is None or (not expected.classes and expected.total is None):
-        raise ShapeError(f"the {loader} loader documents no utterance counts; read the corpus itself "
-                         "(give --data-root)")
+        raise ShapeError(
+            f"the {loader} loader documents no utterance counts; read the corpus itself (give --data-root)"
+        )
     return expected
 
 
@@ -47,17 +48,25 @@ def _labels(classes: dict[str, int], rng: np.random.Generator) -> np.ndarray:
     return labels[rng.permutation(len(labels))]
 
 
-def _frame(corpus: str, labels: np.ndarray, speakers: np.ndarray, sessions: np.ndarray | None = None,
-           partitions: np.ndarray | None = None) -> pd.DataFrame:
+def _frame(
+    corpus: str,
+    labels: np.ndarray,
+    speakers: np.ndarray,
+    sessions: np.ndarray | None = None,
+    partitions: np.ndarray | None = None,
+) -> pd.DataFrame:
     count = len(labels)
-    return pd.DataFrame({
-        "utt_id": [f"{corpus}-{i:06d}" for i in range(count)],
-        "corpus": corpus,
-        "label": labels,
-        "speaker": speakers,
-        "session": sessions if sessions is not None else "",
-        "partition": partitions if partitions is not None else "",
-    }, columns=list(COLUMNS))  # fmt: skip
+    return pd.DataFrame(
+        {
+            "utt_id": [f"{corpus}-{i:06d}" for i in range(count)],
+            "corpus": corpus,
+            "label": labels,
+            "speaker": speakers,
+            "session": sessions if sessions is not None else "",
+            "partition": partitions if partitions is not None else "",
+        },
+        columns=list(COLUMNS),
+    )
 
 
 def shaped_manifest(loader: str, corpus: str, seed: int = 0) -> pd.DataFrame:
@@ -84,7 +93,7 @@ def _podcast(corpus: str, labels: np.ndarray) -> pd.DataFrame:
     partitions = np.concatenate([np.full(n, name, dtype=object) for name, n in POD_PARTITIONS.items()])
     speakers = np.empty(len(labels), dtype=object)
     first, start = 0, 0
-    for name, count in POD_PARTITIONS.items():
+    for _name, count in POD_PARTITIONS.items():
         own = max(1, round(POD_SPEAKERS * count / len(labels)))
         speakers[start : start + count] = [f"{corpus}-{first + i % own}" for i in range(count)]
         first, start = first + own, start + count

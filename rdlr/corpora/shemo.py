@@ -43,8 +43,9 @@ def _has_gender_folders(folder: Path) -> bool:
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     """The ShEMO manifest: 4-class utterances with speaker and gender from the file name."""
     root = Path(root).expanduser().resolve()
-    folder = locate(root, ["ShEMO"], _has_gender_folders, "ShEMO",
-                    "female/ and male/ folders of F01A01.wav-style files")
+    folder = locate(
+        root, ["ShEMO"], _has_gender_folders, "ShEMO", "female/ and male/ folders of F01A01.wav-style files"
+    )
     builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     for name in FOLDERS:
         gender_dir = child(folder, name)

@@ -110,7 +110,7 @@ def _speaker_split(speakers: np.ndarray, weights: Proportions, rng: np.random.Ge
     role_of: dict[str, str] = {}
     start = 0
     for role, count in counts.items():
-        for speaker in shuffled[start:start + count]:
+        for speaker in shuffled[start : start + count]:
             role_of[speaker] = role
         start += count
     return np.array([role_of[speaker] for speaker in speakers], dtype=object)
@@ -155,7 +155,8 @@ def _partition_split(part: pd.DataFrame, protocol: str, corpus: str) -> np.ndarr
     if partitions is None or not partitions.isin(list(POD_PARTITIONS[protocol])).all():
         bad = [] if partitions is None else sorted(set(partitions) - set(POD_PARTITIONS[protocol]))
         raise SplitError(
-            f"{corpus}: the paper's split uses the corpus partitions (train/val/test); found {bad or 'no partition column'}"
+            f"{corpus}: the paper's split uses the corpus partitions (train/val/test); "
+            f"found {bad or 'no partition column'}"
         )
     return partitions.map(POD_PARTITIONS[protocol]).to_numpy(dtype=object)
 
@@ -225,8 +226,9 @@ def _validate(meta: pd.DataFrame, protocol: str, held_out: str | None) -> tuple[
 def _check_disjoint(meta: pd.DataFrame, roles: np.ndarray, corpora: np.ndarray, partition_rule: set[str]) -> None:
     """No speaker of a corpus in two of train/val/test; POD's own partitions only warn."""
     in_split = np.isin(roles, ["train", "val", "test"])
-    frame = pd.DataFrame({"corpus": corpora[in_split], "speaker": meta["speaker"].to_numpy()[in_split],
-                          "role": roles[in_split]})
+    frame = pd.DataFrame(
+        {"corpus": corpora[in_split], "speaker": meta["speaker"].to_numpy()[in_split], "role": roles[in_split]}
+    )
     spread = frame.groupby(["corpus", "speaker"])["role"].nunique()
     for (corpus, speaker), _count in spread[spread > 1].items():
         message = f"{corpus}: speaker {speaker!r} appears in several roles"

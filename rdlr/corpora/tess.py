@@ -57,8 +57,10 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     root = Path(root).expanduser().resolve()
     paths = audio_files(root, "**/*.wav") if root.is_dir() else []
     if not any(FILE_NAME.match(path.stem) for path in paths):
-        raise ManifestError(f"TESS: not the official layout under {root}: expected SPK_word_emotion.wav files "
-                            "(in OAF_*/YAF_* folders or in one folder); point --root at the unpacked TESS folder")
+        raise ManifestError(
+            f"TESS: not the official layout under {root}: expected SPK_word_emotion.wav files "
+            "(in OAF_*/YAF_* folders or in one folder); point --root at the unpacked TESS folder"
+        )
     builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
     seen: dict[str, Path] = {}
     for path in paths:
@@ -70,8 +72,10 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
         word, emotion = match.group(2).lower(), match.group(3).lower()
         utt_id = f"{CORPUS}_{speaker}_{word}_{emotion}"
         if utt_id in seen:
-            raise ManifestError(f"TESS: {path.name} is found twice ({seen[utt_id]} and {path}); the folder holds two "
-                                "copies of the corpus: point --root at one of them")
+            raise ManifestError(
+                f"TESS: {path.name} is found twice ({seen[utt_id]} and {path}); the folder holds two "
+                "copies of the corpus: point --root at one of them"
+            )
         seen[utt_id] = path
         label = builder.label_of(emotion, EMOTIONS)
         if label is None:

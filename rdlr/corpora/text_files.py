@@ -57,8 +57,9 @@ def decode_text(data: bytes, where: str, fallback: str | None = None) -> str:
     except UnicodeDecodeError as error:
         shown = (encoding or fallback or "utf-8").upper()
         what = "odd number of bytes" if error.reason == "truncated data" else error.reason
-        raise UnreadableText(f"{where}: not readable as {shown} text ({what} at byte {error.start + mark}); "
-                             "save it again as UTF-8") from None
+        raise UnreadableText(
+            f"{where}: not readable as {shown} text ({what} at byte {error.start + mark}); save it again as UTF-8"
+        ) from None
 
 
 def read_text(path: str | Path, fallback: str | None = None) -> str:

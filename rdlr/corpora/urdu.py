@@ -22,8 +22,12 @@ from rdlr.corpora.layout import audio_files, child, locate
 from rdlr.corpora.manifest import ManifestBuilder
 
 CORPUS = "URDU"
-FOLDERS: dict[str, tuple[str, str]] = {"Angry": ("A", "angry"), "Happy": ("H", "happy"),
-                                       "Neutral": ("N", "neutral"), "Sad": ("S", "sad")}
+FOLDERS: dict[str, tuple[str, str]] = {
+    "Angry": ("A", "angry"),
+    "Happy": ("H", "happy"),
+    "Neutral": ("N", "neutral"),
+    "Sad": ("S", "sad"),
+}
 EXPECTED = ExpectedCounts(
     source="URDU documentation",
     speakers=38,
@@ -40,8 +44,13 @@ def _has_emotion_folders(folder: Path) -> bool:
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
     """The URDU manifest: the 400 utterances with speaker and gender from the file name."""
     root = Path(root).expanduser().resolve()
-    folder = locate(root, ["URDU-Dataset", "URDU-Dataset-master"], _has_emotion_folders, "URDU",
-                    "emotion folders Angry/ Happy/ Neutral/ Sad/ of SM1_F1_A01.wav-style files")
+    folder = locate(
+        root,
+        ["URDU-Dataset", "URDU-Dataset-master"],
+        _has_emotion_folders,
+        "URDU",
+        "emotion folders Angry/ Happy/ Neutral/ Sad/ of SM1_F1_A01.wav-style files",
+    )
     builder = ManifestBuilder(CORPUS)
     for name, (letter, label) in FOLDERS.items():
         emotion_dir = child(folder, name)

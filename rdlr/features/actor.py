@@ -31,12 +31,17 @@ class ExtractActor:
         records = batch.to_pylist()
         results = self.extractor.extract(records)
         if len(results) != len(records):
-            raise RuntimeError(f"{type(self.extractor).__name__}.extract returned {len(results)} results "
-                               f"for {len(records)} utterances")
-        vectors = [r.vector.astype("<f4", copy=False).tobytes() if r.error is None and r.vector is not None
-                   else None for r in results]
-        errors = [r.error if r.error is not None else (None if r.vector is not None else "no vector returned")
-                  for r in results]
+            raise RuntimeError(
+                f"{type(self.extractor).__name__}.extract returned {len(results)} results for {len(records)} utterances"
+            )
+        vectors = [
+            r.vector.astype("<f4", copy=False).tobytes() if r.error is None and r.vector is not None else None
+            for r in results
+        ]
+        errors = [
+            r.error if r.error is not None else (None if r.vector is not None else "no vector returned")
+            for r in results
+        ]
         columns: dict[str, pa.Array] = {
             "utt_id": batch.column("utt_id"),
             "corpus": batch.column("corpus"),
@@ -53,4 +58,3 @@ class ExtractActor:
         for key in extra_keys:
             columns[key] = pa.array([r.extras.get(key) for r in results], type=pa.string())
         return pa.table(columns)
-

@@ -10,10 +10,9 @@ features are of whole utterances, and openSMILE's IS10 needs about 5 MB of memor
 
 from __future__ import annotations
 
+import warnings
 from math import gcd
 from pathlib import Path
-
-import warnings
 
 import numpy as np
 import soundfile as sf
@@ -27,8 +26,13 @@ MIN_SECONDS = 0.1
 SILENCE_PEAK = 1e-4
 MAX_SECONDS = 120.0
 # Reason heads of the errors table for each file problem (the kind is the text before " (" or ":").
-_FILE_REASONS = {MISSING: "missing file", DIRECTORY: "directory, not an audio file",
-                 NOT_REGULAR: "not a regular file", EMPTY: "empty audio", TRUNCATED: "truncated audio"}
+_FILE_REASONS = {
+    MISSING: "missing file",
+    DIRECTORY: "directory, not an audio file",
+    NOT_REGULAR: "not a regular file",
+    EMPTY: "empty audio",
+    TRUNCATED: "truncated audio",
+}
 
 
 class LoudFloatWarning(UserWarning):
@@ -46,9 +50,13 @@ def within_unit_range(samples: np.ndarray, path: Path) -> np.ndarray:
         return samples
     if not _warned_loud:
         _warned_loud = True
-        warnings.warn(f"{path}: float samples reach {peak:.6g}, beyond ±1; peak-normalised (divided by {peak:.6g}) "
-                      "so that no int16 conversion wraps around; later such files are scaled the same way without "
-                      "a warning", LoudFloatWarning, stacklevel=3)
+        warnings.warn(
+            f"{path}: float samples reach {peak:.6g}, beyond ±1; peak-normalised (divided by {peak:.6g}) "
+            "so that no int16 conversion wraps around; later such files are scaled the same way without "
+            "a warning",
+            LoudFloatWarning,
+            stacklevel=3,
+        )
     return samples / np.float32(peak)
 
 
@@ -76,8 +84,10 @@ def load_audio(path: str | Path) -> np.ndarray:
     try:
         info = sf.info(str(path))
         if info.samplerate > 0 and info.frames > MAX_SECONDS * info.samplerate:  # UtteranceError is no ValueError
-            raise UtteranceError(f"too long ({info.frames / info.samplerate:.1f} s > {MAX_SECONDS:g} s; split the "
-                                 f"recording into utterances): {path}")
+            raise UtteranceError(
+                f"too long ({info.frames / info.samplerate:.1f} s > {MAX_SECONDS:g} s; split the "
+                f"recording into utterances): {path}"
+            )
         samples, sample_rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, ValueError) as error:
         raise UtteranceError(f"unreadable audio ({error}): {path}") from None

@@ -59,11 +59,11 @@ class Extractor(ABC):
     dim: int
     config: ExtractorConfig
 
-    def check_models(self) -> None:
+    def check_models(self) -> None:  # noqa: B027 (a hook: extractors without a model need nothing)
         """Raise ``FileNotFoundError`` (one line naming the path) when a model file that :meth:`setup` loads is
         not on this machine; nothing is loaded. Called in the driver before Ray starts; no model: nothing to do."""
 
-    def setup(self, device: str = "cpu") -> None:
+    def setup(self, device: str = "cpu") -> None:  # noqa: B027 (a hook: extractors without a model load nothing)
         """Load models onto ``device``; called once per worker before the first batch."""
 
     @abstractmethod

@@ -124,8 +124,11 @@ class HFEncoderExtractor(Extractor):
         if self._model is None:
             raise RuntimeError("HFEncoderExtractor.setup(device) must be called before extracting")
         inputs = self._processor(
-            [np.asarray(wave, dtype=np.float32) for wave in waves], sampling_rate=SAMPLE_RATE, padding=True,
-            return_attention_mask=self._batched, return_tensors="pt",
+            [np.asarray(wave, dtype=np.float32) for wave in waves],
+            sampling_rate=SAMPLE_RATE,
+            padding=True,
+            return_attention_mask=self._batched,
+            return_tensors="pt",
         )
         values = inputs["input_values"].to(self._device)
         mask = inputs.get("attention_mask")

@@ -39,8 +39,9 @@ def require_model_file(path: str | Path, what: str) -> Path:
     if path.is_dir():
         raise FileNotFoundError(f"{what} {path} is a directory; give the checkpoint file itself")
     if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path} (give the local path of the downloaded file; "
-                                "model names are not downloaded)")
+        raise FileNotFoundError(
+            f"{what} not found: {path} (give the local path of the downloaded file; model names are not downloaded)"
+        )
     return path
 
 
@@ -70,5 +71,7 @@ def from_local_folder(load: Callable[..., Loaded], model_dir: Path, what: str) -
             raise
         pickles = sorted(model_dir.glob("*.bin"))
         source = pickles[0] if len(pickles) == 1 else model_dir
-        raise ValueError(f"cannot read the {what} weights {source}: {refusal_reason(refused)}. Use the folder as "
-                         "save_pretrained wrote it (model.safetensors)") from None
+        raise ValueError(
+            f"cannot read the {what} weights {source}: {refusal_reason(refused)}. Use the folder as "
+            "save_pretrained wrote it (model.safetensors)"
+        ) from None

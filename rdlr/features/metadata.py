@@ -83,6 +83,7 @@ def _upsert(existing: pd.DataFrame | None, rows: pd.DataFrame) -> pd.DataFrame |
 
 def _same(left: pd.DataFrame, right: pd.DataFrame) -> bool:
     """Equal values cell by cell (missing equals missing), whatever the dtypes."""
+
     def cells(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.astype(object)
         return frame.where(frame.notna(), None)

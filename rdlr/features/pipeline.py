@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from rdlr.cluster.capacity import ClusterCapacity
+from rdlr.cluster.session import ray_session
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.actor import ExtractActor
 from rdlr.features.base import Extractor
@@ -34,7 +35,6 @@ from rdlr.features.registry import build_extractor, parse_feature_sets, store_na
 from rdlr.features.store import DatasetKey, FeatureStore, check_name, reason_kind
 from rdlr.features.summary import CorpusCounts, ExtractSummary, FeatureSetRun
 from rdlr.features.writer import PartWriter
-from rdlr.cluster.session import ray_session
 from rdlr.io.storage import check_writable
 
 DEFAULT_BATCH_SIZE = 16
@@ -55,8 +55,14 @@ def validate_manifest(manifest: pd.DataFrame) -> pd.DataFrame:
     return manifest
 
 
-def plan(manifest: pd.DataFrame, store: FeatureStore, feature_set: str, config_hash: str, retry_errors: bool,
-         fingerprints: pd.Series | None = None) -> tuple[pd.DataFrame, list[CorpusCounts]]:
+def plan(
+    manifest: pd.DataFrame,
+    store: FeatureStore,
+    feature_set: str,
+    config_hash: str,
+    retry_errors: bool,
+    fingerprints: pd.Series | None = None,
+) -> tuple[pd.DataFrame, list[CorpusCounts]]:
     """Rows of ``manifest`` still to extract for this feature set and config, and the per-corpus counts.
 
     An utterance is done when the store holds its vector computed from the audio the manifest has now
@@ -79,9 +85,17 @@ def plan(manifest: pd.DataFrame, store: FeatureStore, feature_set: str, config_h
         failed_for = errors.reindex(ids).to_numpy(dtype=object)
         failed = ~present & ids.isin(errors.index) & ((pd.isna(failed_for) & pd.isna(now)) | (failed_for == now))
         skip = present | (failed & (not retry_errors))
-        counts.append(CorpusCounts(feature_set, config_hash, str(corpus), total=len(rows), present=int(present.sum()),
-                                   failed_before=int(failed.sum()) if not retry_errors else 0,
-                                   changed=int((held & ~present).sum())))
+        counts.append(
+            CorpusCounts(
+                feature_set,
+                config_hash,
+                str(corpus),
+                total=len(rows),
+                present=int(present.sum()),
+                failed_before=int(failed.sum()) if not retry_errors else 0,
+                changed=int((held & ~present).sum()),
+            )
+        )
         todo_parts.append(rows[~skip])
     return pd.concat(todo_parts) if todo_parts else manifest.iloc[:0], counts
 
@@ -102,9 +116,18 @@ def input_dataset(ray: Any, todo: pd.DataFrame, batch_size: int) -> Any:
     return ray.data.from_items(records, override_num_blocks=n_blocks)
 
 
-def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: PartWriter,
-                    counts: Mapping[str, CorpusCounts], workers: int, resources: dict[str, float], device: str,
-                    batch_size: int, progress: bool) -> FeatureSetRun:
+def run_feature_set(
+    ray: Any,
+    extractor: Extractor,
+    todo: pd.DataFrame,
+    writer: PartWriter,
+    counts: Mapping[str, CorpusCounts],
+    workers: int,
+    resources: dict[str, float],
+    device: str,
+    batch_size: int,
+    progress: bool,
+) -> FeatureSetRun:
     """Map ``todo`` through ``extractor`` on an actor pool and write results as they arrive."""
     from tqdm.auto import tqdm
 
@@ -150,8 +173,9 @@ def run_feature_set(ray: Any, extractor: Extractor, todo: pd.DataFrame, writer: 
         context.enable_progress_bars = saved_bars
     end = time.time()
     steady = end - first_started if np.isfinite(first_started) else 0.0
-    return FeatureSetRun(writer.feature_set, writer.config_hash, workers, processed, end - start, steady, device,
-                         dict(nodes))
+    return FeatureSetRun(
+        writer.feature_set, writer.config_hash, workers, processed, end - start, steady, device, dict(nodes)
+    )
 
 
 @dataclass
@@ -169,8 +193,9 @@ class _Job:
         return [DatasetKey(self.name, self.config_hash, corpus) for corpus in self.counts]
 
 
-def _plan_jobs(jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore, fingerprints: pd.Series,
-               retry_errors: bool) -> None:
+def _plan_jobs(
+    jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore, fingerprints: pd.Series, retry_errors: bool
+) -> None:
     for job in jobs:
         job.todo, counts = plan(manifest, store, job.name, job.config_hash, retry_errors, fingerprints)
         job.counts = {c.corpus: c for c in counts}
@@ -178,13 +203,26 @@ def _plan_jobs(jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore, fi
 
 def _has_work(jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore) -> bool:
     """Anything to extract, a manifest change to record, or parts of an interrupted run to merge."""
-    return (any(not job.todo.empty for job in jobs) or bool(manifest_updates(store, manifest))
-            or any(store.needs_compaction(key) for job in jobs for key in job.keys()))
+    return (
+        any(not job.todo.empty for job in jobs)
+        or bool(manifest_updates(store, manifest))
+        or any(store.needs_compaction(key) for job in jobs for key in job)
+    )
 
 
-def _run_jobs(ray: Any, jobs: list[_Job], store: FeatureStore, fingerprints: pd.Series, summary: ExtractSummary,
-              *, workers: int | None, device: str, capacity: ClusterCapacity | None, batch_size: int,
-              progress: bool) -> None:
+def _run_jobs(
+    ray: Any,
+    jobs: list[_Job],
+    store: FeatureStore,
+    fingerprints: pd.Series,
+    summary: ExtractSummary,
+    *,
+    workers: int | None,
+    device: str,
+    capacity: ClusterCapacity | None,
+    batch_size: int,
+    progress: bool,
+) -> None:
     """Extract what each job has left, each on an actor pool sized for its extractor
     (:func:`rdlr.features.placement.actor_resources`); nothing without ``ray`` (started only when the plan had
     something to extract)."""
@@ -194,21 +232,45 @@ def _run_jobs(ray: Any, jobs: list[_Job], store: FeatureStore, fingerprints: pd.
         if not store.has_config(job.name, job.config_hash):
             store.write_config(job.name, job.config_hash, config_info(job.extractor, job.name, job.requested))
         actor_device = extractor_device(job.extractor, device)
-        n_workers, resources = actor_resources(ray, workers, actor_device, capacity,
-                                               batches=-(-len(job.todo) // batch_size))
+        n_workers, resources = actor_resources(
+            ray, workers, actor_device, capacity, batches=-(-len(job.todo) // batch_size)
+        )
         writer = PartWriter(store, job.name, job.config_hash, fingerprints)
-        summary.runs.append(run_feature_set(ray, job.extractor, job.todo, writer, job.counts, n_workers, resources,
-                                            actor_device, batch_size, progress))
+        summary.runs.append(
+            run_feature_set(
+                ray,
+                job.extractor,
+                job.todo,
+                writer,
+                job.counts,
+                n_workers,
+                resources,
+                actor_device,
+                batch_size,
+                progress,
+            )
+        )
         info = store.read_config(job.name, job.config_hash)
         if writer.dim is not None and info.get("dim") != writer.dim:
             store.write_config(job.name, job.config_hash, {**info, "dim": writer.dim})
 
 
-def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store: str, workers: int | None = None,
-            device: str = "cpu", models: Mapping[str, str] | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
-            retry_errors: bool = False, address: str | None = None, progress: bool = True,
-            hf_layer: int | None = None, capacity: ClusterCapacity | None = None,
-            verbose: bool = False) -> ExtractSummary:
+def extract(
+    manifest_df: pd.DataFrame,
+    feature_sets: str | Iterable[str],
+    store: str,
+    workers: int | None = None,
+    device: str = "cpu",
+    models: Mapping[str, str] | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    retry_errors: bool = False,
+    address: str | None = None,
+    progress: bool = True,
+    hf_layer: int | None = None,
+    capacity: ClusterCapacity | None = None,
+    verbose: bool = False,
+) -> ExtractSummary:
     """Extract ``feature_sets`` (``"is10+w2v"``, ``"is10,bert"`` or a list) for every utterance of ``manifest_df``
     into the feature store at ``store`` (folder or URI), skipping what it already holds, and record the manifest's
     columns (labels, speakers, ...) in the store, so that :func:`rdlr.features.load` returns the latest ones.
@@ -216,10 +278,11 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
     Vectors are recomputed only for audio that changed (path, size or modification time) or a changed extractor
     config. Before any work the store is checked to be writable (:func:`rdlr.io.storage.check_writable`), every model
     file a feature set with work to do loads is checked to exist (``Extractor.check_models``, before Ray starts) and
-    the store's writer lock is taken (another ``rdlr extract`` on it is refused, naming the holder); every finished batch is
-    stored at once, and the parts are merged at the end. ``models`` maps ``w2v``/``bert``/``whisper`` to local
+    the store's writer lock is taken (another ``rdlr extract`` on it is refused, naming the holder); every finished
+    batch is stored at once, and the parts are merged at the end. ``models`` maps ``w2v``/``bert``/``whisper`` to local
     model paths; ``hf_layer`` picks the hidden layer of ``hf:<dir>`` encoders (``HFEncoderConfig.layer``;
-    default: the last). ``device`` (``cpu``, ``cuda`` or ``auto``: cuda where the cluster has or can start a GPU) applies to extractors with a model; openSMILE IS10 always runs on CPU.
+    default: the last). ``device`` (``cpu``, ``cuda`` or ``auto``: cuda where the cluster has or can start a GPU)
+    applies to extractors with a model; openSMILE IS10 always runs on CPU.
     ``capacity``: the size an autoscaling cluster may reach, which sizes the actor pools
     (:func:`rdlr.features.placement.actor_resources`). Connects to Ray with :func:`rdlr.cluster.session.ray_session`
     (the Ray already initialised in this process, else the cluster of ``address`` or ``RAY_ADDRESS``, else a
@@ -244,16 +307,27 @@ def extract(manifest_df: pd.DataFrame, feature_sets: str | Iterable[str], store:
         for job in jobs:  # a missing model fails here, in well under a second, not in Ray's actors
             if not job.todo.empty:
                 job.extractor.check_models()
-        with ray_session(address, verbose) if extracting else contextlib.nullcontext() as ray:
-            with feature_store.lock("rdlr extract"):
-                for corpus, table in manifest_updates(feature_store, manifest).items():
-                    write_manifest(feature_store, corpus, table)
-                    summary.manifests_updated.append(corpus)
-                _plan_jobs(jobs, manifest, feature_store, fingerprints, retry_errors)  # under the lock: up to date
-                _run_jobs(ray, jobs, feature_store, fingerprints, summary, workers=workers,
-                          device=extraction_device(device, ray, capacity),
-                          capacity=capacity, batch_size=batch_size, progress=progress)
-                for key in (key for job in jobs for key in job.keys()):
-                    feature_store.compact(key, current=fingerprints)
+        with (
+            ray_session(address, verbose) if extracting else contextlib.nullcontext() as ray,
+            feature_store.lock("rdlr extract"),
+        ):
+            for corpus, table in manifest_updates(feature_store, manifest).items():
+                write_manifest(feature_store, corpus, table)
+                summary.manifests_updated.append(corpus)
+            _plan_jobs(jobs, manifest, feature_store, fingerprints, retry_errors)  # under the lock: up to date
+            _run_jobs(
+                ray,
+                jobs,
+                feature_store,
+                fingerprints,
+                summary,
+                workers=workers,
+                device=extraction_device(device, ray, capacity),
+                capacity=capacity,
+                batch_size=batch_size,
+                progress=progress,
+            )
+            for key in (key for job in jobs for key in job):
+                feature_store.compact(key, current=fingerprints)
     summary.counts = [count for job in jobs for count in job.counts.values()]
     return summary

@@ -39,8 +39,9 @@ def extractor_device(extractor: Extractor, requested: str) -> str:
     return requested if extractor.gpu_capable else "cpu"
 
 
-def actor_resources(ray: Any, workers: int | None, device: str, capacity: ClusterCapacity | None = None,
-                    batches: int | None = None) -> tuple[int, dict[str, float]]:
+def actor_resources(
+    ray: Any, workers: int | None, device: str, capacity: ClusterCapacity | None = None, batches: int | None = None
+) -> tuple[int, dict[str, float]]:
     """Actor count and per-actor resources for extractors running on ``device``.
 
     The cluster's size is the one it may reach: with ``capacity`` (an autoscaling cluster) the CPUs of every
@@ -66,8 +67,10 @@ def actor_resources(ray: Any, workers: int | None, device: str, capacity: Cluste
         cpus = float(present.get("CPU", 1.0))
         gpus = float(present.get("GPU", 0.0))
     if device == "cuda" and gpus <= 0:
-        raise ValueError("device 'cuda' but the Ray cluster has no GPU and can start none; use --device cpu, or "
-                         "--address of a cluster with GPUs")
+        raise ValueError(
+            "device 'cuda' but the Ray cluster has no GPU and can start none; use --device cpu, or "
+            "--address of a cluster with GPUs"
+        )
     if workers is None:
         units = gpus if device == "cuda" else cpus - (0 if capacity is not None else 1)
         workers = max(1, min(int(units), batches or int(units)))

@@ -45,8 +45,7 @@ def _require(models: Mapping[str, str], key: str, name: str) -> str:
     path = models.get(key)
     if not path:
         raise ValueError(
-            f"feature set {name!r} needs a local model path: set models[{key!r}] "
-            f"(CLI: {MODEL_FLAGS[key]} PATH)"
+            f"feature set {name!r} needs a local model path: set models[{key!r}] (CLI: {MODEL_FLAGS[key]} PATH)"
         )
     return str(path)
 
@@ -109,10 +108,7 @@ def _order_key(name: str) -> tuple[int, str]:
 
 def parse_feature_sets(spec: str | Iterable[str]) -> list[str]:
     """Feature-set names from ``"is10+w2v"``, ``"is10,w2v"`` or a list, de-duplicated, in the fixed order."""
-    if isinstance(spec, str):
-        items = [spec]
-    else:
-        items = list(spec)
+    items = [spec] if isinstance(spec, str) else list(spec)
     names: list[str] = []
     for item in items:
         for part in re.split(r"[+,]", item):

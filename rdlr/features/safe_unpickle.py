@@ -45,8 +45,20 @@ def _stand_in(qualified_name: str) -> tuple[type[Opaque], str]:
 
 _FAIRSEQ_CLASSES = ("fairseq.meters.AverageMeter", "fairseq.meters.TimeMeter", "fairseq.meters.StopwatchMeter")
 _NUMPY_SCALAR = np.float64(0).__reduce__()[0]  # numpy's ``multiarray.scalar``, whatever module numpy keeps it in
-_NUMPY_SCALAR_TYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                       "float16", "float32", "float64")
+_NUMPY_SCALAR_TYPES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+)
 
 #: Globals a fairseq checkpoint may name beyond torch's defaults, each under its one exact pickled path.
 CHECKPOINT_GLOBALS: list[Any] = [

@@ -96,8 +96,9 @@ def decode_vectors(column: pa.ChunkedArray | pa.Array, where: str = "") -> np.nd
         if (lengths != lengths[0]).any() or lengths[0] % 4:
             raise ValueError(f"feature vectors of different or non-float32 sizes {sorted(set(lengths // 4))}{where}")
         dims.add(int(lengths[0]) // 4)
-        values = np.frombuffer(data_buffer, dtype="<f4", count=int(offsets[-1] - offsets[0]) // 4,
-                               offset=int(offsets[0]))
+        values = np.frombuffer(
+            data_buffer, dtype="<f4", count=int(offsets[-1] - offsets[0]) // 4, offset=int(offsets[0])
+        )
         pieces.append(values.reshape(len(chunk), -1))
     if len(dims) > 1:
         raise ValueError(f"feature vectors of different sizes {sorted(dims)}{where}")
@@ -163,13 +164,19 @@ class FeatureStore:
 
     def _subdirs(self, path: str) -> list[str]:
         infos = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
-        return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory
-                      and not i.base_name.startswith("."))
+        return sorted(
+            i.base_name for i in infos if i.type == pafs.FileType.Directory and not i.base_name.startswith(".")
+        )
 
     def _parts(self, path: str) -> list[str]:
         infos = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
-        return sorted(i.path for i in infos if i.type == pafs.FileType.File
-                      and i.base_name.startswith(PART_PREFIX) and i.base_name.endswith(PART_SUFFIX))
+        return sorted(
+            i.path
+            for i in infos
+            if i.type == pafs.FileType.File
+            and i.base_name.startswith(PART_PREFIX)
+            and i.base_name.endswith(PART_SUFFIX)
+        )
 
     def feature_sets(self) -> list[str]:
         """Feature-set folders in the store."""
@@ -183,8 +190,11 @@ class FeatureStore:
 
     def corpora(self, feature_set: str, config_hash: str) -> list[str]:
         """Corpora with at least one stored vector for this feature set and config."""
-        return [c for c in self._subdirs(self._path(feature_set, config_hash))
-                if self._parts(self.dataset_path(DatasetKey(feature_set, config_hash, c)))]
+        return [
+            c
+            for c in self._subdirs(self._path(feature_set, config_hash))
+            if self._parts(self.dataset_path(DatasetKey(feature_set, config_hash, c)))
+        ]
 
     def describe(self) -> str:
         """One line per feature set and config: what the store holds (for error messages)."""
@@ -283,8 +293,9 @@ class FeatureStore:
         tables = self._read_parts(self.dataset_path(key, errors), columns)
         if not tables:
             names = columns or (list(ERROR_COLUMNS) if errors else ["utt_id", FEATURES_COLUMN])
-            return pa.table({name: pa.array([], type=pa.binary() if name == FEATURES_COLUMN else pa.string())
-                             for name in names})
+            return pa.table(
+                {name: pa.array([], type=pa.binary() if name == FEATURES_COLUMN else pa.string()) for name in names}
+            )
         return _dedup(_concat(tables))
 
     def _read_parts(self, folder: str, columns: list[str] | None) -> list[pa.Table]:
@@ -319,5 +330,4 @@ class FeatureStore:
         """The audio fingerprint of each utt_id stored for ``key`` (or in its errors); None where unrecorded."""
         table = self.read_table(key, errors=errors, columns=["utt_id", FINGERPRINT_COLUMN])
         ids = table.column("utt_id").to_numpy(zero_copy_only=False).astype(str)
-        return pd.Series(table.column(FINGERPRINT_COLUMN).to_pylist(), index=pd.Index(ids, name="utt_id"),
-                         dtype=object)
+        return pd.Series(table.column(FINGERPRINT_COLUMN).to_pylist(), index=pd.Index(ids, name="utt_id"), dtype=object)

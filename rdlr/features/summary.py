@@ -72,29 +72,56 @@ class ExtractSummary:
 
     def format(self) -> str:
         """A plain-text table for the terminal."""
-        header = ("feature set", "config", "corpus", "total", "extracted", "present", "failed before", "errors",
-                  "reasons")
-        rows = [(c.feature_set, c.config_hash, c.corpus, c.total, c.extracted, c.present, c.failed_before,
-                 sum(c.errors.values()), ", ".join(f"{k} ×{n}" for k, n in c.errors.most_common()) or "-")
-                for c in self.counts]
+        header = (
+            "feature set",
+            "config",
+            "corpus",
+            "total",
+            "extracted",
+            "present",
+            "failed before",
+            "errors",
+            "reasons",
+        )
+        rows = [
+            (
+                c.feature_set,
+                c.config_hash,
+                c.corpus,
+                c.total,
+                c.extracted,
+                c.present,
+                c.failed_before,
+                sum(c.errors.values()),
+                ", ".join(f"{k} ×{n}" for k, n in c.errors.most_common()) or "-",
+            )
+            for c in self.counts
+        ]
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
         lines = [f"feature store: {self.store}"]
         for row in [header, *rows]:
-            cells = [str(v).ljust(w) if i < 3 or i == 8 else str(v).rjust(w)
-                     for i, (v, w) in enumerate(zip(row, widths))]
+            cells = [
+                str(v).ljust(w) if i < 3 or i == 8 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths))
+            ]
             lines.append("  ".join(cells).rstrip())
         for run in self.runs:
             nodes = ", ".join(f"{node} ×{n}" for node, n in sorted(run.nodes.items()))
-            lines.append(f"{run.feature_set}: {run.processed} utterances with {run.workers} workers in "
-                         f"{run.wall_seconds:.1f} s ({run.rate:.1f} utt/s once started) on {run.device}; "
-                         f"nodes: {nodes or '-'}")
+            lines.append(
+                f"{run.feature_set}: {run.processed} utterances with {run.workers} workers in "
+                f"{run.wall_seconds:.1f} s ({run.rate:.1f} utt/s once started) on {run.device}; "
+                f"nodes: {nodes or '-'}"
+            )
         changed = sum(c.changed for c in self.counts)
         if changed:
             lines.append(f"{changed} utterance(s) extracted again because their audio changed since they were stored")
         if self.manifests_updated:
-            lines.append(f"manifest columns (labels, speakers, ...) updated in the store for: "
-                         f"{', '.join(self.manifests_updated)}")
+            lines.append(
+                f"manifest columns (labels, speakers, ...) updated in the store for: "
+                f"{', '.join(self.manifests_updated)}"
+            )
         if self.failed_before:
-            lines.append(f"{self.failed_before} utterances skipped because they failed before "
-                         f"(see the errors tables; rerun with --retry-errors to try them again)")
+            lines.append(
+                f"{self.failed_before} utterances skipped because they failed before "
+                f"(see the errors tables; rerun with --retry-errors to try them again)"
+            )
         return "\n".join(lines)

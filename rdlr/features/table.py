@@ -66,8 +66,7 @@ def _extract_hint(store: FeatureStore, name: str, corpora: Iterable[str]) -> str
     return f"rdlr extract {manifests} --features {name} --store {store.uri}"
 
 
-def choose_config(store: FeatureStore, name: str, configs: Mapping[str, str] | None,
-                  corpora: list[str] | None) -> str:
+def choose_config(store: FeatureStore, name: str, configs: Mapping[str, str] | None, corpora: list[str] | None) -> str:
     """The config hash to read for feature set ``name``: the one chosen in ``configs`` (keyed by the name asked
     or its store folder), the only one stored, or for ``hf:<dir>`` the one extracted from that folder."""
     stored = store_name(name)
@@ -75,27 +74,33 @@ def choose_config(store: FeatureStore, name: str, configs: Mapping[str, str] | N
     if not hashes:
         raise FeatureStoreError(
             f"feature store {store.uri} has no feature set {stored!r}; it holds:\n{store.describe()}\n"
-            f"extract it with: {_extract_hint(store, name, corpora or ['CORPUS'])}")
+            f"extract it with: {_extract_hint(store, name, corpora or ['CORPUS'])}"
+        )
     configs = dict(configs or {})
     chosen = configs.get(name) or configs.get(stored)
     if chosen:
         if chosen not in hashes:
-            raise FeatureStoreError(f"feature set {stored!r} has no config {chosen!r} in {store.uri}; "
-                                    f"stored configs: {', '.join(hashes)}")
+            raise FeatureStoreError(
+                f"feature set {stored!r} has no config {chosen!r} in {store.uri}; stored configs: {', '.join(hashes)}"
+            )
         return chosen
     if len(hashes) > 1 and name.startswith(HF_PREFIX):
-        wanted = Path(name[len(HF_PREFIX):]).expanduser().resolve()
-        matching = [h for h in hashes
-                    if Path(str(store.read_config(stored, h)["config"].get("model_dir", ""))).expanduser().resolve()
-                    == wanted]
+        wanted = Path(name[len(HF_PREFIX) :]).expanduser().resolve()
+        matching = [
+            h
+            for h in hashes
+            if Path(str(store.read_config(stored, h)["config"].get("model_dir", ""))).expanduser().resolve() == wanted
+        ]
         if len(matching) == 1:
             return matching[0]
     if len(hashes) > 1:
-        listing = "\n".join(f"  {h}: {json.dumps(store.read_config(stored, h).get('config', {}), sort_keys=True)}"
-                            for h in hashes)
+        listing = "\n".join(
+            f"  {h}: {json.dumps(store.read_config(stored, h).get('config', {}), sort_keys=True)}" for h in hashes
+        )
         raise FeatureStoreError(
             f"feature set {stored!r} has {len(hashes)} extractor configs in {store.uri}; choose one with "
-            f"configs={{{stored!r}: '<hash>'}}:\n{listing}")
+            f"configs={{{stored!r}: '<hash>'}}:\n{listing}"
+        )
     return hashes[0]
 
 
@@ -107,7 +112,8 @@ def _read_block(store: FeatureStore, name: str, config_hash: str, corpora: list[
         raise FeatureStoreError(
             f"feature set {stored!r} (config {config_hash}) has no corpus {', '.join(map(repr, missing))} in "
             f"{store.uri}; it has: {', '.join(available) or 'none'}\n"
-            f"extract with: {_extract_hint(store, name, missing)}")
+            f"extract with: {_extract_hint(store, name, missing)}"
+        )
     tables = [store.read_table(DatasetKey(stored, config_hash, c)).sort_by("utt_id") for c in corpora]
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     x = decode_vectors(table.column(FEATURES_COLUMN), where=f" in {stored}/{config_hash}")
@@ -115,10 +121,10 @@ def _read_block(store: FeatureStore, name: str, config_hash: str, corpora: list[
     return _Block(stored, meta["utt_id"].to_numpy(dtype=str), x, meta)
 
 
-def _missing_reasons(store: FeatureStore, name: str, config_hash: str, corpora: list[str],
-                     ids: np.ndarray) -> str:
-    errors = [store.read_table(DatasetKey(name, config_hash, c), errors=True, columns=["utt_id", "kind"])
-              for c in corpora]
+def _missing_reasons(store: FeatureStore, name: str, config_hash: str, corpora: list[str], ids: np.ndarray) -> str:
+    errors = [
+        store.read_table(DatasetKey(name, config_hash, c), errors=True, columns=["utt_id", "kind"]) for c in corpora
+    ]
     table = pa.concat_tables(errors, promote_options="permissive").to_pandas()
     kinds = table.set_index("utt_id")["kind"].reindex(pd.Index(ids)).fillna("not extracted")
     return ", ".join(f"{kind} ×{n}" for kind, n in kinds.value_counts().items())
@@ -145,14 +151,21 @@ def _align(store: FeatureStore, blocks: list[_Block], hashes: dict[str, str], co
             notes.append(f"{len(extra)} in {block.name} but not in {base.name} ({reasons})")
     if notes:
         dropped = int((~keep).sum()) + sum(len(np.setdiff1d(b.ids, base.ids)) for b in blocks[1:])
-        warnings.warn(f"load {'+'.join(b.name for b in blocks)} on {', '.join(corpora)}: the inner join on "
-                      f"utt_id dropped {dropped} row(s): " + "; ".join(notes), FeatureAlignmentWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"load {'+'.join(b.name for b in blocks)} on {', '.join(corpora)}: the inner join on "
+            f"utt_id dropped {dropped} row(s): " + "; ".join(notes),
+            FeatureAlignmentWarning,
+            stacklevel=3,
+        )
     return np.stack([np.flatnonzero(keep)] + [index[keep] for index in positions])
 
 
-def load(store: str | Path, feature_sets: str | Iterable[str], corpora: str | Iterable[str] | None = None,
-         configs: Mapping[str, str] | None = None) -> FeatureTable:
+def load(
+    store: str | Path,
+    feature_sets: str | Iterable[str],
+    corpora: str | Iterable[str] | None = None,
+    configs: Mapping[str, str] | None = None,
+) -> FeatureTable:
     """Features of ``corpora`` (default: every corpus of the first feature set) for ``feature_sets``
     (``"is10+w2v+bert"`` or a list; concatenated in the fixed order is10, w2v, bert, hf-*) from ``store``.
 

@@ -6,12 +6,13 @@ loaded from a local checkpoint file) or, where the manifest has a non-empty ``tr
 ``use_manifest_transcripts`` is set, from the corpus itself. Each transcript and the model that produced it are
 returned in ``Extracted.extras`` (``transcript``, ``asr_model``: the checkpoint file name or ``"manifest"``).
 
-Pooling: the utterance vector is the mean of BERT's last-layer token states over the real tokens ([CLS] and [SEP]
-included, padding excluded). The paper only says "BERT features"; without fine-tuning, BERT's [CLS] state is
-trained only for next-sentence prediction and is a weaker sentence representation than the token mean
+Pooling: the utterance vector is the mean of BERT's last-layer token states over the real tokens (``[CLS]`` and
+``[SEP]`` included, padding excluded). The paper only says "BERT features"; without fine-tuning, BERT's ``[CLS]``
+state is trained only for next-sentence prediction and is a weaker sentence representation than the token mean
 (Reimers & Gurevych, Sentence-BERT, EMNLP 2019, Table 1: averaged BERT token embeddings score well above the
-[CLS] vector on the STS benchmarks). Mean pooling is also what sentence encoders built on BERT are trained with
-(e.g. all-MiniLM-L6-v2), so the same code is right for them. An empty transcript (silence) is encoded as the empty string: [CLS] [SEP] only.
+``[CLS]`` vector on the STS benchmarks). Mean pooling is also what sentence encoders built on BERT are trained with
+(e.g. all-MiniLM-L6-v2), so the same code is right for them. An empty transcript (silence) is encoded as the empty
+string: ``[CLS]`` ``[SEP]`` only.
 
 Whisper decodes greedily (temperature 0, no sampling fallback) so that re-extraction gives the same transcript.
 """
@@ -49,7 +50,7 @@ class TextConfig(ExtractorConfig):
     ``bert_dir``: save_pretrained folder of the text encoder (bert-base-uncased in the paper).
     ``whisper_checkpoint``: local Whisper ``.pt`` file (medium.en in the paper); ``None`` = manifest transcripts only.
     ``whisper_language``: language passed to Whisper (``None`` = detect; English-only models need ``"en"``).
-    ``max_tokens``: BERT input length, [CLS] and [SEP] included; longer transcripts are truncated.
+    ``max_tokens``: BERT input length, ``[CLS]`` and ``[SEP]`` included; longer transcripts are truncated.
     ``use_manifest_transcripts``: use a record's own non-empty ``transcript`` instead of running Whisper.
     """
 
@@ -80,8 +81,10 @@ def load_whisper(checkpoint: Path) -> Any:
         model = Whisper(ModelDimensions(**state["dims"]))
         model.load_state_dict(state["model_state_dict"])
     except (TypeError, RuntimeError) as error:
-        raise ValueError(f"{checkpoint}: its 'dims' or weights do not make a Whisper model "
-                         f"({str(error).splitlines()[0]}). {WHISPER_ADVICE}") from None
+        raise ValueError(
+            f"{checkpoint}: its 'dims' or weights do not make a Whisper model "
+            f"({str(error).splitlines()[0]}). {WHISPER_ADVICE}"
+        ) from None
     return model
 
 
@@ -133,8 +136,12 @@ class BertTextExtractor(Extractor):
         if self._whisper is None:
             raise RuntimeError("no Whisper model loaded: set TextConfig.whisper_checkpoint and call setup()")
         result = self._whisper.transcribe(
-            np.ascontiguousarray(wave, dtype=np.float32), language=self.config.whisper_language, temperature=0.0,
-            condition_on_previous_text=False, fp16=self._device.type == "cuda", verbose=None,
+            np.ascontiguousarray(wave, dtype=np.float32),
+            language=self.config.whisper_language,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            fp16=self._device.type == "cuda",
+            verbose=None,
         )
         return str(result["text"]).strip()
 

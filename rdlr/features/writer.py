@@ -12,8 +12,13 @@ import pyarrow.compute as pc
 
 from rdlr.features.actor import RESULT_COLUMNS
 from rdlr.features.store import (
-    ERROR_COLUMNS, FEATURES_COLUMN, FINGERPRINT_COLUMN, DatasetKey, FeatureStore, reason_kind,
-)  # fmt: skip
+    ERROR_COLUMNS,
+    FEATURES_COLUMN,
+    FINGERPRINT_COLUMN,
+    DatasetKey,
+    FeatureStore,
+    reason_kind,
+)
 
 ROW_COLUMNS = ("utt_id", "corpus", "path", FINGERPRINT_COLUMN)  # then the extractor's extras, then the vector
 
@@ -41,15 +46,17 @@ class PartWriter:
         if len(bad):
             reasons = list(zip(bad.column("corpus").to_pylist(), bad.column("error").to_pylist()))
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            errors = pa.table({
-                "utt_id": bad.column("utt_id").cast(pa.string()),
-                "corpus": bad.column("corpus").cast(pa.string()),
-                "path": bad.column("path").cast(pa.string()),
-                "reason": bad.column("error"),
-                "kind": pa.array([reason_kind(r) for _, r in reasons], type=pa.string()),
-                "time": pa.array([now] * len(bad), type=pa.string()),
-                FINGERPRINT_COLUMN: self._fingerprints(bad),
-            }).select(list(ERROR_COLUMNS))
+            errors = pa.table(
+                {
+                    "utt_id": bad.column("utt_id").cast(pa.string()),
+                    "corpus": bad.column("corpus").cast(pa.string()),
+                    "path": bad.column("path").cast(pa.string()),
+                    "reason": bad.column("error"),
+                    "kind": pa.array([reason_kind(r) for _, r in reasons], type=pa.string()),
+                    "time": pa.array([now] * len(bad), type=pa.string()),
+                    FINGERPRINT_COLUMN: self._fingerprints(bad),
+                }
+            ).select(list(ERROR_COLUMNS))
             self._write(errors, errors=True)
         return good.column("corpus").to_pylist(), reasons
 
@@ -65,12 +72,14 @@ class PartWriter:
         return pa.array(self.fingerprints.reindex(ids).tolist(), type=pa.string())
 
     def _feature_rows(self, good: pa.Table) -> pa.Table:
-        table = pa.table({
-            "utt_id": good.column("utt_id").cast(pa.string()),
-            "corpus": good.column("corpus").cast(pa.string()),
-            "path": good.column("path").cast(pa.string()),
-            FINGERPRINT_COLUMN: self._fingerprints(good),
-        })  # fmt: skip
+        table = pa.table(
+            {
+                "utt_id": good.column("utt_id").cast(pa.string()),
+                "corpus": good.column("corpus").cast(pa.string()),
+                "path": good.column("path").cast(pa.string()),
+                FINGERPRINT_COLUMN: self._fingerprints(good),
+            }
+        )
         for name in good.column_names:
             if name not in RESULT_COLUMNS:
                 table = table.append_column(name, good.column(name))

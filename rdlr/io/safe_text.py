@@ -13,8 +13,8 @@ Bounds (each refusal one line that names the file):
 * **integers** have at most :data:`MAX_INT_DIGITS` digits (Python refuses to parse more than 4300 anyway, with an
   error that names no file).
 
-The checks walk PyYAML's event stream (an iterative parser, libyaml's where installed) and the JSON text's brackets, in time and memory linear
-in the file, before the document is built.
+The checks walk PyYAML's event stream (an iterative parser, libyaml's where installed) and the JSON text's
+brackets, in time and memory linear in the file, before the document is built.
 """
 
 from __future__ import annotations
@@ -53,8 +53,10 @@ def check_size(data: bytes | str, where: str, max_bytes: int = MAX_BYTES) -> Non
     """Refuse a document of more than ``max_bytes`` bytes."""
     size = len(data.encode() if isinstance(data, str) else data)
     if size > max_bytes:
-        raise DocumentError(f"{where}: more than {max_bytes} bytes ({_size(max_bytes)}); rdlr reads no larger "
-                            "YAML or JSON file (is it the right file?)")
+        raise DocumentError(
+            f"{where}: more than {max_bytes} bytes ({_size(max_bytes)}); rdlr reads no larger "
+            "YAML or JSON file (is it the right file?)"
+        )
 
 
 def read_json(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
@@ -79,14 +81,21 @@ def parse_json(data: bytes | str, where: str, max_bytes: int = MAX_BYTES, max_de
         raise DocumentError(f"{where}: not valid JSON: {error}") from None
 
 
-def read_yaml(path: str | os.PathLike[str], loader: type[yaml.SafeLoader] = yaml.SafeLoader,
-              max_bytes: int = MAX_BYTES) -> Any:
+def read_yaml(
+    path: str | os.PathLike[str], loader: type[yaml.SafeLoader] = yaml.SafeLoader, max_bytes: int = MAX_BYTES
+) -> Any:
     """The YAML document in ``path`` read by ``loader`` (a ``SafeLoader``), within the module's bounds."""
     return parse_yaml(read_bytes(path, max_bytes), str(path), loader, max_bytes)
 
 
-def parse_yaml(data: bytes | str, where: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader,
-               max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:
+def parse_yaml(
+    data: bytes | str,
+    where: str,
+    loader: type[yaml.SafeLoader] = yaml.SafeLoader,
+    max_bytes: int = MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+    max_nodes: int = MAX_NODES,
+) -> Any:
     """The YAML document ``data`` read from ``where`` by ``loader``, after :func:`check_yaml`. Errors of the
     loader itself (a duplicate key of a strict loader, a syntax error) become one :class:`DocumentError` line."""
     text = check_yaml(data, where, max_bytes, max_depth, max_nodes)
@@ -98,8 +107,9 @@ def parse_yaml(data: bytes | str, where: str, loader: type[yaml.SafeLoader] = ya
         raise DocumentError(f"{where}: not valid YAML: {error}") from None
 
 
-def check_yaml(data: bytes | str, where: str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH,
-               max_nodes: int = MAX_NODES) -> str:
+def check_yaml(
+    data: bytes | str, where: str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+) -> str:
     """The text of the YAML document ``data``, once its size, nesting, alias expansion and integers are within
     bounds (:class:`DocumentError` otherwise); the document itself is not built."""
     check_size(data, where, max_bytes)
@@ -159,8 +169,10 @@ def _check_yaml_events(events: Iterator[yaml.Event], where: str, max_depth: int,
             reached = total
         if reached > max_nodes:
             line = event.start_mark.line + 1
-            raise DocumentError(f"{where}: more than {max_nodes} values once its aliases (*name) are expanded "
-                                f"(line {line}); rdlr refuses such alias bombs: write the values out")
+            raise DocumentError(
+                f"{where}: more than {max_nodes} values once its aliases (*name) are expanded "
+                f"(line {line}); rdlr refuses such alias bombs: write the values out"
+            )
 
 
 def _looks_like_long_integer(value: str) -> bool:
@@ -186,4 +198,3 @@ def _too_deep(where: str, max_depth: int, line: int | None = None) -> DocumentEr
 
 def _size(count: int) -> str:
     return f"{count / 2**20:g} MiB" if count >= 2**20 else f"{count / 2**10:g} KiB"
-

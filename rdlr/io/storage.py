@@ -80,7 +80,7 @@ class Storage:
         self.is_local = isinstance(self.fs, pafs.LocalFileSystem)
         self.uri = self.root if self.is_local else text.rstrip("/")
 
-    def child(self, *parts: str) -> "Storage":
+    def child(self, *parts: str) -> Storage:
         return Storage("/".join([self.uri, *parts]))
 
     def path(self, *parts: str) -> str:
@@ -120,8 +120,9 @@ class StorageError(OSError):
     """A folder that cannot be used as asked; the message names the folder and the cause, in one line."""
 
 
-def check_writable(uri: str | os.PathLike[str], what: str = "storage path",
-                   min_free_bytes: int = MIN_FREE_BYTES) -> None:
+def check_writable(
+    uri: str | os.PathLike[str], what: str = "storage path", min_free_bytes: int = MIN_FREE_BYTES
+) -> None:
     """Raise :class:`StorageError` (one line: the folder and the cause) unless the local folder ``uri`` can be
     written, or created, and its disk has at least ``min_free_bytes`` free: a read-only or full disk is reported
     before any work starts. An existing folder is probed by writing and removing a temporary file; for one still
@@ -147,8 +148,10 @@ def check_writable(uri: str | os.PathLike[str], what: str = "storage path",
         where = "" if existing == path else f" ({existing} cannot be written)"
         raise StorageError(f"{what} {path} is not writable{where}: {error.strerror or error}") from None
     if free < min_free_bytes:
-        raise StorageError(f"{what} {path} has only {free / 2**20:.0f} MiB free on its disk; at least "
-                           f"{min_free_bytes / 2**20:.0f} MiB are needed (free some space or use another path)")
+        raise StorageError(
+            f"{what} {path} has only {free / 2**20:.0f} MiB free on its disk; at least "
+            f"{min_free_bytes / 2**20:.0f} MiB are needed (free some space or use another path)"
+        )
 
 
 @dataclass(frozen=True)
@@ -189,8 +192,15 @@ class FolderLock:
     naming the holder (host, pid, command, start time). See the module notes for local and object-store folders.
     """
 
-    def __init__(self, fs: pafs.FileSystem, folder: str, command: str, what: str = "folder",
-                 wait_s: float = 0.0, poll_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        fs: pafs.FileSystem,
+        folder: str,
+        command: str,
+        what: str = "folder",
+        wait_s: float = 0.0,
+        poll_s: float = 0.2,
+    ) -> None:
         self.fs, self.folder, self.what = fs, folder.rstrip("/"), what
         self.path = f"{self.folder}/{LOCK_FILE}"
         self.is_local = isinstance(fs, pafs.LocalFileSystem)
@@ -200,7 +210,7 @@ class FolderLock:
         self._token = json.dumps(asdict(self.me)).encode()
         self._held = False
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         self.acquire()
         return self
 
@@ -225,7 +235,8 @@ class FolderLock:
                 who = holder.describe() if holder else "an unknown process (unreadable lock file)"
                 raise LockHeldError(
                     f"{self.what} {self.folder} is locked by {who}; wait for it to finish, or delete {self.path} if "
-                    "that process no longer runs")
+                    "that process no longer runs"
+                )
             time.sleep(self.poll_s)
 
     def release(self) -> None:

@@ -65,8 +65,11 @@ def mlflow_experiment(uri: str, name: str) -> str:
 
 def numbers(record: Mapping[str, Any]) -> dict[str, float]:
     """The numeric entries of a history record or metrics mapping (no confusion matrix, no nested stage-1 dict)."""
-    return {key: float(value) for key, value in record.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)}  # fmt: skip
+    return {
+        key: float(value)
+        for key, value in record.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
 
 
 def mlflow_key(name: str) -> str:
@@ -148,8 +151,9 @@ class TrainTracking:
     """TensorBoard events (always) and an MLflow run (given a URI) of one ``rdlr train``; a context manager that
     closes both, marking the MLflow run FAILED when training raises."""
 
-    def __init__(self, folder: Path, two_stage: bool, mlflow_uri: str | None, run_name: str,
-                 params: Mapping[str, Any]) -> None:
+    def __init__(
+        self, folder: Path, two_stage: bool, mlflow_uri: str | None, run_name: str, params: Mapping[str, Any]
+    ) -> None:
         self.two_stage = two_stage
         stages = ("stage1", "stage2") if two_stage else ("",)
         self.tensorboard = {stage: TensorBoardEpochs(folder / stage if stage else folder) for stage in stages}
@@ -166,13 +170,13 @@ class TrainTracking:
         if self.mlflow is not None:
             self.mlflow.finish(final, artifacts)
 
-    def __enter__(self) -> "TrainTracking":
+    def __enter__(self) -> TrainTracking:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         for writer in self.tensorboard.values():
             writer.close()
         if self.mlflow is not None:
             self.mlflow.end(failed=kind is not None)
-

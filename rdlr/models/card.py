@@ -17,7 +17,9 @@ from rdlr.io.safe_text import parse_yaml
 
 README_FILE = "README.md"
 LIBRARY_NAME = "rdlr"
-PAPER = "Ahn et al., Speech Emotion Recognition Incorporating Relative Difficulty and Labeling Reliability, Sensors 2024"
+PAPER = (
+    "Ahn et al., Speech Emotion Recognition Incorporating Relative Difficulty and Labeling Reliability, Sensors 2024"
+)
 
 
 def _corpora(doc: Mapping[str, Any]) -> dict[str, dict[str, int]]:
@@ -28,8 +30,9 @@ def _corpora(doc: Mapping[str, Any]) -> dict[str, dict[str, int]]:
 def _scalar_metrics(doc: Mapping[str, Any]) -> dict[str, float]:
     """The numeric top-level metrics (``val_ua``, ``test_ua``, ...); nested stage-1 metrics stay in model.json."""
     metrics = doc.get("metrics", {})
-    return {key: value for key, value in metrics.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return {
+        key: value for key, value in metrics.items() if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
 
 
 def front_matter(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,17 +43,28 @@ def front_matter(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "library_name": LIBRARY_NAME,
         "pipeline_tag": "audio-classification",
-        "tags": ["speech-emotion-recognition", "cross-corpus", LIBRARY_NAME, *(f"features-{name}" for name in features),
-                 *([f"method-{method['id']}"] if method.get("id") else [])],
+        "tags": [
+            "speech-emotion-recognition",
+            "cross-corpus",
+            LIBRARY_NAME,
+            *(f"features-{name}" for name in features),
+            *([f"method-{method['id']}"] if method.get("id") else []),
+        ],
         "datasets": sorted(_corpora(doc)),
         "metrics": sorted(metrics),
         "emotion_classes": list(doc.get("classes", [])),
-        "model-index": [{
-            "name": f"rdlr-{method.get('id', 'model')}",
-            "results": [{"task": {"type": "audio-classification", "name": "Speech emotion recognition"},
-                         "metrics": [{"type": key, "value": value} for key, value in metrics.items()]}],
-        }],
-    }  # fmt: skip
+        "model-index": [
+            {
+                "name": f"rdlr-{method.get('id', 'model')}",
+                "results": [
+                    {
+                        "task": {"type": "audio-classification", "name": "Speech emotion recognition"},
+                        "metrics": [{"type": key, "value": value} for key, value in metrics.items()],
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def _rows(mapping: Mapping[str, Any]) -> list[str]:
@@ -65,34 +79,57 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
     training = {key: value for key, value in doc.get("training", {}).items() if key != "corpora"}
     roles = sorted({role for counts in corpora.values() for role in counts})
     split = [f"| corpus | {' | '.join(roles)} |", f"|---|{'---|' * len(roles)}"]
-    split += [f"| {corpus} | {' | '.join(str(counts.get(role, 0)) for role in roles)} |"
-              for corpus, counts in corpora.items()]
+    split += [
+        f"| {corpus} | {' | '.join(str(counts.get(role, 0)) for role in roles)} |" for corpus, counts in corpora.items()
+    ]
     metrics = _scalar_metrics(doc)
     lines = [
-        "---", yaml.safe_dump(front_matter(doc), sort_keys=False, allow_unicode=True).rstrip(), "---", "",
-        f"# rdlr speech emotion model: {method.get('label', method.get('id', '?'))}", "",
+        "---",
+        yaml.safe_dump(front_matter(doc), sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
+        f"# rdlr speech emotion model: {method.get('label', method.get('id', '?'))}",
+        "",
         f"A classifier of {len(doc.get('classes', []))} emotion classes "
         f"({', '.join(doc.get('classes', []))}) trained with [rdlr](https://pypi.org/project/rdlr/), "
-        f"which reproduces {PAPER}.", "",
-        "## Method", "",
+        f"which reproduces {PAPER}.",
+        "",
+        "## Method",
+        "",
         f"Method `{method.get('id')}` (components: {', '.join(method.get('components', []))}); input features "
-        f"{features}, z-normalised with the training rows' statistics; seed {doc.get('seed')}.", "",
-        "| hyperparameter | value |", "|---|---|", *_rows(doc.get("hparams", {})), "",
-        "## Training data and split", "",
-        *(split if corpora else ["The model folder records no per-corpus counts."]), "",
+        f"{features}, z-normalised with the training rows' statistics; seed {doc.get('seed')}.",
+        "",
+        "| hyperparameter | value |",
+        "|---|---|",
+        *_rows(doc.get("hparams", {})),
+        "",
+        "## Training data and split",
+        "",
+        *(split if corpora else ["The model folder records no per-corpus counts."]),
+        "",
         *(["| training | value |", "|---|---|", *_rows(training), ""] if training else []),
-        "## Metrics", "",
-        *(["| metric | value |", "|---|---|", *_rows(metrics)] if metrics else ["No metrics recorded."]), "",
-        "## Use", "",
-        "```python", "import rdlr", "",
+        "## Metrics",
+        "",
+        *(["| metric | value |", "|---|---|", *_rows(metrics)] if metrics else ["No metrics recorded."]),
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import rdlr",
+        "",
         f'model = rdlr.load_model("{folder_name}")  # this folder, e.g. from huggingface_hub.snapshot_download',
-        'predictions = model.predict(["speech.wav"])  # one row a file: the class and its probabilities', "```", "",
-        f"or `rdlr predict {folder_name} speech.wav`.", "",
-        "## Limitations", "",
+        'predictions = model.predict(["speech.wav"])  # one row a file: the class and its probabilities',
+        "```",
+        "",
+        f"or `rdlr predict {folder_name} speech.wav`.",
+        "",
+        "## Limitations",
+        "",
         f"The model saw only the corpora above ({', '.join(corpora) or 'not recorded'}) and their languages and "
         "recording conditions; expect lower accuracy on other languages, speakers, microphones or emotion "
-        "definitions, and check it on held-out data of your own before relying on it.", "",
-    ]  # fmt: skip
+        "definitions, and check it on held-out data of your own before relying on it.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -22,8 +22,9 @@ def check_weights(weights: Mapping[str, torch.Tensor], source: Path) -> None:
     """Every tensor floating point (float16/32/64) and every value finite."""
     for name, tensor in weights.items():
         if tensor.dtype not in WEIGHT_DTYPES:
-            raise ModelFolderError(f"{source}: tensor {name!r} is {tensor.dtype}, not float16/32/64; "
-                                   "re-export the model")
+            raise ModelFolderError(
+                f"{source}: tensor {name!r} is {tensor.dtype}, not float16/32/64; re-export the model"
+            )
         if not torch.isfinite(tensor).all():
             raise ModelFolderError(f"{source}: tensor {name!r} holds NaN or infinite values; re-export the model")
 

@@ -60,8 +60,10 @@ def read_sweep(storage: str, spec_id: str) -> tuple[SweepSpec, dict[str, Any], S
     """The spec a sweep saved beside its results, what that run resolved (paths, resources), and its files."""
     files = SweepFiles(storage, spec_id)
     if not files.dir.exists(SPEC_FILE):
-        raise ExportError(f"no sweep {spec_id!r} under {storage}: {files.dir.uri}/{SPEC_FILE} does not exist; "
-                          "give the --storage of the sweep and its spec id")
+        raise ExportError(
+            f"no sweep {spec_id!r} under {storage}: {files.dir.uri}/{SPEC_FILE} does not exist; "
+            "give the --storage of the sweep and its spec id"
+        )
     document = files.read_saved_spec()
     resolved = dict(document.pop(RESOLVED_KEY, None) or {})
     return SweepSpec.from_dict(document, where=f"{files.dir.uri}/{SPEC_FILE}"), resolved, files
@@ -75,12 +77,19 @@ def _one_of(frame: pd.DataFrame, column: str, value: str, where: str) -> pd.Data
     return rows
 
 
-def select_row(results: pd.DataFrame, features: str, protocol: str, method: str, held_out: str, selection: str,
-               seed: int | None, where: str) -> tuple[pd.Series, pd.Series]:
+def select_row(
+    results: pd.DataFrame,
+    features: str,
+    protocol: str,
+    method: str,
+    held_out: str,
+    selection: str,
+    seed: int | None,
+    where: str,
+) -> tuple[pd.Series, pd.Series]:
     """(the selected configuration's scores, the result row of the seed to export)."""
     rows = results
-    for column, value in (("features", features), ("protocol", protocol), ("method", method),
-                          ("held_out", held_out)):
+    for column, value in (("features", features), ("protocol", protocol), ("method", method), ("held_out", held_out)):
         rows = _one_of(rows, column, value, where)
     chosen = select_configs(rows, selection).iloc[0]
     trials = rows[rows["config_id"] == chosen["config_id"]]
@@ -89,27 +98,42 @@ def select_row(results: pd.DataFrame, features: str, protocol: str, method: str,
         return chosen, ranked.iloc[0]
     picked = trials[trials["seed"] == seed]
     if picked.empty:
-        raise ExportError(f"{where}: configuration {chosen['config_id']} has no finished trial with seed {seed}; "
-                          f"seeds: {', '.join(map(str, sorted(trials['seed'])))}")
+        raise ExportError(
+            f"{where}: configuration {chosen['config_id']} has no finished trial with seed {seed}; "
+            f"seeds: {', '.join(map(str, sorted(trials['seed'])))}"
+        )
     return chosen, picked.iloc[0]
 
 
 def _feature_set(spec: SweepSpec, features: str | None, where: str) -> str:
     if features is not None:
         if features not in spec.features:
-            raise ExportError(f"{where}: feature set {features!r} is not in the sweep; "
-                              f"valid: {', '.join(spec.features)}")
+            raise ExportError(
+                f"{where}: feature set {features!r} is not in the sweep; valid: {', '.join(spec.features)}"
+            )
         return features
     if len(spec.features) > 1:
-        raise ExportError(f"{where}: the sweep has several feature sets; choose one with --features "
-                          f"({', '.join(spec.features)})")
+        raise ExportError(
+            f"{where}: the sweep has several feature sets; choose one with --features ({', '.join(spec.features)})"
+        )
     return spec.features[0]
 
 
-def export_model(storage: str | os.PathLike[str], spec_id: str, method: str, held_out: str,
-                 out: str | os.PathLike[str], *, selection: str = "validation", features: str | None = None,
-                 protocol: str = "out_of_corpus", seed: int | None = None, device: str = "cpu",
-                 overwrite: bool = False, log: Log = print) -> ExportOutcome:
+def export_model(
+    storage: str | os.PathLike[str],
+    spec_id: str,
+    method: str,
+    held_out: str,
+    out: str | os.PathLike[str],
+    *,
+    selection: str = "validation",
+    features: str | None = None,
+    protocol: str = "out_of_corpus",
+    seed: int | None = None,
+    device: str = "cpu",
+    overwrite: bool = False,
+    log: Log = print,
+) -> ExportOutcome:
     """Write the model of the configuration ``selection`` picks for (features, protocol, method, held_out)."""
     from rdlr.features import load
 
@@ -121,12 +145,18 @@ def export_model(storage: str | os.PathLike[str], spec_id: str, method: str, hel
     features = _feature_set(spec, features, where)
     results = validate_results(read_results_uri(files.results_uri), where)
     chosen, row = select_row(results, features, protocol, method, held_out, selection, seed, where)
-    log(f"{spec_id}: {features} {protocol} {method} -> {held_out}: configuration {chosen['config_id']} "
-        f"({selection} selection of {int(chosen['n_configs'])}), seed {int(row['seed'])}, hparams {row['hparams']}")
+    log(
+        f"{spec_id}: {features} {protocol} {method} -> {held_out}: configuration {chosen['config_id']} "
+        f"({selection} selection of {int(chosen['n_configs'])}), seed {int(row['seed'])}, hparams {row['hparams']}"
+    )
 
     data_root = resolved.get("data_root")
-    run = resolve_run(spec, RunOptions(storage, Path(data_root) if data_root else None),
-                      store=resolved.get("feature_store"), starts_ray=False)
+    run = resolve_run(
+        spec,
+        RunOptions(storage, Path(data_root) if data_root else None),
+        store=resolved.get("feature_store"),
+        starts_ray=False,
+    )
     store, corpora = run.store, run.corpora
     table = load(store, features, corpora)
     meta = table.meta.assign(label=table.meta["label"].fillna("").astype(str))
@@ -140,23 +170,38 @@ def export_model(storage: str | os.PathLike[str], spec_id: str, method: str, hel
     cache_dir = files.dir.child(STAGE1_DIR).root if files.dir.is_local else None
     threads = (resolved.get("trial_resources") or {}).get("cpus", spec.resources.cpus_per_trial)
     with torch_threads(threads):
-        result = run_trial(data, chosen_method, hparams, int(row["seed"]), config=config, cache_dir=cache_dir,
-                           log=log)
-    reproduced = all(abs(float(result.final.get(key, float("nan"))) - float(row[key])) <= MATCH_TOLERANCE
-                     for key in ("val_ua", "test_ua") if pd.notna(row.get(key)))
+        result = run_trial(data, chosen_method, hparams, int(row["seed"]), config=config, cache_dir=cache_dir, log=log)
+    reproduced = all(
+        abs(float(result.final.get(key, float("nan"))) - float(row[key])) <= MATCH_TOLERANCE
+        for key in ("val_ua", "test_ua")
+        if pd.notna(row.get(key))
+    )
     info = {
         "command": "rdlr export",
-        "sweep": {"storage": storage, "spec_id": spec_id, "results": where, "selection": selection,
-                  "selection_description": SELECTION_DESCRIPTIONS[selection], "config_id": chosen["config_id"],
-                  "configs_compared": int(chosen["n_configs"]), "seeds_of_config": int(chosen["n_seeds"]),
-                  "val_ua_mean": float(chosen["val_ua_mean"]), "test_ua_mean": float(chosen["test_ua_mean"]),
-                  "row": {key: row.get(key) for key in ("seed", "val_ua", "test_ua", "trial_id", "epochs")},
-                  "reproduced": reproduced},
+        "sweep": {
+            "storage": storage,
+            "spec_id": spec_id,
+            "results": where,
+            "selection": selection,
+            "selection_description": SELECTION_DESCRIPTIONS[selection],
+            "config_id": chosen["config_id"],
+            "configs_compared": int(chosen["n_configs"]),
+            "seeds_of_config": int(chosen["n_seeds"]),
+            "val_ua_mean": float(chosen["val_ua_mean"]),
+            "test_ua_mean": float(chosen["test_ua_mean"]),
+            "row": {key: row.get(key) for key in ("seed", "val_ua", "test_ua", "trial_id", "epochs")},
+            "reproduced": reproduced,
+        },
         "data": {"feature_store": store, "corpora": list(corpora)},
-        "split": {"protocol": protocol, "held_out": held_out, "split_seed": spec.data.split_seed,
-                  "rule": "rdlr.corpora.assign_roles (Section 3.1)"},
-        "config": asdict(config), "torch_threads": int(max(1, int(threads))),
-    }  # fmt: skip
+        "split": {
+            "protocol": protocol,
+            "held_out": held_out,
+            "split_seed": spec.data.split_seed,
+            "rule": "rdlr.corpora.assign_roles (Section 3.1)",
+        },
+        "config": asdict(config),
+        "torch_threads": int(max(1, int(threads))),
+    }
     card = build_card(result, data, specs, chosen_method, hparams, int(row["seed"]), info)
     folder = save_model(out, card, result.state_dict["classifier"], overwrite=overwrite)
     return ExportOutcome(folder, card, {k: row[k] for k in row.index}, reproduced, time.perf_counter() - started)

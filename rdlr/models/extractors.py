@@ -30,8 +30,13 @@ def class_path(extractor: Extractor) -> str:
 
 def spec_of(name: str, extractor: Extractor, dim: int) -> FeatureSpec:
     """The :class:`FeatureSpec` of a built extractor whose features in the store are ``dim`` wide."""
-    return FeatureSpec(name=name, extractor=class_path(extractor), config=_plain(extractor.config.to_dict()),
-                       config_hash=extractor.config.config_hash(), dim=int(dim))
+    return FeatureSpec(
+        name=name,
+        extractor=class_path(extractor),
+        config=_plain(extractor.config.to_dict()),
+        config_hash=extractor.config.config_hash(),
+        dim=int(dim),
+    )
 
 
 def specs_from_store(store: str, config_hashes: Mapping[str, str], dims: Mapping[str, int]) -> list[FeatureSpec]:
@@ -40,8 +45,15 @@ def specs_from_store(store: str, config_hashes: Mapping[str, str], dims: Mapping
     specs = []
     for name, config_hash in config_hashes.items():
         info = feature_store.read_config(name, config_hash)
-        specs.append(FeatureSpec(name=name, extractor=str(info.get("extractor", "")),
-                                 config=_plain(info.get("config", {})), config_hash=config_hash, dim=int(dims[name])))
+        specs.append(
+            FeatureSpec(
+                name=name,
+                extractor=str(info.get("extractor", "")),
+                config=_plain(info.get("config", {})),
+                config_hash=config_hash,
+                dim=int(dims[name]),
+            )
+        )
     return specs
 
 

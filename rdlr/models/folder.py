@@ -18,9 +18,8 @@ import json
 import math
 import os
 import platform
-import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,11 +29,11 @@ import numpy as np
 import torch
 
 from rdlr.features.provenance import package_versions
-from rdlr.models.checks import MAX_ABS_MEAN, STD_FLOOR, check_classes, check_weights
-from rdlr.models.errors import ModelFolderError
-from rdlr.models.card import README_FILE, model_card
 from rdlr.io.safe_text import DocumentError, read_json
 from rdlr.io.storage import write_atomically
+from rdlr.models.card import README_FILE, model_card
+from rdlr.models.checks import MAX_ABS_MEAN, STD_FLOOR, check_classes, check_weights
+from rdlr.models.errors import ModelFolderError
 
 FORMAT = "rdlr-model"
 FORMAT_VERSION = 1
@@ -66,8 +65,13 @@ class FeatureSpec:
     dim: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "extractor": self.extractor, "config": self.config,
-                "config_hash": self.config_hash, "dim": self.dim}
+        return {
+            "name": self.name,
+            "extractor": self.extractor,
+            "config": self.config,
+            "config_hash": self.config_hash,
+            "dim": self.dim,
+        }
 
 
 @dataclass
@@ -92,19 +96,33 @@ class ModelCard:
         return sum(spec.dim for spec in self.features)
 
     def to_json(self, weights_sha256: str) -> dict[str, Any]:
-        return json_safe({
-            "format": FORMAT, "format_version": FORMAT_VERSION, "created": self.created,
-            "classes": list(self.classes), "input_dim": self.input_dim,
-            "features": [spec.to_dict() for spec in self.features],
-            "normalization": {"mean": self.feature_mean.astype(np.float32).tolist(),
-                              "std": self.feature_std.astype(np.float32).tolist(),
-                              "fit_on": "training rows; model input = (features - mean) / std"},
-            "method": self.method, "hparams": self.hparams, "seed": self.seed,
-            "training": self.training, "metrics": self.metrics, "history": self.history,
-            "versions": self.versions,
-            "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256,
-                        "architecture": "rdlr.model.EmotionClassifier(input_dim, len(classes))"},
-        })  # fmt: skip
+        return json_safe(
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "created": self.created,
+                "classes": list(self.classes),
+                "input_dim": self.input_dim,
+                "features": [spec.to_dict() for spec in self.features],
+                "normalization": {
+                    "mean": self.feature_mean.astype(np.float32).tolist(),
+                    "std": self.feature_std.astype(np.float32).tolist(),
+                    "fit_on": "training rows; model input = (features - mean) / std",
+                },
+                "method": self.method,
+                "hparams": self.hparams,
+                "seed": self.seed,
+                "training": self.training,
+                "metrics": self.metrics,
+                "history": self.history,
+                "versions": self.versions,
+                "weights": {
+                    "file": WEIGHTS_FILE,
+                    "sha256": weights_sha256,
+                    "architecture": "rdlr.model.EmotionClassifier(input_dim, len(classes))",
+                },
+            }
+        )
 
 
 def json_safe(value: Any) -> Any:
@@ -121,8 +139,9 @@ def json_safe(value: Any) -> Any:
 
 
 # ---- writing ----------------------------------------------------------------------------------------------------
-def save_model(folder: str | os.PathLike[str], card: ModelCard, weights: Mapping[str, torch.Tensor],
-               overwrite: bool = False) -> Path:
+def save_model(
+    folder: str | os.PathLike[str], card: ModelCard, weights: Mapping[str, torch.Tensor], overwrite: bool = False
+) -> Path:
     """Write ``card`` and the classifier's ``weights`` (its state dict) as a model folder; returns the folder."""
     from safetensors.torch import save_file
 
@@ -156,7 +175,7 @@ def _get(doc: Mapping[str, Any], key: str, kind: type | tuple[type, ...], source
 def check_format(doc: Any, source: Path) -> None:
     """Refuse files that are not rdlr model cards, and cards of a newer format than this rdlr reads."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ModelFolderError(f"{source}: not an rdlr model card (no \"format\": \"{FORMAT}\")")
+        raise ModelFolderError(f'{source}: not an rdlr model card (no "format": "{FORMAT}")')
     version = _get(doc, "format_version", int, source)
     if version > FORMAT_VERSION:
         raise ModelFolderError(
@@ -173,9 +192,13 @@ def _feature_spec(raw: Any, source: Path) -> FeatureSpec:
     dim = _get(raw, "dim", int, source)
     if dim < 1:
         raise ModelFolderError(f"{source}: feature set {raw.get('name')!r} has dim {dim}")
-    return FeatureSpec(name=_get(raw, "name", str, source), extractor=_get(raw, "extractor", str, source),
-                       config=_get(raw, "config", dict, source), config_hash=_get(raw, "config_hash", str, source),
-                       dim=dim)
+    return FeatureSpec(
+        name=_get(raw, "name", str, source),
+        extractor=_get(raw, "extractor", str, source),
+        config=_get(raw, "config", dict, source),
+        config_hash=_get(raw, "config_hash", str, source),
+        dim=dim,
+    )
 
 
 def _statistics(doc: Mapping[str, Any], input_dim: int, source: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -188,14 +211,17 @@ def _statistics(doc: Mapping[str, Any], input_dim: int, source: Path) -> tuple[n
         except (TypeError, ValueError):
             raise ModelFolderError(f"{source}: normalization.{key} must be a list of numbers") from None
         if array.shape != (input_dim,) or not np.isfinite(array).all():
-            raise ModelFolderError(f"{source}: normalization.{key} must hold {input_dim} finite numbers "
-                                   f"(the input dimension), got shape {array.shape}")
+            raise ModelFolderError(
+                f"{source}: normalization.{key} must hold {input_dim} finite numbers "
+                f"(the input dimension), got shape {array.shape}"
+            )
         arrays.append(array)
     if (arrays[1] < STD_FLOOR).any():
         raise ModelFolderError(f"{source}: normalization.std must be at least {STD_FLOOR:g} in every dimension")
     if (np.abs(arrays[0]) > MAX_ABS_MEAN).any():
-        raise ModelFolderError(f"{source}: normalization.mean must be at most {MAX_ABS_MEAN:g} in magnitude in every "
-                               "dimension")
+        raise ModelFolderError(
+            f"{source}: normalization.mean must be at most {MAX_ABS_MEAN:g} in magnitude in every dimension"
+        )
     return arrays[0], arrays[1]
 
 
@@ -211,16 +237,24 @@ def card_from_json(doc: Any, source: Path) -> ModelCard:
         raise ModelFolderError(f"{source}: 'features' is empty")
     input_dim = sum(spec.dim for spec in features)
     if _get(doc, "input_dim", int, source) != input_dim:
-        raise ModelFolderError(f"{source}: input_dim {doc['input_dim']} is not the sum of the feature dims "
-                               f"({input_dim})")
+        raise ModelFolderError(
+            f"{source}: input_dim {doc['input_dim']} is not the sum of the feature dims ({input_dim})"
+        )
     mean, std = _statistics(doc, input_dim, source)
     return ModelCard(
-        classes=tuple(classes), features=features, feature_mean=mean, feature_std=std,
-        method=_get(doc, "method", dict, source), hparams=_get(doc, "hparams", dict, source),
-        seed=_get(doc, "seed", int, source), training=_get(doc, "training", dict, source),
-        metrics=_get(doc, "metrics", dict, source), history=_get(doc, "history", list, source),
-        versions=_get(doc, "versions", dict, source), created=_get(doc, "created", str, source),
-    )  # fmt: skip
+        classes=tuple(classes),
+        features=features,
+        feature_mean=mean,
+        feature_std=std,
+        method=_get(doc, "method", dict, source),
+        hparams=_get(doc, "hparams", dict, source),
+        seed=_get(doc, "seed", int, source),
+        training=_get(doc, "training", dict, source),
+        metrics=_get(doc, "metrics", dict, source),
+        history=_get(doc, "history", list, source),
+        versions=_get(doc, "versions", dict, source),
+        created=_get(doc, "created", str, source),
+    )
 
 
 def read_weights(path: Path, sha256: str) -> dict[str, torch.Tensor]:
@@ -231,13 +265,16 @@ def read_weights(path: Path, sha256: str) -> dict[str, torch.Tensor]:
         raise ModelFolderError(f"weights file missing: {path}; copy the whole model folder")
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise ModelFolderError(f"{path}: the weights file is corrupt or was replaced (its SHA-256 differs from "
-                               f"the one in {CARD_FILE}); copy the model folder again or re-export it")
+        raise ModelFolderError(
+            f"{path}: the weights file is corrupt or was replaced (its SHA-256 differs from "
+            f"the one in {CARD_FILE}); copy the model folder again or re-export it"
+        )
     try:
         return load(data)
     except Exception as error:  # safetensors raises its own SafetensorError (and others) on malformed files
-        raise ModelFolderError(f"{path}: not a readable safetensors file ({error}); copy the model folder again "
-                               "or re-export it") from None
+        raise ModelFolderError(
+            f"{path}: not a readable safetensors file ({error}); copy the model folder again or re-export it"
+        ) from None
 
 
 def read_model(folder: str | os.PathLike[str]) -> tuple[ModelCard, dict[str, torch.Tensor]]:
@@ -247,8 +284,9 @@ def read_model(folder: str | os.PathLike[str]) -> tuple[ModelCard, dict[str, tor
     if not folder.is_dir():
         raise ModelFolderError(f"model folder not found: {folder}")
     if not card_path.is_file():
-        raise ModelFolderError(f"{folder} is not an rdlr model folder: it has no {CARD_FILE} "
-                               "(make one with rdlr train or rdlr export)")
+        raise ModelFolderError(
+            f"{folder} is not an rdlr model folder: it has no {CARD_FILE} (make one with rdlr train or rdlr export)"
+        )
     try:
         doc = read_json(card_path)
     except DocumentError as error:
@@ -275,5 +313,9 @@ def version_differences(card: ModelCard) -> list[str]:
 def warn_versions(card: ModelCard, source: Path) -> None:
     differences = version_differences(card)
     if differences:
-        warnings.warn(f"{source}: written with other versions: {'; '.join(differences)}; predictions may differ "
-                      "slightly from those measured at training", ModelVersionWarning, stacklevel=3)
+        warnings.warn(
+            f"{source}: written with other versions: {'; '.join(differences)}; predictions may differ "
+            "slightly from those measured at training",
+            ModelVersionWarning,
+            stacklevel=3,
+        )

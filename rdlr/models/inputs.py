@@ -1,9 +1,9 @@
 """What to predict: audio files, folders (searched recursively for audio) and manifest CSVs, as utterance records.
 
 Each record is a dict with ``path``, ``utt_id`` (the manifest's, else the file name without its suffix) and, where
-a manifest has one, ``transcript`` (used by the ``bert`` feature set when the model transcribes with no Whisper). A folder
-holding no audio becomes one record with an ``error``; missing or unreadable files are found when their audio is
-read, so every input shows up in the predictions.
+a manifest has one, ``transcript`` (used by the ``bert`` feature set when the model transcribes with no Whisper).
+A folder holding no audio becomes one record with an ``error``; missing or unreadable files are found when their
+audio is read, so every input shows up in the predictions.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import pandas as pd
 import soundfile as sf
@@ -21,7 +21,7 @@ from rdlr.corpora import ManifestError
 MANIFEST_SUFFIX = ".csv"
 NO_AUDIO = "no audio files in folder"
 
-Inputs = Union[str, os.PathLike, pd.DataFrame, Iterable[Union[str, os.PathLike]]]
+Inputs = str | os.PathLike | pd.DataFrame | Iterable[str | os.PathLike]
 
 
 def audio_suffixes() -> frozenset[str]:
@@ -48,8 +48,13 @@ def manifest_records(frame: pd.DataFrame, source: str | Path) -> list[dict[str, 
             raise ManifestError(f"{source}: empty 'path' cell (utt_id {row.get('utt_id', '?')!r}); fill every path")
         full = Path(path).expanduser()
         text = row.get("transcript")
-        records.append(record(full if full.is_absolute() else (base / full).resolve(), str(row.get("utt_id", "")),
-                              text if isinstance(text, str) and text.strip() else None))
+        records.append(
+            record(
+                full if full.is_absolute() else (base / full).resolve(),
+                str(row.get("utt_id", "")),
+                text if isinstance(text, str) and text.strip() else None,
+            )
+        )
     return records
 
 

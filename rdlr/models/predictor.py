@@ -20,9 +20,9 @@ import torch
 from rdlr.features.base import Extractor
 from rdlr.model import EmotionClassifier
 from rdlr.models import inputs
-from rdlr.models.inputs import Inputs
 from rdlr.models.extractors import model_extractors
 from rdlr.models.folder import WEIGHTS_FILE, ModelCard, ModelFolderError, read_model, warn_versions
+from rdlr.models.inputs import Inputs
 
 FILE_BATCH = 16
 FEATURE_BATCH = 4096
@@ -31,8 +31,9 @@ FEATURE_BATCH = 4096
 class TrainedModel:
     """A loaded model folder: ``card`` (what ``model.json`` says), ``classes`` and the classifier."""
 
-    def __init__(self, folder: Path, card: ModelCard, classifier: EmotionClassifier, extractors: list[Extractor],
-                 device: str) -> None:
+    def __init__(
+        self, folder: Path, card: ModelCard, classifier: EmotionClassifier, extractors: list[Extractor], device: str
+    ) -> None:
         self.folder = folder
         self.card = card
         self.classifier = classifier.eval()
@@ -44,8 +45,10 @@ class TrainedModel:
 
     def __repr__(self) -> str:
         sets = "+".join(spec.name for spec in self.card.features)
-        return (f"TrainedModel({str(self.folder)!r}: method {self.card.method.get('id')}, features {sets}, "
-                f"classes {', '.join(self.classes)}, val UA {self.card.metrics.get('val_ua')})")
+        return (
+            f"TrainedModel({str(self.folder)!r}: method {self.card.method.get('id')}, features {sets}, "
+            f"classes {', '.join(self.classes)}, val UA {self.card.metrics.get('val_ua')})"
+        )
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -61,19 +64,21 @@ class TrainedModel:
         return ["path", "utt_id", "label", *self.probability_columns, "error"]
 
     @torch.no_grad()
-    def probabilities(self, x: "np.ndarray | torch.Tensor") -> np.ndarray:
+    def probabilities(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Class probabilities (N × classes, float32) of raw features ``x`` (N × input_dim, not normalised)."""
         x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x.float())
         if x.ndim != 2 or x.shape[1] != self.card.input_dim:
-            raise ValueError(f"features must be N × {self.card.input_dim} "
-                             f"({'+'.join(f'{s.name} ({s.dim})' for s in self.card.features)}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"features must be N × {self.card.input_dim} "
+                f"({'+'.join(f'{s.name} ({s.dim})' for s in self.card.features)}), got {tuple(x.shape)}"
+            )
         chunks = []
         for start in range(0, len(x), FEATURE_BATCH):
             batch = (x[start : start + FEATURE_BATCH].to(self.device) - self._mean) / self._std
             chunks.append(torch.softmax(self.classifier(batch).logits, dim=1).cpu())
         return torch.cat(chunks).numpy() if chunks else np.zeros((0, len(self.classes)), dtype=np.float32)
 
-    def predict_features(self, x: "np.ndarray | torch.Tensor") -> pd.DataFrame:
+    def predict_features(self, x: np.ndarray | torch.Tensor) -> pd.DataFrame:
         """``label`` and ``prob_<class>`` for each row of precomputed features (the model's feature sets
         concatenated in its order, as :func:`rdlr.features.load` returns them); ``label`` is "" where the model's
         output is not finite."""
@@ -134,8 +139,9 @@ class TrainedModel:
         for index in np.asarray(good, dtype=int)[scores["label"].to_numpy() == ""]:
             records[index]["error"] = f"non-finite model output (check the model folder): {records[index]['path']}"
             probs[index] = np.nan
-        frame = pd.DataFrame({"path": [r["path"] for r in records], "utt_id": [r["utt_id"] for r in records],
-                              "label": labels})
+        frame = pd.DataFrame(
+            {"path": [r["path"] for r in records], "utt_id": [r["utt_id"] for r in records], "label": labels}
+        )
         frame[self.probability_columns] = probs
         frame["error"] = [r["error"] for r in records]
         return frame
@@ -157,6 +163,8 @@ def load_model(model_dir: str | os.PathLike[str], device: str = "cpu") -> Traine
         classifier.load_state_dict(weights, strict=True)
     except RuntimeError as error:
         reason = str(error).splitlines()[0]
-        raise ModelFolderError(f"{folder / WEIGHTS_FILE}: the weights do not fit the classifier the card describes "
-                               f"({reason} ...); the folder's files do not belong together") from None
+        raise ModelFolderError(
+            f"{folder / WEIGHTS_FILE}: the weights do not fit the classifier the card describes "
+            f"({reason} ...); the folder's files do not belong together"
+        ) from None
     return TrainedModel(folder, card, classifier.to(device), extractors, device)

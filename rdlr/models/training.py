@@ -25,25 +25,30 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora import assign_roles, read_manifest
+from rdlr.io.tracking import TENSORBOARD_DIR, TrainTracking, each, prepare_mlflow
 from rdlr.labels import CLASSES, VOTE_COLUMNS
 from rdlr.methods import Method, get_method
-from rdlr.models.extractors import model_extractors, spec_of
 from rdlr.models.card import README_FILE
+from rdlr.models.extractors import model_extractors, spec_of
 from rdlr.models.folder import CARD_FILE, FeatureSpec, ModelCard, ModelFolderError, save_model
 from rdlr.train import TrainConfig, TrialData, run_trial
-from rdlr.io.tracking import TENSORBOARD_DIR, TrainTracking, each, prepare_mlflow
 from rdlr.train.batches import TRAIN_MIN_STEPS, data_sized_batch, steps_per_epoch
 
 SOURCES = ("labeled", "unlabeled", "test")
-SPLIT_RULE = ("each labeled training corpus split into train/val by speaker: the paper's rule for CRE, IEM, IMP "
-              "and POD (Section 3.1), 80/20 of the speakers (seeded draw) for any other corpus")
+SPLIT_RULE = (
+    "each labeled training corpus split into train/val by speaker: the paper's rule for CRE, IEM, IMP "
+    "and POD (Section 3.1), 80/20 of the speakers (seeded draw) for any other corpus"
+)
 
 Log = Callable[[str], None]
-DEFAULT_THREADS = 1  # torch threads of rdlr train, as a demo sweep's trial: see train_model and benchmarks/bench_train_vs_trial.py
+DEFAULT_THREADS = (
+    1  # torch threads of rdlr train, as a demo sweep's trial: see train_model and benchmarks/bench_train_vs_trial.py
+)
 
 
-def batch_size_for(hparams: Mapping[str, Any] | None, resolved: Mapping[str, Any], train_rows: int,
-                   log: Log) -> dict[str, Any]:
+def batch_size_for(
+    hparams: Mapping[str, Any] | None, resolved: Mapping[str, Any], train_rows: int, log: Log
+) -> dict[str, Any]:
     """``resolved`` with a data-sized M (:func:`rdlr.train.batches.data_sized_batch`) where the user gave none
     and the default leaves fewer than :data:`TRAIN_MIN_STEPS` steps per epoch; says so, or warns about a given M
     that leaves that few."""
@@ -53,23 +58,32 @@ def batch_size_for(hparams: Mapping[str, Any] | None, resolved: Mapping[str, Any
     if steps >= TRAIN_MIN_STEPS:
         return dict(resolved)
     if given:
-        log(f"warning: batch_size {batch} gives {steps} step(s) per epoch on {train_rows} training utterances; "
-            f"fewer than {TRAIN_MIN_STEPS} train poorly")
+        log(
+            f"warning: batch_size {batch} gives {steps} step(s) per epoch on {train_rows} training utterances; "
+            f"fewer than {TRAIN_MIN_STEPS} train poorly"
+        )
         return dict(resolved)
     sized = data_sized_batch(train_rows, batch)
-    log(f"batch_size {sized} (the default {batch} would give {steps} step(s) per epoch on {train_rows} training "
-        f"utterances; {sized} gives {steps_per_epoch(train_rows, sized)}); set --hparam batch_size=N to choose")
+    log(
+        f"batch_size {sized} (the default {batch} would give {steps} step(s) per epoch on {train_rows} training "
+        f"utterances; {sized} gives {steps_per_epoch(train_rows, sized)}); set --hparam batch_size=N to choose"
+    )
     return {**resolved, "batch_size": sized}
 
 
 def epoch_line(stage: str | None, record: Mapping[str, Any], best: tuple[int, float]) -> str:
     """One epoch of training as a console line: stage, loss terms, validation UA, learning rate, best so far."""
-    terms = " ".join(f"{key.split('/', 1)[1]} {value:.4f}" for key, value in record.items()
-                     if key.startswith("loss/") and key != "loss/total")
+    terms = " ".join(
+        f"{key.split('/', 1)[1]} {value:.4f}"
+        for key, value in record.items()
+        if key.startswith("loss/") and key != "loss/total"
+    )
     prefix = f"{stage} " if stage else ""
-    return (f"  {prefix}epoch {record['epoch']:>3}: loss {record['loss/total']:.4f} ({terms}), "
-            f"val UA {100 * record['val_ua']:.1f}%, lr {record['lr']:.1e}, best epoch {best[0]} "
-            f"({100 * best[1]:.1f}%)")
+    return (
+        f"  {prefix}epoch {record['epoch']:>3}: loss {record['loss/total']:.4f} ({terms}), "
+        f"val UA {100 * record['val_ua']:.1f}%, lr {record['lr']:.1e}, best epoch {best[0]} "
+        f"({100 * best[1]:.1f}%)"
+    )
 
 
 class EpochPrinter:
@@ -108,8 +122,11 @@ class TrainOutcome:
     wall_time_s: float
 
 
-def read_manifests(labeled: Sequence[str | os.PathLike[str]], unlabeled: Sequence[str | os.PathLike[str]] = (),
-                   test: Sequence[str | os.PathLike[str]] = ()) -> pd.DataFrame:
+def read_manifests(
+    labeled: Sequence[str | os.PathLike[str]],
+    unlabeled: Sequence[str | os.PathLike[str]] = (),
+    test: Sequence[str | os.PathLike[str]] = (),
+) -> pd.DataFrame:
     """All manifests in one table with a ``source`` column (labeled / unlabeled / test); utt_ids unique."""
     frames = []
     for source, paths in zip(SOURCES, (labeled, unlabeled, test)):
@@ -126,18 +143,23 @@ def read_manifests(labeled: Sequence[str | os.PathLike[str]], unlabeled: Sequenc
     manifest = pd.concat(frames, ignore_index=True)
     repeated = manifest["utt_id"][manifest["utt_id"].duplicated()]
     if len(repeated):
-        raise ValueError(f"utt_id repeated across manifests: {repeated.iloc[:5].tolist()} ({len(repeated)} in all); "
-                         "utt_id must be unique")
+        raise ValueError(
+            f"utt_id repeated across manifests: {repeated.iloc[:5].tolist()} ({len(repeated)} in all); "
+            "utt_id must be unique"
+        )
     tested = set(manifest.loc[manifest["source"] == "test", "corpus"])
     clash = sorted(tested & set(manifest.loc[manifest["source"] != "test", "corpus"]))
     if clash:
-        raise ValueError(f"corpus {', '.join(clash)} is in a test manifest and a training manifest; a test corpus "
-                         "must be unseen (give its utterances another corpus name, or drop one of the manifests)")
+        raise ValueError(
+            f"corpus {', '.join(clash)} is in a test manifest and a training manifest; a test corpus "
+            "must be unseen (give its utterances another corpus name, or drop one of the manifests)"
+        )
     return manifest
 
 
-def training_features(manifest: pd.DataFrame, feature_sets: str | Sequence[str], store: str,
-                      models: Mapping[str, str]) -> tuple[np.ndarray, pd.DataFrame, list[FeatureSpec]]:
+def training_features(
+    manifest: pd.DataFrame, feature_sets: str | Sequence[str], store: str, models: Mapping[str, str]
+) -> tuple[np.ndarray, pd.DataFrame, list[FeatureSpec]]:
     """Features of the manifest's utterances read from ``store`` with this installation's extractor configs:
     (x, the manifest rows that have features, in the same order, the model's feature specs)."""
     from rdlr.features import build_extractor, load, parse_feature_sets
@@ -166,24 +188,37 @@ def training_roles(meta: pd.DataFrame, split_seed: int) -> np.ndarray:
 def role_counts(data: TrialData) -> dict[str, dict[str, int]]:
     """Utterances per corpus and role."""
     frame = pd.DataFrame({"corpus": data.corpus, "role": data.roles})
-    return {corpus: {role: int(n) for role, n in rows["role"].value_counts().sort_index().items()}
-            for corpus, rows in frame.groupby("corpus", sort=True)}
+    return {
+        corpus: {role: int(n) for role, n in rows["role"].value_counts().sort_index().items()}
+        for corpus, rows in frame.groupby("corpus", sort=True)
+    }
 
 
-def build_card(result: Any, data: TrialData, specs: Sequence[FeatureSpec], method: Method,
-               hparams: Mapping[str, Any], seed: int, training: Mapping[str, Any]) -> ModelCard:
+def build_card(
+    result: Any,
+    data: TrialData,
+    specs: Sequence[FeatureSpec],
+    method: Method,
+    hparams: Mapping[str, Any],
+    seed: int,
+    training: Mapping[str, Any],
+) -> ModelCard:
     """The card of a model trained by :func:`rdlr.train.run_trial` (``result`` is its ``TrialResult``)."""
     metrics = dict(result.final)
     if result.stage1 is not None:
         metrics["stage1"] = dict(result.stage1["final"])
     return ModelCard(
-        classes=CLASSES, features=tuple(specs),
-        feature_mean=result.state_dict["feature_mean"].numpy(), feature_std=result.state_dict["feature_std"].numpy(),
+        classes=CLASSES,
+        features=tuple(specs),
+        feature_mean=result.state_dict["feature_mean"].numpy(),
+        feature_std=result.state_dict["feature_std"].numpy(),
         method={"id": method.id, "label": method.label, "components": sorted(method.components)},
-        hparams=method.resolve_hparams(hparams), seed=int(seed),
+        hparams=method.resolve_hparams(hparams),
+        seed=int(seed),
         training={**training, "corpora": role_counts(data), "wall_time_s": round(result.wall_time_s, 3)},
-        metrics=metrics, history=list(result.history),
-    )  # fmt: skip
+        metrics=metrics,
+        history=list(result.history),
+    )
 
 
 def train_model(
@@ -221,8 +256,8 @@ def train_model(
     ``threads``: torch's intra-op threads while training (``None``: torch's default, one per core). One by default:
     on an idle 2-core machine 2 threads were 1.5× faster (7.2 s against 10.7 s), but on a loaded machine the extra
     threads' busy waiting made the same training 10× slower than the sweep trial of one CPU (350 s against 34 s on
-    2 busy cores, ``benchmarks/bench_train_vs_trial.py``). Each epoch's numbers go to TensorBoard events in ``<out>/tensorboard``
-    and, given an ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.io.tracking`).
+    2 busy cores, ``benchmarks/bench_train_vs_trial.py``). Each epoch's numbers go to TensorBoard events in
+    ``<out>/tensorboard`` and, given an ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.io.tracking`).
     """
     import torch
 
@@ -237,42 +272,72 @@ def train_model(
     resolved = chosen.resolve_hparams(hparams)
     config = TrainConfig(**dict(training or {}), device=device)
     manifest = read_manifests(manifests, unlabeled_manifests, test_manifests)
-    summary = extract(manifest.drop(columns="source"), features, store, workers=workers, device=device,
-                      models=models, address=address, progress=progress, verbose=verbose)
+    summary = extract(
+        manifest.drop(columns="source"),
+        features,
+        store,
+        workers=workers,
+        device=device,
+        models=models,
+        address=address,
+        progress=progress,
+        verbose=verbose,
+    )
     log(summary.format())
     x, meta, specs = training_features(manifest, features, store, models or {})
     without = len(manifest) - len(meta)
     if without:
-        log(f"{without} utterance(s) have no features (unreadable audio; see the errors tables in {store}) "
-            "and are left out")
+        log(
+            f"{without} utterance(s) have no features (unreadable audio; see the errors tables in {store}) "
+            "and are left out"
+        )
     data = TrialData.from_table(x, meta, training_roles(meta, split_seed))
     train_rows = len(data.indices("train"))
     resolved = batch_size_for(hparams, resolved, train_rows, log)
-    log(f"training {chosen.id} on {train_rows} utterances, validating on "
-        f"{len(data.indices('val'))} ({', '.join(data.corpora('train'))}); seed {seed}")
+    log(
+        f"training {chosen.id} on {train_rows} utterances, validating on "
+        f"{len(data.indices('val'))} ({', '.join(data.corpora('train'))}); seed {seed}"
+    )
     log("hyperparameters: " + ", ".join(f"{name} {value}" for name, value in resolved.items()))
     two_stage = chosen.two_stage
     on_epoch = EpochPrinter(log, "stage 2" if two_stage else None) if epoch_lines else None
     on_stage1 = EpochPrinter(log, "stage 1") if epoch_lines and two_stage else None
-    params = {"method": chosen.id, **resolved, "seed": seed, "split_seed": split_seed,
-              "features": features if isinstance(features, str) else "+".join(features),
-              **{f"corpora.{role}": ",".join(data.corpora(role)) for role in ("train", "unlabeled", "test")},
-              **{f"training.{key}": value for key, value in asdict(config).items()}}
+    params = {
+        "method": chosen.id,
+        **resolved,
+        "seed": seed,
+        "split_seed": split_seed,
+        "features": features if isinstance(features, str) else "+".join(features),
+        **{f"corpora.{role}": ",".join(data.corpora(role)) for role in ("train", "unlabeled", "test")},
+        **{f"training.{key}": value for key, value in asdict(config).items()},
+    }
     log(f"TensorBoard events: {Path(out) / TENSORBOARD_DIR}" + (f"; MLflow run at {mlflow}" if mlflow else ""))
     with TrainTracking(Path(out) / TENSORBOARD_DIR, two_stage, mlflow, Path(out).name, params) as tracking:
         with torch_threads(threads):
-            result = run_trial(data, chosen, resolved, seed, config=config,
-                               on_epoch=each(on_epoch, tracking.epochs(2)),
-                               on_stage1_epoch=each(on_stage1, tracking.epochs(1)) if two_stage else None, log=log)
+            result = run_trial(
+                data,
+                chosen,
+                resolved,
+                seed,
+                config=config,
+                on_epoch=each(on_epoch, tracking.epochs(2)),
+                on_stage1_epoch=each(on_stage1, tracking.epochs(1)) if two_stage else None,
+                log=log,
+            )
             used_threads = torch.get_num_threads()
         info = {
             "command": "rdlr train",
-            "data": {"manifests": [str(Path(p).resolve()) for p in manifests],
-                     "unlabeled_manifests": [str(Path(p).resolve()) for p in unlabeled_manifests],
-                     "test_manifests": [str(Path(p).resolve()) for p in test_manifests], "feature_store": str(store)},
+            "data": {
+                "manifests": [str(Path(p).resolve()) for p in manifests],
+                "unlabeled_manifests": [str(Path(p).resolve()) for p in unlabeled_manifests],
+                "test_manifests": [str(Path(p).resolve()) for p in test_manifests],
+                "feature_store": str(store),
+            },
             "split": {"protocol": "out_of_corpus", "held_out": None, "split_seed": split_seed, "rule": SPLIT_RULE},
-            "config": asdict(config), "utterances_without_features": without, "threads": used_threads,
-        }  # fmt: skip
+            "config": asdict(config),
+            "utterances_without_features": without,
+            "threads": used_threads,
+        }
         card = build_card(result, data, specs, chosen, resolved, seed, info)
         folder = save_model(out, card, result.state_dict["classifier"], overwrite=overwrite)
         tracking.finish(card.metrics, [folder / CARD_FILE, folder / README_FILE])

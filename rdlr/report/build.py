@@ -28,14 +28,33 @@ from rdlr.report.class_metrics import class_metrics_frame, has_class_metrics, re
 from rdlr.report.compare import compare_methods, render_comparison
 from rdlr.report.files import PAPER_SELECTION_DIR, find_spec, staged_folder, write_text
 from rdlr.report.layout import (
-    MAIN_TABLE, PROPOSED, TABLE2_FEATURES, TABLE3_FEATURES, RowKey, features_title, is_paper_spec, load_paper_results,
-    method_label, order_corpora, other_rows, paper_lookup, spec_rows, table2_rows, table3_rows,
-)  # fmt: skip
+    MAIN_TABLE,
+    PROPOSED,
+    TABLE2_FEATURES,
+    TABLE3_FEATURES,
+    RowKey,
+    features_title,
+    is_paper_spec,
+    load_paper_results,
+    method_label,
+    order_corpora,
+    other_rows,
+    paper_lookup,
+    spec_rows,
+    table2_rows,
+    table3_rows,
+)
 from rdlr.report.plots import check_confusions, plot_confusions, plot_ua, plot_ua_heatmap
 from rdlr.report.prose import (
-    COMPARISON_NOTE, METRICS_NOTE, ReportInfo, index_markdown, layout_notes, selection_frame, selection_markdown,
+    COMPARISON_NOTE,
+    METRICS_NOTE,
+    ReportInfo,
+    index_markdown,
+    layout_notes,
+    selection_frame,
+    selection_markdown,
     table_notes,
-)  # fmt: skip
+)
 from rdlr.report.render import render_csv, render_latex, render_markdown
 from rdlr.report.selection import check_selection, selected_trials
 from rdlr.results import read_results, validate_results
@@ -48,8 +67,14 @@ def table_title(paper_title: str, features: str, spec: Mapping[str, Any], spec_i
     return f"UA (%) on held-out corpora — {spec.get('description') or spec_id} ({features} input features)"
 
 
-def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all_rows: bool = False,
-                 spec: Mapping[str, Any] | None = None, spec_id: str = "table2") -> list[Table]:
+def build_tables(
+    trials: pd.DataFrame,
+    columns: Sequence[str],
+    n_seeds: int,
+    all_rows: bool = False,
+    spec: Mapping[str, Any] | None = None,
+    spec_id: str = "table2",
+) -> list[Table]:
     """For the paper's specs (:func:`rdlr.report.layout.is_paper_spec`): Table 2 / Table 3 when any of their rows
     has results (only the rows with results, or with ``all_rows`` all their rows, missing ones as missing), and
     "other" for (features, protocol, method) outside the paper's layout. For any other spec its one table
@@ -64,22 +89,49 @@ def build_tables(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, all
     if any(r.key in present for r in t2_rows):
         features = features_title(TABLE2_FEATURES)
         title = table_title(f"Table 2 — UA (%) with {features} input features", features, spec, spec_id)
-        tables.append(build_table("table2", title, t2_rows, trials, columns, paper=paper_lookup(2, paper),
-                                  n_seeds=n_seeds, all_rows=all_rows))
+        tables.append(
+            build_table(
+                "table2",
+                title,
+                t2_rows,
+                trials,
+                columns,
+                paper=paper_lookup(2, paper),
+                n_seeds=n_seeds,
+                all_rows=all_rows,
+            )
+        )
     if any(r.key in present for r in t3_rows if r.features in TABLE3_FEATURES):  # its IS10 block repeats Table 2
         features = " and ".join(map(features_title, TABLE3_FEATURES))
         title = table_title(f"Table 3 — UA (%) with {features} input features", features, spec, spec_id)
-        tables.append(build_table("table3", title, t3_rows, trials, columns, paper=paper_lookup(3, paper),
-                                  n_seeds=n_seeds, all_rows=all_rows))
+        tables.append(
+            build_table(
+                "table3",
+                title,
+                t3_rows,
+                trials,
+                columns,
+                paper=paper_lookup(3, paper),
+                n_seeds=n_seeds,
+                all_rows=all_rows,
+            )
+        )
     extra = other_rows(present, t2_rows + t3_rows)
     if extra:
-        tables.append(build_table("other", "Other methods — UA (%)", extra, trials, columns, n_seeds=n_seeds,
-                                  is_layout=False))
+        tables.append(
+            build_table("other", "Other methods — UA (%)", extra, trials, columns, n_seeds=n_seeds, is_layout=False)
+        )
     return tables
 
 
-def spec_table(trials: pd.DataFrame, columns: Sequence[str], n_seeds: int, spec: Mapping[str, Any], spec_id: str,
-               present: Sequence[RowKey]) -> Table:
+def spec_table(
+    trials: pd.DataFrame,
+    columns: Sequence[str],
+    n_seeds: int,
+    spec: Mapping[str, Any],
+    spec_id: str,
+    present: Sequence[RowKey],
+) -> Table:
     """The one table of a spec of one's own: every row it names (missing ones shown as missing) in its order
     (:func:`rdlr.report.layout.spec_rows`), a block per feature set, titled from its description (or id)."""
     rows = spec_rows(spec, present)
@@ -128,27 +180,44 @@ def render_report(
         check_confusions(trials)
     held_out = spec.get("held_out")
     preferred = [str(x) for x in held_out] if isinstance(held_out, (list, tuple)) else []
-    info = ReportInfo(spec_id, selection, sorted(frame["seed"].unique().tolist()),
-                      order_corpora(frame["held_out"], preferred), spec, spec_text)
+    info = ReportInfo(
+        spec_id,
+        selection,
+        sorted(frame["seed"].unique().tolist()),
+        order_corpora(frame["held_out"], preferred),
+        spec,
+        spec_text,
+    )
     keep = () if selection == "paper" else (PAPER_SELECTION_DIR,)  # the other protocol's report stays
     with staged_folder(dest, keep=keep) as staging:
         _write_outputs(staging, frame, trials, info, plots=plots, proposed=proposed, all_rows=all_rows)
     return dest / "README.md"
 
 
-def _write_outputs(dest: Path, frame: pd.DataFrame, trials: pd.DataFrame, info: ReportInfo, *, plots: bool,
-                   proposed: str, all_rows: bool) -> None:
+def _write_outputs(
+    dest: Path,
+    frame: pd.DataFrame,
+    trials: pd.DataFrame,
+    info: ReportInfo,
+    *,
+    plots: bool,
+    proposed: str,
+    all_rows: bool,
+) -> None:
     """Every file of the report into ``dest`` (a fresh folder, swapped in whole by :func:`staged_folder`)."""
     selection = info.selection
-    tables = build_tables(trials, info.columns, len(info.seeds), all_rows=all_rows,
-                          spec=info.spec, spec_id=info.spec_id)
+    tables = build_tables(
+        trials, info.columns, len(info.seeds), all_rows=all_rows, spec=info.spec, spec_id=info.spec_id
+    )
     notes = table_notes(info)
     figures = _write_tables(tables, dest, notes, selection, plots=plots, proposed=proposed)
     labels = {r.key: r.label for t in tables for r in t.rows}
     comparison = compare_methods(trials, info.columns, labels, proposed)
     write_text(dest / "comparison.csv", comparison.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
-    write_text(dest / "comparison.md", render_comparison(comparison, info.columns, method_label(proposed),
-                                                         [notes[0], COMPARISON_NOTE]))
+    write_text(
+        dest / "comparison.md",
+        render_comparison(comparison, info.columns, method_label(proposed), [notes[0], COMPARISON_NOTE]),
+    )
     if plots:
         figures += _plot_confusions(trials, info.columns, proposed, dest, selection)
     chosen = selection_frame(frame, selection)
@@ -159,9 +228,19 @@ def _write_outputs(dest: Path, frame: pd.DataFrame, trials: pd.DataFrame, info: 
         per_class = class_metrics_frame(trials, list(labels))
         write_text(dest / "metrics.csv", per_class.to_csv(index=False, float_format="%.3f", lineterminator="\n"))
         write_text(dest / "metrics.md", render_class_metrics(per_class, labels, [notes[0], METRICS_NOTE]))
-    write_text(dest / "README.md", index_markdown(info, frame, tables, figures, metrics=metrics,
-                                                  main=main_table(tables, info.spec_id), comparison=comparison,
-                                                  proposed=method_label(proposed)))
+    write_text(
+        dest / "README.md",
+        index_markdown(
+            info,
+            frame,
+            tables,
+            figures,
+            metrics=metrics,
+            main=main_table(tables, info.spec_id),
+            comparison=comparison,
+            proposed=method_label(proposed),
+        ),
+    )
 
 
 def _write_tables(
@@ -172,8 +251,10 @@ def _write_tables(
     figures = []
     for table in tables:
         write_text(dest / f"{table.name}.md", render_markdown(table, notes + layout_notes(table)))
-        caption = (f"Selection: {selection}. UA (%), mean ± half-width of the 95 % t-interval over seeds; "
-                   "Configs: hyperparameter configurations searched.")
+        caption = (
+            f"Selection: {selection}. UA (%), mean ± half-width of the 95 % t-interval over seeds; "
+            "Configs: hyperparameter configurations searched."
+        )
         write_text(dest / f"{table.name}.tex", render_latex(table, caption))
         write_text(dest / f"{table.name}.csv", render_csv(table))
         if not plots:
@@ -181,8 +262,9 @@ def _write_tables(
         if plot_ua(table, dest / "plots" / f"ua_{table.name}.png", proposed, f"selection: {selection}"):
             figures.append((f"UA per held-out corpus: {table.title}", f"plots/ua_{table.name}.png"))
         if plot_ua_heatmap(table, dest / "plots" / f"ua_heatmap_{table.name}.png", f"selection: {selection}"):
-            figures.append((f"UA heatmap, methods x held-out corpora: {table.title}",
-                            f"plots/ua_heatmap_{table.name}.png"))
+            figures.append(
+                (f"UA heatmap, methods x held-out corpora: {table.title}", f"plots/ua_heatmap_{table.name}.png")
+            )
     return figures
 
 
@@ -195,8 +277,9 @@ def _plot_confusions(
     figures = []
     for features in dict.fromkeys(trials.loc[trials["method"] == proposed, "features"]):
         name = f"plots/confusion_{_safe(features)}.png"
-        title = (f"Confusion, rows normalised (counts summed over seeds): {features_title(features)}, "
-                 f"selection: {selection}")
+        title = (
+            f"Confusion, rows normalised (counts summed over seeds): {features_title(features)}, selection: {selection}"
+        )
         if plot_confusions(trials, features, columns, pair, dest / name, title):
             figures.append((f"Confusion matrices, {proposed_label} vs CE, {features_title(features)}", name))
     return figures

@@ -128,8 +128,9 @@ def build_table(
         for column, values in series.items():
             ref = published.get(paper_columns[column] or "", math.nan)
             cell = _stats(values, ref)
-            cells[(row.key, column)] = replace(cell, n_configs=configs.get((*row.key, column), 0),
-                                               reference=reference[column])
+            cells[(row.key, column)] = replace(
+                cell, n_configs=configs.get((*row.key, column), 0), reference=reference[column]
+            )
         avg = _average(series) if avg_defined(columns) else Cell()
         avg_paper = published.get(AVG, math.nan) if paper_columns[AVG] else math.nan
         cells[(row.key, AVG)] = Cell(avg.mean, avg.std, avg.n, paper=avg_paper, reference=reference[AVG])

@@ -40,8 +40,12 @@ def class_metrics_frame(trials: pd.DataFrame, order: Sequence[RowKey]) -> pd.Dat
     """Per (features, protocol, method, held_out) of the selected ``trials``: seeds, mean UA / WA / macro-F1 (%),
     macro-F1's 95 % half-width and mean recall per class (%); rows follow ``order`` (table rows), then the rest."""
     recalls = recall_columns(trials)
-    metrics = ["test_ua", *(["test_wa"] if "test_wa" in trials.columns else []),
-               *([F1_COLUMN] if F1_COLUMN in trials.columns else []), *recalls]
+    metrics = [
+        "test_ua",
+        *(["test_wa"] if "test_wa" in trials.columns else []),
+        *([F1_COLUMN] if F1_COLUMN in trials.columns else []),
+        *recalls,
+    ]
     records = []
     for key, group in trials.groupby(list(GROUP_KEYS), sort=False):
         record: dict[str, object] = dict(zip(GROUP_KEYS, key))
@@ -67,9 +71,16 @@ def render_class_metrics(frame: pd.DataFrame, labels: Mapping[RowKey, str], note
     """metrics.md: one table per feature set, a row per (method, protocol, held-out corpus)."""
     recalls = [c for c in frame.columns if c.startswith(RECALL_PREFIX) and c.endswith("_mean")]
     has_wa, has_f1 = "test_wa_mean" in frame.columns, f"{F1_COLUMN}_mean" in frame.columns
-    header = ["Method", "Protocol", "Held-out", "Seeds", "UA", *(["WA"] if has_wa else []),
-              *(["Macro-F1"] if has_f1 else []),
-              *(f"Recall {c.removeprefix(RECALL_PREFIX).removesuffix('_mean')}" for c in recalls)]
+    header = [
+        "Method",
+        "Protocol",
+        "Held-out",
+        "Seeds",
+        "UA",
+        *(["WA"] if has_wa else []),
+        *(["Macro-F1"] if has_f1 else []),
+        *(f"Recall {c.removeprefix(RECALL_PREFIX).removesuffix('_mean')}" for c in recalls),
+    ]
     parts = ["# Macro-F1 and per-class recall\n", *(f"{note}\n" for note in notes)]
     for features, block in frame.groupby("features", sort=False):
         rows = []
@@ -77,12 +88,18 @@ def render_class_metrics(frame: pd.DataFrame, labels: Mapping[RowKey, str], note
             f1 = _percent(r[f"{F1_COLUMN}_mean"]) if has_f1 else ""
             if has_f1 and not math.isnan(r[f"{F1_COLUMN}_ci95"]):
                 f1 += f" ± {r[f'{F1_COLUMN}_ci95']:.1f}"
-            rows.append([
-                labels.get((r["features"], r["protocol"], r["method"]), r["method"]),
-                PROTOCOL_TITLES.get(r["protocol"], r["protocol"]), r["held_out"], str(r["n_seeds"]),
-                _percent(r["test_ua_mean"]), *([_percent(r["test_wa_mean"])] if has_wa else []),
-                *([f1] if has_f1 else []), *(_percent(r[c]) for c in recalls),
-            ])  # fmt: skip
+            rows.append(
+                [
+                    labels.get((r["features"], r["protocol"], r["method"]), r["method"]),
+                    PROTOCOL_TITLES.get(r["protocol"], r["protocol"]),
+                    r["held_out"],
+                    str(r["n_seeds"]),
+                    _percent(r["test_ua_mean"]),
+                    *([_percent(r["test_wa_mean"])] if has_wa else []),
+                    *([f1] if has_f1 else []),
+                    *(_percent(r[c]) for c in recalls),
+                ]
+            )
         parts.append(f"## {features_title(str(features))}\n")
         parts.append(pipe_table(header, rows, ["l", "l", "l"] + ["r"] * (len(header) - 3)))
     return "\n".join(parts)

@@ -54,9 +54,11 @@ def paired_test(proposed: pd.Series, baseline: pd.Series) -> PairedResult:
 
 def _series(trials: pd.DataFrame, features: str, method: str, column: str) -> pd.Series:
     rows = trials[
-        (trials["features"] == features) & (trials["protocol"] == OUT_OF_CORPUS) & (trials["method"] == method)
+        (trials["features"] == features)
+        & (trials["protocol"] == OUT_OF_CORPUS)
+        & (trials["method"] == method)
         & (trials["held_out"] == column)
-    ]  # fmt: skip
+    ]
     return rows.set_index("seed")["test_ua"].astype(float).sort_index()
 
 
@@ -94,18 +96,26 @@ def compare_methods(
                 pairs.append((AVG, *avg))
             for column, a, b in pairs:
                 result = paired_test(a, b)
-                records.append({
-                    "features": features, "proposed": proposed, "baseline": method,
-                    "baseline_label": labels.get((features, OUT_OF_CORPUS, method), method), "column": column,
-                    "n": result.n, "diff_pp": result.diff, "ci95_pp": result.half_width, "t": result.statistic,
-                    "p": result.pvalue,
-                })  # fmt: skip
+                records.append(
+                    {
+                        "features": features,
+                        "proposed": proposed,
+                        "baseline": method,
+                        "baseline_label": labels.get((features, OUT_OF_CORPUS, method), method),
+                        "column": column,
+                        "n": result.n,
+                        "diff_pp": result.diff,
+                        "ci95_pp": result.half_width,
+                        "t": result.statistic,
+                        "p": result.pvalue,
+                    }
+                )
     columns_out = ["features", "proposed", "baseline", "baseline_label", "column", "n", "diff_pp", "ci95_pp", "t", "p"]
     return pd.DataFrame.from_records(records, columns=columns_out)
 
 
 def format_pair(n: int, diff: float, pvalue: float, width: float = math.nan) -> str:
-    """"+2.1 ± 1.3 (p=0.034, n=5)" (± the 95 % half-width when defined); "p=n/a" when the test is undefined; the
+    """ "+2.1 ± 1.3 (p=0.034, n=5)" (± the 95 % half-width when defined); "p=n/a" when the test is undefined; the
     missing mark without common seeds."""
     if n == 0:
         return MISSING_MARK
@@ -126,13 +136,16 @@ def comparison_tables(comparison: pd.DataFrame, columns: Sequence[str], level: i
     parts = []
     for features, block in comparison.groupby("features", sort=False):
         rows = []
-        for baseline, group in block.groupby("baseline", sort=False):
+        for _baseline, group in block.groupby("baseline", sort=False):
             by_column = {r["column"]: r for _, r in group.iterrows()}
             cells = []
             for column in shown:
                 r = by_column.get(column)
-                pair = MISSING_MARK if r is None else format_pair(
-                    int(r["n"]), float(r["diff_pp"]), float(r["p"]), float(r["ci95_pp"]))
+                pair = (
+                    MISSING_MARK
+                    if r is None
+                    else format_pair(int(r["n"]), float(r["diff_pp"]), float(r["p"]), float(r["ci95_pp"]))
+                )
                 cells.append(pair)
             rows.append([str(group["baseline_label"].iloc[0]), *cells])
         parts.append(f"{'#' * level} {features_title(str(features))} (out-of-corpus)\n")
@@ -142,8 +155,10 @@ def comparison_tables(comparison: pd.DataFrame, columns: Sequence[str], level: i
 
 def no_comparison(proposed_label: str) -> str:
     """What a report says when there is nothing to pair."""
-    return (f"No comparison: the results hold no out-of-corpus trials of {proposed_label} together with another "
-            "out-of-corpus method of the same features.\n")
+    return (
+        f"No comparison: the results hold no out-of-corpus trials of {proposed_label} together with another "
+        "out-of-corpus method of the same features.\n"
+    )
 
 
 def render_comparison(

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from rdlr.results import GIVEN_SPEC_FILE, RESULTS_FILE, parse_results_csv, validate_results
 from rdlr.io.safe_text import read_json, read_yaml
 from rdlr.io.storage import open_filesystem, put_file
+from rdlr.results import GIVEN_SPEC_FILE, RESULTS_FILE, parse_results_csv, validate_results
 
 SPEC_FILES: tuple[str, ...] = ("spec.json", "spec.yaml", "spec.yml")
 PAPER_SELECTION_DIR = "paper-selection"  # subfolder of <out>/<spec_id>/ for the paper's (test-set) selection

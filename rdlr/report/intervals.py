@@ -15,8 +15,7 @@ from scipy import stats
 
 CONFIDENCE = 0.95
 CONVENTION = (
-    "mean ± half-width of the two-sided 95 % Student-t interval over seeds "
-    "(t_{0.975, n−1} · s/√n, s = sample std)"
+    "mean ± half-width of the two-sided 95 % Student-t interval over seeds (t_{0.975, n−1} · s/√n, s = sample std)"
 )
 
 

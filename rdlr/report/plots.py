@@ -26,11 +26,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
+from rdlr.io.safe_text import parse_json
 from rdlr.labels import CLASSES, NUM_CLASSES
 from rdlr.report.cells import Table
 from rdlr.report.figure_style import MIN_FONT_PT, WIDTHS_IN, new_figure, save_both_sizes, wrap
 from rdlr.report.layout import RowSpec
-from rdlr.io.safe_text import parse_json
 
 COLOR_PROPOSED = "#c44e52"
 COLOR_WITHIN = "#999999"
@@ -38,8 +38,13 @@ COLORS_BASELINE = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8b
 HATCHES = ("", "///", "...", "xx")  # one per feature-set block (Table 3): the same method in two blocks differs
 COLOR_CHANCE = "#444444"
 CHANCE_UA = 100.0 / NUM_CLASSES  # UA of a classifier that guesses (every class's recall 1/4)
-PAPER_MARKER: dict[str, object] = {"marker": "D", "s": 12, "facecolors": "white", "edgecolors": "black",
-                                   "linewidths": 0.8}  # the paper's value: unlike an error bar's cap
+PAPER_MARKER: dict[str, object] = {
+    "marker": "D",
+    "s": 12,
+    "facecolors": "white",
+    "edgecolors": "black",
+    "linewidths": 0.8,
+}  # the paper's value: unlike an error bar's cap
 LEGEND_ROW_IN = 0.16  # height of one legend line at 8 pt
 CHAR_WIDTH_IN = 0.075  # about the width of one 8 pt character
 
@@ -109,9 +114,16 @@ def draw_ua(table: Table, proposed: str, size: str, subtitle: str = "") -> Figur
         handles.append(Patch(facecolor=color, hatch=hatch, edgecolor="white", label=labels[i]))
         spread = [j for j in shown if cells[j].n > 1 and not math.isnan(cells[j].half_width)]  # 1 seed: no bar
         if spread:
-            ax.errorbar(x[spread] + offset, [cells[j].mean for j in spread],
-                        yerr=[cells[j].half_width for j in spread], fmt="none", ecolor="black", elinewidth=0.6,
-                        capsize=1.2 if size == "column" else 2.0, capthick=0.6)
+            ax.errorbar(
+                x[spread] + offset,
+                [cells[j].mean for j in spread],
+                yerr=[cells[j].half_width for j in spread],
+                fmt="none",
+                ecolor="black",
+                elinewidth=0.6,
+                capsize=1.2 if size == "column" else 2.0,
+                capthick=0.6,
+            )
         one_seed, several = one_seed or len(spread) < len(shown), several or bool(spread)
         top = max([top, *(cells[j].mean + (cells[j].half_width if j in spread else 0.0) for j in shown)])
         paper = [j for j in shown if not cells[j].reference and not math.isnan(cells[j].paper)]
@@ -126,10 +138,20 @@ def draw_ua(table: Table, proposed: str, size: str, subtitle: str = "") -> Figur
     ax.grid(axis="y", alpha=0.3, linewidth=0.5)
     ax.set_axisbelow(True)
     if drew_paper:
-        handles.append(Line2D([], [], linestyle="", label="paper", marker=PAPER_MARKER["marker"],
-                              markersize=4, markerfacecolor="white", markeredgecolor="black", markeredgewidth=0.8))
-    handles.append(Line2D([], [], color=COLOR_CHANCE, linestyle="--", linewidth=0.8,
-                          label=f"chance ({CHANCE_UA:g} %)"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="",
+                label="paper",
+                marker=PAPER_MARKER["marker"],
+                markersize=4,
+                markerfacecolor="white",
+                markeredgecolor="black",
+                markeredgewidth=0.8,
+            )
+        )
+    handles.append(Line2D([], [], color=COLOR_CHANCE, linestyle="--", linewidth=0.8, label=f"chance ({CHANCE_UA:g} %)"))
     fig.legend(handles=handles, loc="outside lower center", ncol=ncol, frameon=False, handlelength=1.5)
     note = seed_caption(one_seed, several) + (f"; {subtitle}" if subtitle else "")
     fig.suptitle(wrap(note, width))
@@ -139,8 +161,13 @@ def draw_ua(table: Table, proposed: str, size: str, subtitle: str = "") -> Figur
 def _corpus_ticks(ax: Axes, columns: Sequence[str], slot_in: float) -> None:
     """The held-out corpora as x tick labels, slanted when they would not fit ``slot_in`` inches each."""
     slanted = max(map(len, columns)) * CHAR_WIDTH_IN > 0.9 * slot_in
-    ax.set_xticks(range(len(columns)), columns, rotation=30 if slanted else 0, ha="right" if slanted else "center",
-                  rotation_mode="anchor")
+    ax.set_xticks(
+        range(len(columns)),
+        columns,
+        rotation=30 if slanted else 0,
+        ha="right" if slanted else "center",
+        rotation_mode="anchor",
+    )
 
 
 def seed_caption(one_seed: bool, several_seeds: bool) -> str:
@@ -164,12 +191,23 @@ def draw_ua_heatmap(table: Table, size: str, subtitle: str = "") -> Figure | Non
     ax = fig.subplots()
     low, high = float(np.nanmin(ua)), float(np.nanmax(ua))
     low, high = (low - 1.0, high + 1.0) if high - low < 1e-9 else (low, high)
-    image = ax.imshow(np.ma.masked_invalid(ua), cmap=colormaps["Blues"].with_extremes(bad="#eeeeee"), vmin=low,
-                      vmax=high, aspect="auto")  # a missing cell in light grey
+    image = ax.imshow(
+        np.ma.masked_invalid(ua),
+        cmap=colormaps["Blues"].with_extremes(bad="#eeeeee"),
+        vmin=low,
+        vmax=high,
+        aspect="auto",
+    )  # a missing cell in light grey
     for (r, c), value in np.ndenumerate(ua):
         dark = not math.isnan(value) and value > low + 0.6 * (high - low)
-        ax.text(c, r, "–" if math.isnan(value) else f"{value:.1f}", ha="center", va="center",
-                color="white" if dark else "black")
+        ax.text(
+            c,
+            r,
+            "–" if math.isnan(value) else f"{value:.1f}",
+            ha="center",
+            va="center",
+            color="white" if dark else "black",
+        )
     label_in = max(len(line) for label in labels for line in label.split("\n")) * CHAR_WIDTH_IN
     bar_in = 0.0
     if size == "page":  # a column has no room for a colour bar; the values are printed in any case
@@ -213,8 +251,10 @@ def summed_confusion(trials: pd.DataFrame) -> np.ndarray | None:
     for _, row in trials.iterrows():
         if pd.isna(row["confusion"]) or str(row["confusion"]).strip() == "":
             continue
-        where = (f"results: trial {row.get('trial_id', '?')} ({row['features']}, {row['method']}, "
-                 f"held-out {row['held_out']}, seed {row['seed']})")
+        where = (
+            f"results: trial {row.get('trial_id', '?')} ({row['features']}, {row['method']}, "
+            f"held-out {row['held_out']}, seed {row['seed']})"
+        )
         total += parse_confusion(row["confusion"], where)
         found = True
     return total if found else None
@@ -264,7 +304,10 @@ def count_text(count: float) -> str:
 
 
 def draw_confusions(
-    grid: dict[tuple[str, str], np.ndarray | None], methods: Sequence[str], corpora: Sequence[str], size: str,
+    grid: dict[tuple[str, str], np.ndarray | None],
+    methods: Sequence[str],
+    corpora: Sequence[str],
+    size: str,
     title: str,
 ) -> Figure:
     """One matrix per (method, corpus) of ``grid``; a page has a row per method and a column per corpus, a column
@@ -297,8 +340,15 @@ def draw_confusions(
             recall = row_normalised(counts)
             ax.imshow(recall, vmin=0.0, vmax=1.0, cmap="Blues")
             for (r, c), value in np.ndenumerate(recall):
-                ax.text(c, r, f"{value:.2f}\n({count_text(counts[r, c])})", ha="center", va="center",
-                        linespacing=0.95, color="white" if value > 0.6 else "black")
+                ax.text(
+                    c,
+                    r,
+                    f"{value:.2f}\n({count_text(counts[r, c])})",
+                    ha="center",
+                    va="center",
+                    linespacing=0.95,
+                    color="white" if value > 0.6 else "black",
+                )
     fig.supxlabel("predicted", fontsize=MIN_FONT_PT)
     fig.supylabel("true", fontsize=MIN_FONT_PT)
     fig.suptitle(wrap(title, width))

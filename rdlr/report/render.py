@@ -32,22 +32,32 @@ LATEX_ROW = DataRow("", "&", r"\\")  # cells joined by " & ", each row closed by
 def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str]) -> str:
     """A padded GitHub Markdown pipe table (tabulate's ``pipe`` format); ``align`` holds "l" or "r" per column.
     Cells are text as given (no number parsing: "56.4" stays "56.4")."""
-    text = tabulate(rows, headers=list(header), tablefmt="pipe", colalign=[ALIGNMENTS[a] for a in align],
-                    disable_numparse=True)
+    text = tabulate(
+        rows, headers=list(header), tablefmt="pipe", colalign=[ALIGNMENTS[a] for a in align], disable_numparse=True
+    )
     return text + "\n"
 
 
-def latex_tabular(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str],
-                  rules_before: Sequence[int] = ()) -> str:
+def latex_tabular(
+    header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str], rules_before: Sequence[int] = ()
+) -> str:
     """A booktabs ``tabular`` (``\\toprule``, ``\\midrule`` below the header, ``\\bottomrule``) through tabulate,
     cells taken as LaTeX (escape them first: :func:`latex_escape`); a further ``\\midrule`` before each data row
     whose index is in ``rules_before``."""
     begin = Line(f"\\begin{{tabular}}{{{''.join(align)}}}\n\\toprule", "", "", "")
-    booktabs = TableFormat(lineabove=begin, linebelowheader=Line(r"\midrule", "", "", ""), linebetweenrows=None,
-                           linebelow=Line("\\bottomrule\n\\end{tabular}", "", "", ""), headerrow=LATEX_ROW,
-                           datarow=LATEX_ROW, padding=1, with_header_hide=None)
-    lines = tabulate(rows, headers=list(header), tablefmt=booktabs, colalign=[ALIGNMENTS[a] for a in align],
-                     disable_numparse=True).splitlines()
+    booktabs = TableFormat(
+        lineabove=begin,
+        linebelowheader=Line(r"\midrule", "", "", ""),
+        linebetweenrows=None,
+        linebelow=Line("\\bottomrule\n\\end{tabular}", "", "", ""),
+        headerrow=LATEX_ROW,
+        datarow=LATEX_ROW,
+        padding=1,
+        with_header_hide=None,
+    )
+    lines = tabulate(
+        rows, headers=list(header), tablefmt=booktabs, colalign=[ALIGNMENTS[a] for a in align], disable_numparse=True
+    ).splitlines()
     first_row = 4  # \begin{tabular}, \toprule, the header, \midrule
     for index in sorted(set(rules_before), reverse=True):
         if 0 < index < len(rows):
@@ -56,7 +66,7 @@ def latex_tabular(header: Sequence[str], rows: Sequence[Sequence[str]], align: S
 
 
 def format_value(cell: Cell, n_seeds: int, tex: bool = False) -> str:
-    """"56.4 ± 1.2" (mean ± 95 % t-interval half-width; bold when best), "56.4 (n=1)" for a single seed, the
+    """ "56.4 ± 1.2" (mean ± 95 % t-interval half-width; bold when best), "56.4 (n=1)" for a single seed, the
     missing mark otherwise."""
     if cell.missing:
         return MISSING_TEX if tex else MISSING_MARK
@@ -74,7 +84,7 @@ def format_value(cell: Cell, n_seeds: int, tex: bool = False) -> str:
 
 
 def format_beside(cell: Cell, tex: bool = False) -> str:
-    """"ours / paper / ours − paper" with one decimal; missing parts marked."""
+    """ "ours / paper / ours − paper" with one decimal; missing parts marked."""
     miss = MISSING_TEX if tex else MISSING_MARK
     ours = miss if cell.missing else f"{cell.mean:.1f}"
     paper = miss if math.isnan(cell.paper) else f"{cell.paper:.1f}"
@@ -101,8 +111,11 @@ def column_header(table: Table, column: str) -> str:
 
 
 def _row_head(table: Table, row: RowSpec, kind: str) -> list[str]:
-    labels = [row.label] if table.is_layout else [row.label, features_title(row.features),
-                                                  PROTOCOL_TITLES.get(row.protocol, row.protocol)]
+    labels = (
+        [row.label]
+        if table.is_layout
+        else [row.label, features_title(row.features), PROTOCOL_TITLES.get(row.protocol, row.protocol)]
+    )
     return labels + ([table.configs_text(row)] if kind == "ours" else [])
 
 
@@ -151,10 +164,10 @@ def second_table(table: Table) -> str | None:
 SECOND_TITLES = {"beside": "Beside the paper", "paper": "The paper's numbers (reference only)"}
 SECOND_NOTES = {
     "beside": "Each cell: ours / paper / ours − paper, UA (%), differences in percentage points; "
-              f"{MISSING_MARK} where either side is missing.",
+    f"{MISSING_MARK} where either side is missing.",
     "paper": "The paper's UA (%) for the same rows on its real corpora (X-demo stands in for X). The demo corpora "
-             "are synthetic, so no difference is taken: these numbers are for orientation only.",
-}  # fmt: skip
+    "are synthetic, so no difference is taken: these numbers are for orientation only.",
+}
 
 
 def markdown_table(table: Table, kind: str = "ours") -> str:
@@ -177,10 +190,22 @@ def render_markdown(table: Table, notes: Sequence[str]) -> str:
 def latex_escape(text: str) -> str:
     """Escape LaTeX specials and map the dagger to ``$\\dagger$``."""
     replacements = {
-        "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "†": r"$\dagger$", "±": r"$\pm$",
-        "–": "--", "—": "---", "−": "-",
-    }  # fmt: skip
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+        "†": r"$\dagger$",
+        "±": r"$\pm$",
+        "–": "--",
+        "—": "---",
+        "−": "-",
+    }
     return "".join(replacements.get(ch, ch) for ch in text)
 
 
@@ -195,8 +220,14 @@ def _tabular(table: Table, kind: str, caption: str, label: str) -> str:
         if spec is None or (table.is_layout and protocol_change):
             rules.append(i)
     body = latex_tabular([latex_escape(h) for h in header], rows, head_align + ["c"] * len(table.columns), rules)
-    lines = [r"\begin{table}[t]", r"  \centering", rf"  \caption{{{latex_escape(caption)}}}", rf"  \label{{{label}}}",
-             *(("  " if "{tabular}" in line else "    ") + line for line in body.splitlines()), r"\end{table}"]
+    lines = [
+        r"\begin{table}[t]",
+        r"  \centering",
+        rf"  \caption{{{latex_escape(caption)}}}",
+        rf"  \label{{{label}}}",
+        *(("  " if "{tabular}" in line else "    ") + line for line in body.splitlines()),
+        r"\end{table}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -215,12 +246,20 @@ def render_latex(table: Table, note: str) -> str:
     """The table as LaTeX (needs ``\\usepackage{booktabs}``); layout tables with paper numbers get a second table
     (:func:`second_table`)."""
     caption = f"{caption_text(table.title)}. {note}"
-    parts = [f"% {table.title} -- generated by rdlr report; needs \\usepackage{{booktabs}}\n", _tabular(
-        table, "ours", caption=caption, label=f"tab:rdlr-{table.name}")]
+    parts = [
+        f"% {table.title} -- generated by rdlr report; needs \\usepackage{{booktabs}}\n",
+        _tabular(table, "ours", caption=caption, label=f"tab:rdlr-{table.name}"),
+    ]
     kind = second_table(table)
     if kind:
-        parts.append(_tabular(table, kind, caption=f"{caption_text(table.title)}: {SECOND_CAPTIONS[kind]}",
-                              label=f"tab:rdlr-{table.name}-paper"))
+        parts.append(
+            _tabular(
+                table,
+                kind,
+                caption=f"{caption_text(table.title)}: {SECOND_CAPTIONS[kind]}",
+                label=f"tab:rdlr-{table.name}-paper",
+            )
+        )
     return "\n".join(parts)
 
 
@@ -231,9 +270,12 @@ def table_frame(table: Table) -> pd.DataFrame:
     records = []
     for row in table.rows:
         record: dict[str, object] = {
-            "block": row.block, "features": row.features, "protocol": row.protocol, "method": row.method,
+            "block": row.block,
+            "features": row.features,
+            "protocol": row.protocol,
+            "method": row.method,
             "label": row.label,
-        }  # fmt: skip
+        }
         for column in table.columns:
             cell = table.cell(row, column)
             record[f"{column}_mean"] = cell.mean

@@ -9,6 +9,8 @@ UA *on the unseen test corpus*. That is test-set selection; it flatters every me
 
 Ties are broken by the number of seeds (more first) and then by ``config_id`` (ascending), so the choice is stable.
 The UA of a selected configuration is reported as mean ± sample std (ddof=1) over its seeds.
+
+Both selections and why validation is the default: ``docs/decisions.md#selection``.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def selected_trials(results: pd.DataFrame, selection: str = "validation") -> pd.
     (the configurations its (features, protocol, method, held_out) compared)."""
     df = validate_results(results)
     chosen = select_configs(df, selection)[[*GROUP_KEYS, "config_id", "n_configs"]]
-    return df.merge(chosen, on=[*GROUP_KEYS, "config_id"], how="inner").sort_values([*GROUP_KEYS, "seed"]).reset_index(
-        drop=True
+    return (
+        df.merge(chosen, on=[*GROUP_KEYS, "config_id"], how="inner")
+        .sort_values([*GROUP_KEYS, "seed"])
+        .reset_index(drop=True)
     )

@@ -27,8 +27,8 @@ from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
 from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
 from rdlr.report.selection import DEFAULT_SELECTION, SELECTIONS
-from rdlr.spec.schema import SPEC_KEY, SchemaError, SpecError, build, plain
 from rdlr.spec.files import resolve_spec_path
+from rdlr.spec.schema import SPEC_KEY, SchemaError, SpecError, build, plain
 from rdlr.spec.sections import DataSpec, HFSpec, ProtocolsSpec, ResourcesSpec, SearchSpec, TrackingSpec
 from rdlr.spec.strict_yaml import read_spec_document
 
@@ -90,7 +90,7 @@ class SweepSpec:
             return None
         return labeled + ((self.unlabeled,) if self.unlabeled else ())
 
-    def jobs(self) -> list["Job"]:
+    def jobs(self) -> list[Job]:
         """One job per (feature set, protocol, method, held-out corpus), in table order."""
         jobs = []
         for features in self.features:
@@ -121,7 +121,7 @@ class SweepSpec:
         return {k: v for k, v in raw.items() if not (k in UNSET_OMITTED and v is None)}
 
     @classmethod
-    def from_dict(cls, raw: Any, where: str = "spec") -> "SweepSpec":
+    def from_dict(cls, raw: Any, where: str = "spec") -> SweepSpec:
         """Build and validate a spec from parsed YAML; errors are prefixed with ``where``."""
         try:
             return build(cls, raw, "")
@@ -251,8 +251,9 @@ def _validate_corpora(spec: SweepSpec) -> None:
     if spec.data.source == "demo" and spec.unlabeled not in (None, DEMO_UNLABELED):
         raise SpecError(f"unlabeled: unknown corpus {spec.unlabeled!r}; the demo data has {DEMO_UNLABELED!r}")
     if spec.data.source == "real" and spec.unlabeled is not None and spec.unlabeled not in spec.data.corpora:
-        raise SpecError(f"unlabeled: unknown corpus {spec.unlabeled!r}; valid (data.corpora): "
-                        f"{', '.join(spec.data.corpora)}")
+        raise SpecError(
+            f"unlabeled: unknown corpus {spec.unlabeled!r}; valid (data.corpora): {', '.join(spec.data.corpora)}"
+        )
     labeled = spec.labeled_corpora()
     if labeled is not None:
         for i, name in enumerate(spec.held_out):
@@ -275,8 +276,10 @@ def _validate_methods(spec: SweepSpec) -> None:
             except ValueError as error:
                 raise SpecError(f"{where}: {error}") from None
             if method.needs_unlabeled_with_stage1(stage1) and spec.unlabeled is None:
-                raise SpecError(f"{where}: method {method_id!r} uses AE (12) / PEL (13) (itself or in its stage-1 "
-                                "model), which need unlabeled speech; set `unlabeled` (e.g. LIB)")
+                raise SpecError(
+                    f"{where}: method {method_id!r} uses AE (12) / PEL (13) (itself or in its stage-1 "
+                    "model), which need unlabeled speech; set `unlabeled` (e.g. LIB)"
+                )
         total += len(methods)
     if total == 0:
         raise SpecError(f"protocols: list methods under at least one of {', '.join(JOB_ORDER)}")
@@ -291,8 +294,10 @@ def _validate_search(spec: SweepSpec) -> None:
     listed = {m for protocol in JOB_ORDER for m in getattr(spec.protocols, protocol)}
     for method_id, budget in search.configs_per_method.items():
         if method_id not in listed:
-            raise SpecError(f"search.configs_per_method: method {method_id!r} is not in protocols; valid: "
-                            f"{', '.join(sorted(listed))}")
+            raise SpecError(
+                f"search.configs_per_method: method {method_id!r} is not in protocols; valid: "
+                f"{', '.join(sorted(listed))}"
+            )
         if budget < 1:
             raise SpecError(f"search.configs_per_method.{method_id}: must be >= 1, got {budget}")
     _validate_space(search.space, "search.space")
@@ -351,8 +356,10 @@ def _validate_resources(resources: ResourcesSpec) -> None:
         raise SpecError(f"resources.parallel_jobs: must be >= 0 (0 = automatic), got {resources.parallel_jobs}")
     for name, amount in resources.custom.items():
         if name in RAY_BUILTIN_RESOURCES:
-            raise SpecError(f"resources.custom.{name}: set CPUs and GPUs with cpus_per_trial and gpus_per_trial; "
-                            "custom holds other Ray resources")
+            raise SpecError(
+                f"resources.custom.{name}: set CPUs and GPUs with cpus_per_trial and gpus_per_trial; "
+                "custom holds other Ray resources"
+            )
         if amount <= 0:
             raise SpecError(f"resources.custom.{name}: must be > 0, got {amount}")
 

@@ -47,5 +47,7 @@ def resolve_spec_path(name_or_path: str | Path) -> Path:
             packaged = folder.joinpath(path.name)
     if packaged is not None and packaged.is_file():
         return Path(str(packaged))
-    raise SpecError(f"sweep spec {str(name_or_path)!r} not found; give a YAML file or one of the packaged specs: "
-                    f"{', '.join(packaged_specs()) or f'(none found in {SWEEPS_DIR} or {SWEEPS_PACKAGE})'}")
+    raise SpecError(
+        f"sweep spec {str(name_or_path)!r} not found; give a YAML file or one of the packaged specs: "
+        f"{', '.join(packaged_specs()) or f'(none found in {SWEEPS_DIR} or {SWEEPS_PACKAGE})'}"
+    )

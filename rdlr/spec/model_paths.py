@@ -15,8 +15,8 @@ from pathlib import Path
 from rdlr.features.local_models import require_model_dir, require_model_file, resolved_path
 from rdlr.features.registry import HF_PREFIX, store_name
 from rdlr.features.store import FeatureStore
-from rdlr.sweep.inputs import feature_components, resolved_models
 from rdlr.spec.core import SpecError, SweepSpec
+from rdlr.sweep.inputs import feature_components, resolved_models
 
 Check = Callable[[str | Path, str], Path]
 MODEL_CHECKS: dict[str, tuple[Check, str]] = {  # spec model key -> (check, what the model is)
@@ -30,7 +30,7 @@ USES: dict[str, tuple[str, ...]] = {"w2v": ("w2v",), "bert": ("bert", "whisper")
 def _model_paths(name: str, models: dict[str, str]) -> Iterator[tuple[str, str, Check, str]]:
     """(spec key, path, check, what) of every model feature set ``name`` loads."""
     if name.startswith(HF_PREFIX):
-        model_dir = resolved_path(name[len(HF_PREFIX):])
+        model_dir = resolved_path(name[len(HF_PREFIX) :])
         yield f"features ({name})", model_dir, require_model_dir, "transformers audio encoder"
     for key in USES.get(name, ()):
         if models.get(key):

@@ -140,8 +140,10 @@ def _coerce_scalar(value: Any, hint: Any, where: str) -> Any:
         return _finite(value, where)
     if hint is str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            raise SchemaError(f"{where} must be a non-empty string, got the number {value!r} (quote text that YAML "
-                              "reads as a number, e.g. '007')")
+            raise SchemaError(
+                f"{where} must be a non-empty string, got the number {value!r} (quote text that YAML "
+                "reads as a number, e.g. '007')"
+            )
         if not isinstance(value, str) or not value.strip():
             raise SchemaError(f"{where} must be a non-empty string, got {value!r}")
         return value

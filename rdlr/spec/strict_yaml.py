@@ -5,8 +5,8 @@
   value as nothing and ``yes`` as true, so such an id is an error that quotes what was written and says to quote it
   (``id: "007"``). Ids that YAML reads as text anyway (``1e3``, ``NA``) are used as written.
 
-Size, nesting and alias expansion are bounded (:mod:`rdlr.io.safe_text`). Non-finite numbers and seed ranges are checked with the rest of the spec (:mod:`rdlr.spec.schema`,
-:mod:`rdlr.spec.core`).
+Size, nesting and alias expansion are bounded (:mod:`rdlr.io.safe_text`). Non-finite numbers and seed ranges are
+checked with the rest of the spec (:mod:`rdlr.spec.schema`, :mod:`rdlr.spec.core`).
 """
 
 from __future__ import annotations
@@ -41,8 +41,11 @@ class StrictLoader(yaml.SafeLoader):
                 continue  # SafeLoader reports unhashable keys itself
             if key in seen:
                 raise DuplicateKeyError(
-                    None, None, f"duplicate key {key!r} (line {line}; first at line {seen[key]}): write each key once",
-                    key_node.start_mark)
+                    None,
+                    None,
+                    f"duplicate key {key!r} (line {line}; first at line {seen[key]}): write each key once",
+                    key_node.start_mark,
+                )
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
@@ -85,7 +88,7 @@ def id_problem(text: str, raw: Any) -> str | None:
         read_as = f"the number {value!r}"
     if not written:
         return "id: no value; give the spec an id, e.g. id: my-sweep"
-    return f"id: YAML reads the unquoted {written!r} as {read_as}; a spec id is text: quote it (id: \"{written}\")"
+    return f'id: YAML reads the unquoted {written!r} as {read_as}; a spec id is text: quote it (id: "{written}")'
 
 
 def _written_value(text: str, key: str) -> str | None:

@@ -27,7 +27,7 @@ FLUSH_EVERY_S = 10.0
 
 Log = Callable[[str], None]
 
-_SINKS: dict[str, "ResultSink"] = {}
+_SINKS: dict[str, ResultSink] = {}
 
 
 class ResultSink:

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rdlr.io.safe_text import DocumentError, read_json
 from rdlr.labels import NUM_CLASSES
 from rdlr.methods import Method
 from rdlr.model import CLASSIFIER_HIDDEN, DECODER_HIDDEN
-from rdlr.io.safe_text import DocumentError, read_json
 from rdlr.train.config import TrainConfig
 
 FIGURES_FILE = "scale_figures.json"
@@ -58,8 +58,9 @@ def method_kind(method: Method) -> str:
     return "ae" if method.uses("ae") else "plain"
 
 
-def train_flops_per_row(method: Method, input_dim: int, batch: int, unlabeled_batch: int = 32,
-                        ae_on_unlabeled: bool = True) -> float:
+def train_flops_per_row(
+    method: Method, input_dim: int, batch: int, unlabeled_batch: int = 32, ae_on_unlabeled: bool = True
+) -> float:
     """Floating-point operations of one training step per labeled row (forward 2 and backward 4 per weight):
     F, plus H for AE (12), plus the M' unlabeled rows per minibatch of AE / PEL (13) shared over its M rows, plus
     the M × M pairwise distances of the contrastive loss on the 512-dim embedding."""
@@ -122,7 +123,7 @@ class Figures:
         return bool(self.gpu_rates)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str) -> "Figures":
+    def from_dict(cls, raw: dict[str, Any], source: str) -> Figures:
         if raw.get("format") != FORMAT:
             raise FiguresError(f"{source}: format {raw.get('format')!r}, expected {FORMAT}; rerun bench_scale.py")
         gpu = raw.get("gpu") or {}
@@ -135,13 +136,23 @@ class Figures:
             raise FiguresError(f"{source}: missing or bad field ({error}); rerun bench_scale.py") from None
         unknown = sorted({rate.kind for rate in (*rates, *gpu_rates)} - set(KINDS))
         if not rates or unknown:
-            raise FiguresError(f"{source}: needs measured cases of the kinds {', '.join(KINDS)}; "
-                               f"got {unknown or 'none'}")
+            raise FiguresError(
+                f"{source}: needs measured cases of the kinds {', '.join(KINDS)}; got {unknown or 'none'}"
+            )
         fallback = dict(raw.get("epochs") or {})
         epochs_source = fallback.pop("source", None)
-        return cls(source, machine, threads, rates, gpu_rates, gpu.get("machine"), sharing,
-                   ray_overhead(raw.get("ray") or {}),
-                   {kind: float(value) for kind, value in fallback.items()}, epochs_source)
+        return cls(
+            source,
+            machine,
+            threads,
+            rates,
+            gpu_rates,
+            gpu.get("machine"),
+            sharing,
+            ray_overhead(raw.get("ray") or {}),
+            {kind: float(value) for kind, value in fallback.items()},
+            epochs_source,
+        )
 
     def rate(self, kind: str, dims: int, batch: int, gpu: bool = False) -> tuple[float, float]:
         """(training, evaluation) FLOP/s of the measured CPU (``gpu``: GPU) cases of ``kind`` (else of any kind)
@@ -155,8 +166,7 @@ class Figures:
         pool = [r for r in pool if math.isclose(abs(math.log2(r.batch / batch)), nearest_batch)]
         nearest_dims = min(abs(r.dims - dims) for r in pool)
         pool = [r for r in pool if abs(r.dims - dims) == nearest_dims]
-        return (statistics.fmean(r.train_flops_per_s for r in pool),
-                statistics.fmean(r.eval_flops_per_s for r in pool))
+        return (statistics.fmean(r.train_flops_per_s for r in pool), statistics.fmean(r.eval_flops_per_s for r in pool))
 
     def gpu_speedup(self, trials_at_once: int) -> float:
         """How much more work ``trials_at_once`` trials sharing one GPU do together than one alone: the measured
@@ -185,10 +195,17 @@ def ray_overhead(ray: dict[str, Any]) -> float:
 
 def _read_rates(cases: list[dict[str, Any]]) -> tuple[Rate, ...]:
     """The rates of the measured cases of a figures file."""
-    return tuple(Rate(kind=c["kind"], dims=int(c["dims"]), batch=int(c["batch"]),
-                      train_flops_per_s=float(c["train_flops_per_s"]), eval_flops_per_s=float(c["eval_flops_per_s"]),
-                      epochs=float(c["epochs"]) if c.get("early_stopped") else None)
-                 for c in cases)  # fmt: skip
+    return tuple(
+        Rate(
+            kind=c["kind"],
+            dims=int(c["dims"]),
+            batch=int(c["batch"]),
+            train_flops_per_s=float(c["train_flops_per_s"]),
+            eval_flops_per_s=float(c["eval_flops_per_s"]),
+            epochs=float(c["epochs"]) if c.get("early_stopped") else None,
+        )
+        for c in cases
+    )
 
 
 def load_figures(path: str | Path | None = None) -> Figures:
@@ -227,8 +244,9 @@ class TrialCost:
     stage1_s: float = 0.0
 
 
-def _fit_seconds(method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures,
-                 training: dict[str, Any]) -> tuple[float, float, float, bool]:
+def _fit_seconds(
+    method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures, training: dict[str, Any]
+) -> tuple[float, float, float, bool]:
     """(CPU s, GPU s, epochs, measured?) of training one model of ``method``."""
     kind = method_kind(method)
     epochs, measured = figures.epochs(kind)
@@ -246,8 +264,9 @@ def _fit_seconds(method: Method, rows: TrialRows, dims: int, batch: int, figures
     return cpu, gpu, epochs, measured
 
 
-def trial_cost(method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures,
-               training: dict[str, Any] | None = None) -> TrialCost:
+def trial_cost(
+    method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures, training: dict[str, Any] | None = None
+) -> TrialCost:
     """Projected cost of one trial; two-stage methods add their stage-1 model (counted for every trial: an upper
     bound, as trials that differ only in LR's γ share one stage-1 model through the cache)."""
     training = dict(training or {})

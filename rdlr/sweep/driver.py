@@ -60,17 +60,23 @@ from ray.tune.search.optuna import OptunaSearch
 from rdlr.cluster.capacity import ClusterCapacity, planning_nodes
 from rdlr.cluster.session import start_ray
 from rdlr.io.storage import FolderLock
+from rdlr.io.tracking import mlflow_experiment
+from rdlr.spec.core import Job, SweepSpec
 from rdlr.sweep.collector import FaultStopper, Log, ResultSink, SinkCallback, close_sink, open_sink
 from rdlr.sweep.files import ROWS_DIR, SPEC_FILE, SweepError, SweepFiles
 from rdlr.sweep.recovery import (
-    TUNER_STATE, SweepStorageError, describe_fault, finished_configs, job_rows, set_aside, storage_fault,
+    TUNER_STATE,
+    SweepStorageError,
+    describe_fault,
+    finished_configs,
+    job_rows,
+    set_aside,
+    storage_fault,
     torn_state,
-)  # fmt: skip
+)
 from rdlr.sweep.resources import TrialResources, jobs_at_once, plan_resources, trial_slots, trials_per_job
 from rdlr.sweep.sampling import make_sampler, optuna_space
-from rdlr.spec.core import Job, SweepSpec
 from rdlr.sweep.trial import JOB_CONSTANTS, TrialContext, trainable_for
-from rdlr.io.tracking import mlflow_experiment
 
 METRIC = "val_ua"
 HEARTBEAT_S = 60.0
@@ -113,8 +119,9 @@ class SweepOutcome:
         return not self.errors and all(j.failure is None and j.errors == 0 for j in self.jobs)
 
 
-def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], files: SweepFiles,
-                        resources: TrialResources) -> dict[str, str]:
+def register_trainables(
+    spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], files: SweepFiles, resources: TrialResources
+) -> dict[str, str]:
     """Register one trainable per feature set, its features in the object store once (``tune.with_parameters``
     takes an ``ObjectRef`` as is, so a matrix already there is not copied again); returns ``{feature set: name}``."""
     import ray
@@ -123,11 +130,21 @@ def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.Data
     for features in spec.features:
         x, meta = tables[features]
         x = x if isinstance(x, ray.ObjectRef) else ray.put(x)
-        context = TrialContext(spec.id, features, tuple(spec.seeds), spec.data.split_seed, dict(spec.training),
-                               resources.device, resources.cpus, files.storage.uri, table_id=x.hex())
+        context = TrialContext(
+            spec.id,
+            features,
+            tuple(spec.seeds),
+            spec.data.split_seed,
+            dict(spec.training),
+            resources.device,
+            resources.cpus,
+            files.storage.uri,
+            table_id=x.hex(),
+        )
         function = trainable_for(features, spec.id)
-        trainable = tune.with_resources(tune.with_parameters(function, x=x, meta=meta, context=context),
-                                        resources.as_tune())
+        trainable = tune.with_resources(
+            tune.with_parameters(function, x=x, meta=meta, context=context), resources.as_tune()
+        )
         # Registered once, here: Tuners started in threads get the name, because Tune's registry is not
         # thread-safe (concurrent registrations fail with "dictionary changed size during iteration").
         register_trainable(function.__name__, trainable)
@@ -138,8 +155,16 @@ def register_trainables(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.Data
 class _Sweep:
     """Runs the jobs of one spec as concurrent Tuners."""
 
-    def __init__(self, spec: SweepSpec, trainables: Mapping[str, str], files: SweepFiles,
-                 resources: TrialResources, sink_key: str, sink: ResultSink, capacity: ClusterCapacity | None) -> None:
+    def __init__(
+        self,
+        spec: SweepSpec,
+        trainables: Mapping[str, str],
+        files: SweepFiles,
+        resources: TrialResources,
+        sink_key: str,
+        sink: ResultSink,
+        capacity: ClusterCapacity | None,
+    ) -> None:
         self.spec, self.trainables, self.files, self.resources = spec, trainables, files, resources
         self.sink_key, self.sink, self.log = sink_key, sink, sink.log
         self.capacity = capacity
@@ -161,8 +186,10 @@ class _Sweep:
                 torn = f"{path}/{TUNER_STATE} cannot be read ({type(error).__name__}: {error})"
         if torn is not None:
             aside = set_aside(self.files.storage.fs, path, "torn")
-            self.log(f"job {job.name}: Tune's saved state is torn ({torn}); moved it to {aside} and started the job "
-                     "afresh from the rows in results.csv")
+            self.log(
+                f"job {job.name}: Tune's saved state is torn ({torn}); moved it to {aside} and started the job "
+                "afresh from the rows in results.csv"
+            )
         return self.new_tuner(job, trainable, constants), False
 
     def new_tuner(self, job: Job, trainable: str, constants: Mapping[str, str]) -> tune.Tuner:
@@ -170,24 +197,35 @@ class _Sweep:
         evaluated first, so the search continues from them instead of spending the budget on new ones; the grid
         sampler repeats its seeded order by itself, and is not given them (Optuna's grid would count them twice)."""
         tried = [] if job.sampler == "grid" else finished_configs(self.sink.rows.values(), job)
-        searcher = OptunaSearch(space=optuna_space(job.space), metric=METRIC, mode="max", points_to_evaluate=tried,
-                                sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space))
+        searcher = OptunaSearch(
+            space=optuna_space(job.space),
+            metric=METRIC,
+            mode="max",
+            points_to_evaluate=tried,
+            sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space),
+        )
         tune_config = tune.TuneConfig(
-            search_alg=searcher, num_samples=job.configs, max_concurrent_trials=trials_per_job(job),
+            search_alg=searcher,
+            num_samples=job.configs,
+            max_concurrent_trials=trials_per_job(job),
             reuse_actors=True,  # the next trial of the Tuner finds the worker's prepared rows (worker_rows)
             trial_dirname_creator=_trial_dirname,
-        )  # fmt: skip
+        )
         callbacks: list[Any] = [SinkCallback(self.sink_key, job.name)]
         if self.mlflow_uri:
             from rdlr.sweep.mlflow_logger import sweep_mlflow_logger
 
-            callbacks.append(sweep_mlflow_logger(self.mlflow_uri, self.spec.id,
-                                                 {"job": job.name, "features": job.features}))
+            callbacks.append(
+                sweep_mlflow_logger(self.mlflow_uri, self.spec.id, {"job": job.name, "features": job.features})
+            )
         run_config = tune.RunConfig(
-            name=job.name, storage_path=self.files.tune_root, verbose=0,
-            failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures), callbacks=callbacks,
+            name=job.name,
+            storage_path=self.files.tune_root,
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures),
+            callbacks=callbacks,
             stop=FaultStopper(self.sink_key),
-        )  # fmt: skip
+        )
         return tune.Tuner(trainable, param_space=constants, tune_config=tune_config, run_config=run_config)
 
     def run_job(self, job: Job) -> None:
@@ -223,8 +261,9 @@ class _Sweep:
                 pending.clear()
             if pending:
                 if self.capacity is None and time.monotonic() - polled > SLOTS_POLL_S:  # nodes come and go
-                    slots = trial_slots(planning_nodes(None), self.resources.cpus, self.resources.gpus,
-                                        self.resources.custom)
+                    slots = trial_slots(
+                        planning_nodes(None), self.resources.cpus, self.resources.gpus, self.resources.custom
+                    )
                     polled = time.monotonic()
                 target = jobs_at_once(slots, trials_per_job(pending[0]), len(pending) + len(running), fixed)
                 while pending and len(running) < target:
@@ -234,8 +273,10 @@ class _Sweep:
                     running[job.name] = thread
             if time.monotonic() - last_beat > HEARTBEAT_S:
                 last_beat = time.monotonic()
-                self.log(f"... {len(sink.rows)}/{sink.planned} trials done, {len(running)} jobs running, "
-                         f"{len(pending)} waiting, {time.monotonic() - started:.0f}s elapsed")
+                self.log(
+                    f"... {len(sink.rows)}/{sink.planned} trials done, {len(running)} jobs running, "
+                    f"{len(pending)} waiting, {time.monotonic() - started:.0f}s elapsed"
+                )
             time.sleep(0.5)
 
 
@@ -303,9 +344,16 @@ def run_sweep(
         raise SweepStorageError(_stopped_line(spec, files, fault)) from None
 
 
-def _run_locked(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], files: SweepFiles, log: Log,
-                adapt_resources: bool, resolved: Mapping[str, Any] | None, quiet: bool,
-                capacity: ClusterCapacity | None) -> SweepOutcome:
+def _run_locked(
+    spec: SweepSpec,
+    tables: Mapping[str, tuple[Any, pd.DataFrame]],
+    files: SweepFiles,
+    log: Log,
+    adapt_resources: bool,
+    resolved: Mapping[str, Any] | None,
+    quiet: bool,
+    capacity: ClusterCapacity | None,
+) -> SweepOutcome:
     """:func:`run_sweep` while it holds the sweep's writer lock."""
     import ray
 
@@ -327,17 +375,22 @@ def _run_locked(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]],
     sink_key = f"{files.dir.uri}"
     sink = ResultSink(files, spec.num_trials(), log)
     open_sink(sink_key, sink)
-    log(f"sweep {spec.id}: {len(jobs)} jobs, {sink.planned} trials planned ({sink.previous} already done), "
+    log(
+        f"sweep {spec.id}: {len(jobs)} jobs, {sink.planned} trials planned ({sink.previous} already done), "
         f"{resources.cpus:g} CPU + {resources.gpus:g} GPU per trial, {resources.slots} at once; "
-        f"storage {files.dir.uri}")
-    sweep = _Sweep(spec, register_trainables(spec, tables, files, resources), files, resources, sink_key, sink,
-                   capacity)
+        f"storage {files.dir.uri}"
+    )
+    sweep = _Sweep(
+        spec, register_trainables(spec, tables, files, resources), files, resources, sink_key, sink, capacity
+    )
     try:
         sweep.run(jobs)
     except KeyboardInterrupt:
         sink.flush()
-        log(f"interrupted: {len(sink.rows)} finished trials are saved in {files.results_uri}; "
-            "re-run the same command to resume")
+        log(
+            f"interrupted: {len(sink.rows)} finished trials are saved in {files.results_uri}; "
+            "re-run the same command to resume"
+        )
         raise
     finally:
         close_sink(sink_key)
@@ -348,12 +401,17 @@ def _run_locked(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]],
         raise sink.fault
     failed = [o for o in sweep.outcomes if o.failure]
     return SweepOutcome(
-        spec_id=spec.id, results_uri=files.results_uri, spec_uri=f"{files.dir.uri}/{SPEC_FILE}", resources=resources,
-        rows=len(sink.rows), new_rows=len(sink.rows) - sink.previous, planned=sink.planned,
+        spec_id=spec.id,
+        results_uri=files.results_uri,
+        spec_uri=f"{files.dir.uri}/{SPEC_FILE}",
+        resources=resources,
+        rows=len(sink.rows),
+        new_rows=len(sink.rows) - sink.previous,
+        planned=sink.planned,
         jobs=sorted(sweep.outcomes, key=lambda o: jobs.index(o.job)),
         errors=[*sink.errors, *(f"job {o.job.name}: {o.failure}" for o in failed)],
         wall_time_s=time.monotonic() - started,
-    )  # fmt: skip
+    )
 
 
 def _set_stopped_jobs_aside(spec: SweepSpec, jobs: list[Job], sink: ResultSink, files: SweepFiles) -> None:
@@ -362,29 +420,44 @@ def _set_stopped_jobs_aside(spec: SweepSpec, jobs: list[Job], sink: ResultSink, 
     allows), and the re-run starts those jobs afresh from their rows."""
     for job in jobs:
         path = f"{files.tune_root}/{job.name}"
-        if len(job_rows(sink.rows.values(), job)) < job.configs * len(spec.seeds) and files.dir.fs.get_file_info(
-                path).type == pafs.FileType.Directory:
+        if (
+            len(job_rows(sink.rows.values(), job)) < job.configs * len(spec.seeds)
+            and files.dir.fs.get_file_info(path).type == pafs.FileType.Directory
+        ):
             with contextlib.suppress(OSError):  # then the re-run restores it, and the fault was reported anyway
                 set_aside(files.dir.fs, path, "stopped")
 
 
 def _stopped_line(spec: SweepSpec, files: SweepFiles, fault: OSError) -> str:
     """The one line that ends a sweep whose storage failed."""
-    return (f"sweep {spec.id} stopped: cannot write {describe_fault(fault)}; the finished trials are kept in "
-            f"{files.results_uri} (and {files.dir.uri}/{ROWS_DIR}); free space or fix the disk, then re-run the "
-            "same command to resume")
+    return (
+        f"sweep {spec.id} stopped: cannot write {describe_fault(fault)}; the finished trials are kept in "
+        f"{files.results_uri} (and {files.dir.uri}/{ROWS_DIR}); free space or fix the disk, then re-run the "
+        "same command to resume"
+    )
 
 
-def _run_info(resolved: Mapping[str, Any] | None, files: SweepFiles, resources: TrialResources,
-              capacity: ClusterCapacity | None) -> dict[str, Any]:
+def _run_info(
+    resolved: Mapping[str, Any] | None, files: SweepFiles, resources: TrialResources, capacity: ClusterCapacity | None
+) -> dict[str, Any]:
     """What this run resolved, saved with the spec: paths, storage, versions, trial resources, the cluster."""
     import ray
 
-    trial = {"cpus": resources.cpus, "gpus": resources.gpus, "device": resources.device,
-             **({"custom": dict(resources.custom)} if resources.custom else {})}  # fmt: skip
+    trial = {
+        "cpus": resources.cpus,
+        "gpus": resources.gpus,
+        "device": resources.device,
+        **({"custom": dict(resources.custom)} if resources.custom else {}),
+    }
     cluster = capacity.describe() if capacity is not None else "the nodes alive at the start (fixed cluster)"
-    return {**dict(resolved or {}), "storage": files.storage.uri, "ray": ray.__version__,
-            "python": platform.python_version(), "trial_resources": trial, "cluster": cluster}  # fmt: skip
+    return {
+        **dict(resolved or {}),
+        "storage": files.storage.uri,
+        "ray": ray.__version__,
+        "python": platform.python_version(),
+        "trial_resources": trial,
+        "cluster": cluster,
+    }
 
 
 def table_shape(x: Any) -> tuple[int, ...]:

@@ -17,9 +17,17 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from rdlr.results import GIVEN_SPEC_FILE, RESOLVED_KEY, RESULTS_FILE, SPEC_FILE, parse_results_csv, results_frame, trial_key
 from rdlr.io.safe_text import MAX_BYTES, parse_json, parse_yaml
 from rdlr.io.storage import Storage
+from rdlr.results import (
+    GIVEN_SPEC_FILE,
+    RESOLVED_KEY,
+    RESULTS_FILE,
+    SPEC_FILE,
+    parse_results_csv,
+    results_frame,
+    trial_key,
+)
 from rdlr.spec.core import SweepSpec
 
 ROWS_DIR = "trials"
@@ -53,8 +61,9 @@ class SweepFiles:
 
     def read_row(self, key: str) -> dict[str, Any] | None:
         try:
-            return parse_json(self.dir.read(ROWS_DIR, f"{key}.json", limit=MAX_BYTES + 1),
-                              f"{self.dir.uri}/{ROWS_DIR}/{key}.json")
+            return parse_json(
+                self.dir.read(ROWS_DIR, f"{key}.json", limit=MAX_BYTES + 1), f"{self.dir.uri}/{ROWS_DIR}/{key}.json"
+            )
         except FileNotFoundError:
             return None
 

@@ -82,8 +82,11 @@ def feature_configs(spec: SweepSpec) -> dict[str, str] | None:
         return None
     from rdlr.features.hf_encoder import HFEncoderConfig
 
-    return {name: HFEncoderConfig(model_dir=name[len(HF_PREFIX) :], layer=spec.hf.layer).config_hash()
-            for name in feature_components(spec) if name.startswith(HF_PREFIX)}
+    return {
+        name: HFEncoderConfig(model_dir=name[len(HF_PREFIX) :], layer=spec.hf.layer).config_hash()
+        for name in feature_components(spec)
+        if name.startswith(HF_PREFIX)
+    }
 
 
 def spec_corpora(spec: SweepSpec, data_root: Path | None) -> list[str]:
@@ -94,15 +97,19 @@ def spec_corpora(spec: SweepSpec, data_root: Path | None) -> list[str]:
         return list(known)
     from rdlr.corpora import read_manifest
 
-    frames = [read_manifest(resolve_path(path, data_root), check_files=False)[["corpus", "label"]]
-              for path in spec.data.manifests]
+    frames = [
+        read_manifest(resolve_path(path, data_root), check_files=False)[["corpus", "label"]]
+        for path in spec.data.manifests
+    ]
     meta = pd.concat(frames, ignore_index=True)
     names = list(dict.fromkeys(meta["corpus"].astype(str)))
     for what, wanted in (("held_out", spec.held_out), ("unlabeled", (spec.unlabeled,) if spec.unlabeled else ())):
         unknown = [name for name in wanted if name not in names]
         if unknown:
-            raise SpecError(f"{what}: unknown corpus {unknown[0]!r}: no row of data.manifests names it; the "
-                            f"manifests hold: {', '.join(names)}")
+            raise SpecError(
+                f"{what}: unknown corpus {unknown[0]!r}: no row of data.manifests names it; the "
+                f"manifests hold: {', '.join(names)}"
+            )
     check_corpora(spec, meta, "data.manifests")
     return names
 
@@ -122,8 +129,10 @@ def prepare_manifest(spec: SweepSpec, data_root: Path | None, log: Callable[[str
             frame = load_corpus(source.loader, root, **source.options)
             found = sorted(set(frame["corpus"].astype(str)))
             if found != [name]:
-                raise SpecError(f"data.corpora.{name}: the {source.loader} loader names its corpus "
-                                f"{', '.join(found)}; use that name as the key (held_out refers to it)")
+                raise SpecError(
+                    f"data.corpora.{name}: the {source.loader} loader names its corpus "
+                    f"{', '.join(found)}; use that name as the key (held_out refers to it)"
+                )
             frames.append(frame)
     else:
         for path in spec.data.manifests:
@@ -139,14 +148,19 @@ def check_corpora(spec: SweepSpec, meta: pd.DataFrame, where: str) -> None:
     labeled = sorted(set(meta.loc[labels != "", "corpus"].astype(str)))
     for name in spec.held_out:
         if name not in labeled:
-            raise SpecError(f"{where}: held-out corpus {name!r} has no labeled utterances; labeled: {', '.join(labeled)}")
+            raise SpecError(
+                f"{where}: held-out corpus {name!r} has no labeled utterances; labeled: {', '.join(labeled)}"
+            )
     if spec.unlabeled and spec.unlabeled not in set(meta["corpus"].astype(str)):
-        raise SpecError(f"{where}: unlabeled corpus {spec.unlabeled!r} not found; present: "
-                        f"{', '.join(sorted(set(meta['corpus'].astype(str))))}")
+        raise SpecError(
+            f"{where}: unlabeled corpus {spec.unlabeled!r} not found; present: "
+            f"{', '.join(sorted(set(meta['corpus'].astype(str))))}"
+        )
 
 
-def load_tables(spec: SweepSpec, store: str, corpora: Sequence[str],
-                object_store: bool = False) -> dict[str, tuple[Any, pd.DataFrame]]:
+def load_tables(
+    spec: SweepSpec, store: str, corpora: Sequence[str], object_store: bool = False
+) -> dict[str, tuple[Any, pd.DataFrame]]:
     """``{feature set: (x, meta)}`` for every feature set of the spec, read once from the feature store.
 
     With ``object_store`` (Ray initialised), each matrix moves into Ray's object store as soon as it is read and

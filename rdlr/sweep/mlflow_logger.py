@@ -20,6 +20,7 @@ class SweepMLflowLogger(MLflowLoggerCallback):
 
 
 def sweep_mlflow_logger(uri: str, spec_id: str, tags: Mapping[str, str]) -> SweepMLflowLogger:
-    """The callback of one job's Tuner. The experiment ``spec_id`` must exist (:func:`rdlr.io.tracking.mlflow_experiment`
-    before the Tuners start: they set their callbacks up concurrently and would race to create it)."""
+    """The callback of one job's Tuner. The experiment ``spec_id`` must exist
+    (:func:`rdlr.io.tracking.mlflow_experiment` before the Tuners start: they set their callbacks up concurrently
+    and would race to create it)."""
     return SweepMLflowLogger(tracking_uri=uri, experiment_name=spec_id, tags={"spec_id": spec_id, **tags})

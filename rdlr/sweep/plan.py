@@ -21,8 +21,8 @@ from rdlr.features.is10 import IS10_DIM
 from rdlr.features.registry import parse_feature_sets
 from rdlr.features.wav2vec import W2V_DIM
 from rdlr.methods import get_method
-from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, trial_cost
 from rdlr.spec.core import Job, SpecError, SweepSpec
+from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, trial_cost
 from rdlr.train.batches import few_steps_warning
 from rdlr.train.config import TrainConfig
 
@@ -107,8 +107,9 @@ def feature_dims(features: str, known: Mapping[str, int] | None = None) -> tuple
     return sum(FEATURE_DIMS.get(part, ASSUMED_DIMS) for part in parts), any(p not in FEATURE_DIMS for p in parts)
 
 
-def planning_manifest(spec: SweepSpec, data_root: Path | None,
-                      log: Callable[[str], None] = lambda line: None) -> tuple[pd.DataFrame, str]:
+def planning_manifest(
+    spec: SweepSpec, data_root: Path | None, log: Callable[[str], None] = lambda line: None
+) -> tuple[pd.DataFrame, str]:
     """(manifest columns, where they come from): the spec's corpora read from ``data_root`` when given, else
     manifests shaped like the demo corpora or like the documented corpora (:mod:`rdlr.corpora.shape`)."""
     from rdlr.corpora.shape import ShapeError, demo_manifest, shaped_manifest
@@ -137,12 +138,18 @@ def trial_rows(meta: pd.DataFrame, protocol: str, held_out: str, split_seed: int
 def _mean_cost(job: Job, rows: TrialRows, dims: int, figures: Figures, training: Mapping[str, object]) -> TrialCost:
     method = get_method(job.method)
     costs = [trial_cost(method, rows, dims, int(batch), figures, dict(training)) for batch in job.space["batch_size"]]
-    return TrialCost(statistics.fmean(c.cpu_s for c in costs), statistics.fmean(c.gpu_s for c in costs),
-                     costs[0].epochs, costs[0].epochs_measured, statistics.fmean(c.stage1_s for c in costs))
+    return TrialCost(
+        statistics.fmean(c.cpu_s for c in costs),
+        statistics.fmean(c.gpu_s for c in costs),
+        costs[0].epochs,
+        costs[0].epochs_measured,
+        statistics.fmean(c.stage1_s for c in costs),
+    )
 
 
-def build_plan(spec: SweepSpec, meta: pd.DataFrame, rows_source: str, figures: Figures,
-               known_dims: Mapping[str, int] | None = None) -> SweepPlan:
+def build_plan(
+    spec: SweepSpec, meta: pd.DataFrame, rows_source: str, figures: Figures, known_dims: Mapping[str, int] | None = None
+) -> SweepPlan:
     """The plan of ``spec`` on the manifest columns ``meta`` (every corpus of the spec); ``known_dims``: the
     feature tables' widths when they are loaded."""
     rows: dict[tuple[str, str], TrialRows] = {}
@@ -151,8 +158,9 @@ def build_plan(spec: SweepSpec, meta: pd.DataFrame, rows_source: str, figures: F
     for job in spec.jobs():
         key = (job.protocol, job.held_out)
         if key not in rows:
-            rows[key] = trial_rows(meta, job.protocol, job.held_out, spec.data.split_seed,
-                                   TrainConfig(**spec.training).pod_test)
+            rows[key] = trial_rows(
+                meta, job.protocol, job.held_out, spec.data.split_seed, TrainConfig(**spec.training).pod_test
+            )
         width = dims[job.features][0]
         cost = _mean_cost(job, rows[key], width, figures, spec.training)
         jobs.append(JobPlan(job, job.configs * len(spec.seeds), rows[key], width, cost))
@@ -170,8 +178,10 @@ def _method_lines(plan: SweepPlan) -> list[str]:
         search = ("the whole grid" if job.sampler == "grid" else job.sampler) + f" of {job.grid_size}"
         cpu = sum(_job_cpu_s(i, plan.figures) for i in items) * plan.figures.threads / 3600
         gpu = _gpu_s(items, plan) / 3600
-        lines.append(f"    {protocol:<13} {method:<24} {job.configs:>7} {sum(i.trials for i in items):>6,} "
-                     f"{cpu:>9,.1f} {gpu:>7,.2f}  {search}")
+        lines.append(
+            f"    {protocol:<13} {method:<24} {job.configs:>7} {sum(i.trials for i in items):>6,} "
+            f"{cpu:>9,.1f} {gpu:>7,.2f}  {search}"
+        )
     return lines
 
 
@@ -183,8 +193,9 @@ def _rows_lines(plan: SweepPlan) -> list[str]:
             continue
         seen.add(key)
         r = item.rows
-        lines.append(f"    {key[0]:<13} held out {key[1]:<10} "
-                     f"{r.train:>7,} / {r.val:>6,} / {r.test:>6,} / {r.unlabeled:>6,}")
+        lines.append(
+            f"    {key[0]:<13} held out {key[1]:<10} {r.train:>7,} / {r.val:>6,} / {r.test:>6,} / {r.unlabeled:>6,}"
+        )
     return lines
 
 
@@ -192,8 +203,9 @@ def batch_warnings(plan: SweepPlan) -> list[str]:
     """One warning per job whose searched M leaves fewer than ~4 steps per epoch on its training rows
     (:func:`rdlr.train.batches.few_steps_warning`); part of the plan that ``rdlr plan``, ``sweep`` and
     ``reproduce`` print."""
-    warnings = (few_steps_warning(f"job {item.job.name}", item.rows.train, item.job.space["batch_size"])
-                for item in plan.jobs)
+    warnings = (
+        few_steps_warning(f"job {item.job.name}", item.rows.train, item.job.space["batch_size"]) for item in plan.jobs
+    )
     return [line for line in warnings if line]
 
 
@@ -218,11 +230,13 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
     """The plan as text lines (what ``rdlr plan`` prints), the small-minibatch warnings last."""
     spec, figures = plan.spec, plan.figures
     resources, training = spec.resources, TrainConfig(**spec.training)
-    dims = ", ".join(f"{name} ({width} dims{', assumed' if assumed else ''})"
-                     for name, (width, assumed) in plan.dims.items())
+    dims = ", ".join(
+        f"{name} ({width} dims{', assumed' if assumed else ''})" for name, (width, assumed) in plan.dims.items()
+    )
     epochs = {kind: figures.epochs(kind) for kind in ("plain", "ae")}
-    epoch_text = "; ".join(f"{kind} {value:g} ({'measured' if measured else 'assumed'})"
-                           for kind, (value, measured) in epochs.items())
+    epoch_text = "; ".join(
+        f"{kind} {value:g} ({'measured' if measured else 'assumed'})" for kind, (value, measured) in epochs.items()
+    )
     if figures.epochs_source:
         epoch_text += f" (from {figures.epochs_source})"
     at_once = max(1, int(node_cpus // resources.cpus_per_trial))
@@ -232,7 +246,7 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
         f"  each trial asks Ray for {resources.cpus_per_trial:g} CPU{'s' if resources.cpus_per_trial != 1 else ''}"
         + (f" + {resources.gpus_per_trial:g} GPU (where the cluster has GPUs)" if resources.gpus_per_trial else "")
         + f"; trains at most {training.max_epochs} epochs, early stop after {training.patience} without a better "
-          "validation UA",
+        "validation UA",
         "  configurations per job (one job per held-out corpus), trials and projected cost by method:",
         *_method_lines(plan),
         f"  rows per trial (train / val / test / unlabeled), from {plan.rows_source}:",
@@ -252,14 +266,23 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
 def gpu_assumption(figures: Figures, trials_per_gpu: int) -> str:
     """Where the GPU-hours come from, in words."""
     if not figures.gpu_measured:
-        return (f"GPU rates assumed, not measured ({ASSUMED_GPU['train_flops_per_s'] / 1e12:g} TFLOP/s training, "
-                f"{trials_per_gpu} trials per GPU without gain)")
-    return (f"GPU rates measured on {figures.gpu_machine}, {trials_per_gpu} trials sharing a GPU "
-            f"{figures.gpu_speedup(trials_per_gpu):.1f}× as fast together as one alone")
+        return (
+            f"GPU rates assumed, not measured ({ASSUMED_GPU['train_flops_per_s'] / 1e12:g} TFLOP/s training, "
+            f"{trials_per_gpu} trials per GPU without gain)"
+        )
+    return (
+        f"GPU rates measured on {figures.gpu_machine}, {trials_per_gpu} trials sharing a GPU "
+        f"{figures.gpu_speedup(trials_per_gpu):.1f}× as fast together as one alone"
+    )
 
 
-def print_plan(spec: SweepSpec, meta: pd.DataFrame, rows_source: str, known_dims: Mapping[str, int] | None = None,
-               log: Callable[[str], None] = print) -> None:
+def print_plan(
+    spec: SweepSpec,
+    meta: pd.DataFrame,
+    rows_source: str,
+    known_dims: Mapping[str, int] | None = None,
+    log: Callable[[str], None] = print,
+) -> None:
     """Log the plan with the packaged figures (what ``rdlr sweep`` and ``rdlr reproduce`` show before starting); a
     one-line note instead when the figures cannot be read."""
     from rdlr.sweep.cost import FiguresError, load_figures

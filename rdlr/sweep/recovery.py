@@ -29,8 +29,8 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from rdlr.sweep.files import SweepError
 from rdlr.spec.core import Job
+from rdlr.sweep.files import SweepError
 
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})
 TUNER_STATE = "tuner.pkl"

@@ -68,14 +68,19 @@ class ResolvedRun:
 
     def info(self) -> dict[str, Any]:
         """What this run resolved the spec's paths to; saved beside the results in ``spec.yaml``."""
-        return {"data_root": str(self.data_root) if self.data_root else None, "feature_store": self.store,
-                "models": dict(self.models)}
+        return {
+            "data_root": str(self.data_root) if self.data_root else None,
+            "feature_store": self.store,
+            "models": dict(self.models),
+        }
 
     def storage_note(self) -> str | None:
         """A warning when a cluster is joined but the storage is a local path (every node must see it)."""
         if self.address and "://" not in self.storage:
-            return (f"note: {self.storage} is a local path; on a multi-node cluster every node must see it (NFS), "
-                    "else use --storage s3://...")
+            return (
+                f"note: {self.storage} is a local path; on a multi-node cluster every node must see it (NFS), "
+                "else use --storage s3://..."
+            )
         return None
 
 
@@ -101,8 +106,14 @@ def _spec(spec: str | SweepSpec | None, demo: bool) -> tuple[SweepSpec, str | No
     return loaded, str(resolve_spec_path(name))
 
 
-def resolve_run(spec: str | SweepSpec | None, options: RunOptions, *, writes_store: bool = False,
-                store: str | None = None, starts_ray: bool = True) -> ResolvedRun:
+def resolve_run(
+    spec: str | SweepSpec | None,
+    options: RunOptions,
+    *,
+    writes_store: bool = False,
+    store: str | None = None,
+    starts_ray: bool = True,
+) -> ResolvedRun:
     """Resolve ``spec`` (a packaged name, a YAML file, or a spec already read, e.g. from a finished sweep) with the
     command line's ``options``.
 
@@ -127,5 +138,13 @@ def resolve_run(spec: str | SweepSpec | None, options: RunOptions, *, writes_sto
         check_model_paths(spec_object, data_root, spec_file, store)
     address = cluster_address(options.address)
     capacity = find_capacity(options.autoscaler_config, joined=address is not None) if starts_ray else None
-    return ResolvedRun(spec_object, storage, data_root, store, tuple(corpora), resolved_models(spec_object, data_root),
-                       capacity, address)
+    return ResolvedRun(
+        spec_object,
+        storage,
+        data_root,
+        store,
+        tuple(corpora),
+        resolved_models(spec_object, data_root),
+        capacity,
+        address,
+    )

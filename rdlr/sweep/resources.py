@@ -11,8 +11,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from rdlr.sweep.files import SweepError
 from rdlr.spec.core import Job, ResourcesSpec
+from rdlr.sweep.files import SweepError
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,11 @@ def plan_resources(spec: ResourcesSpec, nodes: list[Mapping[str, float]], adapt:
     for name, amount in custom.items():
         most = max((float(n.get(name, 0.0)) for n in nodes), default=0.0)
         if adapt and most < amount:
-            raise SweepError(f"resources.custom.{name}: each trial asks for {amount:g}, but no node of the cluster "
-                             f"has more than {most:g}; trials would wait forever (start nodes with that resource, "
-                             "or remove it from the spec)")
+            raise SweepError(
+                f"resources.custom.{name}: each trial asks for {amount:g}, but no node of the cluster "
+                f"has more than {most:g}; trials would wait forever (start nodes with that resource, "
+                "or remove it from the spec)"
+            )
     cpus, gpus, notes = float(spec.cpus_per_trial), float(spec.gpus_per_trial), []
     max_cpu = max((float(n.get("CPU", 0.0)) for n in nodes), default=0.0)
     max_gpu = max((float(n.get("GPU", 0.0)) for n in nodes), default=0.0)
@@ -60,18 +62,23 @@ def plan_resources(spec: ResourcesSpec, nodes: list[Mapping[str, float]], adapt:
             gpus = 0.0
         elif gpus > max_gpu:
             gpus = max_gpu if max_gpu < 1 else float(math.floor(max_gpu))
-            notes.append(f"gpus_per_trial {spec.gpus_per_trial:g} > the largest node's {max_gpu:g} GPUs: using {gpus:g}")
+            notes.append(
+                f"gpus_per_trial {spec.gpus_per_trial:g} > the largest node's {max_gpu:g} GPUs: using {gpus:g}"
+            )
     return TrialResources(cpus, gpus, trial_slots(nodes, cpus, gpus, custom), tuple(notes), custom)
 
 
-def trial_slots(nodes: list[Mapping[str, float]], cpus: float, gpus: float,
-                custom: Mapping[str, float] | None = None) -> int:
+def trial_slots(
+    nodes: list[Mapping[str, float]], cpus: float, gpus: float, custom: Mapping[str, float] | None = None
+) -> int:
     """Trials of ``cpus`` CPUs, ``gpus`` GPUs and ``custom`` resources that fit on the nodes at once (at least 1)."""
     wanted = {"CPU": cpus, "GPU": gpus, **dict(custom or {})}
     total = 0
     for node in nodes:
-        fits = min((math.floor(float(node.get(name, 0.0)) / amount + 1e-9) for name, amount in wanted.items()
-                    if amount > 0), default=10**6)
+        fits = min(
+            (math.floor(float(node.get(name, 0.0)) / amount + 1e-9) for name, amount in wanted.items() if amount > 0),
+            default=10**6,
+        )
         total += max(0, fits)
     return max(1, total)
 
@@ -86,4 +93,3 @@ def jobs_at_once(slots: int, per_job: int, remaining: int, fixed: int = 0) -> in
     """Tuners to run at once: ``fixed`` when set, else enough to fill every slot plus one in reserve."""
     wanted = fixed if fixed > 0 else math.ceil(slots / per_job) + 1
     return max(1, min(wanted, remaining))
-

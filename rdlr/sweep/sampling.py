@@ -92,8 +92,10 @@ class DistinctSampler(BaseSampler):
         if not untried:
             warnings.warn(
                 f"every one of the {len(self._grid())} configurations of the search space was already tried; "
-                "repeating one", RuntimeWarning, stacklevel=2,
-            )  # fmt: skip
+                "repeating one",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return proposal
         self.fallbacks += 1
         return self.rng.choice(untried)
@@ -106,9 +108,7 @@ class DistinctSampler(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self.inner.before_trial(study, trial)
 
-    def after_trial(
-        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
-    ) -> None:
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
         self.inner.after_trial(study, trial, state, values)
 
     def reseed_rng(self) -> None:

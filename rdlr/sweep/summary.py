@@ -31,8 +31,12 @@ def selection_summary(results_uri: str, order: Sequence[tuple[str, str, str]] = 
     parts = []
     for selection, title in SELECTION_TITLES.items():
         chosen = select_configs(frame, selection)
-        table = chosen.pivot_table(index=["features", "protocol", "method"], columns="held_out",
-                                   values="test_ua_mean", sort=False) * 100
+        table = (
+            chosen.pivot_table(
+                index=["features", "protocol", "method"], columns="held_out", values="test_ua_mean", sort=False
+            )
+            * 100
+        )
         table["Avg"] = table.mean(axis=1)
         table = table.iloc[sorted(range(len(table)), key=lambda i: rank.get(table.index[i], len(rank)))]
         parts.append(f"{title}:\n{table.round(1).to_string()}")
@@ -42,8 +46,10 @@ def selection_summary(results_uri: str, order: Sequence[tuple[str, str, str]] = 
 def outcome_text(outcome: SweepOutcome) -> str:
     """One block for the end of a sweep: counts, failures, where the results are, the selection summary."""
     minutes, seconds = divmod(int(outcome.wall_time_s), 60)
-    lines = [f"\nsweep {outcome.spec_id}: {outcome.rows}/{outcome.planned} trials in the results "
-             f"({outcome.new_rows} new, {minutes}m{seconds:02d}s); results: {outcome.results_uri}"]
+    lines = [
+        f"\nsweep {outcome.spec_id}: {outcome.rows}/{outcome.planned} trials in the results "
+        f"({outcome.new_rows} new, {minutes}m{seconds:02d}s); results: {outcome.results_uri}"
+    ]
     lines += [f"  failed: {error}" for error in outcome.errors]
     if outcome.rows:
         order = [(o.job.features, o.job.protocol, o.job.method) for o in outcome.jobs]

@@ -29,10 +29,10 @@ from ray import tune
 
 from rdlr.methods import get_method
 from rdlr.results import GROUP_KEYS, config_id, trial_key
-from rdlr.train import PreparedRows, TrainConfig, run_trial
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.stage1_mirror import stage1_cache
 from rdlr.sweep.worker_rows import SplitKey, split_rows
+from rdlr.train import PreparedRows, TrainConfig, run_trial
 
 JOB_CONSTANTS: tuple[str, ...] = tuple(k for k in GROUP_KEYS if k != "features")  # fixed per Tuner, in its config
 REPEATER_INDEX = "__trial_index__"  # in the configs of sweeps started with one seed per trial (before issue 19)
@@ -70,13 +70,24 @@ def run_configuration(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame,
     rows: list[dict[str, Any]] = []
     prepared: PreparedRows | None = None
     for seed in context.seeds:
-        key = trial_key({"spec_id": context.spec_id, "features": context.features, **constants, "config_id": cid,
-                         "seed": seed})
+        key = trial_key(
+            {"spec_id": context.spec_id, "features": context.features, **constants, "config_id": cid, "seed": seed}
+        )
         row = files.read_row(key)
         if row is None:
-            files.record_attempt(key, {"row_key": key, "trial_id": trial_id, **constants, "seed": seed,
-                                       "hparams": hparams, "host": socket.gethostname(), "pid": os.getpid(),
-                                       "started": time.time()})
+            files.record_attempt(
+                key,
+                {
+                    "row_key": key,
+                    "trial_id": trial_id,
+                    **constants,
+                    "seed": seed,
+                    "hparams": hparams,
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "started": time.time(),
+                },
+            )
             prepared = prepared or worker_rows(x, meta, context, constants)
             row = train_seed(prepared, context, constants, hparams, seed, files, trial_id)
             files.write_row(key, row)
@@ -101,26 +112,47 @@ def train_config(context: TrialContext) -> TrainConfig:
     return TrainConfig(**context.training, device=context.device)
 
 
-def train_seed(prepared: PreparedRows, context: TrialContext, constants: Mapping[str, str],
-               hparams: Mapping[str, Any], seed: int, files: SweepFiles, trial_id: str) -> dict[str, Any]:
+def train_seed(
+    prepared: PreparedRows,
+    context: TrialContext,
+    constants: Mapping[str, str],
+    hparams: Mapping[str, Any],
+    seed: int,
+    files: SweepFiles,
+    trial_id: str,
+) -> dict[str, Any]:
     """Train one seed of the configuration and return its results row."""
     method = get_method(constants["method"])
     cpu_started = time.process_time()  # this process runs one trial at a time (reused actors included)
     with stage1_cache(files, method.two_stage) as cache_dir:
-        result = run_trial(prepared, method, hparams, seed, config=train_config(context), cache_dir=cache_dir,
-                           on_epoch=lambda record: _report_epoch(record, seed))
+        result = run_trial(
+            prepared,
+            method,
+            hparams,
+            seed,
+            config=train_config(context),
+            cache_dir=cache_dir,
+            on_epoch=lambda record: _report_epoch(record, seed),
+        )
     final = result.final
     return {
-        "spec_id": context.spec_id, **constants, "features": context.features, "seed": seed,
-        "config_id": config_id(hparams), "hparams": json.dumps(dict(hparams), sort_keys=True),
+        "spec_id": context.spec_id,
+        **constants,
+        "features": context.features,
+        "seed": seed,
+        "config_id": config_id(hparams),
+        "hparams": json.dumps(dict(hparams), sort_keys=True),
         **metric_columns(final),
         "test_wa": float(final["test_wa"]) if "test_wa" in final else None,
         "confusion": json.dumps(final.get("confusion")),
-        "epochs": int(final["epochs"]), "best_epoch": int(final["best_epoch"]),
+        "epochs": int(final["epochs"]),
+        "best_epoch": int(final["best_epoch"]),
         "wall_time_s": round(float(result.wall_time_s), 3),
-        "cpu_time_s": round(time.process_time() - cpu_started, 3), "trial_id": trial_id,
-        "node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-    }  # fmt: skip
+        "cpu_time_s": round(time.process_time() - cpu_started, 3),
+        "trial_id": trial_id,
+        "node": ray.get_runtime_context().get_node_id(),
+        "host": socket.gethostname(),
+    }
 
 
 def metric_columns(final: Mapping[str, Any]) -> dict[str, float | None]:
@@ -144,8 +176,11 @@ def _report_epoch(record: dict[str, Any], seed: int) -> None:
 def final_report(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A trial's last Tune result: the mean validation UA over its seeds (what drives the search) and the seeds'
     rows as JSON."""
-    return {"val_ua": statistics.fmean(float(row["val_ua"]) for row in rows), "seeds": len(rows),
-            "rows": json.dumps([dict(row) for row in rows], sort_keys=True)}
+    return {
+        "val_ua": statistics.fmean(float(row["val_ua"]) for row in rows),
+        "seeds": len(rows),
+        "rows": json.dumps([dict(row) for row in rows], sort_keys=True),
+    }
 
 
 def trainable_for(features: str, spec_id: str) -> Callable[..., None]:

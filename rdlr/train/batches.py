@@ -30,8 +30,9 @@ def data_sized_batch(rows: int, default: int, min_steps: int = TRAIN_MIN_STEPS) 
     return max(SMALLEST_BATCH, min(default, batch))
 
 
-def few_steps_warning(where: str, rows: int, batch_sizes: Iterable[int],
-                      min_steps: int = SWEEP_MIN_STEPS) -> str | None:
+def few_steps_warning(
+    where: str, rows: int, batch_sizes: Iterable[int], min_steps: int = SWEEP_MIN_STEPS
+) -> str | None:
     """A one-line warning naming ``where``, the rows, each M and its steps when any M leaves fewer than
     ``min_steps`` steps per epoch; ``None`` otherwise."""
     sizes = sorted(int(m) for m in batch_sizes)
@@ -40,6 +41,8 @@ def few_steps_warning(where: str, rows: int, batch_sizes: Iterable[int],
         return None
     steps = ", ".join(f"M {m}: {steps_per_epoch(rows, m)}" for m in short)
     suggestion = data_sized_batch(rows, max(sizes), TRAIN_MIN_STEPS)
-    return (f"warning: {where}: {rows:,} training rows give fewer than {min_steps} steps per epoch ({steps}); "
-            f"set search.space.batch_size (or search.space_per_protocol.<protocol>.batch_size) to sizes that "
-            f"train, e.g. [{suggestion // 2}, {suggestion}, {suggestion * 2}]")
+    return (
+        f"warning: {where}: {rows:,} training rows give fewer than {min_steps} steps per epoch ({steps}); "
+        f"set search.space.batch_size (or search.space_per_protocol.<protocol>.batch_size) to sizes that "
+        f"train, e.g. [{suggestion // 2}, {suggestion}, {suggestion * 2}]"
+    )

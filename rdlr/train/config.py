@@ -69,11 +69,14 @@ class TrainConfig:
         if self.max_epochs < 1 or self.patience < 1:
             raise ValueError(f"max_epochs and patience must be ≥ 1, got {self.max_epochs}, {self.patience}")
         if self.lr_patience < 1:
-            raise ValueError(f"lr_patience must be ≥ 1 (epochs without a better validation UA before the learning "
-                             f"rate drops), got {self.lr_patience}")
+            raise ValueError(
+                f"lr_patience must be ≥ 1 (epochs without a better validation UA before the learning "
+                f"rate drops), got {self.lr_patience}"
+            )
         if not 0 < self.lr_factor < 1:
-            raise ValueError(f"lr_factor must be in (0, 1) (the learning rate's multiplier at a drop), got "
-                             f"{self.lr_factor}")
+            raise ValueError(
+                f"lr_factor must be in (0, 1) (the learning rate's multiplier at a drop), got {self.lr_factor}"
+            )
         if not self.proxy_lr_factor > 0:
             raise ValueError(f"proxy_lr_factor must be > 0, got {self.proxy_lr_factor}")
 

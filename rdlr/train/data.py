@@ -1,6 +1,9 @@
 """The inputs of one trial: a feature matrix with each utterance's corpus, label and role (:class:`TrialData`), the
 rows a trial uses on the training device, z-normalised in one float32 copy (:func:`prepare`), and those rows made
-once and shared by every model trained on them (:class:`PreparedRows`)."""
+once and shared by every model trained on them (:class:`PreparedRows`).
+
+The z-normalisation's floor: ``docs/decisions.md#z-normalisation``.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ class TrialData:
             raise ValueError("utterances with role train/val/test must have a label")
 
     @classmethod
-    def from_table(cls, x: np.ndarray, meta: pd.DataFrame, roles: "pd.Series | np.ndarray") -> "TrialData":
+    def from_table(cls, x: np.ndarray, meta: pd.DataFrame, roles: pd.Series | np.ndarray) -> TrialData:
         """Build from a feature matrix, its manifest columns (``corpus``, ``label``, optional ``votes_*``) and
         per-row roles (e.g. from :func:`rdlr.corpora.splits.assign_roles`)."""
         missing = {"corpus", "label"} - set(meta.columns)
@@ -150,8 +153,10 @@ def _gather(x: np.ndarray, row_groups: list[np.ndarray], device: str) -> torch.T
 def prepare(data: TrialData, device: str, unlabeled: bool = True) -> PreparedData:
     """Copy the rows ``data``'s trial uses to ``device`` (one float32 copy; ``unused`` rows, and the unlabeled rows
     unless ``unlabeled``, are left out) and z-normalise them in place with the mean and std of the training rows."""
-    groups = {role: data.indices(role) if unlabeled or role != "unlabeled" else np.empty(0, dtype=np.int64)
-              for role in USED_ROLES}
+    groups = {
+        role: data.indices(role) if unlabeled or role != "unlabeled" else np.empty(0, dtype=np.int64)
+        for role in USED_ROLES
+    }
     x = _gather(data.x, list(groups.values()), device)
     blocks, start = {}, 0
     for role, rows in groups.items():

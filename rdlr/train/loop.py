@@ -7,6 +7,8 @@ on the mean validation UA over the training corpora, learning rate × 0.1 after 
 UA, and two stages for LR (10) and self-KD, where stage 2 needs only the stage-1 model's logits on the training
 rows: those (and the stage-1 model's final metrics, not its weights) are cached on disk by a content key
 (:mod:`rdlr.train.stage1`).
+
+Choices the paper leaves open: ``docs/decisions.md#training`` and ``#learning-rate-drop``.
 """
 
 from __future__ import annotations
@@ -88,9 +90,7 @@ def _build_training(
     class_weights = losses.class_balance_weights(train_labels, NUM_CLASSES) if method.uses("cw") else None
 
     train_corpora = data.corpora("train")
-    corpus_of_row = torch.as_tensor(
-        np.searchsorted(train_corpora, data.corpus[prepared.roles["train"]]), device=device
-    )
+    corpus_of_row = torch.as_tensor(np.searchsorted(train_corpora, data.corpus[prepared.roles["train"]]), device=device)
     corpus_weights = torch.ones(len(train_corpora), device=device)
 
     objective = Objective(
@@ -241,8 +241,9 @@ def _fit(
     history: list[dict[str, Any]] = []
     for epoch in range(1, config.max_epochs + 1):
         mean_terms = _train_epoch(run, generator, config.device)
-        metrics = val_test_metrics(data, run.prepared, run.objective.classifier, config.eval_batch_size,
-                                   test=config.eval_test_each_epoch)
+        metrics = val_test_metrics(
+            data, run.prepared, run.objective.classifier, config.eval_batch_size, test=config.eval_test_each_epoch
+        )
         record = _epoch_record(epoch, run, mean_terms, metrics)
         history.append(record)
         if on_epoch is not None:
@@ -306,7 +307,9 @@ def run_trial(
 def _stage1_source(stage1_method: Method, entry: Path | None, reused: bool) -> str:
     """Where a two-stage method's stage-1 model comes from, in one line."""
     if reused:
-        return (f"stage 1: reusing the cached {stage1_method.id} model {entry} (its training-set logits and "
-                "metrics; not trained again)")
+        return (
+            f"stage 1: reusing the cached {stage1_method.id} model {entry} (its training-set logits and "
+            "metrics; not trained again)"
+        )
     stored = f"; its logits are cached as {entry}" if entry is not None else ""
     return f"stage 1: training the {stage1_method.id} model whose outputs give stage 2's targets{stored}"

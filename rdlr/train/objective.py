@@ -108,8 +108,9 @@ class Objective(nn.Module):
         out = self.classifier(x)
         terms: dict[str, torch.Tensor] = {}
         if uses("focal"):
-            terms["focal"] = losses.focal_loss(out.logits, target, hp["focusing"], class_weights, sample_weights,
-                                             labels)
+            terms["focal"] = losses.focal_loss(
+                out.logits, target, hp["focusing"], class_weights, sample_weights, labels
+            )
         else:
             terms["ce"] = losses.cross_entropy(out.logits, target, class_weights, sample_weights, labels)
         if uses("rd"):

@@ -173,5 +173,12 @@ def test_mismatched_inputs_are_clear_errors():
     with pytest.raises(ValueError, match="no decoder"):
         networks.decode(torch.zeros(2, 3, 1024))
     with pytest.raises(ValueError, match="2 copies but 1 generators"):
-        StackedTraining(networks, torch.optim.Adam(networks.parameters()), torch.zeros(4, DIM), torch.arange(4),
-                        torch.zeros(4, 4), [torch.Generator()], batch_size=2)
+        StackedTraining(
+            networks,
+            torch.optim.Adam(networks.parameters()),
+            torch.zeros(4, DIM),
+            torch.arange(4),
+            torch.zeros(4, 4),
+            [torch.Generator()],
+            batch_size=2,
+        )

@@ -12,24 +12,28 @@ import pytest
 import yaml
 
 from rdlr.cluster.capacity import BOOTSTRAP_CONFIG, CONFIG_ENV, capacity_from_config, find_capacity, planning_nodes
+from rdlr.cluster.session import version_mismatch
 from rdlr.features.base import Extractor
 from rdlr.features.is10 import IS10Extractor
 from rdlr.features.placement import actor_resources, extraction_device, extractor_device
-from rdlr.cluster.session import version_mismatch
+from rdlr.spec.core import ResourcesSpec, SpecError, SweepSpec
 from rdlr.sweep.files import SweepError
 from rdlr.sweep.resources import plan_resources
-from rdlr.spec.core import ResourcesSpec, SpecError, SweepSpec
 
 AWS_LIKE = {  # the shape of cluster.yaml once `ray up` filled in the detected resources
     "max_workers": 12,
     "head_node_type": "head",
     "available_node_types": {
         "head": {"resources": {"CPU": 0}, "node_config": {}},
-        "cpu_worker": {"min_workers": 0, "max_workers": 8, "resources": {"CPU": 16, "memory": 2.0e10},
-                       "node_config": {}},
+        "cpu_worker": {
+            "min_workers": 0,
+            "max_workers": 8,
+            "resources": {"CPU": 16, "memory": 2.0e10},
+            "node_config": {},
+        },
         "gpu_worker": {"min_workers": 0, "max_workers": 4, "resources": {"CPU": 8, "GPU": 1}, "node_config": {}},
     },
-}  # fmt: skip
+}
 
 
 class FakeRay:
@@ -66,8 +70,13 @@ def test_bad_autoscaler_configs_name_what_is_wrong(tmp_path: Path) -> None:
         capacity_from_config({"max_workers": 2}, "c.yaml")
     with pytest.raises(ValueError, match="head_node_type 'boss' is not one of"):
         capacity_from_config({**AWS_LIKE, "head_node_type": "boss"}, "c.yaml")
-    broken = {**AWS_LIKE, "available_node_types": {**AWS_LIKE["available_node_types"], "cpu_worker": {
-        "max_workers": 1, "resources": {"CPU": "many"}}}}  # fmt: skip
+    broken = {
+        **AWS_LIKE,
+        "available_node_types": {
+            **AWS_LIKE["available_node_types"],
+            "cpu_worker": {"max_workers": 1, "resources": {"CPU": "many"}},
+        },
+    }
     with pytest.raises(ValueError, match=r"cpu_worker.resources.CPU must be a number >= 0, got 'many'"):
         capacity_from_config(broken, "c.yaml")
     unbounded = {k: copy.deepcopy(v) for k, v in AWS_LIKE.items() if k != "max_workers"}
@@ -115,8 +124,13 @@ def test_is10_actors_ask_for_cpus_only_and_fill_the_cpu_nodes() -> None:
     assert actor_resources(fixed, 8, "cpu") == (8, {"num_cpus": 0.5})
     with pytest.raises(ValueError, match="device 'cuda' but the Ray cluster has no GPU and can start none"):
         actor_resources(fixed, None, "cuda")
-    cpu_only = capacity_from_config({**AWS_LIKE, "available_node_types": {
-        k: v for k, v in AWS_LIKE["available_node_types"].items() if k != "gpu_worker"}}, "cpu-only")  # fmt: skip
+    cpu_only = capacity_from_config(
+        {
+            **AWS_LIKE,
+            "available_node_types": {k: v for k, v in AWS_LIKE["available_node_types"].items() if k != "gpu_worker"},
+        },
+        "cpu-only",
+    )
     assert extraction_device("auto", empty_cluster, capacity) == "cuda"
     assert extraction_device("auto", empty_cluster, cpu_only) == "cpu"
     assert extraction_device("cpu", empty_cluster, capacity) == "cpu"
@@ -145,8 +159,14 @@ def test_custom_resources_pin_trials_and_are_never_adapted_away() -> None:
 
 
 def _tiny_spec() -> dict[str, Any]:
-    return {"id": "t", "data": {"source": "demo"}, "features": ["is10"], "held_out": ["CRE-demo"],
-            "protocols": {"out_of_corpus": ["ce"]}, "seeds": [0]}  # fmt: skip
+    return {
+        "id": "t",
+        "data": {"source": "demo"},
+        "features": ["is10"],
+        "held_out": ["CRE-demo"],
+        "protocols": {"out_of_corpus": ["ce"]},
+        "seeds": [0],
+    }
 
 
 def test_version_warning_names_both_versions_and_the_fix() -> None:

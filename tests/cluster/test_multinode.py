@@ -42,8 +42,10 @@ RUN_TIMEOUT_S = 400
 
 pytestmark = [
     pytest.mark.slow,  # every test uses the fake cluster: `ray start` and the autoscaler's processes
-    pytest.mark.skipif(not RAY_CLI.is_file() or sys.platform == "win32",
-                       reason="needs the `ray` CLI beside the interpreter and a POSIX process model"),
+    pytest.mark.skipif(
+        not RAY_CLI.is_file() or sys.platform == "win32",
+        reason="needs the `ray` CLI beside the interpreter and a POSIX process model",
+    ),
 ]
 
 SPEC = {
@@ -74,21 +76,37 @@ def autoscaler_config(gcs_port: int) -> dict[str, Any]:
         "max_workers": 2,
         "upscaling_speed": 1.0,
         "idle_timeout_minutes": 5,
-        "provider": {"type": "fake_multinode", "use_node_id_as_ip": True, "disable_node_updaters": True,
-                     "disable_launch_config_check": True, "gcs_address": f"127.0.0.1:{gcs_port}"},
+        "provider": {
+            "type": "fake_multinode",
+            "use_node_id_as_ip": True,
+            "disable_node_updaters": True,
+            "disable_launch_config_check": True,
+            "gcs_address": f"127.0.0.1:{gcs_port}",
+        },
         "auth": {"ssh_user": "ray"},
         "available_node_types": {
             HEAD_TYPE: {"resources": {"CPU": 0}, "node_config": {}, "max_workers": 0},
             "cpu_worker": {"resources": {"CPU": 2, **store}, "node_config": {}, "min_workers": 0, "max_workers": 1},
-            "gpu_worker": {"resources": {"CPU": 2, "GPU": 1, "trainer": 2, **store}, "node_config": {},
-                           "min_workers": 0, "max_workers": 1},
+            "gpu_worker": {
+                "resources": {"CPU": 2, "GPU": 1, "trainer": 2, **store},
+                "node_config": {},
+                "min_workers": 0,
+                "max_workers": 1,
+            },
         },
         "head_node_type": HEAD_TYPE,
-        "file_mounts": {}, "cluster_synced_files": [], "file_mounts_sync_continuously": False,
-        "rsync_exclude": [], "rsync_filter": [], "initialization_commands": [], "setup_commands": [],
-        "head_setup_commands": [], "worker_setup_commands": [], "head_start_ray_commands": [],
+        "file_mounts": {},
+        "cluster_synced_files": [],
+        "file_mounts_sync_continuously": False,
+        "rsync_exclude": [],
+        "rsync_filter": [],
+        "initialization_commands": [],
+        "setup_commands": [],
+        "head_setup_commands": [],
+        "worker_setup_commands": [],
+        "head_start_ray_commands": [],
         "worker_start_ray_commands": [],
-    }  # fmt: skip
+    }
 
 
 def isolated_env(**extra: str) -> dict[str, str]:
@@ -124,10 +142,22 @@ def fake_cluster() -> Iterator[dict[str, Any]]:
     config = root / "home" / "ray_bootstrap_config.yaml"
     config.parent.mkdir()
     config.write_text(yaml.safe_dump(autoscaler_config(port)))
-    command = [str(RAY_CLI), "start", "--head", "--block", f"--port={port}", "--num-cpus=0", "--num-gpus=0",
-               f"--object-store-memory={OBJECT_STORE}", f"--temp-dir={root / 'ray'}", "--include-dashboard=false",
-               f"--dashboard-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
-               "--disable-usage-stats", f"--autoscaling-config={config}"]  # fmt: skip
+    command = [
+        str(RAY_CLI),
+        "start",
+        "--head",
+        "--block",
+        f"--port={port}",
+        "--num-cpus=0",
+        "--num-gpus=0",
+        f"--object-store-memory={OBJECT_STORE}",
+        f"--temp-dir={root / 'ray'}",
+        "--include-dashboard=false",
+        f"--dashboard-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        "--disable-usage-stats",
+        f"--autoscaling-config={config}",
+    ]
     log = (root / "head.log").open("wb")
     env = isolated_env(RAY_FAKE_CLUSTER="1", AUTOSCALER_UPDATE_INTERVAL_S="1")
     head = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -154,8 +184,9 @@ version = cluster_ray_version({address!r})
 ray.init(address={address!r}, log_to_driver=False)
 print(json.dumps({{"cluster": version, "client": ray.__version__,
                   "nodes": {{n["NodeID"]: n["Resources"] for n in ray.nodes()}}}}))"""
-    done = subprocess.run([sys.executable, "-c", script], env=isolated_env(), capture_output=True, text=True,
-                          timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=isolated_env(), capture_output=True, text=True, timeout=120, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -165,8 +196,21 @@ def reproduced(fake_cluster: dict[str, Any]) -> dict[str, Any]:
     write_corpus(root)
     (root / "multinode.yaml").write_text(yaml.safe_dump(SPEC))
     env = isolated_env(RAY_ADDRESS=fake_cluster["address"], HOME=str(fake_cluster["config"].parent))
-    command = [sys.executable, "-m", "rdlr.cli", "reproduce", str(root / "multinode.yaml"), "--data-root", str(root),
-               "--storage", str(root / "runs"), "--out", str(root / "reports"), "--address", "auto"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "rdlr.cli",
+        "reproduce",
+        str(root / "multinode.yaml"),
+        "--data-root",
+        str(root),
+        "--storage",
+        str(root / "runs"),
+        "--out",
+        str(root / "reports"),
+        "--address",
+        "auto",
+    ]
     started = time.monotonic()
     done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     seconds = time.monotonic() - started
@@ -200,8 +244,10 @@ def test_extraction_runs_on_cpu_workers_and_trials_on_the_other_type(reproduced:
     results = pd.read_csv(reproduced["root"] / "runs" / "multinode" / "results.csv", dtype={"node": str})
     assert {node_type(reproduced["nodes"][node]) for node in results["node"]} == {"gpu_worker"}
     assert set(results["host"]) == {socket.gethostname()}
-    print(f"\nextraction ran on {', '.join(f'{n} (cpu_worker): {k} utterances' for n, k in extracted.items())}; "
-          f"trials on {', '.join(sorted(set(results['node'])))} (gpu_worker); whole run {reproduced['seconds']:.0f} s")
+    print(
+        f"\nextraction ran on {', '.join(f'{n} (cpu_worker): {k} utterances' for n, k in extracted.items())}; "
+        f"trials on {', '.join(sorted(set(results['node'])))} (gpu_worker); whole run {reproduced['seconds']:.0f} s"
+    )
 
 
 def test_every_trial_row_once_and_the_report_renders(reproduced: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ The commands run in subprocesses: this process may hold the suite's own Ray, whi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -27,8 +28,18 @@ from rdlr.cluster import console, session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RAY_CLI = Path(sys.executable).with_name("ray")
-RAY_LINE_MARKERS = (" INFO ", "\tINFO", " WARNING ", "\tWARNING", "Started a local Ray", "Starting execution of Dataset",
-                    "(raylet)", "pid=", "core_worker.cc", "max_restarts")
+RAY_LINE_MARKERS = (
+    " INFO ",
+    "\tINFO",
+    " WARNING ",
+    "\tWARNING",
+    "Started a local Ray",
+    "Starting execution of Dataset",
+    "(raylet)",
+    "pid=",
+    "core_worker.cc",
+    "max_restarts",
+)
 
 
 def free_port() -> int:
@@ -54,15 +65,37 @@ def processes_mentioning(text: str) -> list[int]:
 def start_head_beside(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """``ray start --head --block`` on loopback with its ports chosen free, its output in ``log`` (no Ray Client port:
     that needs ``ray[client]``, which the install does not have)."""
-    ports = {flag: free_port() for flag in ("--port", "--dashboard-port",
-                                            "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
-                                            "--metrics-export-port", "--runtime-env-agent-port",
-                                            "--node-manager-port", "--object-manager-port")}
+    ports = {
+        flag: free_port()
+        for flag in (
+            "--port",
+            "--dashboard-port",
+            "--dashboard-agent-listen-port",
+            "--dashboard-agent-grpc-port",
+            "--metrics-export-port",
+            "--runtime-env-agent-port",
+            "--node-manager-port",
+            "--object-manager-port",
+        )
+    }
     with log.open("ab") as output:
-        return subprocess.Popen([str(RAY_CLI), "start", "--head", "--num-cpus=1", "--include-dashboard=false",
-                                 "--node-ip-address=127.0.0.1", "--disable-usage-stats", "--block",
-                                 *(f"{flag}={port}" for flag, port in ports.items())],
-                                env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [
+                str(RAY_CLI),
+                "start",
+                "--head",
+                "--num-cpus=1",
+                "--include-dashboard=false",
+                "--node-ip-address=127.0.0.1",
+                "--disable-usage-stats",
+                "--block",
+                *(f"{flag}={port}" for flag, port in ports.items()),
+            ],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +128,8 @@ def ray_beside() -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             head.kill()
         for pid in processes_mentioning(str(base)):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def drivers_joined(logs: Path) -> list[str]:
@@ -107,8 +138,9 @@ def drivers_joined(logs: Path) -> list[str]:
 
 
 def rdlr(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rdlr", *argv], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=REPO_ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "rdlr", *argv], env=env, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT
+    )
 
 
 def on_a_terminal(stream: str) -> list[str]:
@@ -130,8 +162,18 @@ def write_manifest(folder: Path, n: int = 3) -> Path:
 @pytest.mark.slow
 def test_a_command_starts_a_private_ray_and_prints_no_ray_lines(ray_beside: dict[str, Any], tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path)
-    done = rdlr(ray_beside["env"], "extract", "--manifest", str(manifest), "--features", "is10",
-                "--store", str(tmp_path / "store"), "--workers", "1")
+    done = rdlr(
+        ray_beside["env"],
+        "extract",
+        "--manifest",
+        str(manifest),
+        "--features",
+        "is10",
+        "--store",
+        str(tmp_path / "store"),
+        "--workers",
+        "1",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "T-" not in done.stderr and "3          3" in done.stdout  # extracted, on a Ray of its own:
     assert drivers_joined(ray_beside["logs"]) == []
@@ -144,15 +186,18 @@ def test_a_command_starts_a_private_ray_and_prints_no_ray_lines(ray_beside: dict
 
 
 def test_ray_core_notes_are_dropped_from_stderr_and_the_rest_passes(capfd: pytest.CaptureFixture[str]) -> None:
-    note = (b"[2026-12-03 11:46:27,989 E 8299 8299] core_worker.cc:2465: Actor with class name: 'MapWorker' has "
-            b"constructor arguments in the object store and max_restarts > 0. If the arguments ...\n")
+    note = (
+        b"[2026-12-03 11:46:27,989 E 8299 8299] core_worker.cc:2465: Actor with class name: 'MapWorker' has "
+        b"constructor arguments in the object store and max_restarts > 0. If the arguments ...\n"
+    )
     with console.without_ray_notes():
         os.write(2, b"is10:  50%|#   | 1/2\r")
         os.write(2, note[:40])  # C++ may write a line in pieces
         os.write(2, note[40:] + b"[2026-12-03 11:46:28,000 E 1 1] raylet.cc:1: a real error\n")
         os.write(2, b"is10: 100%|####| 2/2\n")
-    assert capfd.readouterr().err == ("is10:  50%|#   | 1/2\r[2026-12-03 11:46:28,000 E 1 1] raylet.cc:1: a real "
-                                      "error\nis10: 100%|####| 2/2\n")
+    assert capfd.readouterr().err == (
+        "is10:  50%|#   | 1/2\r[2026-12-03 11:46:28,000 E 1 1] raylet.cc:1: a real error\nis10: 100%|####| 2/2\n"
+    )
 
 
 @pytest.mark.slow

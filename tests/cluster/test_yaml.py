@@ -7,21 +7,27 @@ from __future__ import annotations
 import copy
 import re
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import ray
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 from ray.autoscaler._private.util import prepare_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = ROOT / "cluster.yaml"
-COMMAND_KEYS = ("initialization_commands", "setup_commands", "head_setup_commands", "worker_setup_commands",
-                "head_start_ray_commands", "worker_start_ray_commands")  # fmt: skip
+COMMAND_KEYS = (
+    "initialization_commands",
+    "setup_commands",
+    "head_setup_commands",
+    "worker_setup_commands",
+    "head_start_ray_commands",
+    "worker_start_ray_commands",
+)
 # what a value left for the user to fill in looks like: an EFS id, <angle brackets>, YOUR_..., my-bucket, XXXX
 PLACEHOLDER = re.compile(r"fs-[0-9a-f]{8,}|<[^>]*>|\byour[_-]?|\bmy-[a-z]|xxxx|change[_-]?me|\bTODO\b", re.IGNORECASE)
 EFS_PREFIX = "#efs "
@@ -94,13 +100,14 @@ def test_setup_installs_the_synced_checkout_and_runs_no_placeholder() -> None:
     assert any("$RAY_HEAD_IP" in c for c in config["worker_start_ray_commands"])
     for node_type in ("cpu_worker", "gpu_worker"):  # workers reach S3 with the head's instance profile
         assert config["available_node_types"][node_type]["node_config"]["IamInstanceProfile"] == {
-            "Name": "ray-autoscaler-v1"}
+            "Name": "ray-autoscaler-v1"
+        }
 
 
 def efs_variant() -> str:
     """cluster.yaml with the EFS opt-in switched on, as its comment tells the user to do."""
     lines = [line for line in CLUSTER_YAML.read_text().splitlines() if EFS_REPLACED not in line]
-    return "\n".join(line[len(EFS_PREFIX):] if line.startswith(EFS_PREFIX) else line for line in lines)
+    return "\n".join(line[len(EFS_PREFIX) :] if line.startswith(EFS_PREFIX) else line for line in lines)
 
 
 def test_efs_opt_in_is_inactive_until_uncommented_and_then_valid() -> None:
@@ -121,6 +128,13 @@ def test_docs_cluster_page_matches_the_config() -> None:
     assert config["docker"]["image"].split("/", 1)[1] in section
     for name in config["available_node_types"]:
         assert f"`{name}`" in section
-    for step in ("ray up cluster.yaml -y", "ray dashboard cluster.yaml", "ray job submit", "ray down cluster.yaml -y",
-                 "echo RDLR_BUCKET=", '--storage "s3://$RDLR_BUCKET/rdlr"', "--data-root /home/ray/ser"):
+    for step in (
+        "ray up cluster.yaml -y",
+        "ray dashboard cluster.yaml",
+        "ray job submit",
+        "ray down cluster.yaml -y",
+        "echo RDLR_BUCKET=",
+        '--storage "s3://$RDLR_BUCKET/rdlr"',
+        "--data-root /home/ray/ser",
+    ):
         assert step in section

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from rdlr.commands.prepare import configure_parser, run
 from rdlr.corpora import load_corpus
 from rdlr.corpora.audio_files import DIRECTORY, EMPTY, MISSING, TRUNCATED, FileProblem, audio_file_problem
-from rdlr.commands.prepare import configure_parser, run
 
 SR = 16_000
 
@@ -53,8 +53,10 @@ def test_soundfile_reads_a_truncated_wav_without_complaint(tmp_path):
         (lambda d: folder(d / "folder.wav"), FileProblem(DIRECTORY)),
         (lambda d: zero_bytes(d / "zero.wav"), FileProblem(EMPTY, "0 bytes")),
         (lambda d: wav(d / "header.wav", frames=0), FileProblem(EMPTY, "a WAV header without samples")),
-        (lambda d: truncate(wav(d / "cut.wav"), 44 + 2 * 700),
-         FileProblem(TRUNCATED, "header claims 1600 frames, file holds 700")),
+        (
+            lambda d: truncate(wav(d / "cut.wav"), 44 + 2 * 700),
+            FileProblem(TRUNCATED, "header claims 1600 frames, file holds 700"),
+        ),
     ],
     ids=["missing", "directory", "zero-bytes", "header-only", "truncated"],
 )
@@ -78,7 +80,7 @@ def test_usable_files_pass(tmp_path):
     streamed = wav(tmp_path / "streamed.wav")  # size left unknown by a streaming writer
     data = bytearray(streamed.read_bytes())
     at = data.index(b"data") + 4
-    data[at:at + 4] = struct.pack("<I", 0xFFFFFFFF)
+    data[at : at + 4] = struct.pack("<I", 0xFFFFFFFF)
     streamed.write_bytes(bytes(data))
     assert audio_file_problem(streamed) is None
     cut_header = truncate(wav(tmp_path / "cut_header.wav"), 30)  # no data chunk: left to the decoder to refuse
@@ -102,27 +104,43 @@ def test_prepare_csv_names_each_unusable_path(tmp_path, capsys):
     (tmp_path / "zero.wav").write_bytes(b"")
     truncate(wav(tmp_path / "cut.wav"), 44 + 2 * 100)
     source = tmp_path / "in.csv"
-    source.write_text("utt_id,path,corpus,speaker,label\n" + "".join(
-        f"u{i},{name},M,s{i},happy\n" for i, name in enumerate(["good.wav", "dir.wav", "zero.wav", "cut.wav"])))
+    source.write_text(
+        "utt_id,path,corpus,speaker,label\n"
+        + "".join(
+            f"u{i},{name},M,s{i},happy\n" for i, name in enumerate(["good.wav", "dir.wav", "zero.wav", "cut.wav"])
+        )
+    )
     parser = argparse.ArgumentParser()
     configure_parser(parser)
     assert run(parser.parse_args(["csv", "--root", str(source), "--out", str(tmp_path / "out.csv")])) == 2
     err = capsys.readouterr().err
     assert f"1 audio file(s) listed in column 'path' are directories, not audio files: {tmp_path / 'dir.wav'}" in err
     assert f"are empty (0 bytes, or a WAV header without samples): {tmp_path / 'zero.wav'} (0 bytes)" in err
-    assert f"are truncated (the WAV header claims more sample frames than the file holds): {tmp_path / 'cut.wav'} " \
-           "(header claims 1600 frames, file holds 100)" in err
+    assert (
+        f"are truncated (the WAV header claims more sample frames than the file holds): {tmp_path / 'cut.wav'} "
+        "(header claims 1600 frames, file holds 100)" in err
+    )
     assert "do not exist" not in err
 
 
-@pytest.mark.parametrize("corpus, names", [
-    ("emodb", ["wav/03a01Fa.WAV", "wav/03a01Wa.Wav", "wav/08a02Tc.wav"]),
-    ("cremad", ["AudioWAV/1001_DFA_ANG_XX.WAV", "AudioWAV/1001_DFA_HAP_XX.wav", "AudioWAV/1001_DFA_SAD_XX.Wav"]),
-    ("ravdess", [f"Actor_01/03-01-0{emotion}-01-01-01-01.{suffix}"
-                 for emotion, suffix in (("1", "WAV"), ("3", "wav"), ("4", "Wav"))]),
-    ("librispeech", [f"train-clean-100/19/198/19-198-000{n}.{suffix}"
-                     for n, suffix in ((0, "FLAC"), (1, "flac"), (2, "Flac"))]),
-])
+@pytest.mark.parametrize(
+    "corpus, names",
+    [
+        ("emodb", ["wav/03a01Fa.WAV", "wav/03a01Wa.Wav", "wav/08a02Tc.wav"]),
+        ("cremad", ["AudioWAV/1001_DFA_ANG_XX.WAV", "AudioWAV/1001_DFA_HAP_XX.wav", "AudioWAV/1001_DFA_SAD_XX.Wav"]),
+        (
+            "ravdess",
+            [
+                f"Actor_01/03-01-0{emotion}-01-01-01-01.{suffix}"
+                for emotion, suffix in (("1", "WAV"), ("3", "wav"), ("4", "Wav"))
+            ],
+        ),
+        (
+            "librispeech",
+            [f"train-clean-100/19/198/19-198-000{n}.{suffix}" for n, suffix in ((0, "FLAC"), (1, "flac"), (2, "Flac"))],
+        ),
+    ],
+)
 def test_upper_case_extensions_are_found(tmp_path, corpus, names):
     for name in names:
         wav(tmp_path / corpus / name, frames=800)

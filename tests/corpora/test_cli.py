@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.helpers.public_trees import savee_files, write_tree
 
-from rdlr.corpora import read_manifest, write_manifest
 from rdlr.commands.prepare import configure_parser, run
+from rdlr.corpora import read_manifest, write_manifest
 from rdlr.corpora.registry import MODULES
 from rdlr.labels import CLASSES
+from tests.helpers.public_trees import savee_files, write_tree
 
 
 def prepare(argv: list[str]) -> int:
@@ -79,8 +79,9 @@ def test_demo_calls_generate_demo_corpora(tmp_path, write_audio, monkeypatch, ca
     def generate_demo_corpora(out_dir, seed=0):
         calls.append((Path(out_dir), seed))
         write_audio(Path(out_dir) / "x.wav")
-        frame = pd.DataFrame([{"utt_id": "LIB-demo_1", "path": "x.wav", "corpus": "LIB-demo", "speaker": "l",
-                               "label": ""}])
+        frame = pd.DataFrame(
+            [{"utt_id": "LIB-demo_1", "path": "x.wav", "corpus": "LIB-demo", "speaker": "l", "label": ""}]
+        )
         return write_manifest(frame, Path(out_dir) / "demo_manifest.csv")
 
     module = types.SimpleNamespace(generate_demo_corpora=generate_demo_corpora)
@@ -98,17 +99,32 @@ def test_demo_calls_generate_demo_corpora(tmp_path, write_audio, monkeypatch, ca
 
 
 def test_vote_modality_only_for_cremad(emodb_tree, tmp_path, capsys):
-    assert prepare(["emodb", "--root", str(emodb_tree), "--out", str(tmp_path / "m.csv"),
-                    "--vote-modality", "face"]) == 2
+    assert (
+        prepare(["emodb", "--root", str(emodb_tree), "--out", str(tmp_path / "m.csv"), "--vote-modality", "face"]) == 2
+    )
     assert "--vote-modality applies to cremad only" in capsys.readouterr().err
 
 
 def test_list_describes_every_loader(capsys):
     assert prepare(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["cremad", "iemocap", "msp_improv", "msp_podcast", "librispeech",
-                                                   "emodb", "ravdess", "esd", "savee", "tess", "emovo", "urdu",
-                                                   "shemo", "csv", "demo"]
+    assert [line.split()[0] for line in lines] == [
+        "cremad",
+        "iemocap",
+        "msp_improv",
+        "msp_podcast",
+        "librispeech",
+        "emodb",
+        "ravdess",
+        "esd",
+        "savee",
+        "tess",
+        "emovo",
+        "urdu",
+        "shemo",
+        "csv",
+        "demo",
+    ]
     assert any(line.startswith("ravdess") and "Ryerson" in line for line in lines)
     assert prepare(["ravdess"]) == 2
     assert "--root is required" in capsys.readouterr().err
@@ -119,8 +135,10 @@ def test_prepare_prints_found_against_documented_counts(tmp_path, capsys):
     assert prepare(["savee", "--root", str(root), "--out", str(tmp_path / "savee.csv")]) == 0
     out = capsys.readouterr().out
     assert "SAVEE: 300 utterances, 4 speakers\n  neutral 120  happy 60  sad 60  angry 60" in out
-    assert ("documented: SAVEE: 4 speakers; neutral 120  happy 60  sad 60  angry 60; 480 audio files (every "
-            "emotion) [SAVEE documentation]") in out
+    assert (
+        "documented: SAVEE: 4 speakers; neutral 120  happy 60  sad 60  angry 60; 480 audio files (every "
+        "emotion) [SAVEE documentation]"
+    ) in out
     assert "count check: every documented count matches" in out
     (root / "AudioData" / "DC" / "h01.wav").unlink()
     assert prepare(["savee", "--root", str(root), "--out", str(tmp_path / "savee.csv")]) == 0
@@ -141,15 +159,21 @@ def test_language_selects_the_esd_corpus(tmp_path, write_audio, capsys):
 
 def test_prepare_names_the_emotions_left_out_of_real_emodb(emodb_root, tmp_path, capsys):
     assert prepare(["emodb", "--root", str(emodb_root), "--out", str(tmp_path / "emodb.csv")]) == 0
-    assert ("left out (not among the 4 classes neutral/happy/sad/angry): 69 fear (A), 46 disgust (E), "
-            "81 boredom (L)\n") in capsys.readouterr().out
+    assert (
+        "left out (not among the 4 classes neutral/happy/sad/angry): 69 fear (A), 46 disgust (E), 81 boredom (L)\n"
+    ) in capsys.readouterr().out
 
 
 def test_prepare_of_the_demo_corpora_leaves_no_emotion_out(tmp_path, capsys):
     from rdlr.corpora.demo import DemoConfig, generate_demo_corpora
 
-    tiny = DemoConfig(speakers_per_corpus=2, utterances_per_speaker=4, unlabeled_speakers=1,
-                      unlabeled_utterances_per_speaker=2, sentences_per_corpus=2)
+    tiny = DemoConfig(
+        speakers_per_corpus=2,
+        utterances_per_speaker=4,
+        unlabeled_speakers=1,
+        unlabeled_utterances_per_speaker=2,
+        sentences_per_corpus=2,
+    )
     manifest = generate_demo_corpora(tmp_path / "demo", seed=0, config=tiny)
     assert prepare(["csv", "--root", str(manifest), "--out", str(tmp_path / "demo.csv")]) == 0
     assert "left out (not among the 4 classes neutral/happy/sad/angry): none\n" in capsys.readouterr().out
@@ -160,7 +184,8 @@ def test_every_loader_names_the_emotions_it_leaves_out(loader):
     """Each corpus's codes of the emotions outside the four classes, in words (none is one of the classes)."""
     module = importlib.import_module(MODULES[loader])
     other = module.OTHER_EMOTIONS
-    kept = getattr(module, "EMOTIONS", None) or {folder for folder, (_, label) in module.EMOTION_BLOCKS.items()
-                                                 if label}  # ESD: emotion folders
+    kept = getattr(module, "EMOTIONS", None) or {
+        folder for folder, (_, label) in module.EMOTION_BLOCKS.items() if label
+    }  # ESD: emotion folders
     assert other and not set(other) & set(kept) and not set(other.values()) & set(CLASSES)
     assert all(name == name.lower() and name.replace(" ", "").isalpha() for name in other.values())

@@ -12,12 +12,14 @@ from rdlr.corpora.cremad import load
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 
 CLIPS = [
-    "1001_DFA_ANG_XX", "1001_IEO_HAP_LO", "1001_IEO_DIS_MD",
-    "1002_TIE_NEU_XX", "1002_TIE_SAD_XX", "1002_TIE_FEA_XX",
+    "1001_DFA_ANG_XX",
+    "1001_IEO_HAP_LO",
+    "1001_IEO_DIS_MD",
+    "1002_TIE_NEU_XX",
+    "1002_TIE_SAD_XX",
+    "1002_TIE_FEA_XX",
 ]
-TABULATED_HEADER = (
-    '"","A","D","F","H","N","S","fileName","numResponses","agreement","emoVote","meanEmoResp"\n'
-)
+TABULATED_HEADER = '"","A","D","F","H","N","S","fileName","numResponses","agreement","emoVote","meanEmoResp"\n'
 # (row name, A D F H N S, clip): row name = 100000 * queryType + clipNum (1 voice, 2 face, 3 audio-visual)
 TABULATED_ROWS = [
     (100001, (6, 2, 0, 0, 1, 0), "1001_DFA_ANG_XX"),
@@ -64,18 +66,29 @@ def _rows(root: Path, votes: dict[str, tuple[float, float, float, float]]) -> li
     rows = []
     for clip, actor, label, gender in spec:
         n, h, s, a = votes.get(clip, (math.nan,) * 4)
-        rows.append({
-            "utt_id": f"CRE_{clip}", "path": str(root.resolve() / "AudioWAV" / f"{clip}.wav"), "corpus": "CRE",
-            "speaker": f"CRE_{actor}", "label": label, "gender": gender,
-            "votes_neutral": n, "votes_happy": h, "votes_sad": s, "votes_angry": a,
-        })
+        rows.append(
+            {
+                "utt_id": f"CRE_{clip}",
+                "path": str(root.resolve() / "AudioWAV" / f"{clip}.wav"),
+                "corpus": "CRE",
+                "speaker": f"CRE_{actor}",
+                "label": label,
+                "gender": gender,
+                "votes_neutral": n,
+                "votes_happy": h,
+                "votes_sad": s,
+                "votes_angry": a,
+            }
+        )
     return rows
 
 
 def test_manifest_is_parsed_exactly(cremad_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="CRE: speakers 2 \\(documented 91"):
-        with pytest.warns(CorpusDataWarning) as dropped:
-            df = load(cremad_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="CRE: speakers 2 \\(documented 91"),
+        pytest.warns(CorpusDataWarning) as dropped,
+    ):
+        df = load(cremad_root)
     voice = {"1001_DFA_ANG_XX": (1, 0, 0, 6), "1001_IEO_HAP_LO": (3, 7, 0, 0), "1002_TIE_NEU_XX": (9, 0, 1, 0)}
     assert_manifest(df, _rows(cremad_root, voice))
     assert df.attrs["excluded"] == {"DIS": 1, "FEA": 1}
@@ -94,10 +107,18 @@ def test_votes_of_all_modalities_are_summed(cremad_root):
 
 def test_votes_from_finished_responses_when_not_tabulated(cremad_root):
     (cremad_root / "processedResults" / "tabulatedVotes.csv").unlink()
-    header = '"","localid","pos","ans","ttr","queryType","numTries","clipNum","questNum","subType","clipName",' \
-             '"sessionNums","respEmo","respLevel","dispEmo","dispVal","dispLevel"\n'
-    responses = [("1", "A", "1001_DFA_ANG_XX"), ("1", "A", "1001_DFA_ANG_XX"), ("1", "N", "1001_DFA_ANG_XX"),
-                 ("2", "S", "1001_DFA_ANG_XX"), ("1", "H", "1002_TIE_SAD_XX"), ("1", "D", "1002_TIE_SAD_XX")]
+    header = (
+        '"","localid","pos","ans","ttr","queryType","numTries","clipNum","questNum","subType","clipName",'
+        '"sessionNums","respEmo","respLevel","dispEmo","dispVal","dispLevel"\n'
+    )
+    responses = [
+        ("1", "A", "1001_DFA_ANG_XX"),
+        ("1", "A", "1001_DFA_ANG_XX"),
+        ("1", "N", "1001_DFA_ANG_XX"),
+        ("2", "S", "1001_DFA_ANG_XX"),
+        ("1", "H", "1002_TIE_SAD_XX"),
+        ("1", "D", "1002_TIE_SAD_XX"),
+    ]
     lines = [header] + [
         f'"{i}","p{i}",{i},"{emo}_50",1200,{query},0,1,{i},4,"{clip}",7,"{emo}",50,"ANG","MD",50\n'
         for i, (query, emo, clip) in enumerate(responses, 1)
@@ -106,9 +127,17 @@ def test_votes_from_finished_responses_when_not_tabulated(cremad_root):
     with pytest.warns(UserWarning):
         df = load(cremad_root).set_index("utt_id")
     assert df.loc["CRE_1001_DFA_ANG_XX", ["votes_neutral", "votes_happy", "votes_sad", "votes_angry"]].tolist() == [
-        1.0, 0.0, 0.0, 2.0]
+        1.0,
+        0.0,
+        0.0,
+        2.0,
+    ]
     assert df.loc["CRE_1002_TIE_SAD_XX", ["votes_neutral", "votes_happy", "votes_sad", "votes_angry"]].tolist() == [
-        0.0, 1.0, 0.0, 0.0]
+        0.0,
+        1.0,
+        0.0,
+        0.0,
+    ]
     assert df.loc["CRE_1002_TIE_NEU_XX", ["votes_neutral", "votes_angry"]].isna().all()
 
 

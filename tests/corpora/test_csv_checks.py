@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rdlr.corpora import read_manifest
 from rdlr.commands.prepare import configure_parser, run
+from rdlr.corpora import read_manifest
 from rdlr.corpora.manifest import ManifestError
 from rdlr.features.store import check_name
 
@@ -54,8 +54,10 @@ def test_valid_corpus_names_pass(tmp_path, audio):
 
 def test_missing_value_speakers_are_an_error(tmp_path, audio):
     source = tmp_path / "in.csv"
-    rows = [f"u{i},{path},X,{speaker},happy\n" for i, (path, speaker) in
-            enumerate(zip(audio, ["NaN", "NA", "null", "None", "spk7"]))]
+    rows = [
+        f"u{i},{path},X,{speaker},happy\n"
+        for i, (path, speaker) in enumerate(zip(audio, ["NaN", "NA", "null", "None", "spk7"]))
+    ]
     source.write_text(HEADER + "".join(rows))
     with pytest.raises(ManifestError) as error:
         read_manifest(source)

@@ -25,27 +25,62 @@ def _write(path: Path, header: str, rows: list[str]) -> Path:
 
 
 def test_relative_paths_resolve_against_the_csv_folder(tmp_path, audio_dir, assert_manifest):
-    path = _write(tmp_path / "mine.csv", "utt_id,path,corpus,speaker,label,gender,partition,votes_happy,reliability", [
-        "u1,audio/a.wav,MINE,s1,Happy,female,Validation,3,0.5",
-        f"u2,{audio_dir / 'b.wav'},MINE,s2,anger,M,,,0.25",
-        "u3,audio/c.wav,MINE,s2,,,train,,",
-    ])
+    path = _write(
+        tmp_path / "mine.csv",
+        "utt_id,path,corpus,speaker,label,gender,partition,votes_happy,reliability",
+        [
+            "u1,audio/a.wav,MINE,s1,Happy,female,Validation,3,0.5",
+            f"u2,{audio_dir / 'b.wav'},MINE,s2,anger,M,,,0.25",
+            "u3,audio/c.wav,MINE,s2,,,train,,",
+        ],
+    )
     df = read_manifest(path)
-    assert_manifest(df, [
-        {"utt_id": "u1", "path": str(audio_dir / "a.wav"), "corpus": "MINE", "speaker": "s1", "label": "happy",
-         "gender": "F", "partition": "val", "votes_happy": 3.0, "reliability": 0.5},
-        {"utt_id": "u2", "path": str(audio_dir / "b.wav"), "corpus": "MINE", "speaker": "s2", "label": "angry",
-         "gender": "M", "reliability": 0.25},
-        {"utt_id": "u3", "path": str(audio_dir / "c.wav"), "corpus": "MINE", "speaker": "s2", "label": "",
-         "partition": "train", "reliability": math.nan},
-    ])
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": "u1",
+                "path": str(audio_dir / "a.wav"),
+                "corpus": "MINE",
+                "speaker": "s1",
+                "label": "happy",
+                "gender": "F",
+                "partition": "val",
+                "votes_happy": 3.0,
+                "reliability": 0.5,
+            },
+            {
+                "utt_id": "u2",
+                "path": str(audio_dir / "b.wav"),
+                "corpus": "MINE",
+                "speaker": "s2",
+                "label": "angry",
+                "gender": "M",
+                "reliability": 0.25,
+            },
+            {
+                "utt_id": "u3",
+                "path": str(audio_dir / "c.wav"),
+                "corpus": "MINE",
+                "speaker": "s2",
+                "label": "",
+                "partition": "train",
+                "reliability": math.nan,
+            },
+        ],
+    )
     assert df.attrs["excluded"] == {} and df.attrs["source"] == str(path.resolve())
 
 
 def test_write_then_read_is_the_same_manifest(tmp_path, audio_dir):
-    path = _write(tmp_path / "m.csv", "utt_id,path,corpus,speaker,label,session,votes_sad", [
-        "u1,audio/a.wav,X,s1,sad,1,2.5", "u2,audio/b.wav,X,s2,neutral,02,",
-    ])
+    path = _write(
+        tmp_path / "m.csv",
+        "utt_id,path,corpus,speaker,label,session,votes_sad",
+        [
+            "u1,audio/a.wav,X,s1,sad,1,2.5",
+            "u2,audio/b.wav,X,s2,neutral,02,",
+        ],
+    )
     first = read_manifest(path)
     second = read_manifest(write_manifest(first, tmp_path / "copy" / "m.csv"))
     assert list(second.columns) == list(COLUMNS)
@@ -61,9 +96,15 @@ def test_missing_columns_are_named(tmp_path):
 
 
 def test_duplicate_ids_are_listed_with_lines(tmp_path, audio_dir):
-    path = _write(tmp_path / "m.csv", "utt_id,path,corpus,speaker,label", [
-        "u1,audio/a.wav,X,s1,happy", "u2,audio/b.wav,X,s1,sad", "u1,audio/c.wav,X,s2,sad",
-    ])
+    path = _write(
+        tmp_path / "m.csv",
+        "utt_id,path,corpus,speaker,label",
+        [
+            "u1,audio/a.wav,X,s1,happy",
+            "u2,audio/b.wav,X,s1,sad",
+            "u1,audio/c.wav,X,s2,sad",
+        ],
+    )
     with pytest.raises(ManifestError, match="duplicate utt_id value\\(s\\) 'u1' \\(2 rows, first at line 2\\)"):
         read_manifest(path)
 
@@ -81,9 +122,16 @@ def test_missing_files_show_the_first_few(tmp_path, audio_dir):
 
 
 def test_unknown_labels_name_file_column_value_and_remedy(tmp_path, audio_dir):
-    path = _write(tmp_path / "m.csv", "utt_id,path,corpus,speaker,label", [
-        "u1,audio/a.wav,X,s1,happy", "u2,audio/b.wav,X,s1,fear", "u3,audio/c.wav,X,s2,fear", "u4,audio/d.wav,X,s2,bored",
-    ])
+    path = _write(
+        tmp_path / "m.csv",
+        "utt_id,path,corpus,speaker,label",
+        [
+            "u1,audio/a.wav,X,s1,happy",
+            "u2,audio/b.wav,X,s1,fear",
+            "u3,audio/c.wav,X,s2,fear",
+            "u4,audio/d.wav,X,s2,bored",
+        ],
+    )
     with pytest.raises(ManifestError) as error:
         read_manifest(path)
     message = str(error.value)
@@ -93,22 +141,34 @@ def test_unknown_labels_name_file_column_value_and_remedy(tmp_path, audio_dir):
 
 
 def test_other_labels_can_be_excluded_and_counted(tmp_path, audio_dir):
-    path = _write(tmp_path / "m.csv", "utt_id,path,corpus,speaker,label", [
-        "u1,audio/a.wav,X,s1,happy", "u2,audio/b.wav,X,s1,fear", "u3,audio/c.wav,X,s2,fear", "u4,audio/d.wav,X,s2,sad",
-    ])
+    path = _write(
+        tmp_path / "m.csv",
+        "utt_id,path,corpus,speaker,label",
+        [
+            "u1,audio/a.wav,X,s1,happy",
+            "u2,audio/b.wav,X,s1,fear",
+            "u3,audio/c.wav,X,s2,fear",
+            "u4,audio/d.wav,X,s2,sad",
+        ],
+    )
     df = read_manifest(path, other_labels="exclude")
     assert df["utt_id"].tolist() == ["u1", "u4"]
     assert df.attrs["excluded"] == {"fear": 2}
 
 
-@pytest.mark.parametrize(("column", "value", "expected"), [
-    ("gender", "x", "column 'gender' has value(s) 'x'"),
-    ("partition", "holdout", "column 'partition' has value(s) 'holdout'"),
-    ("votes_angry", "many", "column 'votes_angry' must hold non-negative vote counts"),
-    ("votes_angry", "-1", "column 'votes_angry' must hold non-negative vote counts"),
-])
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("gender", "x", "column 'gender' has value(s) 'x'"),
+        ("partition", "holdout", "column 'partition' has value(s) 'holdout'"),
+        ("votes_angry", "many", "column 'votes_angry' must hold non-negative vote counts"),
+        ("votes_angry", "-1", "column 'votes_angry' must hold non-negative vote counts"),
+    ],
+)
 def test_bad_optional_values_are_named(tmp_path, audio_dir, column, value, expected):
-    path = _write(tmp_path / "m.csv", f"utt_id,path,corpus,speaker,label,{column}", [f"u1,audio/a.wav,X,s1,happy,{value}"])
+    path = _write(
+        tmp_path / "m.csv", f"utt_id,path,corpus,speaker,label,{column}", [f"u1,audio/a.wav,X,s1,happy,{value}"]
+    )
     with pytest.raises(ManifestError, match=expected.replace("(", "\\(").replace(")", "\\)")):
         read_manifest(path)
 

@@ -24,8 +24,14 @@ from rdlr.corpora.demo import (
 )
 from rdlr.labels import CLASSES, VOTE_COLUMNS
 
-SMALL = DemoConfig(speakers_per_corpus=3, utterances_per_speaker=10, unlabeled_speakers=2,
-                   unlabeled_utterances_per_speaker=3, sentences_per_corpus=4, unreliable_share=0.2)
+SMALL = DemoConfig(
+    speakers_per_corpus=3,
+    utterances_per_speaker=10,
+    unlabeled_speakers=2,
+    unlabeled_utterances_per_speaker=3,
+    sentences_per_corpus=4,
+    unreliable_share=0.2,
+)
 LABELED = [style.name for style in CORPUS_STYLES]
 
 
@@ -121,7 +127,10 @@ def test_second_call_reuses_and_new_config_regenerates(tmp_path: Path) -> None:
     smaller = replace(tiny, utterances_per_speaker=2)
     generate_demo_corpora(tmp_path, seed=0, config=smaller)
     frame = load_demo(tmp_path)
-    assert len(frame) == 4 * 2 + 2 * 3 and json.loads((tmp_path / CONFIG_NAME).read_text())["config"]["utterances_per_speaker"] == 2
+    assert (
+        len(frame) == 4 * 2 + 2 * 3
+        and json.loads((tmp_path / CONFIG_NAME).read_text())["config"]["utterances_per_speaker"] == 2
+    )
     assert sorted(str(p) for p in tmp_path.glob("*/*/*.wav")) == sorted(frame["path"])
     generate_demo_corpora(tmp_path, seed=1, config=smaller)
     assert json.loads((tmp_path / CONFIG_NAME).read_text())["seed"] == 1
@@ -162,13 +171,22 @@ def _prosody_features(path: str) -> np.ndarray:
     centroid = (power * freqs).sum(axis=1) / (power.sum(axis=1) + 1e-12)
     tilt = 10 * np.log10((power[:, freqs >= 1000].sum(axis=1) + 1e-12) / (power[:, freqs < 1000].sum(axis=1) + 1e-12))
     lags = slice(32, 267)  # F0 between 60 and 500 Hz
-    autocorr = np.fft.irfft(power, 1024)[:, : lags.stop] / np.fft.irfft(np.abs(np.fft.rfft(window, 1024)) ** 2)[: lags.stop]
+    autocorr = (
+        np.fft.irfft(power, 1024)[:, : lags.stop] / np.fft.irfft(np.abs(np.fft.rfft(window, 1024)) ** 2)[: lags.stop]
+    )
     periodicity = autocorr[:, lags].max(axis=1) / (autocorr[:, 0] + 1e-12)
     voiced = active & (periodicity > 0.5)
     log_f0 = np.log(rate / (lags.start + autocorr[:, lags].argmax(axis=1)))
-    parts = [energy[active], centroid[active], tilt[active], log_f0[voiced if voiced.any() else active],
-             periodicity[active]]
-    stats = [f(p) for p in parts for f in (np.mean, np.std, lambda v: np.percentile(v, 10), lambda v: np.percentile(v, 90))]
+    parts = [
+        energy[active],
+        centroid[active],
+        tilt[active],
+        log_f0[voiced if voiced.any() else active],
+        periodicity[active],
+    ]
+    stats = [
+        f(p) for p in parts for f in (np.mean, np.std, lambda v: np.percentile(v, 10), lambda v: np.percentile(v, 90))
+    ]
     return np.array([*stats, voiced.mean(), active.mean(), len(audio) / rate])
 
 
@@ -201,8 +219,9 @@ def test_emotion_is_learnable_within_and_across_corpora(tmp_path: Path) -> None:
     "lower across corpora" check compares equal training sizes: one other corpus's speakers instead of the
     same corpus's (the default size is checked with IS10 and all three corpora, see the module docstring).
     """
-    config = DemoConfig(speakers_per_corpus=6, utterances_per_speaker=16, unlabeled_speakers=1,
-                        unlabeled_utterances_per_speaker=1)
+    config = DemoConfig(
+        speakers_per_corpus=6, utterances_per_speaker=16, unlabeled_speakers=1, unlabeled_utterances_per_speaker=1
+    )
     frame = load_demo(generate_demo_corpora(tmp_path, seed=0, config=config).parent)
     frame = frame[frame["label"] != ""].reset_index(drop=True)
     x = np.stack([_prosody_features(path) for path in frame["path"]])
@@ -213,13 +232,22 @@ def test_emotion_is_learnable_within_and_across_corpora(tmp_path: Path) -> None:
     for name in LABELED:
         test = (corpus == name) & half
         within.append(_unweighted_accuracy(x[(corpus == name) & ~half], y[(corpus == name) & ~half], x[test], y[test]))
-        same_size_across.append(np.mean([
-            _unweighted_accuracy(x[(corpus == other) & ~half], y[(corpus == other) & ~half], x[test], y[test])
-            for other in LABELED if other != name
-        ]))
-        three_to_one.append(_unweighted_accuracy(x[corpus != name], y[corpus != name], x[corpus == name], y[corpus == name]))
-    print(f"UA within {np.round(within, 3)}, across (same size) {np.round(same_size_across, 3)}, "
-          f"three corpora -> fourth {np.round(three_to_one, 3)}")
+        same_size_across.append(
+            np.mean(
+                [
+                    _unweighted_accuracy(x[(corpus == other) & ~half], y[(corpus == other) & ~half], x[test], y[test])
+                    for other in LABELED
+                    if other != name
+                ]
+            )
+        )
+        three_to_one.append(
+            _unweighted_accuracy(x[corpus != name], y[corpus != name], x[corpus == name], y[corpus == name])
+        )
+    print(
+        f"UA within {np.round(within, 3)}, across (same size) {np.round(same_size_across, 3)}, "
+        f"three corpora -> fourth {np.round(three_to_one, 3)}"
+    )
     assert np.mean(within) > 0.42
     assert np.mean(three_to_one) > 0.35
     assert np.mean(within) > np.mean(same_size_across) + 0.05

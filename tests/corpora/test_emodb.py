@@ -34,13 +34,27 @@ def test_fake_tree_is_parsed_exactly(emodb_fake, assert_manifest):
     with pytest.warns(CorpusCountWarning, match="EMODB: speakers 2 \\(documented 10, -8\\)"):
         df = load(emodb_fake)
     wav = emodb_fake.resolve() / "wav"
-    spec = [("03a01Fa", "03", "happy", "M", 0.9), ("03a01Wa", "03", "angry", "M", 0.95),
-            ("08a02Nb", "08", "neutral", "F", float("nan")), ("08a02Tc", "08", "sad", "F", 0.625)]
-    assert_manifest(df, [
-        {"utt_id": f"EMODB_{stem}", "path": str(wav / f"{stem}.wav"), "corpus": "EMODB", "speaker": f"EMODB_{spk}",
-         "label": label, "gender": gender, "reliability": reliability}
-        for stem, spk, label, gender, reliability in spec
-    ])
+    spec = [
+        ("03a01Fa", "03", "happy", "M", 0.9),
+        ("03a01Wa", "03", "angry", "M", 0.95),
+        ("08a02Nb", "08", "neutral", "F", float("nan")),
+        ("08a02Tc", "08", "sad", "F", 0.625),
+    ]
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"EMODB_{stem}",
+                "path": str(wav / f"{stem}.wav"),
+                "corpus": "EMODB",
+                "speaker": f"EMODB_{spk}",
+                "label": label,
+                "gender": gender,
+                "reliability": reliability,
+            }
+            for stem, spk, label, gender, reliability in spec
+        ],
+    )
     assert df.attrs["excluded"] == {"E": 1, "L": 1}
 
 

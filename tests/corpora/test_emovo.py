@@ -5,14 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import emovo_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.emovo import load
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
+from tests.helpers.public_trees import emovo_files, write_tree
 
-FILES = ["f1/gio-f1-b1.wav", "f1/neu-f1-n5.wav", "f1/dis-f1-b1.wav", "m2/rab-m2-l3.wav", "m2/tri-m2-d2.wav",
-         "m2/sor-m2-b2.wav", "m2/take2.wav"]
+FILES = [
+    "f1/gio-f1-b1.wav",
+    "f1/neu-f1-n5.wav",
+    "f1/dis-f1-b1.wav",
+    "m2/rab-m2-l3.wav",
+    "m2/tri-m2-d2.wav",
+    "m2/sor-m2-b2.wav",
+    "m2/take2.wav",
+]
 
 
 @pytest.fixture
@@ -24,17 +31,32 @@ def emovo_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(emovo_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="EMOVO: speakers 2 \\(documented 6, -4\\)"):
-        with pytest.warns(CorpusDataWarning, match="file name not EMO-SPK-SENT.wav: m2/take2.wav"):
-            df = load(emovo_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="EMOVO: speakers 2 \\(documented 6, -4\\)"),
+        pytest.warns(CorpusDataWarning, match="file name not EMO-SPK-SENT.wav: m2/take2.wav"),
+    ):
+        df = load(emovo_root)
     folder = emovo_root.resolve() / "EMOVO"
-    spec = [("f1", "gio-f1-b1", "happy"), ("f1", "neu-f1-n5", "neutral"), ("m2", "rab-m2-l3", "angry"),
-            ("m2", "tri-m2-d2", "sad")]
-    assert_manifest(df, [
-        {"utt_id": f"EMOVO_{stem}", "path": str(folder / spk / f"{stem}.wav"), "corpus": "EMOVO",
-         "speaker": f"EMOVO_{spk}", "label": label, "gender": spk[0].upper()}
-        for spk, stem, label in spec
-    ])
+    spec = [
+        ("f1", "gio-f1-b1", "happy"),
+        ("f1", "neu-f1-n5", "neutral"),
+        ("m2", "rab-m2-l3", "angry"),
+        ("m2", "tri-m2-d2", "sad"),
+    ]
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"EMOVO_{stem}",
+                "path": str(folder / spk / f"{stem}.wav"),
+                "corpus": "EMOVO",
+                "speaker": f"EMOVO_{spk}",
+                "label": label,
+                "gender": spk[0].upper(),
+            }
+            for spk, stem, label in spec
+        ],
+    )
     assert df.attrs["excluded"] == {"dis": 1, "sor": 1}
 
 

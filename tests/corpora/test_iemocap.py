@@ -12,7 +12,9 @@ from rdlr.corpora.iemocap import load, parse_emo_evaluation
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 
 HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
-SESSION1 = HEADER + """[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]
+SESSION1 = (
+    HEADER
+    + """[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]
 C-E2:\tNeutral;\t()
 C-E3:\tNeutral;\t()
 C-E4:\tFrustration; Anger;\t()
@@ -35,7 +37,10 @@ C-E3:\tAnger;\t()
 C-E1:\tSadness;\t()
 C-E2:\tNeutral state;\t()
 """
-SESSION2 = HEADER + """[1.0000 - 2.5000]\tSes02M_script01_1_F000\tsad\t[1.5000, 2.0000, 2.5000]
+)
+SESSION2 = (
+    HEADER
+    + """[1.0000 - 2.5000]\tSes02M_script01_1_F000\tsad\t[1.5000, 2.0000, 2.5000]
 C-E1:\tSadness;\t()
 C-E2:\tSadness; Neutral state;\t()
 
@@ -45,6 +50,7 @@ C-E3:  Anger;  (loud; shouting)
 
 [5.0000 - 6.0000]\tSes02M_script01_1_M001\thap\t[4.0000, 3.0000, 3.0000]
 """
+)
 TRANSCRIPT1 = """Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.
 Ses01F_impro01_M000 [010.0100-011.3925]: Do you have your forms?
 Ses01F_impro01_MXX0 [012.0000-013.0000]: [LAUGHTER]
@@ -80,9 +86,16 @@ def _row(root: Path, session: int, dialog: str, turn: str, label: str, votes, tr
     return {
         "utt_id": f"IEM_{name}",
         "path": str(root.resolve() / f"Session{session}" / "sentences" / "wav" / dialog / f"{name}.wav"),
-        "corpus": "IEM", "speaker": f"IEM_Ses{session:02d}{gender}", "label": label, "session": str(session),
-        "gender": gender, "transcript": transcript,
-        "votes_neutral": n, "votes_happy": h, "votes_sad": s, "votes_angry": a,
+        "corpus": "IEM",
+        "speaker": f"IEM_Ses{session:02d}{gender}",
+        "label": label,
+        "session": str(session),
+        "gender": gender,
+        "transcript": transcript,
+        "votes_neutral": n,
+        "votes_happy": h,
+        "votes_sad": s,
+        "votes_angry": a,
     }
 
 
@@ -90,13 +103,16 @@ def test_manifest_is_parsed_exactly(iemocap_root, assert_manifest):
     with pytest.warns(CorpusCountWarning, match="IEM: speakers 4 \\(documented 10, -6\\)"):
         df = load(iemocap_root)
     nan = float("nan")
-    assert_manifest(df, [
-        _row(iemocap_root, 1, "Ses01F_impro01", "F000", "neutral", (2, 0, 0, 0.5), "Excuse me."),
-        _row(iemocap_root, 1, "Ses01F_impro01", "M000", "happy", (0, 2, 0, 0), "Do you have your forms?"),
-        _row(iemocap_root, 2, "Ses02M_script01_1", "F000", "sad", (0.5, 0, 1.5, 0)),
-        _row(iemocap_root, 2, "Ses02M_script01_1", "M000", "angry", (0, 0, 0, 2)),
-        _row(iemocap_root, 2, "Ses02M_script01_1", "M001", "happy", (nan, nan, nan, nan)),
-    ])
+    assert_manifest(
+        df,
+        [
+            _row(iemocap_root, 1, "Ses01F_impro01", "F000", "neutral", (2, 0, 0, 0.5), "Excuse me."),
+            _row(iemocap_root, 1, "Ses01F_impro01", "M000", "happy", (0, 2, 0, 0), "Do you have your forms?"),
+            _row(iemocap_root, 2, "Ses02M_script01_1", "F000", "sad", (0.5, 0, 1.5, 0)),
+            _row(iemocap_root, 2, "Ses02M_script01_1", "M000", "angry", (0, 0, 0, 2)),
+            _row(iemocap_root, 2, "Ses02M_script01_1", "M001", "happy", (nan, nan, nan, nan)),
+        ],
+    )
     assert df.attrs["excluded"] == {"fru": 1, "xxx": 1}
     assert df.attrs["dropped"] == {}
 
@@ -110,9 +126,11 @@ def test_self_evaluations_are_votes_on_request(iemocap_root):
 
 def test_turn_without_audio_is_dropped_with_a_warning(iemocap_root):
     (iemocap_root / "Session2" / "sentences" / "wav" / "Ses02M_script01_1" / "Ses02M_script01_1_M000.wav").unlink()
-    with pytest.warns(CorpusDataWarning, match="missing audio file: .*Ses02M_script01_1_M000.wav"):
-        with pytest.warns(CorpusCountWarning):
-            df = load(iemocap_root)
+    with (
+        pytest.warns(CorpusDataWarning, match="missing audio file: .*Ses02M_script01_1_M000.wav"),
+        pytest.warns(CorpusCountWarning),
+    ):
+        df = load(iemocap_root)
     assert "IEM_Ses02M_script01_1_M000" not in set(df["utt_id"])
     assert df.attrs["dropped"] == {"missing audio file": 1}
 
@@ -126,8 +144,10 @@ def test_root_may_be_the_parent_of_the_release(iemocap_root):
 def test_parse_keeps_raw_labels_of_every_turn(iemocap_root):
     turns = parse_emo_evaluation(iemocap_root / "Session1" / "dialog" / "EmoEvaluation" / "Ses01F_impro01.txt")
     assert [(t["turn"], t["raw"]) for t in turns] == [
-        ("Ses01F_impro01_F000", "neu"), ("Ses01F_impro01_M000", "exc"),
-        ("Ses01F_impro01_F001", "fru"), ("Ses01F_impro01_M001", "xxx"),
+        ("Ses01F_impro01_F000", "neu"),
+        ("Ses01F_impro01_M000", "exc"),
+        ("Ses01F_impro01_F001", "fru"),
+        ("Ses01F_impro01_M001", "xxx"),
     ]
 
 
@@ -141,10 +161,15 @@ def test_a_label_file_that_does_not_decode_drops_its_dialog_counted(iemocap_root
     broken.write_bytes(codecs.BOM_UTF16_LE + SESSION2.encode("utf-16-le") + b"\x00")  # odd byte count
     transcripts = iemocap_root / "Session1" / "dialog" / "transcriptions" / "Ses01F_impro01.txt"
     transcripts.write_bytes(codecs.BOM_UTF16_BE + TRANSCRIPT1.encode("utf-16-be"))
-    with pytest.warns(CorpusDataWarning, match=r"dropped 3 utterance\(s\), unreadable label file \(.*"
-                                              r"Ses02M_script01_1.txt: not readable as UTF-16-LE text"):
-        with pytest.warns(CorpusCountWarning):
-            df = load(iemocap_root)
+    with (
+        pytest.warns(
+            CorpusDataWarning,
+            match=r"dropped 3 utterance\(s\), unreadable label file \(.*"
+            r"Ses02M_script01_1.txt: not readable as UTF-16-LE text",
+        ),
+        pytest.warns(CorpusCountWarning),
+    ):
+        df = load(iemocap_root)
     assert df["utt_id"].tolist() == ["IEM_Ses01F_impro01_F000", "IEM_Ses01F_impro01_M000"]
     assert df["transcript"].tolist() == ["Excuse me.", "Do you have your forms?"]
     assert list(df.attrs["dropped"].values()) == [3]

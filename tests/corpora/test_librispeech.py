@@ -44,11 +44,17 @@ def test_manifest_is_parsed_exactly(libri_root, assert_manifest):
     rows = []
     for (speaker, chapter), utterances in UTTERANCES.items():
         for utt, text in utterances.items():
-            rows.append({
-                "utt_id": f"LIB_{utt}", "path": str(subset / speaker / chapter / f"{utt}.flac"), "corpus": "LIB",
-                "speaker": f"LIB_{speaker}", "label": "", "gender": {"19": "F", "26": "M"}[speaker],
-                "transcript": text,
-            })
+            rows.append(
+                {
+                    "utt_id": f"LIB_{utt}",
+                    "path": str(subset / speaker / chapter / f"{utt}.flac"),
+                    "corpus": "LIB",
+                    "speaker": f"LIB_{speaker}",
+                    "label": "",
+                    "gender": {"19": "F", "26": "M"}[speaker],
+                    "transcript": text,
+                }
+            )
     assert_manifest(df, rows)
     assert df.attrs["excluded"] == {}
 
@@ -69,9 +75,14 @@ def test_missing_subset_is_a_clear_error(tmp_path):
 def test_a_transcript_file_that_does_not_decode_drops_its_chapter_counted(libri_root):
     broken = libri_root / "train-clean-100" / "19" / "198" / "19-198.trans.txt"
     broken.write_bytes(b"\xff\xfe" + "19-198-0000 NORTHANGER ABBEY\n".encode("utf-16-le") + b"\x00")
-    with pytest.warns(CorpusDataWarning, match=r"LIB: dropped 2 utterance\(s\), unreadable transcript file \(.*"
-                                              r"19-198.trans.txt: not readable as UTF-16-LE text .*: "
-                                              r"19-198-0000.flac, 19-198-0001.flac$"):
-        with pytest.warns(CorpusCountWarning):
-            df = load(libri_root)
+    with (
+        pytest.warns(
+            CorpusDataWarning,
+            match=r"LIB: dropped 2 utterance\(s\), unreadable transcript file \(.*"
+            r"19-198.trans.txt: not readable as UTF-16-LE text .*: "
+            r"19-198-0000.flac, 19-198-0001.flac$",
+        ),
+        pytest.warns(CorpusCountWarning),
+    ):
+        df = load(libri_root)
     assert df["utt_id"].tolist() == ["LIB_26-495-0000"] and list(df.attrs["dropped"].values()) == [2]

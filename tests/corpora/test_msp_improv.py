@@ -62,22 +62,35 @@ def _row(root: Path, relative: str, label: str, votes) -> dict:
     speaker = name.split("-")[3]
     n, h, s, a = votes
     return {
-        "utt_id": f"IMP_{name}", "path": str(root.resolve() / "Audio" / relative), "corpus": "IMP",
-        "speaker": f"IMP_{speaker}", "label": label, "session": str(int(speaker[1:])), "gender": speaker[0],
-        "votes_neutral": n, "votes_happy": h, "votes_sad": s, "votes_angry": a,
+        "utt_id": f"IMP_{name}",
+        "path": str(root.resolve() / "Audio" / relative),
+        "corpus": "IMP",
+        "speaker": f"IMP_{speaker}",
+        "label": label,
+        "session": str(int(speaker[1:])),
+        "gender": speaker[0],
+        "votes_neutral": n,
+        "votes_happy": h,
+        "votes_sad": s,
+        "votes_angry": a,
     }
 
 
 def test_manifest_is_parsed_exactly(improv_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="IMP: speakers 4 \\(documented 12, -8\\)"):
-        with pytest.warns(CorpusDataWarning) as dropped:
-            df = load(improv_root)
-    assert_manifest(df, [
-        _row(improv_root, AUDIO[0], "angry", (1, 0, 0, 2)),
-        _row(improv_root, AUDIO[1], "happy", (0, 1, 0, 0)),
-        _row(improv_root, AUDIO[2], "neutral", (1, 0, 1, 0)),
-        _row(improv_root, AUDIO[3], "sad", (0, 0, 1, 0)),
-    ])
+    with (
+        pytest.warns(CorpusCountWarning, match="IMP: speakers 4 \\(documented 12, -8\\)"),
+        pytest.warns(CorpusDataWarning) as dropped,
+    ):
+        df = load(improv_root)
+    assert_manifest(
+        df,
+        [
+            _row(improv_root, AUDIO[0], "angry", (1, 0, 0, 2)),
+            _row(improv_root, AUDIO[1], "happy", (0, 1, 0, 0)),
+            _row(improv_root, AUDIO[2], "neutral", (1, 0, 1, 0)),
+            _row(improv_root, AUDIO[3], "sad", (0, 0, 1, 0)),
+        ],
+    )
     assert df.attrs["excluded"] == {"O": 1, "X": 1}
     assert df.attrs["dropped"] == {"audio file without a label in Evaluation.txt": 1, "missing audio file": 1}
     messages = " ".join(str(w.message) for w in dropped)
@@ -93,7 +106,10 @@ def test_misspelled_label_file_is_found(improv_root):
 def test_duplicate_rater_lines_count_once(improv_root):
     clips = parse_evaluation(improv_root / "Evaluation.txt")
     assert clips["MSP-IMPROV-S01A-F01-S-FM01"]["raters"] == {
-        "mspimprov-r11": "angry", "mspimprov-r12": "angry", "mspimprov-r13": "neutral"}
+        "mspimprov-r11": "angry",
+        "mspimprov-r12": "angry",
+        "mspimprov-r13": "neutral",
+    }
     assert clips["MSP-IMPROV-S07A-F01-S-FM07"] == {"raw": "A", "raters": {}}
 
 

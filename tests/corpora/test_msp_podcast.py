@@ -37,8 +37,13 @@ def podcast_root(tmp_path, write_audio) -> Path:
 
 def _row(root: Path, stem: str, speaker: str, label: str, gender: str, partition: str) -> dict:
     return {
-        "utt_id": f"POD_{stem}", "path": str(root.resolve() / "Audios" / f"{stem}.wav"), "corpus": "POD",
-        "speaker": speaker, "label": label, "partition": partition, "gender": gender,
+        "utt_id": f"POD_{stem}",
+        "path": str(root.resolve() / "Audios" / f"{stem}.wav"),
+        "corpus": "POD",
+        "speaker": speaker,
+        "label": label,
+        "partition": partition,
+        "gender": gender,
     }
 
 
@@ -46,14 +51,17 @@ def test_manifest_is_parsed_exactly(podcast_root, assert_manifest):
     with pytest.warns(CorpusCountWarning) as counted:
         df = load(podcast_root)
     r = podcast_root
-    assert_manifest(df, [
-        _row(r, "MSP-PODCAST_0001_0008", "POD_127", "neutral", "F", "train"),
-        _row(r, "MSP-PODCAST_0001_0019", "POD_127", "happy", "F", "train"),
-        _row(r, "MSP-PODCAST_0002_0033", "POD_unknown_MSP-PODCAST_0002_0033", "angry", "", "train"),
-        _row(r, "MSP-PODCAST_0002_0034", "POD_unknown_MSP-PODCAST_0002_0034", "sad", "", "val"),
-        _row(r, "MSP-PODCAST_0004_0010", "POD_31", "sad", "M", "test"),
-        _row(r, "MSP-PODCAST_0005_0001", "POD_4", "neutral", "F", "test"),
-    ])
+    assert_manifest(
+        df,
+        [
+            _row(r, "MSP-PODCAST_0001_0008", "POD_127", "neutral", "F", "train"),
+            _row(r, "MSP-PODCAST_0001_0019", "POD_127", "happy", "F", "train"),
+            _row(r, "MSP-PODCAST_0002_0033", "POD_unknown_MSP-PODCAST_0002_0033", "angry", "", "train"),
+            _row(r, "MSP-PODCAST_0002_0034", "POD_unknown_MSP-PODCAST_0002_0034", "sad", "", "val"),
+            _row(r, "MSP-PODCAST_0004_0010", "POD_31", "sad", "M", "test"),
+            _row(r, "MSP-PODCAST_0005_0001", "POD_4", "neutral", "F", "test"),
+        ],
+    )
     assert df.attrs["excluded"] == {"C": 1, "U": 1, "X": 1}
     messages = " ".join(str(w.message) for w in counted)
     assert "POD: neutral 2 (documented 26009, -26007)" in messages
@@ -69,9 +77,11 @@ def test_unknown_speakers_never_share_an_id(podcast_root):
 
 def test_missing_audio_is_dropped_with_a_warning(podcast_root):
     (podcast_root / "Audios" / "MSP-PODCAST_0004_0010.wav").unlink()
-    with pytest.warns(CorpusDataWarning, match="missing audio file: .*MSP-PODCAST_0004_0010.wav"):
-        with pytest.warns(CorpusCountWarning):
-            df = load(podcast_root)
+    with (
+        pytest.warns(CorpusDataWarning, match="missing audio file: .*MSP-PODCAST_0004_0010.wav"),
+        pytest.warns(CorpusCountWarning),
+    ):
+        df = load(podcast_root)
     assert len(df) == 5
 
 

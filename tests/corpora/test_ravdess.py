@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import ravdess_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.ravdess import load
+from tests.helpers.public_trees import ravdess_files, write_tree
 
 FILES = [
     "Actor_01/03-01-01-01-01-01-01.wav",  # neutral
@@ -19,7 +19,7 @@ FILES = [
     "Actor_02/03-01-04-01-02-01-02.wav",  # sad
     "Actor_02/03-01-08-02-01-01-02.wav",  # surprised: excluded
     "Actor_02/03-02-03-01-01-01-02.wav",  # song: dropped
-    "Actor_02/notes.wav",                 # not a RAVDESS name: dropped
+    "Actor_02/notes.wav",  # not a RAVDESS name: dropped
 ]
 
 
@@ -32,19 +32,32 @@ def ravdess_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(ravdess_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="RAVDESS: speakers 2 \\(documented 24, -22\\)"):
-        with pytest.warns(CorpusDataWarning) as dropped:
-            df = load(ravdess_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="RAVDESS: speakers 2 \\(documented 24, -22\\)"),
+        pytest.warns(CorpusDataWarning) as dropped,
+    ):
+        df = load(ravdess_root)
     folder = ravdess_root.resolve() / "Audio_Speech_Actors_01-24"
-    spec = [("Actor_01", "03-01-01-01-01-01-01", "01", "neutral", "M"),
-            ("Actor_02", "03-01-03-01-01-02-02", "02", "happy", "F"),
-            ("Actor_02", "03-01-04-01-02-01-02", "02", "sad", "F"),
-            ("Actor_01", "03-01-05-02-02-01-01", "01", "angry", "M")]  # sorted by utt_id
-    assert_manifest(df, [
-        {"utt_id": f"RAVDESS_{stem}", "path": str(folder / actor / f"{stem}.wav"), "corpus": "RAVDESS",
-         "speaker": f"RAVDESS_{speaker}", "label": label, "gender": gender}
-        for actor, stem, speaker, label, gender in spec
-    ])
+    spec = [
+        ("Actor_01", "03-01-01-01-01-01-01", "01", "neutral", "M"),
+        ("Actor_02", "03-01-03-01-01-02-02", "02", "happy", "F"),
+        ("Actor_02", "03-01-04-01-02-01-02", "02", "sad", "F"),
+        ("Actor_01", "03-01-05-02-02-01-01", "01", "angry", "M"),
+    ]  # sorted by utt_id
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"RAVDESS_{stem}",
+                "path": str(folder / actor / f"{stem}.wav"),
+                "corpus": "RAVDESS",
+                "speaker": f"RAVDESS_{speaker}",
+                "label": label,
+                "gender": gender,
+            }
+            for actor, stem, speaker, label, gender in spec
+        ],
+    )
     assert df.attrs["excluded"] == {"calm": 1, "surprised": 1}
     assert df.attrs["dropped"] == {"file name not MM-VV-EE-II-SS-RR-AA.wav": 1, "not audio-only speech (03-01-...)": 1}
     assert "03-02-03-01-01-01-02.wav" in " ".join(str(w.message) for w in dropped)
@@ -64,8 +77,11 @@ def test_the_documented_tree_matches_and_a_missing_file_warns(tmp_path):
     assert len(df) == 672 and df.attrs["count_warnings"] == []
     assert df.attrs["excluded"] == {"calm": 192, "disgust": 192, "fearful": 192, "surprised": 192}
     (root / "Audio_Speech_Actors_01-24" / "Actor_05" / "03-01-02-02-01-01-05.wav").unlink()  # one calm file
-    with pytest.warns(CorpusCountWarning, match=r"RAVDESS: audio files 1439 \(documented 1440, -1\) "
-                                                r"\[RAVDESS documentation\]"):
+    with pytest.warns(
+        CorpusCountWarning,
+        match=r"RAVDESS: audio files 1439 \(documented 1440, -1\) "
+        r"\[RAVDESS documentation\]",
+    ):
         load(root)
 
 

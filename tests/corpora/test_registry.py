@@ -15,8 +15,23 @@ from rdlr.corpora.registry import resolve_name
 
 
 def test_every_contract_name_is_listed():
-    assert list_corpora() == ["cremad", "iemocap", "msp_improv", "msp_podcast", "librispeech", "emodb", "ravdess",
-                              "esd", "savee", "tess", "emovo", "urdu", "shemo", "csv", "demo"]
+    assert list_corpora() == [
+        "cremad",
+        "iemocap",
+        "msp_improv",
+        "msp_podcast",
+        "librispeech",
+        "emodb",
+        "ravdess",
+        "esd",
+        "savee",
+        "tess",
+        "emovo",
+        "urdu",
+        "shemo",
+        "csv",
+        "demo",
+    ]
 
 
 def test_unknown_corpus_lists_the_valid_names():
@@ -24,15 +39,26 @@ def test_unknown_corpus_lists_the_valid_names():
         load_corpus("jl-corpus", ".")
 
 
-@pytest.mark.parametrize(("alias", "name"), [("RAV", "ravdess"), ("ravdess-speech", "ravdess"), ("ESD", "esd"),
-                                             ("Sharif", "shemo"), ("toronto", "tess"), ("surrey", "savee")])
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [
+        ("RAV", "ravdess"),
+        ("ravdess-speech", "ravdess"),
+        ("ESD", "esd"),
+        ("Sharif", "shemo"),
+        ("toronto", "tess"),
+        ("surrey", "savee"),
+    ],
+)
 def test_free_corpora_aliases(alias, name):
     assert resolve_name(alias) == name
 
 
 def test_unknown_option_lists_the_valid_ones(tmp_path):
-    with pytest.raises(ManifestError, match="unknown option\\(s\\) \\['votes'\\] for corpus 'cremad'; valid: "
-                                            "vote_modality, check_audio"):
+    with pytest.raises(
+        ManifestError,
+        match="unknown option\\(s\\) \\['votes'\\] for corpus 'cremad'; valid: vote_modality, check_audio",
+    ):
         load_corpus("cremad", tmp_path, votes="voice")
 
 
@@ -66,12 +92,22 @@ def test_demo_calls_the_generator_and_reads_its_manifest(tmp_path, write_audio, 
     def generate_demo_corpora(out_dir, seed=0):
         calls.append((Path(out_dir), seed))
         write_audio(Path(out_dir) / "CRE-demo" / "u1.wav")
-        frame = pd.DataFrame([{"utt_id": "CRE-demo_u1", "path": "CRE-demo/u1.wav", "corpus": "CRE-demo",
-                               "speaker": "d1", "label": "happy"}])
+        frame = pd.DataFrame(
+            [
+                {
+                    "utt_id": "CRE-demo_u1",
+                    "path": "CRE-demo/u1.wav",
+                    "corpus": "CRE-demo",
+                    "speaker": "d1",
+                    "label": "happy",
+                }
+            ]
+        )
         return write_manifest(frame, Path(out_dir) / "manifest.csv")
 
-    monkeypatch.setitem(sys.modules, "rdlr.corpora.demo",
-                        types.SimpleNamespace(generate_demo_corpora=generate_demo_corpora))
+    monkeypatch.setitem(
+        sys.modules, "rdlr.corpora.demo", types.SimpleNamespace(generate_demo_corpora=generate_demo_corpora)
+    )
     import rdlr.corpora
 
     monkeypatch.setattr(rdlr.corpora, "demo", sys.modules["rdlr.corpora.demo"], raising=False)
@@ -82,10 +118,12 @@ def test_demo_calls_the_generator_and_reads_its_manifest(tmp_path, write_audio, 
 
 
 def test_summary_of_a_combined_manifest():
-    df = pd.DataFrame([
-        {"utt_id": "a", "path": "/a", "corpus": "A", "speaker": "s", "label": "sad", "partition": "train"},
-        {"utt_id": "b", "path": "/b", "corpus": "L", "speaker": "t", "label": ""},
-    ]).fillna("")
+    df = pd.DataFrame(
+        [
+            {"utt_id": "a", "path": "/a", "corpus": "A", "speaker": "s", "label": "sad", "partition": "train"},
+            {"utt_id": "b", "path": "/b", "corpus": "L", "speaker": "t", "label": ""},
+        ]
+    ).fillna("")
     text = summarize(df)
     assert "A: 1 utterances, 1 speakers" in text and "partitions: train 1, val 0, test 0" in text
     assert "L: 1 utterances, 1 speakers\n  unlabeled 1" in text

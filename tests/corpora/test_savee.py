@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import savee_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.savee import load
+from tests.helpers.public_trees import savee_files, write_tree
 
 FILES = ["DC/a01.wav", "DC/n30.wav", "DC/su02.wav", "JK/sa07.wav", "JK/h15.wav", "JK/d03.wav", "JK/info.wav"]
 
@@ -22,16 +22,27 @@ def savee_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(savee_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="SAVEE: speakers 2 \\(documented 4, -2\\)"):
-        with pytest.warns(CorpusDataWarning, match="info.wav"):
-            df = load(savee_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="SAVEE: speakers 2 \\(documented 4, -2\\)"),
+        pytest.warns(CorpusDataWarning, match="info.wav"),
+    ):
+        df = load(savee_root)
     folder = savee_root.resolve() / "AudioData"
     spec = [("DC", "a01", "angry"), ("DC", "n30", "neutral"), ("JK", "h15", "happy"), ("JK", "sa07", "sad")]
-    assert_manifest(df, [
-        {"utt_id": f"SAVEE_{spk}_{stem}", "path": str(folder / spk / f"{stem}.wav"), "corpus": "SAVEE",
-         "speaker": f"SAVEE_{spk}", "label": label, "gender": "M"}
-        for spk, stem, label in spec
-    ])
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"SAVEE_{spk}_{stem}",
+                "path": str(folder / spk / f"{stem}.wav"),
+                "corpus": "SAVEE",
+                "speaker": f"SAVEE_{spk}",
+                "label": label,
+                "gender": "M",
+            }
+            for spk, stem, label in spec
+        ],
+    )
     assert df.attrs["excluded"] == {"d": 1, "su": 1}
 
 

@@ -29,7 +29,7 @@ def test_shapes_take_the_paper_splits_and_unknown_counts_are_an_error() -> None:
     with pytest.raises(ShapeError, match="documents no utterance counts; .*--data-root"):
         shaped_manifest("csv", "MYCORPUS")
     esd = shaped_manifest("esd", "ESD-en")  # ESD ReadMe: 10 speakers per language, 350 utterances per emotion
-    assert esd["label"].value_counts().to_dict() == {name: 3_500 for name in CLASSES}
+    assert esd["label"].value_counts().to_dict() == dict.fromkeys(CLASSES, 3500)
     assert esd["speaker"].nunique() == 10
     with pytest.raises(ShapeError, match="unknown loader 'nosuch'"):
         shaped_manifest("nosuch", "X")
@@ -37,6 +37,11 @@ def test_shapes_take_the_paper_splits_and_unknown_counts_are_an_error() -> None:
 
 def test_demo_shape_matches_the_demo_config() -> None:
     demo = demo_manifest()
-    assert demo.groupby("corpus").size().to_dict() == {"CRE-demo": 320, "IEM-demo": 320, "IMP-demo": 320,
-                                                       "POD-demo": 320, "LIB-demo": 200}
+    assert demo.groupby("corpus").size().to_dict() == {
+        "CRE-demo": 320,
+        "IEM-demo": 320,
+        "IMP-demo": 320,
+        "POD-demo": 320,
+        "LIB-demo": 200,
+    }
     assert set(demo.loc[demo["corpus"] != "LIB-demo", "label"]) <= set(CLASSES)

@@ -5,14 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import shemo_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.shemo import load
+from tests.helpers.public_trees import shemo_files, write_tree
 
-FILES = ["female/F01A01.wav", "female/F14H09.wav", "female/F03W02.wav", "male/M02F01.wav", "male/M02S02.wav",
-         "male/M56N113.wav", "male/M02X01.wav", "male/notes.wav"]
+FILES = [
+    "female/F01A01.wav",
+    "female/F14H09.wav",
+    "female/F03W02.wav",
+    "male/M02F01.wav",
+    "male/M02S02.wav",
+    "male/M56N113.wav",
+    "male/M02X01.wav",
+    "male/notes.wav",
+]
 
 
 @pytest.fixture
@@ -23,17 +31,32 @@ def shemo_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(shemo_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="SHEMO: speakers 4 \\(documented 87, -83\\)"):
-        with pytest.warns(CorpusDataWarning, match="file name not <G><NN><E><NN>.wav: male/notes.wav"):
-            df = load(shemo_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="SHEMO: speakers 4 \\(documented 87, -83\\)"),
+        pytest.warns(CorpusDataWarning, match="file name not <G><NN><E><NN>.wav: male/notes.wav"),
+    ):
+        df = load(shemo_root)
     root = shemo_root.resolve()
-    spec = [("female", "F01A01", "F01", "angry"), ("female", "F14H09", "F14", "happy"),
-            ("male", "M02S02", "M02", "sad"), ("male", "M56N113", "M56", "neutral")]
-    assert_manifest(df, [
-        {"utt_id": f"SHEMO_{stem}", "path": str(root / folder / f"{stem}.wav"), "corpus": "SHEMO",
-         "speaker": f"SHEMO_{speaker}", "label": label, "gender": speaker[0]}
-        for folder, stem, speaker, label in spec
-    ])
+    spec = [
+        ("female", "F01A01", "F01", "angry"),
+        ("female", "F14H09", "F14", "happy"),
+        ("male", "M02S02", "M02", "sad"),
+        ("male", "M56N113", "M56", "neutral"),
+    ]
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"SHEMO_{stem}",
+                "path": str(root / folder / f"{stem}.wav"),
+                "corpus": "SHEMO",
+                "speaker": f"SHEMO_{speaker}",
+                "label": label,
+                "gender": speaker[0],
+            }
+            for folder, stem, speaker, label in spec
+        ],
+    )
     assert df.attrs["excluded"] == {"F": 1, "W": 1, "X": 1}
 
 

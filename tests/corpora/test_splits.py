@@ -11,8 +11,10 @@ from rdlr.labels import CLASSES
 
 
 def _rows(corpus: str, speaker: str, n: int, **extra: str) -> list[dict[str, str]]:
-    return [{"utt_id": f"{corpus}_{speaker}_{i}", "corpus": corpus, "speaker": speaker,
-             "label": CLASSES[i % 4], **extra} for i in range(n)]
+    return [
+        {"utt_id": f"{corpus}_{speaker}_{i}", "corpus": corpus, "speaker": speaker, "label": CLASSES[i % 4], **extra}
+        for i in range(n)
+    ]
 
 
 def paper_meta(cre_speakers: int = 91) -> pd.DataFrame:
@@ -55,8 +57,10 @@ def test_out_of_corpus_follows_the_paper():
     assert (roles[imp & (meta["session"] == "6")] == "val").all()
     assert (roles[imp & (meta["session"] != "6")] == "train").all()
     pod = meta["corpus"] == "POD"
-    assert roles[pod].tolist() == meta.loc[pod, "partition"].map({"train": "train", "val": "val",
-                                                                   "test": "unused"}).tolist()
+    assert (
+        roles[pod].tolist()
+        == meta.loc[pod, "partition"].map({"train": "train", "val": "val", "test": "unused"}).tolist()
+    )
     _assert_speaker_disjoint(meta, roles)
 
 
@@ -174,11 +178,16 @@ def test_generic_split_never_puts_a_speaker_in_two_roles(case):
 
 
 def test_generic_default_proportions_on_speakers():
-    meta = pd.DataFrame([row for k in range(20) for row in _rows("EMODB", f"s{k}", 2)]
-                        + [row for k in range(10) for row in _rows("X", f"x{k}", 1)])
+    meta = pd.DataFrame(
+        [row for k in range(20) for row in _rows("EMODB", f"s{k}", 2)]
+        + [row for k in range(10) for row in _rows("X", f"x{k}", 1)]
+    )
     within = assign_roles(meta, "within_corpus", held_out="EMODB")
     assert {r: len(_speakers(meta, within, "EMODB", r)) for r in ("train", "val", "test")} == {
-        "train": 14, "val": 3, "test": 3}
+        "train": 14,
+        "val": 3,
+        "test": 3,
+    }
     out = assign_roles(meta, "out_of_corpus", held_out="X")
     assert {r: len(_speakers(meta, out, "EMODB", r)) for r in ("train", "val")} == {"train": 16, "val": 4}
 
@@ -190,8 +199,12 @@ def test_proportions_override_globally_and_per_corpus():
     roles = assign_roles(meta, "out_of_corpus", held_out="IEM", proportions={"train": 0.5, "val": 0.5})
     assert len(_speakers(meta, roles, "EMODB", "val")) == 5
     assert len(_speakers(meta, roles, "CRE", "val")) == 33, "paper corpora keep the paper's rule"
-    roles = assign_roles(meta, "out_of_corpus", held_out="IEM",
-                         proportions={"CRE": {"train": 0.9, "val": 0.1}, "EMODB": {"train": 0.7, "val": 0.3}})
+    roles = assign_roles(
+        meta,
+        "out_of_corpus",
+        held_out="IEM",
+        proportions={"CRE": {"train": 0.9, "val": 0.1}, "EMODB": {"train": 0.7, "val": 0.3}},
+    )
     assert len(_speakers(meta, roles, "CRE", "val")) == 9 and len(_speakers(meta, roles, "EMODB", "val")) == 3
 
 
@@ -230,42 +243,81 @@ def test_allocate_gives_every_role_a_share():
         allocate(2, {"train": 0.7, "val": 0.15, "test": 0.15})
 
 
-@pytest.mark.parametrize(("meta_rows", "protocol", "held_out", "kwargs", "message"), [
-    (_rows("A", "a1", 3) + _rows("B", "b1", 3), "within_corpus", "A", {}, "A: 1 speaker\\(s\\) cannot fill"),
-    (_rows("A", "a1", 3) + _rows("B", "b1", 3), "out_of_corpus", "A", {}, "B: 1 speaker\\(s\\) cannot fill"),
-    (_rows("A", "a1", 3), "out_of_corpus", "Z", {}, "unknown held_out corpus 'Z'; corpora present: A"),
-    (_rows("A", "a1", 3), "leave_one_out", "A", {}, "unknown protocol 'leave_one_out'"),
-    (_rows("A", "a1", 3), "out_of_corpus", "A", {}, "needs a labeled training corpus besides 'A'"),
-    ([{"utt_id": "l", "corpus": "LIB", "speaker": "l", "label": ""}] + _rows("A", "a1", 3) + _rows("A", "a2", 3)
-     + _rows("A", "a3", 3), "within_corpus", "LIB", {}, "'LIB' has no labeled utterances"),
-    (_rows("A", "a1", 3) + _rows("B", "b1", 3), "out_of_corpus", "A", {"proportions": {"train": 1, "test": 1}},
-     "unknown role\\(s\\) \\['test'\\]"),
-    (_rows("A", "a1", 3) + _rows("B", "b1", 3), "out_of_corpus", "A", {"proportions": {"train": 1, "val": "x"}},
-     "proportions must map roles to shares"),
-    (_rows("A", "a1", 3) + _rows("B", "b1", 3), "out_of_corpus", "A", {"rules": {"B": "paper"}},
-     "'paper' exists for"),
-    (_rows("A", "a1", 3) + _rows("IEM", "i1", 3, session=""), "out_of_corpus", "A", {},
-     "IEM: session '' is not a session number"),
-    (_rows("A", "a1", 3) + _rows("POD", "p1", 3, partition=""), "out_of_corpus", "A", {},
-     "POD: the paper's split uses the corpus partitions"),
-    (_rows("A", "a1", 3) + _rows("IMP", "IMP_F06", 3, session="6"), "within_corpus", "IMP", {},
-     "only session 6 present"),
-])
+@pytest.mark.parametrize(
+    ("meta_rows", "protocol", "held_out", "kwargs", "message"),
+    [
+        (_rows("A", "a1", 3) + _rows("B", "b1", 3), "within_corpus", "A", {}, "A: 1 speaker\\(s\\) cannot fill"),
+        (_rows("A", "a1", 3) + _rows("B", "b1", 3), "out_of_corpus", "A", {}, "B: 1 speaker\\(s\\) cannot fill"),
+        (_rows("A", "a1", 3), "out_of_corpus", "Z", {}, "unknown held_out corpus 'Z'; corpora present: A"),
+        (_rows("A", "a1", 3), "leave_one_out", "A", {}, "unknown protocol 'leave_one_out'"),
+        (_rows("A", "a1", 3), "out_of_corpus", "A", {}, "needs a labeled training corpus besides 'A'"),
+        (
+            [{"utt_id": "l", "corpus": "LIB", "speaker": "l", "label": ""}]
+            + _rows("A", "a1", 3)
+            + _rows("A", "a2", 3)
+            + _rows("A", "a3", 3),
+            "within_corpus",
+            "LIB",
+            {},
+            "'LIB' has no labeled utterances",
+        ),
+        (
+            _rows("A", "a1", 3) + _rows("B", "b1", 3),
+            "out_of_corpus",
+            "A",
+            {"proportions": {"train": 1, "test": 1}},
+            "unknown role\\(s\\) \\['test'\\]",
+        ),
+        (
+            _rows("A", "a1", 3) + _rows("B", "b1", 3),
+            "out_of_corpus",
+            "A",
+            {"proportions": {"train": 1, "val": "x"}},
+            "proportions must map roles to shares",
+        ),
+        (
+            _rows("A", "a1", 3) + _rows("B", "b1", 3),
+            "out_of_corpus",
+            "A",
+            {"rules": {"B": "paper"}},
+            "'paper' exists for",
+        ),
+        (
+            _rows("A", "a1", 3) + _rows("IEM", "i1", 3, session=""),
+            "out_of_corpus",
+            "A",
+            {},
+            "IEM: session '' is not a session number",
+        ),
+        (
+            _rows("A", "a1", 3) + _rows("POD", "p1", 3, partition=""),
+            "out_of_corpus",
+            "A",
+            {},
+            "POD: the paper's split uses the corpus partitions",
+        ),
+        (
+            _rows("A", "a1", 3) + _rows("IMP", "IMP_F06", 3, session="6"),
+            "within_corpus",
+            "IMP",
+            {},
+            "only session 6 present",
+        ),
+    ],
+)
 def test_clear_errors(meta_rows, protocol, held_out, kwargs, message):
     with pytest.raises(SplitError, match=message):
         assign_roles(pd.DataFrame(meta_rows).fillna(""), protocol, held_out=held_out, **kwargs)
 
 
 def test_session_column_inconsistent_with_speakers_is_caught():
-    rows = _rows("IEM", "IEM_Ses01F", 2, session="1") + _rows("IEM", "IEM_Ses01F", 2, session="5") \
-        + _rows("X", "x", 2)
+    rows = _rows("IEM", "IEM_Ses01F", 2, session="1") + _rows("IEM", "IEM_Ses01F", 2, session="5") + _rows("X", "x", 2)
     with pytest.raises(SplitError, match="speaker 'IEM_Ses01F' appears in several roles"):
         assign_roles(pd.DataFrame(rows), "out_of_corpus", held_out="X")
 
 
 def test_pod_partitions_sharing_a_speaker_only_warn():
-    rows = _rows("POD", "POD_7", 2, partition="train") + _rows("POD", "POD_7", 2, partition="val") \
-        + _rows("X", "x", 2)
+    rows = _rows("POD", "POD_7", 2, partition="train") + _rows("POD", "POD_7", 2, partition="val") + _rows("X", "x", 2)
     with pytest.warns(UserWarning, match="speaker 'POD_7' appears in several roles through the corpus's own"):
         roles = assign_roles(pd.DataFrame(rows), "out_of_corpus", held_out="X")
     assert roles.tolist() == ["train", "train", "val", "val", "test", "test"]

@@ -6,14 +6,21 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import tess_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.tess import load
+from tests.helpers.public_trees import tess_files, write_tree
 
-FILES = ["OAF_angry/OAF_back_angry.wav", "OAF_neutral/OA_bite_neutral.wav", "OAF_Pleasant_surprise/OAF_back_ps.wav",
-         "YAF_sad/YAF_bar_sad.wav", "YAF_happy/YAF_bar_happy.wav", "YAF_fear/YAF_bar_fear.wav", "YAF_sad/readme.wav"]
+FILES = [
+    "OAF_angry/OAF_back_angry.wav",
+    "OAF_neutral/OA_bite_neutral.wav",
+    "OAF_Pleasant_surprise/OAF_back_ps.wav",
+    "YAF_sad/YAF_bar_sad.wav",
+    "YAF_happy/YAF_bar_happy.wav",
+    "YAF_fear/YAF_bar_fear.wav",
+    "YAF_sad/readme.wav",
+]
 
 
 @pytest.fixture
@@ -24,18 +31,32 @@ def tess_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(tess_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="TESS: neutral 1 \\(documented 400, -399\\)"):
-        with pytest.warns(CorpusDataWarning, match="YAF_sad/readme.wav"):
-            df = load(tess_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="TESS: neutral 1 \\(documented 400, -399\\)"),
+        pytest.warns(CorpusDataWarning, match="YAF_sad/readme.wav"),
+    ):
+        df = load(tess_root)
     root = tess_root.resolve()
-    spec = [("OAF_angry/OAF_back_angry", "OAF_back_angry", "angry"),
-            ("OAF_neutral/OA_bite_neutral", "OAF_bite_neutral", "neutral"),  # speaker from its folder
-            ("YAF_happy/YAF_bar_happy", "YAF_bar_happy", "happy"), ("YAF_sad/YAF_bar_sad", "YAF_bar_sad", "sad")]
-    assert_manifest(df, [
-        {"utt_id": f"TESS_{utt}", "path": str(root / f"{name}.wav"), "corpus": "TESS",
-         "speaker": f"TESS_{utt[:3]}", "label": label, "gender": "F"}
-        for name, utt, label in spec
-    ])
+    spec = [
+        ("OAF_angry/OAF_back_angry", "OAF_back_angry", "angry"),
+        ("OAF_neutral/OA_bite_neutral", "OAF_bite_neutral", "neutral"),  # speaker from its folder
+        ("YAF_happy/YAF_bar_happy", "YAF_bar_happy", "happy"),
+        ("YAF_sad/YAF_bar_sad", "YAF_bar_sad", "sad"),
+    ]
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"TESS_{utt}",
+                "path": str(root / f"{name}.wav"),
+                "corpus": "TESS",
+                "speaker": f"TESS_{utt[:3]}",
+                "label": label,
+                "gender": "F",
+            }
+            for name, utt, label in spec
+        ],
+    )
     assert df.attrs["excluded"] == {"fear": 1, "ps": 1}
 
 

@@ -5,14 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers.public_trees import urdu_files, write_tree
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 from rdlr.corpora.urdu import load
+from tests.helpers.public_trees import urdu_files, write_tree
 
-FILES = ["Angry/SM1_F3_A03.wav", "Happy/SF5_F1_H021.wav", "Neutral/SM20_F5_N09.wav", "Sad/SF10_F2_S02.wav",
-         "Sad/SM6_F4_S0100.wav", "Sad/SM2_F1_A07.wav", "Happy/recording.wav"]
+FILES = [
+    "Angry/SM1_F3_A03.wav",
+    "Happy/SF5_F1_H021.wav",
+    "Neutral/SM20_F5_N09.wav",
+    "Sad/SF10_F2_S02.wav",
+    "Sad/SM6_F4_S0100.wav",
+    "Sad/SM2_F1_A07.wav",
+    "Happy/recording.wav",
+]
 
 
 @pytest.fixture
@@ -23,21 +30,38 @@ def urdu_root(tmp_path, write_audio) -> Path:
 
 
 def test_manifest_is_parsed_exactly(urdu_root, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="URDU: speakers 5 \\(documented 38, -33\\)"):
-        with pytest.warns(CorpusDataWarning) as dropped:
-            df = load(urdu_root)
+    with (
+        pytest.warns(CorpusCountWarning, match="URDU: speakers 5 \\(documented 38, -33\\)"),
+        pytest.warns(CorpusDataWarning) as dropped,
+    ):
+        df = load(urdu_root)
     root = urdu_root.resolve()
-    spec = [("Sad", "SF10_F2_S02", "SF10", "sad", "F"), ("Happy", "SF5_F1_H021", "SF5", "happy", "F"),
-            ("Angry", "SM1_F3_A03", "SM1", "angry", "M"), ("Neutral", "SM20_F5_N09", "SM20", "neutral", "M"),
-            ("Sad", "SM6_F4_S0100", "SM6", "sad", "M")]
-    assert_manifest(df, [
-        {"utt_id": f"URDU_{stem}", "path": str(root / folder / f"{stem}.wav"), "corpus": "URDU",
-         "speaker": f"URDU_{speaker}", "label": label, "gender": gender}
-        for folder, stem, speaker, label, gender in spec
-    ])
+    spec = [
+        ("Sad", "SF10_F2_S02", "SF10", "sad", "F"),
+        ("Happy", "SF5_F1_H021", "SF5", "happy", "F"),
+        ("Angry", "SM1_F3_A03", "SM1", "angry", "M"),
+        ("Neutral", "SM20_F5_N09", "SM20", "neutral", "M"),
+        ("Sad", "SM6_F4_S0100", "SM6", "sad", "M"),
+    ]
+    assert_manifest(
+        df,
+        [
+            {
+                "utt_id": f"URDU_{stem}",
+                "path": str(root / folder / f"{stem}.wav"),
+                "corpus": "URDU",
+                "speaker": f"URDU_{speaker}",
+                "label": label,
+                "gender": gender,
+            }
+            for folder, stem, speaker, label, gender in spec
+        ],
+    )
     assert df.attrs["excluded"] == {}
-    assert df.attrs["dropped"] == {"emotion letter of the file name disagrees with its folder": 1,
-                                   "file name not S<G><n>_F<k>_<E><nnn>.wav": 1}
+    assert df.attrs["dropped"] == {
+        "emotion letter of the file name disagrees with its folder": 1,
+        "file name not S<G><n>_F<k>_<E><nnn>.wav": 1,
+    }
     assert "Sad/SM2_F1_A07.wav" in " ".join(str(w.message) for w in dropped)
 
 

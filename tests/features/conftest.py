@@ -8,11 +8,22 @@ from pathlib import Path
 
 import pytest
 
-TINY_ENCODER = dict(
-    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48, conv_dim=(16, 16, 16),
-    conv_kernel=(10, 4, 4), conv_stride=(5, 4, 4), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-    hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0,
-)
+TINY_ENCODER = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 48,
+    "conv_dim": (16, 16, 16),
+    "conv_kernel": (10, 4, 4),
+    "conv_stride": (5, 4, 4),
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+    "hidden_dropout": 0.0,
+    "attention_dropout": 0.0,
+    "activation_dropout": 0.0,
+    "feat_proj_dropout": 0.0,
+    "layerdrop": 0.0,
+}
 
 
 @pytest.fixture
@@ -43,7 +54,10 @@ def tiny_encoder() -> Callable[[Path, str, bool], Path]:
         }[family]
         model_class(config_class(**TINY_ENCODER, **norm)).save_pretrained(folder)
         transformers.Wav2Vec2FeatureExtractor(
-            feature_size=1, sampling_rate=16_000, padding_value=0.0, do_normalize=True,
+            feature_size=1,
+            sampling_rate=16_000,
+            padding_value=0.0,
+            do_normalize=True,
             return_attention_mask=layer_norm,
         ).save_pretrained(folder)
         return folder

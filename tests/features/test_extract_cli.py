@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from rdlr.features import FeatureStore, load
 from rdlr.commands import extract as cli
-from rdlr.features import pipeline
+from rdlr.features import FeatureStore, load, pipeline
 from rdlr.features.hf_encoder import HFEncoderConfig
 
 SR = 16_000
@@ -31,8 +30,16 @@ def write_manifest(folder, corpus: str, n: int, offset: int = 0) -> str:
         t = np.arange(int(0.6 * SR)) / SR
         path = folder / f"{corpus}{i}.wav"
         sf.write(path, (0.3 * np.sin(2 * np.pi * (110 + 20 * (i + offset)) * t)).astype(np.float32), SR)
-        rows.append({"utt_id": f"{corpus}-{i}", "path": str(path), "corpus": corpus, "speaker": "s1",
-                     "label": "neutral", "transcript": "" if i else "hallo"})
+        rows.append(
+            {
+                "utt_id": f"{corpus}-{i}",
+                "path": str(path),
+                "corpus": corpus,
+                "speaker": "s1",
+                "label": "neutral",
+                "transcript": "" if i else "hallo",
+            }
+        )
     manifest = folder / f"{corpus}.csv"
     pd.DataFrame(rows).to_csv(manifest, index=False)
     return str(manifest)
@@ -59,8 +66,21 @@ def test_extract_writes_the_store_and_a_rerun_extracts_nothing(ray_session, tmp_
     first = write_manifest(tmp_path, "A", 3)
     second = write_manifest(tmp_path, "B", 2, offset=3)
     store = tmp_path / "store"
-    argv = ["--manifest", first, "--manifest", second, "--features", "is10", "--store", str(store),
-            "--workers", "1", "--batch-size", "2", "--no-progress"]
+    argv = [
+        "--manifest",
+        first,
+        "--manifest",
+        second,
+        "--features",
+        "is10",
+        "--store",
+        str(store),
+        "--workers",
+        "1",
+        "--batch-size",
+        "2",
+        "--no-progress",
+    ]
     assert run_cli(*argv, "--device", "cuda") == 0  # openSMILE has no model: IS10 runs on CPU whatever the device
     out = capsys.readouterr().out
     assert "5 utterances from 2 manifest(s)" in out
@@ -96,15 +116,26 @@ def test_an_unwritable_store_is_one_line_before_ray_starts(tmp_path, capsys, mon
     store = tmp_path / "file" / "store"
     assert run_cli("--manifest", write_manifest(tmp_path, "A", 1), "--features", "is10", "--store", str(store)) == 2
     err = capsys.readouterr().err
-    assert err == f"rdlr extract: error: feature store {store} cannot be created: {tmp_path / 'file'} is a file, " \
-                  "not a folder\n"
+    assert (
+        err == f"rdlr extract: error: feature store {store} cannot be created: {tmp_path / 'file'} is a file, "
+        "not a folder\n"
+    )
 
 
 def test_a_second_extract_on_a_locked_store_is_refused(ray_session, tmp_path, capsys):
     store = tmp_path / "store"
     with FeatureStore(store).lock("rdlr extract (the first one)"):
-        argv = ["--manifest", write_manifest(tmp_path, "A", 2), "--features", "is10", "--store", str(store),
-                "--workers", "1", "--no-progress"]
+        argv = [
+            "--manifest",
+            write_manifest(tmp_path, "A", 2),
+            "--features",
+            "is10",
+            "--store",
+            str(store),
+            "--workers",
+            "1",
+            "--no-progress",
+        ]
         assert run_cli(*argv) == 2
     err = capsys.readouterr().err
     assert f"feature store {store} is locked by rdlr extract (the first one) (pid {os.getpid()} on host " in err

@@ -111,6 +111,7 @@ def install_fault(fault: str) -> None:
             return put_file(fs, path, write)
         state["parts"] += 1
         if fault == "mid-write" and state["parts"] == 2:
+
             def half(stream: Any) -> None:
                 stream.write(b"PAR1 half of a part file")
                 die()
@@ -135,10 +136,12 @@ def write_manifest(folder: Path) -> Path:
         t = np.arange(int((0.3 + 0.02 * i) * SR)) / SR
         path = folder / f"a{i:02d}.wav"
         sf.write(path, (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SR)
-        rows.append({"utt_id": f"A-{i:02d}", "path": str(path), "corpus": "A", "speaker": f"s{i % 4}",
-                     "label": "happy"})
-    rows.append({"utt_id": "A-missing", "path": str(folder / "missing.wav"), "corpus": "A", "speaker": "s0",
-                 "label": "sad"})
+        rows.append(
+            {"utt_id": f"A-{i:02d}", "path": str(path), "corpus": "A", "speaker": f"s{i % 4}", "label": "happy"}
+        )
+    rows.append(
+        {"utt_id": "A-missing", "path": str(folder / "missing.wav"), "corpus": "A", "speaker": "s0", "label": "sad"}
+    )
     pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
     return folder / "manifest.csv"
 
@@ -164,10 +167,14 @@ class Snapshot:
     temporary: int  # temporary files of interrupted writes
 
     @classmethod
-    def take(cls, store: Path, control: Path) -> "Snapshot":
-        return cls(stored(store), done(control), (store / ".lock").exists(),
-                   len([p for p in store.rglob("part-*.parquet") if p.parent.name == "A"]),
-                   len(list(store.rglob(".tmp-*"))))
+    def take(cls, store: Path, control: Path) -> Snapshot:
+        return cls(
+            stored(store),
+            done(control),
+            (store / ".lock").exists(),
+            len([p for p in store.rglob("part-*.parquet") if p.parent.name == "A"]),
+            len(list(store.rglob(".tmp-*"))),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -179,10 +186,15 @@ def killed_three_times(ray_session: Any, tmp_path_factory: pytest.TempPathFactor
     address = ray_session.get_runtime_context().gcs_address
 
     def start(fault: str) -> subprocess.Popen:
-        code = RUN.format(address=address, control=str(control), fault=fault,
-                          manifest=str(manifest), store=str(store), batch=BATCH)
-        return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        code = RUN.format(
+            address=address, control=str(control), fault=fault, manifest=str(manifest), store=str(store), batch=BATCH
+        )
+        return subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
 
     (control / f"hold-{HELD}").touch()
     first = start("none")
@@ -206,8 +218,14 @@ def killed_three_times(ray_session: Any, tmp_path_factory: pytest.TempPathFactor
         table = load(store, "slow", "A")
     finally:
         unregister_extractor("slow")
-    return {"store": store, "snapshots": snapshots, "done": done(control), "summary": summary, "table": table,
-            "manifest": pd.read_csv(manifest)}
+    return {
+        "store": store,
+        "snapshots": snapshots,
+        "done": done(control),
+        "summary": summary,
+        "table": table,
+        "manifest": pd.read_csv(manifest),
+    }
 
 
 def test_each_kill_left_its_finished_batches_in_the_store(killed_three_times: dict[str, Any]) -> None:

@@ -28,24 +28,39 @@ def write_manifest(folder, corpus: str, present: int, missing: int) -> str:
         if i < present:
             t = np.arange(int(0.5 * SR)) / SR
             sf.write(path, (0.3 * np.sin(2 * np.pi * (150 + 30 * i) * t)).astype(np.float32), SR)
-        rows.append({"utt_id": f"{corpus}-{i}", "path": str(path), "corpus": corpus, "speaker": "s1",
-                     "label": "neutral"})
+        rows.append(
+            {"utt_id": f"{corpus}-{i}", "path": str(path), "corpus": corpus, "speaker": "s1", "label": "neutral"}
+        )
     manifest = folder / f"{corpus}.csv"
     pd.DataFrame(rows).to_csv(manifest, index=False)
     return str(manifest)
 
 
 def counts(corpus: str, total: int, present=0, extracted=0, failed_before=0, **errors: int) -> CorpusCounts:
-    return CorpusCounts("is10", "abc", corpus, total, present=present, failed_before=failed_before,
-                        extracted=extracted, errors=Counter(errors))
+    return CorpusCounts(
+        "is10",
+        "abc",
+        corpus,
+        total,
+        present=present,
+        failed_before=failed_before,
+        extracted=extracted,
+        errors=Counter(errors),
+    )
 
 
 def test_failures_without_and_with_strict():
-    summary = ExtractSummary("store", [counts("A", 4, present=1, extracted=2, missing_file=1),
-                                       counts("B", 3, failed_before=1, unreadable=2),
-                                       counts("C", 2, present=2)])
+    summary = ExtractSummary(
+        "store",
+        [
+            counts("A", 4, present=1, extracted=2, missing_file=1),
+            counts("B", 3, failed_before=1, unreadable=2),
+            counts("C", 2, present=2),
+        ],
+    )
     assert cli.extraction_failures(summary, strict=False) == [
-        "nothing extracted for is10 / B: all 3 utterances failed (unreadable ×2, failed before ×1)"]
+        "nothing extracted for is10 / B: all 3 utterances failed (unreadable ×2, failed before ×1)"
+    ]
     strict = cli.extraction_failures(summary, strict=True)
     assert strict[0] == "--strict: 1 of 4 utterances of is10 / A have no vector (missing_file ×1)" and len(strict) == 2
     assert cli.errors_line(summary) == "errors by reason: unreadable ×2, missing_file ×1"

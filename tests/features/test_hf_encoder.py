@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +25,11 @@ def write_wav(path: Path, seconds: float, freq: float, seed: int) -> dict:
 
 @pytest.fixture()
 def records(tmp_path) -> list[dict]:
-    return [write_wav(tmp_path / "short.wav", 0.4, 200.0, 0), write_wav(tmp_path / "long.wav", 1.5, 500.0, 1),
-            write_wav(tmp_path / "mid.wav", 0.9, 300.0, 2)]
+    return [
+        write_wav(tmp_path / "short.wav", 0.4, 200.0, 0),
+        write_wav(tmp_path / "long.wav", 1.5, 500.0, 1),
+        write_wav(tmp_path / "mid.wav", 0.9, 300.0, 2),
+    ]
 
 
 @pytest.mark.parametrize("family", ["wav2vec2", "wavlm", "hubert"])

@@ -67,8 +67,9 @@ def test_stereo_with_identical_channels_is_exactly_mono(tmp_path, extractor):
     mono = voiced_utterance(3)
     sf.write(tmp_path / "mono.wav", mono, SR, subtype="FLOAT")
     sf.write(tmp_path / "stereo.wav", np.stack([mono, mono], axis=1), SR, subtype="FLOAT")
-    np.testing.assert_array_equal(features(extractor, tmp_path / "stereo.wav"),
-                                  features(extractor, tmp_path / "mono.wav"))
+    np.testing.assert_array_equal(
+        features(extractor, tmp_path / "stereo.wav"), features(extractor, tmp_path / "mono.wav")
+    )
 
 
 def test_stereo_48k_gives_the_features_of_mono_16k(tmp_path, smile, extractor):

@@ -77,8 +77,9 @@ def fake_features(record: dict) -> Extracted:
         audio = load_audio(record["path"])
     except UtteranceError as error:
         return Extracted(error=str(error))
-    return Extracted(vector=np.array([audio.size / SR, np.sqrt(np.mean(audio**2)), np.abs(audio).max()],
-                                     dtype=np.float32))
+    return Extracted(
+        vector=np.array([audio.size / SR, np.sqrt(np.mean(audio**2)), np.abs(audio).max()], dtype=np.float32)
+    )
 
 
 def tone(seed: int) -> np.ndarray:
@@ -124,15 +125,25 @@ def runs(ray_session, tmp_path_factory):
             extract(manifest, "fake", str(store), workers=1, batch_size=BATCH, progress=False)
         fake_key = FakeConfig().config_hash()
         stored = FeatureStore(store)
-        after_failure = {corpus: (set(stored.ids(DatasetKey("fake", fake_key, corpus))),
-                                  set(stored.ids(DatasetKey("fake", fake_key, corpus), errors=True)))
-                         for corpus in ("A", "B")}
+        after_failure = {
+            corpus: (
+                set(stored.ids(DatasetKey("fake", fake_key, corpus))),
+                set(stored.ids(DatasetKey("fake", fake_key, corpus), errors=True)),
+            )
+            for corpus in ("A", "B")
+        }
         calls_before = len(logged(log_file))
         armed_file.unlink()
         second = extract(manifest, "fake+is10", str(store), workers=1, batch_size=BATCH, progress=False)
-        yield {"manifest": manifest, "store": store, "first_is10": first_is10, "second": second,
-               "after_failure": after_failure, "second_calls": logged(log_file)[calls_before:],
-               "fake_hash": fake_key}
+        yield {
+            "manifest": manifest,
+            "store": store,
+            "first_is10": first_is10,
+            "second": second,
+            "after_failure": after_failure,
+            "second_calls": logged(log_file)[calls_before:],
+            "fake_hash": fake_key,
+        }
     finally:
         unregister_extractor("fake")
 
@@ -154,15 +165,23 @@ def test_is10_through_ray_data_equals_in_process_extraction(runs):
     reference = IS10Extractor()
     chosen = loaded.meta.index[loaded.meta["utt_id"].isin(["A-05", "B-02"])]
     for row in chosen:
-        (expected,) = reference.extract([{"utt_id": loaded.meta.at[row, "utt_id"],
-                                          "path": loaded.meta.at[row, "path"]}])
+        (expected,) = reference.extract(
+            [{"utt_id": loaded.meta.at[row, "utt_id"], "path": loaded.meta.at[row, "path"]}]
+        )
         np.testing.assert_array_equal(loaded.x[row], expected.vector)
     assert loaded.meta.set_index("utt_id").loc["B-02", "speaker"] == "spk2"
 
 
 def test_bad_files_land_in_the_errors_table_with_reasons(runs):
-    errors = pq.read_table(next((runs["store"] / "is10" / IS10Extractor().config.config_hash() / "B" / "errors")
-                                .glob("part-*.parquet"))).to_pandas().set_index("utt_id")
+    errors = (
+        pq.read_table(
+            next(
+                (runs["store"] / "is10" / IS10Extractor().config.config_hash() / "B" / "errors").glob("part-*.parquet")
+            )
+        )
+        .to_pandas()
+        .set_index("utt_id")
+    )
     assert sorted(errors.index) == ["B-corrupt", "B-empty"]
     assert errors.at["B-corrupt", "kind"] == "unreadable audio" and "corrupt.wav" in errors.at["B-corrupt", "reason"]
     assert errors.at["B-empty", "kind"] == "empty audio"
@@ -187,8 +206,11 @@ def test_a_failed_run_keeps_what_finished_and_the_rerun_computes_only_the_rest(r
 
 
 def test_load_aligns_is10_with_an_extractor_registered_in_the_test(runs):
-    with pytest.warns(FeatureAlignmentWarning, match=r"dropped 1 row\(s\): 1 in is10 but not in fake "
-                                                     r"\(fake refused ×1\)"):
+    with pytest.warns(
+        FeatureAlignmentWarning,
+        match=r"dropped 1 row\(s\): 1 in is10 but not in fake "
+        r"\(fake refused ×1\)",
+    ):
         table = load(runs["store"], "fake+is10", ["A", "B"])
     assert table.feature_sets == ["is10", "fake"] and table.x.shape == (19, 1585)
     assert REFUSED not in set(table.meta["utt_id"])

@@ -58,8 +58,16 @@ def feature_rows(ids: list[str], corpus: str, dim: int, offset: float = 0.0, **c
 
 def error_rows(ids: list[str], corpus: str, reason: str) -> pa.Table:
     n = len(ids)
-    return pa.table({"utt_id": ids, "corpus": [corpus] * n, "path": ["/p"] * n, "reason": [reason] * n,
-                     "kind": [reason_kind(reason)] * n, "time": ["t"] * n})
+    return pa.table(
+        {
+            "utt_id": ids,
+            "corpus": [corpus] * n,
+            "path": ["/p"] * n,
+            "reason": [reason] * n,
+            "kind": [reason_kind(reason)] * n,
+            "time": ["t"] * n,
+        }
+    )
 
 
 def test_parts_are_whole_files_and_reads_drop_duplicates(tmp_path):
@@ -105,12 +113,14 @@ def two_set_store(tmp_path):
         store.write_config(name, h, {"feature_set": name, "config_hash": h, "config": {"dim": 1}})
     store.write_part(DatasetKey("is10", "h10", "CRE"), feature_rows(["u-3", "u-1", "u-2"], "CRE", 4))
     store.write_part(DatasetKey("is10", "h10", "IEM"), feature_rows(["u-5", "u-4"], "IEM", 4))
-    store.write_part(DatasetKey("fake", "hf1", "CRE"),
-                     feature_rows(["u-2", "u-3", "u-9"], "CRE", 2, offset=0.5, transcript=["b", "c", "z"]))
-    store.write_part(DatasetKey("fake", "hf1", "CRE"), error_rows(["u-1"], "CRE", "too short (0 s): /p"),
-                     errors=True)
-    store.write_part(DatasetKey("fake", "hf1", "IEM"),
-                     feature_rows(["u-4", "u-5"], "IEM", 2, offset=0.5, transcript=["d", "e"]))
+    store.write_part(
+        DatasetKey("fake", "hf1", "CRE"),
+        feature_rows(["u-2", "u-3", "u-9"], "CRE", 2, offset=0.5, transcript=["b", "c", "z"]),
+    )
+    store.write_part(DatasetKey("fake", "hf1", "CRE"), error_rows(["u-1"], "CRE", "too short (0 s): /p"), errors=True)
+    store.write_part(
+        DatasetKey("fake", "hf1", "IEM"), feature_rows(["u-4", "u-5"], "IEM", 2, offset=0.5, transcript=["d", "e"])
+    )
     return tmp_path
 
 
@@ -137,8 +147,11 @@ def test_load_without_corpora_takes_every_corpus_and_needs_no_warning_when_align
 
 
 def test_load_names_what_is_missing_and_the_command_to_run(two_set_store):
-    with pytest.raises(FeatureStoreError, match=r"(?s)no corpus 'POD'.*has: CRE, IEM.*rdlr extract --manifest <POD"
-                                                r" manifest.csv> --features is10") as error:
+    with pytest.raises(
+        FeatureStoreError,
+        match=r"(?s)no corpus 'POD'.*has: CRE, IEM.*rdlr extract --manifest <POD"
+        r" manifest.csv> --features is10",
+    ) as error:
         load(two_set_store, "is10", ["CRE", "POD"])
     assert "--store" in str(error.value)
     with pytest.raises(FeatureStoreError, match=r"(?s)no feature set 'w2v'.*is10 \(config h10\): CRE, IEM") as error:

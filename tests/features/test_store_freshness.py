@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pytest
 import ray.cloudpickle
 import soundfile as sf
 
 from rdlr.features import FeatureStore, load
-from rdlr.features.base import Extracted, Extractor, ExtractorConfig
 from rdlr.features.audio import load_audio
+from rdlr.features.base import Extracted, Extractor, ExtractorConfig
 from rdlr.features.metadata import with_manifest
 from rdlr.features.pipeline import extract
 from rdlr.features.registry import register_extractor, unregister_extractor
@@ -61,12 +60,15 @@ def write_tone(path: Path, seconds: float, amplitude: float) -> str:
 
 def test_corrected_labels_reach_load_without_recomputing_and_changed_audio_is_recomputed(ray_session, tmp_path):
     log_file, store = tmp_path / "calls.log", tmp_path / "store"
-    manifest = pd.DataFrame({
-        "utt_id": [f"A-{i}" for i in range(6)],
-        "path": [write_tone(tmp_path / f"a{i}.wav", 0.5 + 0.1 * i, 0.5) for i in range(6)],
-        "corpus": "A", "speaker": ["s1", "s1", "s2", "s2", "s3", "s3"],
-        "label": ["happy", "sad", "angry", "neutral", "happy", "sad"],
-    })  # fmt: skip
+    manifest = pd.DataFrame(
+        {
+            "utt_id": [f"A-{i}" for i in range(6)],
+            "path": [write_tone(tmp_path / f"a{i}.wav", 0.5 + 0.1 * i, 0.5) for i in range(6)],
+            "corpus": "A",
+            "speaker": ["s1", "s1", "s2", "s2", "s3", "s3"],
+            "label": ["happy", "sad", "angry", "neutral", "happy", "sad"],
+        }
+    )
     register_extractor("counting", lambda models: CountingExtractor(log_file))
     try:
         extract(manifest, "counting", str(store), workers=1, batch_size=2, progress=False)
@@ -98,20 +100,41 @@ def test_each_finished_batch_is_stored_at_once(tmp_path):
     store = FeatureStore(tmp_path)
     fingerprints = pd.Series({"A-1": "1:1:/a1.wav", "B-1": "2:2:/b1.wav"})
     writer = PartWriter(store, "fake", "h", fingerprints)
-    block = pa.table({"utt_id": ["A-1", "B-1"], "corpus": ["A", "B"], "path": ["/a1.wav", "/b1.wav"],
-                      "features": encode_vectors(np.ones((2, 3))), "error": pa.array([None, None], pa.string()),
-                      "started": [0.0, 0.0]})
+    block = pa.table(
+        {
+            "utt_id": ["A-1", "B-1"],
+            "corpus": ["A", "B"],
+            "path": ["/a1.wav", "/b1.wav"],
+            "features": encode_vectors(np.ones((2, 3))),
+            "error": pa.array([None, None], pa.string()),
+            "started": [0.0, 0.0],
+        }
+    )
     writer.add(block)  # one batch, far below any size or time threshold
     assert store.ids(DatasetKey("fake", "h", "A")).tolist() == ["A-1"]
     assert store.fingerprints(DatasetKey("fake", "h", "B")).to_dict() == {"B-1": "2:2:/b1.wav"}
 
 
 def test_manifest_columns_win_over_stored_ones_but_not_over_extractor_extras():
-    manifest = pd.DataFrame({"utt_id": ["u1", "u2"], "path": ["/1", "/2"], "corpus": "C", "label": ["sad", "happy"],
-                             "transcript": ["typed one", "typed two"]})
-    parts = pd.DataFrame({"utt_id": ["u2", "u1", "u3"], "corpus": "C", "path": ["/2", "/1", "/3"],
-                          "audio_fingerprint": ["f2", None, None], "transcript": ["heard two", None, None],
-                          "label": [None, "angry", "neutral"]})  # u1, u3: rows of an older store, with labels
+    manifest = pd.DataFrame(
+        {
+            "utt_id": ["u1", "u2"],
+            "path": ["/1", "/2"],
+            "corpus": "C",
+            "label": ["sad", "happy"],
+            "transcript": ["typed one", "typed two"],
+        }
+    )
+    parts = pd.DataFrame(
+        {
+            "utt_id": ["u2", "u1", "u3"],
+            "corpus": "C",
+            "path": ["/2", "/1", "/3"],
+            "audio_fingerprint": ["f2", None, None],
+            "transcript": ["heard two", None, None],
+            "label": [None, "angry", "neutral"],
+        }
+    )  # u1, u3: rows of an older store, with labels
     meta = with_manifest(parts, manifest)
     assert meta["utt_id"].tolist() == ["u2", "u1", "u3"]
     assert meta["label"].tolist() == ["happy", "sad", "neutral"]  # u3 is not in the manifest: its own label

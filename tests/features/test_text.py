@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +33,31 @@ def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
     (bert_dir / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
     transformers.BertTokenizer(vocab_file=str(bert_dir / "vocab.txt"), do_lower_case=True).save_pretrained(bert_dir)
     torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=len(dict.fromkeys(vocab)), hidden_size=24, num_hidden_layers=2,
-                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    config = transformers.BertConfig(
+        vocab_size=len(dict.fromkeys(vocab)),
+        hidden_size=24,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     transformers.BertModel(config).save_pretrained(bert_dir)
-    dims = whisper.model.ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=16, n_audio_head=2,
-                                         n_audio_layer=1, n_vocab=51864, n_text_ctx=24, n_text_state=16,
-                                         n_text_head=2, n_text_layer=1)
+    dims = whisper.model.ModelDimensions(
+        n_mels=80,
+        n_audio_ctx=1500,
+        n_audio_state=16,
+        n_audio_head=2,
+        n_audio_layer=1,
+        n_vocab=51864,
+        n_text_ctx=24,
+        n_text_state=16,
+        n_text_head=2,
+        n_text_layer=1,
+    )
     whisper_path = root / "tiny.en.pt"
-    torch.save({"dims": dataclasses.asdict(dims), "model_state_dict": whisper.model.Whisper(dims).state_dict()},
-               whisper_path)
+    torch.save(
+        {"dims": dataclasses.asdict(dims), "model_state_dict": whisper.model.Whisper(dims).state_dict()}, whisper_path
+    )
     return bert_dir, whisper_path
 
 
@@ -91,8 +106,12 @@ def test_manifest_only_mode_and_empty_transcripts(tiny_models, tmp_path):
     bert_dir, _ = tiny_models
     extractor = BertTextExtractor(TextConfig(bert_dir=str(bert_dir)))
     extractor.setup("cpu")
-    out = extractor.extract([{"utt_id": "x", "path": str(tmp_path / "x.wav"), "transcript": float("nan")},
-                             {"utt_id": "y", "path": str(tmp_path / "y.wav"), "transcript": "yes"}])
+    out = extractor.extract(
+        [
+            {"utt_id": "x", "path": str(tmp_path / "x.wav"), "transcript": float("nan")},
+            {"utt_id": "y", "path": str(tmp_path / "y.wav"), "transcript": "yes"},
+        ]
+    )
     assert out[0].vector is None and "no Whisper checkpoint configured" in out[0].error
     assert out[1].vector is not None and out[1].extras["asr_model"] == "manifest"
     empty, word = extractor.embed_texts(["", "yes"])
@@ -128,8 +147,9 @@ def test_real_local_sentence_encoder_separates_transcripts():
     extractor = BertTextExtractor(TextConfig(bert_dir=str(model_dir)))
     extractor.setup("cpu")
     texts = ["I am so angry with you right now.", "I am furious at you!", "The train leaves at nine tomorrow.", ""]
-    out = extractor.extract([{"utt_id": str(i), "path": f"/nowhere/{i}.wav", "transcript": t}
-                             for i, t in enumerate(texts[:3])])
+    out = extractor.extract(
+        [{"utt_id": str(i), "path": f"/nowhere/{i}.wav", "transcript": t} for i, t in enumerate(texts[:3])]
+    )
     vectors = np.stack([result.vector for result in out])
     assert extractor.dim == 384 and vectors.shape == (3, 384)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import socket
 import sys
 import types
 from pathlib import Path
@@ -32,14 +31,35 @@ pytestmark = pytest.mark.usefixtures("no_network")
 
 def fairseq_args(feature_spec: str, aggregator_spec: str, **overrides) -> argparse.Namespace:
     """An ``args`` Namespace as old fairseq pickled it for ``--arch wav2vec`` (the wav2vec_large.pt flags)."""
-    args = dict(
-        arch="wav2vec", task="audio_pretraining", criterion="binary_cross_entropy", encoder="cnn", aggregator="cnn",
-        conv_feature_layers=feature_spec, conv_aggregator_layers=aggregator_spec, skip_connections_agg=True,
-        skip_connections_feat=False, residual_scale=0.5, log_compression=True, agg_zero_pad=False,
-        no_conv_bias=False, non_affine_group_norm=False, project_features="none", prediction_steps=12,
-        num_negatives=10, cross_sample_negatives=False, sample_distance=None, offset="auto", dropout=0.0,
-        dropout_features=0.0, dropout_agg=0.0, gru_dim=512, balanced_classes=False, fp16=True, lr=[1e-06],
-    )
+    args = {
+        "arch": "wav2vec",
+        "task": "audio_pretraining",
+        "criterion": "binary_cross_entropy",
+        "encoder": "cnn",
+        "aggregator": "cnn",
+        "conv_feature_layers": feature_spec,
+        "conv_aggregator_layers": aggregator_spec,
+        "skip_connections_agg": True,
+        "skip_connections_feat": False,
+        "residual_scale": 0.5,
+        "log_compression": True,
+        "agg_zero_pad": False,
+        "no_conv_bias": False,
+        "non_affine_group_norm": False,
+        "project_features": "none",
+        "prediction_steps": 12,
+        "num_negatives": 10,
+        "cross_sample_negatives": False,
+        "sample_distance": None,
+        "offset": "auto",
+        "dropout": 0.0,
+        "dropout_features": 0.0,
+        "dropout_agg": 0.0,
+        "gru_dim": 512,
+        "balanced_classes": False,
+        "fp16": True,
+        "lr": [1e-06],
+    }
     args.update(overrides)
     return argparse.Namespace(**args)
 
@@ -64,8 +84,14 @@ def random_state(args: argparse.Namespace, seed: int = 0) -> dict[str, torch.Ten
 
 def save_fairseq_checkpoint(path: Path, args, state, legacy: bool = True, monkeypatch=None) -> Path:
     """Save like fairseq 0.8 did: args + model + optimizer history + extra_state holding fairseq meter objects."""
-    payload = {"args": args, "model": state, "optimizer_history": [{"criterion_name": "BinaryCrossEntropyCriterion",
-               "optimizer_name": "FairseqAdam", "num_updates": 400000}], "last_optimizer_state": {"state": {}}}
+    payload = {
+        "args": args,
+        "model": state,
+        "optimizer_history": [
+            {"criterion_name": "BinaryCrossEntropyCriterion", "optimizer_name": "FairseqAdam", "num_updates": 400000}
+        ],
+        "last_optimizer_state": {"state": {}},
+    }
     if monkeypatch is not None:
         meters = types.ModuleType("fairseq.meters")
 
@@ -114,8 +140,12 @@ def reference_context(state: dict, args: argparse.Namespace, wave: np.ndarray) -
     x = torch.from_numpy(wave).float()[None, None]
     for i, (_, _, stride) in enumerate(parse_layer_spec(args.conv_feature_layers, "f")):
         out = F.conv1d(x, state[f"feature_extractor.conv_layers.{i}.0.weight"], stride=stride)
-        out = F.group_norm(out, 1, state[f"feature_extractor.conv_layers.{i}.2.weight"],
-                           state[f"feature_extractor.conv_layers.{i}.2.bias"])
+        out = F.group_norm(
+            out,
+            1,
+            state[f"feature_extractor.conv_layers.{i}.2.weight"],
+            state[f"feature_extractor.conv_layers.{i}.2.bias"],
+        )
         out = F.relu(out)
         if args.skip_connections_feat and out.shape[1] == x.shape[1]:
             out = (out + x[..., :: x.shape[2] // out.shape[2]][..., : out.shape[2]]) * scale
@@ -123,10 +153,19 @@ def reference_context(state: dict, args: argparse.Namespace, wave: np.ndarray) -
     x = torch.log(x.abs() + 1)
     for i, (_, kernel, _) in enumerate(parse_layer_spec(args.conv_aggregator_layers, "a")):
         padded = torch.cat([x[..., :1].expand(-1, -1, kernel - 1), x], dim=2)
-        out = F.conv1d(padded, state[f"feature_aggregator.conv_layers.{i}.1.weight"],
-                       state[f"feature_aggregator.conv_layers.{i}.1.bias"])
-        out = F.relu(F.group_norm(out, 1, state[f"feature_aggregator.conv_layers.{i}.3.weight"],
-                                  state[f"feature_aggregator.conv_layers.{i}.3.bias"]))
+        out = F.conv1d(
+            padded,
+            state[f"feature_aggregator.conv_layers.{i}.1.weight"],
+            state[f"feature_aggregator.conv_layers.{i}.1.bias"],
+        )
+        out = F.relu(
+            F.group_norm(
+                out,
+                1,
+                state[f"feature_aggregator.conv_layers.{i}.3.weight"],
+                state[f"feature_aggregator.conv_layers.{i}.3.bias"],
+            )
+        )
         proj = state.get(f"feature_aggregator.residual_proj.{i}.weight")
         x = (out + (F.conv1d(x, proj) if proj is not None else x)) * scale
     return x
@@ -136,10 +175,14 @@ def test_large_architecture_matches_fairseq_layout(tmp_path):
     args = fairseq_args(LARGE_FEATURES, LARGE_AGGREGATOR)
     arch = architecture_from_checkpoint({"args": args})
     encoder = Wav2VecEncoder(arch)
-    expected = {f"feature_extractor.conv_layers.{i}.{j}.{p}" for i in range(7) for j, p in
-                [(0, "weight"), (2, "weight"), (2, "bias")]}
-    expected |= {f"feature_aggregator.conv_layers.{i}.{j}.{p}" for i in range(12) for j in (1, 3)
-                 for p in ("weight", "bias")}
+    expected = {
+        f"feature_extractor.conv_layers.{i}.{j}.{p}"
+        for i in range(7)
+        for j, p in [(0, "weight"), (2, "weight"), (2, "bias")]
+    }
+    expected |= {
+        f"feature_aggregator.conv_layers.{i}.{j}.{p}" for i in range(12) for j in (1, 3) for p in ("weight", "bias")
+    }
     assert set(encoder.state_dict()) == expected
     assert encoder.state_dict()["feature_aggregator.conv_layers.11.1.weight"].shape == (512, 512, 13)
     assert encoder.state_dict()["feature_extractor.conv_layers.0.0.weight"].shape == (512, 1, 10)
@@ -182,8 +225,9 @@ def test_bad_utterances_are_returned_not_raised(small_checkpoint, records, tmp_p
     broken.write_bytes(b"not a wav file")
     extractor = Wav2VecExtractor(Wav2VecConfig(checkpoint=str(small_checkpoint)))
     extractor.setup("cpu")
-    out = extractor.extract([records[0], {"utt_id": "x", "path": str(broken)},
-                             {"utt_id": "y", "path": str(tmp_path / "missing.wav")}])
+    out = extractor.extract(
+        [records[0], {"utt_id": "x", "path": str(broken)}, {"utt_id": "y", "path": str(tmp_path / "missing.wav")}]
+    )
     assert isinstance(out[0], Extracted) and out[0].vector is not None
     assert out[1].vector is None and "broken.wav" in out[1].error
     assert out[2].vector is None and "missing" in out[2].error
@@ -228,8 +272,14 @@ def test_base_variant_args_defaults_and_cfg_checkpoints(tmp_path):
     assert not arch.skip_connections_agg and not arch.log_compression
     cfg_args = fairseq_args(SMALL_FEATURES, SMALL_AGGREGATOR, agg_zero_pad=True)
     state = random_state(cfg_args)
-    cfg = {"model": {"_name": "wav2vec", "conv_feature_layers": SMALL_FEATURES,
-                     "conv_aggregator_layers": SMALL_AGGREGATOR, "agg_zero_pad": True}}
+    cfg = {
+        "model": {
+            "_name": "wav2vec",
+            "conv_feature_layers": SMALL_FEATURES,
+            "conv_aggregator_layers": SMALL_AGGREGATOR,
+            "agg_zero_pad": True,
+        }
+    }
     path = tmp_path / "cfg.pt"
     torch.save({"args": None, "cfg": cfg, "model": state}, path)
     encoder = load_wav2vec(path)
@@ -238,8 +288,12 @@ def test_base_variant_args_defaults_and_cfg_checkpoints(tmp_path):
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"arch": "wav2vec2"}, "not wav2vec 1.0"), ({"aggregator": "gru"}, "only the convolutional"),
-     ({"vq_type": "gumbel"}, "vq-wav2vec"), ({"conv_aggregator_layers": "__import__('os')"}, "cannot parse")],
+    [
+        ({"arch": "wav2vec2"}, "not wav2vec 1.0"),
+        ({"aggregator": "gru"}, "only the convolutional"),
+        ({"vq_type": "gumbel"}, "vq-wav2vec"),
+        ({"conv_aggregator_layers": "__import__('os')"}, "cannot parse"),
+    ],
 )
 def test_unsupported_checkpoints_are_rejected(overrides, message):
     with pytest.raises(ValueError, match=message):

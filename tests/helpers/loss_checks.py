@@ -23,9 +23,7 @@ def check_value(value: torch.Tensor, expected: float, dtype: torch.dtype) -> Non
     torch.testing.assert_close(value, torch.tensor(expected, dtype=dtype), **tolerance(dtype))
 
 
-def random_batch(
-    seed: int, dtype: torch.dtype, m: int = M, missing_class: bool = False
-) -> dict[str, torch.Tensor]:
+def random_batch(seed: int, dtype: torch.dtype, m: int = M, missing_class: bool = False) -> dict[str, torch.Tensor]:
     """Logits, hard and soft targets, embeddings, proxies and weights of one minibatch; ``missing_class`` leaves
     the last class out of the labels."""
     gen = torch.Generator().manual_seed(seed)

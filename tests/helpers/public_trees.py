@@ -22,8 +22,12 @@ EMOVO_EMOTIONS = ("neu", "gio", "tri", "rab", "dis", "pau", "sor")
 EMOVO_SENTENCES = ("b1", "b2", "b3", "d1", "d2", "l1", "l2", "l3", "l4", "n1", "n2", "n3", "n4", "n5")
 SAVEE_CODES = {"a": 15, "d": 15, "f": 15, "h": 15, "n": 30, "sa": 15, "su": 15}
 TESS_FOLDERS = {  # emotion token -> folder suffix per speaker, as the release spells them
-    "angry": ("angry", "angry"), "disgust": ("disgust", "disgust"), "fear": ("Fear", "fear"),
-    "happy": ("happy", "happy"), "neutral": ("neutral", "neutral"), "ps": ("Pleasant_surprise", "pleasant_surprised"),
+    "angry": ("angry", "angry"),
+    "disgust": ("disgust", "disgust"),
+    "fear": ("Fear", "fear"),
+    "happy": ("happy", "happy"),
+    "neutral": ("neutral", "neutral"),
+    "ps": ("Pleasant_surprise", "pleasant_surprised"),
     "sad": ("Sad", "sad"),
 }
 URDU_FOLDERS = {"Angry": "A", "Happy": "H", "Neutral": "N", "Sad": "S"}
@@ -48,14 +52,22 @@ def ravdess_files(actors: Iterable[int] = range(1, 25)) -> list[str]:
 
 def emovo_files(speakers: Iterable[str] = ("f1", "f2", "f3", "m1", "m2", "m3")) -> list[str]:
     """``EMOVO/<spk>/<emo>-<spk>-<sentence>.wav``: 98 per speaker."""
-    return [f"EMOVO/{spk}/{emo}-{spk}-{sentence}.wav"
-            for spk in speakers for emo in EMOVO_EMOTIONS for sentence in EMOVO_SENTENCES]
+    return [
+        f"EMOVO/{spk}/{emo}-{spk}-{sentence}.wav"
+        for spk in speakers
+        for emo in EMOVO_EMOTIONS
+        for sentence in EMOVO_SENTENCES
+    ]
 
 
 def savee_files(speakers: Iterable[str] = ("DC", "JE", "JK", "KL")) -> list[str]:
     """``AudioData/<SPK>/<code><NN>.wav``: 120 per speaker."""
-    return [f"AudioData/{spk}/{code}{n:02d}.wav"
-            for spk in speakers for code, count in SAVEE_CODES.items() for n in range(1, count + 1)]
+    return [
+        f"AudioData/{spk}/{code}{n:02d}.wav"
+        for spk in speakers
+        for code, count in SAVEE_CODES.items()
+        for n in range(1, count + 1)
+    ]
 
 
 def tess_files(words: int = 200) -> list[str]:
@@ -98,8 +110,11 @@ def esd_split(offset: int) -> str:
     return "evaluation" if offset < 20 else "test" if offset < 50 else "train"
 
 
-def esd_files(speakers: Iterable[str] = tuple(f"{i:04d}" for i in range(11, 21)), split_folders: bool = True,
-              per_emotion: int = 350) -> list[str]:
+def esd_files(
+    speakers: Iterable[str] = tuple(f"{i:04d}" for i in range(11, 21)),
+    split_folders: bool = True,
+    per_emotion: int = 350,
+) -> list[str]:
     """``<spk>/<Emotion>/<split>/<spk>_<number>.wav``: 350 per emotion and speaker."""
     names = []
     for speaker in speakers:

@@ -18,6 +18,7 @@ def run_sweep_cli(*argv: str) -> int:
 
 def refuse_ray(monkeypatch: pytest.MonkeyPatch, reason: str) -> None:
     """Make any start of Ray by ``rdlr sweep`` fail the test with ``reason``."""
+
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"Ray started although {reason}")
 

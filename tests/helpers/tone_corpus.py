@@ -25,8 +25,15 @@ def write_corpus(root: Path) -> Path:
                 label = "" if corpus == "U" else CLASSES[i]
                 tone = np.sin(2 * np.pi * (120 + 40 * i + 10 * speaker) * t) * (0.1 + 0.05 * i)
                 sf.write(path, (tone + 0.01 * rng.normal(size=t.size)).astype(np.float32), 16000)
-                rows.append({"utt_id": path.stem, "path": str(path), "corpus": corpus,
-                             "speaker": f"{corpus}{speaker}", "label": label})
+                rows.append(
+                    {
+                        "utt_id": path.stem,
+                        "path": str(path),
+                        "corpus": corpus,
+                        "speaker": f"{corpus}{speaker}",
+                        "label": label,
+                    }
+                )
     manifest = root / "manifests" / "tiny.csv"
     manifest.parent.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(manifest, index=False)

@@ -32,13 +32,16 @@ def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
     refuse_ray(monkeypatch, "the spec cannot be read")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    (SPEC + billion_laughs(), "more than 100000 values once its aliases (*name) are expanded (line 11)"),
-    (SPEC + nested_yaml(3000), f"nested more than {MAX_DEPTH} levels deep"),
-    (SPEC + "training: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", f"nested more than {MAX_DEPTH} levels deep"),
-    (SPEC + f"description: {'x' * MAX_BYTES}\n", f"more than {MAX_BYTES} bytes (1 MiB)"),
-    (SPEC + f"seeds: [{'9' * 5000}]\n", "an integer of more than 64 digits (line 6)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (SPEC + billion_laughs(), "more than 100000 values once its aliases (*name) are expanded (line 11)"),
+        (SPEC + nested_yaml(3000), f"nested more than {MAX_DEPTH} levels deep"),
+        (SPEC + "training: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", f"nested more than {MAX_DEPTH} levels deep"),
+        (SPEC + f"description: {'x' * MAX_BYTES}\n", f"more than {MAX_BYTES} bytes (1 MiB)"),
+        (SPEC + f"seeds: [{'9' * 5000}]\n", "an integer of more than 64 digits (line 6)"),
+    ],
+)
 def test_hostile_specs_are_one_line_before_ray(tmp_path: Path, capsys, no_ray, text: str, message: str) -> None:
     path = tmp_path / "spec.yaml"
     path.write_text(text)
@@ -65,13 +68,16 @@ def test_a_syntax_error_is_one_line_naming_file_line_and_column(tmp_path: Path) 
     assert "(line 6, column 26)" in str(error.value)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[" * 100_000 + "]" * 100_000, f"nested more than {MAX_DEPTH} levels deep"),
-    ('{"hidden_size": ' + "9" * 5000 + "}", "an integer of more than 64 digits"),
-    ('{"a": 1', "not valid JSON: Expecting ',' delimiter: line 1 column 8 (char 7)"),
-    (" " * (MAX_BYTES + 1), f"more than {MAX_BYTES} bytes"),
-    (b'{"a": "\xff"}', "not UTF-8 text (byte 7)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, f"nested more than {MAX_DEPTH} levels deep"),
+        ('{"hidden_size": ' + "9" * 5000 + "}", "an integer of more than 64 digits"),
+        ('{"a": 1', "not valid JSON: Expecting ',' delimiter: line 1 column 8 (char 7)"),
+        (" " * (MAX_BYTES + 1), f"more than {MAX_BYTES} bytes"),
+        (b'{"a": "\xff"}', "not UTF-8 text (byte 7)"),
+    ],
+)
 def test_hostile_json_is_one_line_naming_the_file(tmp_path: Path, text: str | bytes, message: str) -> None:
     path = tmp_path / "config.json"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())

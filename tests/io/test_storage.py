@@ -16,8 +16,14 @@ import pyarrow.fs as pafs
 import pytest
 
 from rdlr.io.storage import (
-    FolderLock, LockHeldError, Storage, StorageError, check_writable, open_filesystem, put_file,
-)  # fmt: skip
+    FolderLock,
+    LockHeldError,
+    Storage,
+    StorageError,
+    check_writable,
+    open_filesystem,
+    put_file,
+)
 
 
 def test_an_interrupted_write_leaves_no_file_behind(tmp_path) -> None:
@@ -80,8 +86,11 @@ def test_check_writable_names_the_path_and_the_cause(tmp_path, read_only_folder,
     with pytest.raises(StorageError, match=r"feature store .*/file/store cannot be created: .*/file is a file"):
         check_writable(tmp_path / "file" / "store", what="feature store")
     for target in (read_only_folder, read_only_folder / "store"):
-        with pytest.raises(StorageError, match=rf"storage path {target} is not writable.*: (Permission denied|"
-                                               r"Operation not permitted|Read-only file system)") as error:
+        with pytest.raises(
+            StorageError,
+            match=rf"storage path {target} is not writable.*: (Permission denied|"
+            r"Operation not permitted|Read-only file system)",
+        ) as error:
             check_writable(target)
         assert "\n" not in str(error.value)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 * 2**30, 10 * 2**30, 2**20))

@@ -10,8 +10,13 @@ import pytest
 
 from rdlr.corpora.demo import DemoConfig, generate_demo_corpora
 
-SMALL_DEMO = DemoConfig(speakers_per_corpus=3, utterances_per_speaker=8, unlabeled_speakers=2,
-                        unlabeled_utterances_per_speaker=4, vote_corpora=())
+SMALL_DEMO = DemoConfig(
+    speakers_per_corpus=3,
+    utterances_per_speaker=8,
+    unlabeled_speakers=2,
+    unlabeled_utterances_per_speaker=4,
+    vote_corpora=(),
+)
 MAX_EPOCHS = 6
 
 
@@ -38,6 +43,15 @@ def demo_model(ray_session: Any, demo_manifest: Path, tmp_path_factory: pytest.T
 
     root = tmp_path_factory.mktemp("demo_model")
     store, folder = root / "store", root / "model"
-    outcome = train_model([demo_manifest], "is10", "ce", folder, str(store), hparams={"batch_size": 32},
-                          training={"max_epochs": MAX_EPOCHS}, progress=False, log=lambda line: None)
+    outcome = train_model(
+        [demo_manifest],
+        "is10",
+        "ce",
+        folder,
+        str(store),
+        hparams={"batch_size": 32},
+        training={"max_epochs": MAX_EPOCHS},
+        progress=False,
+        log=lambda line: None,
+    )
     return Trained(folder, store, demo_manifest, outcome)

@@ -27,23 +27,48 @@ SPEC_ID = "tiny-export"
 @pytest.fixture(scope="module")
 def sweep(demo_model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """ce on held-out CRE-demo: 2 batch sizes × 2 seeds, 3 epochs, on the store the demo model filled."""
-    spec = SweepSpec.from_dict({
-        "id": SPEC_ID, "data": {"source": "demo", "store": str(demo_model.store)}, "features": ["is10"],
-        "held_out": ["CRE-demo"], "unlabeled": "LIB-demo", "protocols": {"out_of_corpus": ["ce"]},
-        "seeds": [0, 1], "search": {"configs": 2, "space": {"batch_size": [16, 32]}},
-        "training": {"max_epochs": 3}, "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0},
-    })  # fmt: skip
+    spec = SweepSpec.from_dict(
+        {
+            "id": SPEC_ID,
+            "data": {"source": "demo", "store": str(demo_model.store)},
+            "features": ["is10"],
+            "held_out": ["CRE-demo"],
+            "unlabeled": "LIB-demo",
+            "protocols": {"out_of_corpus": ["ce"]},
+            "seeds": [0, 1],
+            "search": {"configs": 2, "space": {"batch_size": [16, 32]}},
+            "training": {"max_epochs": 3},
+            "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0},
+        }
+    )
     storage = tmp_path_factory.mktemp("export") / "runs"
     tables = load_tables(spec, str(demo_model.store), spec_corpora(spec, None))
-    outcome = run_sweep(spec, tables, str(storage), log=lambda line: None,
-                        resolved={"data_root": None, "feature_store": str(demo_model.store), "models": {}})
+    outcome = run_sweep(
+        spec,
+        tables,
+        str(storage),
+        log=lambda line: None,
+        resolved={"data_root": None, "feature_store": str(demo_model.store), "models": {}},
+    )
     assert outcome.ok and outcome.rows == 4
     return {"storage": storage, "results": read_results(storage / SPEC_ID), "store": demo_model.store}
 
 
 def _export(sweep: dict[str, Any], out: Path, *extra: str) -> int:
-    return main(["export", str(sweep["storage"]), SPEC_ID, "--method", "ce", "--held-out", "CRE-demo",
-                 "--out", str(out), *extra])
+    return main(
+        [
+            "export",
+            str(sweep["storage"]),
+            SPEC_ID,
+            "--method",
+            "ce",
+            "--held-out",
+            "CRE-demo",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 @pytest.mark.parametrize("selection", ["validation", "paper"])
@@ -78,13 +103,41 @@ def test_the_exported_model_predicts_the_held_out_corpus_as_in_the_sweep(sweep, 
 
 
 def test_export_errors_name_what_is_there(sweep, tmp_path, capsys):
-    assert main(["export", str(sweep["storage"]), SPEC_ID, "--method", "rdlr", "--held-out", "CRE-demo",
-                 "--out", str(tmp_path / "m")]) == 2
+    assert (
+        main(
+            [
+                "export",
+                str(sweep["storage"]),
+                SPEC_ID,
+                "--method",
+                "rdlr",
+                "--held-out",
+                "CRE-demo",
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 2
+    )
     assert "no finished trial with method 'rdlr'; present: ce" in capsys.readouterr().err
     assert _export(sweep, tmp_path / "m", "--seed", "7") == 2
     assert "has no finished trial with seed 7; seeds: 0, 1" in capsys.readouterr().err
-    assert main(["export", str(sweep["storage"]), "nope", "--method", "ce", "--held-out", "CRE-demo",
-                 "--out", str(tmp_path / "m")]) == 2
+    assert (
+        main(
+            [
+                "export",
+                str(sweep["storage"]),
+                "nope",
+                "--method",
+                "ce",
+                "--held-out",
+                "CRE-demo",
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 2
+    )
     assert "no sweep 'nope'" in capsys.readouterr().err
 
 

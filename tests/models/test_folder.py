@@ -18,8 +18,8 @@ from rdlr.labels import CLASSES
 from rdlr.model import EmotionClassifier
 from rdlr.models import FORMAT_VERSION, ModelCard, ModelFolderError, ModelVersionWarning, load_model, read_model
 from rdlr.models import extractors as model_extractors
-from rdlr.models.extractors import spec_of
 from rdlr.models.card import README_FILE
+from rdlr.models.extractors import spec_of
 from rdlr.models.folder import CARD_FILE, WEIGHTS_FILE, save_model
 
 DIM = 1582
@@ -30,11 +30,17 @@ def make_model(folder: Path, seed: int = 0) -> tuple[ModelCard, dict[str, torch.
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     weights = EmotionClassifier(DIM).state_dict()
-    card = ModelCard(classes=CLASSES, features=(spec_of("is10", IS10Extractor(), DIM),),
-                     feature_mean=rng.normal(size=DIM).astype(np.float32),
-                     feature_std=rng.uniform(0.5, 2.0, size=DIM).astype(np.float32),
-                     method={"id": "ce", "label": "CE", "components": ["ce", "cw"]}, hparams={"batch_size": 32},
-                     seed=seed, training={"command": "test"}, metrics={"val_ua": 0.5, "nan_metric": float("nan")})
+    card = ModelCard(
+        classes=CLASSES,
+        features=(spec_of("is10", IS10Extractor(), DIM),),
+        feature_mean=rng.normal(size=DIM).astype(np.float32),
+        feature_std=rng.uniform(0.5, 2.0, size=DIM).astype(np.float32),
+        method={"id": "ce", "label": "CE", "components": ["ce", "cw"]},
+        hparams={"batch_size": 32},
+        seed=seed,
+        training={"command": "test"},
+        metrics={"val_ua": 0.5, "nan_metric": float("nan")},
+    )
     save_model(folder, card, weights)
     return card, weights
 
@@ -56,8 +62,11 @@ def test_round_trip_is_exact_and_the_card_says_what_the_model_is(tmp_path):
     assert all(torch.equal(read_weights[key], weights[key]) for key in weights)
     document = json.loads((tmp_path / "m" / CARD_FILE).read_text())
     assert document["format_version"] == FORMAT_VERSION and document["metrics"]["nan_metric"] is None
-    assert document["features"][0]["config"] == {"feature_level": "Functionals", "feature_set": "IS10",
-                                                 "sample_rate": 16000}
+    assert document["features"][0]["config"] == {
+        "feature_level": "Functionals",
+        "feature_set": "IS10",
+        "sample_rate": 16000,
+    }
     assert document["features"][0]["config_hash"] == IS10Config().config_hash()
     assert {"rdlr", "torch", "opensmile"} <= set(document["versions"])
     assert not [p.name for p in (tmp_path / "m").iterdir() if p.name not in (CARD_FILE, WEIGHTS_FILE, README_FILE)]
@@ -70,8 +79,9 @@ def test_predict_features_normalises_with_the_saved_statistics(tmp_path):
     reference = EmotionClassifier(DIM)
     reference.load_state_dict(weights)
     with torch.no_grad():
-        logits = reference.eval()((torch.from_numpy(x) - torch.from_numpy(card.feature_mean))
-                                  / torch.from_numpy(card.feature_std)).logits
+        logits = reference.eval()(
+            (torch.from_numpy(x) - torch.from_numpy(card.feature_mean)) / torch.from_numpy(card.feature_std)
+        ).logits
     expected = torch.softmax(logits, dim=1).numpy()
     frame = model.predict_features(x)
     assert list(frame.columns) == ["label", *(f"prob_{c}" for c in CLASSES)]
@@ -84,8 +94,9 @@ def test_predict_features_normalises_with_the_saved_statistics(tmp_path):
 def test_a_newer_format_is_refused(tmp_path):
     make_model(tmp_path / "m")
     edit_card(tmp_path / "m", format_version=FORMAT_VERSION + 1)
-    with pytest.raises(ModelFolderError, match=f"format version {FORMAT_VERSION + 1} was written by a newer rdlr.*"
-                                               "upgrade rdlr"):
+    with pytest.raises(
+        ModelFolderError, match=f"format version {FORMAT_VERSION + 1} was written by a newer rdlr.*upgrade rdlr"
+    ):
         load_model(tmp_path / "m")
 
 
@@ -94,8 +105,11 @@ def test_a_changed_feature_config_in_the_folder_is_refused_naming_the_field(tmp_
     document = json.loads((tmp_path / "m" / CARD_FILE).read_text())
     document["features"][0]["config"]["feature_level"] = "LowLevelDescriptors"
     (tmp_path / "m" / CARD_FILE).write_text(json.dumps(document))
-    with pytest.raises(ModelFolderError, match="feature set 'is10' was computed with another extractor config.*"
-                                               "feature_level: 'LowLevelDescriptors' \\(model\\) vs 'Functionals'"):
+    with pytest.raises(
+        ModelFolderError,
+        match="feature set 'is10' was computed with another extractor config.*"
+        "feature_level: 'LowLevelDescriptors' \\(model\\) vs 'Functionals'",
+    ):
         load_model(tmp_path / "m")
 
 
@@ -103,8 +117,9 @@ def test_an_installed_extractor_that_changed_is_refused(tmp_path, monkeypatch):
     make_model(tmp_path / "m")
     changed = IS10Extractor(IS10Config(feature_set="IS09"))
     monkeypatch.setattr(model_extractors, "build_extractor", lambda name, models=None: changed)
-    with pytest.raises(ModelFolderError, match="feature_set: 'IS10' \\(model\\) vs 'IS09' \\(installed\\); "
-                                               "config hash"):
+    with pytest.raises(
+        ModelFolderError, match="feature_set: 'IS10' \\(model\\) vs 'IS09' \\(installed\\); config hash"
+    ):
         load_model(tmp_path / "m")
 
 
@@ -137,13 +152,16 @@ def test_weights_of_another_model_do_not_load(tmp_path):
         load_model(tmp_path / "m")
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"format": "something-else"}, "not an rdlr model card"),
-    ({"classes": ["neutral"]}, "'classes' must list at least two class names"),
-    ({"input_dim": 12}, "input_dim 12 is not the sum of the feature dims"),
-    ({"normalization": {"mean": [0.0], "std": [1.0]}}, "normalization.mean must hold 1582 finite numbers"),
-    ({"seed": "zero"}, "'seed' must be int"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format": "something-else"}, "not an rdlr model card"),
+        ({"classes": ["neutral"]}, "'classes' must list at least two class names"),
+        ({"input_dim": 12}, "input_dim 12 is not the sum of the feature dims"),
+        ({"normalization": {"mean": [0.0], "std": [1.0]}}, "normalization.mean must hold 1582 finite numbers"),
+        ({"seed": "zero"}, "'seed' must be int"),
+    ],
+)
 def test_malformed_cards_are_refused_naming_the_key(tmp_path, change, message):
     make_model(tmp_path / "m")
     edit_card(tmp_path / "m", **change)
@@ -165,7 +183,7 @@ def test_not_a_model_folder(tmp_path):
 def test_an_integer_of_thousands_of_digits_in_the_card_is_one_line_naming_the_file(tmp_path):
     make_model(tmp_path / "m")
     card = tmp_path / "m" / CARD_FILE
-    card.write_text(card.read_text().replace('"format_version": ', '"format_version": ' + "9" * 5000 + ", \"_\": ", 1))
+    card.write_text(card.read_text().replace('"format_version": ', '"format_version": ' + "9" * 5000 + ', "_": ', 1))
     with pytest.raises(ModelFolderError, match=r"model\.json.*digits") as refused:
         load_model(tmp_path / "m")
     assert "\n" not in str(refused.value)
@@ -200,6 +218,7 @@ def test_model_folders_that_would_predict_garbage_are_refused_in_one_line(case, 
             check_weights({"w": torch.zeros(3, dtype=torch.int8)}, source)
         elif case == "tiny_std":
             from rdlr.models.folder import _statistics
+
             _statistics({"normalization": {"mean": [0.0], "std": [1e-30]}}, 1, source)
         elif case == "duplicate_classes":
             check_classes([*CLASSES[:3], CLASSES[0]], source)
@@ -208,10 +227,13 @@ def test_model_folders_that_would_predict_garbage_are_refused_in_one_line(case, 
     assert str(source) in str(caught.value)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"normalization": "huge_mean"}, "normalization.mean must be at most 1e\\+10 in magnitude"),
-    ({"weights": {"file": WEIGHTS_FILE}}, "model.json: missing key 'sha256'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"normalization": "huge_mean"}, "normalization.mean must be at most 1e\\+10 in magnitude"),
+        ({"weights": {"file": WEIGHTS_FILE}}, "model.json: missing key 'sha256'"),
+    ],
+)
 def test_a_huge_mean_or_a_card_without_the_weights_sha256_is_refused(tmp_path, change, message):
     make_model(tmp_path / "m")
     if change.get("normalization") == "huge_mean":
@@ -234,5 +256,7 @@ def test_a_non_finite_output_is_an_error_row_never_a_label(tmp_path, monkeypatch
     monkeypatch.setattr(model.extractors[0], "extract", lambda batch: [Extracted(vector=v) for v in vectors])
     rows = model.predict([tmp_path / "nan.wav", tmp_path / "overflow.wav"], progress=False)
     assert rows["label"].tolist() == ["", ""] and rows[model.probability_columns].isna().all().all()
-    assert rows["error"].tolist() == [f"is10: non-finite features: {tmp_path / 'nan.wav'}",
-                                      f"non-finite model output (check the model folder): {tmp_path / 'overflow.wav'}"]
+    assert rows["error"].tolist() == [
+        f"is10: non-finite features: {tmp_path / 'nan.wav'}",
+        f"non-finite model output (check the model folder): {tmp_path / 'overflow.wav'}",
+    ]

@@ -24,8 +24,13 @@ COLUMNS = ["path", "utt_id", "label", *PROBS, "error"]
 
 def read_predictions(path: Path) -> pd.DataFrame:
     """A predictions CSV as written, floats parsed exactly (``round_trip``) and empty cells as ""."""
-    frame = pd.read_csv(path, dtype={c: str for c in ("path", "utt_id", "label", "error")}, keep_default_na=False,
-                        na_values={c: [""] for c in PROBS}, float_precision="round_trip")
+    frame = pd.read_csv(
+        path,
+        dtype=dict.fromkeys(("path", "utt_id", "label", "error"), str),
+        keep_default_na=False,
+        na_values={c: [""] for c in PROBS},
+        float_precision="round_trip",
+    )
     return frame
 
 
@@ -39,8 +44,13 @@ def inputs(demo_model, tmp_path_factory) -> dict[str, Path]:
     (root / "corrupt.wav").write_bytes(b"this is not audio at all" * 40)
     sf.write(str(root / "empty.wav"), np.zeros(0, dtype=np.float32), 16_000)
     folder = Path(manifest.loc[manifest["speaker"] == "CRE-demo_s01", "path"].iloc[0]).parent
-    return {"folder": folder, "manifest": root / "pod.csv", "missing": root / "missing.wav",
-            "corrupt": root / "corrupt.wav", "empty": root / "empty.wav"}
+    return {
+        "folder": folder,
+        "manifest": root / "pod.csv",
+        "missing": root / "missing.wav",
+        "corrupt": root / "corrupt.wav",
+        "empty": root / "empty.wav",
+    }
 
 
 def test_the_cli_writes_the_python_table_with_probabilities_to_6_decimals(demo_model, inputs, tmp_path):
@@ -92,8 +102,7 @@ def test_other_sample_rates_and_channel_counts_give_the_same_predictions(demo_mo
     for name, paths in variants.items():
         predicted = model.predict(paths, progress=False)
         assert (predicted["error"] == "").all(), name
-        np.testing.assert_allclose(predicted[PROBS].to_numpy(), reference[PROBS].to_numpy(), atol=0.02,
-                                   err_msg=name)
+        np.testing.assert_allclose(predicted[PROBS].to_numpy(), reference[PROBS].to_numpy(), atol=0.02, err_msg=name)
         # a label can flip only where the reference's two best classes are closer than that tolerance (this
         # briefly trained test model is often unsure)
         top2 = np.sort(reference[PROBS].to_numpy(), axis=1)[:, -2:]
@@ -108,8 +117,9 @@ def test_a_manifest_dataframe_and_a_single_path(demo_model):
     assert from_frame["utt_id"].tolist() == manifest["utt_id"].tolist()
     single = model.predict(manifest["path"].iloc[0], progress=False)
     # the same features in a batch of 1 or of 3: equal up to float32 rounding (BLAS picks kernels by batch size)
-    np.testing.assert_allclose(single[PROBS].iloc[0].to_numpy(float), from_frame[PROBS].iloc[0].to_numpy(float),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        single[PROBS].iloc[0].to_numpy(float), from_frame[PROBS].iloc[0].to_numpy(float), rtol=1e-6
+    )
     assert single["label"].iloc[0] == from_frame["label"].iloc[0]
 
 
@@ -128,8 +138,10 @@ def test_formula_like_cells_are_prefixed_and_the_csv_keeps_its_columns(demo_mode
     manifest["utt_id"] = ["=cmd|' /C calc'!A0", "+1", "-1", "@SUM(A1)"]
     manifest.to_csv(tmp_path / "hostile.csv", index=False)
     out = tmp_path / "p.csv"
-    assert main(["predict", str(demo_model.folder), str(tmp_path / "hostile.csv"), "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(["predict", str(demo_model.folder), str(tmp_path / "hostile.csv"), "--out", str(out), "--no-progress"])
+        == 0
+    )
     written = read_predictions(out)
     assert list(written.columns) == COLUMNS
     assert written["utt_id"].tolist() == ["'=cmd|' /C calc'!A0", "'+1", "'-1", "'@SUM(A1)"]
@@ -145,8 +157,9 @@ def test_hostile_class_names_in_a_header_stay_one_column_each():
     assert back.iloc[0].tolist() == ["'\tx", "'\rz", "ok"]
 
 
-def test_an_unwritable_out_fails_in_one_line_before_any_audio_is_read(demo_model, inputs, tmp_path, capsys,
-                                                                      monkeypatch):
+def test_an_unwritable_out_fails_in_one_line_before_any_audio_is_read(
+    demo_model, inputs, tmp_path, capsys, monkeypatch
+):
     from rdlr.models.predictor import TrainedModel
 
     def no_prediction(*args, **kwargs):
@@ -155,7 +168,6 @@ def test_an_unwritable_out_fails_in_one_line_before_any_audio_is_read(demo_model
     monkeypatch.setattr(TrainedModel, "predict", no_prediction)
     (tmp_path / "a-file").write_text("not a folder")
     out = tmp_path / "a-file" / "p.csv"
-    assert main(["predict", str(demo_model.folder), str(inputs["manifest"]), "--out", str(out),
-                 "--no-progress"]) == 2
+    assert main(["predict", str(demo_model.folder), str(inputs["manifest"]), "--out", str(out), "--no-progress"]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and str(out) in error and "choose another --out" in error

@@ -49,8 +49,12 @@ def test_the_saved_model_gives_back_its_validation_ua(demo_model):
     uas = []
     for name in DEMO_LABELED:
         rows = (roles == "val") & (table.meta["corpus"] == name).to_numpy()
-        uas.append(unweighted_accuracy(table.meta["label"][rows].map(CLASSES.index).to_numpy(),
-                                       np.array([CLASSES.index(p) for p in predicted[rows]])))
+        uas.append(
+            unweighted_accuracy(
+                table.meta["label"][rows].map(CLASSES.index).to_numpy(),
+                np.array([CLASSES.index(p) for p in predicted[rows]]),
+            )
+        )
         assert uas[-1] == demo_model.outcome.card.metrics[f"val_ua/{name}"]
     assert np.mean(uas) == demo_model.outcome.card.metrics["val_ua"]
 
@@ -64,10 +68,19 @@ def test_unlabeled_and_test_manifests(demo_model, tmp_path):
     """Three training corpora, LIB-demo as unlabeled speech for AE + PEL, POD-demo scored as an unseen corpus;
     features come from the store filled by the first model (nothing is extracted again)."""
     parts = _per_corpus(demo_model.manifest, tmp_path)
-    outcome = train_model([parts["CRE-demo"], parts["IEM-demo"], parts["IMP-demo"]], "is10", "cww_dagger",
-                          tmp_path / "model", str(demo_model.store), unlabeled_manifests=[parts["LIB-demo"]],
-                          test_manifests=[parts["POD-demo"]], hparams={"batch_size": 32},
-                          training={"max_epochs": 2}, progress=False, log=lambda line: None)
+    outcome = train_model(
+        [parts["CRE-demo"], parts["IEM-demo"], parts["IMP-demo"]],
+        "is10",
+        "cww_dagger",
+        tmp_path / "model",
+        str(demo_model.store),
+        unlabeled_manifests=[parts["LIB-demo"]],
+        test_manifests=[parts["POD-demo"]],
+        hparams={"batch_size": 32},
+        training={"max_epochs": 2},
+        progress=False,
+        log=lambda line: None,
+    )
     card = outcome.card
     assert card.training["corpora"]["POD-demo"] == {"test": 24}
     assert card.training["corpora"]["LIB-demo"] == {"unlabeled": 8}
@@ -84,8 +97,23 @@ def test_bad_manifest_combinations_fail_clearly(demo_model, tmp_path):
         read_manifests([parts["CRE-demo"]], test=[write_manifest(renamed, tmp_path / "copy.csv")])
     with pytest.raises(ValueError, match="utt_id repeated across manifests"):
         read_manifests([parts["CRE-demo"], parts["CRE-demo"]])
-    code = main(["train", "--manifest", str(parts["CRE-demo"]), "--features", "is10", "--method", "ce",
-                 "--hparam", "batch_size", "--store", str(demo_model.store), "--out", str(tmp_path / "m")])
+    code = main(
+        [
+            "train",
+            "--manifest",
+            str(parts["CRE-demo"]),
+            "--features",
+            "is10",
+            "--method",
+            "ce",
+            "--hparam",
+            "batch_size",
+            "--store",
+            str(demo_model.store),
+            "--out",
+            str(tmp_path / "m"),
+        ]
+    )
     assert code == 2
 
 
@@ -99,8 +127,24 @@ def emodb_manifest(emodb_root: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 def test_train_and_predict_on_emodb_from_the_command_line(ray_session, emodb_manifest, tmp_path, capsys):
     store, model = tmp_path / "store", tmp_path / "model"
-    code = main(["train", "--manifest", str(emodb_manifest), "--features", "is10", "--method", "ce",
-                 "--store", str(store), "--out", str(model), "--max-epochs", "20", "--no-progress"])
+    code = main(
+        [
+            "train",
+            "--manifest",
+            str(emodb_manifest),
+            "--features",
+            "is10",
+            "--method",
+            "ce",
+            "--store",
+            str(store),
+            "--out",
+            str(model),
+            "--max-epochs",
+            "20",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     card = json.loads((model / CARD_FILE).read_text())
     out = capsys.readouterr().out
@@ -117,22 +161,54 @@ def test_train_and_predict_on_emodb_from_the_command_line(ray_session, emodb_man
 
 
 def test_quiet_train_prints_only_the_result_and_epoch_lines_otherwise(demo_model, tmp_path, capsys):
-    common = ["train", "--manifest", str(demo_model.manifest), "--features", "is10", "--method", "ce",
-              "--store", str(demo_model.store), "--max-epochs", "2", "--no-progress"]
+    common = [
+        "train",
+        "--manifest",
+        str(demo_model.manifest),
+        "--features",
+        "is10",
+        "--method",
+        "ce",
+        "--store",
+        str(demo_model.store),
+        "--max-epochs",
+        "2",
+        "--no-progress",
+    ]
     assert main([*common, "--out", str(tmp_path / "loud")]) == 0
     loud = capsys.readouterr().out
     assert "  epoch   1: loss " in loud and "  epoch   2: loss " in loud and "hyperparameters: batch_size 8" in loud
     assert main([*common, "--quiet", "--threads", "2", "--out", str(tmp_path / "quiet")]) == 0
     quiet = capsys.readouterr().out
     assert "  epoch " not in quiet and "hyperparameters:" not in quiet and "validation UA" in quiet
-    threads = [json.loads((tmp_path / name / CARD_FILE).read_text())["training"]["threads"] for name in ("loud", "quiet")]
+    threads = [
+        json.loads((tmp_path / name / CARD_FILE).read_text())["training"]["threads"] for name in ("loud", "quiet")
+    ]
     assert threads == [1, 2]  # one by default: extra threads slow these small models down on a busy machine
 
 
 def test_two_stage_train_says_it_trains_stage1_and_labels_both_stages(demo_model, tmp_path, capsys):
-    assert main(["train", "--manifest", str(demo_model.manifest), "--features", "is10", "--method", "self_kd",
-                 "--store", str(demo_model.store), "--max-epochs", "1", "--no-progress",
-                 "--out", str(tmp_path / "kd")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--manifest",
+                str(demo_model.manifest),
+                "--features",
+                "is10",
+                "--method",
+                "self_kd",
+                "--store",
+                str(demo_model.store),
+                "--max-epochs",
+                "1",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "kd"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     stage1 = get_method("self_kd").stage1().id
     assert f"stage 1: training the {stage1} model whose outputs give stage 2's targets\n" in out  # no cache here

@@ -37,8 +37,16 @@ def is10_pair(seeds: int = 3) -> pd.DataFrame:
 
 def table_of(results: pd.DataFrame) -> Table:
     trials = selected_trials(results, "validation")
-    return build_table("table2", "t", table2_rows(), trials, order_corpora(trials["held_out"]),
-                       paper=paper_lookup(2, load_paper_results()), n_seeds=3, all_rows=False)
+    return build_table(
+        "table2",
+        "t",
+        table2_rows(),
+        trials,
+        order_corpora(trials["held_out"]),
+        paper=paper_lookup(2, load_paper_results()),
+        n_seeds=3,
+        all_rows=False,
+    )
 
 
 def drawn(draw: Callable[[], Figure | None]) -> Figure:
@@ -52,11 +60,14 @@ def drawn(draw: Callable[[], Figure | None]) -> Figure:
 
 def all_figures(size: str) -> list[Figure]:
     table = table_of(is10_pair())
-    grid = confusion_grid(selected_trials(is10_pair(), "validation"), "is10", CORPORA,
-                          [("ce", "CE"), (PROPOSED, method_label(PROPOSED))])
-    return [drawn(lambda: draw_ua(table, PROPOSED, size, "selection: validation")),
-            drawn(lambda: draw_ua_heatmap(table, size, "selection: validation")),
-            drawn(lambda: draw_confusions(grid, ["CE", method_label(PROPOSED)], CORPORA, size, "title"))]
+    grid = confusion_grid(
+        selected_trials(is10_pair(), "validation"), "is10", CORPORA, [("ce", "CE"), (PROPOSED, method_label(PROPOSED))]
+    )
+    return [
+        drawn(lambda: draw_ua(table, PROPOSED, size, "selection: validation")),
+        drawn(lambda: draw_ua_heatmap(table, size, "selection: validation")),
+        drawn(lambda: draw_confusions(grid, ["CE", method_label(PROPOSED)], CORPORA, size, "title")),
+    ]
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -121,8 +132,12 @@ def test_one_seed_draws_no_error_bars_and_says_so(size: str) -> None:
     assert "1 seed" in drawn(lambda: draw_ua_heatmap(one, size)).get_suptitle()
     three = table_of(is10_pair())
     fig = drawn(lambda: draw_ua(three, PROPOSED, size))
-    intervals = sorted(round(three.cell(r, c).half_width, 6) for r in three.present_rows() for c in three.columns
-                       if not three.cell(r, c).missing)
+    intervals = sorted(
+        round(three.cell(r, c).half_width, 6)
+        for r in three.present_rows()
+        for c in three.columns
+        if not three.cell(r, c).missing
+    )
     assert sorted(error_bars(fig)) == pytest.approx(intervals)  # the tables' 95 % t-intervals
     assert "95 % t-interval" in fig.get_suptitle()
 
@@ -134,8 +149,13 @@ def test_ua_bars_share_one_axis_from_0_mark_chance_and_list_only_what_is_drawn()
     assert ax.get_ylim()[0] == 0.0
     assert any(list(line.get_ydata()) == [25.0, 25.0] for line in ax.get_lines())  # chance (4 classes)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert legend == ["Within-single-corpus (CE)", "Out-of-corpus (CE)", method_label(PROPOSED), "paper",
-                      "chance (25 %)"]
+    assert legend == [
+        "Within-single-corpus (CE)",
+        "Out-of-corpus (CE)",
+        method_label(PROPOSED),
+        "paper",
+        "chance (25 %)",
+    ]
     out_only = is10_pair().query("method == 'ce' and protocol == 'out_of_corpus'")
     demo = out_only.assign(held_out=out_only["held_out"] + "-demo")  # stand-ins: the paper's marks are not drawn
     legend = [t.get_text() for t in drawn(lambda: draw_ua(table_of(demo), PROPOSED, "page")).legends[0].get_texts()]
@@ -183,4 +203,11 @@ def test_confusion_rows_are_normalised_and_show_their_counts(size: str) -> None:
 
 def test_large_counts_stay_short_enough_for_a_cell() -> None:
     assert [count_text(n) for n in (0, 31, 999, 1000, 8549, 9950, 12345)] == [
-        "0", "31", "999", "1.0k", "8.5k", "10k", "12k"]
+        "0",
+        "31",
+        "999",
+        "1.0k",
+        "8.5k",
+        "10k",
+        "12k",
+    ]

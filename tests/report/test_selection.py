@@ -13,20 +13,32 @@ from rdlr.results import REQUIRED_COLUMNS, read_results, validate_results
 
 def trial(config: str, seed: int, val: float, test: float, method: str = "ce", held_out: str = "CRE") -> dict:
     return {
-        "features": "is10", "protocol": "out_of_corpus", "method": method, "held_out": held_out, "seed": seed,
-        "config_id": config, "val_ua": val, "test_ua": test,
-    }  # fmt: skip
+        "features": "is10",
+        "protocol": "out_of_corpus",
+        "method": method,
+        "held_out": held_out,
+        "seed": seed,
+        "config_id": config,
+        "val_ua": val,
+        "test_ua": test,
+    }
 
 
 @pytest.fixture
 def disagreeing() -> pd.DataFrame:
     """Config "a" wins on validation UA, config "b" on test UA (3 seeds each); a second corpus agrees."""
     rows = [
-        trial("a", 0, 0.60, 0.40), trial("a", 1, 0.62, 0.42), trial("a", 2, 0.61, 0.41),
-        trial("b", 0, 0.50, 0.50), trial("b", 1, 0.52, 0.52), trial("b", 2, 0.51, 0.51),
-        trial("a", 0, 0.70, 0.70, held_out="IEM"), trial("a", 1, 0.70, 0.70, held_out="IEM"),
-        trial("b", 0, 0.40, 0.40, held_out="IEM"), trial("b", 1, 0.40, 0.40, held_out="IEM"),
-    ]  # fmt: skip
+        trial("a", 0, 0.60, 0.40),
+        trial("a", 1, 0.62, 0.42),
+        trial("a", 2, 0.61, 0.41),
+        trial("b", 0, 0.50, 0.50),
+        trial("b", 1, 0.52, 0.52),
+        trial("b", 2, 0.51, 0.51),
+        trial("a", 0, 0.70, 0.70, held_out="IEM"),
+        trial("a", 1, 0.70, 0.70, held_out="IEM"),
+        trial("b", 0, 0.40, 0.40, held_out="IEM"),
+        trial("b", 1, 0.40, 0.40, held_out="IEM"),
+    ]
     return pd.DataFrame(rows)
 
 

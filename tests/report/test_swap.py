@@ -15,14 +15,28 @@ from rdlr.report.build import render_report
 
 def tiny_results(shift: float = 0.0) -> pd.DataFrame:
     rows = []
-    for protocol, method, ua in (("within_corpus", "ce", 0.6), ("out_of_corpus", "ce", 0.45),
-                                 ("out_of_corpus", "rd+lr+cww", 0.5)):
+    for protocol, method, ua in (
+        ("within_corpus", "ce", 0.6),
+        ("out_of_corpus", "ce", 0.45),
+        ("out_of_corpus", "rd+lr+cww", 0.5),
+    ):
         for corpus in ("CRE", "IEM"):
             for seed in (0, 1):
-                rows.append({"spec_id": "swap", "protocol": protocol, "features": "is10", "method": method,
-                             "held_out": corpus, "seed": seed, "config_id": "c1", "hparams": json.dumps({}),
-                             "val_ua": ua + shift + 0.01 * seed, "test_ua": ua + shift + 0.02 * seed,
-                             "trial_id": f"{method}{corpus}{seed}"})
+                rows.append(
+                    {
+                        "spec_id": "swap",
+                        "protocol": protocol,
+                        "features": "is10",
+                        "method": method,
+                        "held_out": corpus,
+                        "seed": seed,
+                        "config_id": "c1",
+                        "hparams": json.dumps({}),
+                        "val_ua": ua + shift + 0.01 * seed,
+                        "test_ua": ua + shift + 0.02 * seed,
+                        "trial_id": f"{method}{corpus}{seed}",
+                    }
+                )
     return pd.DataFrame(rows)
 
 

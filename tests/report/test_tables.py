@@ -22,19 +22,31 @@ import pytest
 import yaml
 from scipy import stats
 
+from rdlr.commands.report import configure_parser, run
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.labels import CLASSES
 from rdlr.methods import TABLE2_METHODS, TABLE3_METHODS, get_method
+from rdlr.report import render
 from rdlr.report.build import render_report
 from rdlr.report.cells import build_table
-from rdlr.commands.report import configure_parser, run
 from rdlr.report.compare import compare_methods, format_pair, paired_test
 from rdlr.report.files import locate_results, report_input
 from rdlr.report.layout import (
-    AVG, PAPER_CORPORA, PAPER_INCONSISTENT_AVG, PAPER_RESULTS_PATH, TABLE3_FEATURES, WITHIN_LABEL, RowSpec,
-    load_paper_results, method_label, order_corpora, paper_corpus, row_label, table2_rows, table3_rows,
-)  # fmt: skip
-from rdlr.report import render
+    AVG,
+    PAPER_CORPORA,
+    PAPER_INCONSISTENT_AVG,
+    PAPER_RESULTS_PATH,
+    TABLE3_FEATURES,
+    WITHIN_LABEL,
+    RowSpec,
+    load_paper_results,
+    method_label,
+    order_corpora,
+    paper_corpus,
+    row_label,
+    table2_rows,
+    table3_rows,
+)
 from rdlr.report.plots import parse_confusion
 from rdlr.report.render import latex_escape, latex_tabular, pipe_table
 from rdlr.report.selection import selected_trials
@@ -49,13 +61,17 @@ SEED_JITTER = (0.0013, 0.0121, -0.0067)
 
 
 def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "table2") -> pd.DataFrame:
-    """A small hand-made sweep (of the paper's spec ``table2`` unless ``spec_id`` says otherwise): 3 seeds, 2 configs ("c1" wins on validation, "c2" on test), missing cells."""
+    """A small hand-made sweep (of the paper's spec ``table2`` unless ``spec_id`` says otherwise): 3 seeds, 2 configs
+    ("c1" wins on validation, "c2" on test), missing cells."""
     base = {
-        ("is10", "within_corpus", "ce"): 0.60, ("is10", "out_of_corpus", "ce"): 0.45,
-        ("is10", "out_of_corpus", "cww_dagger"): 0.47, ("is10", "out_of_corpus", "rdlr_cww_dagger"): 0.49,
-        ("is10", "out_of_corpus", "rd+lr+cww"): 0.48, ("is10+w2v", "out_of_corpus", "ce"): 0.50,
+        ("is10", "within_corpus", "ce"): 0.60,
+        ("is10", "out_of_corpus", "ce"): 0.45,
+        ("is10", "out_of_corpus", "cww_dagger"): 0.47,
+        ("is10", "out_of_corpus", "rdlr_cww_dagger"): 0.49,
+        ("is10", "out_of_corpus", "rd+lr+cww"): 0.48,
+        ("is10+w2v", "out_of_corpus", "ce"): 0.50,
         ("is10+w2v", "out_of_corpus", "rdlr_cww_dagger"): 0.53,
-    }  # fmt: skip
+    }
     rows = []
     for m, ((features, protocol, method), ua) in enumerate(base.items()):
         for c, corpus in enumerate(corpora):
@@ -68,16 +84,28 @@ def make_results(corpora: tuple[str, ...] = CORPORA, spec_id: str = "table2") ->
                     continue  # a cell with 2 seeds
                 test = ua + CORPUS_SHIFT.get(paper_corpus(corpus) or "", 0.01 * c) + jitter * (1 + 0.5 * m)
                 for config, val_shift, test_shift in (("c1", 0.02, 0.0), ("c2", -0.01, 0.015)):
-                    rows.append({
-                        "spec_id": spec_id, "protocol": protocol, "features": features, "method": method,
-                        "held_out": corpus, "seed": seed, "config_id": config,
-                        "hparams": json.dumps({"batch_size": 1024 if config == "c1" else 2048}),
-                        "val_ua": round(test + val_shift + 0.1, 6), "test_ua": round(test + test_shift, 6),
-                        "confusion": json.dumps([[10 + seed, 2, 1, 0], [3, 8, 1, 1], [0, 2, 9, c], [1, 1, 0, 12]]),
-                        "trial_id": f"t{m}{c}{seed}{config}", "test_wa": round(test + 0.02, 6),
-                        "test_f1": round(test - 0.01, 6),
-                        **{f"test_recall/{name}": round(test + 0.04 * (k - 1.5), 6) for k, name in enumerate(CLASSES)},
-                    })  # fmt: skip
+                    rows.append(
+                        {
+                            "spec_id": spec_id,
+                            "protocol": protocol,
+                            "features": features,
+                            "method": method,
+                            "held_out": corpus,
+                            "seed": seed,
+                            "config_id": config,
+                            "hparams": json.dumps({"batch_size": 1024 if config == "c1" else 2048}),
+                            "val_ua": round(test + val_shift + 0.1, 6),
+                            "test_ua": round(test + test_shift, 6),
+                            "confusion": json.dumps([[10 + seed, 2, 1, 0], [3, 8, 1, 1], [0, 2, 9, c], [1, 1, 0, 12]]),
+                            "trial_id": f"t{m}{c}{seed}{config}",
+                            "test_wa": round(test + 0.02, 6),
+                            "test_f1": round(test - 0.01, 6),
+                            **{
+                                f"test_recall/{name}": round(test + 0.04 * (k - 1.5), 6)
+                                for k, name in enumerate(CLASSES)
+                            },
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -88,10 +116,14 @@ def golden_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 OWN_SPEC = {
-    "id": "mine", "description": "four public corpora", "features": ["is10+w2v", "is10"], "held_out": list(CORPORA),
+    "id": "mine",
+    "description": "four public corpora",
+    "features": ["is10+w2v", "is10"],
+    "held_out": list(CORPORA),
     "protocols": {"within_corpus": ["ce"], "out_of_corpus": ["rdlr_cww_dagger", "ce", "cww_dagger", "rd+lr+cww", "lr"]},
-    "seeds": [0, 1, 2], "resolved": {"store": "/data/features"},
-}  # fmt: skip  # a spec of one's own as a sweep saves it (spec.yaml: the spec's keys + what the run resolved)
+    "seeds": [0, 1, 2],
+    "resolved": {"store": "/data/features"},
+}  # a spec of one's own as a sweep saves it (spec.yaml: the spec's keys + what the run resolved)
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +151,21 @@ def test_own_spec_report_is_one_table_in_spec_order_with_the_index_showing_it(ow
     out-of-corpus, methods as listed; rows without results shown missing); the README holds that table's
     numbers, the selection, the paired comparison and the spec as YAML, and no line about the paper's tables."""
     folder = own_report.parent
-    assert sorted(p.name for p in folder.glob("*.md")) == ["README.md", "comparison.md", "main.md", "metrics.md",
-                                                           "selection.md"]
+    assert sorted(p.name for p in folder.glob("*.md")) == [
+        "README.md",
+        "comparison.md",
+        "main.md",
+        "metrics.md",
+        "selection.md",
+    ]
     order = pd.read_csv(folder / "main.csv")[["features", "protocol", "method"]].values.tolist()
     methods = ["rdlr_cww_dagger", "ce", "cww_dagger", "rd+lr+cww", "lr"]
-    assert order == [[f, p, m] for f in ("is10+w2v", "is10") for p, ms in (("within_corpus", ["ce"]),
-                                                                              ("out_of_corpus", methods)) for m in ms]
+    assert order == [
+        [f, p, m]
+        for f in ("is10+w2v", "is10")
+        for p, ms in (("within_corpus", ["ce"]), ("out_of_corpus", methods))
+        for m in ms
+    ]
     index = own_report.read_text(encoding="utf-8")
     proposed = get_method("rdlr_cww_dagger").label
     assert md_row(index, proposed, occurrence=1)[1:4] == ["**54.6 ± 5.9**", "**52.6 ± 5.9**", "**47.6 ± 5.9**"]
@@ -136,8 +177,16 @@ def test_own_spec_report_is_one_table_in_spec_order_with_the_index_showing_it(ow
     spec_yaml = index.split("```yaml\n")[1].split("```")[0]
     assert yaml.safe_load(spec_yaml) == {k: v for k, v in OWN_SPEC.items() if k != "resolved"}
     assert spec_yaml.startswith("id: mine\ndescription: four public corpora\nfeatures:\n- is10+w2v\n")
-    for paper_only in ("Table 2", "Table 3", "not rendered", "left out", "paper_results.csv", "Beside the paper",
-                       "(paper: ", "json"):
+    for paper_only in (
+        "Table 2",
+        "Table 3",
+        "not rendered",
+        "left out",
+        "paper_results.csv",
+        "Beside the paper",
+        "(paper: ",
+        "json",
+    ):
         assert paper_only not in index, paper_only
     main = (folder / "main.md").read_text(encoding="utf-8")
     assert "Beside the paper" not in main and "reference only" not in main and "left out" not in main
@@ -156,10 +205,18 @@ def test_tabulate_draws_every_table(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setattr(render, "tabulate", recording)
     paper = render_report(make_results(), tmp_path / "paper", plots=False, spec={"spec_id": "table2"})
     own = render_report(make_results(spec_id="mine"), tmp_path / "own", plots=False, spec=dict(OWN_SPEC))
-    markdown = [block for index in (paper, own) for path in index.parent.glob("*.md")
-                for block in re.findall(r"(?m)(?:^\|.*\n)+", path.read_text(encoding="utf-8"))]
-    tabulars = [block for index in (paper, own) for path in index.parent.glob("*.tex")
-                for block in re.findall(r"(?s)\\begin\{tabular\}.*?\\end\{tabular\}", path.read_text(encoding="utf-8"))]
+    markdown = [
+        block
+        for index in (paper, own)
+        for path in index.parent.glob("*.md")
+        for block in re.findall(r"(?m)(?:^\|.*\n)+", path.read_text(encoding="utf-8"))
+    ]
+    tabulars = [
+        block
+        for index in (paper, own)
+        for path in index.parent.glob("*.tex")
+        for block in re.findall(r"(?s)\\begin\{tabular\}.*?\\end\{tabular\}", path.read_text(encoding="utf-8"))
+    ]
     assert len(markdown) >= 12 and len(tabulars) == 6  # table2, table3 (+ the paper beside each), other, main
 
     def bare(text: str) -> list[str]:  # a tabular's lines without indentation and without its \midrule lines
@@ -174,10 +231,18 @@ def test_latex_tables_compile(golden_report: Path, own_report: Path, tmp_path: P
     paper = golden_report.parent
     for tex in (paper / "table2.tex", paper / "table3.tex", own_report.parent / "main.tex"):
         document = tmp_path / f"{tex.stem}-doc.tex"
-        document.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-                            f"\\input{{{tex}}}\n\\end{{document}}\n", encoding="utf-8")
-        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        document.write_text(
+            "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+            f"\\input{{{tex}}}\n\\end{{document}}\n",
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stdout[-2000:]
 
 
@@ -196,8 +261,17 @@ def markdown_table_of(path: Path) -> str:
     return "\n".join(lines[start:end]) + "\n"
 
 
-GOLDEN_FILES = ("table2.md", "table3.md", "other.md", "comparison.md", "selection.md", "metrics.md", "README.md",
-                "table2.tex", "table2.csv")  # fmt: skip
+GOLDEN_FILES = (
+    "table2.md",
+    "table3.md",
+    "other.md",
+    "comparison.md",
+    "selection.md",
+    "metrics.md",
+    "README.md",
+    "table2.tex",
+    "table2.csv",
+)
 
 
 @pytest.mark.parametrize("name", GOLDEN_FILES)
@@ -285,20 +359,32 @@ def test_best_per_column_is_marked_among_out_of_corpus_rows(golden_report: Path)
 
 def test_best_marks_ties_at_shown_precision() -> None:
     rows = [RowSpec("is10", "out_of_corpus", m, m) for m in ("a", "b", "c")]
-    trials = pd.DataFrame({
-        "features": "is10", "protocol": "out_of_corpus", "method": ["a", "b", "c"], "held_out": "CRE", "seed": 0,
-        "test_ua": [0.5001, 0.4996, 0.4990],
-    })  # fmt: skip
+    trials = pd.DataFrame(
+        {
+            "features": "is10",
+            "protocol": "out_of_corpus",
+            "method": ["a", "b", "c"],
+            "held_out": "CRE",
+            "seed": 0,
+            "test_ua": [0.5001, 0.4996, 0.4990],
+        }
+    )
     table = build_table("t", "t", rows, trials, ["CRE"])
     assert [table.cell(r, "CRE").best for r in rows] == [True, True, False]
 
 
 def test_avg_needs_all_four_corpora() -> None:
     rows = [RowSpec("is10", "out_of_corpus", "m", "m")]
-    frame = pd.DataFrame({
-        "features": "is10", "protocol": "out_of_corpus", "method": "m", "held_out": list(CORPORA) * 2,
-        "seed": [0] * 4 + [1] * 4, "test_ua": [0.5, 0.6, 0.4, 0.3, 0.52, 0.58, 0.44, 0.3],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "features": "is10",
+            "protocol": "out_of_corpus",
+            "method": "m",
+            "held_out": list(CORPORA) * 2,
+            "seed": [0] * 4 + [1] * 4,
+            "test_ua": [0.5, 0.6, 0.4, 0.3, 0.52, 0.58, 0.44, 0.3],
+        }
+    )
     full = build_table("t", "t", rows, frame, list(CORPORA)).cell(rows[0], AVG)
     assert full.mean == pytest.approx(np.mean([51, 59, 42, 30]))
     per_seed = [np.mean([50, 60, 40, 30]), np.mean([52, 58, 44, 30])]
@@ -323,7 +409,8 @@ def test_paired_test_matches_scipy() -> None:
     assert result.half_width == pytest.approx((high - low) / 2)
     assert format_pair(result.n, result.diff, result.pvalue) == f"+4.0 (p={expected.pvalue:.3f}, n=3)"
     assert format_pair(3, result.diff, result.pvalue, result.half_width) == (
-        f"+4.0 ± {(high - low) / 2:.1f} (p={expected.pvalue:.3f}, n=3)")
+        f"+4.0 ± {(high - low) / 2:.1f} (p={expected.pvalue:.3f}, n=3)"
+    )
     single = paired_test(a.iloc[:1], b.iloc[:1])
     assert single.n == 1 and math.isnan(single.pvalue)
     assert format_pair(single.n, single.diff, single.pvalue) == "+5.0 (p=n/a, n=1)"
@@ -351,7 +438,10 @@ def test_comparison_table_pairs_selected_trials(golden_report: Path) -> None:
     assert got.loc[("is10", "cww_dagger", "IMP"), "n"] == 2
     assert got.loc[("is10", "ce", "POD"), "n"] == 0  # proposed missing on POD
     assert list(dict.fromkeys(comparison.loc[comparison["features"] == "is10", "baseline"])) == [
-        "ce", "cww_dagger", "rd+lr+cww"]  # layout order, then other methods
+        "ce",
+        "cww_dagger",
+        "rd+lr+cww",
+    ]  # layout order, then other methods
     assert set(comparison["features"]) == {"is10", "is10+w2v"}
     text = (golden_report.parent / "comparison.md").read_text(encoding="utf-8")
     assert f"(p={expected.pvalue:.3f}, n=3)" in md_row(text, get_method("ce").label)[1]
@@ -421,10 +511,18 @@ def test_tables_without_results_are_not_rendered(tmp_path: Path) -> None:
 def test_class_metrics_page_when_the_results_carry_them(golden_report: Path, tmp_path: Path) -> None:
     metrics = pd.read_csv(golden_report.parent / "metrics.csv")
     trials = selected_trials(make_results(), "validation")
-    ce = trials[(trials["method"] == "ce") & (trials["protocol"] == "out_of_corpus") & (trials["held_out"] == "IEM")
-                & (trials["features"] == "is10")]  # fmt: skip
-    row = metrics[(metrics["method"] == "ce") & (metrics["protocol"] == "out_of_corpus")
-                  & (metrics["held_out"] == "IEM") & (metrics["features"] == "is10")].iloc[0]  # fmt: skip
+    ce = trials[
+        (trials["method"] == "ce")
+        & (trials["protocol"] == "out_of_corpus")
+        & (trials["held_out"] == "IEM")
+        & (trials["features"] == "is10")
+    ]
+    row = metrics[
+        (metrics["method"] == "ce")
+        & (metrics["protocol"] == "out_of_corpus")
+        & (metrics["held_out"] == "IEM")
+        & (metrics["features"] == "is10")
+    ].iloc[0]
     assert row["test_f1_mean"] == pytest.approx(100 * ce["test_f1"].mean(), abs=1e-3)
     assert row["test_recall/sad_mean"] == pytest.approx(100 * ce["test_recall/sad"].mean(), abs=1e-3)
     assert row["n_seeds"] == 3 and "Macro-F1" in (golden_report.parent / "metrics.md").read_text(encoding="utf-8")
@@ -487,7 +585,10 @@ def test_cli_selection_defaults_to_the_specs_headline(tmp_path: Path, capsys: py
     parser = argparse.ArgumentParser()
     configure_parser(parser)
     arguments = [str(storage), "--out", str(tmp_path / "rep"), "--no-plots"]
-    for spec, expected in (({"spec_id": "golden"}, "validation"), ({"spec_id": "golden", "headline": "paper"}, "paper")):
+    for spec, expected in (
+        ({"spec_id": "golden"}, "validation"),
+        ({"spec_id": "golden", "headline": "paper"}, "paper"),
+    ):
         (storage / "golden" / "spec.json").write_text(json.dumps(spec))
         assert run(parser.parse_args(arguments)) == 0
         assert f"report ({expected} selection)" in capsys.readouterr().out
@@ -511,9 +612,18 @@ def test_report_input_prefers_the_spec_file_beside_the_results(tmp_path: Path) -
 def test_report_files_are_written_whole(golden_report: Path) -> None:
     written = sorted(p.name for p in golden_report.parent.iterdir() if p.is_file())
     assert not [name for name in written if name.startswith(".")]  # no temporary file left behind
-    assert written == sorted([*(f"{t}{s}" for t in ("table2", "table3", "other") for s in (".md", ".tex", ".csv")),
-                              "comparison.md", "comparison.csv", "selection.md", "selection.csv", "metrics.md",
-                              "metrics.csv", "README.md"])
+    assert written == sorted(
+        [
+            *(f"{t}{s}" for t in ("table2", "table3", "other") for s in (".md", ".tex", ".csv")),
+            "comparison.md",
+            "comparison.csv",
+            "selection.md",
+            "selection.csv",
+            "metrics.md",
+            "metrics.csv",
+            "README.md",
+        ]
+    )
 
 
 def test_latex_escapes_and_marks_best(golden_report: Path) -> None:
@@ -549,15 +659,18 @@ def test_row_labels_come_from_the_method_registry() -> None:
 
 
 def test_table3_opens_with_the_papers_is10_block(golden_report: Path) -> None:
-    """Table 3 prints an IS10 block (within-corpus CE, RDLR + CWW + †) above the two W2V blocks, paper's numbers beside."""
+    """Table 3 prints an IS10 block (within-corpus CE, RDLR + CWW + †) above the two W2V blocks, the paper's numbers
+    beside."""
     assert [(r.block, r.key) for r in table3_rows()[:3]] == [
-        ("IS10", ("is10", "within_corpus", "ce")), ("IS10", ("is10", "out_of_corpus", "rdlr_cww_dagger")),
-        ("IS10 + W2V", ("is10+w2v", "within_corpus", "ce"))]
+        ("IS10", ("is10", "within_corpus", "ce")),
+        ("IS10", ("is10", "out_of_corpus", "rdlr_cww_dagger")),
+        ("IS10 + W2V", ("is10+w2v", "within_corpus", "ce")),
+    ]
     folder = golden_report.parent
     text = (folder / "table3.md").read_text(encoding="utf-8")
     lines = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
     first = lines.index("*IS10*")
-    assert lines[first:first + 4] == ["*IS10*", WITHIN_LABEL, "RDLR + CWW + † (proposed)", "*IS10 + W2V*"]
+    assert lines[first : first + 4] == ["*IS10*", WITHIN_LABEL, "RDLR + CWW + † (proposed)", "*IS10 + W2V*"]
     assert md_row(text, WITHIN_LABEL, 1)[0] == "65.2 / 66.0 / -0.8"  # beside the paper: ours / paper / difference
     assert md_row(text, "RDLR + CWW + † (proposed)", 2)[-1] == "– / 48.4 / –"
     body = (folder / "table3.tex").read_text(encoding="utf-8").split("\\midrule", 1)[1]
@@ -576,7 +689,8 @@ def test_paper_numbers_file_has_every_row() -> None:
     t2, t3 = paper[paper["table"] == 2], paper[paper["table"] == 3]
     assert len(t2) == 26 and len(t3) == 22
     assert [(r.protocol, r.method) for r in t2.itertuples()] == [("within_corpus", "ce")] + [
-        ("out_of_corpus", m) for m in TABLE2_METHODS]
+        ("out_of_corpus", m) for m in TABLE2_METHODS
+    ]
     keys3 = set(zip(t3["features"], t3["protocol"], t3["method"]))
     assert [r.key for r in table3_rows()] == sorted(keys3, key=[r.key for r in table3_rows()].index)
     assert not paper.duplicated(["table", "features", "protocol", "method"]).any()
@@ -610,24 +724,34 @@ def test_paper_numbers_match_the_paper_text() -> None:
 def test_titles_follow_the_spec_paper_titles_only_for_the_paper_specs(own_report: Path, tmp_path: Path) -> None:
     """A spec of one's own gets titles and captions from its description, never "Table 2"; LaTeX captions never
     start "Table N —" (``\\caption`` numbers the table itself); the paper's spec keeps the paper's title."""
-    titles = [line for path in own_report.parent.glob("*.md") for line in path.read_text().splitlines()
-              if line.startswith("#")]
-    captions = [line for path in own_report.parent.glob("*.tex") for line in path.read_text().splitlines()
-                if "\\caption" in line]
+    titles = [
+        line
+        for path in own_report.parent.glob("*.md")
+        for line in path.read_text().splitlines()
+        if line.startswith("#")
+    ]
+    captions = [
+        line
+        for path in own_report.parent.glob("*.tex")
+        for line in path.read_text().splitlines()
+        if "\\caption" in line
+    ]
     assert titles and captions
     assert not [line for line in titles + captions if "Table 2" in line or "Table 3" in line]
     table_titles = [line for line in titles + captions if "UA (" in line]
     assert len(table_titles) == 3 and all("four public corpora" in line for line in table_titles)
-    paper = render_report(make_results(spec_id="table2"), tmp_path / "paper", plots=False,
-                          spec={"spec_id": "table2", "seeds": [0, 1, 2]})
+    paper = render_report(
+        make_results(spec_id="table2"), tmp_path / "paper", plots=False, spec={"spec_id": "table2", "seeds": [0, 1, 2]}
+    )
     text = (paper.parent / "table2.md").read_text()
     assert text.startswith("# Table 2 — UA (%) with IS10 input features")
     assert "\\caption{UA (\\%) with IS10" in (paper.parent / "table2.tex").read_text()
     assert "## Table 2 — UA (%) with IS10 input features" in paper.read_text()  # the index shows it inline
 
+
 def test_report_shows_the_spec_file_as_the_user_wrote_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from rdlr.sweep.files import SweepFiles
     from rdlr.spec.core import load_spec
+    from rdlr.sweep.files import SweepFiles
 
     text = load_spec("demo").source_text.replace("id: demo", "id: mine  # my own corpora, commented ```", 1)
     (tmp_path / "mine.yaml").write_text(text)

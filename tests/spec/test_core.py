@@ -49,8 +49,12 @@ def test_table2_has_every_row_corpus_and_seed() -> None:
     assert spec.protocols.within_corpus == ("ce",)
     assert spec.seeds == (0, 1, 2, 3, 4)
     assert {name: source.loader for name, source in spec.data.corpora.items()} == {
-        "CRE": "cremad", "IEM": "iemocap", "IMP": "msp_improv", "POD": "msp_podcast", "LIB": "librispeech",
-    }  # fmt: skip
+        "CRE": "cremad",
+        "IEM": "iemocap",
+        "IMP": "msp_improv",
+        "POD": "msp_podcast",
+        "LIB": "librispeech",
+    }
     jobs = spec.jobs()
     assert len(jobs) == (len(TABLE2_METHODS) + 1) * 4
     assert all(job.space == {k: list(SEARCH_SPACE[k]) for k in get_method(job.method).hparam_names()} for job in jobs)
@@ -93,11 +97,20 @@ def test_configs_per_method_overrides_the_budget() -> None:
 
 
 def test_space_per_protocol_overrides_the_space_for_that_protocols_jobs() -> None:
-    spec = build(protocols__within_corpus=["ce"], search={"configs": 3, "space": {"batch_size": [64]},
-                 "space_per_protocol": {"within_corpus": {"batch_size": [8, 16]}}})
+    spec = build(
+        protocols__within_corpus=["ce"],
+        search={
+            "configs": 3,
+            "space": {"batch_size": [64]},
+            "space_per_protocol": {"within_corpus": {"batch_size": [8, 16]}},
+        },
+    )
     sizes = {(job.protocol, job.method): job.space["batch_size"] for job in spec.jobs()}
-    assert sizes == {("within_corpus", "ce"): [8, 16], ("out_of_corpus", "ce"): [64],
-                     ("out_of_corpus", "rdlr_cww_dagger"): [64]}
+    assert sizes == {
+        ("within_corpus", "ce"): [8, 16],
+        ("out_of_corpus", "ce"): [64],
+        ("out_of_corpus", "rdlr_cww_dagger"): [64],
+    }
     assert SweepSpec.from_dict(spec.to_dict()) == spec
     assert "space_per_protocol" not in build().to_dict()["search"]  # unset: saved specs of earlier sweeps match
 
@@ -120,7 +133,10 @@ def test_job_names_are_unique() -> None:
     [
         ({"colour": "red"}, r"unknown key 'colour'; valid keys: id, data, features"),
         ({"search__trials": 5}, r"unknown key 'search.trials'; valid keys of search: sampler, sampler_seed, configs"),
-        ({"protocols__out_of_corpus": ["ce", "rdrl"]}, r"protocols.out_of_corpus\[1\]: unknown method 'rdrl'; valid ids: ce, soft"),
+        (
+            {"protocols__out_of_corpus": ["ce", "rdrl"]},
+            r"protocols.out_of_corpus\[1\]: unknown method 'rdrl'; valid ids: ce, soft",
+        ),
         ({"held_out": ["CRE"]}, r"held_out\[0\]: unknown corpus 'CRE'; valid: CRE-demo, IEM-demo"),
         ({"features": ["is11"]}, r"features\[0\]: unknown feature set 'is11' in 'is11'; valid: is10, w2v, bert"),
         ({"features": ["w2v+is10"], "models": {"w2v": "m.pt"}}, r"write 'w2v\+is10' as 'is10\+w2v'"),
@@ -137,10 +153,14 @@ def test_job_names_are_unique() -> None:
         ({"search__space": {"momentum": [0.9]}}, r"search.space: unknown value 'momentum'; valid: batch_size, gamma"),
         ({"search__space": {"gamma": [1.5]}}, r"search.space.gamma: LR's γ \(10\) must be in \[0, 1\]"),
         ({"search__configs_per_method": {"focal": 2}}, r"method 'focal' is not in protocols"),
-        ({"search__space_per_protocol": {"cross_corpus": {"batch_size": [8]}}},
-         r"search.space_per_protocol: unknown value 'cross_corpus'; valid: within_corpus, out_of_corpus"),
-        ({"search__space_per_protocol": {"within_corpus": {"batch_size": [0]}}},
-         r"search.space_per_protocol.within_corpus.batch_size: must be positive integers"),
+        (
+            {"search__space_per_protocol": {"cross_corpus": {"batch_size": [8]}}},
+            r"search.space_per_protocol: unknown value 'cross_corpus'; valid: within_corpus, out_of_corpus",
+        ),
+        (
+            {"search__space_per_protocol": {"within_corpus": {"batch_size": [0]}}},
+            r"search.space_per_protocol.within_corpus.batch_size: must be positive integers",
+        ),
         ({"training": {"epochs": 3}}, r"training: unknown value 'epochs'; valid: max_epochs, lr, patience"),
         ({"training": {"max_epochs": "ten"}}, r"training.max_epochs: expected int \(default 100\), got 'ten'"),
         ({"training": {"device": "cuda"}}, r"training.device: set by the trial's resources"),
@@ -166,14 +186,23 @@ def test_missing_required_key() -> None:
 def test_real_data_checks_loader_and_corpora() -> None:
     corpora = {"CRE": {"loader": "cremad", "root": "CREMA-D"}, "LIB": {"loader": "librispeech", "root": "LS"}}
     with pytest.raises(SpecError, match=r"data.corpora.CRE.loader: unknown value 'crema'; valid: cremad, iemocap"):
-        build(data={"source": "real", "corpora": {**corpora, "CRE": {"loader": "crema", "root": "x"}}},
-              held_out=["CRE"], unlabeled="LIB")
-    with pytest.raises(SpecError, match=r"unknown key 'data.corpora.CRE.path'; valid keys of data.corpora.CRE: loader, root"):
+        build(
+            data={"source": "real", "corpora": {**corpora, "CRE": {"loader": "crema", "root": "x"}}},
+            held_out=["CRE"],
+            unlabeled="LIB",
+        )
+    with pytest.raises(
+        SpecError, match=r"unknown key 'data.corpora.CRE.path'; valid keys of data.corpora.CRE: loader, root"
+    ):
         build(data={"source": "real", "corpora": {"CRE": {"loader": "cremad", "path": "x"}}}, held_out=["CRE"])
     with pytest.raises(SpecError, match=r"held_out: 'LIB' is the unlabeled corpus"):
         build(data={"source": "real", "corpora": corpora}, held_out=["LIB"], unlabeled="LIB")
-    spec = build(data={"source": "real", "corpora": corpora}, held_out=["CRE"], unlabeled="LIB",
-                 protocols={"within_corpus": ["ce"]})
+    spec = build(
+        data={"source": "real", "corpora": corpora},
+        held_out=["CRE"],
+        unlabeled="LIB",
+        protocols={"within_corpus": ["ce"]},
+    )
     assert spec.labeled_corpora() == ("CRE",) and spec.corpora() == ("CRE", "LIB")
 
 
@@ -182,14 +211,17 @@ def test_spec_file_errors_name_the_file(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({**MINIMAL, "seeds": "all"}))
     with pytest.raises(SpecError, match=rf"{path}: seeds must be a list of an integer"):
         load_spec(path)
-    with pytest.raises(SpecError, match=r"sweep spec 'tabel2' not found; .*packaged specs: demo, public, "
-                                        r"public-multilingual, table2, table2-paper, table3, table3-paper"):
+    with pytest.raises(
+        SpecError,
+        match=r"sweep spec 'tabel2' not found; .*packaged specs: demo, public, "
+        r"public-multilingual, table2, table2-paper, table3, table3-paper",
+    ):
         load_spec("tabel2")
 
 
 def test_extractors_added_to_the_registry_are_valid_feature_sets() -> None:
-    from rdlr.features.registry import register_extractor, unregister_extractor
     from rdlr.features.is10 import IS10Config, IS10Extractor
+    from rdlr.features.registry import register_extractor, unregister_extractor
 
     with pytest.raises(SpecError, match=r"unknown feature set 'myset' in 'is10\+myset'; valid: is10, w2v, bert"):
         build(features=["is10+myset"])

@@ -42,17 +42,21 @@ def test_sweep_names_the_spec_the_key_and_the_missing_hf_folder_before_ray(tmp_p
     assert run_sweep_cli(str(spec), "--storage", str(tmp_path / "runs")) == 2
     assert time.monotonic() - started < 2.0
     err = capsys.readouterr().err
-    assert err == (f"rdlr sweep: error: {spec}: features (hf:/nowhere/hubert-base): transformers audio encoder "
-                   "directory not found: /nowhere/hubert-base (give a local folder written by save_pretrained; "
-                   "nothing is downloaded)\n")
+    assert err == (
+        f"rdlr sweep: error: {spec}: features (hf:/nowhere/hubert-base): transformers audio encoder "
+        "directory not found: /nowhere/hubert-base (give a local folder written by save_pretrained; "
+        "nothing is downloaded)\n"
+    )
 
 
 def test_a_folder_without_config_json_and_a_checkpoint_folder_are_refused_too(tmp_path, monkeypatch, capsys):
     refuse_ray(monkeypatch, "the spec's model paths are wrong")
     (tmp_path / "hubert").mkdir()
     assert run_sweep_cli(str(write_spec(tmp_path, f"hf:{tmp_path / 'hubert'}")), "--storage", str(tmp_path)) == 2
-    assert f"features (hf:{tmp_path / 'hubert'}): transformers audio encoder directory {tmp_path / 'hubert'} has " \
-           "no config.json" in capsys.readouterr().err
+    assert (
+        f"features (hf:{tmp_path / 'hubert'}): transformers audio encoder directory {tmp_path / 'hubert'} has "
+        "no config.json" in capsys.readouterr().err
+    )
     spec = write_spec(tmp_path, "is10+w2v", f"models: {{w2v: {tmp_path / 'hubert'}}}\n")
     assert run_sweep_cli(str(spec), "--storage", str(tmp_path)) == 2
     assert f"{spec}: models.w2v: wav2vec checkpoint {tmp_path / 'hubert'} is a directory" in capsys.readouterr().err
@@ -76,7 +80,8 @@ def test_reproduce_names_a_missing_whisper_checkpoint_relative_to_the_data_root(
     assert time.monotonic() - started < 2.0
     assert capsys.readouterr().err.startswith(
         f"rdlr reproduce: error: {spec}: models.whisper: Whisper checkpoint not found: "
-        f"{tmp_path / 'data' / 'models' / 'medium.en.pt'} (give the local path")
+        f"{tmp_path / 'data' / 'models' / 'medium.en.pt'} (give the local path"
+    )
 
 
 def test_a_feature_set_the_store_holds_needs_no_model(tmp_path, monkeypatch):
@@ -94,10 +99,14 @@ def test_extract_checks_model_files_before_ray(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "ray_session", refuse)
     audio = tmp_path / "a.wav"
     sf.write(audio, np.zeros(1600, dtype=np.float32), 16_000)
-    manifest = pd.DataFrame({"utt_id": ["u1"], "path": [str(audio)], "corpus": ["C"], "speaker": ["s"],
-                             "label": ["happy"]})
+    manifest = pd.DataFrame(
+        {"utt_id": ["u1"], "path": [str(audio)], "corpus": ["C"], "speaker": ["s"], "label": ["happy"]}
+    )
     started = time.monotonic()
-    with pytest.raises(FileNotFoundError, match=rf"^wav2vec checkpoint \(fairseq's wav2vec_large.pt\) not found: "
-                                                rf"{tmp_path / 'nope.pt'} \(give the local path"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=rf"^wav2vec checkpoint \(fairseq's wav2vec_large.pt\) not found: "
+        rf"{tmp_path / 'nope.pt'} \(give the local path",
+    ):
         extract(manifest, "w2v", str(tmp_path / "store"), models={"w2v": str(tmp_path / "nope.pt")})
     assert time.monotonic() - started < 2.0

@@ -48,8 +48,9 @@ STATED_COUNTS = {  # a count a header states -> what it must equal, from the spe
 @pytest.mark.parametrize("name", packaged_specs())
 def test_header_states_the_counts_it_expands_to(name: str) -> None:
     """Every count a packaged spec's header comments state is the one `rdlr plan` computes; each states its models."""
-    header = "\n".join(line for line in resolve_spec_path(name).read_text(encoding="utf-8").splitlines()
-                       if line.startswith("#"))
+    header = "\n".join(
+        line for line in resolve_spec_path(name).read_text(encoding="utf-8").splitlines() if line.startswith("#")
+    )
     spec = load_spec(name)
     jobs = spec.jobs()
     configs = sum(job.configs for job in jobs)
@@ -65,8 +66,11 @@ def test_reproduce_returns_the_headline_report_first(monkeypatch: pytest.MonkeyP
     import rdlr.sweep.files
 
     monkeypatch.setattr(rdlr.sweep.files, "read_results_uri", lambda uri: None)
-    monkeypatch.setattr(rdlr.report.build, "render_report",
-                        lambda results, out, selection, **kwargs: Path(out) / selection / "README.md")
+    monkeypatch.setattr(
+        rdlr.report.build,
+        "render_report",
+        lambda results, out, selection, **kwargs: Path(out) / selection / "README.md",
+    )
     headline, beside = reproduce._report(load_spec("table2-paper"), "results.csv", tmp_path)
     assert (headline.parent.name, beside.parent.name) == ("paper", "validation")
     headline, beside = reproduce._report(load_spec("table2"), "results.csv", tmp_path)

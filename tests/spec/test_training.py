@@ -26,17 +26,27 @@ def build(**sections: object) -> SweepSpec:
 
 
 def test_training_options_reach_the_train_config() -> None:
-    options = {"ae_reduction": "sum", "proxy_lr_factor": 10, "lr_stage1": "same_method",
-               "lr_on_smoothed": "replace", "pod_test": "test_partition"}  # fmt: skip
+    options = {
+        "ae_reduction": "sum",
+        "proxy_lr_factor": 10,
+        "lr_stage1": "same_method",
+        "lr_on_smoothed": "replace",
+        "pod_test": "test_partition",
+    }
     spec = build(training=options)
     config = TrainConfig(**spec.training)
     assert (config.ae_reduction, config.proxy_lr_factor, config.lr_on_smoothed, config.pod_test) == (
-        "sum", 10, "replace", "test_partition",
-    )  # fmt: skip
+        "sum",
+        10,
+        "replace",
+        "test_partition",
+    )
     assert TrainConfig().ae_reduction == "mean" and TrainConfig().proxy_lr_factor == 100.0
     assert (TrainConfig().lr_stage1, TrainConfig().lr_on_smoothed, TrainConfig().pod_test) == (
-        "same_method", "smooth_again", "all",
-    )  # fmt: skip
+        "same_method",
+        "smooth_again",
+        "all",
+    )
 
 
 @pytest.mark.parametrize(
@@ -63,8 +73,10 @@ def test_a_proposed_stage1_needs_the_unlabeled_corpus() -> None:
 
 
 def test_baseline_search_sets_can_be_overridden_and_are_checked() -> None:
-    spec = build(protocols={"out_of_corpus": ["focal", "unigram"]},
-                 search={"space": {"focusing": [1, 3], "unigram_gamma": [0.2]}})  # fmt: skip
+    spec = build(
+        protocols={"out_of_corpus": ["focal", "unigram"]},
+        search={"space": {"focusing": [1, 3], "unigram_gamma": [0.2]}},
+    )
     spaces = {job.method: job.space for job in spec.jobs()}
     assert spaces["focal"]["focusing"] == [1, 3] and spaces["unigram"]["unigram_gamma"] == [0.2]
     with pytest.raises(SpecError, match=r"search.space.unigram_gamma: unigram smoothing's γ must be in \[0, 1\]"):

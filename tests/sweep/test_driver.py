@@ -17,13 +17,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from rdlr.results import config_id, read_results, results_frame, trial_key
 from rdlr.io.storage import Storage
+from rdlr.results import config_id, read_results, results_frame, trial_key
+from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
 from rdlr.sweep.collector import ResultSink
 from rdlr.sweep.driver import SweepError, run_sweep
 from rdlr.sweep.files import RESOLVED_KEY, SweepFiles
 from rdlr.sweep.resources import jobs_at_once, plan_resources, trials_per_job
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
 from rdlr.sweep.trial import split_config
 from tests.helpers.synthetic import synthetic_table as shared_synthetic_table
 
@@ -45,8 +45,9 @@ PLANNED = 3 * 2 * 2  # 3 jobs (within ce, ce, lr on CRE-demo) × 2 configuration
 
 def synthetic_table() -> tuple[np.ndarray, pd.DataFrame]:
     """The suite's synthetic features (tests/helpers/synthetic.py), small, with the demo corpora's names."""
-    return shared_synthetic_table(rows_per_corpus=48, dim=12, unlabeled=24, corpora=DEMO_LABELED,
-                                  unlabeled_corpus=DEMO_UNLABELED, speakers=6)
+    return shared_synthetic_table(
+        rows_per_corpus=48, dim=12, unlabeled=24, corpora=DEMO_LABELED, unlabeled_corpus=DEMO_UNLABELED, speakers=6
+    )
 
 
 def spec() -> SweepSpec:
@@ -64,8 +65,12 @@ run_sweep(spec(), {{"is10": synthetic_table()}}, {storage!r})
 
 def run_until_killed(code: str, files: SweepFiles, rows: int) -> str:
     """Run a sweep in another process and SIGKILL it once ``rows`` trials have finished; its stderr."""
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None and len(files.dir.list("trials")) < rows:
         time.sleep(0.2)
@@ -93,8 +98,14 @@ def resumed(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
     lines: list[str] = []
     x, meta = synthetic_table()  # resumed with the matrix already in the object store (as `rdlr sweep` passes it)
     outcome = run_sweep(spec(), {"is10": (ray_session.put(x), meta)}, storage, log=lines.append)
-    return {"storage": storage, "files": files, "kills": kills, "outcome": outcome, "lines": lines,
-            "resumed_stderr": stderr}
+    return {
+        "storage": storage,
+        "files": files,
+        "kills": kills,
+        "outcome": outcome,
+        "lines": lines,
+        "resumed_stderr": stderr,
+    }
 
 
 def test_resume_recomputes_no_finished_trial(resumed: dict[str, Any]) -> None:
@@ -210,12 +221,26 @@ def test_concurrency_keeps_every_slot_busy() -> None:
 def test_config_and_row_keys() -> None:
     assert config_id({"gamma": 0.2, "batch_size": 64}) == config_id({"batch_size": 64, "gamma": 0.2})
     assert config_id({"batch_size": 64}) != config_id({"batch_size": 128})
-    trial = {"spec_id": "s", "features": "is10", "protocol": "out_of_corpus", "method": "ce", "held_out": "CRE",
-             "config_id": "abc", "seed": 0}
+    trial = {
+        "spec_id": "s",
+        "features": "is10",
+        "protocol": "out_of_corpus",
+        "method": "ce",
+        "held_out": "CRE",
+        "config_id": "abc",
+        "seed": 0,
+    }
     assert trial_key(trial) != trial_key({**trial, "seed": 1})
     constants, hparams = split_config(
-        {"protocol": "out_of_corpus", "method": "lr", "held_out": "CRE", "gamma": 0.3, "batch_size": 64,
-         "__trial_index__": 1})  # fmt: skip  (the seed index of a sweep started with one seed per trial)
+        {
+            "protocol": "out_of_corpus",
+            "method": "lr",
+            "held_out": "CRE",
+            "gamma": 0.3,
+            "batch_size": 64,
+            "__trial_index__": 1,
+        }
+    )  # (the seed index of a sweep started with one seed per trial)
     assert constants == {"protocol": "out_of_corpus", "method": "lr", "held_out": "CRE"}
     assert hparams == {"batch_size": 64, "gamma": 0.3}
 
@@ -223,19 +248,44 @@ def test_config_and_row_keys() -> None:
 def test_results_table_gathers_rows_from_csv_and_trial_files(tmp_path: Path) -> None:
     files = SweepFiles(tmp_path, "s")
     rows = [
-        {"spec_id": "s", "protocol": "out_of_corpus", "features": "is10", "method": "ce", "held_out": "CRE",
-         "seed": seed, "config_id": "c1", "hparams": "{}", "val_ua": 0.5, "val_ua/IEM": 0.5, "test_ua": 0.4,
-         "test_ua/CRE": 0.4, "test_wa": 0.4, "confusion": "[]", "epochs": 3, "best_epoch": 2, "wall_time_s": 1.0,
-         "trial_id": f"t{seed}"}
+        {
+            "spec_id": "s",
+            "protocol": "out_of_corpus",
+            "features": "is10",
+            "method": "ce",
+            "held_out": "CRE",
+            "seed": seed,
+            "config_id": "c1",
+            "hparams": "{}",
+            "val_ua": 0.5,
+            "val_ua/IEM": 0.5,
+            "test_ua": 0.4,
+            "test_ua/CRE": 0.4,
+            "test_wa": 0.4,
+            "confusion": "[]",
+            "epochs": 3,
+            "best_epoch": 2,
+            "wall_time_s": 1.0,
+            "trial_id": f"t{seed}",
+        }
         for seed in range(3)
-    ]  # fmt: skip
+    ]
     files.write_results(rows[:2])
     key = trial_key(rows[2])
     files.write_row(key, rows[2])
     loaded = ResultSink(files, planned=3, log=lambda line: None).rows
     assert len(loaded) == 3 and loaded[key]["trial_id"] == "t2"
     frame = results_frame(list(loaded.values()))
-    assert list(frame.columns[:9]) == ["spec_id", "protocol", "features", "method", "held_out", "seed", "config_id",
-                                       "hparams", "val_ua"]
+    assert list(frame.columns[:9]) == [
+        "spec_id",
+        "protocol",
+        "features",
+        "method",
+        "held_out",
+        "seed",
+        "config_id",
+        "hparams",
+        "val_ua",
+    ]
     assert list(frame.columns[9:12]) == ["val_ua/IEM", "test_ua", "test_ua/CRE"]
     assert Storage(tmp_path).child("s").list("trials") == [f"{key}.json"]

@@ -15,21 +15,29 @@ import pandas as pd
 import pytest
 
 import rdlr.io.storage
-from rdlr.results import trial_key
 from rdlr.io.storage import FolderLock, LockHeldError
+from rdlr.results import trial_key
+from rdlr.spec.core import DEMO_UNLABELED, SweepSpec
 from rdlr.sweep import collector
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.recovery import SweepStorageError, describe_fault, fault_in_text, storage_fault, torn_state
-from rdlr.spec.core import DEMO_UNLABELED, SweepSpec
 from tests.sweep.test_driver import synthetic_table
 
 SPEC_ID = "faults"
-SPEC = SweepSpec.from_dict({
-    "id": SPEC_ID, "data": {"source": "demo"}, "features": ["is10"], "held_out": ["CRE-demo"],
-    "unlabeled": DEMO_UNLABELED, "protocols": {"within_corpus": ["ce"], "out_of_corpus": ["ce"]}, "seeds": [0, 1],
-    "search": {"configs": 2, "space": {"batch_size": [32, 64]}}, "training": {"max_epochs": 2, "patience": 2},
-})  # fmt: skip
+SPEC = SweepSpec.from_dict(
+    {
+        "id": SPEC_ID,
+        "data": {"source": "demo"},
+        "features": ["is10"],
+        "held_out": ["CRE-demo"],
+        "unlabeled": DEMO_UNLABELED,
+        "protocols": {"within_corpus": ["ce"], "out_of_corpus": ["ce"]},
+        "seeds": [0, 1],
+        "search": {"configs": 2, "space": {"batch_size": [32, 64]}},
+        "training": {"max_epochs": 2, "patience": 2},
+    }
+)
 PLANNED = 2 * 2 * 2  # 2 jobs × 2 configurations × 2 seeds
 WRITES_BEFORE_FULL = 3  # results.csv is written this many times, then the disk is full
 
@@ -44,8 +52,10 @@ def disk_full_after(writes: int, monkeypatch: pytest.MonkeyPatch) -> None:
         if path.endswith("/results.csv"):
             done[0] += 1
             if done[0] > writes:
+
                 def full(stream: Any) -> None:
                     raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left")
+
                 write = full
         real_put_file(fs, path, write)
 
@@ -77,8 +87,16 @@ def faulted(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
     (storage / SPEC_ID / ".lock").write_text(json.dumps(stale))
     lines: list[str] = []
     outcome = run_sweep(SPEC, {"is10": synthetic_table()}, storage, log=lines.append)
-    return {"storage": storage, "files": files, "stopped": str(stopped.value), "kept": kept, "outcome": outcome,
-            "rows_after_fault": rows_after_fault, "attempts_after_fault": attempts_after_fault, "lines": lines}
+    return {
+        "storage": storage,
+        "files": files,
+        "stopped": str(stopped.value),
+        "kept": kept,
+        "outcome": outcome,
+        "rows_after_fault": rows_after_fault,
+        "attempts_after_fault": attempts_after_fault,
+        "lines": lines,
+    }
 
 
 def test_a_full_disk_stops_the_sweep_in_one_line_naming_the_path(faulted: dict[str, Any]) -> None:
@@ -110,10 +128,14 @@ def test_a_torn_tune_state_is_set_aside_and_rebuilt_from_the_rows(faulted: dict[
     state = max(out.glob("experiment_state-*.json"))
     state.write_bytes(state.read_bytes()[:200])
     assert torn_state(files.dir.fs, within.as_posix()) and torn_state(files.dir.fs, out.as_posix())
-    rows = {name.removesuffix(".json"): json.loads((storage / SPEC_ID / "trials" / name).read_text())
-            for name in files.dir.list("trials")}
-    lost_keys = {next(key for key, row in rows.items() if row["seed"] == 1 and row["protocol"] == job.protocol)
-                 for job in SPEC.jobs()}  # one row of each job, to be trained again
+    rows = {
+        name.removesuffix(".json"): json.loads((storage / SPEC_ID / "trials" / name).read_text())
+        for name in files.dir.list("trials")
+    }
+    lost_keys = {
+        next(key for key, row in rows.items() if row["seed"] == 1 and row["protocol"] == job.protocol)
+        for job in SPEC.jobs()
+    }  # one row of each job, to be trained again
     for key in lost_keys:
         (storage / SPEC_ID / "trials" / f"{key}.json").unlink()
     results = pd.read_csv(files.results_uri, dtype={"config_id": str, "spec_id": str})
@@ -133,9 +155,11 @@ def test_a_torn_tune_state_is_set_aside_and_rebuilt_from_the_rows(faulted: dict[
 
 def test_a_second_sweep_on_a_locked_storage_is_refused(ray_session: Any, tmp_path: Path) -> None:
     files = SweepFiles(tmp_path, SPEC_ID)
-    with FolderLock(files.dir.fs, files.dir.root, "rdlr sweep", what="sweep storage"):
-        with pytest.raises(LockHeldError) as refused:
-            run_sweep(SPEC, {"is10": synthetic_table()}, tmp_path, log=lambda line: None)
+    with (
+        FolderLock(files.dir.fs, files.dir.root, "rdlr sweep", what="sweep storage"),
+        pytest.raises(LockHeldError) as refused,
+    ):
+        run_sweep(SPEC, {"is10": synthetic_table()}, tmp_path, log=lambda line: None)
     message = str(refused.value)
     assert "\n" not in message
     assert f"sweep storage {files.dir.uri} is locked by rdlr sweep (pid {os.getpid()} on host" in message

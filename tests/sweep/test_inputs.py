@@ -11,11 +11,18 @@ import soundfile as sf
 
 from rdlr.corpora.manifest import ManifestError
 from rdlr.features.hf_encoder import HFEncoderConfig
+from rdlr.spec.core import SweepSpec
 from rdlr.sweep.inputs import (
-    demo_data_root, extraction_options, feature_components, feature_configs, feature_store_uri, prepare_manifest,
-    resolve_path, resolve_storage, spec_corpora,
-)  # fmt: skip
-from rdlr.spec.core import SpecError, SweepSpec
+    demo_data_root,
+    extraction_options,
+    feature_components,
+    feature_configs,
+    feature_store_uri,
+    prepare_manifest,
+    resolve_path,
+    resolve_storage,
+    spec_corpora,
+)
 
 BASE = {
     "id": "inputs",
@@ -62,8 +69,9 @@ def test_utt_ids_must_be_unique_across_the_spec_manifests(tmp_path: Path) -> Non
     row = {"utt_id": "u1", "path": str(wav), "corpus": "A", "speaker": "s1", "label": "ang"}
     pd.DataFrame([row]).to_csv(tmp_path / "a.csv", index=False)
     pd.DataFrame([{**row, "corpus": "B"}]).to_csv(tmp_path / "b.csv", index=False)
-    spec = SweepSpec.from_dict({**BASE, "data": {"source": "manifests", "manifests": ["a.csv", "b.csv"]},
-                                "held_out": ["A"]})
+    spec = SweepSpec.from_dict(
+        {**BASE, "data": {"source": "manifests", "manifests": ["a.csv", "b.csv"]}, "held_out": ["A"]}
+    )
     assert spec_corpora(spec, tmp_path) == ["A", "B"]
     with pytest.raises(ManifestError, match=r"data \(the spec.s corpora together\): duplicate utt_id value\(s\) .u1."):
         prepare_manifest(spec, tmp_path)

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from rdlr.cli import main
-from rdlr.sweep.resolved import with_tracking
+from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SpecError, SweepSpec, TrackingSpec
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SpecError, SweepSpec, TrackingSpec
+from rdlr.sweep.resolved import with_tracking
 from tests.helpers.synthetic import synthetic_table
 
 SPEC_RAW: dict[str, Any] = {
@@ -61,8 +61,9 @@ def test_one_mlflow_run_per_trial_in_a_file_store(ray_session: Any, tmp_path: Pa
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # restored after the test (rdlr sets it for file stores)
     uri = f"file:{tmp_path / 'mlruns'}"
     spec = SweepSpec.from_dict({**SPEC_RAW, "tracking": {"mlflow": uri}})
-    x, meta = synthetic_table(rows_per_corpus=32, dim=12, unlabeled=8, corpora=DEMO_LABELED,
-                              unlabeled_corpus=DEMO_UNLABELED, speakers=4)
+    x, meta = synthetic_table(
+        rows_per_corpus=32, dim=12, unlabeled=8, corpora=DEMO_LABELED, unlabeled_corpus=DEMO_UNLABELED, speakers=4
+    )
     outcome = run_sweep(spec, {"is10": (x, meta)}, tmp_path / "runs", log=lambda line: None)
     assert outcome.ok and outcome.rows == 2, outcome.errors
     client = MlflowClient(tracking_uri=uri)

@@ -10,24 +10,52 @@ import pytest
 
 from rdlr.cli import main
 from rdlr.methods import get_method
-from rdlr.sweep.cost import (
-    PACKAGED_FIGURES, Figures, FiguresError, TrialRows, classifier_weights, decoder_weights, load_figures,
-    train_flops_per_row, trial_cost,
-)  # fmt: skip
-from rdlr.sweep.plan import build_plan, core_time, feature_dims, planning_manifest, wall_time
 from rdlr.spec.core import SpecError, load_spec
 from rdlr.spec.files import packaged_specs
+from rdlr.sweep.cost import (
+    PACKAGED_FIGURES,
+    Figures,
+    FiguresError,
+    TrialRows,
+    classifier_weights,
+    decoder_weights,
+    load_figures,
+    train_flops_per_row,
+    trial_cost,
+)
+from rdlr.sweep.plan import build_plan, core_time, feature_dims, planning_manifest, wall_time
 
 FIGURES = {
     "format": 1,
     "machine": {"description": "test machine", "threads_per_trial": 2},
     "cases": [
-        {"kind": "plain", "dims": 1582, "batch": 1024, "train_flops_per_s": 2e10, "eval_flops_per_s": 4e10,
-         "epochs": 12, "early_stopped": True},
-        {"kind": "plain", "dims": 1582, "batch": 4096, "train_flops_per_s": 3e10, "eval_flops_per_s": 4e10,
-         "epochs": 30, "early_stopped": False},
-        {"kind": "ae", "dims": 1582, "batch": 1024, "train_flops_per_s": 1e10, "eval_flops_per_s": 4e10,
-         "epochs": 10, "early_stopped": True},
+        {
+            "kind": "plain",
+            "dims": 1582,
+            "batch": 1024,
+            "train_flops_per_s": 2e10,
+            "eval_flops_per_s": 4e10,
+            "epochs": 12,
+            "early_stopped": True,
+        },
+        {
+            "kind": "plain",
+            "dims": 1582,
+            "batch": 4096,
+            "train_flops_per_s": 3e10,
+            "eval_flops_per_s": 4e10,
+            "epochs": 30,
+            "early_stopped": False,
+        },
+        {
+            "kind": "ae",
+            "dims": 1582,
+            "batch": 1024,
+            "train_flops_per_s": 1e10,
+            "eval_flops_per_s": 4e10,
+            "epochs": 10,
+            "early_stopped": True,
+        },
     ],
     "ray": {"overhead_s_per_trial": 3.0},
     "gpu": None,
@@ -66,8 +94,9 @@ def test_table2_trial_rows_follow_the_paper_splits_of_table_1_sizes(table2) -> N
 
 
 def test_projected_cost_follows_the_cost_model(table2, figures: Figures) -> None:
-    job = next(j for j in table2.jobs
-               if (j.job.protocol, j.job.method, j.job.held_out) == ("within_corpus", "ce", "POD"))
+    job = next(
+        j for j in table2.jobs if (j.job.protocol, j.job.method, j.job.held_out) == ("within_corpus", "ce", "POD")
+    )
     weights = classifier_weights(1582)
     assert weights == 1582 * 1024 + 1024 * 1024 + 1024 * 512 + 512 * 512 + 512 * 4
     rows = job.rows
@@ -80,7 +109,8 @@ def test_projected_cost_follows_the_cost_model(table2, figures: Figures) -> None
     lr = next(j for j in table2.jobs if j.job.method == "rdlr_cww_dagger")
     stage1 = trial_cost(get_method("rd_cww_dagger"), lr.rows, 1582, 1024, figures)
     assert trial_cost(get_method("rdlr_cww_dagger"), lr.rows, 1582, 1024, figures).cpu_s == pytest.approx(
-        2 * stage1.cpu_s)  # stage 1 (RD + CWW + †) and stage 2 cost the same
+        2 * stage1.cpu_s
+    )  # stage 1 (RD + CWW + †) and stage 2 cost the same
 
 
 def test_training_work_counts_the_decoder_unlabeled_rows_and_pairs() -> None:
@@ -115,9 +145,18 @@ def test_plan_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["plan", "demo", "--figures", str(path)]) == 2
     assert "rerun bench_scale.py" in capsys.readouterr().err
     manifests = tmp_path / "spec.yaml"
-    manifests.write_text(json.dumps({"id": "m", "data": {"source": "manifests", "manifests": ["a.csv"]},
-                                     "features": ["is10"], "held_out": ["X"], "protocols": {"within_corpus": ["ce"]},
-                                     "seeds": [0]}))
+    manifests.write_text(
+        json.dumps(
+            {
+                "id": "m",
+                "data": {"source": "manifests", "manifests": ["a.csv"]},
+                "features": ["is10"],
+                "held_out": ["X"],
+                "protocols": {"within_corpus": ["ce"]},
+                "seeds": [0],
+            }
+        )
+    )
     assert main(["plan", str(manifests), "--figures", str(tmp_path / "missing.json")]) == 2
     assert "no such figures file" in capsys.readouterr().err
 
@@ -125,8 +164,9 @@ def test_plan_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_manifest_specs_need_their_data_and_packaged_figures_load(figures: Figures) -> None:
     spec = load_spec("table2")
     with pytest.raises(SpecError, match="give --data-root"):
-        planning_manifest(spec.__class__.from_dict({**spec.to_dict(), "data": {"source": "manifests",
-                                                                              "manifests": ["a.csv"]}}), None)
+        planning_manifest(
+            spec.__class__.from_dict({**spec.to_dict(), "data": {"source": "manifests", "manifests": ["a.csv"]}}), None
+        )
     packaged = load_figures()
     assert packaged.source == str(PACKAGED_FIGURES) and {r.kind for r in packaged.rates} == {"plain", "ae"}
     with pytest.raises(FiguresError, match="kinds"):
@@ -142,11 +182,26 @@ def test_epochs_come_from_measured_stops_then_the_fallback_then_the_assumption()
 
 
 def test_measured_gpu_rates_and_sharing_set_the_gpu_hours(table2, figures: Figures) -> None:
-    gpu_case = {"kind": "ae", "dims": 1582, "batch": 1024, "train_flops_per_s": 1e12, "eval_flops_per_s": 2e12,
-                "epochs": 10, "early_stopped": True}
-    measured = Figures.from_dict({**FIGURES, "gpu": {"machine": "one test GPU", "cases": [gpu_case],
-                                                     "sharing": [{"trials": 1, "speedup": 1.0},
-                                                                 {"trials": 4, "speedup": 2.5}]}}, "with GPU")
+    gpu_case = {
+        "kind": "ae",
+        "dims": 1582,
+        "batch": 1024,
+        "train_flops_per_s": 1e12,
+        "eval_flops_per_s": 2e12,
+        "epochs": 10,
+        "early_stopped": True,
+    }
+    measured = Figures.from_dict(
+        {
+            **FIGURES,
+            "gpu": {
+                "machine": "one test GPU",
+                "cases": [gpu_case],
+                "sharing": [{"trials": 1, "speedup": 1.0}, {"trials": 4, "speedup": 2.5}],
+            },
+        },
+        "with GPU",
+    )
     assert measured.gpu_measured and not figures.gpu_measured
     assert measured.rate("plain", 2862, 4096, gpu=True) == (1e12, 2e12)  # the only GPU case, whatever the kind
     assert figures.rate("ae", 1582, 1024, gpu=True) == (4e12, 8e12)  # nothing measured: the assumed rates
@@ -157,8 +212,10 @@ def test_measured_gpu_rates_and_sharing_set_the_gpu_hours(table2, figures: Figur
     rows = plan.jobs[0].rows
     alone = trial_cost(get_method(plan.jobs[0].job.method), rows, 1582, 1024, measured).gpu_s
     epochs = measured.epochs("plain")[0]  # CE's: 12, from the CPU cases (epochs do not depend on the device)
-    assert alone == pytest.approx(epochs * rows.train * 6 * classifier_weights(1582) / 1e12 + 2 * classifier_weights(
-        1582) * ((epochs + 1) * rows.val + rows.test + rows.train) / 2e12)
+    assert alone == pytest.approx(
+        epochs * rows.train * 6 * classifier_weights(1582) / 1e12
+        + 2 * classifier_weights(1582) * ((epochs + 1) * rows.val + rows.test + rows.train) / 2e12
+    )
     assert plan.gpu_hours == pytest.approx((sum(j.gpu_s for j in plan.jobs) / 2.5 + 8520 * 3.0 / 4) / 3600)
 
 
@@ -169,9 +226,9 @@ def test_ray_overhead_is_read_per_model_and_from_figures_of_one_seed_per_trial()
 
 
 def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
+    from rdlr.spec.core import load_spec
     from rdlr.sweep.cost import load_figures
     from rdlr.sweep.plan import batch_warnings, build_plan, planning_manifest
-    from rdlr.spec.core import load_spec
 
     spec = load_spec("table2")  # the paper's sets, kept: M 4096 is small for within-corpus CRE (3,874 rows)
     meta, source = planning_manifest(spec, None)
@@ -180,8 +237,9 @@ def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
     assert len(lines) < len(spec.jobs())
     spec = load_spec("demo")
     meta, source = planning_manifest(spec, None)
-    small = spec.__class__.from_dict({**spec.to_dict(), "search": {**spec.to_dict()["search"],
-                                                                    "space": {"batch_size": [4096]}}})
+    small = spec.__class__.from_dict(
+        {**spec.to_dict(), "search": {**spec.to_dict()["search"], "space": {"batch_size": [4096]}}}
+    )
     lines = batch_warnings(build_plan(small, meta, source, load_figures()))
     assert len(lines) == len(small.jobs()) and all("M 4096: 1" in line for line in lines)
 

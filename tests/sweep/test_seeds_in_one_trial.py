@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from rdlr.results import read_results, trial_key
+from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SweepSpec
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import ROWS_DIR, SweepFiles
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SweepSpec
 from tests.helpers.synthetic import synthetic_table
 
 PER_RUN = ["wall_time_s", "cpu_time_s", "trial_id", "node", "host"]  # differ between any two runs
@@ -22,17 +22,27 @@ SEEDS = [0, 1, 2]
 
 def spec(spec_id: str, seeds: list[int]) -> SweepSpec:
     """One job: LR (a stage-1 model, then stage 2) with CRE-demo held out, one configuration."""
-    return SweepSpec.from_dict({
-        "id": spec_id, "data": {"source": "demo"}, "features": ["is10"], "held_out": ["CRE-demo"],
-        "unlabeled": DEMO_UNLABELED, "protocols": {"out_of_corpus": ["lr"]}, "seeds": seeds,
-        "search": {"configs": 1, "space": {"batch_size": [32], "gamma": [0.5]}},
-        "training": {"max_epochs": 2, "patience": 2},
-    })  # fmt: skip
+    return SweepSpec.from_dict(
+        {
+            "id": spec_id,
+            "data": {"source": "demo"},
+            "features": ["is10"],
+            "held_out": ["CRE-demo"],
+            "unlabeled": DEMO_UNLABELED,
+            "protocols": {"out_of_corpus": ["lr"]},
+            "seeds": seeds,
+            "search": {"configs": 1, "space": {"batch_size": [32], "gamma": [0.5]}},
+            "training": {"max_epochs": 2, "patience": 2},
+        }
+    )
 
 
 def tables() -> dict[str, Any]:
-    return {"is10": synthetic_table(rows_per_corpus=40, dim=12, unlabeled=16, corpora=DEMO_LABELED,
-                                    unlabeled_corpus=DEMO_UNLABELED, speakers=6)}
+    return {
+        "is10": synthetic_table(
+            rows_per_corpus=40, dim=12, unlabeled=16, corpora=DEMO_LABELED, unlabeled_corpus=DEMO_UNLABELED, speakers=6
+        )
+    }
 
 
 def comparable(results: pd.DataFrame) -> pd.DataFrame:
@@ -54,21 +64,23 @@ def test_one_trial_writes_one_row_per_seed(together: dict[str, Any]) -> None:
     assert together["outcome"].jobs[0].trials == 1
 
 
-def test_seeds_in_one_trial_give_the_rows_of_seeds_in_trials_of_their_own(together: dict[str, Any],
-                                                                          tmp_path: Path) -> None:
+def test_seeds_in_one_trial_give_the_rows_of_seeds_in_trials_of_their_own(
+    together: dict[str, Any], tmp_path: Path
+) -> None:
     alone = []
     for seed in (2, 0):
         outcome = run_sweep(spec(f"seed{seed}", [seed]), tables(), tmp_path / f"seed{seed}", log=lambda line: None)
         alone.append(read_results(outcome.results_uri))
     together_rows = comparable(together["results"])
-    pd.testing.assert_frame_equal(comparable(pd.concat(alone)), together_rows[together_rows["seed"] != 1]
-                                  .reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        comparable(pd.concat(alone)), together_rows[together_rows["seed"] != 1].reset_index(drop=True)
+    )
 
 
 def test_a_trial_stopped_after_two_seeds_trains_only_the_third(together: dict[str, Any], tmp_path: Path) -> None:
     done = SweepFiles(together["storage"], "seeds")
     stopped = SweepFiles(tmp_path, "seeds")
-    for seed in SEEDS[:2]:  # what a trial killed while training its third seed leaves: the first two rows
+    for _seed in SEEDS[:2]:  # what a trial killed while training its third seed leaves: the first two rows
         name = f"{trial_key(together['results'].query('seed == @seed').iloc[0].to_dict())}.json"
         target = tmp_path / "seeds" / ROWS_DIR / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -16,11 +16,22 @@ from rdlr.sweep.trial import TrialContext, metric_columns, train_config, worker_
 
 def test_metric_columns_keep_ua_f1_and_recall_and_turn_nan_into_none():
     final = {
-        "val_ua": 0.5, "val_ua/A": 0.4, "val_f1": 0.45, "test_ua": 0.6, "test_ua/D": 0.6, "test_f1": 0.55,
-        **{f"val_recall/{name}": 0.5 for name in CLASSES}, "test_recall/neutral": 0.7, "test_recall/happy": 0.5,
-        "test_recall/sad": float("nan"), "test_recall/angry": np.float64(0.6),
-        "test_wa": 0.61, "confusion": [[1]], "epochs": 4, "best_epoch": 2,
-    }  # fmt: skip
+        "val_ua": 0.5,
+        "val_ua/A": 0.4,
+        "val_f1": 0.45,
+        "test_ua": 0.6,
+        "test_ua/D": 0.6,
+        "test_f1": 0.55,
+        **{f"val_recall/{name}": 0.5 for name in CLASSES},
+        "test_recall/neutral": 0.7,
+        "test_recall/happy": 0.5,
+        "test_recall/sad": float("nan"),
+        "test_recall/angry": np.float64(0.6),
+        "test_wa": 0.61,
+        "confusion": [[1]],
+        "epochs": 4,
+        "best_epoch": 2,
+    }
     columns = metric_columns(final)
     assert set(columns) == set(final) - {"test_wa", "confusion", "epochs", "best_epoch"}
     assert columns["test_recall/sad"] is None and columns["test_recall/angry"] == 0.6
@@ -29,11 +40,31 @@ def test_metric_columns_keep_ua_f1_and_recall_and_turn_nan_into_none():
 
 
 def test_results_table_orders_f1_and_recall_after_ua():
-    row = {"spec_id": "s", "protocol": "out_of_corpus", "features": "is10", "method": "ce", "held_out": "D",
-           "seed": 0, "config_id": "c", "hparams": "{}", "val_ua": 0.5, "val_ua/A": 0.5, "test_ua": 0.6,
-           "test_ua/D": 0.6, "test_wa": 0.6, "epochs": 3, "extra": 1,
-           **metric_columns({"val_f1": 0.4, "test_f1": 0.5, **{f"test_recall/{c}": 0.5 for c in reversed(CLASSES)},
-                             **{f"val_recall/{c}": 0.5 for c in CLASSES}})}  # fmt: skip
+    row = {
+        "spec_id": "s",
+        "protocol": "out_of_corpus",
+        "features": "is10",
+        "method": "ce",
+        "held_out": "D",
+        "seed": 0,
+        "config_id": "c",
+        "hparams": "{}",
+        "val_ua": 0.5,
+        "val_ua/A": 0.5,
+        "test_ua": 0.6,
+        "test_ua/D": 0.6,
+        "test_wa": 0.6,
+        "epochs": 3,
+        "extra": 1,
+        **metric_columns(
+            {
+                "val_f1": 0.4,
+                "test_f1": 0.5,
+                **{f"test_recall/{c}": 0.5 for c in reversed(CLASSES)},
+                **{f"val_recall/{c}": 0.5 for c in CLASSES},
+            }
+        ),
+    }
     columns = list(results_frame([row]).columns)
     start = columns.index("test_ua/D") + 1
     expected = ["val_f1", "test_f1", *(f"val_recall/{c}" for c in CLASSES), *(f"test_recall/{c}" for c in CLASSES)]
@@ -49,8 +80,9 @@ def test_pod_test_of_the_spec_reaches_the_trials_split():
     constants = {"protocol": "out_of_corpus", "held_out": "POD", "method": "ce"}
     tested = {}
     for choice in ("all", "test_partition"):
-        context = TrialContext("s", "is10", (0,), 0, {"pod_test": choice}, "cpu", torch.get_num_threads(), "/tmp",
-                               table_id="table")
+        context = TrialContext(
+            "s", "is10", (0,), 0, {"pod_test": choice}, "cpu", torch.get_num_threads(), "/tmp", table_id="table"
+        )
         data = worker_rows(x, meta, context, constants).data
         assert train_config(context).pod_test == choice
         tested[choice] = int((data.roles == "test").sum())

@@ -62,8 +62,9 @@ def test_macro_f1_and_per_class_recall_pool_each_roles_rows(setting):
         recalls = [metrics[f"{role}_recall/{name}"] for name in CLASSES]
         np.testing.assert_array_equal(recalls, per_class_recall(truth, predicted))
     confusion = np.asarray(metrics["confusion"])
-    np.testing.assert_allclose([metrics[f"test_recall/{name}"] for name in CLASSES],
-                               np.diag(confusion) / confusion.sum(axis=1))
+    np.testing.assert_allclose(
+        [metrics[f"test_recall/{name}"] for name in CLASSES], np.diag(confusion) / confusion.sum(axis=1)
+    )
 
 
 def test_corpus_uas_come_from_the_chosen_split(setting):

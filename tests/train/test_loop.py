@@ -4,8 +4,8 @@ updates CWW each epoch, is deterministic, and refuses PEL without unlabeled data
 from __future__ import annotations
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from rdlr.train import TrainConfig, TrialData, run_trial
 from tests.helpers.synthetic import out_of_corpus_roles, synthetic_table, synthetic_trial_data
@@ -76,8 +76,13 @@ def test_test_rows_evaluated_once_at_the_end_equal_the_per_epoch_path(method):
     of the history."""
     small = synthetic_trial_data(rows_per_corpus=60, unlabeled=32)
     runs = {
-        each_epoch: run_trial(small, method, {"batch_size": 32, "lambda_w": 2}, seed=1,
-                              config=TrainConfig(max_epochs=5, patience=2, eval_test_each_epoch=each_epoch))
+        each_epoch: run_trial(
+            small,
+            method,
+            {"batch_size": 32, "lambda_w": 2},
+            seed=1,
+            config=TrainConfig(max_epochs=5, patience=2, eval_test_each_epoch=each_epoch),
+        )
         for each_epoch in (True, False)
     }
     per_epoch, once = runs[True], runs[False]

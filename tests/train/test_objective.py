@@ -109,7 +109,8 @@ def test_self_kd_weights_each_sample_by_its_labels_class():
     x = torch.randn(len(labels), 6)
     term = objective(x, target, labels, beta, None, None)["ce"]
     log_p = torch.log_softmax(objective.classifier(x).logits, 1).tolist()
-    slow = -sum(float(beta[labels[i]]) * sum(target[i, c] * log_p[i][c] for c in range(NUM_CLASSES))
-                for i in range(len(labels))) / len(labels)
+    slow = -sum(
+        float(beta[labels[i]]) * sum(target[i, c] * log_p[i][c] for c in range(NUM_CLASSES)) for i in range(len(labels))
+    ) / len(labels)
     assert (target.argmax(1) != labels).sum() == 4
     torch.testing.assert_close(term, torch.tensor(float(slow)), rtol=1e-5, atol=1e-6)

@@ -57,7 +57,10 @@ def test_lr_stage1_proposed_pretrains_the_proposed_system_without_lr(tmp_path):
     for key in ("val_ua", "test_ua", "confusion", "epochs"):
         assert proposed.stage1["final"][key] == direct.final[key]
     expected_key = Stage1Cache.key(
-        get_method("rd_cww_dagger"), get_method("lr").resolve_hparams(hparams), 0, config.cache_fields(),
+        get_method("rd_cww_dagger"),
+        get_method("lr").resolve_hparams(hparams),
+        0,
+        config.cache_fields(),
         small.fingerprint(),
     )
     assert [path.name for path in tmp_path.glob("stage1-*.pt")] == [f"stage1-{expected_key}.pt"]

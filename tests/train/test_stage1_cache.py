@@ -40,8 +40,9 @@ PLANTS = {
     "a bare tensor": lambda path, marker, tmp: torch.save(torch.zeros(3), path),
     "other keys": lambda path, marker, tmp: torch.save({"model": {"w": torch.zeros(2)}}, path),
     "1-D logits": lambda path, marker, tmp: torch.save({"train_logits": torch.zeros(3), "final": {}}, path),
-    "integer logits": lambda path, marker, tmp: torch.save({"train_logits": torch.zeros(3, 4, dtype=torch.long),
-                                                            "final": {}}, path),
+    "integer logits": lambda path, marker, tmp: torch.save(
+        {"train_logits": torch.zeros(3, 4, dtype=torch.long), "final": {}}, path
+    ),
     "final not a dict": lambda path, marker, tmp: torch.save({"train_logits": torch.zeros(3, 4), "final": [1]}, path),
     "garbage bytes": lambda path, marker, tmp: path.write_bytes(b"not a torch file"),
     "truncated entry": lambda path, marker, tmp: path.write_bytes(genuine_entry_bytes(tmp)[:200]),
@@ -97,12 +98,16 @@ def test_trial_says_whether_it_trains_stage1_or_reuses_the_cached_entry(tmp_path
     run_trial(data, "lr", hparams, 0, config, str(tmp_path), log=lines.append)
     (entry_path,) = tmp_path.glob("stage1-*.pt")
     stage1 = get_method("lr").stage1(config.lr_stage1).id  # LR as the paper uses it: with class weights (ce+cw)
-    assert lines == [f"stage 1: training the {stage1} model whose outputs give stage 2's targets; its logits are "
-                     f"cached as {entry_path}"]
+    assert lines == [
+        f"stage 1: training the {stage1} model whose outputs give stage 2's targets; its logits are "
+        f"cached as {entry_path}"
+    ]
     lines.clear()
     run_trial(data, "lr", {**hparams, "gamma": 0.6}, 0, config, str(tmp_path), log=lines.append)  # γ: same stage 1
-    assert lines == [f"stage 1: reusing the cached {stage1} model {entry_path} (its training-set logits and metrics; "
-                     "not trained again)"]
+    assert lines == [
+        f"stage 1: reusing the cached {stage1} model {entry_path} (its training-set logits and metrics; "
+        "not trained again)"
+    ]
     lines.clear()
     run_trial(data, "ce", {"batch_size": 64}, 0, config, str(tmp_path), log=lines.append)
     assert lines == []  # one-stage methods have no stage 1

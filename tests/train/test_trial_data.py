@@ -60,8 +60,12 @@ def test_prepare_accepts_read_only_float64_features():
     x, meta = synthetic_table(rows_per_corpus=20, unlabeled=4)
     x64 = x.astype(np.float64)
     x64.setflags(write=False)
-    data = TrialData(x=x64, labels=TrialData.from_table(x, meta, out_of_corpus_roles(meta)).labels,
-                     corpus=meta["corpus"].to_numpy(), roles=out_of_corpus_roles(meta))
+    data = TrialData(
+        x=x64,
+        labels=TrialData.from_table(x, meta, out_of_corpus_roles(meta)).labels,
+        corpus=meta["corpus"].to_numpy(),
+        roles=out_of_corpus_roles(meta),
+    )
     prepared = prepare(data, "cpu")
     assert prepared.x.dtype == torch.float32
     torch.testing.assert_close(prepared.x, prepare(TrialData.from_table(x, meta, data.roles), "cpu").x)

@@ -22,8 +22,10 @@ def draw_unreliable(emotions: np.ndarray, share: float, corpus: str, rng: np.ran
     wanted = int(round(share * len(emotions)))
     candidates = np.flatnonzero(emotions != CLASSES.index("neutral"))
     if wanted > len(candidates):
-        raise ValueError(f"unreliable_share={share} asks for {wanted} unreliable labels in {corpus}, which has "
-                         f"only {len(candidates)} non-neutral ones; lower DemoConfig.unreliable_share")
+        raise ValueError(
+            f"unreliable_share={share} asks for {wanted} unreliable labels in {corpus}, which has "
+            f"only {len(candidates)} non-neutral ones; lower DemoConfig.unreliable_share"
+        )
     flags = np.zeros(len(emotions), dtype=bool)
     flags[rng.choice(candidates, wanted, replace=False)] = True
     return flags

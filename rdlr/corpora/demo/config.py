@@ -26,25 +26,34 @@ class DemoConfig:
     sample_rate: int = 16_000
 
     def __post_init__(self) -> None:
-        for name in ("speakers_per_corpus", "utterances_per_speaker", "unlabeled_speakers",
-                     "unlabeled_utterances_per_speaker", "sentences_per_corpus"):
+        for name in (
+            "speakers_per_corpus",
+            "utterances_per_speaker",
+            "unlabeled_speakers",
+            "unlabeled_utterances_per_speaker",
+            "sentences_per_corpus",
+        ):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"DemoConfig.{name} must be a positive int, got {getattr(self, name)!r}")
         if not 0.5 <= self.min_duration < self.max_duration:
-            raise ValueError(f"DemoConfig needs 0.5 <= min_duration < max_duration, got "
-                             f"{self.min_duration} and {self.max_duration}")
+            raise ValueError(
+                f"DemoConfig needs 0.5 <= min_duration < max_duration, got {self.min_duration} and {self.max_duration}"
+            )
         if not 0.0 <= self.unreliable_share < 1.0:
             raise ValueError(f"DemoConfig.unreliable_share must be in [0, 1), got {self.unreliable_share}")
         if self.expression_scale < 0 or self.style_spread < 0:
-            raise ValueError("DemoConfig.expression_scale and style_spread must be >= 0, got "
-                             f"{self.expression_scale} and {self.style_spread}")
+            raise ValueError(
+                "DemoConfig.expression_scale and style_spread must be >= 0, got "
+                f"{self.expression_scale} and {self.style_spread}"
+            )
         unknown = sorted(set(self.vote_corpora) - {style.name for style in CORPUS_STYLES})
         if unknown:
-            raise ValueError(f"DemoConfig.vote_corpora has unknown corpora {unknown}; valid: "
-                             f"{', '.join(style.name for style in CORPUS_STYLES)}")
+            raise ValueError(
+                f"DemoConfig.vote_corpora has unknown corpora {unknown}; valid: "
+                f"{', '.join(style.name for style in CORPUS_STYLES)}"
+            )
         if self.sample_rate < 16_000:
-            raise ValueError(f"DemoConfig.sample_rate must be >= 16000 (formants reach 4 kHz), "
-                             f"got {self.sample_rate}")
+            raise ValueError(f"DemoConfig.sample_rate must be >= 16000 (formants reach 4 kHz), got {self.sample_rate}")
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ CORPUS_STYLES: tuple[CorpusStyle, ...] = (
     CorpusStyle("IMP-demo", 0.65, (0.42, 0.32, 0.13, 0.13), 1.08, 1.06, (150.0, 5500.0), (15.0, 25.0), -26.0, 0.3),
     CorpusStyle("POD-demo", 0.5, (0.50, 0.28, 0.11, 0.11), 0.96, 0.92, (60.0, 4200.0), (10.0, 25.0), -33.0, 0.8),
 )
-LIB_STYLE = CorpusStyle(UNLABELED_CORPUS, 0.3, (0.25, 0.25, 0.25, 0.25), 1.0, 1.05, (60.0, 7800.0),
-                        (30.0, 45.0), -28.0, 0.2)
+LIB_STYLE = CorpusStyle(
+    UNLABELED_CORPUS, 0.3, (0.25, 0.25, 0.25, 0.25), 1.0, 1.05, (60.0, 7800.0), (30.0, 45.0), -28.0, 0.2
+)
 ALL_STYLES: tuple[CorpusStyle, ...] = (*CORPUS_STYLES, LIB_STYLE)  # in generation order (the RNG streams' index)

@@ -13,12 +13,14 @@ import numpy as np
 # F0 level (semitones), log F0-range factor, log duration factor, energy (dB), glottal low-pass pole shift
 # (negative = flatter, tenser spectrum), aspiration noise level, log jitter factor.
 F0_ST, LOG_RANGE, LOG_TEMPO, ENERGY_DB, TILT, BREATH, LOG_JITTER = range(7)
-EMOTION_CUES = np.array([
-    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-    [7.8, np.log(3.1), np.log(0.8), 6.5, -0.04, 0.0, 0.0],
-    [-3.9, np.log(0.35), np.log(1.6), -10.4, 0.065, 0.52, np.log(3.3)],
-    [5.9, np.log(2.0), np.log(0.75), 14.3, -0.14, 0.0, np.log(2.3)],
-])
+EMOTION_CUES = np.array(
+    [
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [7.8, np.log(3.1), np.log(0.8), 6.5, -0.04, 0.0, 0.0],
+        [-3.9, np.log(0.35), np.log(1.6), -10.4, 0.065, 0.52, np.log(3.3)],
+        [5.9, np.log(2.0), np.log(0.75), 14.3, -0.14, 0.0, np.log(2.3)],
+    ]
+)
 # Plausibility limits on the deviations (strong expression and a corpus's cue weighting can multiply them).
 CUE_LIMITS = np.array([8.0, np.log(3.0), np.log(1.7), 16.0, 0.15, 0.9, np.log(4.0)])
 

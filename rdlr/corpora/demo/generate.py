@@ -16,8 +16,8 @@ from rdlr.corpora.demo.config import ALL_STYLES, CorpusStyle, DemoConfig
 from rdlr.corpora.demo.emotions import EMOTION_CUES, cue_deviation, style_factors
 from rdlr.corpora.demo.synthesis import render
 from rdlr.corpora.demo.voices import draw_sentence, draw_speakers
-from rdlr.labels import CLASSES, NUM_CLASSES, VOTE_COLUMNS
 from rdlr.io.safe_text import DocumentError, read_json
+from rdlr.labels import CLASSES, NUM_CLASSES, VOTE_COLUMNS
 
 GENERATOR_VERSION = 1
 MANIFEST_NAME = "manifest.csv"
@@ -85,8 +85,9 @@ def _remove_stale_wavs(out_dir: Path, keep: set[str]) -> None:
                 wav.unlink()
 
 
-def _generate_corpus(out_dir: Path, style: CorpusStyle, index: int, seed: int,
-                     config: DemoConfig) -> list[dict[str, object]]:
+def _generate_corpus(
+    out_dir: Path, style: CorpusStyle, index: int, seed: int, config: DemoConfig
+) -> list[dict[str, object]]:
     """Render one corpus; returns its manifest rows."""
     rng = np.random.default_rng([seed, index])
     n_speakers = config.speakers_per_corpus if style.labeled else config.unlabeled_speakers
@@ -108,16 +109,22 @@ def _generate_corpus(out_dir: Path, style: CorpusStyle, index: int, seed: int,
         speaker = speakers[k // per_speaker]
         utt_id = f"{speaker.speaker_id}_u{k % per_speaker + 1:03d}"
         utt_rng = np.random.default_rng([seed, index, k // per_speaker, k % per_speaker])
-        strength = 0.0 if unreliable[k] else (style.expression * config.expression_scale
-                                              * speaker.expressiveness * utt_rng.uniform(0.7, 1.3))
-        audio = render(sentences[sentence_ids[k]], speaker, cue_deviation(cues[emotions[k]], strength), config,
-                       utt_rng)
+        strength = (
+            0.0
+            if unreliable[k]
+            else (style.expression * config.expression_scale * speaker.expressiveness * utt_rng.uniform(0.7, 1.3))
+        )
+        audio = render(sentences[sentence_ids[k]], speaker, cue_deviation(cues[emotions[k]], strength), config, utt_rng)
         path = out_dir / style.name / speaker.speaker_id / f"{utt_id}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, np.round(audio * 32767).astype(np.int16), config.sample_rate, subtype="PCM_16")
         row: dict[str, object] = {
-            "utt_id": utt_id, "path": str(path), "corpus": style.name, "speaker": speaker.speaker_id,
-            "label": CLASSES[emotions[k]] if style.labeled else "", "gender": speaker.gender,
+            "utt_id": utt_id,
+            "path": str(path),
+            "corpus": style.name,
+            "speaker": speaker.speaker_id,
+            "label": CLASSES[emotions[k]] if style.labeled else "",
+            "gender": speaker.gender,
             "transcript": sentences[sentence_ids[k]].transcript,
         }
         row.update({column: (votes[k, c] if votes is not None else np.nan) for c, column in enumerate(VOTE_COLUMNS)})

@@ -23,8 +23,9 @@ SILENCE, CONSONANT, VOWEL = 0, 1, 2
 F0_BOUNDS_HZ = (50.0, 650.0)
 
 
-def _segments(sentence: Sentence, tempo: float, config: DemoConfig,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _segments(
+    sentence: Sentence, tempo: float, config: DemoConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Kinds, lengths (samples) and syllable index of the utterance's segments, total duration in range."""
     kinds, seconds, syllable = [SILENCE], [rng.uniform(0.08, 0.2)], [-1]
     for j, text in enumerate(sentence.syllables):
@@ -63,8 +64,9 @@ def _held_noise(n: int, hold: int, rng: np.random.Generator) -> np.ndarray:
     return np.repeat(rng.standard_normal(n // hold + 1), hold)[:n]
 
 
-def render(sentence: Sentence, speaker: Speaker, cues: np.ndarray, config: DemoConfig,
-           rng: np.random.Generator) -> np.ndarray:
+def render(
+    sentence: Sentence, speaker: Speaker, cues: np.ndarray, config: DemoConfig, rng: np.random.Generator
+) -> np.ndarray:
     """One utterance in [-1, 1]: ``cues`` are the emotion's deviations from the speaker's neutral voice."""
     fs = config.sample_rate
     kinds, lengths, syllable = _segments(sentence, speaker.rate * np.exp(cues[LOG_TEMPO]), config, rng)
@@ -75,8 +77,11 @@ def render(sentence: Sentence, speaker: Speaker, cues: np.ndarray, config: DemoC
     tau = pos / lengths[segment]
     voiced = kinds[segment] == VOWEL
     accent_gain = np.array([1.4 if s >= 0 and sentence.accented[s] else 1.0 for s in syllable])
-    envelope = voiced * accent_gain[segment] * np.minimum(1.0, np.minimum(
-        pos / (0.02 * fs), (lengths[segment] - pos) / (0.03 * fs)))
+    envelope = (
+        voiced
+        * accent_gain[segment]
+        * np.minimum(1.0, np.minimum(pos / (0.02 * fs), (lengths[segment] - pos) / (0.03 * fs)))
+    )
 
     f0_range = speaker.f0_range_st * np.exp(cues[LOG_RANGE])
     accent = np.where(accent_gain > 1.0, rng.uniform(0.5, 1.0, len(kinds)), rng.uniform(0.0, 0.3, len(kinds)))
@@ -106,8 +111,17 @@ def render(sentence: Sentence, speaker: Speaker, cues: np.ndarray, config: DemoC
     return signal * (0.99 / peak) if peak > 0.99 else signal
 
 
-def _articulate(sentence: Sentence, speaker: Speaker, kinds: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-                syllable: np.ndarray, excitation: np.ndarray, fs: int, rng: np.random.Generator) -> np.ndarray:
+def _articulate(
+    sentence: Sentence,
+    speaker: Speaker,
+    kinds: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    syllable: np.ndarray,
+    excitation: np.ndarray,
+    fs: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """The vocal tract: each vowel's excitation through its formant cascade (ringing on for 20 ms), each
     consonant a shaped band-pass noise burst; segments in order."""
     n = len(excitation)
@@ -118,13 +132,13 @@ def _articulate(sentence: Sentence, speaker: Speaker, kinds: np.ndarray, starts:
         text = sentence.syllables[syllable[k]]
         if kinds[k] == VOWEL:
             formants = np.asarray(VOWELS[text[1]]) * speaker.formant_scale
-            padded = np.concatenate([excitation[start:start + length], np.zeros(tail)])
+            padded = np.concatenate([excitation[start : start + length], np.zeros(tail)])
             out = sosfilt(_formant_sos(formants, fs), padded)[: n - start]
-            speech[start:start + len(out)] += out
+            speech[start : start + len(out)] += out
         else:
             consonant = CONSONANTS[text[0]]
             t = np.arange(length) / length
             shape = np.exp(-4 * t) * np.minimum(1.0, t * length / (0.002 * fs)) if consonant.stop else np.sin(np.pi * t)
             band = _bandpass(consonant.band[0], min(consonant.band[1], 0.45 * fs), fs, 2)
-            speech[start:start + length] += consonant.gain * shape * sosfilt(band, rng.standard_normal(length))
+            speech[start : start + length] += consonant.gain * shape * sosfilt(band, rng.standard_normal(length))
     return speech

@@ -80,22 +80,24 @@ def draw_speakers(style: CorpusStyle, n: int, sample_rate: int, rng: np.random.G
     for i, gender in enumerate(genders):
         female = gender == "F"
         low = style.band[0] * np.exp(rng.normal(0.0, 0.15))
-        speakers.append(Speaker(
-            speaker_id=f"{style.name}_s{i + 1:02d}",
-            gender=str(gender),
-            f0_hz=(205.0 if female else 115.0) * style.f0_ratio * np.exp(rng.normal(0.0, 0.12)),
-            f0_range_st=3.0 * np.exp(rng.normal(0.0, 0.2)),
-            formant_scale=(1.15 if female else 1.0) * np.exp(rng.normal(0.0, 0.04)),
-            rate=style.tempo * np.exp(rng.normal(0.0, 0.08)),
-            expressiveness=np.exp(rng.normal(0.0, 0.2)),
-            level_db=style.level_db + rng.normal(0.0, 2.0),
-            tilt=0.93 + rng.normal(0.0, 0.015),
-            jitter=0.008 * np.exp(rng.normal(0.0, 0.3)),
-            breath=0.06 * np.exp(rng.normal(0.0, 0.4)),
-            band=(low, min(style.band[1] * np.exp(rng.normal(0.0, 0.08)), top)),
-            snr_db=rng.uniform(*style.snr_db),
-            noise_pole=style.noise_pole,
-        ))
+        speakers.append(
+            Speaker(
+                speaker_id=f"{style.name}_s{i + 1:02d}",
+                gender=str(gender),
+                f0_hz=(205.0 if female else 115.0) * style.f0_ratio * np.exp(rng.normal(0.0, 0.12)),
+                f0_range_st=3.0 * np.exp(rng.normal(0.0, 0.2)),
+                formant_scale=(1.15 if female else 1.0) * np.exp(rng.normal(0.0, 0.04)),
+                rate=style.tempo * np.exp(rng.normal(0.0, 0.08)),
+                expressiveness=np.exp(rng.normal(0.0, 0.2)),
+                level_db=style.level_db + rng.normal(0.0, 2.0),
+                tilt=0.93 + rng.normal(0.0, 0.015),
+                jitter=0.008 * np.exp(rng.normal(0.0, 0.3)),
+                breath=0.06 * np.exp(rng.normal(0.0, 0.4)),
+                band=(low, min(style.band[1] * np.exp(rng.normal(0.0, 0.08)), top)),
+                snr_db=rng.uniform(*style.snr_db),
+                noise_pole=style.noise_pole,
+            )
+        )
     return speakers
 
 
@@ -103,8 +105,7 @@ def draw_sentence(rng: np.random.Generator) -> Sentence:
     """A sentence of 4-7 random CV syllables, pauses after about 30 % of them, one or two accented."""
     n = int(rng.integers(4, 8))
     consonants, vowels = list(CONSONANTS), list(VOWELS)
-    syllables = tuple(consonants[rng.integers(len(consonants))] + vowels[rng.integers(len(vowels))]
-                      for _ in range(n))
+    syllables = tuple(consonants[rng.integers(len(consonants))] + vowels[rng.integers(len(vowels))] for _ in range(n))
     pauses = tuple(bool(rng.random() < 0.3) and j < n - 1 for j in range(n))
     accented = np.zeros(n, dtype=bool)
     accented[rng.choice(n, int(rng.integers(1, 3)), replace=False)] = True
