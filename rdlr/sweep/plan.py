@@ -74,6 +74,8 @@ class SweepPlan:
     rows_source: str
     dims: dict[str, tuple[int, bool]]
     figures: Figures
+    class_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # corpus -> class -> utterances
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # corpus -> emotion left out -> utterances
     epochs: Epochs = field(default_factory=Epochs)
 
     @property
@@ -166,7 +168,9 @@ def planning_manifest(
     if spec.data.source != "real":
         raise SpecError("data.manifests: the plan reads the manifests for the trials' sizes; give --data-root")
     try:
-        frames = [shaped_manifest(source.loader, name) for name, source in spec.data.corpora.items()]
+        frames = [
+            shaped_manifest(source.loader, name, labels=spec.label_set()) for name, source in spec.data.corpora.items()
+        ]
     except ShapeError as error:
         raise SpecError(f"data.corpora: {error}") from None
     return pd.concat(frames, ignore_index=True), "the documented corpus sizes (paper Table 1, Section 3.1)"
@@ -215,9 +219,12 @@ def build_plan(
     epochs: Epochs | None = None,
     done: Mapping[JobKey, int] | None = None,
 ) -> SweepPlan:
-    """The plan of ``spec`` on the manifest columns ``meta`` (every corpus of the spec); ``known_dims``: the
-    feature tables' widths when they are loaded; ``epochs``: per model (default: estimated); ``done``: finished
-    models per job (:func:`done_models`), which the projection leaves out."""
+    """The plan of ``spec`` on the manifest columns ``meta`` (every corpus of the spec; restricted to the spec's
+    class set, :meth:`rdlr.labels.LabelSet.apply`); ``known_dims``: the feature tables' widths when they are
+    loaded; ``epochs``: per model (default: estimated); ``done``: finished models per job (:func:`done_models`),
+    which the projection leaves out."""
+    applied = spec.label_set().apply(meta)
+    meta = applied.meta
     rows: dict[tuple[str, str], TrialRows] = {}
     dims = {features: feature_dims(features, known_dims) for features in spec.features}
     epochs = epochs or Epochs()
@@ -237,7 +244,39 @@ def build_plan(
         configs_left = math.ceil((models - finished) / seeds)
         stage1 = stage1_models(job, get_method(job.method), spec.training, configs_left, seeds)
         jobs.append(JobPlan(job, models, rows[key], width, cost, finished, stage1))
-    return SweepPlan(spec, tuple(jobs), rows_source, dims, figures, epochs)
+    return SweepPlan(
+        spec,
+        tuple(jobs),
+        rows_source,
+        dims,
+        figures,
+        class_counts(meta, spec.label_set().classes),
+        applied.left_out,
+        epochs,
+    )
+
+
+def class_counts(meta: pd.DataFrame, classes: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Labeled utterances per corpus and class (``meta``'s labels are classes), every class listed."""
+    labeled = meta[meta["label"] != ""]
+    counts = labeled.groupby(["corpus", "label"]).size()
+    return {
+        str(corpus): {name: int(counts.get((corpus, name), 0)) for name in classes}
+        for corpus in sorted(set(labeled["corpus"]))
+    }
+
+
+def _class_lines(plan: SweepPlan) -> list[str]:
+    """Utterances per class of each corpus (zeros included) and the emotions the label map leaves out."""
+    lines = [f"  utterances per class ({', '.join(plan.spec.label_set().classes)}) and corpus:"]
+    for corpus, counts in plan.class_counts.items():
+        left = plan.left_out.get(corpus, {})
+        lines.append(
+            f"    {corpus}: "
+            + ", ".join(f"{name} {count:,}" for name, count in counts.items())
+            + (f"; left out: {', '.join(f'{e} {n:,}' for e, n in left.items())}" if left else "")
+        )
+    return lines
 
 
 def _method_lines(plan: SweepPlan) -> list[str]:
@@ -325,6 +364,7 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS, finished: str | None
         *_method_lines(plan),
         f"  rows per trial (train / val / test / unlabeled), from {plan.rows_source}:",
         *_rows_lines(plan),
+        *_class_lines(plan),
         f"  projected {spec.id}: {plan.left:,} trials, {core_time(plan.core_hours)} (CPU), "
         f"{plan.gpu_hours:,.1f} GPU-hours",
         f"  = {wall_time(plan.core_hours / node_cpus)} on one {node_cpus}-core node ({at_once} trials at once)",
