@@ -7,14 +7,17 @@ unlabeled rows for ``ae``) with Adam, on random rows, takes one warm-up step, th
 :data:`MIN_STEPS` and :data:`MIN_SECONDS` are reached, and times F's forward pass on :data:`EVAL_ROWS` rows. The
 rates are FLOP (:func:`rdlr.sweep.cost.train_flops_per_row`, :func:`~rdlr.sweep.cost.eval_flops_per_row`) per CPU
 second of this process (``time.process_time``: the cores the work keeps busy, which another program sharing the
-machine does not inflate as it does wall time), times the threads, so that the cost model's convention holds: a
-trial's seconds × its threads = its core-seconds. Minibatches above :data:`MAX_PROBE_BATCH` are probed at it (a
-larger M is as fast per FLOP or a little faster: the projection errs long).
+machine inflates far less than wall time), times the threads, so that the cost model's convention holds: a
+trial's seconds × its threads = its core-seconds. On a GPU (cases with ``device="cuda"``, measured when the machine
+has one and the spec asks for GPUs) the clock is wall time after a synchronisation. Minibatches above
+:data:`MAX_PROBE_BATCH` are probed at it (a larger M is as fast per FLOP or a little faster: the projection errs
+long).
 
 The cache is one JSON file per machine (:func:`machine_key`: CPU model, CPU count, GPU model, torch version) under
 :func:`cache_dir`; cases missing from it are measured when a plan needs them, ``refresh`` measures the plan's cases
-again. The result is a :class:`rdlr.sweep.cost.Figures` whose GPU rates and Ray overhead come from the fallback
-figures (the packaged ones), as the probe does not start Ray and measures on CPU unless the machine has a GPU.
+again. The result is a :class:`rdlr.sweep.cost.Figures` whose Ray overhead per model and GPU sharing speed-up come
+from the fallback figures (the packaged ones), as the probe starts no Ray and runs one model at a time; so do its
+GPU rates unless this machine's GPU was measured.
 """
 
 from __future__ import annotations
@@ -75,6 +78,13 @@ def cache_dir() -> Path:
     if os.environ.get("RDLR_CACHE_DIR"):
         return Path(os.environ["RDLR_CACHE_DIR"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rdlr"
+
+
+def gpu_here() -> bool:
+    """Whether torch sees a CUDA GPU on this machine."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def cpu_model() -> str:

@@ -9,6 +9,7 @@ corpora: :mod:`rdlr.corpora.shape`), and the projected cost from the rehearsal's
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections import Counter
@@ -419,9 +420,10 @@ def plan_figures(
     log: Callable[[str], None] = print,
 ) -> Figures:
     """The rates of the plan: this machine's, calibrated for the spec's kinds of method, input dimensions and
-    minibatches at its threads per trial (:mod:`rdlr.sweep.calibrate`; ``recalibrate``: measured again); with
-    ``rates``, that figures file's (another machine's node type)."""
-    from rdlr.sweep.calibrate import Case, calibrate, calibration_threads, probe_batch
+    minibatches at its threads per trial, and on its GPU too when it has one and the spec asks for GPUs
+    (:mod:`rdlr.sweep.calibrate`; ``recalibrate``: measured again); with ``rates``, that figures file's (another
+    machine's node type)."""
+    from rdlr.sweep.calibrate import Case, calibrate, calibration_threads, gpu_here, probe_batch
     from rdlr.sweep.cost import load_figures
 
     if rates is not None:
@@ -436,6 +438,8 @@ def plan_figures(
         cases += [
             Case(method_kind(m), width, probe_batch(int(b)), threads) for m in methods for b in job.space["batch_size"]
         ]
+    if spec.resources.gpus_per_trial > 0 and gpu_here():  # the GPU-hours from this machine's GPU too
+        cases += [dataclasses.replace(case, device="cuda") for case in cases]
     return calibrate(cases, refresh=recalibrate, log=log).figures(threads, load_figures())
 
 

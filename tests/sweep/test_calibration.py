@@ -125,3 +125,12 @@ def test_finished_models_are_read_from_results_beside_their_spec(tmp_path: Path)
         "old", "plain", 12, 8, 20, 3,
     )  # fmt: skip
     assert finished_models(str(tmp_path / "absent")) == ()
+
+
+def test_a_gpu_probe_times_the_real_objective_on_the_gpu() -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU on this machine")
+    rates = measure(Case("ae", 24, 8, 1, "cuda"))
+    assert rates["train_flops_per_s"] > 0 and rates["eval_flops_per_s"] > 0
