@@ -71,6 +71,19 @@ def _rows(mapping: Mapping[str, Any]) -> list[str]:
     return [f"| `{key}` | {value} |" for key, value in mapping.items()]
 
 
+def _label_map_text(doc: Mapping[str, Any]) -> str:
+    """``IEM: excited → happy; *: calm → neutral`` (``none`` when every emotion is its own class)."""
+    parts = [
+        f"{corpus}: "
+        + ", ".join(
+            f"{emotion} → {target if target is not None else 'left out'}" for emotion, target in mapping.items()
+        )
+        for corpus, mapping in doc.get("label_map", {}).items()
+        if mapping
+    ]
+    return "; ".join(parts) or "none (each emotion that is a class name is that class)"
+
+
 def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str:
     """The text of ``README.md`` for the model whose ``model.json`` document is ``doc``."""
     method = doc.get("method", {})
@@ -98,6 +111,8 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
         "",
         f"Method `{method.get('id')}` (components: {', '.join(method.get('components', []))}); input features "
         f"{features}, z-normalised with the training rows' statistics; seed {doc.get('seed')}.",
+        "",
+        f"Classes (output order): {', '.join(doc.get('classes', []))}; label map: {_label_map_text(doc)}.",
         "",
         "| hyperparameter | value |",
         "|---|---|",
