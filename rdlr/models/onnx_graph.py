@@ -3,8 +3,9 @@
 Input ``features`` (batch × input_dim, float32): the raw feature vector, the model's feature sets concatenated in
 its order (:func:`input_order`); the graph computes ``(x - mean) / std`` with the training statistics and F's
 logits, and outputs ``probabilities`` (batch × classes), their softmax, over the model's classes in order. The
-batch dimension is dynamic. The feature sets with their extractor configs, the classes, the input order and the
-SHA-256 of the weights the graph was written from go into the model's metadata (``rdlr.*`` keys, JSON values).
+batch dimension is dynamic. The feature sets with their extractor configs, the classes and the label map, the input
+order and the SHA-256 of the weights the graph was written from go into the model's metadata (``rdlr.*`` keys, JSON
+values).
 
 The graph is written node by node with ``onnx.helper``: Sub, Div, then F's layers (Gemm, Relu) × 4, Gemm, and
 Softmax, the nodes PyTorch's exporters produce for F in eval mode (dropout is the identity there). torch 2.13's
@@ -58,6 +59,7 @@ def graph_metadata(document: Mapping[str, Any]) -> dict[str, str]:
         "z-normalises them with the training statistics",
         "output": f"{OUTPUT}: softmax over classes (batch x {len(document['classes'])})",
         "weights_sha256": document["weights"]["sha256"],
+        "label_map": document.get("label_map", {}),
         "method": document.get("method", {}),
     }
     return {PREFIX + key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
