@@ -4,9 +4,9 @@ family (:data:`rdlr.sweep.cost.KINDS`) and input size, cached per machine.
 A case is (kind, input dimension, probe minibatch, torch threads). Its probe builds the method's real objective
 (:class:`rdlr.train.objective.Objective`: ``ce`` for ``plain``; ``dagger`` = AE (12) + LS + PEL (13) on M' = 32
 unlabeled rows for ``ae``) with Adam, on random rows, takes one warm-up step, then times steps until
-:data:`MIN_STEPS` and :data:`MIN_SECONDS` are reached, and times F's forward pass on :data:`EVAL_ROWS` rows. The
-rates are FLOP (:func:`rdlr.sweep.cost.train_flops_per_row`, :func:`~rdlr.sweep.cost.eval_flops_per_row`) per CPU
-second of this process (``time.process_time``: the cores the work keeps busy, which another program sharing the
+:data:`MIN_STEPS` and :data:`MIN_SECONDS` are reached, keeping the fastest, and times F's forward pass on
+:data:`EVAL_ROWS` rows alike. The rates are FLOP (:func:`rdlr.sweep.cost.train_flops_per_row`,
+:func:`~rdlr.sweep.cost.eval_flops_per_row`) per CPU second of this process (``time.process_time``: the cores the work keeps busy, which another program sharing the
 machine inflates far less than wall time), times the threads, so that the cost model's convention holds: a
 trial's seconds × its threads = its core-seconds. On a GPU (cases with ``device="cuda"``, measured when the machine
 has one and the spec asks for GPUs) the clock is wall time after a synchronisation. Minibatches above
@@ -41,7 +41,7 @@ from rdlr.sweep.cost import Figures, Rate, eval_flops_per_row, train_flops_per_r
 FORMAT = 1
 PROBES: dict[str, str] = {"plain": "ce", "ae": "dagger"}  # the method timed for each kind
 MAX_PROBE_BATCH = 1024
-MIN_STEPS = 2
+MIN_STEPS = 3
 MIN_SECONDS = 0.2
 EVAL_ROWS = 1024
 UNLABELED_ROWS = 32  # M' of AE (12) / PEL (13)
@@ -174,13 +174,17 @@ def measure(case: Case) -> dict[str, float]:
 
 
 def _per_call(call: Callable[[], object], clock: Callable[[], float]) -> float:
-    """Seconds per call after one warm-up call: at least :data:`MIN_STEPS` calls and :data:`MIN_SECONDS`."""
+    """Seconds of the fastest call after one warm-up call, timed one by one: at least :data:`MIN_STEPS` calls and
+    :data:`MIN_SECONDS` (the fastest is the one other programs disturbed least; on a machine shared with a dozen
+    processes the mean of the same calls ran 1.6× slower than the trials it was to project)."""
     call()
-    calls, started, wall = 0, clock(), time.perf_counter()
-    while calls < MIN_STEPS or time.perf_counter() - wall < MIN_SECONDS:
+    times: list[float] = []
+    wall = time.perf_counter()
+    while len(times) < MIN_STEPS or time.perf_counter() - wall < MIN_SECONDS:
+        started = clock()
         call()
-        calls += 1
-    return max(clock() - started, 1e-9) / calls
+        times.append(clock() - started)
+    return max(min(times), 1e-9)
 
 
 @dataclass(frozen=True)
