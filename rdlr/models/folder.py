@@ -2,7 +2,9 @@
 
 ``model.json`` holds the format name and version, the class names in output order, the feature sets with their
 extractor configs and config hashes, the z-normalisation statistics (mean and std of every input dimension over
-the training rows, the statistics of Section 3.2's input normalisation), the method and its resolved
+the training rows, the statistics of Section 3.2's input normalisation) and the normalisation the model was trained
+with (``normalization.strategy``, :mod:`rdlr.normalization`; ``train`` in cards written before it), the method and
+its resolved
 hyperparameters, the seed, the training data and split, the metrics on the validation (and test) data, the
 per-epoch history, the versions of rdlr, torch and the feature libraries, and the SHA-256 of the weights file.
 
@@ -34,6 +36,7 @@ from rdlr.io.storage import write_atomically
 from rdlr.models.card import README_FILE, model_card
 from rdlr.models.checks import MAX_ABS_MEAN, STD_FLOOR, check_classes, check_weights
 from rdlr.models.errors import ModelFolderError
+from rdlr.normalization import DEFAULT_NORMALIZATION, DESCRIPTIONS, NORMALIZATIONS
 
 FORMAT = "rdlr-model"
 FORMAT_VERSION = 1
@@ -90,6 +93,7 @@ class ModelCard:
     history: list[dict[str, Any]] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=installed_versions)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    normalization: str = DEFAULT_NORMALIZATION
 
     @property
     def input_dim(self) -> int:
@@ -108,6 +112,8 @@ class ModelCard:
                     "mean": self.feature_mean.astype(np.float32).tolist(),
                     "std": self.feature_std.astype(np.float32).tolist(),
                     "fit_on": "training rows; model input = (features - mean) / std",
+                    "strategy": self.normalization,
+                    "strategy_description": DESCRIPTIONS[self.normalization],
                 },
                 "method": self.method,
                 "hparams": self.hparams,
@@ -254,7 +260,18 @@ def card_from_json(doc: Any, source: Path) -> ModelCard:
         history=_get(doc, "history", list, source),
         versions=_get(doc, "versions", dict, source),
         created=_get(doc, "created", str, source),
+        normalization=_strategy(doc, source),
     )
+
+
+def _strategy(doc: Mapping[str, Any], source: Path) -> str:
+    """The card's ``normalization.strategy`` (``train`` where a card written before it has none)."""
+    strategy = doc["normalization"].get("strategy", DEFAULT_NORMALIZATION)
+    if strategy not in NORMALIZATIONS:
+        raise ModelFolderError(
+            f"{source}: normalization.strategy {strategy!r:.80} is not one of {', '.join(NORMALIZATIONS)}"
+        )
+    return strategy
 
 
 def read_weights(path: Path, sha256: str) -> dict[str, torch.Tensor]:

@@ -112,6 +112,11 @@ class TrialData:
         speakers = self.speakers[rows] if self.speakers is not None else None
         return statistics_groups(self.normalization, self.corpus[rows], speakers, self.roles[rows] == "train")
 
+    def used_groups(self) -> StatisticsGroups:
+        """:meth:`statistics_groups` of every row the trial uses (every role but ``unused``): what a results row
+        and a model's log count."""
+        return self.statistics_groups(np.flatnonzero(self.roles != "unused"))
+
 
 USED_ROLES: tuple[str, ...] = ("train", "val", "test", "unlabeled")  # every role but "unused", in block order
 GATHER_ROWS = 8192  # rows copied at a time while gathering a trial's rows (bounds the temporary copy)
