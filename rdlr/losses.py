@@ -3,6 +3,9 @@
 Classification losses take logits and (soft) targets of shape (M, C); class weights β and corpus-wise
 weights w (CWW) are applied where the per-sample losses are reduced, as in (5). Metric losses (Proxy-NCA,
 Proxy-Anchor, contrastive) take embeddings; the RD loss takes the softmax outputs.
+
+Where the paper is open (RD's similarity, AE's scale, PEL, CWW, β), the choices made are on the documentation
+site's decisions page: ``docs/decisions.md#rd-loss``, ``#ae-loss``, ``#pel``, ``#cww`` and ``#class-weights``.
 """
 
 from __future__ import annotations

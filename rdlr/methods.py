@@ -9,13 +9,15 @@ present (else 1), β the class weights, and Ȳ the targets built in this order: 
 (``soft``) → ``ls`` (9) or ``unigram`` smoothing → ``lr`` (10) with the stage-1 model; or the stage-1 model's
 softmax (``self_kd``).
 
-Decisions where the paper is silent (also in the README):
+Decisions where the paper is silent (also on the decisions page of the docs):
 - β (class weights against imbalance) is part of every table row: with w_i = 1, (5) is the CE baseline.
 - The compared methods search their own hyperparameters besides M: focal's focusing parameter, Proxy-Anchor's α, δ
   and weight, the contrastive margin and weight, unigram smoothing's γ. LS keeps the paper's fixed 0.1.
 - Proxy-Anchor and contrastive losses are added to the CE loss with a weight searched over λRD's set.
 - The stage-1 model of a two-stage method is by default the same method without ``lr`` (for ``self_kd``: plain CE);
   ``stage1("proposed")`` takes the proposed system without LR for every LR method instead.
+
+Search sets and budgets: ``docs/decisions.md#search-sets``, ``#baselines`` and ``#equal-budgets``.
 """
 
 from __future__ import annotations
@@ -108,6 +110,16 @@ FIXED_HPARAMS: Mapping[str, Any] = MappingProxyType(
         "rd_delta": 0.0,
     }
 )
+# The components that use each fixed value (a method without them never reads it).
+FIXED_HPARAM_COMPONENTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "ls_gamma": ("ls",),
+        "lambda_pel": ("pel",),
+        "unlabeled_batch_size": ("pel", "ae"),
+        "rd_alpha": ("rd",),
+        "rd_delta": ("rd",),
+    }
+)
 # Which model gives a two-stage method its targets (TrainConfig.lr_stage1): the same method without LR, or the
 # proposed system without LR (Section 2.2: "the same structure with the proposed system without ... LR").
 STAGE1_CHOICES: tuple[str, ...] = ("same_method", "proposed")
@@ -190,6 +202,12 @@ class Method:
     def hparam_names(self) -> list[str]:
         """Searched hyperparameters this method uses (batch size always)."""
         return [name for name, comp in HPARAM_COMPONENT.items() if comp is None or comp in self.components]
+
+    def used_hparams(self, resolved: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of ``resolved`` (:meth:`resolve_hparams`) this method reads: its searched hyperparameters
+        (:meth:`hparam_names`) and the fixed values of its components (:data:`FIXED_HPARAM_COMPONENTS`)."""
+        fixed = [name for name, comps in FIXED_HPARAM_COMPONENTS.items() if self.components & set(comps)]
+        return {name: resolved[name] for name in [*self.hparam_names(), *fixed] if name in resolved}
 
     def search_space(self, overrides: Mapping[str, Any] | None = None) -> dict[str, list[Any]]:
         """The search set (:data:`SEARCH_SPACE`) of each hyperparameter this method uses, optionally overridden."""

@@ -3,6 +3,8 @@ confusion matrix, and two beside them, macro-F1 and the recall of each class.
 
 Inputs are 1-D arrays of class indices (numpy arrays, lists or torch tensors); outputs are Python floats
 (fractions in [0, 1]) or a numpy array.
+
+Why UA is averaged over the classes present: ``docs/decisions.md#metrics``.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Every function returns a float tensor of shape (M, C). Its dtype is the dtype of the float input tensor
 (targets, votes) or float32 when the input is an integer tensor (class indices).
+
+Choices the paper leaves open: ``docs/decisions.md#lr-targets``, ``#self-kd`` and ``#soft-labels``.
 """
 
 from __future__ import annotations

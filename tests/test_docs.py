@@ -208,3 +208,14 @@ def test_the_readme_test_command_is_what_ci_runs(name: str) -> None:
         "pip install torch==2.13.0) && pip install -e '.[dev]' && python -m pytest"
     )
     assert command in (ROOT / name).read_text(encoding="utf-8")
+
+
+def test_every_decisions_anchor_a_docstring_cites_exists() -> None:
+    """Docstrings point to ``docs/decisions.md#anchor`` (and list further ``#anchor``s after one such pointer)."""
+    anchors = set(re.findall(r"\{ #([\w-]+) \}", (DOCS / "decisions.md").read_text(encoding="utf-8")))
+    cited: set[str] = set()
+    for path in (ROOT / "rdlr").rglob("*.py"):
+        for line in re.findall(r"docs/decisions\.md#.*", path.read_text(encoding="utf-8")):
+            cited |= set(re.findall(r"#([\w-]+)", line))
+    assert cited, "no docstring points to the decisions page"
+    assert cited <= anchors, f"unknown anchors: {sorted(cited - anchors)}"

@@ -6,13 +6,13 @@ loaded from a local checkpoint file) or, where the manifest has a non-empty ``tr
 ``use_manifest_transcripts`` is set, from the corpus itself. Each transcript and the model that produced it are
 returned in ``Extracted.extras`` (``transcript``, ``asr_model``: the checkpoint file name or ``"manifest"``).
 
-Pooling: the utterance vector is the mean of BERT's last-layer token states over the real tokens ([CLS] and [SEP]
-included, padding excluded). The paper only says "BERT features"; without fine-tuning, BERT's [CLS] state is
-trained only for next-sentence prediction and is a weaker sentence representation than the token mean
+Pooling: the utterance vector is the mean of BERT's last-layer token states over the real tokens (``[CLS]`` and
+``[SEP]`` included, padding excluded). The paper only says "BERT features"; without fine-tuning, BERT's ``[CLS]``
+state is trained only for next-sentence prediction and is a weaker sentence representation than the token mean
 (Reimers & Gurevych, Sentence-BERT, EMNLP 2019, Table 1: averaged BERT token embeddings score well above the
-[CLS] vector on the STS benchmarks). Mean pooling is also what sentence encoders built on BERT are trained with
+``[CLS]`` vector on the STS benchmarks). Mean pooling is also what sentence encoders built on BERT are trained with
 (e.g. all-MiniLM-L6-v2), so the same code is right for them. An empty transcript (silence) is encoded as the empty
-string: [CLS] [SEP] only.
+string: ``[CLS]`` ``[SEP]`` only.
 
 Whisper decodes greedily (temperature 0, no sampling fallback) so that re-extraction gives the same transcript.
 """
@@ -50,7 +50,7 @@ class TextConfig(ExtractorConfig):
     ``bert_dir``: save_pretrained folder of the text encoder (bert-base-uncased in the paper).
     ``whisper_checkpoint``: local Whisper ``.pt`` file (medium.en in the paper); ``None`` = manifest transcripts only.
     ``whisper_language``: language passed to Whisper (``None`` = detect; English-only models need ``"en"``).
-    ``max_tokens``: BERT input length, [CLS] and [SEP] included; longer transcripts are truncated.
+    ``max_tokens``: BERT input length, ``[CLS]`` and ``[SEP]`` included; longer transcripts are truncated.
     ``use_manifest_transcripts``: use a record's own non-empty ``transcript`` instead of running Whisper.
     """
 

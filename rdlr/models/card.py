@@ -84,6 +84,19 @@ def _normalization_text(doc: Mapping[str, Any]) -> str:
     )
 
 
+def _label_map_text(doc: Mapping[str, Any]) -> str:
+    """``IEM: excited → happy; *: calm → neutral`` (``none`` when every emotion is its own class)."""
+    parts = [
+        f"{corpus}: "
+        + ", ".join(
+            f"{emotion} → {target if target is not None else 'left out'}" for emotion, target in mapping.items()
+        )
+        for corpus, mapping in doc.get("label_map", {}).items()
+        if mapping
+    ]
+    return "; ".join(parts) or "none (each emotion that is a class name is that class)"
+
+
 def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str:
     """The text of ``README.md`` for the model whose ``model.json`` document is ``doc``."""
     method = doc.get("method", {})
@@ -111,6 +124,8 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
         "",
         f"Method `{method.get('id')}` (components: {', '.join(method.get('components', []))}); input features "
         f"{features}, {_normalization_text(doc)}; seed {doc.get('seed')}.",
+        "",
+        f"Classes (output order): {', '.join(doc.get('classes', []))}; label map: {_label_map_text(doc)}.",
         "",
         "| hyperparameter | value |",
         "|---|---|",

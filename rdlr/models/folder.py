@@ -91,6 +91,7 @@ class ModelCard:
     training: dict[str, Any]
     metrics: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
+    label_map: dict[str, dict[str, str | None]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=installed_versions)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     normalization: str = DEFAULT_NORMALIZATION
@@ -100,35 +101,21 @@ class ModelCard:
         return sum(spec.dim for spec in self.features)
 
     def to_json(self, weights_sha256: str) -> dict[str, Any]:
-        return json_safe(
-            {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "created": self.created,
-                "classes": list(self.classes),
-                "input_dim": self.input_dim,
-                "features": [spec.to_dict() for spec in self.features],
-                "normalization": {
-                    "mean": self.feature_mean.astype(np.float32).tolist(),
-                    "std": self.feature_std.astype(np.float32).tolist(),
-                    "fit_on": "training rows; model input = (features - mean) / std",
-                    "strategy": self.normalization,
-                    "strategy_description": DESCRIPTIONS[self.normalization],
-                },
-                "method": self.method,
-                "hparams": self.hparams,
-                "seed": self.seed,
-                "training": self.training,
-                "metrics": self.metrics,
-                "history": self.history,
-                "versions": self.versions,
-                "weights": {
-                    "file": WEIGHTS_FILE,
-                    "sha256": weights_sha256,
-                    "architecture": "rdlr.model.EmotionClassifier(input_dim, len(classes))",
-                },
-            }
-        )
+        return json_safe({
+            "format": FORMAT, "format_version": FORMAT_VERSION, "created": self.created,
+            "classes": list(self.classes), "label_map": self.label_map, "input_dim": self.input_dim,
+            "features": [spec.to_dict() for spec in self.features],
+            "normalization": {"mean": self.feature_mean.astype(np.float32).tolist(),
+                              "std": self.feature_std.astype(np.float32).tolist(),
+                              "fit_on": "training rows; model input = (features - mean) / std",
+                              "strategy": self.normalization,
+                              "strategy_description": DESCRIPTIONS[self.normalization]},
+            "method": self.method, "hparams": self.hparams, "seed": self.seed,
+            "training": self.training, "metrics": self.metrics, "history": self.history,
+            "versions": self.versions,
+            "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256,
+                        "architecture": "rdlr.model.EmotionClassifier(input_dim, len(classes))"},
+        })  # fmt: skip
 
 
 def json_safe(value: Any) -> Any:
@@ -248,20 +235,29 @@ def card_from_json(doc: Any, source: Path) -> ModelCard:
         )
     mean, std = _statistics(doc, input_dim, source)
     return ModelCard(
-        classes=tuple(classes),
-        features=features,
-        feature_mean=mean,
-        feature_std=std,
-        method=_get(doc, "method", dict, source),
-        hparams=_get(doc, "hparams", dict, source),
-        seed=_get(doc, "seed", int, source),
-        training=_get(doc, "training", dict, source),
-        metrics=_get(doc, "metrics", dict, source),
-        history=_get(doc, "history", list, source),
-        versions=_get(doc, "versions", dict, source),
-        created=_get(doc, "created", str, source),
-        normalization=_strategy(doc, source),
-    )
+        classes=tuple(classes), features=features, feature_mean=mean, feature_std=std,
+        method=_get(doc, "method", dict, source), hparams=_get(doc, "hparams", dict, source),
+        seed=_get(doc, "seed", int, source), training=_get(doc, "training", dict, source),
+        metrics=_get(doc, "metrics", dict, source), history=_get(doc, "history", list, source),
+        versions=_get(doc, "versions", dict, source), created=_get(doc, "created", str, source),
+        label_map=_label_map(doc, classes, source), normalization=_strategy(doc, source),
+    )  # fmt: skip
+
+
+def _label_map(doc: Mapping[str, Any], classes: list[str], source: Path) -> dict[str, dict[str, str | None]]:
+    """``label_map`` of ``model.json`` (absent in folders written before class sets: ``{}``), every target a class
+    or null."""
+    raw = doc.get("label_map", {})
+    if not isinstance(raw, dict) or not all(isinstance(m, dict) for m in raw.values()):
+        raise ModelFolderError(f"{source}: 'label_map' must map corpus names to {{emotion: class or null}}")
+    for corpus, mapping in raw.items():
+        for emotion, target in mapping.items():
+            if target is not None and target not in classes:
+                raise ModelFolderError(
+                    f"{source}: label_map {corpus}: {emotion} -> {target!r} is not one of the "
+                    f"classes {', '.join(classes)}"
+                )
+    return raw
 
 
 def _strategy(doc: Mapping[str, Any], source: Path) -> str:

@@ -69,7 +69,7 @@ from rdlr.report.prose import (
 )
 from rdlr.report.render import render_csv, render_latex, render_markdown
 from rdlr.report.selection import check_selection, selected_trials
-from rdlr.results import read_results, validate_results
+from rdlr.results import read_results, result_classes, validate_results
 
 
 def table_title(paper_title: str, features: str, spec: Mapping[str, Any], spec_id: str) -> str:
@@ -229,6 +229,7 @@ def _write_outputs(
     figures: list[tuple[str, str]] = []
     comparisons = []
     mains = []
+    num_classes = len(result_classes(frame))
     for name in normalizations(trials):
         block = trials[trials["normalization"] == name]
         built = build_tables(
@@ -242,7 +243,9 @@ def _write_outputs(
         )
         built = [normalization_table(table, name, info.blocks) for table in built]
         block_notes = [*notes, normalization_note(name)]
-        figures += _write_tables(built, dest, block_notes, selection, plots=plots, proposed=proposed)
+        figures += _write_tables(
+            built, dest, block_notes, selection, plots=plots, proposed=proposed, num_classes=num_classes
+        )
         labels = {r.key: r.label for t in built for r in t.rows}
         comparisons.append(compare_methods(block, info.columns, labels, proposed).assign(normalization=name))
         if plots:
@@ -290,7 +293,14 @@ def _write_outputs(
 
 
 def _write_tables(
-    tables: Sequence[Table], dest: Path, notes: list[str], selection: str, *, plots: bool, proposed: str
+    tables: Sequence[Table],
+    dest: Path,
+    notes: list[str],
+    selection: str,
+    *,
+    plots: bool,
+    proposed: str,
+    num_classes: int = 4,
 ) -> list[tuple[str, str]]:
     """Each table as .md/.tex/.csv (and its UA bar chart and heatmap when ``plots``); returns the figures'
     (caption, page-sized PNG path; the column-sized one is ``<name>-column.png``)."""
@@ -306,7 +316,7 @@ def _write_tables(
         write_text(dest / f"{table.name}.csv", render_csv(table))
         if not plots:
             continue
-        if plot_ua(table, dest / "plots" / f"ua_{table.name}.png", proposed, f"selection: {selection}"):
+        if plot_ua(table, dest / "plots" / f"ua_{table.name}.png", proposed, f"selection: {selection}", num_classes):
             figures.append((f"UA per held-out corpus: {table.title}", f"plots/ua_{table.name}.png"))
         if plot_ua_heatmap(table, dest / "plots" / f"ua_heatmap_{table.name}.png", f"selection: {selection}"):
             figures.append(

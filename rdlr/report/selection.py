@@ -9,6 +9,8 @@ UA *on the unseen test corpus*. That is test-set selection; it flatters every me
 
 Ties are broken by the number of seeds (more first) and then by ``config_id`` (ascending), so the choice is stable.
 The UA of a selected configuration is reported as mean ± sample std (ddof=1) over its seeds.
+
+Both selections and why validation is the default: ``docs/decisions.md#selection``.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from typing import Any
 from rdlr.corpora.registry import MODULES as LOADER_MODULES
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
+from rdlr.labels import ANY_CORPUS, LabelSet, LabelSetError, label_set
 from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
 from rdlr.normalization import DEFAULT_NORMALIZATION, NORMALIZATIONS
 from rdlr.report.selection import DEFAULT_SELECTION, SELECTIONS
@@ -44,7 +45,13 @@ SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "grid")
 MODEL_KEYS: tuple[str, ...] = tuple(MODEL_FLAGS)
 RAY_BUILTIN_RESOURCES: tuple[str, ...] = ("CPU", "GPU", "memory", "object_store_memory")  # not for resources.custom
 SMOOTHING_GAMMAS: dict[str, str] = {"gamma": "LR's γ (10)", "unigram_gamma": "unigram smoothing's γ"}
-UNSET_OMITTED: tuple[str, ...] = ("hf", "headline", "tracking")  # optional sections left out of to_dict() while unset
+UNSET_OMITTED: tuple[str, ...] = (
+    "hf",
+    "headline",
+    "tracking",
+    "labels",
+    "label_map",
+)  # optional sections left out of to_dict() while unset
 DEFAULT_OMITTED: dict[str, Any] = {"normalization": [DEFAULT_NORMALIZATION]}  # left out of to_dict() at this value
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -68,6 +75,8 @@ class SweepSpec:
     hf: HFSpec | None = None
     headline: str | None = None
     tracking: TrackingSpec | None = None
+    labels: str | tuple[str, ...] | None = None
+    label_map: dict[str, dict[str, str | None]] | None = None
     normalization: tuple[str, ...] = (DEFAULT_NORMALIZATION,)
     source_text: str | None = field(default=None, compare=False, repr=False, metadata={SPEC_KEY: False})  # as read
 
@@ -79,6 +88,11 @@ class SweepSpec:
         """The selection of the report's headline (:data:`rdlr.report.selection.SELECTIONS`; the other is rendered
         beside it): ``headline`` when the spec sets it, else validation selection."""
         return self.headline or DEFAULT_SELECTION
+
+    def label_set(self) -> LabelSet:
+        """The experiment's classes and label map (:mod:`rdlr.labels`): ``labels`` (a named set or a list; the
+        paper's four by default) with ``label_map`` over the named set's merges."""
+        return label_set(self.labels, self.label_map)
 
     def labeled_corpora(self) -> tuple[str, ...] | None:
         """Labeled corpus names the data provides (``None`` for manifests: known once they are read)."""
@@ -207,6 +221,7 @@ def _validate(spec: SweepSpec) -> None:
     if not _ID.fullmatch(spec.id):
         raise SpecError(f"id: {spec.id!r} must start with a letter or digit and use only letters, digits, '_-.'")
     _validate_data(spec)
+    _validate_labels(spec)
     _validate_features(spec)
     _validate_corpora(spec)
     _validate_methods(spec)
@@ -246,6 +261,22 @@ def _validate_data(spec: SweepSpec) -> None:
     if data.source != "manifests" and data.manifests:
         raise SpecError(f"data.manifests: only used with source 'manifests', not {data.source!r}")
     _seeds((data.split_seed, data.demo_seed), "data.split_seed, data.demo_seed")
+
+
+def _validate_labels(spec: SweepSpec) -> None:
+    """``labels`` and ``label_map`` make a class set (:func:`rdlr.labels.label_set`); ``label_map``'s corpora are
+    ``"*"`` or corpora the spec reads (when known before the manifests are read)."""
+    try:
+        spec.label_set()
+    except LabelSetError as error:
+        raise SpecError(str(error)) from None
+    corpora = spec.corpora()
+    if corpora is not None:
+        for corpus in spec.label_map or {}:
+            if corpus != ANY_CORPUS and corpus not in corpora:
+                raise SpecError(
+                    f"label_map: unknown corpus {corpus!r}; valid: {ANY_CORPUS!r} (every corpus), {', '.join(corpora)}"
+                )
 
 
 def _validate_features(spec: SweepSpec) -> None:

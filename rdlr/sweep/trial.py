@@ -27,6 +27,7 @@ import pandas as pd
 import ray
 from ray import tune
 
+from rdlr.labels import DEFAULT, LabelSet
 from rdlr.methods import get_method
 from rdlr.normalization import DEFAULT_NORMALIZATION
 from rdlr.results import CELL_KEYS, NORMALIZATION, SPEAKER_COUNT_COLUMNS, config_id, trial_key
@@ -42,7 +43,8 @@ REPEATER_INDEX = "__trial_index__"  # in the configs of sweeps started with one 
 @dataclass(frozen=True)
 class TrialContext:
     """What every trial of a trainable shares, sent once with the features; ``table_id`` names the feature table's
-    object in Ray's object store (the key of the worker's prepared rows); ``normalization`` the inputs'
+    object in Ray's object store (the key of the worker's prepared rows); ``labels`` the spec's class set (the
+    table's labels are already its classes: :func:`rdlr.sweep.inputs.load_tables`); ``normalization`` the inputs'
     z-normalisation (:mod:`rdlr.normalization`; one trainable per feature set and normalisation)."""
 
     spec_id: str
@@ -54,6 +56,7 @@ class TrialContext:
     cpus: float
     storage: str
     table_id: str
+    labels: LabelSet = DEFAULT
     normalization: str = DEFAULT_NORMALIZATION
 
 
@@ -121,7 +124,7 @@ def worker_rows(x: np.ndarray, meta: pd.DataFrame, context: TrialContext, consta
         pod_test,
         context.normalization,
     )
-    return split_rows(x, meta, key)
+    return split_rows(x, meta, key, context.labels)
 
 
 def train_config(context: TrialContext) -> TrainConfig:

@@ -42,6 +42,7 @@ def test_early_stopping_and_scheduler_fire(ce_result):
     assert final["val_ua"] == max(record["val_ua"] for record in history)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("split", ["val", "train"])
 def test_cww_weights_change_across_epochs(data, split):
     config = TrainConfig(max_epochs=4, cww_split=split)

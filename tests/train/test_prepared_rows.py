@@ -33,6 +33,7 @@ def test_seeds_on_shared_rows_train_the_models_of_seeds_on_their_own_rows():
                 assert torch.equal(together.state_dict["classifier"][name], tensor)
 
 
+@pytest.mark.slow
 def test_training_only_reads_the_shared_rows():
     rows = PreparedRows(small_data())
     prepared = rows.get("cpu", unlabeled=True)

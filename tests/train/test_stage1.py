@@ -48,6 +48,7 @@ def test_stage1_logits_are_cached_and_reused_across_gammas(data, tmp_path):
     assert len(list(tmp_path.glob("stage1-*.pt"))) == 2  # another seed is another stage-1 model
 
 
+@pytest.mark.slow
 def test_lr_stage1_proposed_pretrains_the_proposed_system_without_lr(tmp_path):
     small = synthetic_trial_data(rows_per_corpus=80, unlabeled=32)
     hparams, config = {**SMALL_BATCH, "gamma": 0.5}, TrainConfig(max_epochs=1, lr_stage1="proposed")

@@ -72,6 +72,7 @@ def test_genuine_entry_round_trips_without_warnings(tmp_path):
     assert entry["final"] == {"val_ua": 0.5, "epochs": 3, "confusion": [[1, 0], [0, 1]]}
 
 
+@pytest.mark.slow
 def test_trial_retrains_stage1_over_a_planted_file(tmp_path):
     data = synthetic_trial_data(rows_per_corpus=64, unlabeled=16)
     config, hparams = TrainConfig(max_epochs=1), {"batch_size": 64, "gamma": 0.3}
@@ -89,6 +90,7 @@ def test_trial_retrains_stage1_over_a_planted_file(tmp_path):
     assert torch.equal(replaced["train_logits"], genuine["train_logits"]) and replaced["final"] == genuine["final"]
 
 
+@pytest.mark.slow
 def test_trial_says_whether_it_trains_stage1_or_reuses_the_cached_entry(tmp_path):
     data = synthetic_trial_data(rows_per_corpus=64, unlabeled=16)
     config, hparams = TrainConfig(max_epochs=1), {"batch_size": 64, "gamma": 0.3}
