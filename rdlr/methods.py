@@ -110,6 +110,16 @@ FIXED_HPARAMS: Mapping[str, Any] = MappingProxyType(
         "rd_delta": 0.0,
     }
 )
+# The components that use each fixed value (a method without them never reads it).
+FIXED_HPARAM_COMPONENTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "ls_gamma": ("ls",),
+        "lambda_pel": ("pel",),
+        "unlabeled_batch_size": ("pel", "ae"),
+        "rd_alpha": ("rd",),
+        "rd_delta": ("rd",),
+    }
+)
 # Which model gives a two-stage method its targets (TrainConfig.lr_stage1): the same method without LR, or the
 # proposed system without LR (Section 2.2: "the same structure with the proposed system without ... LR").
 STAGE1_CHOICES: tuple[str, ...] = ("same_method", "proposed")
@@ -192,6 +202,12 @@ class Method:
     def hparam_names(self) -> list[str]:
         """Searched hyperparameters this method uses (batch size always)."""
         return [name for name, comp in HPARAM_COMPONENT.items() if comp is None or comp in self.components]
+
+    def used_hparams(self, resolved: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of ``resolved`` (:meth:`resolve_hparams`) this method reads: its searched hyperparameters
+        (:meth:`hparam_names`) and the fixed values of its components (:data:`FIXED_HPARAM_COMPONENTS`)."""
+        fixed = [name for name, comps in FIXED_HPARAM_COMPONENTS.items() if self.components & set(comps)]
+        return {name: resolved[name] for name in [*self.hparam_names(), *fixed] if name in resolved}
 
     def search_space(self, overrides: Mapping[str, Any] | None = None) -> dict[str, list[Any]]:
         """The search set (:data:`SEARCH_SPACE`) of each hyperparameter this method uses, optionally overridden."""

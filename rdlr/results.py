@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import IO, Any
@@ -73,19 +73,27 @@ def trial_key(row: Mapping[str, Any]) -> str:
     return hashlib.sha1(json.dumps(values).encode()).hexdigest()[:20]
 
 
-def results_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
+def results_frame(rows: list[Mapping[str, Any]], classes: Sequence[str] = CLASSES) -> pd.DataFrame:
     """The results table: fixed columns first, then ``val_ua/<corpus>``, ``test_ua``, ``test_ua/<corpus>``, macro-F1
-    (``val_f1``, ``test_f1``) and per-class recall (``val_recall/<class>``, ``test_recall/<class>``, class order)."""
+    (``val_f1``, ``test_f1``) and per-class recall (``val_recall/<class>``, ``test_recall/<class>``, in the order of
+    ``classes``, the sweep's class set)."""
     frame = pd.DataFrame(list(rows))
     if frame.empty:
         return pd.DataFrame(columns=[*BASE_COLUMNS, "test_ua", *TAIL_COLUMNS])
     val = sorted(c for c in frame.columns if c.startswith("val_ua/"))
     test = sorted(c for c in frame.columns if c.startswith("test_ua/"))
-    recall = [f"{role}_recall/{name}" for role in ("val", "test") for name in CLASSES]
+    recall = [f"{role}_recall/{name}" for role in ("val", "test") for name in classes]
     order = [*BASE_COLUMNS, *val, "test_ua", *test, "val_f1", "test_f1", *recall, *TAIL_COLUMNS]
     columns = [c for c in order if c in frame.columns] + sorted(c for c in frame.columns if c not in order)
     frame = frame[columns]
     return frame.sort_values(["features", "protocol", "method", "held_out", "config_id", "seed"], kind="mergesort")
+
+
+def result_classes(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The class set of a results table, in output order: the classes of its ``val_recall/<class>`` columns in the
+    order the trials wrote them (:data:`rdlr.labels.CLASSES` for results without them, written before)."""
+    names = [column.split("/", 1)[1] for column in frame.columns if column.startswith("val_recall/")]
+    return tuple(dict.fromkeys(names)) or CLASSES
 
 
 def parse_results_csv(csv: str | PathLike[str] | IO[bytes]) -> pd.DataFrame:

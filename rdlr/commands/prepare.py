@@ -57,7 +57,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--exclude-other-labels",
         action="store_true",
-        help="csv: leave out rows whose label is not neutral/happy/sad/angry instead of failing",
+        help="csv: leave out rows whose label is outside the emotion vocabulary (rdlr.labels.VOCABULARY) "
+        "instead of keeping them",
     )
 
 
@@ -67,7 +68,7 @@ def _options(name: str, args: argparse.Namespace) -> dict[str, object]:
     if name == DEMO:
         options.update(seed=args.seed, check_files=check)
     elif name == "csv":
-        options.update(check_files=check, other_labels="exclude" if args.exclude_other_labels else "error")
+        options.update(check_files=check, other_labels="exclude" if args.exclude_other_labels else "keep")
     else:
         options["check_audio"] = check
     if args.vote_modality is not None:

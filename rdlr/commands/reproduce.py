@@ -19,6 +19,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rdlr.cluster.session import ray_session
 from rdlr.commands.errors import fail
@@ -66,17 +67,22 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _report(spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False) -> tuple[Path, Path]:
+def _report(
+    spec: SweepSpec, results_uri: str, out: Path, all_rows: bool = False, resolved: dict[str, Any] | None = None
+) -> tuple[Path, Path]:
     """Render the report with validation selection and with the paper's protocol (test-set selection) beside it;
-    returns the index of the spec's headline selection, then the other's."""
+    returns the index of the spec's headline selection, then the other's. ``resolved``: what the run resolved
+    (its class set's per-corpus summary goes into the report's header)."""
     from rdlr.report.build import render_report
     from rdlr.report.selection import SELECTIONS
+    from rdlr.results import RESOLVED_KEY
     from rdlr.sweep.files import read_results_uri
 
     results = read_results_uri(results_uri)
+    document = {**spec.to_dict(), **({RESOLVED_KEY: dict(resolved)} if resolved else {})}
     indexes = {
         selection: render_report(
-            results, out, selection=selection, spec=spec.to_dict(), all_rows=all_rows, spec_text=spec.source_text
+            results, out, selection=selection, spec=document, all_rows=all_rows, spec_text=spec.source_text
         )
         for selection in SELECTIONS
     }
@@ -125,16 +131,24 @@ def run(args: argparse.Namespace) -> int:
             )
             print(summary.format(), flush=True)
             stages.next(f"sweep {spec.id} on Ray Tune")
-            tables = load_tables(spec, store, run.corpora, object_store=True)
+            labels: dict[str, Any] = {}
+            tables = load_tables(spec, store, run.corpora, object_store=True, summary=labels)
+            resolved = run.info(labels)
             outcome = run_sweep(
-                spec, tables, run.storage, adapt_resources=not args.no_adapt, resolved=run.info(), capacity=run.capacity
+                spec, tables, run.storage, adapt_resources=not args.no_adapt, resolved=resolved, capacity=run.capacity
             )
         print(outcome_text(outcome))
         if not outcome.rows:
             print("rdlr reproduce: no finished trials, so no report", file=sys.stderr)
             return 1
         stages.next(f"report into {args.out / spec.id}")
-        index, beside = _report(spec, outcome.results_uri, args.out, all_rows=args.all_rows)
+        index, beside = _report(
+            spec,
+            outcome.results_uri,
+            args.out,
+            all_rows=args.all_rows,
+            resolved={"labels": resolved["labels"]} if "labels" in resolved else None,
+        )
     except (SpecError, SweepError, ManifestError, SplitError, FeatureStoreError, ValueError, OSError) as error:
         return fail("reproduce", error)
     except KeyboardInterrupt:

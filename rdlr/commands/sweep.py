@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 from rdlr.cluster.session import ray_session
 from rdlr.commands.errors import fail
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     with ray_session(args.address, verbose=args.verbose):
         try:
-            tables = load_tables(run.spec, run.store, run.corpora, object_store=True)
+            labels: dict[str, Any] = {}
+            tables = load_tables(run.spec, run.store, run.corpora, object_store=True, summary=labels)
             print_plan(
                 run.spec,
                 next(iter(tables.values()))[1],
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
                 tables,
                 run.storage,
                 adapt_resources=not args.no_adapt,
-                resolved=run.info(),
+                resolved=run.info(labels),
                 capacity=run.capacity,
             )
         except FeatureStoreError as error:

@@ -3,12 +3,13 @@
 ::
 
     rdlr train --manifest emodb.csv --features is10 --method ce --hparam batch_size=32 --store feats/ --out model/
+    rdlr train --manifest emodb.csv --features is10 --method ce --labels neutral,happy,sad,angry,fear --out model/
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rdlr.commands.errors import fail
 from rdlr.commands.options import (
@@ -27,6 +28,9 @@ from rdlr.commands.options import (
     model_paths,
 )
 
+if TYPE_CHECKING:
+    from rdlr.labels import LabelSet
+
 
 def parse_hparams(items: list[str] | None) -> dict[str, Any]:
     """``["batch_size=32", "lambda_rd=0.01"]`` -> ``{"batch_size": 32, "lambda_rd": 0.01}`` (numbers only)."""
@@ -44,6 +48,24 @@ def parse_hparams(items: list[str] | None) -> dict[str, Any]:
                 raise ValueError(f"--hparam {item!r}: {text!r} is not a number") from None
         hparams[name.strip()] = value
     return hparams
+
+
+def parse_labels(labels: str | None, label_map: list[str]) -> LabelSet:
+    """``--labels`` (a named set or comma-separated classes) and ``--label-map`` options as a class set; the
+    errors name the option (:class:`rdlr.labels.LabelSetError`)."""
+    from rdlr.labels import LabelSetError, label_set, parse_label_map_options
+
+    names: str | list[str] | None = labels
+    if labels is not None and "," in labels:
+        names = [name.strip() for name in labels.split(",")]
+    try:
+        return label_set(names, parse_label_map_options(label_map))
+    except LabelSetError as error:
+        text = str(error)
+        for key, option in (("labels:", "--labels:"), ("label_map:", "--label-map:")):
+            if text.startswith(key):
+                text = option + text[len(key) :]
+        raise LabelSetError(text) from None
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +98,33 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="NAME=VALUE",
         help="hyperparameter (repeat), e.g. batch_size=32 lambda_rd=0.01; others take defaults",
+    )
+    parser.add_argument(
+        "--seen-corpora",
+        action="append",
+        default=[],
+        metavar="FEATURE_SET=CORPUS[,CORPUS]",
+        help="corpora the backbone of a feature set was trained or fine-tuned on (repeat; a name without @N "
+        "covers every layer), e.g. whisper=IEM; a --test-manifest corpus among them is refused",
+    )
+    parser.add_argument(
+        "--allow-seen",
+        action="store_true",
+        help="test on a corpus --seen-corpora says the backbone saw (the test UA is then not cross-corpus)",
+    )
+    parser.add_argument(
+        "--labels",
+        metavar="A,B,C",
+        help="the classes in output order, comma-separated (e.g. neutral,happy,sad,angry,fear), or "
+        "a named set: paper4 (default; IEMOCAP excited -> happy), ekman, arousal, valence",
+    )
+    parser.add_argument(
+        "--label-map",
+        action="append",
+        default=[],
+        metavar="CORPUS:EMOTION=CLASS",
+        help="map a corpus' emotion onto a class (repeat; CORPUS '*' for every corpus; CLASS null "
+        "leaves it out), e.g. 'RAVDESS:calm=neutral'; an emotion that is a class needs none",
     )
     parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation speaker draw")
@@ -111,13 +160,44 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_verbose(parser)
 
 
+def check_test_corpora(args: argparse.Namespace) -> None:
+    """Refuse (ValueError, one line) a --test-manifest corpus that --seen-corpora says the backbone of a feature set
+    saw, unless --allow-seen, which prints a note per such corpus instead (:mod:`rdlr.features.seen`)."""
+    from rdlr.corpora import read_manifest
+    from rdlr.features.seen import check_seen, parse_seen_options, seen_by
+
+    seen = parse_seen_options(args.seen_corpora)
+    if not seen:
+        return
+    corpora = sorted({str(c) for path in args.test_manifest for c in read_manifest(path, check_files=False)["corpus"]})
+    if not args.allow_seen:
+        check_seen(args.features, corpora, seen)
+        return
+    check_seen(args.features, [], seen)
+    for corpus in (corpus for corpus in corpora if seen_by(args.features, corpus, seen)):
+        print(
+            f"rdlr train: note: the backbone of {args.features} saw {corpus} (--seen-corpora, --allow-seen): its "
+            "test UA is not cross-corpus evidence"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, save the model folder, print its validation (and test) UA."""
     from rdlr.corpora import ManifestError, SplitError
     from rdlr.features import FeatureStoreError
+    from rdlr.labels import LabelSetError
     from rdlr.models.folder import ModelFolderError
     from rdlr.models.training import train_model
 
+    try:
+        labels = parse_labels(args.labels, args.label_map)
+    except LabelSetError as error:
+        return fail("train", error)
+
+    try:
+        check_test_corpora(args)
+    except (ManifestError, ValueError) as error:
+        return fail("train", error)
     training = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     try:
         outcome = train_model(
@@ -142,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
             verbose=args.verbose,
             overwrite=args.overwrite,
             mlflow=args.mlflow,
+            labels=labels,
             log=(lambda line: None) if args.quiet else print,
         )
     except (ManifestError, SplitError, FeatureStoreError, ModelFolderError, ValueError) as error:
@@ -151,7 +232,9 @@ def run(args: argparse.Namespace) -> int:
         f"{key.split('/', 1)[1]} {100 * value:.1f}%" for key, value in metrics.items() if key.startswith("val_ua/")
     )
     hparams = ", ".join(f"{name} {value}" for name, value in outcome.card.hparams.items())
-    print(f"{outcome.card.method['id']} ({hparams}); seed {outcome.card.seed}")
+    print(
+        f"{outcome.card.method['id']} ({hparams}); classes {', '.join(outcome.card.classes)}; seed {outcome.card.seed}"
+    )
     print(
         f"validation UA {100 * metrics['val_ua']:.1f}% ({per_corpus}); best epoch {metrics['best_epoch']} of "
         f"{metrics['epochs']}"

@@ -24,7 +24,8 @@ class CorpusCountWarning(UserWarning):
 class ExpectedCounts:
     """Documented counts of a corpus: speakers, labeled utterances per class, total utterances, audio files.
 
-    ``None`` means "not documented"; ``classes`` may name only some of the four classes. ``total`` counts the
+    ``None`` means "not documented"; ``classes`` (utterances per emotion of :data:`rdlr.labels.VOCABULARY`) may
+    name only some of the corpus' emotions. ``total`` counts the
     manifest's rows; ``files`` counts every audio file the loader read, of any emotion (rows + excluded +
     dropped), so a missing file of an excluded emotion is noticed too.
     """
@@ -73,8 +74,8 @@ def count_mismatches(df: pd.DataFrame, expected: ExpectedCounts) -> list[str]:
             messages.append(_difference("speakers", speakers, expected.speakers))
     found = class_counts(df[df["label"] != ""])
     for name, documented in expected.classes.items():
-        if found[name] != documented:
-            messages.append(_difference(name, found[name], documented))
+        if found.get(name, 0) != documented:
+            messages.append(_difference(name, found.get(name, 0), documented))
     return messages
 
 

@@ -7,9 +7,9 @@
     ROOT/processedResults/tabulatedVotes.csv   per clip and stimulus type: A D F H N S vote counts   (optional)
     ROOT/finishedResponses.csv                 the individual responses (fallback for the votes)     (optional)
 
-The label is the emotion the actor was asked to portray (ANG DIS FEA HAP NEU SAD); DIS and FEA are outside
-the paper's four classes (Section 3.1) and are excluded. 91 actors; Table 1 lists 1087/1271/1270/1271
-neutral/happy/sad/angry utterances.
+The label is the emotion the actor was asked to portray (ANG DIS FEA HAP NEU SAD → angry, disgust, fear, happy,
+neutral, sad). 91 actors; Table 1 lists 1087/1271/1270/1271 neutral/happy/sad/angry utterances (the paper's four
+classes, Section 3.1); 1271 each of disgust and fear.
 
 Votes: ``tabulatedVotes.csv`` has one row per clip and stimulus type; its row name is
 ``100000 * queryType + clipNum`` with queryType 1 = voice only, 2 = face only, 3 = audio-visual. Speech
@@ -35,12 +35,19 @@ CORPUS = "CRE"
 EXPECTED = ExpectedCounts(
     source="paper Table 1",
     speakers=91,
-    classes={"neutral": 1087, "happy": 1271, "sad": 1270, "angry": 1271},
+    classes={"neutral": 1087, "happy": 1271, "sad": 1270, "angry": 1271, "disgust": 1271, "fear": 1271},
 )
-EMOTIONS: dict[str, str] = {"NEU": "neutral", "HAP": "happy", "SAD": "sad", "ANG": "angry"}
-OTHER_EMOTIONS: dict[str, str] = {"DIS": "disgust", "FEA": "fear"}  # excluded, named in the summary
+EMOTIONS: dict[str, str] = {
+    "NEU": "neutral",
+    "HAP": "happy",
+    "SAD": "sad",
+    "ANG": "angry",
+    "DIS": "disgust",
+    "FEA": "fear",
+}
 FILE_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 VOTE_LETTERS: dict[str, str] = {"N": "votes_neutral", "H": "votes_happy", "S": "votes_sad", "A": "votes_angry"}
+OTHER_VOTE_LETTERS: dict[str, str] = {"D": "votes_disgust", "F": "votes_fear"}  # read where the file has them
 MODALITIES: dict[str, tuple[int, ...]] = {"voice": (1,), "face": (2,), "audiovisual": (3,), "all": (1, 2, 3)}
 QUERY_TYPE_BASE = 100_000
 
@@ -59,7 +66,7 @@ def _read_genders(root: Path) -> dict[str, str]:
 
 
 def _votes_from_tabulated(path: Path, query_types: tuple[int, ...]) -> pd.DataFrame:
-    """Clip name -> 4-class vote counts from ``processedResults/tabulatedVotes.csv``."""
+    """Clip name -> vote counts per emotion from ``processedResults/tabulatedVotes.csv``."""
     table = read_csv_text(path)
     row_name = table.columns[0]
     if row_name in VOTE_LETTERS or row_name == "fileName":
@@ -72,14 +79,15 @@ def _votes_from_tabulated(path: Path, query_types: tuple[int, ...]) -> pd.DataFr
         raise ManifestError(f"{path}: missing column(s) {sorted(missing)}; expected the CREMA-D tabulated votes")
     query_type = pd.to_numeric(table[row_name], errors="coerce") // QUERY_TYPE_BASE
     table = table[query_type.isin(query_types)]
-    votes = table[list(VOTE_LETTERS)].apply(pd.to_numeric, errors="raise").astype(float)
-    votes.columns = [VOTE_LETTERS[letter] for letter in votes.columns]
+    letters = {**VOTE_LETTERS, **{k: v for k, v in OTHER_VOTE_LETTERS.items() if k in table.columns}}
+    votes = table[list(letters)].apply(pd.to_numeric, errors="raise").astype(float)
+    votes.columns = [letters[letter] for letter in votes.columns]
     votes["clip"] = table["fileName"].str.strip().to_numpy()
     return votes.groupby("clip").sum()
 
 
 def _votes_from_responses(path: Path, query_types: tuple[int, ...]) -> pd.DataFrame:
-    """Clip name -> 4-class vote counts counted from the individual responses in ``finishedResponses.csv``."""
+    """Clip name -> vote counts per emotion counted from the individual responses in ``finishedResponses.csv``."""
     table = read_csv_text(path)
     missing = {"queryType", "clipName", "respEmo"} - set(table.columns)
     if missing:
@@ -91,13 +99,13 @@ def _votes_from_responses(path: Path, query_types: tuple[int, ...]) -> pd.DataFr
     frame = pd.DataFrame({"clip": clips.to_numpy(), "letter": letters.to_numpy()})
     counts = pd.crosstab(frame["clip"], frame["letter"])
     votes = pd.DataFrame(index=counts.index)
-    for letter, column in VOTE_LETTERS.items():
+    for letter, column in {**VOTE_LETTERS, **OTHER_VOTE_LETTERS}.items():
         votes[column] = counts[letter].astype(float) if letter in counts.columns else 0.0
     return votes
 
 
 def read_votes(root: Path, vote_modality: str = "voice") -> pd.DataFrame | None:
-    """Per-clip vote counts for the four classes, or ``None`` when CREMA-D's rating files are absent."""
+    """Per-clip vote counts per emotion, or ``None`` when CREMA-D's rating files are absent."""
     if vote_modality not in MODALITIES:
         raise ManifestError(f"unknown vote_modality {vote_modality!r}; valid: {', '.join(MODALITIES)}")
     query_types = MODALITIES[vote_modality]
@@ -111,14 +119,14 @@ def read_votes(root: Path, vote_modality: str = "voice") -> pd.DataFrame | None:
 
 
 def load(root: str | Path, vote_modality: str = "voice", check_audio: bool = True) -> pd.DataFrame:
-    """The CREMA-D manifest: 4-class utterances of ``ROOT/AudioWAV``, votes and gender where shipped."""
+    """The CREMA-D manifest: every utterance of ``ROOT/AudioWAV``, votes and gender where shipped."""
     root = Path(root).expanduser().resolve()
     audio_dir = root / "AudioWAV"
     if not audio_dir.is_dir():
         raise ManifestError(f"CREMA-D: no AudioWAV/ folder under {root}; point --root at the CREMA-D checkout")
     genders = _read_genders(root)
     votes = read_votes(root, vote_modality)
-    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
+    builder = ManifestBuilder(CORPUS)
     for path in audio_files(audio_dir):
         match = builder.parse_name(FILE_NAME, path.stem, "ActorID_Sentence_Emotion_Level.wav", path.name)
         if match is None:
@@ -127,9 +135,10 @@ def load(root: str | Path, vote_modality: str = "voice", check_audio: bool = Tru
         label = builder.label_of(emotion, EMOTIONS)
         if label is None:
             continue
-        row_votes = dict.fromkeys(VOTE_LETTERS.values(), np.nan)
+        columns = list(votes.columns) if votes is not None else list(VOTE_LETTERS.values())
+        row_votes = dict.fromkeys(columns, np.nan)
         if votes is not None and path.stem in votes.index:
-            row_votes = {column: float(votes.at[path.stem, column]) for column in VOTE_LETTERS.values()}
+            row_votes = {column: float(votes.at[path.stem, column]) for column in columns}
         builder.add(
             utt_id=f"{CORPUS}_{path.stem}",
             path=path,

@@ -24,20 +24,15 @@ from rdlr.corpora.manifest import (
 )
 from rdlr.corpora.text_files import read_csv_text
 from rdlr.features.store import check_name
-from rdlr.labels import CLASSES, VOTE_COLUMNS
+from rdlr.labels import VOCABULARY, VOTE_PREFIX
 
 LABEL_ALIASES: dict[str, str] = {
-    "neutral": "neutral",
-    "neu": "neutral",
-    "happy": "happy",
-    "hap": "happy",
-    "happiness": "happy",
-    "sad": "sad",
-    "sadness": "sad",
-    "angry": "angry",
-    "ang": "angry",
-    "anger": "angry",
-}
+    **{name: name for name in VOCABULARY},
+    "neu": "neutral", "hap": "happy", "happiness": "happy", "sadness": "sad", "ang": "angry", "anger": "angry",
+    "fearful": "fear", "fea": "fear", "disgusted": "disgust", "dis": "disgust", "surprised": "surprise",
+    "sur": "surprise", "bored": "boredom", "boredom": "boredom", "exc": "excited", "excitement": "excited",
+    "fru": "frustrated", "frustration": "frustrated", "oth": "other",
+}  # fmt: skip
 GENDER_ALIASES: dict[str, str] = {"f": "F", "female": "F", "m": "M", "male": "M"}
 PARTITION_ALIASES: dict[str, str] = {
     "train": "train",
@@ -49,7 +44,7 @@ PARTITION_ALIASES: dict[str, str] = {
     "development": "val",
     "test": "test",
 }
-OTHER_LABEL_POLICIES = ("error", "exclude")
+OTHER_LABEL_POLICIES = ("keep", "error", "exclude")  # labels outside rdlr.labels.VOCABULARY
 TEXT_CELLS = ("utt_id", "path", "corpus", "speaker", "label", "session", "partition", "gender")
 FIRST_ROW_LINE = 2  # the CSV line of the first row, under the header
 # Cells that spreadsheets and pandas write for a missing value: as a speaker ID each would be one "speaker".
@@ -89,9 +84,7 @@ def _normalise(df: pd.DataFrame, column: str, aliases: dict[str, str], source: P
 
 
 def _check_votes(df: pd.DataFrame, source: Path) -> None:
-    for column in VOTE_COLUMNS:
-        if column not in df.columns:
-            continue
+    for column in [name for name in df.columns if name.startswith(VOTE_PREFIX)]:
         numbers = pd.to_numeric(df[column].replace("", np.nan), errors="coerce")
         bad = (df[column] != "") & (numbers.isna() | (numbers < 0))
         if bad.any():
@@ -159,12 +152,14 @@ def _numeric_extras(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def validate_manifest(
-    df: pd.DataFrame, source: str | Path, check_files: bool = True, other_labels: str = "error"
+    df: pd.DataFrame, source: str | Path, check_files: bool = True, other_labels: str = "keep"
 ) -> pd.DataFrame:
     """A validated, normalised copy of a raw manifest table (all cells strings) read from ``source``.
 
-    ``other_labels="exclude"`` drops rows whose label is not one of the four classes and counts them in
-    ``attrs["excluded"]``; the default raises.
+    Labels are lower-cased, common spellings becoming the vocabulary's names (``Anger`` → angry, ``fearful`` →
+    fear: :data:`LABEL_ALIASES`); any other label is kept as it is (``other_labels="keep"``, the default: an
+    experiment's ``labels`` / ``label_map`` decide what it is), raises (``"error"``) or is dropped and counted in
+    ``attrs["excluded"]`` (``"exclude"``).
     """
     source = Path(source)
     if other_labels not in OTHER_LABEL_POLICIES:
@@ -193,15 +188,16 @@ def validate_manifest(
     excluded: dict[str, int] = {}
     if other.any() and other_labels == "error":
         raise ManifestError(
-            f"{source}: column 'label' has value(s) outside {', '.join(CLASSES)}: {_value_report(df['label'], other)}. "
-            "Use one of those four classes, or an empty cell for unlabeled utterances; to leave out the rows of "
-            "other emotions instead, pass other_labels='exclude' (rdlr prepare csv --exclude-other-labels)"
+            f"{source}: column 'label' has value(s) outside the vocabulary {', '.join(VOCABULARY)}: "
+            f"{_value_report(df['label'], other)}. Use one of those emotions, or an empty cell for unlabeled "
+            "utterances; to leave out the rows of other labels instead, pass other_labels='exclude' (rdlr prepare "
+            "csv --exclude-other-labels), or keep them (the default)"
         )
-    if other.any():
+    if other.any() and other_labels == "exclude":
         excluded = dict(sorted(Counter(df.loc[other, "label"]).items()))
         df = df[~other].reset_index(drop=True)
         lowered = df["label"].str.lower()
-    df["label"] = lowered.map(lambda value: LABEL_ALIASES.get(value, ""))
+    df["label"] = lowered.map(lambda value: LABEL_ALIASES.get(value, value))
     _normalise(df, "gender", GENDER_ALIASES, source, "F, M")
     _normalise(df, "partition", PARTITION_ALIASES, source, "train, val, test")
     _check_votes(df, source)
@@ -212,7 +208,7 @@ def validate_manifest(
     return out
 
 
-def read_manifest(path: str | Path, check_files: bool = True, other_labels: str = "error") -> pd.DataFrame:
+def read_manifest(path: str | Path, check_files: bool = True, other_labels: str = "keep") -> pd.DataFrame:
     """Read and validate the manifest CSV at ``path`` (see :func:`validate_manifest`)."""
     path = Path(path).expanduser().resolve()
     if not path.is_file():
@@ -226,6 +222,6 @@ def read_manifest(path: str | Path, check_files: bool = True, other_labels: str 
     return df
 
 
-def load(root: str | Path, check_files: bool = True, other_labels: str = "error") -> pd.DataFrame:
+def load(root: str | Path, check_files: bool = True, other_labels: str = "keep") -> pd.DataFrame:
     """``load_corpus("csv", root)``: ``root`` is the manifest CSV itself."""
     return read_manifest(root, check_files=check_files, other_labels=other_labels)

@@ -5,8 +5,9 @@
     ROOT/wav/SSTTTEv.wav      SS speaker, TTT text, E emotion letter, v version (e.g. 03a01Fa.wav)
     ROOT/erkennung.txt        tab-separated, decimal comma: Nr., Satz (file), erkannt (%), natuerlich (%)
 
-Emotions: W (Wut) → angry, F (Freude) → happy, T (Trauer) → sad, N → neutral; L (boredom), E (disgust) and
-A (fear) are excluded. 10 speakers, 339 four-class files: 79 N, 71 F, 62 T, 127 W. The optional
+Emotions: W (Wut) → angry, F (Freude) → happy, T (Trauer) → sad, N → neutral, A (Angst) → fear, E (Ekel) →
+disgust, L (Langeweile) → boredom. 10 speakers, 535 files: 79 N, 71 F, 62 T, 127 W, 69 A, 46 E, 81 L (339 of the
+paper's four classes). The optional
 ``reliability`` column is the share of listeners who recognised the intended emotion (``erkannt`` / 100), a
 per-utterance labeling-reliability signal.
 """
@@ -28,10 +29,17 @@ CORPUS = "EMODB"
 EXPECTED = ExpectedCounts(
     source="EmoDB file list",
     speakers=10,
-    classes={"neutral": 79, "happy": 71, "sad": 62, "angry": 127},
+    classes={"neutral": 79, "happy": 71, "sad": 62, "angry": 127, "fear": 69, "disgust": 46, "boredom": 81},
 )
-EMOTIONS: dict[str, str] = {"W": "angry", "F": "happy", "T": "sad", "N": "neutral"}
-OTHER_EMOTIONS: dict[str, str] = {"A": "fear", "E": "disgust", "L": "boredom"}  # Angst, Ekel, Langeweile
+EMOTIONS: dict[str, str] = {
+    "W": "angry",
+    "F": "happy",
+    "T": "sad",
+    "N": "neutral",
+    "A": "fear",
+    "E": "disgust",
+    "L": "boredom",
+}  # Wut, Freude, Trauer, Neutral, Angst, Ekel, Langeweile
 SPEAKER_GENDERS: dict[str, str] = {
     "03": "M",
     "08": "F",
@@ -68,14 +76,14 @@ def read_recognition(path: Path) -> dict[str, float]:
 
 
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
-    """The EmoDB manifest: 4-class utterances of ``ROOT/wav`` with gender and, when shipped, reliability."""
+    """The EmoDB manifest: every utterance of ``ROOT/wav`` with gender and, when shipped, reliability."""
     root = Path(root).expanduser().resolve()
     audio_dir = root / "wav"
     if not audio_dir.is_dir():
         raise ManifestError(f"EmoDB: no wav/ folder under {root}; point --root at the EmoDB folder")
     recognition_file = root / "erkennung.txt"
     recognition = read_recognition(recognition_file) if recognition_file.is_file() else None
-    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
+    builder = ManifestBuilder(CORPUS)
     for path in audio_files(audio_dir):
         match = builder.parse_name(FILE_NAME, path.stem, "SSTTTEv.wav", path.name)
         if match is None:

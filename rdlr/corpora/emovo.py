@@ -6,7 +6,7 @@
 
 Six actors (three female ``f1``–``f3``, three male ``m1``–``m3``) read 14 sentences (a letter and a digit, e.g.
 ``b1``, ``n5``) in seven emotions: ``neu`` neutral, ``gio`` (gioia) → happy, ``tri`` (tristezza) → sad,
-``rab`` (rabbia) → angry; ``dis`` disgust, ``pau`` (paura) fear and ``sor`` (sorpresa) surprise are excluded.
+``rab`` (rabbia) → angry, ``dis`` (disgusto) → disgust, ``pau`` (paura) → fear, ``sor`` (sorpresa) → surprise.
 6 × 14 × 7 = 588 files, so 84 utterances per emotion.
 """
 
@@ -26,11 +26,18 @@ SPEAKERS: tuple[str, ...] = ("f1", "f2", "f3", "m1", "m2", "m3")
 EXPECTED = ExpectedCounts(
     source="EMOVO documentation",
     speakers=6,
-    classes={"neutral": 84, "happy": 84, "sad": 84, "angry": 84},
+    classes={"neutral": 84, "happy": 84, "sad": 84, "angry": 84, "disgust": 84, "fear": 84, "surprise": 84},
     files=588,
 )
-EMOTIONS: dict[str, str] = {"neu": "neutral", "gio": "happy", "tri": "sad", "rab": "angry"}
-OTHER_EMOTIONS: dict[str, str] = {"dis": "disgust", "pau": "fear", "sor": "surprise"}  # disgusto, paura, sorpresa
+EMOTIONS: dict[str, str] = {
+    "neu": "neutral",
+    "gio": "happy",
+    "tri": "sad",
+    "rab": "angry",
+    "dis": "disgust",
+    "pau": "fear",
+    "sor": "surprise",
+}
 FILE_NAME = re.compile(r"^([a-z]{3})-([fm]\d)-([a-z]\d)$")
 
 
@@ -39,12 +46,12 @@ def _has_speakers(folder: Path) -> bool:
 
 
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
-    """The EMOVO manifest: 4-class utterances of the six actors, with gender."""
+    """The EMOVO manifest: every utterance of the six actors, with gender."""
     root = Path(root).expanduser().resolve()
     folder = locate(
         root, ["EMOVO"], _has_speakers, "EMOVO", f"speaker folders {' '.join(SPEAKERS)} of EMO-SPK-SENT.wav"
     )
-    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
+    builder = ManifestBuilder(CORPUS)
     for speaker_dir in (found for speaker in SPEAKERS if (found := child(folder, speaker)) is not None):
         for path in audio_files(speaker_dir):
             match = builder.parse_name(

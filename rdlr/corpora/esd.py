@@ -12,7 +12,7 @@ reads 350 parallel sentences in every emotion: 300 train, 20 evaluation and 30 t
 ``partition`` column as train / val / test. Where a copy lacks the split folders the partition follows the
 corpus's numbering: in each emotion's block of 350 utterances (Neutral 000001–000350, Angry 000351–000700, Happy,
 Sad, then Surprise), the first 20 are evaluation, the next 30 test and the last 300 train. Neutral, Happy, Sad and
-Angry are kept, Surprise excluded: 3,500 utterances per kept emotion and 17,500 files per language. Gender from
+Angry and Surprise are kept: 3,500 utterances per emotion and 17,500 files per language. Gender from
 the corpus ReadMe (0011–0014 and 0020 male, 0015–0019 female; 0004–0006, 0008, 0010 male). The transcript files
 come in several encodings (UTF-8, UTF-16, Latin-1, GB2312); each is detected (:mod:`rdlr.corpora.text_files`).
 A transcript file that does not decode drops its speaker's utterances, counted under one reason naming the file.
@@ -29,7 +29,6 @@ from rdlr.corpora.checks import ExpectedCounts, check_counts
 from rdlr.corpora.layout import audio_files, child, locate
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
 from rdlr.corpora.text_files import UnreadableText, read_text
-from rdlr.labels import CLASSES
 
 LANGUAGES: dict[str, range] = {"en": range(11, 21), "zh": range(1, 11)}
 TEXT_FALLBACK: dict[str, str] = {"en": "latin-1", "zh": "gb18030"}
@@ -39,16 +38,15 @@ EMOTION_BLOCKS: dict[str, tuple[int, str]] = {  # folder -> (first utterance num
     "Angry": (351, "angry"),
     "Happy": (701, "happy"),
     "Sad": (1051, "sad"),
-    "Surprise": (1401, ""),
+    "Surprise": (1401, "surprise"),
 }
-OTHER_EMOTIONS: dict[str, str] = {"Surprise": "surprise"}  # the folders of EMOTION_BLOCKS without a class
 SPLIT_FOLDERS: dict[str, str] = {"train": "train", "evaluation": "val", "test": "test"}
 PER_EMOTION = 350
 FILE_NAME = re.compile(r"^(\d{4})_(\d{6})$")
 EXPECTED = ExpectedCounts(  # per language: 10 English and 10 Mandarin speakers, 350 utterances per emotion each
     source="ESD ReadMe",
     speakers=10,
-    classes=dict.fromkeys(CLASSES, 10 * PER_EMOTION),
+    classes={label: 10 * PER_EMOTION for _, label in EMOTION_BLOCKS.values()},
     files=10 * PER_EMOTION * len(EMOTION_BLOCKS),  # neutral, angry, happy, sad and surprise
 )
 
@@ -97,9 +95,6 @@ def _add_speaker(builder: ManifestBuilder, speaker_dir: Path, language: str) -> 
             if match is None or match.group(1) != speaker:
                 builder.drop("file name not 00NN_XXXXXX.wav of its speaker folder", f"{speaker}/{emotion}/{path.name}")
                 continue
-            if not label:
-                builder.exclude(emotion)
-                continue
             if unreadable:
                 builder.drop(unreadable, f"{speaker}/{emotion}/{path.name}")
                 continue
@@ -116,7 +111,7 @@ def _add_speaker(builder: ManifestBuilder, speaker_dir: Path, language: str) -> 
 
 
 def load(root: str | Path, language: str = "en", check_audio: bool = True) -> pd.DataFrame:
-    """The ESD manifest of one language: 4-class utterances with partition, gender and transcript."""
+    """The ESD manifest of one language: labeled utterances with partition, gender and transcript."""
     corpus = corpus_name(language)
     root = Path(root).expanduser().resolve()
     first, last = LANGUAGES[language][0], LANGUAGES[language][-1]
@@ -127,7 +122,7 @@ def load(root: str | Path, language: str = "en", check_audio: bool = True) -> pd
         "ESD",
         f"speaker folders {first:04d}-{last:04d} with Angry/ Happy/ Neutral/ Sad/ Surprise/ folders",
     )
-    builder = ManifestBuilder(corpus, OTHER_EMOTIONS)
+    builder = ManifestBuilder(corpus)
     for speaker_dir in _speaker_dirs(folder, language):
         _add_speaker(builder, speaker_dir, language)
     return check_counts(builder.build(check_audio), corpus, EXPECTED)

@@ -10,11 +10,13 @@ An EmoEvaluation block starts with ``[start - end]<TAB>turn<TAB>label<TAB>[V, A,
 per evaluator, e.g. ``C-E2:<TAB>Neutral;<TAB>()`` (categorical), ``A-E3:<TAB>val 3; act 2; dom 2;<TAB>()``
 (dimensional); ``C-F1``/``C-M1`` are the actors' self-evaluations.
 
-Labels (Section 3.1): neu → neutral, hap and exc (excited, merged into happy as in the paper) → happy,
-sad → sad, ang → angry; fru sur fea dis oth xxx are excluded. Table 1: 10 speakers, 1708/1636/1084/1103.
+Labels: neu → neutral, hap → happy, exc → excited, sad → sad, ang → angry, fru → frustrated, sur → surprise,
+fea → fear, dis → disgust, oth → other; xxx (no agreement) is excluded. The paper's class set (``paper4``,
+:mod:`rdlr.labels`) merges excited into happy (Section 3.1). Table 1: 10 speakers, 1708/1636/1084/1103
+neutral/happy/sad/angry, happy counting 595 hap + 1041 exc.
 
 Votes: every external categorical evaluator (``C-E*``) casts one vote, split equally over the categories
-it ticked; only the shares that fall on the four classes are kept (Excited counts as happy, like the label).
+it ticked, one ``votes_<emotion>`` column per emotion above (a class set sums them onto its classes).
 Self-evaluations are left out (``self_votes=True`` adds them).
 
 Speaker = session + the gender letter of the turn's speaker (``Ses01F_impro01_M000`` → ``Ses01M``).
@@ -35,30 +37,41 @@ from rdlr.corpora.checks import ExpectedCounts, check_counts
 from rdlr.corpora.layout import audio_files
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
 from rdlr.corpora.text_files import UnreadableText, read_text
-from rdlr.labels import CLASSES
 
 CORPUS = "IEM"
 EXPECTED = ExpectedCounts(
     source="paper Table 1",
     speakers=10,
-    classes={"neutral": 1708, "happy": 1636, "sad": 1084, "angry": 1103},
+    classes={"neutral": 1708, "happy": 595, "excited": 1041, "sad": 1084, "angry": 1103},
 )
-EMOTIONS: dict[str, str] = {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"}
-OTHER_EMOTIONS: dict[str, str] = {
-    "fru": "frustration",
+EMOTIONS: dict[str, str] = {
+    "neu": "neutral",
+    "hap": "happy",
+    "exc": "excited",
+    "sad": "sad",
+    "ang": "angry",
+    "fru": "frustrated",
     "sur": "surprise",
     "fea": "fear",
     "dis": "disgust",
     "oth": "other",
-    "xxx": "no agreement",
 }
+OTHER_EMOTIONS: dict[str, str] = {"xxx": "no agreement"}
+VOTE_EMOTIONS: tuple[str, ...] = tuple(dict.fromkeys(EMOTIONS.values()))
 CATEGORIES: dict[str, str] = {
     "neutral": "neutral",
     "neutral state": "neutral",
     "happiness": "happy",
     "happy": "happy",
-    "excited": "happy",
-    "excitement": "happy",
+    "excited": "excited",
+    "excitement": "excited",
+    "frustration": "frustrated",
+    "frustrated": "frustrated",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "fear": "fear",
+    "disgust": "disgust",
+    "other": "other",
     "sadness": "sad",
     "sad": "sad",
     "anger": "angry",
@@ -72,7 +85,7 @@ COMMENT = re.compile(r"\(.*\)\s*$")
 
 
 def _evaluator_votes(text: str) -> dict[str, float]:
-    """The 4-class shares of one evaluator's categories, e.g. ``"Frustration; Anger;\\t()"`` → angry 0.5."""
+    """The shares of one evaluator's categories, e.g. ``"Frustration; Anger;\\t()"`` → frustrated 0.5, angry 0.5."""
     categories = [part.strip() for part in COMMENT.sub("", text).split(";") if part.strip()]
     votes: dict[str, float] = {}
     for category in categories:
@@ -83,7 +96,7 @@ def _evaluator_votes(text: str) -> dict[str, float]:
 
 
 def parse_emo_evaluation(path: Path, self_votes: bool = False) -> list[dict[str, object]]:
-    """The turns of one EmoEvaluation file: turn name, raw label and 4-class vote counts; :class:`UnreadableText`
+    """The turns of one EmoEvaluation file: turn name, raw label and vote counts per emotion; :class:`UnreadableText`
     when the file does not decode."""
     turns: list[dict[str, object]] = []
     current: dict[str, object] | None = None
@@ -144,7 +157,7 @@ def _session_dirs(root: Path) -> list[tuple[int, Path]]:
 
 
 def load(root: str | Path, self_votes: bool = False, check_audio: bool = True) -> pd.DataFrame:
-    """The IEMOCAP manifest: 4-class turns of all sessions with votes, session, gender and transcript."""
+    """The IEMOCAP manifest: the labeled turns of all sessions with votes, session, gender and transcript."""
     root = Path(root).expanduser().resolve()
     sessions = _session_dirs(root)
     if not sessions:
@@ -189,6 +202,9 @@ def load(root: str | Path, self_votes: bool = False, check_audio: bool = True) -
                     session=str(number),
                     gender=gender,
                     transcript=transcripts.get(name, ""),
-                    **{f"votes_{cls}": (votes.get(cls, 0.0) if has_votes else np.nan) for cls in CLASSES},
+                    **{
+                        f"votes_{emotion}": (votes.get(emotion, 0.0) if has_votes else np.nan)
+                        for emotion in VOTE_EMOTIONS
+                    },
                 )
     return check_counts(builder.build(check_audio), CORPUS, EXPECTED)

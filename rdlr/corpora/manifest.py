@@ -3,15 +3,18 @@
 A manifest is a :class:`pandas.DataFrame` with one row per utterance:
 
 * required: ``utt_id`` (unique), ``path`` (absolute audio path), ``corpus``, ``speaker``, ``label``
-  (one of :data:`rdlr.labels.CLASSES`, or ``""`` for unlabeled corpora such as LibriSpeech);
+  (the corpus' own emotion: a corpus loader writes a name of :data:`rdlr.labels.VOCABULARY`, a CSV manifest any
+  label; ``""`` for unlabeled corpora such as LibriSpeech);
 * optional (always present in loader output, empty when a corpus has no such information):
   ``session``, ``partition`` (train/val/test), ``gender`` (F/M), ``transcript`` and the vote counts
-  ``votes_neutral``, ``votes_happy``, ``votes_sad``, ``votes_angry`` (float, NaN when absent).
+  ``votes_neutral``, ``votes_happy``, ``votes_sad``, ``votes_angry`` (float, NaN when absent); a corpus whose
+  annotators chose among more emotions adds ``votes_<emotion>`` columns (e.g. IEMOCAP's ``votes_excited``).
 
-Loaders never drop utterances silently: utterances of emotions outside the paper's four classes
-(Section 3.1) are counted per raw label in ``df.attrs["excluded"]``; utterances dropped for another
-reason (no audio file, empty or truncated audio file, unparsable name) are counted in ``df.attrs["dropped"]`` and
-reported with :func:`warnings.warn`.
+Which emotions an experiment uses is decided later (:class:`rdlr.labels.LabelSet`), so a manifest keeps every
+labeled utterance. Loaders never drop utterances silently: utterances without an emotion (IEMOCAP's ``xxx``, no
+agreement) are counted per raw label in ``df.attrs["excluded"]``; utterances dropped for another reason (no audio
+file, empty or truncated audio file, unparsable name) are counted in ``df.attrs["dropped"]`` and reported with
+:func:`warnings.warn`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora.audio_files import DIRECTORY, EMPTY, MISSING, NOT_REGULAR, TRUNCATED, audio_file_problem
-from rdlr.labels import CLASSES, VOTE_COLUMNS
+from rdlr.labels import VOCABULARY, VOTE_COLUMNS, VOTE_PREFIX
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("utt_id", "path", "corpus", "speaker", "label")
 TEXT_COLUMNS: tuple[str, ...] = ("session", "partition", "gender", "transcript")
@@ -64,6 +67,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     for name in VOTE_COLUMNS:
         if name not in out.columns:
             out[name] = np.nan
+    for name in [column for column in out.columns if column.startswith(VOTE_PREFIX)]:
         out[name] = pd.to_numeric(out[name], errors="raise").astype(float)
     extras = [name for name in out.columns if name not in COLUMNS]
     out = out[list(COLUMNS) + extras]
@@ -111,10 +115,10 @@ def _audio_problem(path: str) -> str | None:
 class ManifestBuilder:
     """Collects the rows of one corpus, the excluded labels and the dropped utterances.
 
-    Loaders call :meth:`add` for every utterance of the four classes (or every unlabeled utterance),
-    :meth:`exclude` for utterances of other emotions and :meth:`drop` for unusable ones, then
-    :meth:`build`. ``other_emotions`` names the corpus's codes of the other emotions in words (EmoDB ``A`` →
-    fear), so that the summary says which emotions were left out.
+    Loaders call :meth:`add` for every labeled utterance (its emotion a name of :data:`rdlr.labels.VOCABULARY`) or
+    unlabeled one, :meth:`exclude` for utterances without an emotion (no agreement) and :meth:`drop` for unusable
+    ones, then :meth:`build`. ``other_emotions`` names the excluded codes in words (IEMOCAP ``xxx`` → no
+    agreement), so that the summary says what was left out.
     """
 
     def __init__(self, corpus: str, other_emotions: Mapping[str, str] | None = None) -> None:
@@ -125,9 +129,11 @@ class ManifestBuilder:
         self.dropped: dict[str, list[str]] = {}
 
     def add(self, *, utt_id: str, path: str | Path, speaker: str, label: str, **optional: object) -> None:
-        """One utterance; ``label`` must be one of the four classes or ``""``."""
-        if label and label not in CLASSES:
-            raise ManifestError(f"{self.corpus}: internal label {label!r} for {utt_id} is not one of {CLASSES}")
+        """One utterance; ``label`` must be a name of :data:`rdlr.labels.VOCABULARY` or ``""``."""
+        if label and label not in VOCABULARY:
+            raise ManifestError(
+                f"{self.corpus}: internal label {label!r} for {utt_id} is not in the vocabulary {', '.join(VOCABULARY)}"
+            )
         row: dict[str, object] = {
             "utt_id": utt_id,
             "path": str(path),
@@ -139,7 +145,7 @@ class ManifestBuilder:
         self.rows.append(row)
 
     def exclude(self, raw_label: str) -> None:
-        """Count one utterance whose emotion is outside the four classes."""
+        """Count one utterance without an emotion (e.g. no agreement among the annotators)."""
         self.excluded[str(raw_label)] += 1
 
     def drop(self, reason: str, name: str) -> None:
@@ -154,7 +160,7 @@ class ManifestBuilder:
         return match
 
     def label_of(self, code: str, emotions: Mapping[str, str], shown: str | None = None) -> str | None:
-        """The class an emotion ``code`` maps to in ``emotions``; an unmapped code is counted as excluded (under
+        """The vocabulary emotion ``code`` maps to in ``emotions``; an unmapped code is counted as excluded (under
         ``shown`` when given) and gives ``None``."""
         label = emotions.get(code)
         if label is None:
@@ -197,9 +203,13 @@ class ManifestBuilder:
 
 
 def class_counts(df: pd.DataFrame) -> dict[str, int]:
-    """Rows per class (all four classes, zeros included) among labeled rows."""
-    counts = df["label"].value_counts()
-    return {name: int(counts.get(name, 0)) for name in CLASSES}
+    """Rows per emotion among labeled rows: the vocabulary's emotions present in its order, then any other label
+    (CSV manifests) in order of name."""
+    counts = df.loc[df["label"] != "", "label"].value_counts()
+    names = [name for name in VOCABULARY if name in counts] + sorted(
+        str(n) for n in counts.index if n not in VOCABULARY
+    )
+    return {name: int(counts[name]) for name in names}
 
 
 def summarize(df: pd.DataFrame) -> str:
@@ -231,15 +241,15 @@ def summarize(df: pd.DataFrame) -> str:
 
 
 def excluded_line(excluded: Mapping[str, int], emotions: Mapping[str, str]) -> str:
-    """The summary's line of utterances left out for their emotion, each count with the emotion in words and the
-    corpus's own code (``69 fear (A)``; a code without a name as it is)."""
+    """The summary's line of utterances left out without an emotion, each count with its meaning in words and the
+    corpus's own code (``2,507 no agreement (xxx)``; a code without a name as it is)."""
 
     def item(code: str, count: int) -> str:
         name = emotions.get(code, code)
         return f"{count:,} {name}" + (f" ({code})" if name.lower() != code.lower() else "")
 
     items = ", ".join(item(code, count) for code, count in excluded.items())
-    return f"left out (not among the {len(CLASSES)} classes {'/'.join(CLASSES)}): {items or 'none'}"
+    return f"left out (no emotion): {items or 'none'}"
 
 
 def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:

@@ -9,7 +9,8 @@
 ``UTD-IMPROV-S01A-F01-S-FM01.avi; A; A:4.0; V:2.5; D:3.0 ; N:3.2;`` (categorical label A H S N, or O other /
 X no agreement) followed by one line per evaluator ``<rater>; Angry; <other emotions>; A:..; V:..; D:..; N:..;``.
 
-Labels (Section 3.1): A → angry, H → happy, S → sad, N → neutral; O and X are excluded. Table 1: 12 speakers,
+Labels: A → angry, H → happy, S → sad, N → neutral (the paper's four, Section 3.1), O → other; X (no agreement) is
+excluded. Table 1: 12 speakers,
 3477/2644/885/792. Votes: one per evaluator (its primary emotion; a rater listed twice for a clip counts once).
 Speaker = gender + session from the file name (``...-F01-...`` → ``F01``, session 1).
 """
@@ -26,7 +27,7 @@ from rdlr.corpora.checks import ExpectedCounts, check_counts
 from rdlr.corpora.layout import audio_files
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
 from rdlr.corpora.text_files import read_text
-from rdlr.labels import CLASSES
+from rdlr.labels import PAPER4
 
 CORPUS = "IMP"
 EXPECTED = ExpectedCounts(
@@ -34,8 +35,8 @@ EXPECTED = ExpectedCounts(
     speakers=12,
     classes={"neutral": 3477, "happy": 2644, "sad": 885, "angry": 792},
 )
-EMOTIONS: dict[str, str] = {"N": "neutral", "H": "happy", "S": "sad", "A": "angry"}
-OTHER_EMOTIONS: dict[str, str] = {"O": "other", "X": "no agreement"}
+EMOTIONS: dict[str, str] = {"N": "neutral", "H": "happy", "S": "sad", "A": "angry", "O": "other"}
+OTHER_EMOTIONS: dict[str, str] = {"X": "no agreement"}
 RATER_EMOTIONS: dict[str, str] = {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry"}
 LABEL_FILES: tuple[str, ...] = ("Evaluation.txt", "Evalution.txt")
 CLIP_PREFIX = "UTD-IMPROV-"
@@ -73,15 +74,15 @@ def parse_evaluation(path: Path) -> dict[str, dict[str, object]]:
 
 def _votes(raters: dict[str, str]) -> dict[str, float]:
     if not raters:
-        return {f"votes_{name}": np.nan for name in CLASSES}
+        return {f"votes_{name}": np.nan for name in PAPER4}
     return {
         f"votes_{name}": float(sum(RATER_EMOTIONS.get(emotion) == name for emotion in raters.values()))
-        for name in CLASSES
+        for name in PAPER4
     }
 
 
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
-    """The MSP-IMPROV manifest: 4-class clips of ``Evaluation.txt`` with votes, session and gender."""
+    """The MSP-IMPROV manifest: labeled clips of ``Evaluation.txt`` with votes, session and gender."""
     root = Path(root).expanduser().resolve()
     clips = parse_evaluation(find_label_file(root))
     audio = {path.stem: path for path in audio_files(root, "**/MSP-IMPROV-*.wav")}

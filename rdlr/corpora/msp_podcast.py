@@ -6,10 +6,11 @@
         FileName, EmoClass, EmoAct, EmoVal, EmoDom, SpkrID, Gender, Split_Set
     ROOT/Audios/<FileName>
 
-EmoClass letters (Section 3.1): N → neutral, H → happy, S → sad, A → angry; C D F U O X (contempt, disgust,
-fear, surprise, other, no agreement) are excluded. Split_Set Train / Development (or Validation) / Test1 /
-Test2 → partition train / val / test / test. Utterances whose SpkrID is ``Unknown`` are kept, each with its
-own speaker id ``POD_unknown_<utterance>`` so that no two of them (and no known speaker) are merged.
+EmoClass letters: N → neutral, H → happy, S → sad, A → angry (the paper's four, Section 3.1), C → contempt,
+D → disgust, F → fear, U → surprise, O → other; X (no agreement) is excluded. Split_Set Train / Development (or
+Validation) / Test1 / Test2 → partition train / val / test / test. Utterances whose SpkrID is ``Unknown`` are
+kept, each with its own speaker id ``POD_unknown_<utterance>`` so that no two of them (and no known speaker) are
+merged.
 Table 1 counts 1285 labeled speakers and 26009/14285/2649/3218 neutral/happy/sad/angry utterances.
 """
 
@@ -29,15 +30,18 @@ EXPECTED = ExpectedCounts(
     classes={"neutral": 26009, "happy": 14285, "sad": 2649, "angry": 3218},
 )
 KNOWN_SPEAKERS = ExpectedCounts(source="paper Section 3.1", speakers=1285)
-EMOTIONS: dict[str, str] = {"N": "neutral", "H": "happy", "S": "sad", "A": "angry"}
-OTHER_EMOTIONS: dict[str, str] = {
+EMOTIONS: dict[str, str] = {
+    "N": "neutral",
+    "H": "happy",
+    "S": "sad",
+    "A": "angry",
     "C": "contempt",
     "D": "disgust",
     "F": "fear",
     "U": "surprise",
     "O": "other",
-    "X": "no agreement",
 }
+OTHER_EMOTIONS: dict[str, str] = {"X": "no agreement"}
 PARTITIONS: dict[str, str] = {
     "train": "train",
     "development": "val",
@@ -72,7 +76,7 @@ def _audio_dir(root: Path) -> Path:
 
 
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
-    """The MSP-Podcast manifest: 4-class utterances with partition, speaker and gender."""
+    """The MSP-Podcast manifest: labeled utterances with partition, speaker and gender."""
     root = Path(root).expanduser().resolve()
     label_file = find_label_file(root)
     audio_dir = _audio_dir(root)

@@ -10,9 +10,9 @@ only, 03 audio only), vocal channel (01 speech, 02 song), emotion (01 neutral, 0
 statement (01 "Kids are talking by the door", 02 "Dogs are sitting by the door"), repetition (01, 02) and actor
 (01–24; odd numbers male, even female).
 
-Kept: audio-only speech (03-01) of neutral, happy, sad and angry. Calm, fearful, disgust and surprised are
-excluded (counted by emotion name); files of another modality or of song are dropped with a warning. 24 actors ×
-60 files = 1,440: per actor 4 neutral and 8 of every other emotion, so 96 neutral and 192 happy, sad and angry.
+Kept: audio-only speech (03-01) of every emotion (calm → calm, fearful → fear, surprised → surprise); files of
+another modality or of song are dropped with a warning. 24 actors × 60 files = 1,440: per actor 4 neutral and 8
+of every other emotion, so 96 neutral and 192 of each other emotion.
 """
 
 from __future__ import annotations
@@ -31,11 +31,28 @@ ARCHIVE_FOLDER = "Audio_Speech_Actors_01-24"
 EXPECTED = ExpectedCounts(
     source="RAVDESS documentation",
     speakers=24,
-    classes={"neutral": 96, "happy": 192, "sad": 192, "angry": 192},
+    classes={
+        "neutral": 96,
+        "happy": 192,
+        "sad": 192,
+        "angry": 192,
+        "calm": 192,
+        "fear": 192,
+        "disgust": 192,
+        "surprise": 192,
+    },
     files=1440,
 )
-EMOTIONS: dict[str, str] = {"01": "neutral", "03": "happy", "04": "sad", "05": "angry"}
-OTHER_EMOTIONS: dict[str, str] = {"02": "calm", "06": "fearful", "07": "disgust", "08": "surprised"}
+EMOTIONS: dict[str, str] = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fear",
+    "07": "disgust",
+    "08": "surprise",
+}
 AUDIO_ONLY_SPEECH = ("03", "01")
 FILE_NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 
@@ -45,7 +62,7 @@ def _has_actors(folder: Path) -> bool:
 
 
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
-    """The RAVDESS speech manifest: 4-class audio-only speech of the 24 actors, with gender."""
+    """The RAVDESS speech manifest: audio-only speech of the 24 actors, with gender."""
     root = Path(root).expanduser().resolve()
     folder = locate(root, [ARCHIVE_FOLDER], _has_actors, "RAVDESS", "Actor_NN/ folders of MM-VV-EE-II-SS-RR-AA.wav")
     builder = ManifestBuilder(CORPUS)
@@ -57,7 +74,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
         if (modality, channel) != AUDIO_ONLY_SPEECH:
             builder.drop("not audio-only speech (03-01-...)", path.name)
             continue
-        label = builder.label_of(emotion, EMOTIONS, OTHER_EMOTIONS.get(emotion, emotion))
+        label = builder.label_of(emotion, EMOTIONS)
         if label is None:
             continue
         builder.add(

@@ -6,8 +6,8 @@ Download ``AudioData`` from the SAVEE site (kahlan.eps.surrey.ac.uk/savee, free 
     ROOT/ALL/<SPK>_<code><NN>.wav                 the flat copy some mirrors ship (also accepted)
 
 Four male speakers (DC, JE, JK, KL), 15 sentences per emotion and 30 neutral: 120 files each, 480 in all. Codes:
-``a`` anger → angry, ``h`` happiness → happy, ``n`` neutral, ``sa`` sadness → sad kept; ``d`` disgust, ``f`` fear
-and ``su`` surprise excluded. So 120 neutral and 60 happy, sad and angry utterances.
+``a`` anger → angry, ``h`` happiness → happy, ``n`` neutral, ``sa`` sadness → sad, ``d`` disgust, ``f`` fear and
+``su`` surprise. So 120 neutral and 60 utterances of every other emotion.
 """
 
 from __future__ import annotations
@@ -26,11 +26,18 @@ SPEAKERS: tuple[str, ...] = ("DC", "JE", "JK", "KL")
 EXPECTED = ExpectedCounts(
     source="SAVEE documentation",
     speakers=4,
-    classes={"neutral": 120, "happy": 60, "sad": 60, "angry": 60},
+    classes={"neutral": 120, "happy": 60, "sad": 60, "angry": 60, "disgust": 60, "fear": 60, "surprise": 60},
     files=480,
 )
-EMOTIONS: dict[str, str] = {"a": "angry", "h": "happy", "n": "neutral", "sa": "sad"}
-OTHER_EMOTIONS: dict[str, str] = {"d": "disgust", "f": "fear", "su": "surprise"}
+EMOTIONS: dict[str, str] = {
+    "a": "angry",
+    "h": "happy",
+    "n": "neutral",
+    "sa": "sad",
+    "d": "disgust",
+    "f": "fear",
+    "su": "surprise",
+}
 FILE_NAME = re.compile(r"^(?:(DC|JE|JK|KL)_)?(a|d|f|h|n|sa|su)(\d{2})$")
 
 
@@ -56,7 +63,7 @@ def _files(folder: Path) -> list[tuple[str | None, Path]]:
 
 
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
-    """The SAVEE manifest: 4-class utterances of the four speakers."""
+    """The SAVEE manifest: every utterance of the four speakers."""
     root = Path(root).expanduser().resolve()
     folder = locate(
         root,
@@ -65,7 +72,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
         "SAVEE",
         f"speaker folders {' '.join(SPEAKERS)} of <code><NN>.wav (or ALL/<SPK>_<code><NN>.wav)",
     )
-    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
+    builder = ManifestBuilder(CORPUS)
     for folder_speaker, path in _files(folder):
         match = FILE_NAME.match(path.stem)
         speaker = folder_speaker or (match.group(1) if match else None)

@@ -19,7 +19,7 @@ import pandas as pd
 from rdlr.corpora.checks import ExpectedCounts
 from rdlr.corpora.demo.config import CORPUS_STYLES, LIB_STYLE, DemoConfig
 from rdlr.corpora.registry import MODULES
-from rdlr.labels import CLASSES
+from rdlr.labels import CLASSES, DEFAULT, LabelSet
 
 SESSIONS: dict[str, int] = {"iemocap": 5, "msp_improv": 6}  # two speakers (one dyad) per session
 POD_PARTITIONS: dict[str, int] = {"train": 28_602, "val": 4_772, "test": 12_787}  # Section 3.1 (release 1.8)
@@ -44,7 +44,7 @@ def documented_counts(loader: str) -> ExpectedCounts:
 
 
 def _labels(classes: dict[str, int], rng: np.random.Generator) -> np.ndarray:
-    labels = np.concatenate([np.full(classes.get(name, 0), name, dtype=object) for name in CLASSES])
+    labels = np.concatenate([np.full(count, name, dtype=object) for name, count in classes.items()])
     return labels[rng.permutation(len(labels))]
 
 
@@ -69,23 +69,31 @@ def _frame(
     )
 
 
-def shaped_manifest(loader: str, corpus: str, seed: int = 0) -> pd.DataFrame:
-    """A manifest of ``corpus`` with the counts and structure its ``loader`` documents (module docstring)."""
+def shaped_manifest(loader: str, corpus: str, seed: int = 0, labels: LabelSet = DEFAULT) -> pd.DataFrame:
+    """A manifest of ``corpus`` with the counts and structure its ``loader`` documents (module docstring), of the
+    emotions the class set ``labels`` keeps, already mapped onto its classes (IEMOCAP's happy and excited are the
+    paper's happy: ``paper4`` shapes the manifests the plans were made from before manifests kept every
+    emotion)."""
     expected = documented_counts(loader)
     rng = np.random.default_rng(seed)
     if not expected.classes:  # unlabeled speech (LibriSpeech)
-        labels = np.full(int(expected.total or 0), "", dtype=object)
+        rows = np.full(int(expected.total or 0), "", dtype=object)
     else:
-        labels = _labels(expected.classes, rng)
+        counts: dict[str, int] = {}
+        for emotion, count in expected.classes.items():
+            target = labels.target(corpus, emotion)
+            if target is not None:
+                counts[target] = counts.get(target, 0) + count
+        rows = _labels(counts, rng)
     if loader == "msp_podcast":
-        return _podcast(corpus, labels)
+        return _podcast(corpus, rows)
     speakers = expected.speakers or 1
-    index = np.arange(len(labels)) % speakers
+    index = np.arange(len(rows)) % speakers
     if loader in SESSIONS:
         session = index // 2 + 1
         names = np.array([f"{corpus}-S{s}{'FM'[i % 2]}" for i, s in zip(index, session)], dtype=object)
-        return _frame(corpus, labels, names, sessions=np.array([f"Session{s}" for s in session], dtype=object))
-    return _frame(corpus, labels, np.array([f"{corpus}-{1001 + i}" for i in index], dtype=object))
+        return _frame(corpus, rows, names, sessions=np.array([f"Session{s}" for s in session], dtype=object))
+    return _frame(corpus, rows, np.array([f"{corpus}-{1001 + i}" for i in index], dtype=object))
 
 
 def _podcast(corpus: str, labels: np.ndarray) -> pd.DataFrame:

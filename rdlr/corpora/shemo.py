@@ -8,7 +8,7 @@
 3,000 semi-natural utterances of radio plays, 87 speakers (31 female, 56 male). The file name is gender (F/M) and
 speaker number, the emotion letter, and the utterance's number for that speaker and emotion: ``F03S02`` is the
 second sad utterance of female speaker 03. Letters: A anger → angry, H happiness → happy, N neutral, S sadness →
-sad kept; W surprise and F fear excluded (counted by letter). The corpus paper counts 1,059 anger, 201 happiness,
+sad, W surprise, F fear. The corpus paper counts 1,059 anger, 201 happiness,
 1,028 neutral, 449 sadness, 225 surprise and 38 fear utterances.
 """
 
@@ -28,11 +28,10 @@ FOLDERS: tuple[str, ...] = ("female", "male")
 EXPECTED = ExpectedCounts(
     source="ShEMO paper",
     speakers=87,
-    classes={"neutral": 1028, "happy": 201, "sad": 449, "angry": 1059},
+    classes={"neutral": 1028, "happy": 201, "sad": 449, "angry": 1059, "surprise": 225, "fear": 38},
     files=3000,
 )
-EMOTIONS: dict[str, str] = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
-OTHER_EMOTIONS: dict[str, str] = {"W": "surprise", "F": "fear"}
+EMOTIONS: dict[str, str] = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad", "W": "surprise", "F": "fear"}
 FILE_NAME = re.compile(r"^(([FM])\d{2})([A-Z])(\d+)$")
 
 
@@ -41,12 +40,12 @@ def _has_gender_folders(folder: Path) -> bool:
 
 
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
-    """The ShEMO manifest: 4-class utterances with speaker and gender from the file name."""
+    """The ShEMO manifest: every utterance with speaker and gender from the file name."""
     root = Path(root).expanduser().resolve()
     folder = locate(
         root, ["ShEMO"], _has_gender_folders, "ShEMO", "female/ and male/ folders of F01A01.wav-style files"
     )
-    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
+    builder = ManifestBuilder(CORPUS)
     for name in FOLDERS:
         gender_dir = child(folder, name)
         for path in audio_files(gender_dir) if gender_dir is not None else []:

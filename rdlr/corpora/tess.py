@@ -7,8 +7,8 @@
     ROOT/OAF_back_angry.wav ...               or every file in one folder
 
 File names are ``SPK_word_emotion.wav``: two female speakers, OAF (aged 64) and YAF (aged 26), said 200 target
-words in seven emotions: 2,800 files. Emotions: ``angry``, ``happy``, ``neutral``, ``sad`` kept; ``disgust``,
-``fear`` and ``ps`` (pleasant surprise) excluded; 400 utterances per kept emotion. One file of the release is
+words in seven emotions: 2,800 files. Emotions: ``angry``, ``happy``, ``neutral``, ``sad``, ``disgust``, ``fear``
+and ``ps`` (pleasant surprise) → surprise; 400 utterances per emotion. One file of the release is
 misnamed ``OA_bite_neutral.wav``: the speaker is taken from the ``OAF_*``/``YAF_*`` folder when there is one, and
 ``OA`` is read as OAF otherwise. Some mirrors hold the corpus twice (a nested copy); a file found twice raises, so
 point ``--root`` at one copy.
@@ -34,11 +34,18 @@ SPEAKER_TYPOS: dict[str, str] = {"OA": "OAF"}
 EXPECTED = ExpectedCounts(
     source="TESS documentation",
     speakers=2,
-    classes={"neutral": 400, "happy": 400, "sad": 400, "angry": 400},
+    classes={"neutral": 400, "happy": 400, "sad": 400, "angry": 400, "disgust": 400, "fear": 400, "surprise": 400},
     files=2800,
 )
-EMOTIONS: dict[str, str] = {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "sad"}
-OTHER_EMOTIONS: dict[str, str] = {"disgust": "disgust", "fear": "fear", "ps": "pleasant surprise"}
+EMOTIONS: dict[str, str] = {
+    "angry": "angry",
+    "happy": "happy",
+    "neutral": "neutral",
+    "sad": "sad",
+    "disgust": "disgust",
+    "fear": "fear",
+    "ps": "surprise",
+}  # ps: pleasant surprise
 FILE_NAME = re.compile(r"^([A-Za-z]+)_([A-Za-z0-9']+)_([A-Za-z]+)$")
 SPEAKER_FOLDER = re.compile(r"^(OAF|YAF)_", re.IGNORECASE)
 
@@ -53,7 +60,7 @@ def _speaker(path: Path, from_name: str) -> str | None:
 
 
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
-    """The TESS manifest: 4-class utterances of the two speakers."""
+    """The TESS manifest: every utterance of the two speakers."""
     root = Path(root).expanduser().resolve()
     paths = audio_files(root, "**/*.wav") if root.is_dir() else []
     if not any(FILE_NAME.match(path.stem) for path in paths):
@@ -61,7 +68,7 @@ def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:
             f"TESS: not the official layout under {root}: expected SPK_word_emotion.wav files "
             "(in OAF_*/YAF_* folders or in one folder); point --root at the unpacked TESS folder"
         )
-    builder = ManifestBuilder(CORPUS, OTHER_EMOTIONS)
+    builder = ManifestBuilder(CORPUS)
     seen: dict[str, Path] = {}
     for path in paths:
         match = FILE_NAME.match(path.stem)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch
 
-from rdlr.labels import CLASSES
+from rdlr.labels import LabelSetError
+from rdlr.labels import check_classes as check_class_names
 from rdlr.models.errors import ModelFolderError
 
 WEIGHT_DTYPES = (torch.float16, torch.float32, torch.float64)
@@ -30,6 +31,9 @@ def check_weights(weights: Mapping[str, torch.Tensor], source: Path) -> None:
 
 
 def check_classes(classes: Sequence[str], source: Path) -> None:
-    """``classes`` exactly the package's class names, in its order (:data:`rdlr.labels.CLASSES`)."""
-    if tuple(classes) != CLASSES:
-        raise ModelFolderError(f"{source}: 'classes' must be {list(CLASSES)}, got {list(classes)!r}")
+    """``classes`` at least two distinct class names, each a word (:func:`rdlr.labels.check_classes`): the model's
+    outputs in order."""
+    try:
+        check_class_names(classes, "classes")
+    except LabelSetError as error:
+        raise ModelFolderError(f"{source}: {error}") from None

@@ -35,6 +35,7 @@ from rdlr.sweep.files import STAGE1_DIR, SweepFiles, read_results_uri
 from rdlr.sweep.inputs import resolve_storage
 from rdlr.sweep.resolved import RunOptions, resolve_run
 from rdlr.train import TrainConfig, TrialData, run_trial
+from rdlr.train.data import labeled_table
 
 MATCH_TOLERANCE = 1e-9
 
@@ -159,12 +160,13 @@ def export_model(
     )
     store, corpora = run.store, run.corpora
     table = load(store, features, corpora)
-    meta = table.meta.assign(label=table.meta["label"].fillna("").astype(str))
+    labels = spec.label_set()
+    x, meta, _ = labeled_table(table.x, table.meta.assign(label=table.meta["label"].fillna("").astype(str)), labels)
     specs = specs_from_store(store, table.config_hashes, table.dims)
     model_extractors(specs, f"feature store {store}")
     config = TrainConfig(**spec.training, device=device)
     roles = assign_roles(meta, protocol, held_out, seed=spec.data.split_seed, pod_test=config.pod_test)
-    data = TrialData.from_table(table.x, meta, roles)
+    data = TrialData.from_table(x, meta, roles, labels)
     chosen_method = get_method(method)
     hparams = json.loads(row["hparams"])
     cache_dir = files.dir.child(STAGE1_DIR).root if files.dir.is_local else None
@@ -193,15 +195,10 @@ def export_model(
             "reproduced": reproduced,
         },
         "data": {"feature_store": store, "corpora": list(corpora)},
-        "split": {
-            "protocol": protocol,
-            "held_out": held_out,
-            "split_seed": spec.data.split_seed,
-            "rule": "rdlr.corpora.assign_roles (Section 3.1)",
-        },
-        "config": asdict(config),
-        "torch_threads": int(max(1, int(threads))),
-    }
-    card = build_card(result, data, specs, chosen_method, hparams, int(row["seed"]), info)
+        "split": {"protocol": protocol, "held_out": held_out, "split_seed": spec.data.split_seed,
+                  "rule": "rdlr.corpora.assign_roles (Section 3.1)"},
+        "config": asdict(config), "torch_threads": int(max(1, int(threads))),
+    }  # fmt: skip
+    card = build_card(result, data, specs, chosen_method, hparams, int(row["seed"]), info, labels)
     folder = save_model(out, card, result.state_dict["classifier"], overwrite=overwrite)
     return ExportOutcome(folder, card, {k: row[k] for k in row.index}, reproduced, time.perf_counter() - started)

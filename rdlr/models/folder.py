@@ -39,6 +39,7 @@ FORMAT = "rdlr-model"
 FORMAT_VERSION = 1
 CARD_FILE = "model.json"
 WEIGHTS_FILE = "model.safetensors"
+ONNX_FILE = "model.onnx"  # rdlr onnx: rdlr.models.onnx_export
 CHECKED_PACKAGES: tuple[str, ...] = ("torch", "opensmile", "transformers", "openai-whisper")
 RECORDED_PACKAGES: tuple[str, ...] = (*CHECKED_PACKAGES, "numpy", "safetensors")
 
@@ -88,6 +89,7 @@ class ModelCard:
     training: dict[str, Any]
     metrics: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
+    label_map: dict[str, dict[str, str | None]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=installed_versions)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
@@ -96,33 +98,19 @@ class ModelCard:
         return sum(spec.dim for spec in self.features)
 
     def to_json(self, weights_sha256: str) -> dict[str, Any]:
-        return json_safe(
-            {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "created": self.created,
-                "classes": list(self.classes),
-                "input_dim": self.input_dim,
-                "features": [spec.to_dict() for spec in self.features],
-                "normalization": {
-                    "mean": self.feature_mean.astype(np.float32).tolist(),
-                    "std": self.feature_std.astype(np.float32).tolist(),
-                    "fit_on": "training rows; model input = (features - mean) / std",
-                },
-                "method": self.method,
-                "hparams": self.hparams,
-                "seed": self.seed,
-                "training": self.training,
-                "metrics": self.metrics,
-                "history": self.history,
-                "versions": self.versions,
-                "weights": {
-                    "file": WEIGHTS_FILE,
-                    "sha256": weights_sha256,
-                    "architecture": "rdlr.model.EmotionClassifier(input_dim, len(classes))",
-                },
-            }
-        )
+        return json_safe({
+            "format": FORMAT, "format_version": FORMAT_VERSION, "created": self.created,
+            "classes": list(self.classes), "label_map": self.label_map, "input_dim": self.input_dim,
+            "features": [spec.to_dict() for spec in self.features],
+            "normalization": {"mean": self.feature_mean.astype(np.float32).tolist(),
+                              "std": self.feature_std.astype(np.float32).tolist(),
+                              "fit_on": "training rows; model input = (features - mean) / std"},
+            "method": self.method, "hparams": self.hparams, "seed": self.seed,
+            "training": self.training, "metrics": self.metrics, "history": self.history,
+            "versions": self.versions,
+            "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256,
+                        "architecture": "rdlr.model.EmotionClassifier(input_dim, len(classes))"},
+        })  # fmt: skip
 
 
 def json_safe(value: Any) -> Any:
@@ -149,6 +137,7 @@ def save_model(
     if (folder / CARD_FILE).exists() and not overwrite:
         raise ModelFolderError(f"{folder} already holds a model ({CARD_FILE}); choose another folder or overwrite")
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / ONNX_FILE).unlink(missing_ok=True)  # the graph of the weights being replaced
     tensors = {key: value.detach().cpu().contiguous() for key, value in weights.items()}
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
     write_atomically(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata=header))
@@ -242,19 +231,29 @@ def card_from_json(doc: Any, source: Path) -> ModelCard:
         )
     mean, std = _statistics(doc, input_dim, source)
     return ModelCard(
-        classes=tuple(classes),
-        features=features,
-        feature_mean=mean,
-        feature_std=std,
-        method=_get(doc, "method", dict, source),
-        hparams=_get(doc, "hparams", dict, source),
-        seed=_get(doc, "seed", int, source),
-        training=_get(doc, "training", dict, source),
-        metrics=_get(doc, "metrics", dict, source),
-        history=_get(doc, "history", list, source),
-        versions=_get(doc, "versions", dict, source),
-        created=_get(doc, "created", str, source),
-    )
+        classes=tuple(classes), features=features, feature_mean=mean, feature_std=std,
+        method=_get(doc, "method", dict, source), hparams=_get(doc, "hparams", dict, source),
+        seed=_get(doc, "seed", int, source), training=_get(doc, "training", dict, source),
+        metrics=_get(doc, "metrics", dict, source), history=_get(doc, "history", list, source),
+        versions=_get(doc, "versions", dict, source), created=_get(doc, "created", str, source),
+        label_map=_label_map(doc, classes, source),
+    )  # fmt: skip
+
+
+def _label_map(doc: Mapping[str, Any], classes: list[str], source: Path) -> dict[str, dict[str, str | None]]:
+    """``label_map`` of ``model.json`` (absent in folders written before class sets: ``{}``), every target a class
+    or null."""
+    raw = doc.get("label_map", {})
+    if not isinstance(raw, dict) or not all(isinstance(m, dict) for m in raw.values()):
+        raise ModelFolderError(f"{source}: 'label_map' must map corpus names to {{emotion: class or null}}")
+    for corpus, mapping in raw.items():
+        for emotion, target in mapping.items():
+            if target is not None and target not in classes:
+                raise ModelFolderError(
+                    f"{source}: label_map {corpus}: {emotion} -> {target!r} is not one of the "
+                    f"classes {', '.join(classes)}"
+                )
+    return raw
 
 
 def read_weights(path: Path, sha256: str) -> dict[str, torch.Tensor]:

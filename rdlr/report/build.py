@@ -56,8 +56,9 @@ from rdlr.report.prose import (
     table_notes,
 )
 from rdlr.report.render import render_csv, render_latex, render_markdown
+from rdlr.report.seen import mark_seen
 from rdlr.report.selection import check_selection, selected_trials
-from rdlr.results import read_results, validate_results
+from rdlr.results import read_results, result_classes, validate_results
 
 
 def table_title(paper_title: str, features: str, spec: Mapping[str, Any], spec_id: str) -> str:
@@ -209,8 +210,11 @@ def _write_outputs(
     tables = build_tables(
         trials, info.columns, len(info.seeds), all_rows=all_rows, spec=info.spec, spec_id=info.spec_id
     )
+    mark_seen(tables, info.spec)
     notes = table_notes(info)
-    figures = _write_tables(tables, dest, notes, selection, plots=plots, proposed=proposed)
+    figures = _write_tables(
+        tables, dest, notes, selection, plots=plots, proposed=proposed, num_classes=len(result_classes(frame))
+    )
     labels = {r.key: r.label for t in tables for r in t.rows}
     comparison = compare_methods(trials, info.columns, labels, proposed)
     write_text(dest / "comparison.csv", comparison.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
@@ -244,7 +248,14 @@ def _write_outputs(
 
 
 def _write_tables(
-    tables: Sequence[Table], dest: Path, notes: list[str], selection: str, *, plots: bool, proposed: str
+    tables: Sequence[Table],
+    dest: Path,
+    notes: list[str],
+    selection: str,
+    *,
+    plots: bool,
+    proposed: str,
+    num_classes: int = 4,
 ) -> list[tuple[str, str]]:
     """Each table as .md/.tex/.csv (and its UA bar chart and heatmap when ``plots``); returns the figures'
     (caption, page-sized PNG path; the column-sized one is ``<name>-column.png``)."""
@@ -259,7 +270,7 @@ def _write_tables(
         write_text(dest / f"{table.name}.csv", render_csv(table))
         if not plots:
             continue
-        if plot_ua(table, dest / "plots" / f"ua_{table.name}.png", proposed, f"selection: {selection}"):
+        if plot_ua(table, dest / "plots" / f"ua_{table.name}.png", proposed, f"selection: {selection}", num_classes):
             figures.append((f"UA per held-out corpus: {table.title}", f"plots/ua_{table.name}.png"))
         if plot_ua_heatmap(table, dest / "plots" / f"ua_heatmap_{table.name}.png", f"selection: {selection}"):
             figures.append(

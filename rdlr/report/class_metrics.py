@@ -1,10 +1,11 @@
 """Beside UA: macro-F1 and per-class recall of the selected configurations, where the results carry them.
 
 The sweep writes them per trial as ``test_f1`` (macro-F1 on the held-out corpus) and ``test_recall/<class>`` (the
-recall of each of :data:`rdlr.labels.CLASSES`), fractions like ``test_ua``. Results without these columns (older
+recall of each class of the sweep's class set), fractions like ``test_ua``. Results without these columns (older
 sweeps) get no metrics page; nothing is estimated from other columns. One row per (features, protocol, method,
 held-out corpus): mean over the seeds of the configuration the selection chose, macro-F1 with its 95 % t-interval
-(:mod:`rdlr.report.intervals`); UA is the mean of the four recalls, so a UA gain can be traced to the classes.
+(:mod:`rdlr.report.intervals`); UA is the mean of the recalls of the classes present in the held-out corpus, so a
+UA gain can be traced to the classes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from rdlr.labels import CLASSES
 from rdlr.report.intervals import half_width
 from rdlr.report.layout import RowKey, features_title
 from rdlr.report.render import MISSING_MARK, PROTOCOL_TITLES, pipe_table
@@ -26,8 +26,8 @@ PERCENT = 100.0
 
 
 def recall_columns(frame: pd.DataFrame) -> list[str]:
-    """The per-class recall columns present, in the order of :data:`rdlr.labels.CLASSES`."""
-    return [f"{RECALL_PREFIX}{name}" for name in CLASSES if f"{RECALL_PREFIX}{name}" in frame.columns]
+    """The per-class recall columns present, in class order (:func:`rdlr.results.results_frame` writes them so)."""
+    return [column for column in frame.columns if column.startswith(RECALL_PREFIX)]
 
 
 def has_class_metrics(frame: pd.DataFrame) -> bool:

@@ -27,17 +27,16 @@ from matplotlib.patches import Patch
 
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
 from rdlr.io.safe_text import parse_json
-from rdlr.labels import CLASSES, NUM_CLASSES
 from rdlr.report.cells import Table
 from rdlr.report.figure_style import MIN_FONT_PT, WIDTHS_IN, new_figure, save_both_sizes, wrap
 from rdlr.report.layout import RowSpec
+from rdlr.results import result_classes
 
 COLOR_PROPOSED = "#c44e52"
 COLOR_WITHIN = "#999999"
 COLORS_BASELINE = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#ccb974", "#64b5cd")
 HATCHES = ("", "///", "...", "xx")  # one per feature-set block (Table 3): the same method in two blocks differs
 COLOR_CHANCE = "#444444"
-CHANCE_UA = 100.0 / NUM_CLASSES  # UA of a classifier that guesses (every class's recall 1/4)
 PAPER_MARKER: dict[str, object] = {
     "marker": "D",
     "s": 12,
@@ -49,10 +48,15 @@ LEGEND_ROW_IN = 0.16  # height of one legend line at 8 pt
 CHAR_WIDTH_IN = 0.075  # about the width of one 8 pt character
 
 
-def plot_ua(table: Table, path: Path, proposed: str, subtitle: str = "") -> Path | None:
-    """UA bars of ``table`` (rows with results only) at both print sizes; returns the page-sized PNG's path, or
-    None when the table is empty."""
-    return save_both_sizes(lambda size: draw_ua(table, proposed, size, subtitle), path)
+def chance_ua(num_classes: int) -> float:
+    """UA (%) of a classifier that guesses among ``num_classes`` classes (every class's recall 1/K)."""
+    return 100.0 / num_classes
+
+
+def plot_ua(table: Table, path: Path, proposed: str, subtitle: str = "", num_classes: int = 4) -> Path | None:
+    """UA bars of ``table`` (rows with results only) at both print sizes, chance marked for ``num_classes``
+    classes; returns the page-sized PNG's path, or None when the table is empty."""
+    return save_both_sizes(lambda size: draw_ua(table, proposed, size, subtitle, num_classes), path)
 
 
 def plot_ua_heatmap(table: Table, path: Path, subtitle: str = "") -> Path | None:
@@ -89,9 +93,10 @@ def _row_styles(rows: Sequence[RowSpec], proposed: str) -> list[tuple[str, str]]
     return styles
 
 
-def draw_ua(table: Table, proposed: str, size: str, subtitle: str = "") -> Figure | None:
+def draw_ua(table: Table, proposed: str, size: str, subtitle: str = "", num_classes: int = 4) -> Figure | None:
     """Grouped bars: one group per held-out corpus (+ Avg), one bar per row, on one UA axis from 0 with chance
-    (25 %) marked; ``size``: "page" or "column"."""
+    (100/K %, 25 % for the paper's four classes) marked; ``size``: "page" or "column"."""
+    chance = chance_ua(num_classes)
     rows, columns = _shown(table)
     if not rows:
         return None
@@ -103,7 +108,7 @@ def draw_ua(table: Table, proposed: str, size: str, subtitle: str = "") -> Figur
     ax = fig.subplots()
     x = np.arange(len(columns))
     bar = min(0.84 / len(rows), 0.3)  # a lone row: a bar, not a wall
-    top, drew_paper, one_seed, several = CHANCE_UA, False, False, False
+    top, drew_paper, one_seed, several = chance, False, False, False
     handles = []
     for i, (row, (color, hatch)) in enumerate(zip(rows, _row_styles(rows, proposed))):
         offset = (i - (len(rows) - 1) / 2) * bar
@@ -130,7 +135,7 @@ def draw_ua(table: Table, proposed: str, size: str, subtitle: str = "") -> Figur
         if paper:
             ax.scatter(x[paper] + offset, [cells[j].paper for j in paper], zorder=3, **PAPER_MARKER)
             top, drew_paper = max([top, *(cells[j].paper for j in paper)]), True
-    ax.axhline(CHANCE_UA, color=COLOR_CHANCE, linestyle="--", linewidth=0.8, zorder=2)
+    ax.axhline(chance, color=COLOR_CHANCE, linestyle="--", linewidth=0.8, zorder=2)
     _corpus_ticks(ax, columns, (width - 0.6) / len(columns))
     ax.set_xlim(-0.5, len(columns) - 0.5)
     ax.set_ylim(0.0, min(100.0, 5.0 * math.ceil((top + 2.0) / 5.0)))
@@ -151,7 +156,7 @@ def draw_ua(table: Table, proposed: str, size: str, subtitle: str = "") -> Figur
                 markeredgewidth=0.8,
             )
         )
-    handles.append(Line2D([], [], color=COLOR_CHANCE, linestyle="--", linewidth=0.8, label=f"chance ({CHANCE_UA:g} %)"))
+    handles.append(Line2D([], [], color=COLOR_CHANCE, linestyle="--", linewidth=0.8, label=f"chance ({chance:.3g} %)"))
     fig.legend(handles=handles, loc="outside lower center", ncol=ncol, frameon=False, handlelength=1.5)
     note = seed_caption(one_seed, several) + (f"; {subtitle}" if subtitle else "")
     fig.suptitle(wrap(note, width))
@@ -222,16 +227,17 @@ def draw_ua_heatmap(table: Table, size: str, subtitle: str = "") -> Figure | Non
     return fig
 
 
-def parse_confusion(value: object, where: str) -> np.ndarray:
-    """A confusion matrix from the results' JSON (NUM_CLASSES x NUM_CLASSES, rows = true, cols = predicted)."""
+def parse_confusion(value: object, where: str, num_classes: int = 4) -> np.ndarray:
+    """A confusion matrix from the results' JSON (K x K for ``num_classes`` K, rows = true, cols = predicted)."""
+    k = num_classes
     try:
         matrix = np.asarray(parse_json(value, where) if isinstance(value, str) else value, dtype=float)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{where}: confusion is not a JSON {NUM_CLASSES}x{NUM_CLASSES} list ({error})") from None
-    if matrix.shape != (NUM_CLASSES, NUM_CLASSES) or (matrix < 0).any():
+        raise ValueError(f"{where}: confusion is not a JSON {k}x{k} list ({error})") from None
+    if matrix.shape != (k, k) or (matrix < 0).any():
         raise ValueError(
-            f"{where}: confusion must be a {NUM_CLASSES}x{NUM_CLASSES} matrix of non-negative counts, "
-            f"got shape {matrix.shape}"
+            f"{where}: confusion must be a {k}x{k} matrix of non-negative counts (one row and column "
+            f"per class), got shape {matrix.shape}"
         )
     return matrix
 
@@ -243,10 +249,11 @@ def check_confusions(trials: pd.DataFrame) -> None:
 
 
 def summed_confusion(trials: pd.DataFrame) -> np.ndarray | None:
-    """Sum of the trials' confusion matrices (None when none of them has one)."""
+    """Sum of the trials' confusion matrices, K x K for the results' class set (None when none of them has one)."""
     if "confusion" not in trials.columns:
         return None
-    total = np.zeros((NUM_CLASSES, NUM_CLASSES))
+    k = len(result_classes(trials))
+    total = np.zeros((k, k))
     found = False
     for _, row in trials.iterrows():
         if pd.isna(row["confusion"]) or str(row["confusion"]).strip() == "":
@@ -255,7 +262,7 @@ def summed_confusion(trials: pd.DataFrame) -> np.ndarray | None:
             f"results: trial {row.get('trial_id', '?')} ({row['features']}, {row['method']}, "
             f"held-out {row['held_out']}, seed {row['seed']})"
         )
-        total += parse_confusion(row["confusion"], where)
+        total += parse_confusion(row["confusion"], where, k)
         found = True
     return total if found else None
 
@@ -275,7 +282,8 @@ def plot_confusions(
     if not used:
         return None
     labels = [label for _, label in methods]
-    return save_both_sizes(lambda size: draw_confusions(grid, labels, used, size, title), path)
+    classes = result_classes(trials)
+    return save_both_sizes(lambda size: draw_confusions(grid, labels, used, size, title, classes), path)
 
 
 def confusion_grid(
@@ -309,10 +317,11 @@ def draw_confusions(
     corpora: Sequence[str],
     size: str,
     title: str,
+    classes: Sequence[str] = ("neutral", "happy", "sad", "angry"),
 ) -> Figure:
-    """One matrix per (method, corpus) of ``grid``; a page has a row per method and a column per corpus, a column
-    the transpose (two matrices abreast); up to four matrices stand in one row. Cells: recall (the row's share)
-    and count (:func:`count_text`), "0.62\\n(31)"."""
+    """One matrix per (method, corpus) of ``grid``, rows and columns named by ``classes``; a page has a row per method
+    and a column per corpus, a column the transpose (two matrices abreast); up to four matrices stand in one row.
+    Cells: recall (the row's share) and count (:func:`count_text`), "0.62\\n(31)"."""
     panels = [[(m, c) for c in corpora] for m in methods]
     if size == "column":
         panels = [list(column) for column in zip(*panels)]
@@ -323,18 +332,18 @@ def draw_confusions(
     side = min(1.7, (width - 0.6) / n_cols)  # one matrix's side, in inches
     fig = new_figure(size, n_rows * (side + 0.4) + 0.5 + 0.15 * wrap(title, width).count("\n"))
     axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex=True, sharey=True)
-    names = [name[:3] for name in CLASSES]
+    names, k = [name[:3] for name in classes], len(classes)
     for i, line in enumerate(panels):
         for j, (method, corpus) in enumerate(line):
             ax, counts = axes[i][j], grid[(method, corpus)]
             ax.set_title(wrap(f"{method}, {corpus}", side), fontsize=MIN_FONT_PT)
-            ax.set_xticks(range(NUM_CLASSES), names)
-            ax.set_yticks(range(NUM_CLASSES), names)
+            ax.set_xticks(range(k), names, **({"rotation": 90} if k > 4 else {}))
+            ax.set_yticks(range(k), names)
             ax.tick_params(length=0)
             if counts is None:
                 ax.text(0.5, 0.5, "missing", ha="center", va="center", transform=ax.transAxes)
-                ax.set_xlim(-0.5, NUM_CLASSES - 0.5)
-                ax.set_ylim(NUM_CLASSES - 0.5, -0.5)
+                ax.set_xlim(-0.5, k - 0.5)
+                ax.set_ylim(k - 0.5, -0.5)
                 ax.set_aspect("equal")
                 continue
             recall = row_normalised(counts)
@@ -346,6 +355,7 @@ def draw_confusions(
                     f"{value:.2f}\n({count_text(counts[r, c])})",
                     ha="center",
                     va="center",
+                    **({"fontsize": MIN_FONT_PT} if k > 4 else {}),
                     linespacing=0.95,
                     color="white" if value > 0.6 else "black",
                 )

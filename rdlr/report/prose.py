@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from rdlr.labels import CLASSES
 from rdlr.report.cells import Table
 from rdlr.report.compare import comparison_tables, no_comparison
 from rdlr.report.intervals import CONVENTION
@@ -30,7 +31,7 @@ from rdlr.report.layout import (
 )
 from rdlr.report.render import MISSING_MARK, markdown_table, pipe_table, second_table
 from rdlr.report.selection import SELECTION_DESCRIPTIONS, SELECTIONS, select_configs
-from rdlr.results import GROUP_KEYS, RESOLVED_KEY
+from rdlr.results import GROUP_KEYS, RESOLVED_KEY, result_classes
 
 TABLE_NAMES = {"table2": "Table 2", "table3": "Table 3", "other": "Other methods (outside the paper's layout)"}
 COMPARISON_NOTE = (
@@ -106,9 +107,10 @@ def table_notes(info: ReportInfo) -> list[str]:
 
 
 def layout_notes(table: Table) -> list[str]:
-    """Notes of one table: the layout rows it leaves out, and each shown row whose printed Avg in the paper is not
-    the mean of its printed values (when the paper's numbers are shown)."""
-    notes = []
+    """Notes of one table: its own (``Table.notes``, e.g. cells whose backbone saw the corpus), the layout rows it
+    leaves out, and each shown row whose printed Avg in the paper is not the mean of its printed values (when the
+    paper's numbers are shown)."""
+    notes = list(table.notes)
     if table.hidden:
         notes.append(
             f"{table.hidden} row(s) of the paper's layout without results are left out "
@@ -183,6 +185,32 @@ def selection_markdown(merged: pd.DataFrame, selection: str, labels: Mapping[Row
     return "\n".join(text)
 
 
+def class_lines(info: ReportInfo, results: pd.DataFrame) -> list[str]:
+    """The class set of a sweep whose classes are not the paper's four, or whose label map left utterances out: the
+    classes, how UA counts them, and per corpus the classes present and the emotions left out (from the saved
+    spec.yaml's ``resolved.labels``); nothing for the paper's four on four-class data."""
+    classes = result_classes(results)
+    found = (info.spec.get(RESOLVED_KEY) or {}).get("labels") or {}
+    if classes == CLASSES and not found:
+        return []
+    lines = [
+        f"**Classes ({len(classes)}):** {', '.join(classes)}. UA is the mean recall over the classes present "
+        "in the split scored: a held-out corpus is scored over the classes it has.\n"
+    ]
+    corpora = found.get("corpora") or {}
+    if corpora:
+        rows = [
+            [
+                corpus,
+                ", ".join(f"{name} {count}" for name, count in entry.get("classes", {}).items()) or "none",
+                ", ".join(f"{emotion} {count}" for emotion, count in entry.get("left_out", {}).items()) or "none",
+            ]
+            for corpus, entry in corpora.items()
+        ]
+        lines.append(pipe_table(["Corpus", "Classes present (utterances)", "Left out by the label map"], rows, "lll"))
+    return lines
+
+
 def index_markdown(
     info: ReportInfo,
     results: pd.DataFrame,
@@ -212,7 +240,7 @@ def index_markdown(
         f"- **Held-out corpora:** {', '.join(info.columns)}",
         f"- **Methods:** {results['method'].nunique()}",
     ]
-    lines = [f"# rdlr report: {info.spec_id}\n", "\n".join(facts) + "\n"]
+    lines = [f"# rdlr report: {info.spec_id}\n", "\n".join(facts) + "\n", *class_lines(info, results)]
     demo = [c for c in info.columns if is_demo(c)]
     if demo:
         reference = "; the paper's numbers after each table are a reference only, without differences"

@@ -43,9 +43,10 @@ def _linear_weights(dims: tuple[int, ...]) -> int:
     return sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
 
 
-def classifier_weights(input_dim: int) -> int:
-    """Weights of F: input → 1024 → 1024 → 512 → 512 → 4 (Section 3.2)."""
-    return _linear_weights((input_dim, *CLASSIFIER_HIDDEN, NUM_CLASSES))
+def classifier_weights(input_dim: int, num_classes: int = NUM_CLASSES) -> int:
+    """Weights of F: input → 1024 → 1024 → 512 → 512 → K (Section 3.2; K = 4, the paper's classes, by default:
+    the output layer is a negligible share of the cost for any K)."""
+    return _linear_weights((input_dim, *CLASSIFIER_HIDDEN, num_classes))
 
 
 def decoder_weights(input_dim: int) -> int:

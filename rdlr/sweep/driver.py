@@ -140,6 +140,7 @@ def register_trainables(
             resources.cpus,
             files.storage.uri,
             table_id=x.hex(),
+            labels=spec.label_set(),
         )
         function = trainable_for(features, spec.id)
         trainable = tune.with_resources(
@@ -333,7 +334,7 @@ def run_sweep(
     (one line: the path, the cause), the finished rows kept.
     """
     _check_tables(spec, tables)
-    files = SweepFiles(storage, spec.id)
+    files = SweepFiles(storage, spec.id, spec.label_set().classes)
     try:
         with FolderLock(files.dir.fs, files.dir.root, "rdlr sweep", what="sweep storage"):  # one writer per spec
             return _run_locked(spec, tables, files, log, adapt_resources, resolved, quiet, capacity)

@@ -10,7 +10,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import yaml
 
 from rdlr.io.safe_text import MAX_BYTES, parse_json, parse_yaml
 from rdlr.io.storage import Storage
+from rdlr.labels import CLASSES
 from rdlr.results import (
     GIVEN_SPEC_FILE,
     RESOLVED_KEY,
@@ -44,11 +45,13 @@ class SweepError(RuntimeError):
 
 class SweepFiles:
     """The files of one spec under the storage path: ``spec.yaml``, ``results.csv``, ``trials/`` (one row per
-    finished trial), ``attempts/`` (one record per trial execution), ``stage1/`` and ``tune/`` (Tune's own)."""
+    finished trial), ``attempts/`` (one record per trial execution), ``stage1/`` and ``tune/`` (Tune's own).
+    ``classes``: the spec's class set, in output order (the per-class columns of ``results.csv``)."""
 
-    def __init__(self, storage: str | os.PathLike[str], spec_id: str) -> None:
+    def __init__(self, storage: str | os.PathLike[str], spec_id: str, classes: Sequence[str] = CLASSES) -> None:
         self.storage = Storage(storage)
         self.spec_id = spec_id
+        self.classes = tuple(classes)
         self.dir = self.storage.child(spec_id)
 
     @property
@@ -95,7 +98,7 @@ class SweepFiles:
         return rows
 
     def write_results(self, rows: list[Mapping[str, Any]]) -> None:
-        self.dir.write(results_frame(rows).to_csv(index=False).encode(), RESULTS_FILE)
+        self.dir.write(results_frame(rows, self.classes).to_csv(index=False).encode(), RESULTS_FILE)
 
     def read_saved_spec(self) -> dict[str, Any]:
         """The ``spec.yaml`` saved beside the results (empty when it holds nothing), within the bounds of

@@ -15,8 +15,11 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora.manifest import check_unique_ids
+from rdlr.corpora.splits import OUT_OF_CORPUS
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets
-from rdlr.spec.core import SpecError, SweepSpec
+from rdlr.io.safe_text import read_json
+from rdlr.labels import LabelSet
+from rdlr.spec.core import JOB_ORDER, SpecError, SweepSpec
 
 DROPPED_META = ("path", "transcript")  # not needed by trials; kept out of the object store
 DEMO_DATA = "demo_data"  # where the demo corpora are generated, beside the results
@@ -81,12 +84,19 @@ def feature_configs(spec: SweepSpec) -> dict[str, str] | None:
     if spec.hf is None:
         return None
     from rdlr.features.hf_encoder import HFEncoderConfig
+    from rdlr.features.registry import build_extractor, layered_name
 
-    return {
-        name: HFEncoderConfig(model_dir=name[len(HF_PREFIX) :], layer=spec.hf.layer).config_hash()
-        for name in feature_components(spec)
-        if name.startswith(HF_PREFIX)
-    }
+    configs = {}
+    for name in feature_components(spec):
+        if not name.startswith(HF_PREFIX) or layered_name(name).layer is not None:
+            continue  # hf:<dir>@N names its layer: one config per store folder
+        model_dir = Path(name[len(HF_PREFIX) :]).expanduser()
+        config_file = model_dir / "config.json"
+        if config_file.is_file() and read_json(config_file).get("model_type") == "whisper":
+            configs[name] = build_extractor(name, hf_layer=spec.hf.layer).outputs()[0].config.config_hash()
+        else:
+            configs[name] = HFEncoderConfig(model_dir=str(model_dir), layer=spec.hf.layer).config_hash()
+    return configs
 
 
 def spec_corpora(spec: SweepSpec, data_root: Path | None) -> list[str]:
@@ -111,6 +121,7 @@ def spec_corpora(spec: SweepSpec, data_root: Path | None) -> list[str]:
                 f"manifests hold: {', '.join(names)}"
             )
     check_corpora(spec, meta, "data.manifests")
+    check_classes(spec, spec.label_set().apply(meta).meta, "data.manifests")
     return names
 
 
@@ -158,25 +169,82 @@ def check_corpora(spec: SweepSpec, meta: pd.DataFrame, where: str) -> None:
         )
 
 
+def class_summary(labels: LabelSet, meta: pd.DataFrame, left_out: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """What a run's class set found, for the report's header (saved under ``resolved.labels`` of spec.yaml): the
+    classes, the label map and per corpus the classes present (with utterances) and the emotions left out."""
+    labeled = meta[meta["label"] != ""]
+    counts = labeled.groupby(["corpus", "label"]).size()
+    corpora = sorted(set(labeled["corpus"].astype(str)) | set(left_out))
+    return {
+        "classes": list(labels.classes),
+        "label_map": labels.label_map,
+        "corpora": {
+            corpus: {
+                "classes": {
+                    name: int(counts.get((corpus, name), 0)) for name in labels.classes if counts.get((corpus, name), 0)
+                },
+                "left_out": dict(left_out.get(corpus, {})),
+            }
+            for corpus in corpora
+        },
+    }
+
+
+def check_classes(spec: SweepSpec, meta: pd.DataFrame, where: str) -> None:
+    """Every class has training utterances in every job (its training corpora: the labeled corpora but the held-out
+    one out of corpus, the held-out one within corpus); a one-line :class:`SpecError` naming ``labels``, the job's
+    corpora and the class else. ``meta``'s labels are classes (:meth:`rdlr.labels.LabelSet.apply`)."""
+    labeled = meta[meta["label"] != ""]
+    present = labeled.groupby("corpus")["label"].agg(set).to_dict()
+    classes = spec.label_set().classes
+    for protocol in JOB_ORDER:
+        if not getattr(spec.protocols, protocol):
+            continue
+        for held_out in spec.held_out:
+            corpora = [c for c in present if c != held_out] if protocol == OUT_OF_CORPUS else [held_out]
+            found = set().union(*(present.get(c, set()) for c in corpora))
+            missing = [name for name in classes if name not in found]
+            if missing:
+                raise SpecError(
+                    f"labels: class {missing[0]!r} has no training utterance in the {protocol} job held out "
+                    f"{held_out} ({where}; training corpora {', '.join(sorted(corpora)) or 'none'}); valid: classes "
+                    f"they have ({', '.join(name for name in classes if name in found) or 'none'}), or map an "
+                    "emotion onto it in label_map"
+                )
+
+
 def load_tables(
-    spec: SweepSpec, store: str, corpora: Sequence[str], object_store: bool = False
+    spec: SweepSpec,
+    store: str,
+    corpora: Sequence[str],
+    object_store: bool = False,
+    summary: dict[str, Any] | None = None,
 ) -> dict[str, tuple[Any, pd.DataFrame]]:
-    """``{feature set: (x, meta)}`` for every feature set of the spec, read once from the feature store.
+    """``{feature set: (x, meta)}`` for every feature set of the spec, read once from the feature store, restricted
+    to the rows of the spec's class set (:func:`rdlr.train.data.labeled_table`: labels as classes; rows of other
+    emotions left out, counted in ``summary`` when given, :func:`class_summary`).
 
     With ``object_store`` (Ray initialised), each matrix moves into Ray's object store as soon as it is read and
     ``x`` is its ``ObjectRef``: the driver then holds no copy of its own beside the one the trials share, and at
     most one feature set's matrix is in its memory at a time.
     """
     from rdlr.features import load
+    from rdlr.train.data import labeled_table
 
+    labels = spec.label_set()
     tables: dict[str, tuple[Any, pd.DataFrame]] = {}
     for features in spec.features:
         table = load(store, features, list(corpora), configs=feature_configs(spec))
         meta = table.meta.drop(columns=[c for c in DROPPED_META if c in table.meta.columns]).reset_index(drop=True)
         meta["label"] = meta["label"].fillna("").astype(str)  # unlabeled rows: "" (manifest schema)
-        check_corpora(spec, meta, f"features {features!r} in {store}")
-        x: Any = np.ascontiguousarray(table.x, dtype=np.float32)  # the table's own array when already float32
+        x, meta, left_out = labeled_table(table.x, meta, labels)
         del table
+        where = f"features {features!r} in {store}"
+        check_corpora(spec, meta, where)
+        check_classes(spec, meta, where)
+        if summary is not None and not summary:
+            summary.update(class_summary(labels, meta, left_out))
+        x = np.ascontiguousarray(x, dtype=np.float32)  # the table's own array when already float32
         if object_store:
             import ray
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +62,8 @@ class SweepPlan:
     rows_source: str
     dims: dict[str, tuple[int, bool]]
     figures: Figures
+    class_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # corpus -> class -> utterances
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # corpus -> emotion left out -> utterances
 
     @property
     def trials(self) -> int:
@@ -123,7 +125,9 @@ def planning_manifest(
     if spec.data.source != "real":
         raise SpecError("data.manifests: the plan reads the manifests for the trials' sizes; give --data-root")
     try:
-        frames = [shaped_manifest(source.loader, name) for name, source in spec.data.corpora.items()]
+        frames = [
+            shaped_manifest(source.loader, name, labels=spec.label_set()) for name, source in spec.data.corpora.items()
+        ]
     except ShapeError as error:
         raise SpecError(f"data.corpora: {error}") from None
     return pd.concat(frames, ignore_index=True), "the documented corpus sizes (paper Table 1, Section 3.1)"
@@ -150,8 +154,11 @@ def _mean_cost(job: Job, rows: TrialRows, dims: int, figures: Figures, training:
 def build_plan(
     spec: SweepSpec, meta: pd.DataFrame, rows_source: str, figures: Figures, known_dims: Mapping[str, int] | None = None
 ) -> SweepPlan:
-    """The plan of ``spec`` on the manifest columns ``meta`` (every corpus of the spec); ``known_dims``: the
-    feature tables' widths when they are loaded."""
+    """The plan of ``spec`` on the manifest columns ``meta`` (every corpus of the spec; restricted to the spec's
+    class set, :meth:`rdlr.labels.LabelSet.apply`); ``known_dims``: the feature tables' widths when they are
+    loaded."""
+    applied = spec.label_set().apply(meta)
+    meta = applied.meta
     rows: dict[tuple[str, str], TrialRows] = {}
     dims = {features: feature_dims(features, known_dims) for features in spec.features}
     jobs = []
@@ -164,7 +171,32 @@ def build_plan(
         width = dims[job.features][0]
         cost = _mean_cost(job, rows[key], width, figures, spec.training)
         jobs.append(JobPlan(job, job.configs * len(spec.seeds), rows[key], width, cost))
-    return SweepPlan(spec, tuple(jobs), rows_source, dims, figures)
+    return SweepPlan(
+        spec, tuple(jobs), rows_source, dims, figures, class_counts(meta, spec.label_set().classes), applied.left_out
+    )
+
+
+def class_counts(meta: pd.DataFrame, classes: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Labeled utterances per corpus and class (``meta``'s labels are classes), every class listed."""
+    labeled = meta[meta["label"] != ""]
+    counts = labeled.groupby(["corpus", "label"]).size()
+    return {
+        str(corpus): {name: int(counts.get((corpus, name), 0)) for name in classes}
+        for corpus in sorted(set(labeled["corpus"]))
+    }
+
+
+def _class_lines(plan: SweepPlan) -> list[str]:
+    """Utterances per class of each corpus (zeros included) and the emotions the label map leaves out."""
+    lines = [f"  utterances per class ({', '.join(plan.spec.label_set().classes)}) and corpus:"]
+    for corpus, counts in plan.class_counts.items():
+        left = plan.left_out.get(corpus, {})
+        lines.append(
+            f"    {corpus}: "
+            + ", ".join(f"{name} {count:,}" for name, count in counts.items())
+            + (f"; left out: {', '.join(f'{e} {n:,}' for e, n in left.items())}" if left else "")
+        )
+    return lines
 
 
 def _method_lines(plan: SweepPlan) -> list[str]:
@@ -251,6 +283,7 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
         *_method_lines(plan),
         f"  rows per trial (train / val / test / unlabeled), from {plan.rows_source}:",
         *_rows_lines(plan),
+        *_class_lines(plan),
         f"  projected {spec.id}: {plan.trials:,} trials, {core_time(plan.core_hours)} (CPU), "
         f"{plan.gpu_hours:,.1f} GPU-hours",
         f"  = {wall_time(plan.core_hours / node_cpus)} on one {node_cpus}-core node ({at_once} trials at once)",

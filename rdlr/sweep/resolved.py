@@ -66,13 +66,20 @@ class ResolvedRun:
         """The spec's tracking section (with ``--mlflow``'s URI in place of its own)."""
         return self.spec.tracking
 
-    def info(self) -> dict[str, Any]:
-        """What this run resolved the spec's paths to; saved beside the results in ``spec.yaml``."""
-        return {
+    def info(self, labels: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What this run resolved the spec's paths to, and (``labels``, :func:`rdlr.sweep.inputs.class_summary`)
+        what its class set found when it is not the paper's four on four-class data; saved beside the results in
+        ``spec.yaml``."""
+        info: dict[str, Any] = {
             "data_root": str(self.data_root) if self.data_root else None,
             "feature_store": self.store,
             "models": dict(self.models),
         }
+        if labels and (
+            not self.spec.label_set().is_default or any(entry["left_out"] for entry in labels["corpora"].values())
+        ):
+            info["labels"] = dict(labels)
+        return info
 
     def storage_note(self) -> str | None:
         """A warning when a cluster is joined but the storage is a local path (every node must see it)."""

@@ -27,6 +27,7 @@ import pandas as pd
 import ray
 from ray import tune
 
+from rdlr.labels import DEFAULT, LabelSet
 from rdlr.methods import get_method
 from rdlr.results import GROUP_KEYS, config_id, trial_key
 from rdlr.sweep.files import SweepFiles
@@ -41,7 +42,8 @@ REPEATER_INDEX = "__trial_index__"  # in the configs of sweeps started with one 
 @dataclass(frozen=True)
 class TrialContext:
     """What every trial of a sweep shares, sent once with the features; ``table_id`` names the feature table's
-    object in Ray's object store (the key of the worker's prepared rows)."""
+    object in Ray's object store (the key of the worker's prepared rows); ``labels`` the spec's class set (the
+    table's labels are already its classes: :func:`rdlr.sweep.inputs.load_tables`)."""
 
     spec_id: str
     features: str
@@ -52,6 +54,7 @@ class TrialContext:
     cpus: float
     storage: str
     table_id: str
+    labels: LabelSet = DEFAULT
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
@@ -104,7 +107,7 @@ def worker_rows(x: np.ndarray, meta: pd.DataFrame, context: TrialContext, consta
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
     pod_test = train_config(context).pod_test
     key = SplitKey(context.table_id, constants["protocol"], constants["held_out"], context.split_seed, pod_test)
-    return split_rows(x, meta, key)
+    return split_rows(x, meta, key, context.labels)
 
 
 def train_config(context: TrialContext) -> TrainConfig:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora import assign_roles
+from rdlr.labels import DEFAULT, LabelSet
 from rdlr.train import PreparedRows, TrialData
 
 CACHED_TABLES = 2  # splits kept per worker process (a worker serves one job: one split; a spare for safety)
@@ -38,23 +39,23 @@ class SplitKey(NamedTuple):
 _cache: OrderedDict[SplitKey, PreparedRows] = OrderedDict()
 
 
-def split_rows(x: np.ndarray, meta: pd.DataFrame, key: SplitKey) -> PreparedRows:
+def split_rows(x: np.ndarray, meta: pd.DataFrame, key: SplitKey, labels: LabelSet = DEFAULT) -> PreparedRows:
     """The rows of ``x`` split by ``key`` (:func:`rdlr.corpora.assign_roles`), as this process made them before
     when it did (least recently used splits beyond :data:`CACHED_TABLES` are dropped)."""
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    rows = PreparedRows(fresh_trial_data(x, meta, key))
+    rows = PreparedRows(fresh_trial_data(x, meta, key, labels))
     _cache[key] = rows
     while len(_cache) > CACHED_TABLES:
         _cache.popitem(last=False)
     return rows
 
 
-def fresh_trial_data(x: np.ndarray, meta: pd.DataFrame, key: SplitKey) -> TrialData:
+def fresh_trial_data(x: np.ndarray, meta: pd.DataFrame, key: SplitKey, labels: LabelSet = DEFAULT) -> TrialData:
     """The trial data of ``key`` computed anew (what :func:`split_rows` caches)."""
     roles = assign_roles(meta, key.protocol, key.held_out, seed=key.split_seed, pod_test=key.pod_test)
-    return TrialData.from_table(x, meta, roles)
+    return TrialData.from_table(x, meta, roles, labels)
 
 
 def clear() -> None:

@@ -15,19 +15,21 @@ import pandas as pd
 import torch
 
 from rdlr.corpora.splits import ROLES
-from rdlr.labels import UNLABELED, VOTE_COLUMNS, encode_labels
+from rdlr.labels import CLASSES, DEFAULT, UNLABELED, LabelSet
 
 
 @dataclass(frozen=True)
 class TrialData:
-    """Features ``x`` (N × D, float32) and per-row ``labels`` (class index, -1 when unlabeled), ``corpus``,
-    ``roles`` (one of :data:`ROLES`) and optional annotator ``votes`` (N × C, NaN where a corpus has none)."""
+    """Features ``x`` (N × D, float32) and per-row ``labels`` (index into ``classes``, -1 when unlabeled),
+    ``corpus``, ``roles`` (one of :data:`ROLES`) and optional annotator ``votes`` (N × K, NaN where a corpus has
+    none); ``classes`` names the K classes in output order (the paper's four by default)."""
 
     x: np.ndarray
     labels: np.ndarray
     corpus: np.ndarray
     roles: np.ndarray
     votes: np.ndarray | None = None
+    classes: tuple[str, ...] = CLASSES
 
     def __post_init__(self) -> None:
         n = len(self.x)
@@ -45,24 +47,36 @@ class TrialData:
         labeled = np.isin(self.roles, ("train", "val", "test"))
         if (self.labels[labeled] == UNLABELED).any():
             raise ValueError("utterances with role train/val/test must have a label")
+        if len(self.classes) < 2:
+            raise ValueError(f"a trial needs at least 2 classes, got {list(self.classes)}")
+        if len(self.labels) and int(self.labels.max(initial=UNLABELED)) >= len(self.classes):
+            raise ValueError(f"class index {int(self.labels.max())} outside the {len(self.classes)} classes")
+        if self.votes is not None and self.votes.shape != (n, len(self.classes)):
+            raise ValueError(f"votes must be N x K = {n} x {len(self.classes)}, got {self.votes.shape}")
+
+    @property
+    def num_classes(self) -> int:
+        """K, the number of classes (the classifier's outputs)."""
+        return len(self.classes)
 
     @classmethod
-    def from_table(cls, x: np.ndarray, meta: pd.DataFrame, roles: pd.Series | np.ndarray) -> TrialData:
-        """Build from a feature matrix, its manifest columns (``corpus``, ``label``, optional ``votes_*``) and
-        per-row roles (e.g. from :func:`rdlr.corpora.splits.assign_roles`)."""
+    def from_table(
+        cls, x: np.ndarray, meta: pd.DataFrame, roles: pd.Series | np.ndarray, labels: LabelSet = DEFAULT
+    ) -> TrialData:
+        """Build from a feature matrix, its manifest columns (``corpus``, ``label`` holding class names of
+        ``labels`` as :meth:`rdlr.labels.LabelSet.apply` leaves them, optional ``votes_<emotion>``) and per-row
+        roles (e.g. from :func:`rdlr.corpora.splits.assign_roles`). Votes are summed onto the classes their
+        emotions map to (:meth:`rdlr.labels.LabelSet.vote_matrix`)."""
         missing = {"corpus", "label"} - set(meta.columns)
         if missing:
             raise ValueError(f"metadata lacks column(s) {sorted(missing)}; it needs corpus and label")
-        labels = encode_labels(meta["label"].fillna("").astype(str).tolist())
-        votes = None
-        if set(VOTE_COLUMNS) <= set(meta.columns):
-            votes = meta[list(VOTE_COLUMNS)].to_numpy(dtype=np.float32, na_value=np.nan)
         return cls(
             x=np.asarray(x, dtype=np.float32),
-            labels=labels,
+            labels=labels.encode(meta["label"].fillna("").astype(str).tolist()),
             corpus=meta["corpus"].astype(str).to_numpy(),
             roles=np.asarray(roles, dtype=str),
-            votes=votes,
+            votes=labels.vote_matrix(meta),
+            classes=labels.classes,
         )
 
     def indices(self, role: str) -> np.ndarray:
@@ -84,9 +98,22 @@ class TrialData:
             digest.update(np.ascontiguousarray(array).tobytes())
         if self.votes is not None:
             digest.update(np.ascontiguousarray(self.votes).tobytes())
+        if self.classes != CLASSES:  # the paper's four keep the keys of caches written before class sets
+            digest.update("\n".join(self.classes).encode())
         stride = max(1, len(self.x) // 4096)
         digest.update(np.ascontiguousarray(self.x[::stride]).tobytes())
         return digest.hexdigest()
+
+
+def labeled_table(x: np.ndarray, meta: pd.DataFrame, labels: LabelSet) -> tuple[np.ndarray, pd.DataFrame, dict]:
+    """``x`` and ``meta`` restricted to the rows ``labels`` keeps (:meth:`rdlr.labels.LabelSet.apply`: labels as
+    classes, unlabeled rows kept), and per corpus the emotions left out. Rows are removed before any split, so
+    a class set that keeps every row (the paper's four on four-class manifests) splits exactly as before; ``x``
+    is copied only when rows are left out."""
+    applied = labels.apply(meta)
+    if not applied.keep.all():
+        x = x[applied.keep]
+    return x, applied.meta, applied.left_out
 
 
 USED_ROLES: tuple[str, ...] = ("train", "val", "test", "unlabeled")  # every role but "unused", in block order

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from rdlr.labels import CLASSES, NUM_CLASSES
 from rdlr.metrics import confusion_matrix, macro_f1, per_class_recall, unweighted_accuracy, weighted_accuracy
 from rdlr.model import EmotionClassifier
 from rdlr.train.data import PreparedData, TrialData
@@ -40,21 +39,21 @@ def role_metrics(
         return {}
     predicted = predict_logits(classifier, prepared.rows(role), batch_size)
     predicted = predicted.argmax(dim=1).cpu().numpy()
-    truth, corpora = data.labels[rows], data.corpus[rows]
+    truth, corpora, k = data.labels[rows], data.corpus[rows], data.num_classes
     metrics: dict[str, Any] = {
-        f"{role}_ua/{name}": unweighted_accuracy(truth[corpora == name], predicted[corpora == name])
+        f"{role}_ua/{name}": unweighted_accuracy(truth[corpora == name], predicted[corpora == name], k)
         for name in sorted(set(corpora))
     }
     if role == "val":
         metrics["val_ua"] = float(np.mean([metrics[f"val_ua/{name}"] for name in sorted(set(corpora))]))
     else:
-        metrics[f"{role}_ua"] = unweighted_accuracy(truth, predicted)
-    metrics[f"{role}_f1"] = macro_f1(truth, predicted)
-    recalls = per_class_recall(truth, predicted, NUM_CLASSES)
-    metrics.update({f"{role}_recall/{name}": float(recall) for name, recall in zip(CLASSES, recalls)})
+        metrics[f"{role}_ua"] = unweighted_accuracy(truth, predicted, k)
+    metrics[f"{role}_f1"] = macro_f1(truth, predicted, k)
+    recalls = per_class_recall(truth, predicted, k)
+    metrics.update({f"{role}_recall/{name}": float(recall) for name, recall in zip(data.classes, recalls)})
     if role == "test":
-        metrics["test_wa"] = weighted_accuracy(truth, predicted)
-        metrics["confusion"] = confusion_matrix(truth, predicted, NUM_CLASSES).tolist()
+        metrics["test_wa"] = weighted_accuracy(truth, predicted, k)
+        metrics["confusion"] = confusion_matrix(truth, predicted, k).tolist()
     return metrics
 
 

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from rdlr import losses
-from rdlr.labels import NUM_CLASSES
 from rdlr.methods import Method, get_method
 from rdlr.model import EmotionClassifier
 from rdlr.train.config import TrainConfig, TrialResult
@@ -85,16 +84,24 @@ def _build_training(
     prepared = rows.get(device, unlabeled=_needs_unlabeled_rows(method, config))
     train_labels = prepared.labels[prepared.train]
     votes = torch.as_tensor(data.votes[prepared.roles["train"]], device=device) if data.votes is not None else None
-    train_targets = training_targets(method, hparams, train_labels, votes, stage1_logits, config.lr_on_smoothed)
+    train_targets = training_targets(
+        method, hparams, train_labels, votes, stage1_logits, config.lr_on_smoothed, data.num_classes
+    )
     train_targets = train_targets.to(prepared.x.dtype)
-    class_weights = losses.class_balance_weights(train_labels, NUM_CLASSES) if method.uses("cw") else None
+    class_weights = losses.class_balance_weights(train_labels, data.num_classes) if method.uses("cw") else None
 
     train_corpora = data.corpora("train")
     corpus_of_row = torch.as_tensor(np.searchsorted(train_corpora, data.corpus[prepared.roles["train"]]), device=device)
     corpus_weights = torch.ones(len(train_corpora), device=device)
 
     objective = Objective(
-        method, hparams, data.x.shape[1], config.ae_on_unlabeled, config.ae_reduction, config.proxy_lr_factor
+        method,
+        hparams,
+        data.x.shape[1],
+        config.ae_on_unlabeled,
+        config.ae_reduction,
+        config.proxy_lr_factor,
+        data.num_classes,
     ).to(device)
     optimizer = torch.optim.Adam(objective.param_groups(config.lr))
     scheduler = PlateauDrop(optimizer, config.lr_patience, config.lr_factor)

@@ -23,8 +23,11 @@ def training_targets(
     votes: torch.Tensor | None = None,
     stage1_logits: torch.Tensor | None = None,
     lr_on_smoothed: str = "smooth_again",
+    num_classes: int = NUM_CLASSES,
 ) -> torch.Tensor:
-    """Ȳ for the training rows: one-hot or votes → LS (9) / unigram → LR (10); or self-KD targets.
+    """Ȳ (M × K, K = ``num_classes``) for the training rows: one-hot or votes → LS (9) / unigram → LR (10); or
+    self-KD targets. ``votes`` (M × K) are the annotators' votes restricted to the K classes; soft labels
+    renormalise them.
 
     ``lr_on_smoothed`` (:class:`rdlr.train.TrainConfig`): where the stage-1 model is wrong, LR smooths the smoothed
     target again (``smooth_again``) or replaces it by the smoothed one-hot vector (``replace``)."""
@@ -35,13 +38,13 @@ def training_targets(
     if method.uses("soft") and votes is not None:
         result = targets.soft_labels(torch.nan_to_num(votes, nan=0.0), labels)
     else:
-        result = targets.one_hot(labels, NUM_CLASSES)
+        result = targets.one_hot(labels, num_classes)
     if method.uses("ls"):
         result = targets.label_smoothing(result, hparams["ls_gamma"])
     elif method.uses("unigram"):
-        result = targets.unigram_smoothing(result, targets.class_prior(labels, NUM_CLASSES), hparams["unigram_gamma"])
+        result = targets.unigram_smoothing(result, targets.class_prior(labels, num_classes), hparams["unigram_gamma"])
     if method.uses("lr"):
-        smooth_from = targets.one_hot(labels, NUM_CLASSES) if lr_on_smoothed == "replace" else None
+        smooth_from = targets.one_hot(labels, num_classes) if lr_on_smoothed == "replace" else None
         result = targets.reliability_targets(result, _require(stage1_logits, method), hparams["gamma"], smooth_from)
     return result
 
@@ -56,7 +59,8 @@ class Objective(nn.Module):
     """The networks a method trains (F, and H / proxies when used) and its loss terms, generalising (11).
 
     ``ae_reduction``: how L_AE (12) reduces the squared error (:func:`rdlr.losses.reconstruction_loss`);
-    ``proxy_lr_factor``: the Proxy-Anchor proxies' learning rate over the network's (:meth:`param_groups`)."""
+    ``proxy_lr_factor``: the Proxy-Anchor proxies' learning rate over the network's (:meth:`param_groups`);
+    ``num_classes``: K, the classifier's outputs and the Proxy-Anchor proxies."""
 
     def __init__(
         self,
@@ -66,6 +70,7 @@ class Objective(nn.Module):
         ae_on_unlabeled: bool,
         ae_reduction: str = "mean",
         proxy_lr_factor: float = 100.0,
+        num_classes: int = NUM_CLASSES,
     ) -> None:
         super().__init__()
         self.method = method
@@ -73,10 +78,10 @@ class Objective(nn.Module):
         self.ae_on_unlabeled = ae_on_unlabeled
         self.ae_reduction = ae_reduction
         self.proxy_lr_factor = float(proxy_lr_factor)
-        self.classifier = EmotionClassifier(input_dim)
+        self.classifier = EmotionClassifier(input_dim, num_classes)
         self.decoder = Decoder(self.classifier.encoding_dim, input_dim) if method.uses("ae") else None
         self.proxy_anchor = (
-            losses.ProxyAnchor(NUM_CLASSES, self.classifier.embedding_dim, hparams["pa_alpha"], hparams["pa_delta"])
+            losses.ProxyAnchor(num_classes, self.classifier.embedding_dim, hparams["pa_alpha"], hparams["pa_delta"])
             if method.uses("proxy_anchor")
             else None
         )

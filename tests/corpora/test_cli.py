@@ -14,7 +14,7 @@ import pytest
 from rdlr.commands.prepare import configure_parser, run
 from rdlr.corpora import read_manifest, write_manifest
 from rdlr.corpora.registry import MODULES
-from rdlr.labels import CLASSES
+from rdlr.labels import CLASSES, VOCABULARY
 from tests.helpers.public_trees import savee_files, write_tree
 
 
@@ -35,13 +35,14 @@ def test_prepare_writes_the_manifest_and_prints_the_summary(emodb_tree, tmp_path
     out = tmp_path / "manifests" / "emodb.csv"
     assert prepare(["emodb", "--root", str(emodb_tree), "--out", str(out)]) == 0
     printed = capsys.readouterr()
-    assert "EMODB: 3 utterances, 2 speakers" in printed.out
-    assert "neutral 1  happy 1  sad 0  angry 1" in printed.out
-    assert "left out (not among the 4 classes neutral/happy/sad/angry): 1 fear (A)" in printed.out
+    assert "EMODB: 4 utterances, 2 speakers" in printed.out
+    assert "  neutral 1  happy 1  angry 1  fear 1\n" in printed.out  # every emotion found, vocabulary order
+    assert "left out (no emotion): none" in printed.out
     assert "count check: EMODB: sad 0 (documented 62, -62)" in printed.out
-    assert f"wrote 3 rows to {out}" in printed.out
+    assert f"wrote 4 rows to {out}" in printed.out
     df = read_manifest(out)
-    assert df["utt_id"].tolist() == ["EMODB_03a01Fa", "EMODB_03a01Wa", "EMODB_08a01Nb"]
+    assert df["utt_id"].tolist() == ["EMODB_03a01Fa", "EMODB_03a01Wa", "EMODB_08a01Nb", "EMODB_08a02Ab"]
+    assert df["label"].tolist() == ["happy", "angry", "neutral", "fear"]
 
 
 def test_bad_input_returns_2_with_the_reason(tmp_path, capsys):
@@ -65,11 +66,12 @@ def test_csv_exclude_other_labels(tmp_path, write_audio, capsys):
     write_audio(tmp_path / "a.wav")
     write_audio(tmp_path / "b.wav")
     source = tmp_path / "in.csv"
-    source.write_text("utt_id,path,corpus,speaker,label\nu1,a.wav,M,s,happy\nu2,b.wav,M,s,fear\n")
-    assert prepare(["csv", "--root", str(source), "--out", str(tmp_path / "out.csv")]) == 2
-    assert "'fear'" in capsys.readouterr().err
+    source.write_text("utt_id,path,corpus,speaker,label\nu1,a.wav,M,s,happy\nu2,b.wav,M,s,Gloomy\n")
+    assert prepare(["csv", "--root", str(source), "--out", str(tmp_path / "out.csv")]) == 0  # any label is kept
+    assert "  happy 1  gloomy 1\n" in capsys.readouterr().out
+    assert read_manifest(tmp_path / "out.csv")["label"].tolist() == ["happy", "gloomy"]
     assert prepare(["csv", "--root", str(source), "--out", str(tmp_path / "out.csv"), "--exclude-other-labels"]) == 0
-    assert "left out (not among the 4 classes neutral/happy/sad/angry): 1 fear" in capsys.readouterr().out
+    assert "left out (no emotion): 1 Gloomy" in capsys.readouterr().out
     assert read_manifest(tmp_path / "out.csv")["utt_id"].tolist() == ["u1"]
 
 
@@ -134,10 +136,12 @@ def test_prepare_prints_found_against_documented_counts(tmp_path, capsys):
     root = write_tree(tmp_path / "SAVEE", savee_files())
     assert prepare(["savee", "--root", str(root), "--out", str(tmp_path / "savee.csv")]) == 0
     out = capsys.readouterr().out
-    assert "SAVEE: 300 utterances, 4 speakers\n  neutral 120  happy 60  sad 60  angry 60" in out
     assert (
-        "documented: SAVEE: 4 speakers; neutral 120  happy 60  sad 60  angry 60; 480 audio files (every "
-        "emotion) [SAVEE documentation]"
+        "SAVEE: 480 utterances, 4 speakers\n  neutral 120  happy 60  sad 60  angry 60  fear 60  disgust 60  surprise 60"
+    ) in out
+    assert (
+        "documented: SAVEE: 4 speakers; neutral 120  happy 60  sad 60  angry 60  disgust 60  fear 60  surprise 60; "
+        "480 audio files (every emotion) [SAVEE documentation]"
     ) in out
     assert "count check: every documented count matches" in out
     (root / "AudioData" / "DC" / "h01.wav").unlink()
@@ -159,9 +163,11 @@ def test_language_selects_the_esd_corpus(tmp_path, write_audio, capsys):
 
 def test_prepare_names_the_emotions_left_out_of_real_emodb(emodb_root, tmp_path, capsys):
     assert prepare(["emodb", "--root", str(emodb_root), "--out", str(tmp_path / "emodb.csv")]) == 0
+    out = capsys.readouterr().out
     assert (
-        "left out (not among the 4 classes neutral/happy/sad/angry): 69 fear (A), 46 disgust (E), 81 boredom (L)\n"
-    ) in capsys.readouterr().out
+        "EMODB: 535 utterances, 10 speakers\n  neutral 79  happy 71  sad 62  angry 127  fear 69  disgust 46  "
+        "boredom 81\nleft out (no emotion): none\n" in out
+    )
 
 
 def test_prepare_of_the_demo_corpora_leaves_no_emotion_out(tmp_path, capsys):
@@ -176,16 +182,18 @@ def test_prepare_of_the_demo_corpora_leaves_no_emotion_out(tmp_path, capsys):
     )
     manifest = generate_demo_corpora(tmp_path / "demo", seed=0, config=tiny)
     assert prepare(["csv", "--root", str(manifest), "--out", str(tmp_path / "demo.csv")]) == 0
-    assert "left out (not among the 4 classes neutral/happy/sad/angry): none\n" in capsys.readouterr().out
+    assert "left out (no emotion): none\n" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("loader", sorted(set(MODULES) - {"csv", "librispeech", "urdu"}))
-def test_every_loader_names_the_emotions_it_leaves_out(loader):
-    """Each corpus's codes of the emotions outside the four classes, in words (none is one of the classes)."""
+def test_every_loader_maps_its_emotions_onto_the_vocabulary(loader):
+    """Each corpus's emotion codes map onto the vocabulary (EmoDB L → boredom, RAVDESS 02 → calm, TESS ps →
+    surprise); only codes without an emotion (no agreement) are left out, named in words."""
     module = importlib.import_module(MODULES[loader])
-    other = module.OTHER_EMOTIONS
-    kept = getattr(module, "EMOTIONS", None) or {
-        folder for folder, (_, label) in module.EMOTION_BLOCKS.items() if label
+    emotions = getattr(module, "EMOTIONS", None) or {
+        folder: label for folder, (_, label) in module.EMOTION_BLOCKS.items()
     }  # ESD: emotion folders
-    assert other and not set(other) & set(kept) and not set(other.values()) & set(CLASSES)
-    assert all(name == name.lower() and name.replace(" ", "").isalpha() for name in other.values())
+    assert emotions and set(emotions.values()) <= set(VOCABULARY)
+    assert set(CLASSES) <= set(emotions.values())
+    other = getattr(module, "OTHER_EMOTIONS", {})
+    assert not set(other) & set(emotions) and set(other.values()) <= {"no agreement"}

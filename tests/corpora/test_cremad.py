@@ -56,16 +56,18 @@ def cremad_root(tmp_path, write_audio, write_empty_wav) -> Path:
     return root
 
 
-def _rows(root: Path, votes: dict[str, tuple[float, float, float, float]]) -> list[dict[str, object]]:
+def _rows(root: Path, votes: dict[str, tuple[float, ...]]) -> list[dict[str, object]]:
     spec = [
         ("1001_DFA_ANG_XX", "1001", "angry", "M"),
+        ("1001_IEO_DIS_MD", "1001", "disgust", "M"),
         ("1001_IEO_HAP_LO", "1001", "happy", "M"),
+        ("1002_TIE_FEA_XX", "1002", "fear", "F"),
         ("1002_TIE_NEU_XX", "1002", "neutral", "F"),
         ("1002_TIE_SAD_XX", "1002", "sad", "F"),
     ]
     rows = []
     for clip, actor, label, gender in spec:
-        n, h, s, a = votes.get(clip, (math.nan,) * 4)
+        n, h, s, a, d, f = votes.get(clip, (math.nan,) * 6)
         rows.append(
             {
                 "utt_id": f"CRE_{clip}",
@@ -78,6 +80,8 @@ def _rows(root: Path, votes: dict[str, tuple[float, float, float, float]]) -> li
                 "votes_happy": h,
                 "votes_sad": s,
                 "votes_angry": a,
+                "votes_disgust": d,
+                "votes_fear": f,
             }
         )
     return rows
@@ -89,9 +93,13 @@ def test_manifest_is_parsed_exactly(cremad_root, assert_manifest):
         pytest.warns(CorpusDataWarning) as dropped,
     ):
         df = load(cremad_root)
-    voice = {"1001_DFA_ANG_XX": (1, 0, 0, 6), "1001_IEO_HAP_LO": (3, 7, 0, 0), "1002_TIE_NEU_XX": (9, 0, 1, 0)}
+    voice = {
+        "1001_DFA_ANG_XX": (1, 0, 0, 6, 2, 0),
+        "1001_IEO_HAP_LO": (3, 7, 0, 0, 0, 0),
+        "1002_TIE_NEU_XX": (9, 0, 1, 0, 0, 0),
+    }
     assert_manifest(df, _rows(cremad_root, voice))
-    assert df.attrs["excluded"] == {"DIS": 1, "FEA": 1}
+    assert df.attrs["excluded"] == {}
     assert df.attrs["dropped"] == {"empty audio file": 1, "file name not ActorID_Sentence_Emotion_Level.wav": 1}
     messages = " ".join(str(w.message) for w in dropped)
     assert "1002_MTI_SAD_XX.wav" in messages and "readme_take2.wav" in messages

@@ -121,22 +121,36 @@ def test_missing_files_show_the_first_few(tmp_path, audio_dir):
     assert len(read_manifest(path, check_files=False)) == 8
 
 
-def test_unknown_labels_name_file_column_value_and_remedy(tmp_path, audio_dir):
+def test_any_label_is_kept_and_common_spellings_become_the_vocabulary(tmp_path, audio_dir):
+    path = _write(
+        tmp_path / "m.csv",
+        "utt_id,path,corpus,speaker,label",
+        [
+            "u1,audio/a.wav,X,s1,Happiness",
+            "u2,audio/b.wav,X,s1,fearful",
+            "u3,audio/c.wav,X,s2,bored",
+            "u4,audio/d.wav,X,s2,Gloomy",
+        ],
+    )
+    assert read_manifest(path)["label"].tolist() == ["happy", "fear", "boredom", "gloomy"]
+
+
+def test_labels_outside_the_vocabulary_name_file_column_value_and_remedy_on_request(tmp_path, audio_dir):
     path = _write(
         tmp_path / "m.csv",
         "utt_id,path,corpus,speaker,label",
         [
             "u1,audio/a.wav,X,s1,happy",
-            "u2,audio/b.wav,X,s1,fear",
-            "u3,audio/c.wav,X,s2,fear",
-            "u4,audio/d.wav,X,s2,bored",
+            "u2,audio/b.wav,X,s1,glee",
+            "u3,audio/c.wav,X,s2,glee",
+            "u4,audio/d.wav,X,s2,meh",
         ],
     )
     with pytest.raises(ManifestError) as error:
-        read_manifest(path)
+        read_manifest(path, other_labels="error")
     message = str(error.value)
     assert str(path) in message and "column 'label'" in message
-    assert "'fear' (2 rows, first at line 3)" in message and "'bored' (1 row, first at line 5)" in message
+    assert "'glee' (2 rows, first at line 3)" in message and "'meh' (1 row, first at line 5)" in message
     assert "other_labels='exclude'" in message and "--exclude-other-labels" in message
 
 
@@ -146,14 +160,14 @@ def test_other_labels_can_be_excluded_and_counted(tmp_path, audio_dir):
         "utt_id,path,corpus,speaker,label",
         [
             "u1,audio/a.wav,X,s1,happy",
-            "u2,audio/b.wav,X,s1,fear",
-            "u3,audio/c.wav,X,s2,fear",
-            "u4,audio/d.wav,X,s2,sad",
+            "u2,audio/b.wav,X,s1,glee",
+            "u3,audio/c.wav,X,s2,glee",
+            "u4,audio/d.wav,X,s2,fear",
         ],
     )
     df = read_manifest(path, other_labels="exclude")
     assert df["utt_id"].tolist() == ["u1", "u4"]
-    assert df.attrs["excluded"] == {"fear": 2}
+    assert df.attrs["excluded"] == {"glee": 2}
 
 
 @pytest.mark.parametrize(
@@ -183,7 +197,7 @@ def test_missing_manifest_and_bad_policy(tmp_path):
     with pytest.raises(ManifestError, match="manifest not found"):
         read_manifest(tmp_path / "nope.csv")
     path = _write(tmp_path / "m.csv", "utt_id,path,corpus,speaker,label", [])
-    with pytest.raises(ManifestError, match="valid: error, exclude"):
+    with pytest.raises(ManifestError, match="valid: keep, error, exclude"):
         read_manifest(path, other_labels="drop")
 
 

@@ -1,4 +1,4 @@
-"""EmoDB loader: a small fake tree (exact manifest) and the real recordings (counts per class)."""
+"""EmoDB loader: a small fake tree (exact manifest) and the real recordings (all 535, counts per emotion)."""
 
 from __future__ import annotations
 
@@ -31,14 +31,16 @@ def emodb_fake(tmp_path, write_audio) -> Path:
 
 
 def test_fake_tree_is_parsed_exactly(emodb_fake, assert_manifest):
-    with pytest.warns(CorpusCountWarning, match="EMODB: speakers 2 \\(documented 10, -8\\)"):
+    with pytest.warns(CorpusCountWarning, match="EMODB: speakers 3 \\(documented 10, -7\\)"):
         df = load(emodb_fake)
     wav = emodb_fake.resolve() / "wav"
     spec = [
         ("03a01Fa", "03", "happy", "M", 0.9),
+        ("03a01Lb", "03", "boredom", "M", float("nan")),
         ("03a01Wa", "03", "angry", "M", 0.95),
         ("08a02Nb", "08", "neutral", "F", float("nan")),
         ("08a02Tc", "08", "sad", "F", 0.625),
+        ("16b10Ea", "16", "disgust", "F", float("nan")),
     ]
     assert_manifest(
         df,
@@ -55,7 +57,7 @@ def test_fake_tree_is_parsed_exactly(emodb_fake, assert_manifest):
             for stem, spk, label, gender, reliability in spec
         ],
     )
-    assert df.attrs["excluded"] == {"E": 1, "L": 1}
+    assert df.attrs["excluded"] == {}
 
 
 def test_recognition_file_reads_decimal_commas(emodb_fake):
@@ -77,10 +79,18 @@ def test_missing_wav_folder_is_a_clear_error(tmp_path):
 
 def test_real_emodb_counts(emodb_root):
     df = load(emodb_root)
-    assert len(df) == 339
+    assert len(df) == 535
     assert df["speaker"].nunique() == 10
-    assert df["label"].value_counts().to_dict() == {"angry": 127, "neutral": 79, "happy": 71, "sad": 62}
-    assert df.attrs["excluded"] == {"A": 69, "E": 46, "L": 81}
+    assert df["label"].value_counts().to_dict() == {
+        "angry": 127,
+        "boredom": 81,
+        "neutral": 79,
+        "happy": 71,
+        "fear": 69,
+        "sad": 62,
+        "disgust": 46,
+    }
+    assert df.attrs["excluded"] == {}
     assert df.attrs["count_warnings"] == []
     assert set(df["gender"]) == {"F", "M"}
     assert df["reliability"].between(0, 1).all()

@@ -38,9 +38,11 @@ def test_manifest_is_parsed_exactly(emovo_root, assert_manifest):
         df = load(emovo_root)
     folder = emovo_root.resolve() / "EMOVO"
     spec = [
+        ("f1", "dis-f1-b1", "disgust"),
         ("f1", "gio-f1-b1", "happy"),
         ("f1", "neu-f1-n5", "neutral"),
         ("m2", "rab-m2-l3", "angry"),
+        ("m2", "sor-m2-b2", "surprise"),
         ("m2", "tri-m2-d2", "sad"),
     ]
     assert_manifest(
@@ -57,13 +59,13 @@ def test_manifest_is_parsed_exactly(emovo_root, assert_manifest):
             for spk, stem, label in spec
         ],
     )
-    assert df.attrs["excluded"] == {"dis": 1, "sor": 1}
+    assert df.attrs["excluded"] == {}
 
 
 def test_the_documented_tree_matches_and_a_missing_file_warns(tmp_path):
     root = write_tree(tmp_path, emovo_files())
     df = load(root)
-    assert len(df) == 336 and df.attrs["count_warnings"] == [] and df.attrs["dropped"] == {}
+    assert len(df) == 588 and df.attrs["count_warnings"] == [] and df.attrs["dropped"] == {}
     (root / "EMOVO" / "m3" / "neu-m3-b1.wav").unlink()
     with pytest.warns(CorpusCountWarning) as caught:
         load(root)

@@ -52,6 +52,7 @@ def test_english_manifest_is_parsed_exactly(esd_root, assert_manifest):
         ("0011/Angry/train/0011_000400", "angry", "train", "M", "I'm so tired!"),
         ("0011/Happy/test/0011_000721", "happy", "test", "M", ""),
         ("0011/Sad/train/0011_001100", "sad", "train", "M", ""),
+        ("0011/Surprise/train/0011_001500", "surprise", "train", "M", ""),
         ("0015/Neutral/0015_000005", "neutral", "val", "F", "A caf\u00e9 by the door."),
         ("0015/Angry/0015_000700", "angry", "train", "F", ""),
         ("0015/Sad/0015_001080", "sad", "test", "F", ""),
@@ -72,7 +73,7 @@ def test_english_manifest_is_parsed_exactly(esd_root, assert_manifest):
             for name, label, partition, gender, transcript in spec
         ],
     )
-    assert df.attrs["excluded"] == {"Surprise": 1}
+    assert df.attrs["excluded"] == {}
 
 
 def test_mandarin_speakers_are_their_own_corpus(esd_root):
@@ -90,7 +91,7 @@ def test_numbering_gives_the_same_partitions_as_the_split_folders(tmp_path):
     with pytest.warns(CorpusCountWarning) as caught:
         a, b = load(with_folders), load(without)
     assert "ESD-en: audio files 1750 (documented 17500, -15750)" in str(caught[0].message)
-    assert a["partition"].value_counts().to_dict() == {"train": 1200, "test": 120, "val": 80}
+    assert a["partition"].value_counts().to_dict() == {"train": 1500, "test": 150, "val": 100}
     assert a["partition"].tolist() == b["partition"].tolist() and a["utt_id"].tolist() == b["utt_id"].tolist()
     assert [partition_of(n, 1401) for n in (1401, 1420, 1421, 1450, 1451, 1750)] == [
         "val",
@@ -127,10 +128,11 @@ def test_transcripts_in_any_marked_encoding_load_and_a_broken_one_drops_its_spea
     with (
         pytest.warns(
             CorpusDataWarning,
-            match=rf"ESD-en: dropped 2 utterance\(s\), unreadable transcript file "
+            match=rf"ESD-en: dropped 3 utterance\(s\), unreadable transcript file "
             rf"\({re.escape(str(broken.resolve()))}: not readable as UTF-16-LE text "
             r"\(odd number of bytes at byte \d+\); save it again as UTF-8\): "
-            r"0013/Neutral/0013_000001.wav, 0013/Sad/0013_001051.wav$",
+            r"0013/Neutral/0013_000001.wav, 0013/Sad/0013_001051.wav, "
+            r"0013/Surprise/0013_001401.wav$",
         ),
         pytest.warns(CorpusCountWarning),
     ):
@@ -139,7 +141,7 @@ def test_transcripts_in_any_marked_encoding_load_and_a_broken_one_drops_its_spea
         "ESD-en_0011_000001": "The nine the eggs, I keep.",
         "ESD-en_0012_000001": "The nine the eggs, I keep.",
     }
-    assert list(df.attrs["dropped"].values()) == [2] and df.attrs["excluded"] == {"Surprise": 1}
+    assert list(df.attrs["dropped"].values()) == [3] and df.attrs["excluded"] == {}
     assert "dropped: unreadable transcript file" in summarize(df)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rdlr.corpora.checks import CorpusCountWarning
-from rdlr.corpora.iemocap import load, parse_emo_evaluation
+from rdlr.corpora.iemocap import VOTE_EMOTIONS, load, parse_emo_evaluation
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
 
 HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
@@ -79,10 +79,12 @@ def iemocap_root(tmp_path, write_audio) -> Path:
     return root
 
 
-def _row(root: Path, session: int, dialog: str, turn: str, label: str, votes, transcript: str = "") -> dict:
+def _row(
+    root: Path, session: int, dialog: str, turn: str, label: str, votes: dict[str, float] | None, transcript: str = ""
+) -> dict:
+    """One expected row; ``votes`` per emotion (others 0), ``None`` for a turn without evaluators (all NaN)."""
     name = f"{dialog}_{turn}"
     gender = turn[0]
-    n, h, s, a = votes
     return {
         "utt_id": f"IEM_{name}",
         "path": str(root.resolve() / f"Session{session}" / "sentences" / "wav" / dialog / f"{name}.wav"),
@@ -92,28 +94,44 @@ def _row(root: Path, session: int, dialog: str, turn: str, label: str, votes, tr
         "session": str(session),
         "gender": gender,
         "transcript": transcript,
-        "votes_neutral": n,
-        "votes_happy": h,
-        "votes_sad": s,
-        "votes_angry": a,
+        **{
+            f"votes_{emotion}": float("nan") if votes is None else float(votes.get(emotion, 0.0))
+            for emotion in VOTE_EMOTIONS
+        },
     }
 
 
 def test_manifest_is_parsed_exactly(iemocap_root, assert_manifest):
     with pytest.warns(CorpusCountWarning, match="IEM: speakers 4 \\(documented 10, -6\\)"):
         df = load(iemocap_root)
-    nan = float("nan")
     assert_manifest(
         df,
         [
-            _row(iemocap_root, 1, "Ses01F_impro01", "F000", "neutral", (2, 0, 0, 0.5), "Excuse me."),
-            _row(iemocap_root, 1, "Ses01F_impro01", "M000", "happy", (0, 2, 0, 0), "Do you have your forms?"),
-            _row(iemocap_root, 2, "Ses02M_script01_1", "F000", "sad", (0.5, 0, 1.5, 0)),
-            _row(iemocap_root, 2, "Ses02M_script01_1", "M000", "angry", (0, 0, 0, 2)),
-            _row(iemocap_root, 2, "Ses02M_script01_1", "M001", "happy", (nan, nan, nan, nan)),
+            _row(
+                iemocap_root,
+                1,
+                "Ses01F_impro01",
+                "F000",
+                "neutral",
+                {"neutral": 2, "frustrated": 0.5, "angry": 0.5},
+                "Excuse me.",
+            ),
+            _row(iemocap_root, 1, "Ses01F_impro01", "F001", "frustrated", {"frustrated": 1, "angry": 1}),
+            _row(
+                iemocap_root,
+                1,
+                "Ses01F_impro01",
+                "M000",
+                "excited",
+                {"happy": 0.5, "excited": 1.5, "other": 1},
+                "Do you have your forms?",
+            ),
+            _row(iemocap_root, 2, "Ses02M_script01_1", "F000", "sad", {"neutral": 0.5, "sad": 1.5}),
+            _row(iemocap_root, 2, "Ses02M_script01_1", "M000", "angry", {"angry": 2}),
+            _row(iemocap_root, 2, "Ses02M_script01_1", "M001", "happy", None),
         ],
     )
-    assert df.attrs["excluded"] == {"fru": 1, "xxx": 1}
+    assert df.attrs["excluded"] == {"xxx": 1}
     assert df.attrs["dropped"] == {}
 
 
@@ -121,7 +139,7 @@ def test_self_evaluations_are_votes_on_request(iemocap_root):
     with pytest.warns(CorpusCountWarning):
         df = load(iemocap_root, self_votes=True).set_index("utt_id")
     assert df.loc["IEM_Ses01F_impro01_F000", "votes_neutral"] == 3.0
-    assert df.loc["IEM_Ses01F_impro01_M000", "votes_happy"] == 3.0
+    assert df.loc["IEM_Ses01F_impro01_M000", ["votes_happy", "votes_excited"]].tolist() == [1.5, 1.5]
 
 
 def test_turn_without_audio_is_dropped_with_a_warning(iemocap_root):
@@ -138,7 +156,7 @@ def test_turn_without_audio_is_dropped_with_a_warning(iemocap_root):
 def test_root_may_be_the_parent_of_the_release(iemocap_root):
     with pytest.warns(CorpusCountWarning):
         df = load(iemocap_root.parent)
-    assert len(df) == 5
+    assert len(df) == 6
 
 
 def test_parse_keeps_raw_labels_of_every_turn(iemocap_root):
@@ -170,6 +188,6 @@ def test_a_label_file_that_does_not_decode_drops_its_dialog_counted(iemocap_root
         pytest.warns(CorpusCountWarning),
     ):
         df = load(iemocap_root)
-    assert df["utt_id"].tolist() == ["IEM_Ses01F_impro01_F000", "IEM_Ses01F_impro01_M000"]
-    assert df["transcript"].tolist() == ["Excuse me.", "Do you have your forms?"]
+    assert df["utt_id"].tolist() == ["IEM_Ses01F_impro01_F000", "IEM_Ses01F_impro01_F001", "IEM_Ses01F_impro01_M000"]
+    assert df["transcript"].tolist() == ["Excuse me.", "", "Do you have your forms?"]
     assert list(df.attrs["dropped"].values()) == [3]

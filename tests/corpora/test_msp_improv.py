@@ -89,9 +89,10 @@ def test_manifest_is_parsed_exactly(improv_root, assert_manifest):
             _row(improv_root, AUDIO[1], "happy", (0, 1, 0, 0)),
             _row(improv_root, AUDIO[2], "neutral", (1, 0, 1, 0)),
             _row(improv_root, AUDIO[3], "sad", (0, 0, 1, 0)),
+            _row(improv_root, AUDIO[4], "other", (0, 0, 0, 0)),
         ],
     )
-    assert df.attrs["excluded"] == {"O": 1, "X": 1}
+    assert df.attrs["excluded"] == {"X": 1}
     assert df.attrs["dropped"] == {"audio file without a label in Evaluation.txt": 1, "missing audio file": 1}
     messages = " ".join(str(w.message) for w in dropped)
     assert "MSP-IMPROV-S07A-F01-S-FM07" in messages and "MSP-IMPROV-S08H-F06-S-FM08" in messages
@@ -100,7 +101,7 @@ def test_manifest_is_parsed_exactly(improv_root, assert_manifest):
 def test_misspelled_label_file_is_found(improv_root):
     (improv_root / "Evaluation.txt").rename(improv_root / "Evalution.txt")
     with pytest.warns(UserWarning):
-        assert len(load(improv_root)) == 4
+        assert len(load(improv_root)) == 5
 
 
 def test_duplicate_rater_lines_count_once(improv_root):

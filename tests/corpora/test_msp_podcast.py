@@ -58,14 +58,16 @@ def test_manifest_is_parsed_exactly(podcast_root, assert_manifest):
             _row(r, "MSP-PODCAST_0001_0019", "POD_127", "happy", "F", "train"),
             _row(r, "MSP-PODCAST_0002_0033", "POD_unknown_MSP-PODCAST_0002_0033", "angry", "", "train"),
             _row(r, "MSP-PODCAST_0002_0034", "POD_unknown_MSP-PODCAST_0002_0034", "sad", "", "val"),
+            _row(r, "MSP-PODCAST_0003_0001", "POD_250", "contempt", "M", "train"),
             _row(r, "MSP-PODCAST_0004_0010", "POD_31", "sad", "M", "test"),
             _row(r, "MSP-PODCAST_0005_0001", "POD_4", "neutral", "F", "test"),
+            _row(r, "MSP-PODCAST_0006_0001", "POD_5", "surprise", "F", "val"),
         ],
     )
-    assert df.attrs["excluded"] == {"C": 1, "U": 1, "X": 1}
+    assert df.attrs["excluded"] == {"X": 1}
     messages = " ".join(str(w.message) for w in counted)
     assert "POD: neutral 2 (documented 26009, -26007)" in messages
-    assert "POD: known speakers 3 (documented 1285, -1282)" in messages
+    assert "POD: known speakers 5 (documented 1285, -1280)" in messages
 
 
 def test_unknown_speakers_never_share_an_id(podcast_root):
@@ -82,7 +84,7 @@ def test_missing_audio_is_dropped_with_a_warning(podcast_root):
         pytest.warns(CorpusCountWarning),
     ):
         df = load(podcast_root)
-    assert len(df) == 5
+    assert len(df) == 7
 
 
 def test_corrected_spelling_and_validation_partition(podcast_root):

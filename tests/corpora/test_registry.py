@@ -68,11 +68,11 @@ def test_alias_loads_and_prints_the_summary(tmp_path, write_audio, capsys):
     with pytest.warns(CorpusCountWarning):
         df = load_corpus("EMO-DB", tmp_path)
     out = capsys.readouterr().out
-    assert "EMODB: 2 utterances, 1 speakers" in out
-    assert "neutral 0  happy 1  sad 0  angry 1" in out
-    assert "left out (not among the 4 classes neutral/happy/sad/angry): 1 boredom (L)" in out
+    assert "EMODB: 3 utterances, 1 speakers" in out
+    assert "  happy 1  angry 1  boredom 1\n" in out
+    assert "left out (no emotion): none" in out
     assert "count check: EMODB: speakers 1 (documented 10, -9) [EmoDB file list]" in out
-    assert len(df) == 2
+    assert len(df) == 3
     with pytest.warns(CorpusCountWarning):
         load_corpus("emodb", tmp_path, verbose=False)
     assert capsys.readouterr().out == ""
@@ -127,4 +127,4 @@ def test_summary_of_a_combined_manifest():
     text = summarize(df)
     assert "A: 1 utterances, 1 speakers" in text and "partitions: train 1, val 0, test 0" in text
     assert "L: 1 utterances, 1 speakers\n  unlabeled 1" in text
-    assert "left out (not among the 4 classes neutral/happy/sad/angry): none" in text
+    assert "left out (no emotion): none" in text

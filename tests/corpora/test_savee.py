@@ -28,7 +28,14 @@ def test_manifest_is_parsed_exactly(savee_root, assert_manifest):
     ):
         df = load(savee_root)
     folder = savee_root.resolve() / "AudioData"
-    spec = [("DC", "a01", "angry"), ("DC", "n30", "neutral"), ("JK", "h15", "happy"), ("JK", "sa07", "sad")]
+    spec = [
+        ("DC", "a01", "angry"),
+        ("DC", "n30", "neutral"),
+        ("DC", "su02", "surprise"),
+        ("JK", "d03", "disgust"),
+        ("JK", "h15", "happy"),
+        ("JK", "sa07", "sad"),
+    ]
     assert_manifest(
         df,
         [
@@ -43,7 +50,7 @@ def test_manifest_is_parsed_exactly(savee_root, assert_manifest):
             for spk, stem, label in spec
         ],
     )
-    assert df.attrs["excluded"] == {"d": 1, "su": 1}
+    assert df.attrs["excluded"] == {}
 
 
 def test_flat_copy_takes_the_speaker_from_the_file_name(tmp_path, write_audio):
@@ -51,14 +58,14 @@ def test_flat_copy_takes_the_speaker_from_the_file_name(tmp_path, write_audio):
         write_audio(tmp_path / "ALL" / f"{name}.wav")
     with pytest.warns(CorpusCountWarning):
         df = load(tmp_path)
-    assert df["utt_id"].tolist() == ["SAVEE_DC_a01", "SAVEE_KL_sa03"]
-    assert df["speaker"].tolist() == ["SAVEE_DC", "SAVEE_KL"] and df.attrs["excluded"] == {"f": 1}
+    assert df["utt_id"].tolist() == ["SAVEE_DC_a01", "SAVEE_KL_f01", "SAVEE_KL_sa03"]
+    assert df["speaker"].tolist() == ["SAVEE_DC", "SAVEE_KL", "SAVEE_KL"] and df.attrs["excluded"] == {}
 
 
 def test_the_documented_tree_matches_and_a_missing_file_warns(tmp_path):
     root = write_tree(tmp_path, savee_files())
     df = load(root)
-    assert len(df) == 300 and df.attrs["count_warnings"] == [] and df.attrs["dropped"] == {}
+    assert len(df) == 480 and df.attrs["count_warnings"] == [] and df.attrs["dropped"] == {}
     (root / "AudioData" / "KL" / "su15.wav").unlink()
     with pytest.warns(CorpusCountWarning, match=r"SAVEE: audio files 479 \(documented 480, -1\)"):
         load(root)

@@ -6,13 +6,17 @@ import pytest
 
 from rdlr.corpora.shape import ShapeError, demo_manifest, shaped_manifest
 from rdlr.corpora.splits import assign_roles
-from rdlr.labels import CLASSES
+from rdlr.labels import CLASSES, label_set
 
 
 def test_paper_corpora_have_table_1_counts_and_their_split_structure() -> None:
-    cre = shaped_manifest("cremad", "CRE")
+    cre = shaped_manifest("cremad", "CRE")  # the paper's four classes (paper4) by default: Table 1's counts
     assert len(cre) == 4_899 and cre["speaker"].nunique() == 91
     assert cre["label"].value_counts().to_dict() == {"happy": 1271, "sad": 1270, "angry": 1271, "neutral": 1087}
+    six = shaped_manifest("cremad", "CRE", labels=label_set(["neutral", "happy", "sad", "angry", "fear", "disgust"]))
+    assert len(six) == 7_441 and six["label"].value_counts()["fear"] == 1271
+    iem = shaped_manifest("iemocap", "IEM")  # excited merged into happy (paper4)
+    assert iem["label"].value_counts().to_dict() == {"neutral": 1708, "happy": 1636, "angry": 1103, "sad": 1084}
     iem, imp = shaped_manifest("iemocap", "IEM"), shaped_manifest("msp_improv", "IMP")
     assert iem.groupby("session")["speaker"].nunique().tolist() == [2] * 5
     assert imp.groupby("session")["speaker"].nunique().tolist() == [2] * 6 and len(imp) == 7_798

@@ -32,14 +32,16 @@ def shemo_root(tmp_path, write_audio) -> Path:
 
 def test_manifest_is_parsed_exactly(shemo_root, assert_manifest):
     with (
-        pytest.warns(CorpusCountWarning, match="SHEMO: speakers 4 \\(documented 87, -83\\)"),
+        pytest.warns(CorpusCountWarning, match="SHEMO: speakers 5 \\(documented 87, -82\\)"),
         pytest.warns(CorpusDataWarning, match="file name not <G><NN><E><NN>.wav: male/notes.wav"),
     ):
         df = load(shemo_root)
     root = shemo_root.resolve()
     spec = [
         ("female", "F01A01", "F01", "angry"),
+        ("female", "F03W02", "F03", "surprise"),
         ("female", "F14H09", "F14", "happy"),
+        ("male", "M02F01", "M02", "fear"),
         ("male", "M02S02", "M02", "sad"),
         ("male", "M56N113", "M56", "neutral"),
     ]
@@ -57,14 +59,14 @@ def test_manifest_is_parsed_exactly(shemo_root, assert_manifest):
             for folder, stem, speaker, label in spec
         ],
     )
-    assert df.attrs["excluded"] == {"F": 1, "W": 1, "X": 1}
+    assert df.attrs["excluded"] == {"X": 1}  # not an emotion letter of ShEMO
 
 
 def test_the_documented_tree_matches_and_a_missing_file_warns(tmp_path):
     root = write_tree(tmp_path, shemo_files())
     df = load(root)
-    assert len(df) == 2737 and df.attrs["count_warnings"] == [] and df["speaker"].nunique() == 87
-    assert df.attrs["excluded"] == {"F": 38, "W": 225}
+    assert len(df) == 3000 and df.attrs["count_warnings"] == [] and df["speaker"].nunique() == 87
+    assert df.attrs["excluded"] == {}
     (root / "female" / "F01H01.wav").unlink()
     with pytest.warns(CorpusCountWarning) as caught:
         load(root)

@@ -39,7 +39,9 @@ def test_manifest_is_parsed_exactly(tess_root, assert_manifest):
     root = tess_root.resolve()
     spec = [
         ("OAF_angry/OAF_back_angry", "OAF_back_angry", "angry"),
+        ("OAF_Pleasant_surprise/OAF_back_ps", "OAF_back_ps", "surprise"),
         ("OAF_neutral/OA_bite_neutral", "OAF_bite_neutral", "neutral"),  # speaker from its folder
+        ("YAF_fear/YAF_bar_fear", "YAF_bar_fear", "fear"),
         ("YAF_happy/YAF_bar_happy", "YAF_bar_happy", "happy"),
         ("YAF_sad/YAF_bar_sad", "YAF_bar_sad", "sad"),
     ]
@@ -57,7 +59,7 @@ def test_manifest_is_parsed_exactly(tess_root, assert_manifest):
             for name, utt, label in spec
         ],
     )
-    assert df.attrs["excluded"] == {"fear": 1, "ps": 1}
+    assert df.attrs["excluded"] == {}
 
 
 def test_flat_copy_reads_the_speaker_from_the_file_name(tmp_path, write_audio):
@@ -77,7 +79,7 @@ def test_two_copies_of_the_corpus_are_a_clear_error(tess_root):
 def test_the_documented_tree_matches_and_a_missing_file_warns(tmp_path):
     root = write_tree(tmp_path, tess_files())
     df = load(root)
-    assert len(df) == 1600 and df.attrs["count_warnings"] == [] and df.attrs["dropped"] == {}
+    assert len(df) == 2800 and df.attrs["count_warnings"] == [] and df.attrs["dropped"] == {}
     (root / "YAF_pleasant_surprised" / "YAF_word007_ps.wav").unlink()
     with pytest.warns(CorpusCountWarning, match=r"TESS: audio files 2799 \(documented 2800, -1\)"):
         load(root)

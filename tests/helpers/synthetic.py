@@ -24,21 +24,22 @@ def synthetic_table(
     corpora: Sequence[str] = CORPORA,
     unlabeled_corpus: str = "U",
     speakers: int = 8,
+    classes: Sequence[str] = CLASSES,
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Features and manifest columns (utt_id, corpus, label, speaker); class c raises feature c, corpus k shifts
-    feature 8 + k; ``speakers`` speakers per labeled corpus, 4 in the unlabeled one."""
+    """Features and manifest columns (utt_id, corpus, label, speaker); class c of ``classes`` raises feature c,
+    corpus k shifts feature 8 + k; ``speakers`` speakers per labeled corpus, 4 in the unlabeled one."""
     needed = SHIFTED_FEATURE + len(corpora)
     if dim < needed:
         raise ValueError(f"dim={dim} leaves no shifted feature for {len(corpora)} corpora; use dim ≥ {needed}")
     rng = np.random.default_rng(seed)
     features, records = [], []
     for k, corpus in enumerate(corpora):
-        labels = rng.integers(len(CLASSES), size=rows_per_corpus)
+        labels = rng.integers(len(classes), size=rows_per_corpus)
         x = rng.normal(size=(rows_per_corpus, dim))
         x[np.arange(rows_per_corpus), labels] += 1.5
         x[:, SHIFTED_FEATURE + k] += 2.0
         features.append(x)
-        records += [(f"{corpus}-{i}", corpus, CLASSES[y], f"{corpus}-spk{i % speakers}") for i, y in enumerate(labels)]
+        records += [(f"{corpus}-{i}", corpus, classes[y], f"{corpus}-spk{i % speakers}") for i, y in enumerate(labels)]
     features.append(rng.normal(size=(unlabeled, dim)))
     records += [
         (f"{unlabeled_corpus}-{i}", unlabeled_corpus, "", f"{unlabeled_corpus}-spk{i % 4}") for i in range(unlabeled)

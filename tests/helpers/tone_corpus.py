@@ -12,17 +12,18 @@ import soundfile as sf
 from rdlr.labels import CLASSES
 
 
-def write_corpus(root: Path) -> Path:
-    """Three labeled corpora (3 speakers × 4 utterances) and one unlabeled corpus of short noisy tones."""
+def write_corpus(root: Path, emotions: tuple[str, ...] = CLASSES) -> Path:
+    """Three labeled corpora (3 speakers × one utterance per emotion of ``emotions``, the paper's four by default)
+    and one unlabeled corpus (2 speakers × 4) of short noisy tones."""
     rng = np.random.default_rng(0)
     rows = []
     for corpus in ("A", "B", "C", "U"):
         for speaker in range(3 if corpus != "U" else 2):
-            for i in range(4):
+            for i in range(len(emotions) if corpus != "U" else 4):
                 path = root / "wav" / corpus / f"{corpus}{speaker}_{i}.wav"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 t = np.arange(8000) / 16000
-                label = "" if corpus == "U" else CLASSES[i]
+                label = "" if corpus == "U" else emotions[i]
                 tone = np.sin(2 * np.pi * (120 + 40 * i + 10 * speaker) * t) * (0.1 + 0.05 * i)
                 sf.write(path, (tone + 0.01 * rng.normal(size=t.size)).astype(np.float32), 16000)
                 rows.append(

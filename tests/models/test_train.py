@@ -119,10 +119,58 @@ def test_bad_manifest_combinations_fail_clearly(demo_model, tmp_path):
 
 @pytest.fixture(scope="module")
 def emodb_manifest(emodb_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """8 utterances of each EmoDB speaker (two per class where the speaker has them), as a manifest CSV."""
+    """8 utterances of each EmoDB speaker (two per class of the paper's four where the speaker has them)."""
     frame = load_corpus("emodb", emodb_root, verbose=False)
-    picked = frame.groupby(["speaker", "label"], group_keys=False).head(2)
+    picked = frame[frame["label"].isin(CLASSES)].groupby(["speaker", "label"], group_keys=False).head(2)
     return write_manifest(picked.reset_index(drop=True), tmp_path_factory.mktemp("emodb") / "emodb.csv")
+
+
+SEVEN = ("neutral", "happy", "sad", "angry", "fear", "disgust", "boredom")
+
+
+@pytest.fixture(scope="module")
+def emodb_seven(emodb_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every EmoDB utterance (535, seven emotions), as ``rdlr prepare emodb`` writes them."""
+    out = tmp_path_factory.mktemp("emodb7") / "emodb.csv"
+    assert main(["prepare", "emodb", "--root", str(emodb_root), "--out", str(out)]) == 0
+    frame = read_manifest(out)
+    assert len(frame) == 535 and tuple(frame["label"].value_counts().sort_index().index) == tuple(sorted(SEVEN))
+    return out
+
+
+def test_seven_emodb_emotions_train_well_above_chance_and_predict_seven_columns(
+    ray_session, emodb_seven, tmp_path, capsys
+):
+    store, model = tmp_path / "store", tmp_path / "model"
+    code = main(
+        [
+            "train",
+            "--manifest",
+            str(emodb_seven),
+            "--features",
+            "is10",
+            "--method",
+            "ce",
+            "--labels",
+            ",".join(SEVEN),
+            "--store",
+            str(store),
+            "--out",
+            str(model),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    card = json.loads((model / CARD_FILE).read_text())
+    out = capsys.readouterr().out
+    assert card["classes"] == list(SEVEN) and f"; classes {', '.join(SEVEN)}; seed 0" in out
+    assert set(card["hparams"]) == {"batch_size"}  # ce uses M only
+    assert card["metrics"]["val_ua"] > 2 / 7  # at least twice chance (1/7)
+    assert [key.split("/", 1)[1] for key in card["metrics"] if key.startswith("val_recall/")] == list(SEVEN)
+    assert main(["predict", str(model), str(emodb_seven), "--out", str(tmp_path / "p.csv"), "--no-progress"]) == 0
+    predictions = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    assert [c for c in predictions.columns if c.startswith("prob_")] == [f"prob_{name}" for name in SEVEN]
+    assert np.allclose(predictions[[f"prob_{name}" for name in SEVEN]].sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_train_and_predict_on_emodb_from_the_command_line(ray_session, emodb_manifest, tmp_path, capsys):

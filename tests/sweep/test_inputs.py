@@ -68,7 +68,10 @@ def test_utt_ids_must_be_unique_across_the_spec_manifests(tmp_path: Path) -> Non
     sf.write(wav, np.zeros(1600, dtype=np.float32), 16000)
     row = {"utt_id": "u1", "path": str(wav), "corpus": "A", "speaker": "s1", "label": "ang"}
     pd.DataFrame([row]).to_csv(tmp_path / "a.csv", index=False)
-    pd.DataFrame([{**row, "corpus": "B"}]).to_csv(tmp_path / "b.csv", index=False)
+    others = [
+        {**row, "corpus": "B", "utt_id": f"u{i}", "label": label} for i, label in enumerate(("neu", "hap", "sad"), 2)
+    ]
+    pd.DataFrame([{**row, "corpus": "B"}, *others]).to_csv(tmp_path / "b.csv", index=False)  # B has every class
     spec = SweepSpec.from_dict(
         {**BASE, "data": {"source": "manifests", "manifests": ["a.csv", "b.csv"]}, "held_out": ["A"]}
     )

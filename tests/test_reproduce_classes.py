@@ -1,0 +1,82 @@
+"""A cross-corpus sweep with six classes and a label map, end to end on a tiny manifest corpus (prepare + extract +
+sweep + report): six recall columns, a 6 x 6 confusion, a report that names the six classes and what the map left
+out; and a class no training corpus has stops before Ray starts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from rdlr.cli import build_parser
+from tests.helpers.tone_corpus import write_corpus
+
+SIX = ["neutral", "happy", "sad", "angry", "fear", "disgust"]
+EMOTIONS = (*SIX, "calm", "surprise")  # calm is mapped onto neutral, surprise is left out
+SPEC = {
+    "id": "sixclasses",
+    "data": {"source": "manifests", "manifests": ["manifests/tiny.csv"]},
+    "features": ["is10"],
+    "held_out": ["A"],
+    "unlabeled": "U",
+    "labels": SIX,
+    "label_map": {"*": {"calm": "neutral"}},
+    "protocols": {"out_of_corpus": ["ce", "cww_rd"]},
+    "seeds": [0],
+    "search": {"configs": 1, "space": {"batch_size": [8]}},
+    "training": {"max_epochs": 1},
+}
+
+
+def reproduce(*argv: str) -> int:
+    args = build_parser().parse_args(["reproduce", *argv])
+    return args._run(args)
+
+
+@pytest.fixture(scope="module")
+def six_class_run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("six")
+    write_corpus(root, EMOTIONS)
+    (root / "six.yaml").write_text(yaml.safe_dump(SPEC))
+    argv = (
+        str(root / "six.yaml"),
+        "--data-root",
+        str(root),
+        "--storage",
+        str(root / "runs"),
+        "--out",
+        str(root / "reports"),
+    )
+    assert reproduce(*argv) == 0
+    return root
+
+
+def test_a_six_class_sweep_scores_and_reports_six_classes(six_class_run: Path) -> None:
+    results = pd.read_csv(six_class_run / "runs" / "sixclasses" / "results.csv")
+    assert len(results) == 2
+    assert [c.split("/", 1)[1] for c in results.columns if c.startswith("test_recall/")] == SIX
+    assert all(len(json.loads(value)) == 6 for value in results["confusion"])
+    report = six_class_run / "reports" / "sixclasses"
+    index = (report / "README.md").read_text()
+    assert "**Classes (6):** neutral, happy, sad, angry, fear, disgust" in index
+    assert "surprise 3" in index  # per corpus: what the label map left out
+    assert "neutral 6" in index  # neutral and calm, 3 speakers each
+    metrics = (report / "metrics.md").read_text()
+    assert all(f"{name}" in metrics for name in SIX)
+    saved = yaml.safe_load((six_class_run / "runs" / "sixclasses" / "spec.yaml").read_text())
+    assert saved["labels"] == SIX and saved["resolved"]["labels"]["corpora"]["B"]["left_out"] == {"surprise": 3}
+
+
+def test_a_class_without_training_utterances_stops_before_ray(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    write_corpus(tmp_path, EMOTIONS)
+    spec = {**SPEC, "labels": [*SIX, "boredom"]}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(spec))
+    status = reproduce(str(tmp_path / "bad.yaml"), "--data-root", str(tmp_path), "--storage", str(tmp_path / "runs"))
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "labels: class 'boredom' has no training utterance in the out_of_corpus job held out A" in err
+    assert not (tmp_path / "runs" / "sixclasses").exists()
