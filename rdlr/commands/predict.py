@@ -4,6 +4,7 @@
 ::
 
     rdlr predict model/ clip.wav recordings/ more.csv --out predictions.csv
+    rdlr predict --engine onnx model/ clip.wav      # through model.onnx (rdlr onnx model/)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rdlr.commands.errors import fail
-from rdlr.commands.options import add_device, add_normalization, add_progress, local_device
+from rdlr.commands.options import add_device, add_engine, add_normalization, add_progress, local_device
 from rdlr.normalization import MIN_FILES, MIN_SPEAKER_UTTERANCES
 
 
@@ -48,6 +49,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "the file name, e.g. '^(\\d\\d)' for EmoDB (default: a manifest's speaker column)",
     )
     add_device(parser, "extractors and the model")
+    add_engine(parser)
     add_progress(parser)
 
 
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.out is not None:
             check_out(args.out)
-        model = load_model(args.model, device=local_device(args.device))
+        model = load_model(args.model, device=local_device(args.device), engine=args.engine)
         frame = model.predict(
             args.inputs,
             batch_size=args.batch_size,

@@ -54,3 +54,27 @@ def seen_note(features: str, corpora: list[str], keys: list[str]) -> str:
         f"{SEEN_MARK} {features}: the backbone of {', '.join(keys)} saw {', '.join(corpora)} in training "
         "(seen_corpora; run with allow_seen); these cells are not evidence of cross-corpus generalisation."
     )
+
+
+def parse_seen_options(values: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """``--seen-corpora`` values (``FEATURE_SET=CORPUS[,CORPUS...]``, repeatable) as ``seen_corpora``; a value
+    without ``=`` or corpora is one ValueError line naming it."""
+    seen: dict[str, tuple[str, ...]] = {}
+    for value in values:
+        key, _, corpora = value.partition("=")
+        names = tuple(name.strip() for name in corpora.split(",") if name.strip())
+        if not key.strip() or not names:
+            raise ValueError(f"--seen-corpora {value!r}: write FEATURE_SET=CORPUS[,CORPUS...], e.g. whisper=IEM,CRE")
+        seen[key.strip()] = seen.get(key.strip(), ()) + names
+    return seen
+
+
+def check_seen(features: str, corpora: Iterable[str], seen_corpora: Mapping[str, Iterable[str]]) -> None:
+    """Check the held-out ``corpora`` of ``features`` against ``seen_corpora``: a key covering none of the feature
+    sets, or a corpus its backbone saw, is one ValueError line (:func:`refusal`)."""
+    for key in unmatched_keys(seen_corpora, [features]):
+        raise ValueError(f"seen_corpora: {key!r} names no feature set of {features!r}")
+    for corpus in corpora:
+        keys = seen_by(features, corpus, seen_corpora)
+        if keys:
+            raise ValueError(refusal(features, corpus, keys))

@@ -5,7 +5,9 @@ Prediction computes the model's feature sets with the extractor configs it was t
 (:mod:`rdlr.normalization`: with the training statistics saved in the folder, or the inputs' own statistics per
 corpus or per speaker), and applies the classifier F (Section 3.2) in eval mode; probabilities are the softmax of
 its logits. ``predict`` and ``predict_features`` share that last step, and ``rdlr predict`` calls ``predict``,
-so the CLI, files and precomputed features give the same numbers.
+so the CLI, files and precomputed features give the same numbers. The last step runs in PyTorch
+(``engine="torch"``) or through onnxruntime on the folder's ``model.onnx`` (``engine="onnx"``, written by
+``rdlr onnx``): :mod:`rdlr.models.engines`.
 """
 
 from __future__ import annotations
@@ -20,10 +22,20 @@ import pandas as pd
 import torch
 
 from rdlr.features.base import Extractor
+from rdlr.io.safe_text import read_json
 from rdlr.model import EmotionClassifier
 from rdlr.models import inputs
+from rdlr.models.engines import ENGINES, OnnxScorer, TorchScorer
 from rdlr.models.extractors import model_extractors
-from rdlr.models.folder import WEIGHTS_FILE, ModelCard, ModelFolderError, read_model, warn_versions
+from rdlr.models.folder import (
+    CARD_FILE,
+    ONNX_FILE,
+    WEIGHTS_FILE,
+    ModelCard,
+    ModelFolderError,
+    read_model,
+    warn_versions,
+)
 from rdlr.models.inputs import Inputs
 from rdlr.normalization import (
     DEFAULT_NORMALIZATION,
@@ -35,29 +47,34 @@ from rdlr.normalization import (
 from rdlr.train.statistics import normalise_in_groups
 
 FILE_BATCH = 16
-FEATURE_BATCH = 4096
 
 
 class TrainedModel:
-    """A loaded model folder: ``card`` (what ``model.json`` says), ``classes`` and the classifier."""
+    """A loaded model folder: ``card`` (what ``model.json`` says), ``classes``, and the ``scorer`` of its engine
+    (``torch`` or ``onnx``) that turns raw feature vectors into probabilities."""
 
     def __init__(
-        self, folder: Path, card: ModelCard, classifier: EmotionClassifier, extractors: list[Extractor], device: str
+        self,
+        folder: Path,
+        card: ModelCard,
+        scorer: TorchScorer | OnnxScorer,
+        extractors: list[Extractor],
+        device: str,
+        engine: str = "torch",
     ) -> None:
         self.folder = folder
         self.card = card
-        self.classifier = classifier.eval()
+        self.scorer = scorer
         self.extractors = extractors
         self.device = device
-        self._mean = torch.as_tensor(card.feature_mean, device=device)
-        self._std = torch.as_tensor(card.feature_std, device=device)
+        self.engine = engine
         self._set_up = False
 
     def __repr__(self) -> str:
         sets = "+".join(spec.name for spec in self.card.features)
         return (
             f"TrainedModel({str(self.folder)!r}: method {self.card.method.get('id')}, features {sets}, "
-            f"classes {', '.join(self.classes)}, val UA {self.card.metrics.get('val_ua')})"
+            f"classes {', '.join(self.classes)}, val UA {self.card.metrics.get('val_ua')}, engine {self.engine})"
         )
 
     @property
@@ -79,13 +96,14 @@ class TrainedModel:
         told otherwise."""
         return self.card.normalization
 
-    @torch.no_grad()
     def probabilities(
         self, x: np.ndarray | torch.Tensor, normalization: str | None = None, speakers: Sequence[str] | None = None
     ) -> np.ndarray:
         """Class probabilities (N × classes, float32) of raw features ``x`` (N × input_dim, not normalised),
         z-normalised as ``normalization`` says (default: the model's, :attr:`normalization`): with the training
-        statistics kept in the folder (``train``), or with the rows' own (:meth:`own_statistics`)."""
+        statistics kept in the folder (``train``), or with the rows' own (:meth:`own_statistics`). Either engine
+        applies the training statistics itself, so rows normalised with their own are handed to it mapped back
+        through them (z · std + mean, in float64: the engine then sees z, as precise as raw float32 features)."""
         x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x.float())
         if x.ndim != 2 or x.shape[1] != self.card.input_dim:
             raise ValueError(
@@ -93,16 +111,14 @@ class TrainedModel:
                 f"({'+'.join(f'{s.name} ({s.dim})' for s in self.card.features)}), got {tuple(x.shape)}"
             )
         strategy = check_normalization(normalization or self.normalization)
-        if strategy != DEFAULT_NORMALIZATION:
-            x = x.to(self.device, copy=True)
-            normalise_in_groups(x, self.own_statistics(len(x), strategy, speakers))
-        chunks = []
-        for start in range(0, len(x), FEATURE_BATCH):
-            batch = x[start : start + FEATURE_BATCH].to(self.device)
-            if strategy == DEFAULT_NORMALIZATION:
-                batch = (batch - self._mean) / self._std
-            chunks.append(torch.softmax(self.classifier(batch).logits, dim=1).cpu())
-        return torch.cat(chunks).numpy() if chunks else np.zeros((0, len(self.classes)), dtype=np.float32)
+        if strategy != DEFAULT_NORMALIZATION and len(x):
+            z = x.double()
+            normalise_in_groups(z, self.own_statistics(len(z), strategy, speakers))
+            mean, std = (
+                torch.as_tensor(a, dtype=torch.float64) for a in (self.card.feature_mean, self.card.feature_std)
+            )
+            x = (z * std + mean).float()
+        return self.scorer(x) if len(x) else np.zeros((0, len(self.classes)), dtype=np.float32)
 
     def own_statistics(self, n: int, strategy: str, speakers: Sequence[str] | None) -> StatisticsGroups:
         """Which of ``n`` inputs predicted together share statistics: all of them (``corpus``), or each speaker
@@ -137,8 +153,17 @@ class TrainedModel:
         frame.insert(0, "label", [self.classes[i] if ok else "" for i, ok in zip(probs.argmax(axis=1), finite)])
         return frame
 
-    def _extract(self, batch: list[dict[str, Any]]) -> list[np.ndarray | None]:
-        """Model input vectors of a batch of records (``None`` where one fails; its ``error`` is filled)."""
+    def set_up(self) -> None:
+        """Load the extractors' models (once; :meth:`predict` calls it)."""
+        if not self._set_up:
+            for extractor in self.extractors:
+                extractor.setup(self.device)
+            self._set_up = True
+
+    def extract_records(self, batch: list[dict[str, Any]]) -> list[np.ndarray | None]:
+        """Model input vectors of a batch of records (``path``, ``utt_id``, ``error`` and, for a signal decoded
+        already, ``audio``): ``None`` where one fails, whose ``error`` is then filled."""
+        self.set_up()
         pending = [r for r in batch if not r["error"]]
         parts: dict[int, list[np.ndarray]] = {id(r): [] for r in pending}
         for spec, extractor in zip(self.card.features, self.extractors):
@@ -188,15 +213,12 @@ class TrainedModel:
         if strategy != DEFAULT_NORMALIZATION:  # refuse before reading any audio
             readable = [r["speaker"] for r in records if not r["error"]]
             self.own_statistics(len(readable), strategy, readable if strategy == "speaker" else None)
-        if not self._set_up:
-            for extractor in self.extractors:
-                extractor.setup(self.device)
-            self._set_up = True
+        self.set_up()
         vectors: list[np.ndarray | None] = []
         with tqdm(total=len(records), desc="predict", unit="file", disable=not progress, mininterval=0.5) as bar:
             for start in range(0, len(records), batch_size):
                 batch = records[start : start + batch_size]
-                vectors.extend(self._extract(batch))
+                vectors.extend(self.extract_records(batch))
                 bar.update(len(batch))
         good = [i for i, vector in enumerate(vectors) if vector is not None]
         features = np.stack([vectors[i] for i in good]) if good else np.zeros((0, self.card.input_dim), np.float32)
@@ -230,13 +252,17 @@ class TrainedModel:
         return used
 
 
-def load_model(model_dir: str | os.PathLike[str], device: str = "cpu") -> TrainedModel:
-    """Load a model folder written by ``rdlr train`` / ``rdlr export`` (or :func:`rdlr.models.save_model`).
+def load_model(model_dir: str | os.PathLike[str], device: str = "cpu", engine: str = "torch") -> TrainedModel:
+    """Load a model folder written by ``rdlr train`` / ``rdlr export`` (or :func:`rdlr.models.save_model`);
+    ``engine="onnx"`` predicts through onnxruntime with the folder's ``model.onnx`` (``rdlr onnx MODEL_DIR``).
 
     Raises :class:`ModelFolderError` for a folder that is not a model, a newer format, a corrupt weights file,
-    or feature extractors configured differently here than at training; warns (``ModelVersionWarning``) when
-    rdlr, torch or a feature library has another version than the one that wrote the model.
+    feature extractors configured differently here than at training, or (engine onnx) a missing ``model.onnx`` or
+    one written from other weights; warns (``ModelVersionWarning``) when rdlr, torch or a feature library has
+    another version than the one that wrote the model.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
     folder = Path(model_dir).expanduser().resolve()
     card, weights = read_model(folder)
     warn_versions(card, folder)
@@ -250,4 +276,18 @@ def load_model(model_dir: str | os.PathLike[str], device: str = "cpu") -> Traine
             f"{folder / WEIGHTS_FILE}: the weights do not fit the classifier the card describes "
             f"({reason} ...); the folder's files do not belong together"
         ) from None
-    return TrainedModel(folder, card, classifier.to(device), extractors, device)
+    if engine == "torch":
+        scorer: TorchScorer | OnnxScorer = TorchScorer(classifier, card.feature_mean, card.feature_std, device)
+    else:
+        scorer = onnx_scorer(folder, device)
+    return TrainedModel(folder, card, scorer, extractors, device, engine)
+
+
+def onnx_scorer(folder: Path, device: str) -> OnnxScorer:
+    """The onnxruntime scorer of ``folder``'s ``model.onnx``, checked against its ``model.json``."""
+    from rdlr.models.onnx_graph import check_metadata, read_onnx
+
+    document = read_json(folder / CARD_FILE)
+    scorer = OnnxScorer(read_onnx(folder, document), folder / ONNX_FILE, device)
+    check_metadata(scorer.metadata, document, folder / ONNX_FILE)
+    return scorer

@@ -68,6 +68,7 @@ from rdlr.report.prose import (
     table_notes,
 )
 from rdlr.report.render import render_csv, render_latex, render_markdown
+from rdlr.report.seen import mark_seen
 from rdlr.report.selection import check_selection, selected_trials
 from rdlr.results import read_results, result_classes, validate_results
 
@@ -242,6 +243,7 @@ def _write_outputs(
             paper_numbers=name == DEFAULT_NORMALIZATION,
         )
         built = [normalization_table(table, name, info.blocks) for table in built]
+        mark_seen(built, info.spec)
         block_notes = [*notes, normalization_note(name)]
         figures += _write_tables(
             built, dest, block_notes, selection, plots=plots, proposed=proposed, num_classes=num_classes

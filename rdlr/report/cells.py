@@ -36,6 +36,7 @@ class Cell:
     paper: float = math.nan
     n_configs: int = 0
     reference: bool = False
+    seen: bool = False  # the backbone of the row's features saw this held-out corpus (rdlr.report.seen)
 
     @property
     def missing(self) -> bool:
@@ -65,6 +66,7 @@ class Table:
     n_seeds: int = 0
     is_layout: bool = True
     hidden: int = 0
+    notes: list[str] = field(default_factory=list)  # said under this table only (e.g. rdlr.report.seen's)
     normalization: str = DEFAULT_NORMALIZATION  # the inputs' z-normalisation of every number (rdlr.normalization)
 
     def cell(self, row: RowSpec, column: str) -> Cell:

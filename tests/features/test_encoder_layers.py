@@ -285,3 +285,19 @@ def test_hf_bad_layers_and_folders(tmp_path, tiny_encoder):
     ).save_pretrained(text_model)
     with pytest.raises(ValueError, match="model_type 'bert' is no Whisper or wav2vec 2.0-style speech encoder"):
         build_extractor(f"hf:{text_model}@1")
+
+
+def test_trained_models_rebuild_their_layer_extractors(tmp_path, tiny_whisper_checkpoint, tiny_encoder):
+    from rdlr.models.extractors import model_extractors, spec_of
+
+    checkpoint, _ = tiny_whisper_checkpoint(tmp_path)
+    folder = tiny_encoder(tmp_path / "enc", "wavlm", True)
+    for name, models in (
+        ("whisper@1", {"whisper": str(checkpoint)}),
+        ("whisper", {"whisper": str(checkpoint)}),
+        (f"hf:{folder}@2", {}),
+    ):
+        extractor = build_extractor(name, models)
+        specs = [spec_of(store_name(name), extractor, extractor.dim)]
+        rebuilt = model_extractors(specs, "model")[0]
+        assert rebuilt.config.config_hash() == extractor.config.config_hash(), name
