@@ -102,7 +102,7 @@ def test_rdlr_predict_refuses_before_reading_audio_and_names_the_fix(tmp_path, c
     def no_audio(*args, **kwargs):
         raise AssertionError("audio was read")
 
-    monkeypatch.setattr("rdlr.models.predictor.TrainedModel._extract", no_audio)
+    monkeypatch.setattr("rdlr.models.predictor.TrainedModel.extract_records", no_audio)
     assert main(["predict", str(tmp_path / "m"), str(tmp_path), "--no-progress"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "needs at least" in error and "--normalization train" in error
