@@ -3,15 +3,15 @@ family (:data:`rdlr.sweep.cost.KINDS`) and input size, cached per machine.
 
 A case is (kind, input dimension, probe minibatch, torch threads). Its probe builds the method's real objective
 (:class:`rdlr.train.objective.Objective`: ``ce`` for ``plain``; ``dagger`` = AE (12) + LS + PEL (13) on M' = 32
-unlabeled rows for ``ae``) with Adam, on random rows, takes one warm-up step, then times steps until
+unlabeled rows for ``ae``) with Adam, on random rows, takes one warm-up step, then times steps one by one until
 :data:`MIN_STEPS` and :data:`MIN_SECONDS` are reached, keeping the fastest, and times F's forward pass on
 :data:`EVAL_ROWS` rows alike. The rates are FLOP (:func:`rdlr.sweep.cost.train_flops_per_row`,
-:func:`~rdlr.sweep.cost.eval_flops_per_row`) per CPU second of this process (``time.process_time``: the cores the work keeps busy, which another program sharing the
-machine inflates far less than wall time), times the threads, so that the cost model's convention holds: a
-trial's seconds × its threads = its core-seconds. On a GPU (cases with ``device="cuda"``, measured when the machine
-has one and the spec asks for GPUs) the clock is wall time after a synchronisation. Minibatches above
-:data:`MAX_PROBE_BATCH` are probed at it (a larger M is as fast per FLOP or a little faster: the projection errs
-long).
+:func:`~rdlr.sweep.cost.eval_flops_per_row`) per CPU second of this process (``time.process_time``: the cores the
+work keeps busy, which another program sharing the machine inflates far less than wall time), times the threads,
+so that the cost model's convention holds: a trial's seconds × its threads = its core-seconds. On a GPU (cases
+with ``device="cuda"``, measured when the machine has one and the spec asks for GPUs) the clock is wall time after
+a synchronisation. Minibatches above :data:`MAX_PROBE_BATCH` are probed at it (a larger M is as fast per FLOP or
+a little faster: the projection errs long).
 
 The cache is one JSON file per machine (:func:`machine_key`: CPU model, CPU count, GPU model, torch version) under
 :func:`cache_dir`; cases missing from it are measured when a plan needs them, ``refresh`` measures the plan's cases

@@ -21,12 +21,13 @@ import io
 import json
 import math
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from rdlr.io.storage import Storage
 from rdlr.methods import get_method
-from rdlr.results import RESULTS_FILE, SPEC_FILE, parse_results_csv
+from rdlr.results import GROUP_KEYS, NORMALIZATION, RESULTS_FILE, SPEC_FILE, normalization_of, parse_results_csv
 from rdlr.train.batches import steps_per_epoch
 from rdlr.train.config import TrainConfig
 
@@ -34,7 +35,17 @@ BEST_EPOCH = 7
 FEW_STEPS = 4
 SIMILAR = 2.0
 
-JobKey = tuple[str, str, str, str]  # features, protocol, method, held_out (rdlr.results.GROUP_KEYS)
+JobKey = tuple[str, ...]  # the values of rdlr.results.GROUP_KEYS: job_key (a Job), row_key (a results row)
+
+
+def job_key(job: Any) -> JobKey:
+    """A job's :data:`rdlr.results.GROUP_KEYS` values (feature set, normalisation, protocol, method, held out)."""
+    return tuple(str(getattr(job, key)) for key in GROUP_KEYS)
+
+
+def row_key(row: Mapping[str, Any]) -> JobKey:
+    """The job of a results row (a row without a normalisation has the paper's)."""
+    return tuple(normalization_of(row) if key == NORMALIZATION else str(row[key]) for key in GROUP_KEYS)
 
 
 def estimate(train_rows: int, batch: int, max_epochs: int, patience: int) -> float:
@@ -140,7 +151,7 @@ def _models_of(spec_id: str, folder: Storage) -> list[FinishedModel]:
         batch = int(json.loads(row["hparams"]).get("batch_size", 0)) if row.get("hparams") else 0
         stage1 = row.get("stage1_epochs")
         models.append(FinishedModel(
-            spec_id, (str(row["features"]), str(row["protocol"]), str(row["method"]), str(row["held_out"])),
+            spec_id, row_key(row),
             "ae" if method.uses("ae") else "plain", max(1, steps_per_epoch(int(row["train_rows"]), batch or 1)),
             int(row["epochs"]), training.max_epochs, training.patience,
             None if stage1 is None or stage1 != stage1 else int(stage1),

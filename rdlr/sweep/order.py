@@ -26,14 +26,11 @@ from collections.abc import Sequence
 
 from rdlr.methods import get_method
 from rdlr.spec.core import Job
+from rdlr.sweep.epochs import job_key
 from rdlr.sweep.plan import JobPlan, SweepPlan, config_cost
 from rdlr.sweep.resources import trials_per_job
 from rdlr.sweep.sampling import GridCosts
 from rdlr.train.config import TrainConfig
-
-
-def job_key(job: Job) -> tuple[str, str, str, str]:
-    return (job.features, job.protocol, job.method, job.held_out)
 
 
 def _sort_key(item: JobPlan, seeds: int) -> tuple[int, float, float]:

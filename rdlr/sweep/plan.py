@@ -24,10 +24,9 @@ from rdlr.features.is10 import IS10_DIM
 from rdlr.features.registry import parse_feature_sets
 from rdlr.features.wav2vec import W2V_DIM
 from rdlr.methods import Method, get_method
-from rdlr.results import GROUP_KEYS
 from rdlr.spec.core import Job, SpecError, SweepSpec
 from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, method_kind, trial_cost
-from rdlr.sweep.epochs import BEST_EPOCH, Epochs, JobKey
+from rdlr.sweep.epochs import BEST_EPOCH, Epochs, JobKey, job_key, row_key
 from rdlr.train.batches import few_steps_warning
 from rdlr.train.config import TrainConfig
 
@@ -136,11 +135,11 @@ def stage1_models(job: Job, method: Method, training: Mapping[str, object], conf
 
 
 def done_models(rows: Iterable[Mapping[str, object]], spec_id: str) -> dict[JobKey, int]:
-    """Finished models (results rows) of ``spec_id`` per job (features, protocol, method, held-out corpus)."""
+    """Finished models (results rows) of ``spec_id`` per job (:func:`rdlr.sweep.epochs.row_key`)."""
     counts: Counter[JobKey] = Counter()
     for row in rows:
         if str(row.get("spec_id", spec_id)) == spec_id:
-            counts[tuple(str(row[key]) for key in GROUP_KEYS)] += 1  # type: ignore[index]
+            counts[row_key(row)] += 1
     return dict(counts)
 
 
@@ -190,7 +189,7 @@ def config_cost(
     ``epochs``."""
     method = get_method(job.method)
     training = TrainConfig(**spec.training)
-    key = (job.features, job.protocol, job.method, job.held_out)
+    key = job_key(job)
     model, source = epochs(spec.id, key, method_kind(method), rows.train, batch, training)
     stage1 = model
     if method.two_stage:
@@ -241,7 +240,7 @@ def build_plan(
         width = dims[job.features][0]
         cost = _mean_cost(spec, job, rows[key], width, figures, epochs)
         models = job.configs * seeds
-        finished = min(models, done.get((job.features, job.protocol, job.method, job.held_out), 0))
+        finished = min(models, done.get(job_key(job), 0))
         configs_left = math.ceil((models - finished) / seeds)
         stage1 = stage1_models(job, get_method(job.method), spec.training, configs_left, seeds)
         jobs.append(JobPlan(job, models, rows[key], width, cost, finished, stage1))
@@ -357,6 +356,7 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS, finished: str | None
         f"plan {spec.id}: {len(plan.jobs)} jobs, {plan.trials:,} trials ({len(spec.seeds)} seeds each configuration)"
         + left,
         f"  features: {dims}; held out: {', '.join(spec.held_out)}; unlabeled: {spec.unlabeled or 'none'}",
+        f"  normalisation: {normalization_counts(plan)}",
         f"  each trial asks Ray for {resources.cpus_per_trial:g} CPU{'s' if resources.cpus_per_trial != 1 else ''}"
         + (f" + {resources.gpus_per_trial:g} GPU (where the cluster has GPUs)" if resources.gpus_per_trial else "")
         + f"; trains at most {training.max_epochs} epochs, early stop after {training.patience} without a better "
@@ -397,6 +397,16 @@ def epochs_text(plan: SweepPlan) -> str:
         rule = f" (min(max_epochs, {BEST_EPOCH} + patience): rdlr.sweep.epochs)" if source == "estimated" else ""
         parts.append(f"{source} {span} ({len(values)} job{'s' if len(values) != 1 else ''}){rule}")
     return "; ".join(parts) or "none (nothing left)"
+
+
+def normalization_counts(plan: SweepPlan) -> str:
+    """``"train (20 jobs, 60 trials), corpus (20 jobs, 60 trials)"``: the jobs and trials of each normalisation the
+    spec runs (:mod:`rdlr.normalization`; each like a feature set)."""
+    parts = []
+    for name in plan.spec.normalization:
+        items = [item for item in plan.jobs if item.job.normalization == name]
+        parts.append(f"{name} ({len(items)} jobs, {sum(item.trials for item in items):,} trials)")
+    return ", ".join(parts)
 
 
 def gpu_assumption(figures: Figures, trials_per_gpu: int) -> str:

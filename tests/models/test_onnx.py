@@ -5,6 +5,7 @@ onnx engine of ``rdlr predict`` and ``load_model``; and refusals of missing, sta
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -93,12 +94,12 @@ def trained_folder(folder: Path, method: str, specs: tuple, seed: int = 0) -> Pa
     return save_model(folder, card, state["classifier"])
 
 
-def random_folder(folder: Path, seed: int = 0) -> Path:
-    """An IS10 model with random weights and statistics (no training), saved as a folder."""
+def random_folder(folder: Path, seed: int = 0, classes: tuple[str, ...] = CLASSES) -> Path:
+    """An IS10 model of ``classes`` with random weights and statistics (no training), saved as a folder."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     card = ModelCard(
-        classes=CLASSES,
+        classes=classes,
         features=(is10_spec(),),
         feature_mean=rng.normal(size=IS10_DIM).astype(np.float32),
         feature_std=rng.uniform(0.5, 2.0, size=IS10_DIM).astype(np.float32),
@@ -108,7 +109,7 @@ def random_folder(folder: Path, seed: int = 0) -> Path:
         training={"command": "test"},
         metrics={},
     )
-    return save_model(folder, card, EmotionClassifier(IS10_DIM, len(CLASSES)).state_dict())
+    return save_model(folder, card, EmotionClassifier(IS10_DIM, len(classes)).state_dict())
 
 
 def is10_spec():
@@ -226,3 +227,17 @@ def test_a_missing_stale_or_corrupt_graph_is_refused(tmp_path, capsys):
         rdlr.load_model(folder, engine="tensorrt")
     assert main(["onnx", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.startswith("rdlr onnx: error: model folder not found")
+
+
+def test_a_seven_class_model_exports_its_own_classes_and_its_onnx_engine_pickles(tmp_path):
+    classes = ("neutral", "happy", "sad", "angry", "fear", "disgust", "boredom")
+    folder = random_folder(tmp_path / "m", classes=classes)
+    export_onnx(folder)
+    graph = onnx.load(folder / ONNX_FILE)
+    assert graph.graph.output[0].type.tensor_type.shape.dim[1].dim_value == len(classes)
+    assert json.loads({p.key: p.value for p in graph.metadata_props}["rdlr.classes"]) == list(classes)
+    model = rdlr.load_model(folder, engine="onnx")
+    x = np.random.default_rng(0).normal(size=(3, IS10_DIM)).astype(np.float32)
+    copy = pickle.loads(pickle.dumps(model))  # as Ray Serve ships it to a replica: the graph's bytes, a new session
+    np.testing.assert_array_equal(copy.probabilities(x), model.probabilities(x))
+    assert list(model.predict_features(x).columns) == ["label", *(f"prob_{name}" for name in classes)]

@@ -96,9 +96,9 @@ def test_epochs_are_estimated_from_patience_max_epochs_and_steps() -> None:
 
 
 def test_epochs_come_from_the_same_job_then_similar_models(tmp_path: Path) -> None:
-    job = ("is10", "out_of_corpus", "ce", "CRE-demo")
+    job = ("is10", "train", "out_of_corpus", "ce", "CRE-demo")
     training = TrainConfig(max_epochs=15)
-    similar = FinishedModel("old", ("is10", "out_of_corpus", "rd", "IEM-demo"), "plain", 12, 9, 15, 5)
+    similar = FinishedModel("old", ("is10", "train", "out_of_corpus", "rd", "IEM-demo"), "plain", 12, 9, 15, 5)
     capped = FinishedModel("old", job, "plain", 12, 10, 10, 5)  # stopped by max_epochs 10 < 15: a lower bound
     other_kind = FinishedModel("old", job, "ae", 12, 3, 15, 5)
     epochs = Epochs((similar, capped, other_kind))

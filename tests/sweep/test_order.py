@@ -15,6 +15,7 @@ from rdlr.io.storage import Storage
 from rdlr.spec import load_spec
 from rdlr.sweep.cost import load_figures
 from rdlr.sweep.efficiency import RUNS_FILE, SweepRun, read_runs, record_run
+from rdlr.sweep.epochs import job_key
 from rdlr.sweep.order import grid_costs, longest_first, runs_whole_grid
 from rdlr.sweep.plan import build_plan, done_models, planning_manifest
 from rdlr.sweep.sampling import CostOrderedGrid, make_sampler
@@ -55,7 +56,7 @@ def test_finished_jobs_go_last_and_a_partly_run_spec_plans_only_what_is_left() -
     ] + [{"spec_id": "other", "features": "is10", "protocol": "within_corpus", "method": "ce",
           "held_out": "CRE-demo", "seed": 0}]  # fmt: skip
     done = done_models(rows, "demo")
-    assert done == {(first.features, first.protocol, first.method, first.held_out): 3}
+    assert done == {job_key(first): 3}
     partly, whole = demo_plan(spec, done), demo_plan(spec)
     assert (partly.trials, partly.left) == (60, 57)
     assert longest_first(spec.jobs(), partly)[-1] == first
