@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rdlr.commands.train", "train one model from manifests and save it as a model folder"),
     "predict": ("rdlr.commands.predict", "predict the emotion of audio files, folders or manifests with a model"),
     "export": ("rdlr.commands.export", "save the model of a sweep's selected configuration as a model folder"),
+    "onnx": ("rdlr.commands.onnx", "write MODEL_DIR/model.onnx (z-normalisation + classifier) and check it"),
+    "serve": ("rdlr.commands.serve", "serve models over HTTP on Ray Serve, with a page to try them"),
 }
 
 

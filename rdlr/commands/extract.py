@@ -31,7 +31,7 @@ from rdlr.commands.options import (
 from rdlr.corpora import read_manifest as read_validated_manifest
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.pipeline import DEFAULT_BATCH_SIZE, extract
-from rdlr.features.registry import HF_PREFIX, parse_feature_sets
+from rdlr.features.registry import HF_PREFIX, layered_name, parse_feature_sets
 from rdlr.features.store import FeatureStoreError
 from rdlr.features.summary import ExtractSummary
 
@@ -73,8 +73,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="hidden layer of hf:<dir> encoders: index into hidden_states, 0 = the input to the first "
-        "transformer layer, -1 = the last layer (default)",
+        help="hidden layer of hf:<dir> encoders named without a layer suffix: index into hidden_states, 0 = the "
+        "input to the first transformer layer, -1 = the last layer (default); hf:<dir>@N and whisper@N name their "
+        "layer themselves (@0 = input to the first block, @L = final output, @all = every layer, each stored as "
+        "its own feature set NAME@N)",
+    )
+    parser.add_argument(
+        "--fp16",
+        action="store_true",
+        help="run the whisper and hf:<dir>@N encoders in half precision (GPU only: --device cuda or auto)",
     )
     add_address(parser)
     parser.add_argument(
@@ -122,8 +129,12 @@ def run(args: argparse.Namespace) -> int:
     models = model_paths(args)
     try:
         feature_sets = parse_feature_sets(args.features)
-        if args.hf_layer is not None and not any(name.startswith(HF_PREFIX) for name in feature_sets):
-            raise ValueError(f"--hf-layer applies to hf:<dir> feature sets only; --features is {args.features!r}")
+        plain_hf = [n for n in feature_sets if n.startswith(HF_PREFIX) and layered_name(n).layer is None]
+        if args.hf_layer is not None and not plain_hf:
+            raise ValueError(
+                f"--hf-layer applies to hf:<dir> feature sets without a layer suffix only (hf:<dir>@N names its "
+                f"layer); --features is {args.features!r}"
+            )
         manifest = read_manifests(args.manifest)
         print(
             f"rdlr extract: {len(manifest)} utterances from {len(args.manifest)} manifest(s); "
@@ -145,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
             hf_layer=args.hf_layer,
             capacity=capacity,
             verbose=args.verbose,
+            fp16=args.fp16,
         )
     except (ValueError, FeatureStoreError, OSError) as error:  # OSError: unwritable or full store, store locked
         return fail("extract", error)

@@ -70,6 +70,21 @@ def local_device(requested: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+ENGINES = ("torch", "onnx")  # rdlr.models.engines.ENGINES (named here without importing torch for --help)
+
+
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    """``--engine``: what computes the classifier's probabilities (``rdlr predict``, ``rdlr serve``)."""
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="torch",
+        help="what runs the classifier: torch (model.safetensors; default) or onnx (model.onnx through onnxruntime: "
+        "write it first with rdlr onnx MODEL_DIR; needs pip install 'rdlr[onnx]'). rdlr computes the features either "
+        "way",
+    )
+
+
 def add_model_paths(parser: argparse.ArgumentParser) -> None:
     """``--w2v-checkpoint``, ``--whisper-checkpoint``, ``--bert-dir``: local model files of the extractors."""
     parser.add_argument("--w2v-checkpoint", metavar="PATH", help="wav2vec checkpoint (needed for w2v)")

@@ -4,6 +4,7 @@
 ::
 
     rdlr predict model/ clip.wav recordings/ more.csv --out predictions.csv
+    rdlr predict --engine onnx model/ clip.wav      # through model.onnx (rdlr onnx model/)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from rdlr.commands.errors import fail
-from rdlr.commands.options import add_device, add_progress, local_device
+from rdlr.commands.options import add_device, add_engine, add_progress, local_device
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=16, help="files per extraction batch (default 16)")
     add_device(parser, "extractors and the model")
+    add_engine(parser)
     add_progress(parser)
 
 
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.out is not None:
             check_out(args.out)
-        model = load_model(args.model, device=local_device(args.device))
+        model = load_model(args.model, device=local_device(args.device), engine=args.engine)
         frame = model.predict(args.inputs, batch_size=args.batch_size, progress=not args.no_progress)
     except (ManifestError, ModelFolderError, ValueError, OSError) as error:
         return fail("predict", error)

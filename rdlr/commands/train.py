@@ -100,6 +100,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="hyperparameter (repeat), e.g. batch_size=32 lambda_rd=0.01; others take defaults",
     )
     parser.add_argument(
+        "--seen-corpora",
+        action="append",
+        default=[],
+        metavar="FEATURE_SET=CORPUS[,CORPUS]",
+        help="corpora the backbone of a feature set was trained or fine-tuned on (repeat; a name without @N "
+        "covers every layer), e.g. whisper=IEM; a --test-manifest corpus among them is refused",
+    )
+    parser.add_argument(
+        "--allow-seen",
+        action="store_true",
+        help="test on a corpus --seen-corpora says the backbone saw (the test UA is then not cross-corpus)",
+    )
+    parser.add_argument(
         "--labels",
         metavar="A,B,C",
         help="the classes in output order, comma-separated (e.g. neutral,happy,sad,angry,fear), or "
@@ -147,6 +160,27 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_verbose(parser)
 
 
+def check_test_corpora(args: argparse.Namespace) -> None:
+    """Refuse (ValueError, one line) a --test-manifest corpus that --seen-corpora says the backbone of a feature set
+    saw, unless --allow-seen, which prints a note per such corpus instead (:mod:`rdlr.features.seen`)."""
+    from rdlr.corpora import read_manifest
+    from rdlr.features.seen import check_seen, parse_seen_options, seen_by
+
+    seen = parse_seen_options(args.seen_corpora)
+    if not seen:
+        return
+    corpora = sorted({str(c) for path in args.test_manifest for c in read_manifest(path, check_files=False)["corpus"]})
+    if not args.allow_seen:
+        check_seen(args.features, corpora, seen)
+        return
+    check_seen(args.features, [], seen)
+    for corpus in (corpus for corpus in corpora if seen_by(args.features, corpus, seen)):
+        print(
+            f"rdlr train: note: the backbone of {args.features} saw {corpus} (--seen-corpora, --allow-seen): its "
+            "test UA is not cross-corpus evidence"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, save the model folder, print its validation (and test) UA."""
     from rdlr.corpora import ManifestError, SplitError
@@ -160,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
     except LabelSetError as error:
         return fail("train", error)
 
+    try:
+        check_test_corpora(args)
+    except (ManifestError, ValueError) as error:
+        return fail("train", error)
     training = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     try:
         outcome = train_model(

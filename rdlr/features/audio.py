@@ -6,13 +6,18 @@ divided by its peak, which keeps the waveform's shape (clipping would flatten it
 is named in a :class:`LoudFloatWarning`. Resampling can overshoot ±1 by a little on full-scale audio; that
 overshoot is clipped. Recordings longer than :data:`MAX_SECONDS` are refused before their samples are read: the
 features are of whole utterances, and openSMILE's IS10 needs about 5 MB of memory per second of audio.
+:func:`decode_audio` reads a WAV or FLAC file held in memory (``rdlr serve``'s request bodies) the same way, and
+an utterance record may carry such a decoded signal as ``audio`` (:func:`record_audio`).
 """
 
 from __future__ import annotations
 
+import io
 import warnings
+from collections.abc import Mapping
 from math import gcd
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -25,6 +30,7 @@ SAMPLE_RATE = 16_000
 MIN_SECONDS = 0.1
 SILENCE_PEAK = 1e-4
 MAX_SECONDS = 120.0
+DECODED_FORMATS = ("WAV", "WAVEX", "RF64", "FLAC")  # decode_audio's formats: WAV and FLAC
 # Reason heads of the errors table for each file problem (the kind is the text before " (" or ":").
 _FILE_REASONS = {
     MISSING: "missing file",
@@ -42,7 +48,7 @@ class LoudFloatWarning(UserWarning):
 _warned_loud = False
 
 
-def within_unit_range(samples: np.ndarray, path: Path) -> np.ndarray:
+def within_unit_range(samples: np.ndarray, path: str | Path) -> np.ndarray:
     """``samples`` divided by their peak when it exceeds 1 (see the module docstring), else unchanged."""
     global _warned_loud
     peak = float(np.abs(samples).max())
@@ -69,6 +75,35 @@ def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
+class UnsupportedAudio(UtteranceError):
+    """Bytes that are no audio file soundfile reads, or audio in a format :func:`decode_audio` does not take."""
+
+
+class AudioTooLong(UtteranceError):
+    """A recording longer than :data:`MAX_SECONDS`."""
+
+
+def too_long(frames: int, sample_rate: int, where: str | Path) -> AudioTooLong:
+    return AudioTooLong(
+        f"too long ({frames / sample_rate:.1f} s > {MAX_SECONDS:g} s; split the recording into utterances): {where}"
+    )
+
+
+def checked_signal(samples: np.ndarray, sample_rate: int, where: str | Path) -> np.ndarray:
+    """Decoded ``samples`` as 16 kHz mono float32 in [-1, 1], or :class:`UtteranceError` naming ``where`` for
+    samples that cannot yield features (none, non-finite, too short, digital silence)."""
+    if samples.size == 0:
+        raise UtteranceError(f"empty audio: {where}")
+    if not np.isfinite(samples).all():
+        raise UtteranceError(f"non-finite samples: {where}")
+    audio = to_mono_16k(within_unit_range(samples, where), sample_rate)
+    if audio.size < MIN_SECONDS * SAMPLE_RATE:
+        raise UtteranceError(f"too short ({audio.size / SAMPLE_RATE:.3f} s < {MIN_SECONDS} s): {where}")
+    if np.abs(audio).max() < SILENCE_PEAK:
+        raise UtteranceError(f"silent audio (peak < {SILENCE_PEAK}): {where}")
+    return audio
+
+
 def load_audio(path: str | Path) -> np.ndarray:
     """The utterance at ``path`` as 16 kHz mono float32 in [-1, 1] (float files beyond ±1 peak-normalised).
 
@@ -84,20 +119,39 @@ def load_audio(path: str | Path) -> np.ndarray:
     try:
         info = sf.info(str(path))
         if info.samplerate > 0 and info.frames > MAX_SECONDS * info.samplerate:  # UtteranceError is no ValueError
-            raise UtteranceError(
-                f"too long ({info.frames / info.samplerate:.1f} s > {MAX_SECONDS:g} s; split the "
-                f"recording into utterances): {path}"
-            )
+            raise too_long(info.frames, info.samplerate, path)
         samples, sample_rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, ValueError) as error:
         raise UtteranceError(f"unreadable audio ({error}): {path}") from None
-    if samples.size == 0:
-        raise UtteranceError(f"empty audio: {path}")
-    if not np.isfinite(samples).all():
-        raise UtteranceError(f"non-finite samples: {path}")
-    audio = to_mono_16k(within_unit_range(samples, path), sample_rate)
-    if audio.size < MIN_SECONDS * SAMPLE_RATE:
-        raise UtteranceError(f"too short ({audio.size / SAMPLE_RATE:.3f} s < {MIN_SECONDS} s): {path}")
-    if np.abs(audio).max() < SILENCE_PEAK:
-        raise UtteranceError(f"silent audio (peak < {SILENCE_PEAK}): {path}")
-    return audio
+    return checked_signal(samples, sample_rate, path)
+
+
+def decode_audio(data: bytes, where: str) -> np.ndarray:
+    """The WAV or FLAC file held in ``data`` (bytes in memory, e.g. a request body) as :func:`load_audio` reads a
+    file; ``where`` names it in errors. :class:`UnsupportedAudio` for other bytes, :class:`AudioTooLong` beyond
+    ``MAX_SECONDS`` (checked from the header, before the samples are decoded), else as :func:`load_audio`."""
+    try:
+        info = sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as error:
+        reason = getattr(error, "error_string", None) or str(error)  # libsndfile's reason, without the stream's repr
+        raise UnsupportedAudio(f"not an audio file ({reason}); send WAV or FLAC: {where}") from None
+    if info.format not in DECODED_FORMATS:
+        raise UnsupportedAudio(
+            f"unsupported audio format {info.format} ({info.format_info}); send WAV or FLAC: {where}"
+        )
+    if info.samplerate <= 0:
+        raise UnsupportedAudio(f"invalid sample rate {info.samplerate}: {where}")
+    if info.frames > MAX_SECONDS * info.samplerate:
+        raise too_long(info.frames, info.samplerate, where)
+    try:
+        samples, sample_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as error:
+        raise UtteranceError(f"unreadable audio ({error}): {where}") from None
+    return checked_signal(samples, sample_rate, where)
+
+
+def record_audio(record: Mapping[str, Any]) -> np.ndarray:
+    """The signal of an utterance record: its ``audio`` when the caller decoded it already (``rdlr serve`` decodes
+    request bodies in memory, :func:`decode_audio`), else the file at its ``path`` (:func:`load_audio`)."""
+    audio = record.get("audio")
+    return load_audio(record["path"]) if audio is None else audio

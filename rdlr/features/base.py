@@ -46,6 +46,16 @@ class Extracted:
     extras: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Output:
+    """One feature set in an extractor's vectors: its store ``name``, its own ``config`` (the store's cache key
+    of that feature set) and ``part``, which of the extractor's equal-width slices of each vector holds it."""
+
+    name: str
+    config: ExtractorConfig
+    part: int = 0
+
+
 class Extractor(ABC):
     """A feature extractor: ``name`` (feature-set name in the store), ``dim``, ``config``.
 
@@ -56,8 +66,15 @@ class Extractor(ABC):
 
     name: ClassVar[str]
     gpu_capable: ClassVar[bool] = True  # False: no model on a device (openSMILE); its actors never ask for a GPU
+    layered: ClassVar[bool] = False  # True: an encoder by layer, whose outputs() name their own feature sets
     dim: int
     config: ExtractorConfig
+
+    def outputs(self) -> list[Output]:
+        """The feature sets this extractor's vectors hold, each with its own config: the whole vector as feature
+        set ``name`` for most; an encoder asked for several layers returns one per layer, and its vectors are the
+        layers' vectors concatenated in ``part`` order (:mod:`rdlr.features.layers`)."""
+        return [Output(self.name, self.config)]
 
     def check_models(self) -> None:  # noqa: B027 (a hook: extractors without a model need nothing)
         """Raise ``FileNotFoundError`` (one line naming the path) when a model file that :meth:`setup` loads is

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rdlr.features.audio import SAMPLE_RATE, load_audio
+from rdlr.features.audio import SAMPLE_RATE, record_audio
 from rdlr.features.base import Extracted, Extractor, ExtractorConfig, UtteranceError
 from rdlr.features.local_models import from_local_folder, hidden_size, require_model_dir, resolved_path
 from rdlr.features.pooling import lengths_to_mask, masked_mean
@@ -160,7 +160,7 @@ class HFEncoderExtractor(Extractor):
         ready: list[tuple[int, np.ndarray]] = []
         for index, record in enumerate(batch):
             try:
-                wave = load_audio(record["path"])
+                wave = record_audio(record)
                 if wave.shape[0] < self.min_samples:
                     raise UtteranceError(f"too short for {self.name} ({wave.shape[0]} samples): {record['path']}")
                 ready.append((index, wave))

@@ -1,8 +1,9 @@
 """INTERSPEECH 2010 Paralinguistic Challenge features (the paper's "IS10", Section 3.2): 1582 openSMILE functionals.
 
-Audio goes through :func:`rdlr.features.audio.load_audio` (mono, 16 kHz) and reaches openSMILE as a signal, so
-a stereo or 48 kHz recording yields the features of its mono 16 kHz version; openSMILE's own file reader would
-take channel 0 at the file's rate, which changes the IS10 frame grid and filter banks.
+Audio goes through :func:`rdlr.features.audio.load_audio` (mono, 16 kHz), or comes decoded in a record's ``audio``,
+and reaches openSMILE as a signal, so a stereo or 48 kHz recording yields the features of its mono 16 kHz version;
+openSMILE's own file reader would take channel 0 at the file's rate, which changes the IS10 frame grid and filter
+banks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rdlr.features.audio import SAMPLE_RATE, load_audio
+from rdlr.features.audio import SAMPLE_RATE, record_audio
 from rdlr.features.base import Extracted, Extractor, ExtractorConfig, UtteranceError
 
 IS10_DIM = 1582
@@ -63,7 +64,7 @@ class IS10Extractor(Extractor):
         """IS10 functionals per record (``path`` is read); unreadable utterances come back with a reason."""
         if self._smile is None:
             self.setup()
-        return [self._one(str(record["path"])) for record in batch]
+        return [self._one(record) for record in batch]
 
     def features_of_signal(self, audio: np.ndarray) -> np.ndarray:
         """IS10 functionals of a 16 kHz mono signal, as float32."""
@@ -72,9 +73,10 @@ class IS10Extractor(Extractor):
         values = self._smile.process_signal(audio, self.config.sample_rate).to_numpy(dtype=np.float32)
         return values.reshape(-1)
 
-    def _one(self, path: str) -> Extracted:
+    def _one(self, record: dict[str, Any]) -> Extracted:
+        path = str(record["path"])
         try:
-            audio = load_audio(path)
+            audio = record_audio(record)
         except UtteranceError as error:
             return Extracted(error=str(error))
         try:

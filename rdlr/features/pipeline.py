@@ -21,20 +21,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from rdlr.cluster.capacity import ClusterCapacity
 from rdlr.cluster.session import ray_session
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.features.actor import ExtractActor
-from rdlr.features.base import Extractor
+from rdlr.features.base import Extractor, ExtractorConfig
 from rdlr.features.metadata import audio_fingerprints, manifest_updates, write_manifest
 from rdlr.features.placement import actor_resources, extraction_device, extractor_device
 from rdlr.features.provenance import config_info
-from rdlr.features.registry import build_extractor, parse_feature_sets, store_name
+from rdlr.features.registry import build_extractors, parse_feature_sets, store_name
 from rdlr.features.store import DatasetKey, FeatureStore, check_name, reason_kind
 from rdlr.features.summary import CorpusCounts, ExtractSummary, FeatureSetRun
-from rdlr.features.writer import PartWriter
+from rdlr.features.writer import PartWriter, feature_set_rows
 from rdlr.io.storage import check_writable
 
 DEFAULT_BATCH_SIZE = 16
@@ -116,19 +117,40 @@ def input_dataset(ray: Any, todo: pd.DataFrame, batch_size: int) -> Any:
     return ray.data.from_items(records, override_num_blocks=n_blocks)
 
 
+@dataclass
+class _Sink:
+    """Where one feature set of a run goes: its writer, its counts per corpus, its slice of the extractor's vectors
+    and, when it shares the run with other layers of its encoder, the utterances it lacks (the others may lack
+    more)."""
+
+    writer: PartWriter
+    counts: Mapping[str, CorpusCounts]
+    part: int = 0
+    parts: int = 1
+    wanted: pa.Array | None = None
+
+    def add(self, block: pa.Table) -> int:
+        """Store this feature set's part of ``block``; returns the number of errors recorded."""
+        added, reasons = self.writer.add(feature_set_rows(block, self.part, self.parts, self.wanted))
+        for corpus, n in Counter(added).items():
+            self.counts[corpus].extracted += n
+        for corpus, reason in reasons:
+            self.counts[corpus].errors[reason_kind(reason)] += 1
+        return len(reasons)
+
+
 def run_feature_set(
     ray: Any,
     extractor: Extractor,
     todo: pd.DataFrame,
-    writer: PartWriter,
-    counts: Mapping[str, CorpusCounts],
+    sinks: list[_Sink],
     workers: int,
     resources: dict[str, float],
     device: str,
     batch_size: int,
     progress: bool,
 ) -> FeatureSetRun:
-    """Map ``todo`` through ``extractor`` on an actor pool and write results as they arrive."""
+    """Map ``todo`` through ``extractor`` on an actor pool and write each feature set's results as they arrive."""
     from tqdm.auto import tqdm
 
     context = ray.data.DataContext.get_current()
@@ -142,7 +164,8 @@ def run_feature_set(
         compute=ray.data.ActorPoolStrategy(size=workers),
         **resources,
     )
-    bar = tqdm(total=len(todo), desc=writer.feature_set, unit="utt", disable=not progress, mininterval=0.5)
+    label = " ".join(sink.writer.feature_set for sink in sinks)
+    bar = tqdm(total=len(todo), desc=label, unit="utt", disable=not progress, mininterval=0.5)
     start = time.time()
     first_started = float("inf")
     processed = 0
@@ -155,13 +178,8 @@ def run_feature_set(
             if not len(block):
                 continue
             first_started = min(first_started, float(pc.min(block.column("started")).as_py()))
-            added, reasons = writer.add(block)
-            for corpus, n in Counter(added).items():
-                counts[corpus].extracted += n
-            for corpus, reason in reasons:
-                counts[corpus].errors[reason_kind(reason)] += 1
+            n_errors += max(sink.add(block) for sink in sinks)
             processed += len(block)
-            n_errors += len(reasons)
             nodes.update(block.column("node").to_pylist())
             bar.set_postfix(errors=n_errors, refresh=False)
             if processed < len(todo):
@@ -173,24 +191,41 @@ def run_feature_set(
         context.enable_progress_bars = saved_bars
     end = time.time()
     steady = end - first_started if np.isfinite(first_started) else 0.0
-    return FeatureSetRun(
-        writer.feature_set, writer.config_hash, workers, processed, end - start, steady, device, dict(nodes)
-    )
+    first = sinks[0].writer
+    return FeatureSetRun(label, first.config_hash, workers, processed, end - start, steady, device, dict(nodes))
 
 
 @dataclass
 class _Job:
-    """One feature set of an extraction: its extractor, store folder, config and what is left to do."""
+    """One feature set of an extraction: the extractor computing it, its slice of that extractor's vectors
+    (``part`` of ``parts``), its store folder, config and what is left to do."""
 
     requested: str
     name: str
     extractor: Extractor
-    config_hash: str
+    config: ExtractorConfig
+    part: int = 0
+    parts: int = 1
     todo: pd.DataFrame = field(default_factory=pd.DataFrame)
     counts: dict[str, CorpusCounts] = field(default_factory=dict)
 
-    def keys(self) -> list[DatasetKey]:
+    @property
+    def config_hash(self) -> str:
+        return self.config.config_hash()
+
+    def dataset_keys(self) -> list[DatasetKey]:
         return [DatasetKey(self.name, self.config_hash, corpus) for corpus in self.counts]
+
+
+def _jobs(feature_sets: list[str], models: Mapping[str, str], hf_layer: int | None, fp16: bool) -> list[_Job]:
+    """One job per feature set the extractors write; the layers asked of one encoder share its extractor."""
+    jobs = []
+    for requested, extractor in build_extractors(feature_sets, models, hf_layer=hf_layer, fp16=fp16):
+        outputs = extractor.outputs()
+        for output in outputs:
+            name = check_name("feature set", output.name if extractor.layered else store_name(requested))
+            jobs.append(_Job(requested, name, extractor, output.config, output.part, len(outputs)))
+    return jobs
 
 
 def _plan_jobs(
@@ -206,7 +241,7 @@ def _has_work(jobs: list[_Job], manifest: pd.DataFrame, store: FeatureStore) -> 
     return (
         any(not job.todo.empty for job in jobs)
         or bool(manifest_updates(store, manifest))
-        or any(store.needs_compaction(key) for job in jobs for key in job)
+        or any(store.needs_compaction(key) for job in jobs for key in job.dataset_keys())
     )
 
 
@@ -223,36 +258,38 @@ def _run_jobs(
     batch_size: int,
     progress: bool,
 ) -> None:
-    """Extract what each job has left, each on an actor pool sized for its extractor
-    (:func:`rdlr.features.placement.actor_resources`); nothing without ``ray`` (started only when the plan had
-    something to extract)."""
+    """Extract what the jobs of each extractor have left (their union: the layers of an encoder come from one
+    forward pass), on an actor pool sized for it (:func:`rdlr.features.placement.actor_resources`); nothing without
+    ``ray`` (started only when the plan had something to extract)."""
+    groups: dict[int, list[_Job]] = {}
     for job in jobs if ray is not None else []:
-        if job.todo.empty:
-            continue
-        if not store.has_config(job.name, job.config_hash):
-            store.write_config(job.name, job.config_hash, config_info(job.extractor, job.name, job.requested))
-        actor_device = extractor_device(job.extractor, device)
+        if not job.todo.empty:
+            groups.setdefault(id(job.extractor), []).append(job)
+    for group in groups.values():
+        extractor = group[0].extractor
+        actor_device = extractor_device(extractor, device)
+        if getattr(extractor.config, "fp16", False) and actor_device != "cuda":
+            raise ValueError(f"fp16 (half precision) runs on a GPU only; {extractor.name} would run on {actor_device}")
+        todo = pd.concat([job.todo for job in group]).drop_duplicates("utt_id")
+        sinks = []
+        for job in group:
+            if not store.has_config(job.name, job.config_hash):
+                store.write_config(
+                    job.name, job.config_hash, config_info(extractor, job.name, job.requested, job.config)
+                )
+            wanted = pa.array(job.todo["utt_id"].astype(str), type=pa.string()) if len(group) > 1 else None
+            writer = PartWriter(store, job.name, job.config_hash, fingerprints)
+            sinks.append(_Sink(writer, job.counts, job.part, job.parts, wanted))
         n_workers, resources = actor_resources(
-            ray, workers, actor_device, capacity, batches=-(-len(job.todo) // batch_size)
+            ray, workers, actor_device, capacity, batches=-(-len(todo) // batch_size)
         )
-        writer = PartWriter(store, job.name, job.config_hash, fingerprints)
         summary.runs.append(
-            run_feature_set(
-                ray,
-                job.extractor,
-                job.todo,
-                writer,
-                job.counts,
-                n_workers,
-                resources,
-                actor_device,
-                batch_size,
-                progress,
-            )
+            run_feature_set(ray, extractor, todo, sinks, n_workers, resources, actor_device, batch_size, progress)
         )
-        info = store.read_config(job.name, job.config_hash)
-        if writer.dim is not None and info.get("dim") != writer.dim:
-            store.write_config(job.name, job.config_hash, {**info, "dim": writer.dim})
+        for sink in sinks:
+            info = store.read_config(sink.writer.feature_set, sink.writer.config_hash)
+            if sink.writer.dim is not None and info.get("dim") != sink.writer.dim:
+                store.write_config(sink.writer.feature_set, sink.writer.config_hash, {**info, "dim": sink.writer.dim})
 
 
 def extract(
@@ -270,6 +307,7 @@ def extract(
     hf_layer: int | None = None,
     capacity: ClusterCapacity | None = None,
     verbose: bool = False,
+    fp16: bool = False,
 ) -> ExtractSummary:
     """Extract ``feature_sets`` (``"is10+w2v"``, ``"is10,bert"`` or a list) for every utterance of ``manifest_df``
     into the feature store at ``store`` (folder or URI), skipping what it already holds, and record the manifest's
@@ -282,7 +320,9 @@ def extract(
     batch is stored at once, and the parts are merged at the end. ``models`` maps ``w2v``/``bert``/``whisper`` to local
     model paths; ``hf_layer`` picks the hidden layer of ``hf:<dir>`` encoders (``HFEncoderConfig.layer``;
     default: the last). ``device`` (``cpu``, ``cuda`` or ``auto``: cuda where the cluster has or can start a GPU)
-    applies to extractors with a model; openSMILE IS10 always runs on CPU.
+    applies to extractors with a model; openSMILE IS10 always runs on CPU. ``whisper`` and ``hf:<dir>`` take a
+    layer suffix, ``@N`` or ``@all`` (:mod:`rdlr.features.layers`): the layers asked of one encoder come from one
+    forward pass per batch, each stored as its own feature set; ``fp16`` runs those encoders in half precision (GPU).
     ``capacity``: the size an autoscaling cluster may reach, which sizes the actor pools
     (:func:`rdlr.features.placement.actor_resources`). Connects to Ray with :func:`rdlr.cluster.session.ray_session`
     (the Ray already initialised in this process, else the cluster of ``address`` or ``RAY_ADDRESS``, else a
@@ -291,14 +331,12 @@ def extract(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}; give at least 1")
+    if fp16 and device == "cpu":
+        raise ValueError("fp16 (half precision) runs on a GPU only: use device cuda or auto (--device), not cpu")
     manifest = validate_manifest(manifest_df)
     feature_store = FeatureStore(store)
     summary = ExtractSummary(store=feature_store.uri)
-    jobs = []
-    for requested in parse_feature_sets(feature_sets):
-        extractor = build_extractor(requested, models or {}, hf_layer=hf_layer)
-        name = check_name("feature set", store_name(requested))
-        jobs.append(_Job(requested, name, extractor, extractor.config.config_hash()))
+    jobs = _jobs(parse_feature_sets(feature_sets), models or {}, hf_layer, fp16)
     fingerprints = audio_fingerprints(manifest)
     _plan_jobs(jobs, manifest, feature_store, fingerprints, retry_errors)
     if _has_work(jobs, manifest, feature_store):
@@ -327,7 +365,7 @@ def extract(
                 batch_size=batch_size,
                 progress=progress,
             )
-            for key in (key for job in jobs for key in job):
+            for key in (key for job in jobs for key in job.dataset_keys()):
                 feature_store.compact(key, current=fingerprints)
     summary.counts = [count for job in jobs for count in job.counts.values()]
     return summary

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any
 
-from rdlr.features.base import Extractor
+from rdlr.features.base import Extractor, ExtractorConfig
 
 RECORDED_PACKAGES = ("rdlr", "opensmile", "torch", "transformers", "openai-whisper", "ray", "pyarrow")
 
@@ -24,14 +24,18 @@ def package_versions(packages: Iterable[str] = RECORDED_PACKAGES) -> dict[str, s
     return found
 
 
-def config_info(extractor: Extractor, feature_set: str, requested: str) -> dict[str, Any]:
-    """The JSON record of ``extractor``'s config under feature set ``feature_set`` (asked for as ``requested``)."""
+def config_info(
+    extractor: Extractor, feature_set: str, requested: str, config: ExtractorConfig | None = None
+) -> dict[str, Any]:
+    """The JSON record of feature set ``feature_set`` (asked for as ``requested``): ``config`` (default: the
+    extractor's; one layer's config for an encoder extracting several) and the extractor's class."""
+    config = config or extractor.config
     return {
         "feature_set": feature_set,
         "requested_name": requested,
-        "config_hash": extractor.config.config_hash(),
+        "config_hash": config.config_hash(),
         "extractor": f"{type(extractor).__module__}.{type(extractor).__qualname__}",
-        "config": extractor.config.to_dict(),
+        "config": config.to_dict(),
         "dim": getattr(extractor, "dim", None),
         "vector_encoding": "float32 little-endian bytes in the binary column 'features'",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

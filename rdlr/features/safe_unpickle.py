@@ -16,6 +16,7 @@ import argparse
 import pickle
 import pickletools
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -106,16 +107,19 @@ def unpickling_refusal(error: BaseException) -> BaseException | None:
     return None
 
 
-def load_checkpoint(path: str | Path, advice: str = FAIRSEQ_ADVICE) -> Any:
+def load_checkpoint(path: str | Path, advice: str = FAIRSEQ_ADVICE, mmap: bool = False) -> Any:
     """The object torch-saved at ``path`` (legacy or zip format), on the CPU, read with ``weights_only=True``.
 
     A file the restricted reader refuses raises a ``ValueError`` of one line naming ``path`` and the refused
-    global (or opcode), followed by ``advice``."""
+    global (or opcode), followed by ``advice``. ``mmap``: map the tensors' storage instead of reading it (files
+    in torch's zip format; a legacy file is read whole), for a caller that only looks at small entries."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path} (give the local path of the downloaded file)")
     try:
         with torch.serialization.safe_globals(CHECKPOINT_GLOBALS):
+            if mmap and zipfile.is_zipfile(path):
+                return torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except OSError:
         raise

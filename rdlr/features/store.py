@@ -52,6 +52,7 @@ PART_SUFFIX = ".parquet"
 ERROR_COLUMNS = ("utt_id", "corpus", "path", "reason", "kind", "time", FINGERPRINT_COLUMN)
 READ_ATTEMPTS = 5  # listings retried when a compaction deletes a listed part before it is read
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_FEATURE_SET_NAME = re.compile(r"[A-Za-z0-9_.-]+(@[0-9]+)?")  # a layer of an encoder: whisper@6
 
 
 class FeatureStoreError(LookupError):
@@ -65,8 +66,10 @@ def reason_kind(reason: str) -> str:
 
 
 def check_name(kind: str, name: str) -> str:
-    """``name`` if it is usable as one folder of the store, else a clear ValueError."""
-    if not _SAFE_NAME.fullmatch(name) or name in {".", ".."}:
+    """``name`` if it is usable as one folder of the store, else a clear ValueError (feature sets may end in a
+    layer number, ``whisper@6``)."""
+    pattern = _FEATURE_SET_NAME if kind == "feature set" else _SAFE_NAME
+    if not pattern.fullmatch(name) or name in {".", ".."}:
         raise ValueError(f"{kind} name {name!r} cannot be a store folder: use letters, digits, '_', '-', '.'")
     if kind == "feature set" and name == METADATA_DIR:
         raise ValueError(f"feature set name {name!r} is reserved for the store's manifest tables")

@@ -1,8 +1,8 @@
 """Reading the feature store into aligned matrices: :func:`load` -> :class:`FeatureTable`.
 
 Feature sets are concatenated in the fixed order of :func:`rdlr.features.registry.parse_feature_sets`
-(is10, w2v, bert, hf-*), whatever order they are asked in, and rows are inner-joined on ``utt_id``; the manifest
-columns (labels, speakers, ...) come from the manifest the latest ``rdlr extract`` recorded
+(is10, w2v, bert, whisper, hf-*), whatever order they are asked in, and rows are inner-joined on ``utt_id``; the
+manifest columns (labels, speakers, ...) come from the manifest the latest ``rdlr extract`` recorded
 (:mod:`rdlr.features.metadata`). Rows come out grouped by corpus in the order asked, sorted by ``utt_id`` within a
 corpus. Everything is vectorised: one ``np.frombuffer`` per Arrow chunk and index arrays for the join, no per-row
 Python.
@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from rdlr.features.layers import ALL
 from rdlr.features.metadata import stored_manifests, with_manifest
-from rdlr.features.registry import HF_PREFIX, parse_feature_sets, store_name
+from rdlr.features.registry import HF_PREFIX, layered_name, parse_feature_sets, store_name
 from rdlr.features.store import FEATURES_COLUMN, DatasetKey, FeatureStore, FeatureStoreError, decode_vectors
 
 
@@ -85,7 +86,7 @@ def choose_config(store: FeatureStore, name: str, configs: Mapping[str, str] | N
             )
         return chosen
     if len(hashes) > 1 and name.startswith(HF_PREFIX):
-        wanted = Path(name[len(HF_PREFIX) :]).expanduser().resolve()
+        wanted = Path(layered_name(name).base[len(HF_PREFIX) :]).expanduser().resolve()
         matching = [
             h
             for h in hashes
@@ -167,13 +168,19 @@ def load(
     configs: Mapping[str, str] | None = None,
 ) -> FeatureTable:
     """Features of ``corpora`` (default: every corpus of the first feature set) for ``feature_sets``
-    (``"is10+w2v+bert"`` or a list; concatenated in the fixed order is10, w2v, bert, hf-*) from ``store``.
+    (``"is10+w2v+bert"`` or a list; concatenated in the fixed order is10, w2v, bert, whisper, hf-*) from ``store``.
 
     ``configs`` picks a config hash per feature set where the store holds several. Raises
     :class:`FeatureStoreError` naming what the store holds and the ``rdlr extract`` command to run.
     """
     feature_store = FeatureStore(store)
     names = parse_feature_sets(feature_sets)
+    for name in names:
+        if layered_name(name).layer == ALL:
+            raise ValueError(
+                f"feature set {name!r} names every layer; load one ({name[: -len(ALL)]}6) or several joined by '+' "
+                f"({name[: -len(ALL)]}6+{name[: -len(ALL)]}12): each layer is its own feature set"
+            )
     wanted = [corpora] if isinstance(corpora, str) else (list(corpora) if corpora is not None else None)
     hashes: dict[str, str] = {}
     blocks: list[_Block] = []

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from rdlr.features.audio import load_audio
+from rdlr.features.audio import record_audio
 from rdlr.features.base import Extracted, Extractor, ExtractorConfig, UtteranceError
 from rdlr.features.local_models import (
     from_local_folder,
@@ -166,7 +166,7 @@ class BertTextExtractor(Extractor):
             raise UtteranceError(
                 f"no transcript in the manifest and no Whisper checkpoint configured: {record['path']}"
             )
-        wave = load_audio(record["path"])
+        wave = record_audio(record)
         try:
             return self.transcribe(wave), str(self.asr_model)
         except torch.OutOfMemoryError:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from rdlr.features.audio import SAMPLE_RATE, load_audio
+from rdlr.features.audio import SAMPLE_RATE, record_audio
 from rdlr.features.base import Extracted, Extractor, ExtractorConfig, UtteranceError
 from rdlr.features.local_models import require_model_file, resolved_path
 from rdlr.features.wav2vec_checkpoint import load_wav2vec
@@ -80,7 +80,7 @@ class Wav2VecExtractor(Extractor):
     def _extract_one(self, record: dict[str, Any]) -> Extracted:
         path = record["path"]
         try:
-            wave = load_audio(path)
+            wave = record_audio(record)
         except UtteranceError as error:
             return Extracted(error=str(error))
         try:

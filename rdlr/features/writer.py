@@ -23,6 +23,23 @@ from rdlr.features.store import (
 ROW_COLUMNS = ("utt_id", "corpus", "path", FINGERPRINT_COLUMN)  # then the extractor's extras, then the vector
 
 
+def feature_set_rows(block: pa.Table, part: int = 0, parts: int = 1, wanted: pa.Array | None = None) -> pa.Table:
+    """One feature set's rows of a result block whose vectors hold ``parts`` feature sets side by side (an
+    encoder's layers, :meth:`rdlr.features.base.Extractor.outputs`): its slice ``part`` of each vector, and with
+    ``wanted`` (utt_ids) only the utterances it still lacks."""
+    if parts > 1:
+        column = block.column(FEATURES_COLUMN)
+        sizes = set(pc.unique(pc.binary_length(column)).to_pylist()) - {None}
+        if any(size % (4 * parts) for size in sizes) or len(sizes) > 1:
+            raise RuntimeError(f"vectors of {sorted(sizes)} bytes do not split into {parts} float32 feature sets")
+        width = sizes.pop() // parts if sizes else 0
+        sliced = pc.binary_slice(column, part * width, (part + 1) * width)
+        block = block.set_column(block.column_names.index(FEATURES_COLUMN), FEATURES_COLUMN, sliced)
+    if wanted is not None:
+        block = block.filter(pc.is_in(block.column("utt_id").cast(pa.string()), value_set=wanted))
+    return block
+
+
 class PartWriter:
     """Writes each result block as part files (features and errors, one per corpus in the block), with the
     fingerprint of the audio each row was computed from (``fingerprints``: utt_id -> fingerprint)."""

@@ -138,6 +138,7 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
         "",
         f"or `rdlr predict {folder_name} speech.wav`.",
         "",
+        *onnx_section(doc, folder_name),
         "## Limitations",
         "",
         f"The model saw only the corpora above ({', '.join(corpora) or 'not recorded'}) and their languages and "
@@ -146,6 +147,36 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
         "",
     ]
     return "\n".join(lines)
+
+
+def onnx_section(doc: Mapping[str, Any], folder_name: str) -> list[str]:
+    """The card's ONNX section when ``rdlr onnx`` wrote ``model.onnx`` (its ``onnx`` entry in ``model.json``)."""
+    onnx = doc.get("onnx")
+    if not isinstance(onnx, dict):
+        return []
+    configs = {spec.get("name"): spec for spec in doc.get("features", [])}
+    rows = [
+        f"| `{part['name']}` | {part['start']}–{part['stop'] - 1} | `{configs.get(part['name'], {}).get('extractor')}` "
+        f"| `{configs.get(part['name'], {}).get('config_hash')}` |"
+        for part in onnx.get("input_order", [])
+    ]
+    return [
+        "## ONNX",
+        "",
+        f"`{onnx['file']}` (opset {onnx['opset']}) holds the z-normalisation and the classifier: input "
+        f"`{onnx['input']}`, float32, batch × {doc.get('input_dim')}, the raw features in this order (computed as rdlr "
+        f"computes them; the configs are in `model.json` and in the file's `rdlr.features` metadata); output "
+        f"`{onnx['output']}`, batch × {len(onnx.get('classes', []))}, over {', '.join(onnx.get('classes', []))}.",
+        "",
+        "| feature set | columns | extractor | config hash |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        f"onnxruntime {onnx.get('onnxruntime')} and PyTorch differ by at most {onnx.get('max_abs_diff_vs_torch'):.2g} "
+        f"on {onnx.get('rows_checked')} check rows. `rdlr predict --engine onnx {folder_name} speech.wav` computes the "
+        "features and runs this file.",
+        "",
+    ]
 
 
 def parse_front_matter(text: str, where: str = "model card") -> dict[str, Any]:

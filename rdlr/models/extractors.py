@@ -15,6 +15,7 @@ from typing import Any
 
 from rdlr.features import FeatureStore, build_extractor
 from rdlr.features.base import Extractor
+from rdlr.features.layers import split_layer
 from rdlr.features.registry import HF_PREFIX, HF_STORE_PREFIX
 from rdlr.models.folder import FeatureSpec, ModelFolderError
 
@@ -67,8 +68,16 @@ def rebuild_extractor(spec: FeatureSpec) -> Extractor:
         if config.get("whisper_checkpoint"):
             models["whisper"] = str(config["whisper_checkpoint"])
         return build_extractor("bert", models)
+    layers = config.get("layers")
+    if spec.name.startswith("whisper") and layers is not None:  # whisper or whisper@N: the encoder by layer
+        return build_extractor(spec.name, {"whisper": str(config.get("checkpoint", ""))}, fp16=bool(config.get("fp16")))
     if spec.name.startswith(HF_STORE_PREFIX):
-        return build_extractor(HF_PREFIX + str(config.get("model_dir", "")))
+        model = HF_PREFIX + str(config.get("model_dir", ""))
+        if layers is None:
+            return build_extractor(model)
+        suffix = split_layer(spec.name).layer
+        name, hf_layer = (model, layers[0]) if suffix is None else (f"{model}@{suffix}", None)
+        return build_extractor(name, hf_layer=hf_layer, fp16=bool(config.get("fp16")))
     return build_extractor(spec.name)
 
 

@@ -39,6 +39,7 @@ FORMAT = "rdlr-model"
 FORMAT_VERSION = 1
 CARD_FILE = "model.json"
 WEIGHTS_FILE = "model.safetensors"
+ONNX_FILE = "model.onnx"  # rdlr onnx: rdlr.models.onnx_export
 CHECKED_PACKAGES: tuple[str, ...] = ("torch", "opensmile", "transformers", "openai-whisper")
 RECORDED_PACKAGES: tuple[str, ...] = (*CHECKED_PACKAGES, "numpy", "safetensors")
 
@@ -136,6 +137,7 @@ def save_model(
     if (folder / CARD_FILE).exists() and not overwrite:
         raise ModelFolderError(f"{folder} already holds a model ({CARD_FILE}); choose another folder or overwrite")
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / ONNX_FILE).unlink(missing_ok=True)  # the graph of the weights being replaced
     tensors = {key: value.detach().cpu().contiguous() for key, value in weights.items()}
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
     write_atomically(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata=header))

@@ -4,7 +4,9 @@ Prediction computes the model's feature sets with the extractor configs it was t
 :mod:`rdlr.models.extractors`), in this process and in batches, z-normalises them with the training statistics
 saved in the folder, and applies the classifier F (Section 3.2) in eval mode; probabilities are the softmax of
 its logits. ``predict`` and ``predict_features`` share that last step, and ``rdlr predict`` calls ``predict``,
-so the CLI, files and precomputed features give the same numbers.
+so the CLI, files and precomputed features give the same numbers. The last step runs in PyTorch
+(``engine="torch"``) or through onnxruntime on the folder's ``model.onnx`` (``engine="onnx"``, written by
+``rdlr onnx``): :mod:`rdlr.models.engines`.
 """
 
 from __future__ import annotations
@@ -18,36 +20,51 @@ import pandas as pd
 import torch
 
 from rdlr.features.base import Extractor
+from rdlr.io.safe_text import read_json
 from rdlr.model import EmotionClassifier
 from rdlr.models import inputs
+from rdlr.models.engines import ENGINES, OnnxScorer, TorchScorer
 from rdlr.models.extractors import model_extractors
-from rdlr.models.folder import WEIGHTS_FILE, ModelCard, ModelFolderError, read_model, warn_versions
+from rdlr.models.folder import (
+    CARD_FILE,
+    ONNX_FILE,
+    WEIGHTS_FILE,
+    ModelCard,
+    ModelFolderError,
+    read_model,
+    warn_versions,
+)
 from rdlr.models.inputs import Inputs
 
 FILE_BATCH = 16
-FEATURE_BATCH = 4096
 
 
 class TrainedModel:
-    """A loaded model folder: ``card`` (what ``model.json`` says), ``classes`` and the classifier."""
+    """A loaded model folder: ``card`` (what ``model.json`` says), ``classes``, and the ``scorer`` of its engine
+    (``torch`` or ``onnx``) that turns raw feature vectors into probabilities."""
 
     def __init__(
-        self, folder: Path, card: ModelCard, classifier: EmotionClassifier, extractors: list[Extractor], device: str
+        self,
+        folder: Path,
+        card: ModelCard,
+        scorer: TorchScorer | OnnxScorer,
+        extractors: list[Extractor],
+        device: str,
+        engine: str = "torch",
     ) -> None:
         self.folder = folder
         self.card = card
-        self.classifier = classifier.eval()
+        self.scorer = scorer
         self.extractors = extractors
         self.device = device
-        self._mean = torch.as_tensor(card.feature_mean, device=device)
-        self._std = torch.as_tensor(card.feature_std, device=device)
+        self.engine = engine
         self._set_up = False
 
     def __repr__(self) -> str:
         sets = "+".join(spec.name for spec in self.card.features)
         return (
             f"TrainedModel({str(self.folder)!r}: method {self.card.method.get('id')}, features {sets}, "
-            f"classes {', '.join(self.classes)}, val UA {self.card.metrics.get('val_ua')})"
+            f"classes {', '.join(self.classes)}, val UA {self.card.metrics.get('val_ua')}, engine {self.engine})"
         )
 
     @property
@@ -63,7 +80,6 @@ class TrainedModel:
         """Columns of :meth:`predict`'s table."""
         return ["path", "utt_id", "label", *self.probability_columns, "error"]
 
-    @torch.no_grad()
     def probabilities(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Class probabilities (N × classes, float32) of raw features ``x`` (N × input_dim, not normalised)."""
         x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x.float())
@@ -72,11 +88,7 @@ class TrainedModel:
                 f"features must be N × {self.card.input_dim} "
                 f"({'+'.join(f'{s.name} ({s.dim})' for s in self.card.features)}), got {tuple(x.shape)}"
             )
-        chunks = []
-        for start in range(0, len(x), FEATURE_BATCH):
-            batch = (x[start : start + FEATURE_BATCH].to(self.device) - self._mean) / self._std
-            chunks.append(torch.softmax(self.classifier(batch).logits, dim=1).cpu())
-        return torch.cat(chunks).numpy() if chunks else np.zeros((0, len(self.classes)), dtype=np.float32)
+        return self.scorer(x) if len(x) else np.zeros((0, len(self.classes)), dtype=np.float32)
 
     def predict_features(self, x: np.ndarray | torch.Tensor) -> pd.DataFrame:
         """``label`` and ``prob_<class>`` for each row of precomputed features (the model's feature sets
@@ -88,8 +100,17 @@ class TrainedModel:
         frame.insert(0, "label", [self.classes[i] if ok else "" for i, ok in zip(probs.argmax(axis=1), finite)])
         return frame
 
-    def _extract(self, batch: list[dict[str, Any]]) -> list[np.ndarray | None]:
-        """Model input vectors of a batch of records (``None`` where one fails; its ``error`` is filled)."""
+    def set_up(self) -> None:
+        """Load the extractors' models (once; :meth:`predict` calls it)."""
+        if not self._set_up:
+            for extractor in self.extractors:
+                extractor.setup(self.device)
+            self._set_up = True
+
+    def extract_records(self, batch: list[dict[str, Any]]) -> list[np.ndarray | None]:
+        """Model input vectors of a batch of records (``path``, ``utt_id``, ``error`` and, for a signal decoded
+        already, ``audio``): ``None`` where one fails, whose ``error`` is then filled."""
+        self.set_up()
         pending = [r for r in batch if not r["error"]]
         parts: dict[int, list[np.ndarray]] = {id(r): [] for r in pending}
         for spec, extractor in zip(self.card.features, self.extractors):
@@ -119,15 +140,12 @@ class TrainedModel:
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}; give at least 1")
         records = inputs.collect(paths_or_manifest)
-        if not self._set_up:
-            for extractor in self.extractors:
-                extractor.setup(self.device)
-            self._set_up = True
+        self.set_up()
         vectors: list[np.ndarray | None] = []
         with tqdm(total=len(records), desc="predict", unit="file", disable=not progress, mininterval=0.5) as bar:
             for start in range(0, len(records), batch_size):
                 batch = records[start : start + batch_size]
-                vectors.extend(self._extract(batch))
+                vectors.extend(self.extract_records(batch))
                 bar.update(len(batch))
         good = [i for i, vector in enumerate(vectors) if vector is not None]
         features = np.stack([vectors[i] for i in good]) if good else np.zeros((0, self.card.input_dim), np.float32)
@@ -147,13 +165,17 @@ class TrainedModel:
         return frame
 
 
-def load_model(model_dir: str | os.PathLike[str], device: str = "cpu") -> TrainedModel:
-    """Load a model folder written by ``rdlr train`` / ``rdlr export`` (or :func:`rdlr.models.save_model`).
+def load_model(model_dir: str | os.PathLike[str], device: str = "cpu", engine: str = "torch") -> TrainedModel:
+    """Load a model folder written by ``rdlr train`` / ``rdlr export`` (or :func:`rdlr.models.save_model`);
+    ``engine="onnx"`` predicts through onnxruntime with the folder's ``model.onnx`` (``rdlr onnx MODEL_DIR``).
 
     Raises :class:`ModelFolderError` for a folder that is not a model, a newer format, a corrupt weights file,
-    or feature extractors configured differently here than at training; warns (``ModelVersionWarning``) when
-    rdlr, torch or a feature library has another version than the one that wrote the model.
+    feature extractors configured differently here than at training, or (engine onnx) a missing ``model.onnx`` or
+    one written from other weights; warns (``ModelVersionWarning``) when rdlr, torch or a feature library has
+    another version than the one that wrote the model.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
     folder = Path(model_dir).expanduser().resolve()
     card, weights = read_model(folder)
     warn_versions(card, folder)
@@ -167,4 +189,18 @@ def load_model(model_dir: str | os.PathLike[str], device: str = "cpu") -> Traine
             f"{folder / WEIGHTS_FILE}: the weights do not fit the classifier the card describes "
             f"({reason} ...); the folder's files do not belong together"
         ) from None
-    return TrainedModel(folder, card, classifier.to(device), extractors, device)
+    if engine == "torch":
+        scorer: TorchScorer | OnnxScorer = TorchScorer(classifier, card.feature_mean, card.feature_std, device)
+    else:
+        scorer = onnx_scorer(folder, device)
+    return TrainedModel(folder, card, scorer, extractors, device, engine)
+
+
+def onnx_scorer(folder: Path, device: str) -> OnnxScorer:
+    """The onnxruntime scorer of ``folder``'s ``model.onnx``, checked against its ``model.json``."""
+    from rdlr.models.onnx_graph import check_metadata, read_onnx
+
+    document = read_json(folder / CARD_FILE)
+    scorer = OnnxScorer(read_onnx(folder, document), folder / ONNX_FILE, device)
+    check_metadata(scorer.metadata, document, folder / ONNX_FILE)
+    return scorer

@@ -56,6 +56,7 @@ from rdlr.report.prose import (
     table_notes,
 )
 from rdlr.report.render import render_csv, render_latex, render_markdown
+from rdlr.report.seen import mark_seen
 from rdlr.report.selection import check_selection, selected_trials
 from rdlr.results import read_results, result_classes, validate_results
 
@@ -209,6 +210,7 @@ def _write_outputs(
     tables = build_tables(
         trials, info.columns, len(info.seeds), all_rows=all_rows, spec=info.spec, spec_id=info.spec_id
     )
+    mark_seen(tables, info.spec)
     notes = table_notes(info)
     figures = _write_tables(
         tables, dest, notes, selection, plots=plots, proposed=proposed, num_classes=len(result_classes(frame))

@@ -35,6 +35,7 @@ class Cell:
     paper: float = math.nan
     n_configs: int = 0
     reference: bool = False
+    seen: bool = False  # the backbone of the row's features saw this held-out corpus (rdlr.report.seen)
 
     @property
     def missing(self) -> bool:
@@ -64,6 +65,7 @@ class Table:
     n_seeds: int = 0
     is_layout: bool = True
     hidden: int = 0
+    notes: list[str] = field(default_factory=list)  # said under this table only (e.g. rdlr.report.seen's)
 
     def cell(self, row: RowSpec, column: str) -> Cell:
         return self.cells.get((row.key, column), Cell())

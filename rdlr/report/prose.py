@@ -107,9 +107,10 @@ def table_notes(info: ReportInfo) -> list[str]:
 
 
 def layout_notes(table: Table) -> list[str]:
-    """Notes of one table: the layout rows it leaves out, and each shown row whose printed Avg in the paper is not
-    the mean of its printed values (when the paper's numbers are shown)."""
-    notes = []
+    """Notes of one table: its own (``Table.notes``, e.g. cells whose backbone saw the corpus), the layout rows it
+    leaves out, and each shown row whose printed Avg in the paper is not the mean of its printed values (when the
+    paper's numbers are shown)."""
+    notes = list(table.notes)
     if table.hidden:
         notes.append(
             f"{table.hidden} row(s) of the paper's layout without results are left out "

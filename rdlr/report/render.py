@@ -19,6 +19,7 @@ import pandas as pd
 from tabulate import DataRow, Line, TableFormat, tabulate
 
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
+from rdlr.features.seen import SEEN_MARK
 from rdlr.report.cells import Cell, Table
 from rdlr.report.layout import RowSpec, features_title
 
@@ -80,6 +81,8 @@ def format_value(cell: Cell, n_seeds: int, tex: bool = False) -> str:
         text = f"**{text}**"
     if cell.n and n_seeds and cell.n < n_seeds:
         text += f" (n={cell.n})"
+    if cell.seen:
+        text += r" \S" if tex else f" {SEEN_MARK}"
     return text
 
 
@@ -284,6 +287,8 @@ def table_frame(table: Table) -> pd.DataFrame:
             record[f"{column}_n"] = cell.n
             record[f"{column}_configs"] = cell.n_configs
             record[f"{column}_best"] = cell.best
+            if any(table.cell(r, c).seen for r in table.rows for c in table.columns):
+                record[f"{column}_seen"] = cell.seen
             record[f"{column}_paper"] = cell.paper
             record[f"{column}_diff"] = cell.diff
         records.append(record)

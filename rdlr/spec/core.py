@@ -24,7 +24,9 @@ from typing import Any
 
 from rdlr.corpora.registry import MODULES as LOADER_MODULES
 from rdlr.corpora.splits import OUT_OF_CORPUS, WITHIN_CORPUS
-from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, parse_feature_sets, valid_names
+from rdlr.features.layers import ALL
+from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, layered_name, parse_feature_sets, valid_names
+from rdlr.features.seen import refusal, seen_by, unmatched_keys
 from rdlr.labels import ANY_CORPUS, LabelSet, LabelSetError, label_set
 from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
 from rdlr.report.selection import DEFAULT_SELECTION, SELECTIONS
@@ -48,6 +50,8 @@ UNSET_OMITTED: tuple[str, ...] = (
     "tracking",
     "labels",
     "label_map",
+    "seen_corpora",
+    "allow_seen",
 )  # optional sections left out of to_dict() while unset
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -73,6 +77,8 @@ class SweepSpec:
     tracking: TrackingSpec | None = None
     labels: str | tuple[str, ...] | None = None
     label_map: dict[str, dict[str, str | None]] | None = None
+    seen_corpora: dict[str, tuple[str, ...]] | None = None
+    allow_seen: bool | None = None
     source_text: str | None = field(default=None, compare=False, repr=False, metadata={SPEC_KEY: False})  # as read
 
     def __post_init__(self) -> None:
@@ -216,6 +222,7 @@ def _validate(spec: SweepSpec) -> None:
     _validate_training(spec.training)
     _validate_resources(spec.resources)
     _validate_models(spec)
+    _validate_seen(spec)
     if spec.headline is not None:
         _choice(spec.headline, tuple(SELECTIONS), "headline")
 
@@ -258,8 +265,17 @@ def _validate_features(spec: SweepSpec) -> None:
         raise SpecError(f"features: give at least one feature set, e.g. [is10]; valid: {', '.join(valid_names())}")
     _unique(spec.features, "features")
     for i, text in enumerate(spec.features):
-        names = parse_feature_sets(text)
+        try:
+            names = parse_feature_sets(text)
+        except ValueError as error:  # a malformed layer suffix, or one on a feature set without layers
+            raise SpecError(f"features[{i}]: {error}") from None
         for name in names:
+            if layered_name(name).layer == ALL:
+                base = layered_name(name).base
+                raise SpecError(
+                    f"features[{i}]: {name!r} is every layer; list the layers to compare as feature sets, e.g. "
+                    f"[{base}@6, {base}@12] (`rdlr extract --features {name}` extracts them all in one pass)"
+                )
             if not _known_feature_set(name):
                 valid = ", ".join(valid_names())
                 raise SpecError(f"features[{i}]: unknown feature set {name!r} in {text!r}; valid: {valid}")
@@ -269,8 +285,10 @@ def _validate_features(spec: SweepSpec) -> None:
 
 
 def _known_feature_set(name: str) -> bool:
-    """A name the features registry builds: built in, added with ``register_extractor``, or ``hf:<dir>``."""
-    return name in valid_names() or (name.startswith(HF_PREFIX) and len(name) > len(HF_PREFIX))
+    """A name the features registry builds: built in, added with ``register_extractor``, or ``hf:<dir>``; ``whisper``
+    and ``hf:<dir>`` may end in a layer ``@N`` (:mod:`rdlr.features.layers`)."""
+    base = layered_name(name).base
+    return base in valid_names() or (base.startswith(HF_PREFIX) and len(base) > len(HF_PREFIX))
 
 
 def _validate_corpora(spec: SweepSpec) -> None:
@@ -399,8 +417,31 @@ def _validate_models(spec: SweepSpec) -> None:
     for key in spec.models:
         _choice(key, MODEL_KEYS, "models")
     names = {name for text in spec.features for name in parse_feature_sets(text)}
-    for name in sorted(names & {"w2v", "bert"}):
+    bases = {layered_name(name).base for name in names}
+    for name in sorted(bases & {"w2v", "bert", "whisper"}):
         if not spec.models.get(name):
             raise SpecError(f"models.{name}: feature set {name!r} needs a local model path (models: {{{name}: PATH}})")
-    if spec.hf is not None and not any(name.startswith(HF_PREFIX) for name in names):
-        raise SpecError(f"hf: only used with {HF_PREFIX}<model dir> feature sets; features: {', '.join(spec.features)}")
+    plain_hf = [name for name in names if name.startswith(HF_PREFIX) and layered_name(name).layer is None]
+    if spec.hf is not None and not plain_hf:
+        raise SpecError(
+            f"hf: only used with {HF_PREFIX}<model dir> feature sets; features: {', '.join(spec.features)} (the "
+            "layer of a hf:<dir>@N feature set is its suffix)"
+        )
+
+
+def _validate_seen(spec: SweepSpec) -> None:
+    """``seen_corpora`` keys name feature sets of the spec; a job testing on a corpus its backbone saw is refused
+    unless ``allow_seen`` (:mod:`rdlr.features.seen`)."""
+    seen = spec.seen_corpora or {}
+    for key in unmatched_keys(seen, spec.features):
+        raise SpecError(
+            f"seen_corpora: {key!r} names no feature set of this spec (features: {', '.join(spec.features)}); use "
+            "a feature-set name, e.g. whisper (every layer) or whisper@6"
+        )
+    if spec.allow_seen:
+        return
+    for features in spec.features:
+        for held_out in spec.held_out:
+            keys = seen_by(features, held_out, seen)
+            if keys:
+                raise SpecError(f"seen_corpora: {refusal(features, held_out, keys)}")

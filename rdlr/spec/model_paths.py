@@ -4,7 +4,9 @@ not an error from Ray's actors (or a missing feature set) half a minute later.
 
 The checks are the extractors' own (:func:`rdlr.features.local_models.require_model_dir` and
 :func:`~rdlr.features.local_models.require_model_file`, what ``Extractor.check_models`` and ``setup`` call), run
-without importing torch. A feature set the store already holds is not checked: its model is not needed again.
+without importing torch. An encoder layer (``whisper@N``, ``hf:<dir>@N``) is also checked to exist in its model
+(``config.json``, or the Whisper checkpoint's ``dims``, read weights-only: then torch is imported). A feature set the
+store already holds is not checked: its model is not needed again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rdlr.features.local_models import require_model_dir, require_model_file, resolved_path
-from rdlr.features.registry import HF_PREFIX, store_name
+from rdlr.features.registry import HF_PREFIX, build_layered, layered_name, store_name
 from rdlr.features.store import FeatureStore
 from rdlr.spec.core import SpecError, SweepSpec
 from rdlr.sweep.inputs import feature_components, resolved_models
@@ -24,15 +26,20 @@ MODEL_CHECKS: dict[str, tuple[Check, str]] = {  # spec model key -> (check, what
     "bert": (require_model_dir, "BERT"),
     "whisper": (require_model_file, "Whisper checkpoint"),
 }
-USES: dict[str, tuple[str, ...]] = {"w2v": ("w2v",), "bert": ("bert", "whisper")}  # feature set -> model keys
+USES: dict[str, tuple[str, ...]] = {  # feature set (without a layer) -> model keys
+    "w2v": ("w2v",),
+    "bert": ("bert", "whisper"),
+    "whisper": ("whisper",),
+}
 
 
 def _model_paths(name: str, models: dict[str, str]) -> Iterator[tuple[str, str, Check, str]]:
     """(spec key, path, check, what) of every model feature set ``name`` loads."""
-    if name.startswith(HF_PREFIX):
-        model_dir = resolved_path(name[len(HF_PREFIX) :])
+    base = layered_name(name).base
+    if base.startswith(HF_PREFIX):
+        model_dir = resolved_path(base[len(HF_PREFIX) :])
         yield f"features ({name})", model_dir, require_model_dir, "transformers audio encoder"
-    for key in USES.get(name, ()):
+    for key in USES.get(base, ()):
         if models.get(key):
             check, what = MODEL_CHECKS[key]
             yield f"models.{key}", models[key], check, what
@@ -52,3 +59,9 @@ def check_model_paths(spec: SweepSpec, data_root: Path | None, where: str, store
                 check(path, what)
             except FileNotFoundError as error:
                 raise SpecError(f"{where}: {key}: {error}") from None
+        parts = layered_name(name)
+        if parts.layer is not None:  # the layer exists in that model: its config (or checkpoint dims) is read
+            try:
+                build_layered(parts.base, {name: parts.layer}, models)
+            except ValueError as error:
+                raise SpecError(f"{where}: features: {error}") from None

@@ -17,6 +17,7 @@ import pandas as pd
 from rdlr.corpora.manifest import check_unique_ids
 from rdlr.corpora.splits import OUT_OF_CORPUS
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets
+from rdlr.io.safe_text import read_json
 from rdlr.labels import LabelSet
 from rdlr.spec.core import JOB_ORDER, SpecError, SweepSpec
 
@@ -83,12 +84,19 @@ def feature_configs(spec: SweepSpec) -> dict[str, str] | None:
     if spec.hf is None:
         return None
     from rdlr.features.hf_encoder import HFEncoderConfig
+    from rdlr.features.registry import build_extractor, layered_name
 
-    return {
-        name: HFEncoderConfig(model_dir=name[len(HF_PREFIX) :], layer=spec.hf.layer).config_hash()
-        for name in feature_components(spec)
-        if name.startswith(HF_PREFIX)
-    }
+    configs = {}
+    for name in feature_components(spec):
+        if not name.startswith(HF_PREFIX) or layered_name(name).layer is not None:
+            continue  # hf:<dir>@N names its layer: one config per store folder
+        model_dir = Path(name[len(HF_PREFIX) :]).expanduser()
+        config_file = model_dir / "config.json"
+        if config_file.is_file() and read_json(config_file).get("model_type") == "whisper":
+            configs[name] = build_extractor(name, hf_layer=spec.hf.layer).outputs()[0].config.config_hash()
+        else:
+            configs[name] = HFEncoderConfig(model_dir=str(model_dir), layer=spec.hf.layer).config_hash()
+    return configs
 
 
 def spec_corpora(spec: SweepSpec, data_root: Path | None) -> list[str]:

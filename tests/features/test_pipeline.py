@@ -240,12 +240,14 @@ def test_registry_names_order_and_errors():
     assert parse_feature_sets(["hf:/m/hubert", "w2v", "is10"]) == ["is10", "w2v", "hf:/m/hubert"]
     assert store_name("hf:/models/wavlm base/") == "hf-wavlm_base"
     assert isinstance(build_extractor("is10", {}), IS10Extractor)
-    with pytest.raises(ValueError, match=r"unknown feature set 'is11'; valid: is10, w2v, bert, hf:<local model"):
+    with pytest.raises(ValueError, match=r"unknown feature set 'is11'; valid: is10, w2v, bert, whisper, hf:<"):
         build_extractor("is11", {})
     with pytest.raises(ValueError, match=r"models\['w2v'\] \(CLI: --w2v-checkpoint PATH\)"):
         build_extractor("w2v", {})
     with pytest.raises(ValueError, match=r"models\['bert'\] \(CLI: --bert-dir PATH\)"):
         build_extractor("bert", {"whisper": "/w.pt"})
+    with pytest.raises(ValueError, match=r"models\['whisper'\] \(CLI: --whisper-checkpoint PATH\)"):
+        build_extractor("whisper@3", {"bert": "/bert"})
     with pytest.raises(ValueError, match="give the model folder"):
         build_extractor("hf:", {})
     with pytest.raises(ValueError, match="reserved"):
