@@ -182,6 +182,20 @@ def add_selection(parser: argparse.ArgumentParser, default: str | None, default_
     )
 
 
+def add_normalization(parser: argparse.ArgumentParser, default: str | None, help_text: str) -> None:
+    """``--normalization``: how inputs are z-normalised (:mod:`rdlr.normalization`: train, corpus, speaker)."""
+    from rdlr.normalization import NORMALIZATIONS
+
+    parser.add_argument(
+        "--normalization",
+        choices=list(NORMALIZATIONS),
+        default=default,
+        help=f"input z-normalisation: train, the training rows' statistics (the paper's); corpus, each corpus with "
+        f"its own statistics; speaker, each speaker with their own (transductive; docs: normalization.md); "
+        f"{help_text}",
+    )
+
+
 def add_run_location(parser: argparse.ArgumentParser) -> None:
     """Where a sweep reads and writes: ``--data-root``, ``--storage``, ``--address``, ``--autoscaler-config``,
     ``--no-adapt``, ``--verbose``, ``--mlflow`` (``rdlr sweep`` and ``rdlr reproduce``)."""

@@ -19,7 +19,8 @@ from typing import Any
 
 from ray import tune
 
-from rdlr.results import trial_key
+from rdlr.normalization import DEFAULT_NORMALIZATION
+from rdlr.results import normalization_of, trial_key
 from rdlr.sweep.files import ROWS_DIR, SweepFiles
 from rdlr.sweep.recovery import fault_in_text, storage_fault
 
@@ -61,7 +62,8 @@ class ResultSink:
                 return
             done = len(self.rows)
         self.log(
-            f"[{done}/{self.planned}] {row['features']} {row['protocol']} {row['method']} -> {row['held_out']} "
+            f"[{done}/{self.planned}] {row['features']}{_normalization_tag(row)} {row['protocol']} {row['method']} "
+            f"-> {row['held_out']} "
             f"seed {row['seed']} cfg {row['config_id']}: val UA {100 * row['val_ua']:.1f}%, "
             f"test UA {100 * row.get('test_ua', float('nan')):.1f}%, {row['epochs']} epochs, {row['wall_time_s']:.0f}s"
         )
@@ -110,6 +112,12 @@ class ResultSink:
             if fault is None:
                 raise
             self.fail(fault)
+
+
+def _normalization_tag(row: Mapping[str, Any]) -> str:
+    """`` [corpus norm]`` beside the feature set of a row not normalised with the training statistics."""
+    normalization = normalization_of(row)
+    return "" if normalization == DEFAULT_NORMALIZATION else f" [{normalization} norm]"
 
 
 def open_sink(key: str, sink: ResultSink) -> None:

@@ -121,35 +121,38 @@ class SweepOutcome:
 
 def register_trainables(
     spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], files: SweepFiles, resources: TrialResources
-) -> dict[str, str]:
-    """Register one trainable per feature set, its features in the object store once (``tune.with_parameters``
-    takes an ``ObjectRef`` as is, so a matrix already there is not copied again); returns ``{feature set: name}``."""
+) -> dict[tuple[str, str], str]:
+    """Register one trainable per (feature set, normalisation), each feature set's features in the object store
+    once (``tune.with_parameters`` takes an ``ObjectRef`` as is, so a matrix already there is not copied again,
+    and the normalisations of a feature set share it); returns ``{(feature set, normalisation): name}``."""
     import ray
 
     names = {}
     for features in spec.features:
         x, meta = tables[features]
         x = x if isinstance(x, ray.ObjectRef) else ray.put(x)
-        context = TrialContext(
-            spec.id,
-            features,
-            tuple(spec.seeds),
-            spec.data.split_seed,
-            dict(spec.training),
-            resources.device,
-            resources.cpus,
-            files.storage.uri,
-            table_id=x.hex(),
-            labels=spec.label_set(),
-        )
-        function = trainable_for(features, spec.id)
-        trainable = tune.with_resources(
-            tune.with_parameters(function, x=x, meta=meta, context=context), resources.as_tune()
-        )
-        # Registered once, here: Tuners started in threads get the name, because Tune's registry is not
-        # thread-safe (concurrent registrations fail with "dictionary changed size during iteration").
-        register_trainable(function.__name__, trainable)
-        names[features] = function.__name__
+        for normalization in spec.normalization:
+            context = TrialContext(
+                spec.id,
+                features,
+                tuple(spec.seeds),
+                spec.data.split_seed,
+                dict(spec.training),
+                resources.device,
+                resources.cpus,
+                files.storage.uri,
+                table_id=x.hex(),
+                labels=spec.label_set(),
+                normalization=normalization,
+            )
+            function = trainable_for(features, spec.id, normalization)
+            trainable = tune.with_resources(
+                tune.with_parameters(function, x=x, meta=meta, context=context), resources.as_tune()
+            )
+            # Registered once, here: Tuners started in threads get the name, because Tune's registry is not
+            # thread-safe (concurrent registrations fail with "dictionary changed size during iteration").
+            register_trainable(function.__name__, trainable)
+            names[(features, normalization)] = function.__name__
     return names
 
 
@@ -159,7 +162,7 @@ class _Sweep:
     def __init__(
         self,
         spec: SweepSpec,
-        trainables: Mapping[str, str],
+        trainables: Mapping[tuple[str, str], str],
         files: SweepFiles,
         resources: TrialResources,
         sink_key: str,
@@ -176,7 +179,7 @@ class _Sweep:
     def tuner(self, job: Job) -> tuple[tune.Tuner, bool]:
         """The job's Tuner, restored from its saved state when there is a whole one (then ``True``); a torn one
         (:func:`rdlr.sweep.recovery.torn_state`) is set aside and the job starts afresh."""
-        trainable = self.trainables[job.features]
+        trainable = self.trainables[(job.features, job.normalization)]
         constants = {key: getattr(job, key) for key in JOB_CONSTANTS}
         path = f"{self.files.tune_root}/{job.name}"
         torn = torn_state(self.files.storage.fs, path)

@@ -275,6 +275,7 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
     return [
         f"plan {spec.id}: {len(plan.jobs)} jobs, {plan.trials:,} trials ({len(spec.seeds)} seeds each configuration)",
         f"  features: {dims}; held out: {', '.join(spec.held_out)}; unlabeled: {spec.unlabeled or 'none'}",
+        f"  normalisation: {normalization_counts(plan)}",
         f"  each trial asks Ray for {resources.cpus_per_trial:g} CPU{'s' if resources.cpus_per_trial != 1 else ''}"
         + (f" + {resources.gpus_per_trial:g} GPU (where the cluster has GPUs)" if resources.gpus_per_trial else "")
         + f"; trains at most {training.max_epochs} epochs, early stop after {training.patience} without a better "
@@ -294,6 +295,16 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
         "per trial (measured) included in core-hours and GPU-hours",
         *batch_warnings(plan),
     ]
+
+
+def normalization_counts(plan: SweepPlan) -> str:
+    """``"train (20 jobs, 60 trials), corpus (20 jobs, 60 trials)"``: the jobs and trials of each normalisation the
+    spec runs (:mod:`rdlr.normalization`; each like a feature set)."""
+    parts = []
+    for name in plan.spec.normalization:
+        items = [item for item in plan.jobs if item.job.normalization == name]
+        parts.append(f"{name} ({len(items)} jobs, {sum(item.trials for item in items):,} trials)")
+    return ", ".join(parts)
 
 
 def gpu_assumption(figures: Figures, trials_per_gpu: int) -> str:
