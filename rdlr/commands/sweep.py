@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     """Validate the spec, load its features, run (or resume) the sweep, print a summary."""
     from rdlr.features.store import FeatureStoreError
     from rdlr.sweep.driver import SweepError, run_sweep, table_shape
-    from rdlr.sweep.inputs import load_tables
+    from rdlr.sweep.inputs import check_stored_classes, load_tables
     from rdlr.sweep.plan import print_plan
     from rdlr.sweep.summary import outcome_text
 
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         run = resolve_run(
             args.spec, RunOptions(args.storage, args.data_root, args.address, args.autoscaler_config, args.mlflow)
         )
+        check_stored_classes(run.spec, run.store, run.corpora)  # a class no job can train on: before Ray starts
     except (SpecError, ValueError, OSError) as error:
         return fail("sweep", error)
     note = run.storage_note()
