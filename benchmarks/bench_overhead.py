@@ -172,11 +172,9 @@ def run_demo(checkout: Path, folder: Path) -> dict[str, Any]:
 def differing_columns(results: str, reference: str) -> list[str]:
     """Columns (but the per-run ones) whose values differ between two results tables, row by row in trial-key
     order; ``["rows"]`` when they hold different trials."""
-    import pandas as pd
+    from rdlr.results import TRIAL_KEY, read_results
 
-    from rdlr.results import TRIAL_KEY
-
-    frames = [pd.read_csv(path, dtype={"config_id": str}) for path in (results, reference)]
+    frames = [read_results(path) for path in (results, reference)]  # a table without normalization reads as train
     frames = [
         f.drop(columns=[c for c in PER_RUN_COLUMNS if c in f.columns])
         .sort_values(list(TRIAL_KEY))

@@ -19,14 +19,22 @@ import pandas as pd
 
 from rdlr.corpora.splits import PROTOCOLS
 from rdlr.labels import CLASSES
+from rdlr.normalization import DEFAULT_NORMALIZATION, NORMALIZATIONS
 
 RESULTS_FILE = "results.csv"
 GIVEN_SPEC_FILE = "spec.given.yaml"  # beside results.csv: the spec file's text as the user wrote it
 SPEC_FILE = "spec.yaml"  # beside results.csv: the spec as run
 RESOLVED_KEY = "resolved"  # spec.yaml = the spec's keys + what this run resolved (paths, resources, versions)
-GROUP_KEYS: tuple[str, ...] = ("features", "protocol", "method", "held_out")  # one job = one table cell
+NORMALIZATION = "normalization"  # the inputs' z-normalisation (rdlr.normalization); "train" where a table lacks it
+CELL_KEYS: tuple[str, ...] = ("features", "protocol", "method", "held_out")  # a table cell
+GROUP_KEYS: tuple[str, ...] = ("features", NORMALIZATION, "protocol", "method", "held_out")  # one job
 TRIAL_KEY: tuple[str, ...] = (*GROUP_KEYS, "config_id", "seed")  # one trial within a spec
-REQUIRED_COLUMNS: tuple[str, ...] = (*GROUP_KEYS, "seed", "config_id", "val_ua", "test_ua")
+REQUIRED_COLUMNS: tuple[str, ...] = (*CELL_KEYS, "seed", "config_id", "val_ua", "test_ua")
+SPEAKER_COUNT_COLUMNS: tuple[str, ...] = (
+    "norm_speakers",  # speakers with statistics of their own under per-speaker normalisation
+    "norm_fallback_speakers",  # speakers below rdlr.normalization.MIN_SPEAKER_UTTERANCES: their corpus' statistics
+    "norm_fallback_rows",  # utterances normalised with their corpus' statistics (small speakers, no speaker)
+)
 TEXT_COLUMNS: tuple[str, ...] = (
     *GROUP_KEYS,
     "config_id",
@@ -41,6 +49,7 @@ BASE_COLUMNS: tuple[str, ...] = (
     "spec_id",
     "protocol",
     "features",
+    NORMALIZATION,
     "method",
     "held_out",
     "seed",
@@ -53,8 +62,11 @@ TAIL_COLUMNS: tuple[str, ...] = (
     "confusion",
     "epochs",
     "best_epoch",
+    "stage1_epochs",  # a two-stage method's stage-1 model (trained or cached); the plan's epochs (rdlr.sweep.epochs)
+    "train_rows",
     "wall_time_s",
     "cpu_time_s",
+    *SPEAKER_COUNT_COLUMNS,
     "trial_id",
     "node",
     "host",  # where the trial ran: the Ray node id and the machine's host name
@@ -68,9 +80,20 @@ def config_id(hparams: Mapping[str, Any]) -> str:
 
 
 def trial_key(row: Mapping[str, Any]) -> str:
-    """Identity of one result row: ``spec_id`` plus the :data:`TRIAL_KEY` columns of ``row``, hashed."""
-    values = [str(row["spec_id"]), *(str(row[k]) for k in TRIAL_KEY[:-1]), int(row["seed"])]
+    """Identity of one result row: ``spec_id`` plus the :data:`TRIAL_KEY` columns of ``row``, hashed. The
+    normalisation enters the hash only when it is not the paper's ``train``, so the rows of sweeps written before
+    it existed keep their keys (and resume)."""
+    values = [str(row["spec_id"]), *(str(row[k]) for k in (*CELL_KEYS, "config_id")), int(row["seed"])]
+    normalization = normalization_of(row)
+    if normalization != DEFAULT_NORMALIZATION:
+        values.append(normalization)
     return hashlib.sha1(json.dumps(values).encode()).hexdigest()[:20]
+
+
+def normalization_of(row: Mapping[str, Any]) -> str:
+    """A row's normalisation: ``train`` where it has none (rows written before the column existed)."""
+    value = row.get(NORMALIZATION)
+    return DEFAULT_NORMALIZATION if value is None or pd.isna(value) or str(value).strip() == "" else str(value)
 
 
 def results_frame(rows: list[Mapping[str, Any]], classes: Sequence[str] = CLASSES) -> pd.DataFrame:
@@ -80,13 +103,16 @@ def results_frame(rows: list[Mapping[str, Any]], classes: Sequence[str] = CLASSE
     frame = pd.DataFrame(list(rows))
     if frame.empty:
         return pd.DataFrame(columns=[*BASE_COLUMNS, "test_ua", *TAIL_COLUMNS])
+    frame[NORMALIZATION] = [normalization_of(row) for row in frame.to_dict(orient="records")]
     val = sorted(c for c in frame.columns if c.startswith("val_ua/"))
     test = sorted(c for c in frame.columns if c.startswith("test_ua/"))
     recall = [f"{role}_recall/{name}" for role in ("val", "test") for name in classes]
     order = [*BASE_COLUMNS, *val, "test_ua", *test, "val_f1", "test_f1", *recall, *TAIL_COLUMNS]
     columns = [c for c in order if c in frame.columns] + sorted(c for c in frame.columns if c not in order)
     frame = frame[columns]
-    return frame.sort_values(["features", "protocol", "method", "held_out", "config_id", "seed"], kind="mergesort")
+    return frame.sort_values(
+        ["features", NORMALIZATION, "protocol", "method", "held_out", "config_id", "seed"], kind="mergesort"
+    )
 
 
 def result_classes(frame: pd.DataFrame) -> tuple[str, ...]:
@@ -115,7 +141,9 @@ def validate_results(results: pd.DataFrame, source: str = "results") -> pd.DataF
     """Check a results table (one row per finished trial) and return a cleaned copy.
 
     Raises ``ValueError`` naming ``source`` and what is wrong: missing columns, non-numeric or out-of-range UA
-    (UA must be a fraction in [0, 1]), unknown protocols, non-integer seeds, or a trial listed twice.
+    (UA must be a fraction in [0, 1]), unknown protocols or normalisations, non-integer seeds, or a trial listed
+    twice. A table without a ``normalization`` column (written before it existed), or an empty cell, reads as
+    ``train``.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
     if missing:
@@ -126,6 +154,11 @@ def validate_results(results: pd.DataFrame, source: str = "results") -> pd.DataF
     if results.empty:
         raise ValueError(f"{source}: no trials (the results table is empty); run the sweep first")
     df = results.copy()
+    df[NORMALIZATION] = [normalization_of(row) for row in df.to_dict(orient="records")]
+    bad_normalization = sorted(set(df[NORMALIZATION]) - set(NORMALIZATIONS))
+    if bad_normalization:
+        shown = ", ".join(map(repr, bad_normalization))
+        raise ValueError(f"{source}: unknown normalization(s) {shown}; valid: {', '.join(NORMALIZATIONS)}")
     for column in TEXT_COLUMNS:
         if column in df.columns:
             df[column] = df[column].map(lambda v: v if pd.isna(v) else str(v)).astype(object)

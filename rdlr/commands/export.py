@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from rdlr.commands.errors import fail
-from rdlr.commands.options import add_device, add_model_out, add_selection, local_device
+from rdlr.commands.options import add_device, add_model_out, add_normalization, add_selection, local_device
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default="out_of_corpus",
         help="which of the sweep's protocols the selected configuration comes from (default out_of_corpus)",
     )
+    add_normalization(parser, "train", "the sweep's rows of this normalisation (default train)")
     parser.add_argument(
         "--seed",
         type=int,
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             selection=args.selection,
             features=args.features,
             protocol=args.protocol,
+            normalization=args.normalization,
             seed=args.seed,
             device=local_device(args.device),
             overwrite=args.overwrite,

@@ -13,9 +13,11 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rdlr.commands.errors import fail
-from rdlr.commands.options import add_device, add_engine, add_progress, local_device
+from rdlr.commands.options import add_device, add_engine, add_normalization, add_progress, local_device
+from rdlr.normalization import MIN_FILES, MIN_SPEAKER_UTTERANCES
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +36,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "spreadsheets do not evaluate them",
     )
     parser.add_argument("--batch-size", type=int, default=16, help="files per extraction batch (default 16)")
+    add_normalization(
+        parser,
+        None,
+        "default: the model's (model.json normalization.strategy); corpus normalises the files predicted "
+        f"together, speaker each speaker's files, with their own statistics (at least {MIN_FILES} files)",
+    )
+    parser.add_argument(
+        "--speaker-from",
+        metavar="REGEX",
+        help="speaker of each file for --normalization speaker: the first group of this regular expression over "
+        "the file name, e.g. '^(\\d\\d)' for EmoDB (default: a manifest's speaker column)",
+    )
     add_device(parser, "extractors and the model")
     add_engine(parser)
     add_progress(parser)
@@ -50,6 +64,20 @@ def check_out(path: Path) -> None:
         raise OSError(f"{error}; choose another --out") from None
 
 
+def normalization_line(used: dict[str, Any]) -> str:
+    """What prediction normalised with, in words (``TrainedModel.predict``'s ``attrs["normalization"]``)."""
+    strategy, files = used["strategy"], used["files"]
+    if strategy == "train":
+        return "the training statistics stored in the model"
+    if strategy == "corpus":
+        return f"the statistics of the {files} files predicted together"
+    return (
+        f"per speaker: {used['speakers']} speakers with statistics of their own; {used['fallback_speakers']} "
+        f"speakers with fewer than {MIN_SPEAKER_UTTERANCES} files and files without a speaker "
+        f"({used['fallback_files']} files) used the statistics of all {files} files"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Predict every input, write or print the table, summarise the labels on stderr."""
     from rdlr.corpora import ManifestError
@@ -62,7 +90,13 @@ def run(args: argparse.Namespace) -> int:
         if args.out is not None:
             check_out(args.out)
         model = load_model(args.model, device=local_device(args.device), engine=args.engine)
-        frame = model.predict(args.inputs, batch_size=args.batch_size, progress=not args.no_progress)
+        frame = model.predict(
+            args.inputs,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+            normalization=args.normalization,
+            speaker_from=args.speaker_from,
+        )
     except (ManifestError, ModelFolderError, ValueError, OSError) as error:
         return fail("predict", error)
     failed = frame["error"] != ""
@@ -77,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         f"be read{'' if args.out is None else f'; wrote {args.out}'} ({time.perf_counter() - started:.1f}s)",
         file=sys.stderr,
     )
+    print(f"normalisation: {normalization_line(frame.attrs['normalization'])}", file=sys.stderr)
     for reason in frame.loc[failed, "error"].head(5):
         print(f"  {reason}", file=sys.stderr)
     return 0 if (~failed).any() else 1

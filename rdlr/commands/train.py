@@ -22,6 +22,7 @@ from rdlr.commands.options import (
     add_mlflow,
     add_model_out,
     add_model_paths,
+    add_normalization,
     add_progress,
     add_verbose,
     local_device,
@@ -128,6 +129,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation speaker draw")
+    add_normalization(
+        parser,
+        "train",
+        "default train; corpus and speaker normalise test manifests with their own statistics, and the model "
+        "folder records the choice for rdlr predict",
+    )
     parser.add_argument("--max-epochs", type=int, default=None, help="epoch limit (default 100; early stopping)")
     parser.add_argument(
         "--store",
@@ -213,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
             models=model_paths(args),
             training=training,
             split_seed=args.split_seed,
+            normalization=args.normalization,
             device=local_device(args.device),
             workers=args.workers,
             address=args.address,

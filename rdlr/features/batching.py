@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rdlr.features.audio import SAMPLE_RATE, load_audio
+from rdlr.features.audio import SAMPLE_RATE, record_audio
 from rdlr.features.base import Extracted, UtteranceError
 
 Embed = Callable[[list[np.ndarray]], np.ndarray]
@@ -38,7 +38,7 @@ def extract_batched(
     ready: list[tuple[int, np.ndarray]] = []
     for index, record in enumerate(batch):
         try:
-            wave = load_audio(record["path"])
+            wave = record_audio(record)
             if wave.shape[0] < min_samples:
                 raise UtteranceError(
                     f"too short for {name} ({wave.shape[0]} samples < {min_samples}): {record['path']}"

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from rdlr.io.safe_text import parse_yaml
+from rdlr.normalization import DEFAULT_NORMALIZATION, MIN_FILES, TITLES
 
 README_FILE = "README.md"
 LIBRARY_NAME = "rdlr"
@@ -71,6 +72,18 @@ def _rows(mapping: Mapping[str, Any]) -> list[str]:
     return [f"| `{key}` | {value} |" for key, value in mapping.items()]
 
 
+def _normalization_text(doc: Mapping[str, Any]) -> str:
+    """How the model's inputs are z-normalised, in words (:mod:`rdlr.normalization`)."""
+    strategy = (doc.get("normalization") or {}).get("strategy", DEFAULT_NORMALIZATION)
+    if strategy == DEFAULT_NORMALIZATION:
+        return "z-normalised with the training rows' statistics"
+    where = "all the files predicted together" if strategy == "corpus" else "each speaker's files"
+    return (
+        f"z-normalised {TITLES.get(strategy, strategy)}: at prediction the statistics of {where} (at least "
+        f"{MIN_FILES} files; `--normalization train` uses the training rows' statistics kept in the folder)"
+    )
+
+
 def _label_map_text(doc: Mapping[str, Any]) -> str:
     """``IEM: excited → happy; *: calm → neutral`` (``none`` when every emotion is its own class)."""
     parts = [
@@ -110,7 +123,7 @@ def model_card(doc: Mapping[str, Any], folder_name: str = "MODEL_FOLDER") -> str
         "## Method",
         "",
         f"Method `{method.get('id')}` (components: {', '.join(method.get('components', []))}); input features "
-        f"{features}, z-normalised with the training rows' statistics; seed {doc.get('seed')}.",
+        f"{features}, {_normalization_text(doc)}; seed {doc.get('seed')}.",
         "",
         f"Classes (output order): {', '.join(doc.get('classes', []))}; label map: {_label_map_text(doc)}.",
         "",

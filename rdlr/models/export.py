@@ -28,8 +28,9 @@ from rdlr.methods import get_method
 from rdlr.models.extractors import model_extractors, specs_from_store
 from rdlr.models.folder import ModelCard, save_model
 from rdlr.models.training import build_card, torch_threads
+from rdlr.normalization import DEFAULT_NORMALIZATION
 from rdlr.report.selection import SELECTION_DESCRIPTIONS, SELECTIONS, check_selection, select_configs
-from rdlr.results import RESOLVED_KEY, SPEC_FILE, validate_results
+from rdlr.results import NORMALIZATION, RESOLVED_KEY, SPEC_FILE, validate_results
 from rdlr.spec import SweepSpec
 from rdlr.sweep.files import STAGE1_DIR, SweepFiles, read_results_uri
 from rdlr.sweep.inputs import resolve_storage
@@ -87,10 +88,18 @@ def select_row(
     selection: str,
     seed: int | None,
     where: str,
+    normalization: str = DEFAULT_NORMALIZATION,
 ) -> tuple[pd.Series, pd.Series]:
     """(the selected configuration's scores, the result row of the seed to export)."""
     rows = results
-    for column, value in (("features", features), ("protocol", protocol), ("method", method), ("held_out", held_out)):
+    keys = (
+        ("features", features),
+        (NORMALIZATION, normalization),
+        ("protocol", protocol),
+        ("method", method),
+        ("held_out", held_out),
+    )
+    for column, value in keys:
         rows = _one_of(rows, column, value, where)
     chosen = select_configs(rows, selection).iloc[0]
     trials = rows[rows["config_id"] == chosen["config_id"]]
@@ -130,12 +139,14 @@ def export_model(
     selection: str = "validation",
     features: str | None = None,
     protocol: str = "out_of_corpus",
+    normalization: str = DEFAULT_NORMALIZATION,
     seed: int | None = None,
     device: str = "cpu",
     overwrite: bool = False,
     log: Log = print,
 ) -> ExportOutcome:
-    """Write the model of the configuration ``selection`` picks for (features, protocol, method, held_out)."""
+    """Write the model of the configuration ``selection`` picks for (features, normalization, protocol, method,
+    held_out); the model folder records the normalisation (:mod:`rdlr.normalization`)."""
     from rdlr.features import load
 
     started = time.perf_counter()
@@ -145,9 +156,10 @@ def export_model(
     where = files.results_uri
     features = _feature_set(spec, features, where)
     results = validate_results(read_results_uri(files.results_uri), where)
-    chosen, row = select_row(results, features, protocol, method, held_out, selection, seed, where)
+    chosen, row = select_row(results, features, protocol, method, held_out, selection, seed, where, normalization)
     log(
-        f"{spec_id}: {features} {protocol} {method} -> {held_out}: configuration {chosen['config_id']} "
+        f"{spec_id}: {features} ({normalization} normalisation) {protocol} {method} -> {held_out}: configuration "
+        f"{chosen['config_id']} "
         f"({selection} selection of {int(chosen['n_configs'])}), seed {int(row['seed'])}, hparams {row['hparams']}"
     )
 
@@ -166,7 +178,7 @@ def export_model(
     model_extractors(specs, f"feature store {store}")
     config = TrainConfig(**spec.training, device=device)
     roles = assign_roles(meta, protocol, held_out, seed=spec.data.split_seed, pod_test=config.pod_test)
-    data = TrialData.from_table(x, meta, roles, labels)
+    data = TrialData.from_table(x, meta, roles, labels, normalization=normalization)
     chosen_method = get_method(method)
     hparams = json.loads(row["hparams"])
     cache_dir = files.dir.child(STAGE1_DIR).root if files.dir.is_local else None

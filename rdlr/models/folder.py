@@ -2,7 +2,9 @@
 
 ``model.json`` holds the format name and version, the class names in output order, the feature sets with their
 extractor configs and config hashes, the z-normalisation statistics (mean and std of every input dimension over
-the training rows, the statistics of Section 3.2's input normalisation), the method and its resolved
+the training rows, the statistics of Section 3.2's input normalisation) and the normalisation the model was trained
+with (``normalization.strategy``, :mod:`rdlr.normalization`; ``train`` in cards written before it), the method and
+its resolved
 hyperparameters, the seed, the training data and split, the metrics on the validation (and test) data, the
 per-epoch history, the versions of rdlr, torch and the feature libraries, and the SHA-256 of the weights file.
 
@@ -34,6 +36,7 @@ from rdlr.io.storage import write_atomically
 from rdlr.models.card import README_FILE, model_card
 from rdlr.models.checks import MAX_ABS_MEAN, STD_FLOOR, check_classes, check_weights
 from rdlr.models.errors import ModelFolderError
+from rdlr.normalization import DEFAULT_NORMALIZATION, DESCRIPTIONS, NORMALIZATIONS
 
 FORMAT = "rdlr-model"
 FORMAT_VERSION = 1
@@ -92,6 +95,7 @@ class ModelCard:
     label_map: dict[str, dict[str, str | None]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=installed_versions)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    normalization: str = DEFAULT_NORMALIZATION
 
     @property
     def input_dim(self) -> int:
@@ -104,7 +108,9 @@ class ModelCard:
             "features": [spec.to_dict() for spec in self.features],
             "normalization": {"mean": self.feature_mean.astype(np.float32).tolist(),
                               "std": self.feature_std.astype(np.float32).tolist(),
-                              "fit_on": "training rows; model input = (features - mean) / std"},
+                              "fit_on": "training rows; model input = (features - mean) / std",
+                              "strategy": self.normalization,
+                              "strategy_description": DESCRIPTIONS[self.normalization]},
             "method": self.method, "hparams": self.hparams, "seed": self.seed,
             "training": self.training, "metrics": self.metrics, "history": self.history,
             "versions": self.versions,
@@ -236,7 +242,7 @@ def card_from_json(doc: Any, source: Path) -> ModelCard:
         seed=_get(doc, "seed", int, source), training=_get(doc, "training", dict, source),
         metrics=_get(doc, "metrics", dict, source), history=_get(doc, "history", list, source),
         versions=_get(doc, "versions", dict, source), created=_get(doc, "created", str, source),
-        label_map=_label_map(doc, classes, source),
+        label_map=_label_map(doc, classes, source), normalization=_strategy(doc, source),
     )  # fmt: skip
 
 
@@ -254,6 +260,16 @@ def _label_map(doc: Mapping[str, Any], classes: list[str], source: Path) -> dict
                     f"classes {', '.join(classes)}"
                 )
     return raw
+
+
+def _strategy(doc: Mapping[str, Any], source: Path) -> str:
+    """The card's ``normalization.strategy`` (``train`` where a card written before it has none)."""
+    strategy = doc["normalization"].get("strategy", DEFAULT_NORMALIZATION)
+    if strategy not in NORMALIZATIONS:
+        raise ModelFolderError(
+            f"{source}: normalization.strategy {strategy!r:.80} is not one of {', '.join(NORMALIZATIONS)}"
+        )
+    return strategy
 
 
 def read_weights(path: Path, sha256: str) -> dict[str, torch.Tensor]:

@@ -1,7 +1,8 @@
 """What to predict: audio files, folders (searched recursively for audio) and manifest CSVs, as utterance records.
 
 Each record is a dict with ``path``, ``utt_id`` (the manifest's, else the file name without its suffix) and, where
-a manifest has one, ``transcript`` (used by the ``bert`` feature set when the model transcribes with no Whisper).
+a manifest has one, ``transcript`` (used by the ``bert`` feature set when the model transcribes with no Whisper) and
+``speaker`` (per-speaker normalisation; else from file names: :func:`speakers_from_names`).
 A folder holding no audio becomes one record with an ``error``; missing or unreadable files are found when their
 audio is read, so every input shows up in the predictions.
 """
@@ -9,6 +10,7 @@ audio is read, so every input shows up in the predictions.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,36 @@ def audio_suffixes() -> frozenset[str]:
     return frozenset({f".{name}" for name in names} | {".aif", ".oga", ".opus"})
 
 
-def record(path: str | os.PathLike[str], utt_id: str = "", transcript: str | None = None) -> dict[str, Any]:
-    """One utterance to predict; ``utt_id`` defaults to the file name without its suffix."""
-    return {"path": str(path), "utt_id": utt_id or Path(path).stem, "transcript": transcript, "error": ""}
+def record(
+    path: str | os.PathLike[str], utt_id: str = "", transcript: str | None = None, speaker: str = ""
+) -> dict[str, Any]:
+    """One utterance to predict; ``utt_id`` defaults to the file name without its suffix; ``speaker`` ("" when
+    unknown) is used by per-speaker normalisation."""
+    return {
+        "path": str(path),
+        "utt_id": utt_id or Path(path).stem,
+        "transcript": transcript,
+        "speaker": speaker,
+        "error": "",
+    }
+
+
+def speakers_from_names(records: list[dict[str, Any]], pattern: str) -> None:
+    r"""Set each record's ``speaker`` from its file name: the first group of the regular expression ``pattern``
+    (the whole match when it has no group; "" where it does not match), e.g. ``^(\d\d)`` for EmoDB's
+    ``03a01Fa.wav``. A pattern that is not a regular expression is a ``ValueError`` naming it."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"--speaker-from {pattern!r}: not a regular expression ({error})") from None
+    for item in records:
+        found = regex.search(Path(item["path"]).name)
+        item["speaker"] = "" if found is None else (found.group(1) if regex.groups else found.group(0)) or ""
 
 
 def manifest_records(frame: pd.DataFrame, source: str | Path) -> list[dict[str, Any]]:
-    """Records of a manifest table: needs ``path``; ``utt_id`` and ``transcript`` are used when present.
+    """Records of a manifest table: needs ``path``; ``utt_id``, ``transcript`` and ``speaker`` are used when
+    present.
     Relative paths resolve against the manifest's folder (``source``'s parent) as in :mod:`rdlr.corpora`."""
     if "path" not in frame.columns:
         raise ManifestError(f"{source}: a manifest to predict needs a 'path' column; it has {list(frame.columns)}")
@@ -53,9 +78,15 @@ def manifest_records(frame: pd.DataFrame, source: str | Path) -> list[dict[str, 
                 full if full.is_absolute() else (base / full).resolve(),
                 str(row.get("utt_id", "")),
                 text if isinstance(text, str) and text.strip() else None,
+                _text(row.get("speaker")),
             )
         )
     return records
+
+
+def _text(value: Any) -> str:
+    """A manifest cell as stripped text ("" when empty or missing)."""
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
 
 
 def read_manifest_records(path: Path) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from rdlr.methods import Method, get_method
 from rdlr.models.card import README_FILE
 from rdlr.models.extractors import model_extractors, spec_of
 from rdlr.models.folder import CARD_FILE, FeatureSpec, ModelCard, ModelFolderError, save_model
+from rdlr.normalization import DEFAULT_NORMALIZATION, DESCRIPTIONS, MIN_SPEAKER_UTTERANCES, check_normalization
 from rdlr.train import TrainConfig, TrialData, run_trial
 from rdlr.train.batches import TRAIN_MIN_STEPS, data_sized_batch, steps_per_epoch
 
@@ -241,6 +242,19 @@ def build_card(
         training={**training, "corpora": role_counts(data), "wall_time_s": round(result.wall_time_s, 3)},
         metrics=metrics,
         history=list(result.history),
+        normalization=data.normalization,
+    )
+
+
+def speaker_note(data: TrialData) -> str:
+    """Under per-speaker normalisation: how many speakers got statistics of their own and how many utterances fell
+    back to their corpus' (``""`` otherwise)."""
+    if data.normalization != "speaker":
+        return ""
+    groups = data.used_groups()
+    return (
+        f"; {groups.speakers} speakers with statistics of their own, {groups.fallback_speakers} with fewer than "
+        f"{MIN_SPEAKER_UTTERANCES} utterances ({groups.fallback_rows} utterances on their corpus' statistics)"
     )
 
 
@@ -258,6 +272,7 @@ def train_model(
     models: Mapping[str, str] | None = None,
     training: Mapping[str, Any] | None = None,
     split_seed: int = 0,
+    normalization: str = DEFAULT_NORMALIZATION,
     device: str = "cpu",
     workers: int | None = None,
     address: str | None = None,
@@ -284,6 +299,9 @@ def train_model(
     threads' busy waiting made the same training 10× slower than the sweep trial of one CPU (350 s against 34 s on
     2 busy cores, ``benchmarks/bench_train_vs_trial.py``). Each epoch's numbers go to TensorBoard events in
     ``<out>/tensorboard`` and, given an ``mlflow`` tracking URI, to one MLflow run (:mod:`rdlr.io.tracking`).
+    ``normalization``: how the inputs are z-normalised (:mod:`rdlr.normalization`): with the training rows'
+    statistics (the paper's), per corpus or per speaker (the test manifests' corpora with their own statistics);
+    the folder records it, and ``rdlr predict`` normalises the same way.
     """
     import torch
 
@@ -294,6 +312,7 @@ def train_model(
         raise ModelFolderError(f"{out} already holds a model ({CARD_FILE}); choose another folder or overwrite")
     if mlflow:
         prepare_mlflow(mlflow)  # MLflow missing: one error line before any work
+    check_normalization(normalization, "--normalization")
     chosen = get_method(method)
     resolved = chosen.resolve_hparams(hparams)
     config = TrainConfig(**dict(training or {}), device=device)
@@ -318,7 +337,7 @@ def train_model(
             f"{without} utterance(s) have no features (unreadable audio; see the errors tables in {store}) "
             "and are left out"
         )
-    data = TrialData.from_table(x, meta, training_roles(meta, split_seed), labels)
+    data = TrialData.from_table(x, meta, training_roles(meta, split_seed), labels, normalization=normalization)
     check_trainable(data, labels)
     train_rows = len(data.indices("train"))
     resolved = batch_size_for(hparams, resolved, train_rows, log)
@@ -331,6 +350,7 @@ def train_model(
         + ", ".join(f"{name} {value}" for name, value in chosen.used_hparams(resolved).items())
         + f"; classes {', '.join(labels.classes)}"
     )
+    log(f"normalisation: {DESCRIPTIONS[normalization]}" + speaker_note(data))
     two_stage = chosen.two_stage
     on_epoch = EpochPrinter(log, "stage 2" if two_stage else None) if epoch_lines else None
     on_stage1 = EpochPrinter(log, "stage 1") if epoch_lines and two_stage else None
@@ -339,6 +359,7 @@ def train_model(
         **resolved,
         "seed": seed,
         "split_seed": split_seed,
+        "normalization": normalization,
         "features": features if isinstance(features, str) else "+".join(features),
         **{f"corpora.{role}": ",".join(data.corpora(role)) for role in ("train", "unlabeled", "test")},
         **{f"training.{key}": value for key, value in asdict(config).items()},

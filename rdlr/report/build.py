@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from rdlr.normalization import DEFAULT_NORMALIZATION
 from rdlr.report.cells import Table, build_table
 from rdlr.report.class_metrics import class_metrics_frame, has_class_metrics, render_class_metrics
 from rdlr.report.compare import compare_methods, render_comparison
@@ -43,6 +44,17 @@ from rdlr.report.layout import (
     spec_rows,
     table2_rows,
     table3_rows,
+)
+from rdlr.report.normalization import (
+    NORMALIZATION_NOTE,
+    compare_normalizations,
+    normalization_note,
+    normalization_section,
+    normalization_table,
+    normalization_title,
+    normalizations,
+    render_normalization,
+    speaker_fallback_lines,
 )
 from rdlr.report.plots import check_confusions, plot_confusions, plot_ua, plot_ua_heatmap
 from rdlr.report.prose import (
@@ -75,11 +87,13 @@ def build_tables(
     all_rows: bool = False,
     spec: Mapping[str, Any] | None = None,
     spec_id: str = "table2",
+    paper_numbers: bool = True,
 ) -> list[Table]:
     """For the paper's specs (:func:`rdlr.report.layout.is_paper_spec`): Table 2 / Table 3 when any of their rows
     has results (only the rows with results, or with ``all_rows`` all their rows, missing ones as missing), and
     "other" for (features, protocol, method) outside the paper's layout. For any other spec its one table
-    (:func:`spec_table`)."""
+    (:func:`spec_table`). ``paper_numbers``: set the paper's numbers beside the paper's tables (not for the
+    numbers of another normalisation than the paper's)."""
     present = list(dict.fromkeys(zip(trials["features"], trials["protocol"], trials["method"])))
     spec = spec or {}
     if not is_paper_spec(spec_id):
@@ -97,7 +111,7 @@ def build_tables(
                 t2_rows,
                 trials,
                 columns,
-                paper=paper_lookup(2, paper),
+                paper=paper_lookup(2, paper) if paper_numbers else None,
                 n_seeds=n_seeds,
                 all_rows=all_rows,
             )
@@ -112,7 +126,7 @@ def build_tables(
                 t3_rows,
                 trials,
                 columns,
-                paper=paper_lookup(3, paper),
+                paper=paper_lookup(3, paper) if paper_numbers else None,
                 n_seeds=n_seeds,
                 all_rows=all_rows,
             )
@@ -188,6 +202,8 @@ def render_report(
         order_corpora(frame["held_out"], preferred),
         spec,
         spec_text,
+        _sweep_runs(results, spec_id),
+        normalizations(frame),
     )
     keep = () if selection == "paper" else (PAPER_SELECTION_DIR,)  # the other protocol's report stays
     with staged_folder(dest, keep=keep) as staging:
@@ -205,25 +221,55 @@ def _write_outputs(
     proposed: str,
     all_rows: bool,
 ) -> None:
-    """Every file of the report into ``dest`` (a fresh folder, swapped in whole by :func:`staged_folder`)."""
+    """Every file of the report into ``dest`` (a fresh folder, swapped in whole by :func:`staged_folder`). Each
+    normalisation of the results (:mod:`rdlr.normalization`) is a block of its own: its tables (the paper's
+    ``train`` named as before, the others with ``-<normalisation>`` appended), its comparison of methods and
+    confusion plots; normalization.md pairs every other normalisation with ``train``."""
     selection = info.selection
-    tables = build_tables(
-        trials, info.columns, len(info.seeds), all_rows=all_rows, spec=info.spec, spec_id=info.spec_id
-    )
-    mark_seen(tables, info.spec)
     notes = table_notes(info)
-    figures = _write_tables(
-        tables, dest, notes, selection, plots=plots, proposed=proposed, num_classes=len(result_classes(frame))
-    )
+    tables: list[Table] = []
+    figures: list[tuple[str, str]] = []
+    comparisons = []
+    mains = []
+    num_classes = len(result_classes(frame))
+    for name in normalizations(trials):
+        block = trials[trials["normalization"] == name]
+        built = build_tables(
+            block,
+            info.columns,
+            len(info.seeds),
+            all_rows=all_rows,
+            spec=info.spec,
+            spec_id=info.spec_id,
+            paper_numbers=name == DEFAULT_NORMALIZATION,
+        )
+        built = [normalization_table(table, name, info.blocks) for table in built]
+        mark_seen(built, info.spec)
+        block_notes = [*notes, normalization_note(name)]
+        figures += _write_tables(
+            built, dest, block_notes, selection, plots=plots, proposed=proposed, num_classes=num_classes
+        )
+        labels = {r.key: r.label for t in built for r in t.rows}
+        comparisons.append(compare_methods(block, info.columns, labels, proposed).assign(normalization=name))
+        if plots:
+            figures += _plot_confusions(block, info.columns, proposed, dest, selection, name)
+        tables += built
+        mains.append(main_table(built, info.spec_id))
     labels = {r.key: r.label for t in tables for r in t.rows}
-    comparison = compare_methods(trials, info.columns, labels, proposed)
+    comparison = pd.concat(comparisons, ignore_index=True)
     write_text(dest / "comparison.csv", comparison.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     write_text(
         dest / "comparison.md",
         render_comparison(comparison, info.columns, method_label(proposed), [notes[0], COMPARISON_NOTE]),
     )
-    if plots:
-        figures += _plot_confusions(trials, info.columns, proposed, dest, selection)
+    versus = compare_normalizations(trials, info.columns, labels)
+    fallback = speaker_fallback_lines(frame)
+    if info.blocks:
+        write_text(dest / "normalization.csv", versus.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+        write_text(
+            dest / "normalization.md",
+            render_normalization(versus, info.columns, [notes[0], NORMALIZATION_NOTE], fallback),
+        )
     chosen = selection_frame(frame, selection)
     write_text(dest / "selection.csv", chosen.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
     write_text(dest / "selection.md", selection_markdown(chosen, selection, labels))
@@ -240,9 +286,11 @@ def _write_outputs(
             tables,
             figures,
             metrics=metrics,
-            main=main_table(tables, info.spec_id),
+            main=mains[0],
             comparison=comparison,
             proposed=method_label(proposed),
+            blocks=mains[1:],
+            normalization=normalization_section(versus, info.columns, fallback) if info.blocks else [],
         ),
     )
 
@@ -264,7 +312,8 @@ def _write_tables(
         write_text(dest / f"{table.name}.md", render_markdown(table, notes + layout_notes(table)))
         caption = (
             f"Selection: {selection}. UA (%), mean ± half-width of the 95 % t-interval over seeds; "
-            "Configs: hyperparameter configurations searched."
+            "Configs: hyperparameter configurations searched. "
+            f"Normalisation: {normalization_title(table.normalization)}."
         )
         write_text(dest / f"{table.name}.tex", render_latex(table, caption))
         write_text(dest / f"{table.name}.csv", render_csv(table))
@@ -280,20 +329,41 @@ def _write_tables(
 
 
 def _plot_confusions(
-    trials: pd.DataFrame, columns: Sequence[str], proposed: str, dest: Path, selection: str
+    trials: pd.DataFrame,
+    columns: Sequence[str],
+    proposed: str,
+    dest: Path,
+    selection: str,
+    normalization: str = DEFAULT_NORMALIZATION,
 ) -> list[tuple[str, str]]:
-    """Confusion matrices of the proposed method vs out-of-corpus CE, one figure per feature set it was run with."""
+    """Confusion matrices of the proposed method vs out-of-corpus CE, one figure per feature set it was run with
+    (the trials of one normalisation; another than the paper's is named in the file and the captions)."""
     proposed_label = method_label(proposed)
     pair = [("ce", method_label("ce")), (proposed, proposed_label)]
+    suffix = "" if normalization == DEFAULT_NORMALIZATION else f"-{normalization}"
+    said = "" if normalization == DEFAULT_NORMALIZATION else f", normalisation {normalization_title(normalization)}"
     figures = []
     for features in dict.fromkeys(trials.loc[trials["method"] == proposed, "features"]):
-        name = f"plots/confusion_{_safe(features)}.png"
+        name = f"plots/confusion_{_safe(features)}{suffix}.png"
         title = (
             f"Confusion, rows normalised (counts summed over seeds): {features_title(features)}, selection: {selection}"
+            f"{said}"
         )
         if plot_confusions(trials, features, columns, pair, dest / name, title):
-            figures.append((f"Confusion matrices, {proposed_label} vs CE, {features_title(features)}", name))
+            figures.append((f"Confusion matrices, {proposed_label} vs CE, {features_title(features)}{said}", name))
     return figures
+
+
+def _sweep_runs(results: pd.DataFrame | str | PathLike[str], spec_id: str) -> tuple[str, ...]:
+    """The efficiency lines of the sweep runs recorded beside a local results path (:mod:`rdlr.sweep.efficiency`)."""
+    from rdlr.io.storage import Storage
+    from rdlr.sweep.efficiency import read_runs
+
+    if isinstance(results, pd.DataFrame):
+        return ()
+    path = Path(results)
+    folder = path if path.is_dir() else path.parent
+    return tuple(run.line(spec_id) for run in read_runs(Storage(folder)))
 
 
 def _load(results: pd.DataFrame | str | PathLike[str], spec: dict[str, Any]) -> tuple[pd.DataFrame, str, str | None]:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora.splits import OUT_OF_CORPUS
+from rdlr.normalization import DEFAULT_NORMALIZATION
 from rdlr.report.intervals import half_width
 from rdlr.report.layout import AVG, RowKey, RowSpec, avg_defined, covers_paper_corpora, paper_corpus
 
@@ -66,6 +67,7 @@ class Table:
     is_layout: bool = True
     hidden: int = 0
     notes: list[str] = field(default_factory=list)  # said under this table only (e.g. rdlr.report.seen's)
+    normalization: str = DEFAULT_NORMALIZATION  # the inputs' z-normalisation of every number (rdlr.normalization)
 
     def cell(self, row: RowSpec, column: str) -> Cell:
         return self.cells.get((row.key, column), Cell())

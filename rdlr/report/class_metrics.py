@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from rdlr.normalization import DEFAULT_NORMALIZATION, TITLES
 from rdlr.report.intervals import half_width
 from rdlr.report.layout import RowKey, features_title
 from rdlr.report.render import MISSING_MARK, PROTOCOL_TITLES, pipe_table
@@ -68,7 +69,8 @@ def _percent(value: float) -> str:
 
 
 def render_class_metrics(frame: pd.DataFrame, labels: Mapping[RowKey, str], notes: Sequence[str]) -> str:
-    """metrics.md: one table per feature set, a row per (method, protocol, held-out corpus)."""
+    """metrics.md: one table per feature set (and normalisation, where the results have another than the
+    paper's), a row per (method, protocol, held-out corpus)."""
     recalls = [c for c in frame.columns if c.startswith(RECALL_PREFIX) and c.endswith("_mean")]
     has_wa, has_f1 = "test_wa_mean" in frame.columns, f"{F1_COLUMN}_mean" in frame.columns
     header = [
@@ -82,7 +84,8 @@ def render_class_metrics(frame: pd.DataFrame, labels: Mapping[RowKey, str], note
         *(f"Recall {c.removeprefix(RECALL_PREFIX).removesuffix('_mean')}" for c in recalls),
     ]
     parts = ["# Macro-F1 and per-class recall\n", *(f"{note}\n" for note in notes)]
-    for features, block in frame.groupby("features", sort=False):
+    named = set(frame["normalization"]) != {DEFAULT_NORMALIZATION}
+    for (features, normalization), block in frame.groupby(["features", "normalization"], sort=False):
         rows = []
         for _, r in block.iterrows():
             f1 = _percent(r[f"{F1_COLUMN}_mean"]) if has_f1 else ""
@@ -100,6 +103,7 @@ def render_class_metrics(frame: pd.DataFrame, labels: Mapping[RowKey, str], note
                     *(_percent(r[c]) for c in recalls),
                 ]
             )
-        parts.append(f"## {features_title(str(features))}\n")
+        said = f" — normalisation: {TITLES.get(normalization, normalization)}" if named else ""
+        parts.append(f"## {features_title(str(features))}{said}\n")
         parts.append(pipe_table(header, rows, ["l", "l", "l"] + ["r"] * (len(header) - 3)))
     return "\n".join(parts)

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from rdlr.corpora.splits import OUT_OF_CORPUS
+from rdlr.normalization import DEFAULT_NORMALIZATION, TITLES
 from rdlr.report.intervals import half_width
 from rdlr.report.layout import AVG, RowKey, avg_defined, features_title
 from rdlr.report.render import MISSING_MARK, pipe_table
@@ -130,11 +131,15 @@ def format_pair(n: int, diff: float, pvalue: float, width: float = math.nan) -> 
 
 
 def comparison_tables(comparison: pd.DataFrame, columns: Sequence[str], level: int = 2) -> list[str]:
-    """Markdown: per feature set a heading (``level``) and its table, a row per baseline, a column per held-out
+    """Markdown: per feature set (and normalisation, when ``comparison`` has a ``normalization`` column with
+    another than the paper's) a heading (``level``) and its table, a row per baseline, a column per held-out
     corpus (+ Avg)."""
     shown = list(columns) + ([AVG] if avg_defined(columns) else [])
     parts = []
-    for features, block in comparison.groupby("features", sort=False):
+    if "normalization" not in comparison.columns:
+        comparison = comparison.assign(normalization=DEFAULT_NORMALIZATION)
+    named = set(comparison["normalization"]) != {DEFAULT_NORMALIZATION}
+    for (normalization, features), block in comparison.groupby(["normalization", "features"], sort=False):
         rows = []
         for _baseline, group in block.groupby("baseline", sort=False):
             by_column = {r["column"]: r for _, r in group.iterrows()}
@@ -148,7 +153,8 @@ def comparison_tables(comparison: pd.DataFrame, columns: Sequence[str], level: i
                 )
                 cells.append(pair)
             rows.append([str(group["baseline_label"].iloc[0]), *cells])
-        parts.append(f"{'#' * level} {features_title(str(features))} (out-of-corpus)\n")
+        said = f", normalisation: {TITLES.get(normalization, normalization)}" if named else ""
+        parts.append(f"{'#' * level} {features_title(str(features))} (out-of-corpus{said})\n")
         parts.append(pipe_table(["Baseline", *shown], rows, ["l"] + ["r"] * len(shown)))
     return parts
 

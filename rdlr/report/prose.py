@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from rdlr.labels import CLASSES
+from rdlr.normalization import DEFAULT_NORMALIZATION, TITLES
 from rdlr.report.cells import Table
 from rdlr.report.compare import comparison_tables, no_comparison
 from rdlr.report.intervals import CONVENTION
@@ -58,6 +59,13 @@ class ReportInfo:
     columns: list[str]
     spec: Mapping[str, Any] = field(default_factory=dict)
     spec_text: str | None = None  # the spec file as the user wrote it
+    sweep_runs: tuple[str, ...] = ()  # each sweep run's efficiency and core-minutes (rdlr.sweep.efficiency)
+    normalizations: list[str] = field(default_factory=lambda: [DEFAULT_NORMALIZATION])  # in the results
+
+    @property
+    def blocks(self) -> bool:
+        """The results hold another normalisation than the paper's: each is a block of its own."""
+        return self.normalizations != [DEFAULT_NORMALIZATION]
 
     @property
     def paper_spec(self) -> bool:
@@ -148,7 +156,8 @@ def selection_frame(results: pd.DataFrame, selection: str) -> pd.DataFrame:
 
 
 def selection_markdown(merged: pd.DataFrame, selection: str, labels: Mapping[RowKey, str]) -> str:
-    """selection.md: both protocols' choices side by side (mean val / test UA in %)."""
+    """selection.md: both protocols' choices side by side (mean val / test UA in %); a normalisation other than
+    the paper's is named beside the features."""
     header = [
         "Features",
         "Protocol",
@@ -164,7 +173,8 @@ def selection_markdown(merged: pd.DataFrame, selection: str, labels: Mapping[Row
     for _, r in merged.iterrows():
         rows.append(
             [
-                features_title(r["features"]),
+                features_title(r["features"])
+                + ("" if r["normalization"] == DEFAULT_NORMALIZATION else f" ({r['normalization']} normalisation)"),
                 r["protocol"],
                 labels.get((r["features"], r["protocol"], r["method"]), r["method"]),
                 r["held_out"],
@@ -221,11 +231,14 @@ def index_markdown(
     main: Table,
     comparison: pd.DataFrame,
     proposed: str,
+    blocks: Sequence[Table] = (),
+    normalization: Sequence[str] = (),
 ) -> str:
     """README.md: what was run and selected, the ``main`` table and the paired ``comparison`` (of ``proposed``, its
     label) inline, links to every file of the report, the plots (``figures``: (caption, PNG path; a PDF lies beside
     each)) and the spec as YAML; ``metrics``: whether metrics.md (macro-F1, per-class recall) was written. Lines
-    about the paper's tables only for the paper's specs."""
+    about the paper's tables only for the paper's specs. ``blocks``: the main tables of the other normalisations,
+    inline after ``main``; ``normalization``: the section comparing them with the paper's (Markdown lines)."""
     other = "paper" if info.selection == "validation" else "validation"
     n_configs = results.groupby([*GROUP_KEYS, "config_id"]).ngroups
     facts = [
@@ -239,6 +252,8 @@ def index_markdown(
         f"- **Protocols:** {', '.join(sorted(set(results['protocol'])))}",
         f"- **Held-out corpora:** {', '.join(info.columns)}",
         f"- **Methods:** {results['method'].nunique()}",
+        f"- **Normalisation:** {'; '.join(TITLES.get(n, n) for n in info.normalizations)} (docs: normalization.md)",
+        *(f"- **Sweep run:** {line.split(': ', 1)[1]}" for line in info.sweep_runs),
     ]
     lines = [f"# rdlr report: {info.spec_id}\n", "\n".join(facts) + "\n", *class_lines(info, results)]
     demo = [c for c in info.columns if is_demo(c)]
@@ -247,7 +262,10 @@ def index_markdown(
         lines.append(
             f"**Demo corpora** ({', '.join(demo)}) are synthetic stand-ins{reference if info.paper_spec else ''}.\n"
         )
-    lines += _main_section(info, main) + _comparison_section(info, comparison, proposed)
+    lines += _main_section(info, main)
+    for table in blocks:
+        lines += _main_section(info, table)
+    lines += _comparison_section(info, comparison, proposed) + list(normalization)
     lines += _files_section(info, tables, metrics)
     lines.append("## Plots\n")
     lines += [f"![{caption}]({path})\n\n[PDF]({path.removesuffix('.png')}.pdf)\n" for caption, path in figures]
@@ -268,7 +286,7 @@ def _main_section(info: ReportInfo, main: Table) -> list[str]:
         f"## {main.title}\n",
         f"Selection: **{info.selection}** ({SELECTION_DESCRIPTIONS[info.selection]}). UA (%) on the held-out corpus, "
         f"{CONVENTION}, {len(info.seeds)} seed(s). Bold: best out-of-corpus value per column (per feature set); "
-        f"(n=k): fewer seeds; {MISSING_MARK}: no results.\n",
+        f"(n=k): fewer seeds; {MISSING_MARK}: no results. Normalisation: {TITLES.get(main.normalization)}.\n",
         markdown_table(main),
         f"All notes{' and the paper beside' if second_table(main) else ''}: [{main.name}.md]({main.name}.md) — "
         f"[LaTeX]({main.name}.tex), [CSV]({main.name}.csv)\n",

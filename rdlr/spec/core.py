@@ -8,8 +8,10 @@ local model paths and, for ``hf:<dir>`` feature sets, the encoder layer. Every s
 by :mod:`rdlr.spec.schema`); an unknown key, an unknown method / corpus / feature set or a bad value raises
 :class:`SpecError` naming the key and the valid choices.
 
-One spec expands into jobs (:meth:`SweepSpec.jobs`): one per (feature set, protocol, method, held-out corpus), each
-searching ``configs`` hyperparameter configurations and running every configuration once per seed.
+One spec expands into jobs (:meth:`SweepSpec.jobs`): one per (feature set, normalisation, protocol, method, held-out
+corpus), each searching ``configs`` hyperparameter configurations and running every configuration once per seed.
+``normalization`` lists the inputs' z-normalisations (:mod:`rdlr.normalization`; ``[train]``, the paper's, by
+default), each run like a feature set.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from rdlr.features.registry import HF_PREFIX, MODEL_FLAGS, layered_name, parse_f
 from rdlr.features.seen import refusal, seen_by, unmatched_keys
 from rdlr.labels import ANY_CORPUS, LabelSet, LabelSetError, label_set
 from rdlr.methods import SEARCH_SPACE, STAGE1_CHOICES, get_method
+from rdlr.normalization import DEFAULT_NORMALIZATION, NORMALIZATIONS
 from rdlr.report.selection import DEFAULT_SELECTION, SELECTIONS
 from rdlr.spec.files import resolve_spec_path
 from rdlr.spec.schema import SPEC_KEY, SchemaError, SpecError, build, plain
@@ -53,6 +56,7 @@ UNSET_OMITTED: tuple[str, ...] = (
     "seen_corpora",
     "allow_seen",
 )  # optional sections left out of to_dict() while unset
+DEFAULT_OMITTED: dict[str, Any] = {"normalization": [DEFAULT_NORMALIZATION]}  # left out of to_dict() at this value
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -79,6 +83,7 @@ class SweepSpec:
     label_map: dict[str, dict[str, str | None]] | None = None
     seen_corpora: dict[str, tuple[str, ...]] | None = None
     allow_seen: bool | None = None
+    normalization: tuple[str, ...] = (DEFAULT_NORMALIZATION,)
     source_text: str | None = field(default=None, compare=False, repr=False, metadata={SPEC_KEY: False})  # as read
 
     def __post_init__(self) -> None:
@@ -111,19 +116,22 @@ class SweepSpec:
         return labeled + ((self.unlabeled,) if self.unlabeled else ())
 
     def jobs(self) -> list[Job]:
-        """One job per (feature set, protocol, method, held-out corpus), in table order."""
+        """One job per (feature set, normalisation, protocol, method, held-out corpus), in table order."""
         jobs = []
         for features in self.features:
-            for protocol in JOB_ORDER:
-                for method_id in getattr(self.protocols, protocol):
-                    space = get_method(method_id).search_space(self.search.protocol_space(protocol))
-                    grid = _grid_size(space)
-                    configs = min(self.search.configs_per_method.get(method_id, self.search.configs), grid)
-                    sampler = self.search.sampler
-                    if sampler == "auto":
-                        sampler = "grid" if configs >= grid else "tpe"
-                    for held_out in self.held_out:
-                        jobs.append(Job(features, protocol, method_id, held_out, space, configs, sampler))
+            for normalization in self.normalization:
+                for protocol in JOB_ORDER:
+                    for method_id in getattr(self.protocols, protocol):
+                        space = get_method(method_id).search_space(self.search.protocol_space(protocol))
+                        grid = _grid_size(space)
+                        configs = min(self.search.configs_per_method.get(method_id, self.search.configs), grid)
+                        sampler = self.search.sampler
+                        if sampler == "auto":
+                            sampler = "grid" if configs >= grid else "tpe"
+                        jobs += [
+                            Job(features, protocol, method_id, held_out, space, configs, sampler, normalization)
+                            for held_out in self.held_out
+                        ]
         return jobs
 
     def num_trials(self) -> int:
@@ -132,13 +140,18 @@ class SweepSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain (YAML/JSON-able) form; ``SweepSpec.from_dict(spec.to_dict()) == spec``. Sections of
-        :data:`UNSET_OMITTED` are left out while unset, so a spec that does not use them reads as before (and
-        so is ``search.space_per_protocol`` while empty)."""
+        :data:`UNSET_OMITTED` are left out while unset, and keys of :data:`DEFAULT_OMITTED` at their default, so a
+        spec that does not use them reads (and resumes) as before (and so is ``search.space_per_protocol`` while
+        empty)."""
         raw = plain(dataclasses.asdict(self))
         del raw["source_text"]
         if not raw["search"]["space_per_protocol"]:
             del raw["search"]["space_per_protocol"]
-        return {k: v for k, v in raw.items() if not (k in UNSET_OMITTED and v is None)}
+        return {
+            k: v
+            for k, v in raw.items()
+            if not (k in UNSET_OMITTED and v is None) and not (k in DEFAULT_OMITTED and v == DEFAULT_OMITTED[k])
+        }
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "spec") -> SweepSpec:
@@ -151,7 +164,7 @@ class SweepSpec:
 
 @dataclass(frozen=True)
 class Job:
-    """One Tuner: a method's search on one held-out corpus with one feature set."""
+    """One Tuner: a method's search on one held-out corpus with one feature set and input normalisation."""
 
     features: str
     protocol: str
@@ -160,11 +173,15 @@ class Job:
     space: dict[str, list[Any]]
     configs: int
     sampler: str
+    normalization: str = DEFAULT_NORMALIZATION
 
     @property
     def name(self) -> str:
-        """Experiment folder name (unique within a spec)."""
+        """Experiment folder name (unique within a spec); the paper's normalisation adds nothing to it, so the
+        Tune state of a sweep written before normalisations existed is found again."""
         text = f"{self.features}__{self.protocol}__{self.method}__{self.held_out}"
+        if self.normalization != DEFAULT_NORMALIZATION:
+            text += f"__norm-{self.normalization}"
         return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text)
 
     @property
@@ -225,6 +242,15 @@ def _validate(spec: SweepSpec) -> None:
     _validate_seen(spec)
     if spec.headline is not None:
         _choice(spec.headline, tuple(SELECTIONS), "headline")
+    _validate_normalization(spec.normalization)
+
+
+def _validate_normalization(values: tuple[str, ...]) -> None:
+    if not values:
+        raise SpecError(f"normalization: list at least one of {', '.join(NORMALIZATIONS)} (the paper's: [train])")
+    _unique(values, "normalization")
+    for i, value in enumerate(values):
+        _choice(value, NORMALIZATIONS, f"normalization[{i}]")
 
 
 def _validate_data(spec: SweepSpec) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 
 from ray import tune
 
-from rdlr.results import trial_key
+from rdlr.normalization import DEFAULT_NORMALIZATION
+from rdlr.results import normalization_of, trial_key
 from rdlr.sweep.files import ROWS_DIR, SweepFiles
 from rdlr.sweep.recovery import fault_in_text, storage_fault
 
@@ -41,14 +42,21 @@ class ResultSink:
         self.previous = len(self.rows)
         self.errors: list[str] = []
         self.fault: OSError | None = None  # the first storage fault of the sweep: it stops every Tuner
+        self.trial_wall_s = 0.0  # summed over the trials finished in this run (their own clocks, in the workers)
+        self.trial_cpu_s = 0.0
+        self.trials_timed = 0
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
 
     def add(self, job: str, result: Mapping[str, Any] | None) -> None:
-        """A trial's final result (the rows of its seeds, :func:`rdlr.sweep.trial.final_report`): each row kept and
-        logged once."""
+        """A trial's final result (the rows of its seeds, :func:`rdlr.sweep.trial.final_report`, and its own wall
+        and CPU seconds): each row kept and logged once, the seconds summed."""
         if not result or "rows" not in result:
             return
+        with self._lock:
+            self.trial_wall_s += float(result.get("trial_wall_s", 0.0))
+            self.trial_cpu_s += float(result.get("trial_cpu_s", 0.0))
+            self.trials_timed += "trial_wall_s" in result
         for row in json.loads(result["rows"]):
             self._add_row(row)
 
@@ -61,7 +69,8 @@ class ResultSink:
                 return
             done = len(self.rows)
         self.log(
-            f"[{done}/{self.planned}] {row['features']} {row['protocol']} {row['method']} -> {row['held_out']} "
+            f"[{done}/{self.planned}] {row['features']}{_normalization_tag(row)} {row['protocol']} {row['method']} "
+            f"-> {row['held_out']} "
             f"seed {row['seed']} cfg {row['config_id']}: val UA {100 * row['val_ua']:.1f}%, "
             f"test UA {100 * row.get('test_ua', float('nan')):.1f}%, {row['epochs']} epochs, {row['wall_time_s']:.0f}s"
         )
@@ -110,6 +119,12 @@ class ResultSink:
             if fault is None:
                 raise
             self.fail(fault)
+
+
+def _normalization_tag(row: Mapping[str, Any]) -> str:
+    """`` [corpus norm]`` beside the feature set of a row not normalised with the training statistics."""
+    normalization = normalization_of(row)
+    return "" if normalization == DEFAULT_NORMALIZATION else f" [{normalization} norm]"
 
 
 def open_sink(key: str, sink: ResultSink) -> None:

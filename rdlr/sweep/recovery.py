@@ -29,6 +29,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from rdlr.results import normalization_of
 from rdlr.spec.core import Job
 from rdlr.sweep.files import SweepError
 
@@ -100,8 +101,13 @@ def set_aside(fs: pafs.FileSystem, job_dir: str, why: str) -> str:
 
 
 def job_rows(rows: Iterable[Mapping[str, Any]], job: Job) -> list[Mapping[str, Any]]:
-    """The rows of ``job`` (its feature set, protocol, method and held-out corpus) among ``rows``."""
-    return [row for row in rows if all(row.get(key) == getattr(job, key) for key in JOB_KEYS)]
+    """The rows of ``job`` (its feature set, protocol, method, held-out corpus and normalisation; a row without
+    one has the paper's) among ``rows``."""
+    return [
+        row
+        for row in rows
+        if all(row.get(key) == getattr(job, key) for key in JOB_KEYS) and normalization_of(row) == job.normalization
+    ]
 
 
 def finished_configs(rows: Iterable[Mapping[str, Any]], job: Job) -> list[dict[str, Any]]:

@@ -18,8 +18,9 @@ SELECTION_TITLES = {
 
 
 def selection_summary(results_uri: str, order: Sequence[tuple[str, str, str]] = ()) -> str:
-    """Test UA (%) per row and held-out corpus under validation selection, and under the paper's protocol;
-    rows in ``order`` ((features, protocol, method) as in the spec) first."""
+    """Test UA (%) per row (and normalisation, unless all are the paper's) and held-out corpus under validation
+    selection, and under the paper's protocol; rows in ``order`` ((features, protocol, method) as in the spec)
+    first."""
     from rdlr.report.selection import select_configs
     from rdlr.results import validate_results
 
@@ -28,23 +29,22 @@ def selection_summary(results_uri: str, order: Sequence[tuple[str, str, str]] = 
         return "no finished trials yet"
     frame = validate_results(frame, results_uri)
     rank = {key: i for i, key in enumerate(dict.fromkeys(order))}
+    several = set(frame["normalization"]) != {"train"}  # then a row per normalisation (rdlr.normalization)
     parts = []
     for selection, title in SELECTION_TITLES.items():
         chosen = select_configs(frame, selection)
-        table = (
-            chosen.pivot_table(
-                index=["features", "protocol", "method"], columns="held_out", values="test_ua_mean", sort=False
-            )
-            * 100
-        )
+        index = ["features", *(["normalization"] if several else []), "protocol", "method"]
+        table = chosen.pivot_table(index=index, columns="held_out", values="test_ua_mean", sort=False) * 100
         table["Avg"] = table.mean(axis=1)
-        table = table.iloc[sorted(range(len(table)), key=lambda i: rank.get(table.index[i], len(rank)))]
+        row_key = [(key[0], *key[-2:]) for key in table.index]  # (features, protocol, method) of each row
+        table = table.iloc[sorted(range(len(table)), key=lambda i: rank.get(row_key[i], len(rank)))]
         parts.append(f"{title}:\n{table.round(1).to_string()}")
     return "\n\n".join(parts)
 
 
 def outcome_text(outcome: SweepOutcome) -> str:
-    """One block for the end of a sweep: counts, failures, where the results are, the selection summary."""
+    """One block for the end of a sweep: counts, failures, where the results are, the selection summary, and last
+    the run's efficiency and projected against used core-minutes (:mod:`rdlr.sweep.efficiency`)."""
     minutes, seconds = divmod(int(outcome.wall_time_s), 60)
     lines = [
         f"\nsweep {outcome.spec_id}: {outcome.rows}/{outcome.planned} trials in the results "
@@ -54,4 +54,6 @@ def outcome_text(outcome: SweepOutcome) -> str:
     if outcome.rows:
         order = [(o.job.features, o.job.protocol, o.job.method) for o in outcome.jobs]
         lines.append("\n" + selection_summary(outcome.results_uri, order))
+    if outcome.run is not None:
+        lines.append("\n" + outcome.run.line(outcome.spec_id))
     return "\n".join(lines)

@@ -29,21 +29,23 @@ from ray import tune
 
 from rdlr.labels import DEFAULT, LabelSet
 from rdlr.methods import get_method
-from rdlr.results import GROUP_KEYS, config_id, trial_key
+from rdlr.normalization import DEFAULT_NORMALIZATION
+from rdlr.results import CELL_KEYS, NORMALIZATION, SPEAKER_COUNT_COLUMNS, config_id, trial_key
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.stage1_mirror import stage1_cache
 from rdlr.sweep.worker_rows import SplitKey, split_rows
-from rdlr.train import PreparedRows, TrainConfig, run_trial
+from rdlr.train import PreparedRows, TrainConfig, TrialData, run_trial
 
-JOB_CONSTANTS: tuple[str, ...] = tuple(k for k in GROUP_KEYS if k != "features")  # fixed per Tuner, in its config
+JOB_CONSTANTS: tuple[str, ...] = tuple(k for k in CELL_KEYS if k != "features")  # fixed per Tuner, in its config
 REPEATER_INDEX = "__trial_index__"  # in the configs of sweeps started with one seed per trial (before issue 19)
 
 
 @dataclass(frozen=True)
 class TrialContext:
-    """What every trial of a sweep shares, sent once with the features; ``table_id`` names the feature table's
+    """What every trial of a trainable shares, sent once with the features; ``table_id`` names the feature table's
     object in Ray's object store (the key of the worker's prepared rows); ``labels`` the spec's class set (the
-    table's labels are already its classes: :func:`rdlr.sweep.inputs.load_tables`)."""
+    table's labels are already its classes: :func:`rdlr.sweep.inputs.load_tables`); ``normalization`` the inputs'
+    z-normalisation (:mod:`rdlr.normalization`; one trainable per feature set and normalisation)."""
 
     spec_id: str
     features: str
@@ -55,6 +57,7 @@ class TrialContext:
     storage: str
     table_id: str
     labels: LabelSet = DEFAULT
+    normalization: str = DEFAULT_NORMALIZATION
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
@@ -65,7 +68,9 @@ def split_config(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, A
 
 
 def run_configuration(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, context: TrialContext) -> None:
-    """Tune trainable body: one configuration, every seed; reports each epoch and, at the end, every seed's row."""
+    """Tune trainable body: one configuration, every seed; reports each epoch and, at the end, every seed's row
+    and the trial's own wall and CPU seconds (what the sweep's efficiency line sums)."""
+    wall_started, cpu_started = time.perf_counter(), time.process_time()
     constants, hparams = split_config(config)
     cid = config_id(hparams)
     files = SweepFiles(context.storage, context.spec_id)
@@ -74,7 +79,14 @@ def run_configuration(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame,
     prepared: PreparedRows | None = None
     for seed in context.seeds:
         key = trial_key(
-            {"spec_id": context.spec_id, "features": context.features, **constants, "config_id": cid, "seed": seed}
+            {
+                "spec_id": context.spec_id,
+                "features": context.features,
+                NORMALIZATION: context.normalization,
+                **constants,
+                "config_id": cid,
+                "seed": seed,
+            }
         )
         row = files.read_row(key)
         if row is None:
@@ -95,18 +107,26 @@ def run_configuration(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame,
             row = train_seed(prepared, context, constants, hparams, seed, files, trial_id)
             files.write_row(key, row)
         rows.append(row)
-    tune.report(final_report(rows))
+    timing = {"trial_wall_s": time.perf_counter() - wall_started, "trial_cpu_s": time.process_time() - cpu_started}
+    tune.report({**final_report(rows), **timing})
 
 
 def worker_rows(x: np.ndarray, meta: pd.DataFrame, context: TrialContext, constants: Mapping[str, str]) -> PreparedRows:
-    """The job's rows, split by its protocol (Section 3.1) and prepared once per worker process
-    (:func:`rdlr.sweep.worker_rows.split_rows`); sets the worker's torch threads."""
+    """The job's rows, split by its protocol (Section 3.1), normalised as the context says and prepared once per
+    worker process (:func:`rdlr.sweep.worker_rows.split_rows`); sets the worker's torch threads."""
     import torch
 
     torch.set_num_threads(max(1, int(context.cpus)))
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
     pod_test = train_config(context).pod_test
-    key = SplitKey(context.table_id, constants["protocol"], constants["held_out"], context.split_seed, pod_test)
+    key = SplitKey(
+        context.table_id,
+        constants["protocol"],
+        constants["held_out"],
+        context.split_seed,
+        pod_test,
+        context.normalization,
+    )
     return split_rows(x, meta, key, context.labels)
 
 
@@ -142,6 +162,7 @@ def train_seed(
         "spec_id": context.spec_id,
         **constants,
         "features": context.features,
+        NORMALIZATION: context.normalization,
         "seed": seed,
         "config_id": config_id(hparams),
         "hparams": json.dumps(dict(hparams), sort_keys=True),
@@ -150,12 +171,26 @@ def train_seed(
         "confusion": json.dumps(final.get("confusion")),
         "epochs": int(final["epochs"]),
         "best_epoch": int(final["best_epoch"]),
+        "stage1_epochs": int(result.stage1["final"]["epochs"]) if result.stage1 else None,
+        "train_rows": int((prepared.data.roles == "train").sum()),
         "wall_time_s": round(float(result.wall_time_s), 3),
         "cpu_time_s": round(time.process_time() - cpu_started, 3),
+        **speaker_counts(prepared.data),
         "trial_id": trial_id,
         "node": ray.get_runtime_context().get_node_id(),
         "host": socket.gethostname(),
     }
+
+
+def speaker_counts(data: TrialData) -> dict[str, int]:
+    """Under per-speaker normalisation, the row's :data:`rdlr.results.SPEAKER_COUNT_COLUMNS` over the rows the
+    trial uses (every role but ``unused``): speakers with statistics of their own, speakers below the minimum,
+    utterances on their corpus' statistics. Nothing under the other normalisations."""
+    if data.normalization != "speaker":
+        return {}
+    groups = data.used_groups()
+    counts = (groups.speakers, groups.fallback_speakers, groups.fallback_rows)
+    return dict(zip(SPEAKER_COUNT_COLUMNS, counts, strict=True))
 
 
 def metric_columns(final: Mapping[str, Any]) -> dict[str, float | None]:
@@ -186,12 +221,14 @@ def final_report(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def trainable_for(features: str, spec_id: str) -> Callable[..., None]:
-    """A function trainable with a stable, per-(spec, feature set) name (Tune registers trainables by name)."""
+def trainable_for(features: str, spec_id: str, normalization: str = DEFAULT_NORMALIZATION) -> Callable[..., None]:
+    """A function trainable with a stable, per-(spec, feature set, normalisation) name (Tune registers trainables
+    by name; the paper's normalisation adds nothing to it, as before normalisations existed)."""
 
     def trainable(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, context: TrialContext) -> None:
         run_configuration(config, x, meta, context)
 
-    name = "rdlr_" + "".join(c if c.isalnum() else "_" for c in f"{spec_id}_{features}")
+    suffix = "" if normalization == DEFAULT_NORMALIZATION else f"_norm_{normalization}"
+    name = "rdlr_" + "".join(c if c.isalnum() else "_" for c in f"{spec_id}_{features}{suffix}")
     trainable.__name__ = trainable.__qualname__ = name
     return trainable

@@ -21,19 +21,21 @@ import pandas as pd
 
 from rdlr.corpora import assign_roles
 from rdlr.labels import DEFAULT, LabelSet
+from rdlr.normalization import DEFAULT_NORMALIZATION
 from rdlr.train import PreparedRows, TrialData
 
 CACHED_TABLES = 2  # splits kept per worker process (a worker serves one job: one split; a spare for safety)
 
 
 class SplitKey(NamedTuple):
-    """What a trial's rows depend on: the table and how it is split."""
+    """What a trial's rows depend on: the table, how it is split and how it is normalised."""
 
     table_id: str
     protocol: str
     held_out: str
     split_seed: int
     pod_test: str
+    normalization: str = DEFAULT_NORMALIZATION
 
 
 _cache: OrderedDict[SplitKey, PreparedRows] = OrderedDict()
@@ -55,7 +57,7 @@ def split_rows(x: np.ndarray, meta: pd.DataFrame, key: SplitKey, labels: LabelSe
 def fresh_trial_data(x: np.ndarray, meta: pd.DataFrame, key: SplitKey, labels: LabelSet = DEFAULT) -> TrialData:
     """The trial data of ``key`` computed anew (what :func:`split_rows` caches)."""
     roles = assign_roles(meta, key.protocol, key.held_out, seed=key.split_seed, pod_test=key.pod_test)
-    return TrialData.from_table(x, meta, roles, labels)
+    return TrialData.from_table(x, meta, roles, labels, normalization=key.normalization)
 
 
 def clear() -> None:

@@ -16,13 +16,16 @@ import torch
 
 from rdlr.corpora.splits import ROLES
 from rdlr.labels import CLASSES, DEFAULT, UNLABELED, LabelSet
+from rdlr.normalization import DEFAULT_NORMALIZATION, StatisticsGroups, check_normalization, statistics_groups
+from rdlr.train.statistics import floored_std, normalise_in_groups
 
 
 @dataclass(frozen=True)
 class TrialData:
     """Features ``x`` (N × D, float32) and per-row ``labels`` (index into ``classes``, -1 when unlabeled),
     ``corpus``, ``roles`` (one of :data:`ROLES`) and optional annotator ``votes`` (N × K, NaN where a corpus has
-    none); ``classes`` names the K classes in output order (the paper's four by default)."""
+    none); ``classes`` names the K classes in output order (the paper's four by default); optional ``speakers``
+    ("" where unknown) and the input ``normalization`` (:data:`rdlr.normalization.NORMALIZATIONS`)."""
 
     x: np.ndarray
     labels: np.ndarray
@@ -30,12 +33,15 @@ class TrialData:
     roles: np.ndarray
     votes: np.ndarray | None = None
     classes: tuple[str, ...] = CLASSES
+    speakers: np.ndarray | None = None
+    normalization: str = DEFAULT_NORMALIZATION
 
     def __post_init__(self) -> None:
         n = len(self.x)
         if self.x.ndim != 2:
             raise ValueError(f"features must be a 2-D matrix, got shape {self.x.shape}")
-        for name in ("labels", "corpus", "roles"):
+        check_normalization(self.normalization)
+        for name in ("labels", "corpus", "roles", *(("speakers",) if self.speakers is not None else ())):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} rows but the features have {n}")
         unknown = {str(role) for role in np.unique(self.roles)} - set(ROLES)
@@ -61,12 +67,17 @@ class TrialData:
 
     @classmethod
     def from_table(
-        cls, x: np.ndarray, meta: pd.DataFrame, roles: pd.Series | np.ndarray, labels: LabelSet = DEFAULT
+        cls,
+        x: np.ndarray,
+        meta: pd.DataFrame,
+        roles: pd.Series | np.ndarray,
+        labels: LabelSet = DEFAULT,
+        normalization: str = DEFAULT_NORMALIZATION,
     ) -> TrialData:
         """Build from a feature matrix, its manifest columns (``corpus``, ``label`` holding class names of
-        ``labels`` as :meth:`rdlr.labels.LabelSet.apply` leaves them, optional ``votes_<emotion>``) and per-row
-        roles (e.g. from :func:`rdlr.corpora.splits.assign_roles`). Votes are summed onto the classes their
-        emotions map to (:meth:`rdlr.labels.LabelSet.vote_matrix`)."""
+        ``labels`` as :meth:`rdlr.labels.LabelSet.apply` leaves them, optional ``speaker`` and ``votes_<emotion>``),
+        per-row roles (e.g. from :func:`rdlr.corpora.splits.assign_roles`) and the input ``normalization``. Votes
+        are summed onto the classes their emotions map to (:meth:`rdlr.labels.LabelSet.vote_matrix`)."""
         missing = {"corpus", "label"} - set(meta.columns)
         if missing:
             raise ValueError(f"metadata lacks column(s) {sorted(missing)}; it needs corpus and label")
@@ -77,6 +88,8 @@ class TrialData:
             roles=np.asarray(roles, dtype=str),
             votes=labels.vote_matrix(meta),
             classes=labels.classes,
+            speakers=meta["speaker"].fillna("").astype(str).to_numpy() if "speaker" in meta.columns else None,
+            normalization=normalization,
         )
 
     def indices(self, role: str) -> np.ndarray:
@@ -90,7 +103,9 @@ class TrialData:
         """A content hash of what a trial trains on (part of the stage-1 cache key, :mod:`rdlr.train.stage1`).
 
         Hashes the shape, labels, corpora, roles, votes and every row of ``x`` sampled with a stride that
-        keeps the work bounded (~4096 rows) on corpora of any size.
+        keeps the work bounded (~4096 rows) on corpora of any size; for a normalisation other than the paper's,
+        also its name (and the speakers it groups by), so the stage-1 models of two strategies are never shared
+        (the paper's keys stay as they were).
         """
         digest = hashlib.blake2b(digest_size=16)
         digest.update(np.asarray(self.x.shape, dtype=np.int64).tobytes())
@@ -102,7 +117,22 @@ class TrialData:
             digest.update("\n".join(self.classes).encode())
         stride = max(1, len(self.x) // 4096)
         digest.update(np.ascontiguousarray(self.x[::stride]).tobytes())
+        if self.normalization != DEFAULT_NORMALIZATION:
+            digest.update(self.normalization.encode())
+            if self.normalization == "speaker" and self.speakers is not None:
+                digest.update(np.ascontiguousarray(self.speakers.astype("U")).tobytes())
         return digest.hexdigest()
+
+    def statistics_groups(self, rows: np.ndarray) -> StatisticsGroups:
+        """The groups of ``rows`` (indices into this table) that share statistics under :attr:`normalization`
+        (:func:`rdlr.normalization.statistics_groups`): names only, never a label."""
+        speakers = self.speakers[rows] if self.speakers is not None else None
+        return statistics_groups(self.normalization, self.corpus[rows], speakers, self.roles[rows] == "train")
+
+    def used_groups(self) -> StatisticsGroups:
+        """:meth:`statistics_groups` of every row the trial uses (every role but ``unused``): what a results row
+        and a model's log count."""
+        return self.statistics_groups(np.flatnonzero(self.roles != "unused"))
 
 
 def labeled_table(x: np.ndarray, meta: pd.DataFrame, labels: LabelSet) -> tuple[np.ndarray, pd.DataFrame, dict]:
@@ -128,7 +158,9 @@ class PreparedData:
 
     ``train`` and ``unlabeled`` index ``x`` and ``labels``; ``blocks`` maps each role to its contiguous slice of
     ``x`` (:meth:`rows` is a view, no copy); ``roles`` maps train/val/test to their row indices in the
-    :class:`TrialData` (for its labels, corpora and votes).
+    :class:`TrialData` (for its labels, corpora and votes). ``mean`` and ``std`` are the training rows'
+    statistics under every normalisation (what a model folder keeps); ``groups`` says which rows shared
+    statistics under a normalisation other than ``train`` (``None`` under ``train``).
     """
 
     x: torch.Tensor
@@ -139,28 +171,22 @@ class PreparedData:
     unlabeled: torch.Tensor | None
     roles: dict[str, np.ndarray] = field(default_factory=dict)
     blocks: dict[str, slice] = field(default_factory=dict)
+    groups: StatisticsGroups | None = None
 
     def rows(self, role: str) -> torch.Tensor:
         """The normalised features of ``role``'s rows (a view of ``x``)."""
         return self.x[self.blocks[role]]
 
 
-RELATIVE_STD_FLOOR = 1e-3  # a dimension's std is at least this fraction of the median std of the dimensions
-
-
 def normalisation_statistics(x_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std per dimension of the training rows, for the z-normalisation of Section 3.2.
 
-    The std is floored at :data:`RELATIVE_STD_FLOOR` × the median std of the dimensions that vary (1 when none
-    does): a dimension (nearly) constant on the training rows would otherwise divide another corpus's deviations
-    by ~0 (IS10 has such dimensions: |z| reached 712 on a held-out demo corpus with a floor of 1e-8), while the
-    floor leaves every dimension on the typical scale or above it untouched.
+    The std is floored at :data:`rdlr.train.statistics.RELATIVE_STD_FLOOR` × the median std of the dimensions that
+    vary (1 when none does): a dimension (nearly) constant on the training rows would otherwise divide another
+    corpus's deviations by ~0 (IS10 has such dimensions: |z| reached 712 on a held-out demo corpus with a floor of
+    1e-8), while the floor leaves every dimension on the typical scale or above it untouched.
     """
-    mean = x_train.mean(dim=0)
-    std = x_train.std(dim=0)
-    varying = std[std > 0]
-    typical = varying.median() if varying.numel() else torch.ones((), dtype=std.dtype, device=std.device)
-    return mean, std.clamp_min(RELATIVE_STD_FLOOR * typical)
+    return x_train.mean(dim=0), floored_std(x_train.std(dim=0))
 
 
 def _gather(x: np.ndarray, row_groups: list[np.ndarray], device: str) -> torch.Tensor:
@@ -179,7 +205,9 @@ def _gather(x: np.ndarray, row_groups: list[np.ndarray], device: str) -> torch.T
 
 def prepare(data: TrialData, device: str, unlabeled: bool = True) -> PreparedData:
     """Copy the rows ``data``'s trial uses to ``device`` (one float32 copy; ``unused`` rows, and the unlabeled rows
-    unless ``unlabeled``, are left out) and z-normalise them in place with the mean and std of the training rows."""
+    unless ``unlabeled``, are left out) and z-normalise them in place: with the mean and std of the training rows
+    (``train``, Section 3.2), or each group of rows with its own (``corpus``, ``speaker``:
+    :mod:`rdlr.normalization`, :mod:`rdlr.train.statistics`)."""
     groups = {
         role: data.indices(role) if unlabeled or role != "unlabeled" else np.empty(0, dtype=np.int64)
         for role in USED_ROLES
@@ -190,7 +218,12 @@ def prepare(data: TrialData, device: str, unlabeled: bool = True) -> PreparedDat
         blocks[role] = slice(start, start + len(rows))
         start += len(rows)
     mean, std = normalisation_statistics(x[blocks["train"]])
-    x.sub_(mean).div_(std)
+    shared = None
+    if data.normalization == DEFAULT_NORMALIZATION:
+        x.sub_(mean).div_(std)
+    else:
+        shared = data.statistics_groups(np.concatenate(list(groups.values())))
+        normalise_in_groups(x, shared)
     labels = np.concatenate([data.labels[rows] for rows in groups.values()])
     unlabeled = blocks["unlabeled"]
     return PreparedData(
@@ -202,6 +235,7 @@ def prepare(data: TrialData, device: str, unlabeled: bool = True) -> PreparedDat
         unlabeled=torch.arange(unlabeled.start, unlabeled.stop, device=device) if len(groups["unlabeled"]) else None,
         roles={role: groups[role] for role in ("train", "val", "test")},
         blocks=blocks,
+        groups=shared,
     )
 
 

@@ -276,10 +276,11 @@ def test_results_table_gathers_rows_from_csv_and_trial_files(tmp_path: Path) -> 
     loaded = ResultSink(files, planned=3, log=lambda line: None).rows
     assert len(loaded) == 3 and loaded[key]["trial_id"] == "t2"
     frame = results_frame(list(loaded.values()))
-    assert list(frame.columns[:9]) == [
+    assert list(frame.columns[:10]) == [
         "spec_id",
         "protocol",
         "features",
+        "normalization",  # "train" for rows written without one
         "method",
         "held_out",
         "seed",
@@ -287,5 +288,5 @@ def test_results_table_gathers_rows_from_csv_and_trial_files(tmp_path: Path) -> 
         "hparams",
         "val_ua",
     ]
-    assert list(frame.columns[9:12]) == ["val_ua/IEM", "test_ua", "test_ua/CRE"]
+    assert list(frame.columns[10:13]) == ["val_ua/IEM", "test_ua", "test_ua/CRE"]
     assert Storage(tmp_path).child("s").list("trials") == [f"{key}.json"]

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rdlr.train.data import RELATIVE_STD_FLOOR, TrialData, normalisation_statistics, prepare
+from rdlr.train.data import TrialData, normalisation_statistics, prepare
+from rdlr.train.statistics import RELATIVE_STD_FLOOR
 
 
 def near_constant_data(seed: int = 0) -> TrialData:
