@@ -34,12 +34,14 @@ from rdlr.train.config import TrainConfig
 
 
 def _sort_key(item: JobPlan, seeds: int) -> tuple[int, float, float]:
-    """(nothing left?, −critical path, −total cost left) of one job."""
+    """(nothing left?, −critical path, −total cost left) of one job: its rounds of trials (configurations left /
+    trials at once) × the models of a trial, at most the models left (a configuration resumed after some seeds
+    trains only the others), × the cost of one model."""
     if item.left == 0:
         return (1, 0.0, 0.0)
     configs_left = math.ceil(item.left / seeds)
     rounds = math.ceil(configs_left / trials_per_job(item.job))
-    return (0, -rounds * seeds * item.cost.cpu_s, -item.cpu_s)
+    return (0, -min(rounds * seeds, item.left) * item.cost.cpu_s, -item.cpu_s)
 
 
 def longest_first(jobs: Sequence[Job], plan: SweepPlan) -> list[Job]:

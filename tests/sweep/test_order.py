@@ -60,6 +60,9 @@ def test_finished_jobs_go_last_and_a_partly_run_spec_plans_only_what_is_left() -
     partly, whole = demo_plan(spec, done), demo_plan(spec)
     assert (partly.trials, partly.left) == (60, 57)
     assert longest_first(spec.jobs(), partly)[-1] == first
+    one_left = done_models(rows[:2], "demo")  # two of its three seeds: its one model left goes after its peers
+    peers = [j for j in spec.jobs() if j.method == first.method and j != first]
+    assert longest_first(spec.jobs(), demo_plan(spec, one_left))[:3] == peers
     item = next(i for i in whole.jobs if i.job == first)
     assert partly.core_hours == pytest.approx(whole.core_hours - (item.cpu_s + 3 * whole.figures.ray_overhead_s) / 1800)
 
