@@ -49,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             labels: dict[str, Any] = {}
             tables = load_tables(run.spec, run.store, run.corpora, object_store=True, summary=labels)
-            print_plan(
+            plan = print_plan(
                 run.spec,
                 next(iter(tables.values()))[1],
                 "the spec's feature tables",
                 {features: table_shape(x)[1] for features, (x, _) in tables.items()},
+                storage=run.storage,
             )
             outcome = run_sweep(
                 run.spec,
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 adapt_resources=not args.no_adapt,
                 resolved=run.info(labels),
                 capacity=run.capacity,
+                plan=plan,
             )
         except FeatureStoreError as error:
             return fail(
