@@ -31,11 +31,15 @@ TITLES: dict[str, str] = {
 }
 DESCRIPTIONS: dict[str, str] = {
     "train": "inputs z-normalised with the mean and std of the training rows (Section 3.2, the paper's)",
-    "corpus": ("every corpus, the held-out one included, z-normalised with the mean and std of its own utterances "
-               "(transductive: the test corpus' features are read, never its labels)"),
-    "speaker": (f"every speaker z-normalised with the mean and std of their own utterances; speakers with fewer than "
-                f"{MIN_SPEAKER_UTTERANCES} utterances and utterances without a speaker use their corpus' statistics "
-                "(transductive, and speaker labels are needed at test time)"),
+    "corpus": (
+        "every corpus, the held-out one included, z-normalised with the mean and std of its own utterances "
+        "(transductive: the test corpus' features are read, never its labels)"
+    ),
+    "speaker": (
+        f"every speaker z-normalised with the mean and std of their own utterances; speakers with fewer than "
+        f"{MIN_SPEAKER_UTTERANCES} utterances and utterances without a speaker use their corpus' statistics "
+        "(transductive, and speaker labels are needed at test time)"
+    ),
 }
 
 
@@ -63,9 +67,13 @@ class StatisticsGroups:
     fallback_rows: int = 0
 
 
-def statistics_groups(strategy: str, corpus: np.ndarray, speaker: np.ndarray | None = None,
-                      fit_train: np.ndarray | None = None,
-                      min_utterances: int = MIN_SPEAKER_UTTERANCES) -> StatisticsGroups:
+def statistics_groups(
+    strategy: str,
+    corpus: np.ndarray,
+    speaker: np.ndarray | None = None,
+    fit_train: np.ndarray | None = None,
+    min_utterances: int = MIN_SPEAKER_UTTERANCES,
+) -> StatisticsGroups:
     """The groups of ``strategy`` over rows with the given ``corpus`` (and ``speaker``; ``""`` = none) names.
 
     ``train``: one group of every row, fitted on the rows where ``fit_train`` holds. ``corpus``: one group per
@@ -112,8 +120,14 @@ def statistics_groups(strategy: str, corpus: np.ndarray, speaker: np.ndarray | N
         member[fallback & (corpus_of == c)] = len(groups)
         groups.append(str(corpus_names[c]))
         fit.append(corpus_rows[c])
-    return StatisticsGroups(tuple(groups), member, tuple(fit), speakers=speakers, fallback_speakers=fallback_speakers,
-                            fallback_rows=int(fallback.sum()))
+    return StatisticsGroups(
+        tuple(groups),
+        member,
+        tuple(fit),
+        speakers=speakers,
+        fallback_speakers=fallback_speakers,
+        fallback_rows=int(fallback.sum()),
+    )
 
 
 def _rows_by_group(group_of: np.ndarray, groups: int) -> list[np.ndarray]:

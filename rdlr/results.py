@@ -62,6 +62,8 @@ TAIL_COLUMNS: tuple[str, ...] = (
     "confusion",
     "epochs",
     "best_epoch",
+    "stage1_epochs",  # a two-stage method's stage-1 model (trained or cached); the plan's epochs (rdlr.sweep.epochs)
+    "train_rows",
     "wall_time_s",
     "cpu_time_s",
     *SPEAKER_COUNT_COLUMNS,

@@ -182,6 +182,16 @@ def add_selection(parser: argparse.ArgumentParser, default: str | None, default_
     )
 
 
+def add_storage(parser: argparse.ArgumentParser) -> None:
+    """``--storage``: where sweeps keep their results (``rdlr sweep``, ``reproduce``, ``plan``)."""
+    parser.add_argument(
+        "--storage",
+        default=DEFAULT_STORAGE,
+        help=f"results, Tune state, stage-1 cache and (by default) features: a folder or s3:// URI "
+        f"(default: ./{DEFAULT_STORAGE}; multi-node clusters need s3:// or a shared NFS path)",
+    )
+
+
 def add_normalization(parser: argparse.ArgumentParser, default: str | None, help_text: str) -> None:
     """``--normalization``: how inputs are z-normalised (:mod:`rdlr.normalization`: train, corpus, speaker)."""
     from rdlr.normalization import NORMALIZATIONS
@@ -205,12 +215,7 @@ def add_run_location(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="folder the spec's corpus roots, manifests and model paths are relative to",
     )
-    parser.add_argument(
-        "--storage",
-        default=DEFAULT_STORAGE,
-        help=f"results, Tune state, stage-1 cache and (by default) features: a folder or s3:// URI "
-        f"(default: ./{DEFAULT_STORAGE}; multi-node clusters need s3:// or a shared NFS path)",
-    )
+    add_storage(parser)
     add_address(parser)
     add_autoscaler_config(parser)
     parser.add_argument(

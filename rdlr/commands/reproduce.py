@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         with ray_session(args.address, verbose=args.verbose) as ray:
             stages.next(f"prepare manifests ({spec.data.source} data{f' under {data_root}' if data_root else ''})")
             manifest = prepare_manifest(spec, data_root, log=_say)
-            print_plan(spec, manifest, "the spec's corpora", log=_say)
+            plan = print_plan(spec, manifest, "the spec's corpora", log=_say, storage=run.storage)
             stages.next(f"extract {', '.join(feature_components(spec))} for {len(manifest)} utterances into {store}")
             summary = extract(
                 manifest,
@@ -135,7 +135,13 @@ def run(args: argparse.Namespace) -> int:
             tables = load_tables(spec, store, run.corpora, object_store=True, summary=labels)
             resolved = run.info(labels)
             outcome = run_sweep(
-                spec, tables, run.storage, adapt_resources=not args.no_adapt, resolved=resolved, capacity=run.capacity
+                spec,
+                tables,
+                run.storage,
+                adapt_resources=not args.no_adapt,
+                resolved=resolved,
+                capacity=run.capacity,
+                plan=plan,
             )
         print(outcome_text(outcome))
         if not outcome.rows:

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     """Validate the spec, load its features, run (or resume) the sweep, print a summary."""
     from rdlr.features.store import FeatureStoreError
     from rdlr.sweep.driver import SweepError, run_sweep, table_shape
-    from rdlr.sweep.inputs import load_tables
+    from rdlr.sweep.inputs import check_stored_classes, load_tables
     from rdlr.sweep.plan import print_plan
     from rdlr.sweep.summary import outcome_text
 
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         run = resolve_run(
             args.spec, RunOptions(args.storage, args.data_root, args.address, args.autoscaler_config, args.mlflow)
         )
+        check_stored_classes(run.spec, run.store, run.corpora)  # a class no job can train on: before Ray starts
     except (SpecError, ValueError, OSError) as error:
         return fail("sweep", error)
     note = run.storage_note()
@@ -48,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             labels: dict[str, Any] = {}
             tables = load_tables(run.spec, run.store, run.corpora, object_store=True, summary=labels)
-            print_plan(
+            plan = print_plan(
                 run.spec,
                 next(iter(tables.values()))[1],
                 "the spec's feature tables",
                 {features: table_shape(x)[1] for features, (x, _) in tables.items()},
+                storage=run.storage,
             )
             outcome = run_sweep(
                 run.spec,
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 adapt_resources=not args.no_adapt,
                 resolved=run.info(labels),
                 capacity=run.capacity,
+                plan=plan,
             )
         except FeatureStoreError as error:
             return fail(

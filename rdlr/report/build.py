@@ -202,6 +202,7 @@ def render_report(
         order_corpora(frame["held_out"], preferred),
         spec,
         spec_text,
+        _sweep_runs(results, spec_id),
         normalizations(frame),
     )
     keep = () if selection == "paper" else (PAPER_SELECTION_DIR,)  # the other protocol's report stays
@@ -351,6 +352,18 @@ def _plot_confusions(
         if plot_confusions(trials, features, columns, pair, dest / name, title):
             figures.append((f"Confusion matrices, {proposed_label} vs CE, {features_title(features)}{said}", name))
     return figures
+
+
+def _sweep_runs(results: pd.DataFrame | str | PathLike[str], spec_id: str) -> tuple[str, ...]:
+    """The efficiency lines of the sweep runs recorded beside a local results path (:mod:`rdlr.sweep.efficiency`)."""
+    from rdlr.io.storage import Storage
+    from rdlr.sweep.efficiency import read_runs
+
+    if isinstance(results, pd.DataFrame):
+        return ()
+    path = Path(results)
+    folder = path if path.is_dir() else path.parent
+    return tuple(run.line(spec_id) for run in read_runs(Storage(folder)))
 
 
 def _load(results: pd.DataFrame | str | PathLike[str], spec: dict[str, Any]) -> tuple[pd.DataFrame, str, str | None]:

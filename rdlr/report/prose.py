@@ -59,6 +59,7 @@ class ReportInfo:
     columns: list[str]
     spec: Mapping[str, Any] = field(default_factory=dict)
     spec_text: str | None = None  # the spec file as the user wrote it
+    sweep_runs: tuple[str, ...] = ()  # each sweep run's efficiency and core-minutes (rdlr.sweep.efficiency)
     normalizations: list[str] = field(default_factory=lambda: [DEFAULT_NORMALIZATION])  # in the results
 
     @property
@@ -252,6 +253,7 @@ def index_markdown(
         f"- **Held-out corpora:** {', '.join(info.columns)}",
         f"- **Methods:** {results['method'].nunique()}",
         f"- **Normalisation:** {'; '.join(TITLES.get(n, n) for n in info.normalizations)} (docs: normalization.md)",
+        *(f"- **Sweep run:** {line.split(': ', 1)[1]}" for line in info.sweep_runs),
     ]
     lines = [f"# rdlr report: {info.spec_id}\n", "\n".join(facts) + "\n", *class_lines(info, results)]
     demo = [c for c in info.columns if is_demo(c)]

@@ -42,14 +42,21 @@ class ResultSink:
         self.previous = len(self.rows)
         self.errors: list[str] = []
         self.fault: OSError | None = None  # the first storage fault of the sweep: it stops every Tuner
+        self.trial_wall_s = 0.0  # summed over the trials finished in this run (their own clocks, in the workers)
+        self.trial_cpu_s = 0.0
+        self.trials_timed = 0
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
 
     def add(self, job: str, result: Mapping[str, Any] | None) -> None:
-        """A trial's final result (the rows of its seeds, :func:`rdlr.sweep.trial.final_report`): each row kept and
-        logged once."""
+        """A trial's final result (the rows of its seeds, :func:`rdlr.sweep.trial.final_report`, and its own wall
+        and CPU seconds): each row kept and logged once, the seconds summed."""
         if not result or "rows" not in result:
             return
+        with self._lock:
+            self.trial_wall_s += float(result.get("trial_wall_s", 0.0))
+            self.trial_cpu_s += float(result.get("trial_cpu_s", 0.0))
+            self.trials_timed += "trial_wall_s" in result
         for row in json.loads(result["rows"]):
             self._add_row(row)
 

@@ -6,10 +6,12 @@ A trial's seconds = epochs × (training rows × training work / training rate + 
 evaluation work / evaluation rate) + the final evaluation (validation, test and training rows, once). Rates are
 taken from the measured case of the same kind (with or without the AE decoder H of (12)) nearest in batch size
 (outside the measured sizes, the nearest one's) and input dimension; work scales with the input dimension and the
-method's parts, so a case measured at 1,582 dimensions projects 2,094. Epochs per trial are the measured epochs
-to early stopping of that kind, at most the spec's ``max_epochs``. A trial's GPU seconds follow the same formula
-with the rates of the GPU cases (``bench_scale.py --device cuda``), and several trials sharing one GPU get through
-their work faster together by the measured speed-up (:meth:`Figures.gpu_speedup`).
+method's parts, so a case measured at 1,582 dimensions projects 2,094. Epochs per model come from finished
+sweeps of similar size, else from an estimate (:mod:`rdlr.sweep.epochs`). The rates are measured on the machine at
+hand (:mod:`rdlr.sweep.calibrate`), or read from a figures file made for another (``rdlr plan --rates``). A
+trial's GPU seconds follow the same formula with the rates of the GPU cases (``bench_scale.py --device cuda``),
+and several trials sharing one GPU get through their work faster together by the measured speed-up
+(:meth:`Figures.gpu_speedup`).
 """
 
 from __future__ import annotations
@@ -235,23 +237,23 @@ class TrialRows:
 
 @dataclass(frozen=True)
 class TrialCost:
-    """Projected seconds of one trial on the figures' machine (at its threads per trial) and on a GPU, and the
-    epochs assumed; ``stage1_s`` is the part spent on the stage-1 model of LR (10) / self-KD."""
+    """Projected seconds of one trial (one model) on the figures' machine (at its threads per trial) and on a GPU,
+    the epochs assumed and where they come from (:class:`rdlr.sweep.epochs.Epochs`); ``stage1_s`` is the part spent
+    on the stage-1 model of LR (10) / self-KD."""
 
     cpu_s: float
     gpu_s: float
     epochs: float
-    epochs_measured: bool
+    epochs_source: str = "estimated"
     stage1_s: float = 0.0
+    stage1_gpu_s: float = 0.0
 
 
 def _fit_seconds(
-    method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures, training: dict[str, Any]
-) -> tuple[float, float, float, bool]:
-    """(CPU s, GPU s, epochs, measured?) of training one model of ``method``."""
+    method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures, training: dict[str, Any], epochs: float
+) -> tuple[float, float]:
+    """(CPU s, GPU s) of training one model of ``method`` for ``epochs`` epochs."""
     kind = method_kind(method)
-    epochs, measured = figures.epochs(kind)
-    epochs = min(epochs, float(training.get("max_epochs", TrainConfig.max_epochs)))
     train_rate, eval_rate = figures.rate(kind, dims, batch)
     gpu_train_rate, gpu_eval_rate = figures.rate(kind, dims, batch, gpu=True)
     ae_unlabeled = bool(training.get("ae_on_unlabeled", True)) and rows.unlabeled > 0
@@ -262,19 +264,33 @@ def _fit_seconds(
     eval_work = eval_flops_per_row(dims) * (epochs * per_epoch_rows + final_rows)
     cpu = epochs * train_work / train_rate + eval_work / eval_rate
     gpu = epochs * train_work / gpu_train_rate + eval_work / gpu_eval_rate
-    return cpu, gpu, epochs, measured
+    return cpu, gpu
 
 
 def trial_cost(
-    method: Method, rows: TrialRows, dims: int, batch: int, figures: Figures, training: dict[str, Any] | None = None
+    method: Method,
+    rows: TrialRows,
+    dims: int,
+    batch: int,
+    figures: Figures,
+    training: dict[str, Any] | None = None,
+    epochs: tuple[float, float] | None = None,
+    epochs_source: str = "estimated",
 ) -> TrialCost:
-    """Projected cost of one trial; two-stage methods add their stage-1 model (counted for every trial: an upper
-    bound, as trials that differ only in LR's γ share one stage-1 model through the cache)."""
+    """Projected cost of one model; a two-stage method adds its stage-1 model (``stage1_s``: the plan counts it
+    once per stage-1 model its job trains, :func:`rdlr.sweep.plan.stage1_models`). ``epochs``: (the model's, its
+    stage-1 model's), by default :func:`rdlr.sweep.epochs.estimate`'s."""
+    from rdlr.sweep.epochs import estimate
+
     training = dict(training or {})
-    cpu, gpu, epochs, measured = _fit_seconds(method, rows, dims, batch, figures, training)
-    stage1 = 0.0
+    if epochs is None:
+        config = TrainConfig(**{k: v for k, v in training.items() if k in ("max_epochs", "patience")})
+        guess = estimate(rows.train, batch, config.max_epochs, config.patience)
+        epochs = (guess, guess)
+    cpu, gpu = _fit_seconds(method, rows, dims, batch, figures, training, epochs[0])
+    stage1 = stage1_gpu = 0.0
     if method.two_stage:
         stage1_method = method.stage1(str(training.get("lr_stage1", TrainConfig.lr_stage1)))
-        stage1, stage1_gpu, _, _ = _fit_seconds(stage1_method, rows, dims, batch, figures, training)
+        stage1, stage1_gpu = _fit_seconds(stage1_method, rows, dims, batch, figures, training, epochs[1])
         cpu, gpu = cpu + stage1, gpu + stage1_gpu
-    return TrialCost(cpu, gpu, epochs, measured, stage1)
+    return TrialCost(cpu, gpu, epochs[0], epochs_source, stage1, stage1_gpu)

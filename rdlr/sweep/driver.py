@@ -63,7 +63,11 @@ from rdlr.io.storage import FolderLock
 from rdlr.io.tracking import mlflow_experiment
 from rdlr.spec.core import Job, SweepSpec
 from rdlr.sweep.collector import FaultStopper, Log, ResultSink, SinkCallback, close_sink, open_sink
+from rdlr.sweep.cost import load_figures
+from rdlr.sweep.efficiency import SweepRun, record_run
 from rdlr.sweep.files import ROWS_DIR, SPEC_FILE, SweepError, SweepFiles
+from rdlr.sweep.order import grid_costs, longest_first, runs_whole_grid
+from rdlr.sweep.plan import SweepPlan, build_plan, done_models
 from rdlr.sweep.recovery import (
     TUNER_STATE,
     SweepStorageError,
@@ -112,6 +116,7 @@ class SweepOutcome:
     jobs: list[JobOutcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     wall_time_s: float = 0.0
+    run: SweepRun | None = None  # this run's efficiency and core-minutes (rdlr.sweep.efficiency)
 
     @property
     def ok(self) -> bool:
@@ -168,8 +173,10 @@ class _Sweep:
         sink_key: str,
         sink: ResultSink,
         capacity: ClusterCapacity | None,
+        plan: SweepPlan,
     ) -> None:
         self.spec, self.trainables, self.files, self.resources = spec, trainables, files, resources
+        self.plan = plan
         self.sink_key, self.sink, self.log = sink_key, sink, sink.log
         self.capacity = capacity
         self.mlflow_uri = spec.tracking.mlflow if spec.tracking is not None else None
@@ -199,14 +206,16 @@ class _Sweep:
     def new_tuner(self, job: Job, trainable: str, constants: Mapping[str, str]) -> tune.Tuner:
         """A fresh Tuner for ``job``. Configurations that already have rows (a Tune state set aside or deleted) are
         evaluated first, so the search continues from them instead of spending the budget on new ones; the grid
-        sampler repeats its seeded order by itself, and is not given them (Optuna's grid would count them twice)."""
+        sampler repeats its seeded order by itself, and is not given them (Optuna's grid would count them twice).
+        A job running its whole grid runs it costliest configuration first (:mod:`rdlr.sweep.order`)."""
         tried = [] if job.sampler == "grid" else finished_configs(self.sink.rows.values(), job)
+        costs = grid_costs(self.plan, job) if runs_whole_grid(job) else None
         searcher = OptunaSearch(
             space=optuna_space(job.space),
             metric=METRIC,
             mode="max",
             points_to_evaluate=tried,
-            sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space),
+            sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space, costs),
         )
         tune_config = tune.TuneConfig(
             search_alg=searcher,
@@ -317,6 +326,7 @@ def run_sweep(
     resolved: Mapping[str, Any] | None = None,
     quiet: bool = True,
     capacity: ClusterCapacity | None = None,
+    plan: SweepPlan | None = None,
 ) -> SweepOutcome:
     """Run (or resume) every job of ``spec`` on Ray: the instance this process is connected to, else the cluster
     of ``RAY_ADDRESS``, else a private local one (:func:`rdlr.cluster.session.start_ray`).
@@ -340,7 +350,7 @@ def run_sweep(
     files = SweepFiles(storage, spec.id, spec.label_set().classes)
     try:
         with FolderLock(files.dir.fs, files.dir.root, "rdlr sweep", what="sweep storage"):  # one writer per spec
-            return _run_locked(spec, tables, files, log, adapt_resources, resolved, quiet, capacity)
+            return _run_locked(spec, tables, files, log, adapt_resources, resolved, quiet, capacity, plan)
     except OSError as error:
         fault = storage_fault(error)
         if fault is None:
@@ -357,6 +367,7 @@ def _run_locked(
     resolved: Mapping[str, Any] | None,
     quiet: bool,
     capacity: ClusterCapacity | None,
+    plan: SweepPlan | None,
 ) -> SweepOutcome:
     """:func:`run_sweep` while it holds the sweep's writer lock."""
     import ray
@@ -375,9 +386,11 @@ def _run_locked(
     if spec.tracking is not None and spec.tracking.mlflow:
         mlflow_experiment(spec.tracking.mlflow, spec.id)  # once, before the Tuners' callbacks look for it
         log(f"MLflow: one run per trial in experiment {spec.id!r} at {spec.tracking.mlflow}")
-    jobs = spec.jobs()
+    table_order = spec.jobs()
     sink_key = f"{files.dir.uri}"
     sink = ResultSink(files, spec.num_trials(), log)
+    plan = plan or _packaged_plan(spec, tables, sink)
+    jobs = longest_first(table_order, plan)
     open_sink(sink_key, sink)
     log(
         f"sweep {spec.id}: {len(jobs)} jobs, {sink.planned} trials planned ({sink.previous} already done), "
@@ -385,8 +398,9 @@ def _run_locked(
         f"storage {files.dir.uri}"
     )
     sweep = _Sweep(
-        spec, register_trainables(spec, tables, files, resources), files, resources, sink_key, sink, capacity
+        spec, register_trainables(spec, tables, files, resources), files, resources, sink_key, sink, capacity, plan
     )
+    loop_started = time.monotonic()
     try:
         sweep.run(jobs)
     except KeyboardInterrupt:
@@ -398,8 +412,19 @@ def _run_locked(
         raise
     finally:
         close_sink(sink_key)
+    run = SweepRun(
+        sink.trials_timed,
+        sink.trial_wall_s,
+        sink.trial_cpu_s,
+        time.monotonic() - loop_started,
+        resources.slots,
+        resources.cpus,
+        plan.core_hours * 60,
+    )
     sink.gather()
     sink.flush()
+    if sink.fault is None:
+        record_run(files.dir, run)
     if sink.fault is not None:
         _set_stopped_jobs_aside(spec, jobs, sink, files)
         raise sink.fault
@@ -412,10 +437,20 @@ def _run_locked(
         rows=len(sink.rows),
         new_rows=len(sink.rows) - sink.previous,
         planned=sink.planned,
-        jobs=sorted(sweep.outcomes, key=lambda o: jobs.index(o.job)),
+        jobs=sorted(sweep.outcomes, key=lambda o: table_order.index(o.job)),
         errors=[*sink.errors, *(f"job {o.job.name}: {o.failure}" for o in failed)],
         wall_time_s=time.monotonic() - started,
+        run=run,
     )
+
+
+def _packaged_plan(spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], sink: ResultSink) -> SweepPlan:
+    """The plan a sweep orders its jobs by when it was given none: the packaged figures' rates (relative costs are
+    what the order needs), the estimated epochs, and what ``sink`` has not finished."""
+    meta = next(iter(tables.values()))[1]
+    dims = {features: table_shape(x)[1] for features, (x, _) in tables.items()}
+    done = done_models(sink.rows.values(), spec.id)
+    return build_plan(spec, meta, "the spec's feature tables", load_figures(), dims, done=done)
 
 
 def _set_stopped_jobs_aside(spec: SweepSpec, jobs: list[Job], sink: ResultSink, files: SweepFiles) -> None:

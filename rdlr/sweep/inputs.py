@@ -213,6 +213,19 @@ def check_classes(spec: SweepSpec, meta: pd.DataFrame, where: str) -> None:
                 )
 
 
+def check_stored_classes(spec: SweepSpec, store: str, corpora: Sequence[str]) -> None:
+    """:func:`check_classes` on the manifests the feature store holds for ``corpora`` (what ``rdlr sweep`` will
+    train on), read without Ray; nothing when the store holds none (a new store, or one written before manifests
+    were kept apart: :func:`load_tables` checks the tables then)."""
+    from rdlr.features.metadata import stored_manifests
+    from rdlr.features.store import FeatureStore
+
+    meta = stored_manifests(FeatureStore(store), list(corpora))
+    if meta is not None:
+        labels = meta[["corpus", "label"]].fillna("").astype(str)
+        check_classes(spec, spec.label_set().apply(labels).meta, f"the manifests in {store}")
+
+
 def load_tables(
     spec: SweepSpec,
     store: str,

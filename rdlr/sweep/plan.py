@@ -9,8 +9,11 @@ corpora: :mod:`rdlr.corpora.shape`), and the projected cost from the rehearsal's
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +23,10 @@ from rdlr.corpora.splits import assign_roles
 from rdlr.features.is10 import IS10_DIM
 from rdlr.features.registry import parse_feature_sets
 from rdlr.features.wav2vec import W2V_DIM
-from rdlr.methods import get_method
+from rdlr.methods import Method, get_method
 from rdlr.spec.core import Job, SpecError, SweepSpec
-from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, trial_cost
+from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, method_kind, trial_cost
+from rdlr.sweep.epochs import BEST_EPOCH, Epochs, JobKey, job_key, row_key
 from rdlr.train.batches import few_steps_warning
 from rdlr.train.config import TrainConfig
 
@@ -34,28 +38,36 @@ NODE_CPUS = 16  # the reference node of the wall-clock line
 
 @dataclass(frozen=True)
 class JobPlan:
-    """One job's trials, its trials' rows and input dimension, and the projected cost of one of its trials (the
-    mean over the batch sizes it searches)."""
+    """One job's models (configurations × seeds; ``done``: those with a results row already), its models' rows and
+    input dimension, the projected cost of one of its models (the mean over the batch sizes it searches, stage 1
+    included) and the stage-1 models its models still to train are expected to train (:func:`stage1_models`)."""
 
     job: Job
     trials: int
     rows: TrialRows
     dims: int
     cost: TrialCost
+    done: int = 0
+    stage1_models: float = 0.0
+
+    @property
+    def left(self) -> int:
+        return max(0, self.trials - self.done)
 
     @property
     def cpu_s(self) -> float:
-        return self.trials * self.cost.cpu_s
+        """Seconds of what is left: each model's own training, plus its stage-1 models (counted once each)."""
+        return self.left * (self.cost.cpu_s - self.cost.stage1_s) + self.stage1_models * self.cost.stage1_s
 
     @property
     def gpu_s(self) -> float:
-        return self.trials * self.cost.gpu_s
+        return self.left * (self.cost.gpu_s - self.cost.stage1_gpu_s) + self.stage1_models * self.cost.stage1_gpu_s
 
 
 @dataclass(frozen=True)
 class SweepPlan:
-    """A spec's jobs with their rows and projected cost, where the rows and rates come from, and the dimensions
-    of each feature set (``True`` beside the ones assumed)."""
+    """A spec's jobs with their rows and projected cost of what is left, where the rows and rates come from, and
+    the dimensions of each feature set (``True`` beside the ones assumed)."""
 
     spec: SweepSpec
     jobs: tuple[JobPlan, ...]
@@ -64,15 +76,21 @@ class SweepPlan:
     figures: Figures
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # corpus -> class -> utterances
     left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # corpus -> emotion left out -> utterances
+    epochs: Epochs = field(default_factory=Epochs)
 
     @property
     def trials(self) -> int:
         return sum(job.trials for job in self.jobs)
 
     @property
+    def left(self) -> int:
+        return sum(job.left for job in self.jobs)
+
+    @property
     def core_hours(self) -> float:
-        """CPU core-hours: (trial seconds + Ray's overhead per trial) × the figures' threads per trial (core time
-        is assumed to scale with CPUs)."""
+        """CPU core-hours of what is left: (model seconds + Ray's overhead per model) × the figures' threads per
+        trial (core time is assumed to scale with CPUs; calibrated rates are per CPU-second, so this is CPU
+        time)."""
         return sum(_job_cpu_s(job, self.figures) for job in self.jobs) * self.figures.threads / 3600
 
     @property
@@ -89,7 +107,7 @@ class SweepPlan:
 
 
 def _job_cpu_s(job: JobPlan, figures: Figures) -> float:
-    return job.cpu_s + job.trials * figures.ray_overhead_s
+    return job.cpu_s + job.left * figures.ray_overhead_s
 
 
 def _gpu_s(jobs: Sequence[JobPlan], plan: SweepPlan) -> float:
@@ -97,7 +115,32 @@ def _gpu_s(jobs: Sequence[JobPlan], plan: SweepPlan) -> float:
     trials sharing a GPU, plus Ray's overhead per trial (the trial holds its share of the GPU meanwhile)."""
     share = plan.trials_per_gpu
     work = sum(job.gpu_s for job in jobs) / plan.figures.gpu_speedup(share)
-    return work + sum(job.trials for job in jobs) * plan.figures.ray_overhead_s / share
+    return work + sum(job.left for job in jobs) * plan.figures.ray_overhead_s / share
+
+
+def stage1_models(job: Job, method: Method, training: Mapping[str, object], configs: int, seeds: int) -> float:
+    """Stage-1 models that ``configs`` configurations of ``job`` train (each once per seed; none for a one-stage
+    method): configurations that differ only in what stage 1 does not use (LR's γ) share theirs through the cache.
+    A job searching its whole grid trains one per group of its grid sharing a stage 1 (S groups); one that samples
+    n of its G configurations, S × (1 − C(G − G/S, n) / C(G, n)) on average (each group is missed when all n come
+    from the other groups)."""
+    if not method.two_stage or configs <= 0:
+        return 0.0
+    used = method.stage1(str(training.get("lr_stage1", TrainConfig.lr_stage1))).hparam_names()
+    groups = math.prod(len(values) for name, values in job.space.items() if name in used)
+    grid = job.grid_size
+    configs = min(configs, grid)
+    missed = math.comb(grid - grid // groups, configs) / math.comb(grid, configs)
+    return groups * (1 - missed) * seeds
+
+
+def done_models(rows: Iterable[Mapping[str, object]], spec_id: str) -> dict[JobKey, int]:
+    """Finished models (results rows) of ``spec_id`` per job (:func:`rdlr.sweep.epochs.row_key`)."""
+    counts: Counter[JobKey] = Counter()
+    for row in rows:
+        if str(row.get("spec_id", spec_id)) == spec_id:
+            counts[row_key(row)] += 1
+    return dict(counts)
 
 
 def feature_dims(features: str, known: Mapping[str, int] | None = None) -> tuple[int, bool]:
@@ -139,28 +182,54 @@ def trial_rows(meta: pd.DataFrame, protocol: str, held_out: str, split_seed: int
     return TrialRows(*(int(counts.get(role, 0)) for role in ("train", "val", "test", "unlabeled")))
 
 
-def _mean_cost(job: Job, rows: TrialRows, dims: int, figures: Figures, training: Mapping[str, object]) -> TrialCost:
+def config_cost(
+    spec: SweepSpec, job: Job, rows: TrialRows, dims: int, figures: Figures, epochs: Epochs, batch: int
+) -> TrialCost:
+    """Projected cost of one model of ``job`` at minibatch ``batch``, stage 1 included, with the epochs of
+    ``epochs``."""
     method = get_method(job.method)
-    costs = [trial_cost(method, rows, dims, int(batch), figures, dict(training)) for batch in job.space["batch_size"]]
+    training = TrainConfig(**spec.training)
+    key = job_key(job)
+    model, source = epochs(spec.id, key, method_kind(method), rows.train, batch, training)
+    stage1 = model
+    if method.two_stage:
+        stage1_method = method.stage1(training.lr_stage1)
+        stage1, _ = epochs(spec.id, key, method_kind(stage1_method), rows.train, batch, training, stage1=True)
+    return trial_cost(method, rows, dims, batch, figures, dict(spec.training), (model, stage1), source)
+
+
+def _mean_cost(spec: SweepSpec, job: Job, rows: TrialRows, dims: int, figures: Figures, epochs: Epochs) -> TrialCost:
+    costs = [config_cost(spec, job, rows, dims, figures, epochs, int(batch)) for batch in job.space["batch_size"]]
     return TrialCost(
         statistics.fmean(c.cpu_s for c in costs),
         statistics.fmean(c.gpu_s for c in costs),
-        costs[0].epochs,
-        costs[0].epochs_measured,
+        statistics.fmean(c.epochs for c in costs),
+        costs[0].epochs_source,
         statistics.fmean(c.stage1_s for c in costs),
+        statistics.fmean(c.stage1_gpu_s for c in costs),
     )
 
 
 def build_plan(
-    spec: SweepSpec, meta: pd.DataFrame, rows_source: str, figures: Figures, known_dims: Mapping[str, int] | None = None
+    spec: SweepSpec,
+    meta: pd.DataFrame,
+    rows_source: str,
+    figures: Figures,
+    known_dims: Mapping[str, int] | None = None,
+    epochs: Epochs | None = None,
+    done: Mapping[JobKey, int] | None = None,
 ) -> SweepPlan:
     """The plan of ``spec`` on the manifest columns ``meta`` (every corpus of the spec; restricted to the spec's
     class set, :meth:`rdlr.labels.LabelSet.apply`); ``known_dims``: the feature tables' widths when they are
-    loaded."""
+    loaded; ``epochs``: per model (default: estimated); ``done``: finished models per job (:func:`done_models`),
+    which the projection leaves out."""
     applied = spec.label_set().apply(meta)
     meta = applied.meta
     rows: dict[tuple[str, str], TrialRows] = {}
     dims = {features: feature_dims(features, known_dims) for features in spec.features}
+    epochs = epochs or Epochs()
+    done = done or {}
+    seeds = len(spec.seeds)
     jobs = []
     for job in spec.jobs():
         key = (job.protocol, job.held_out)
@@ -169,10 +238,21 @@ def build_plan(
                 meta, job.protocol, job.held_out, spec.data.split_seed, TrainConfig(**spec.training).pod_test
             )
         width = dims[job.features][0]
-        cost = _mean_cost(job, rows[key], width, figures, spec.training)
-        jobs.append(JobPlan(job, job.configs * len(spec.seeds), rows[key], width, cost))
+        cost = _mean_cost(spec, job, rows[key], width, figures, epochs)
+        models = job.configs * seeds
+        finished = min(models, done.get(job_key(job), 0))
+        configs_left = math.ceil((models - finished) / seeds)
+        stage1 = stage1_models(job, get_method(job.method), spec.training, configs_left, seeds)
+        jobs.append(JobPlan(job, models, rows[key], width, cost, finished, stage1))
     return SweepPlan(
-        spec, tuple(jobs), rows_source, dims, figures, class_counts(meta, spec.label_set().classes), applied.left_out
+        spec,
+        tuple(jobs),
+        rows_source,
+        dims,
+        figures,
+        class_counts(meta, spec.label_set().classes),
+        applied.left_out,
+        epochs,
     )
 
 
@@ -204,7 +284,10 @@ def _method_lines(plan: SweepPlan) -> list[str]:
     grouped: dict[tuple[str, str], list[JobPlan]] = {}
     for item in plan.jobs:
         grouped.setdefault((item.job.protocol, item.job.method), []).append(item)
-    lines = [f"    {'protocol':<13} {'method':<24} {'configs':>7} {'trials':>6} {'core-h':>9} {'GPU-h':>7}  search"]
+    lines = [
+        f"    {'protocol':<13} {'method':<24} {'configs':>7} {'trials':>6} {'left':>6} {'core-h':>9} "
+        f"{'GPU-h':>7}  search"
+    ]
     for (protocol, method), items in grouped.items():
         job = items[0].job
         search = ("the whole grid" if job.sampler == "grid" else job.sampler) + f" of {job.grid_size}"
@@ -212,7 +295,7 @@ def _method_lines(plan: SweepPlan) -> list[str]:
         gpu = _gpu_s(items, plan) / 3600
         lines.append(
             f"    {protocol:<13} {method:<24} {job.configs:>7} {sum(i.trials for i in items):>6,} "
-            f"{cpu:>9,.1f} {gpu:>7,.2f}  {search}"
+            f"{sum(i.left for i in items):>6,} {cpu:>9,.1f} {gpu:>7,.2f}  {search}"
         )
     return lines
 
@@ -258,22 +341,20 @@ def wall_time(hours: float) -> str:
     return f"about {minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
-    """The plan as text lines (what ``rdlr plan`` prints), the small-minibatch warnings last."""
+def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS, finished: str | None = None) -> list[str]:
+    """The plan as text lines (what ``rdlr plan`` prints), the small-minibatch warnings last; ``finished``: where
+    the finished models it leaves out were read."""
     spec, figures = plan.spec, plan.figures
     resources, training = spec.resources, TrainConfig(**spec.training)
     dims = ", ".join(
         f"{name} ({width} dims{', assumed' if assumed else ''})" for name, (width, assumed) in plan.dims.items()
     )
-    epochs = {kind: figures.epochs(kind) for kind in ("plain", "ae")}
-    epoch_text = "; ".join(
-        f"{kind} {value:g} ({'measured' if measured else 'assumed'})" for kind, (value, measured) in epochs.items()
-    )
-    if figures.epochs_source:
-        epoch_text += f" (from {figures.epochs_source})"
     at_once = max(1, int(node_cpus // resources.cpus_per_trial))
+    done = plan.trials - plan.left
+    left = f"; {done:,} finished in {finished}, {plan.left:,} left (projected: those)" if finished else ""
     return [
-        f"plan {spec.id}: {len(plan.jobs)} jobs, {plan.trials:,} trials ({len(spec.seeds)} seeds each configuration)",
+        f"plan {spec.id}: {len(plan.jobs)} jobs, {plan.trials:,} trials ({len(spec.seeds)} seeds each configuration)"
+        + left,
         f"  features: {dims}; held out: {', '.join(spec.held_out)}; unlabeled: {spec.unlabeled or 'none'}",
         f"  normalisation: {normalization_counts(plan)}",
         f"  each trial asks Ray for {resources.cpus_per_trial:g} CPU{'s' if resources.cpus_per_trial != 1 else ''}"
@@ -285,16 +366,37 @@ def plan_lines(plan: SweepPlan, node_cpus: int = NODE_CPUS) -> list[str]:
         f"  rows per trial (train / val / test / unlabeled), from {plan.rows_source}:",
         *_rows_lines(plan),
         *_class_lines(plan),
-        f"  projected {spec.id}: {plan.trials:,} trials, {core_time(plan.core_hours)} (CPU), "
+        f"  projected {spec.id}: {plan.left:,} trials, {core_time(plan.core_hours)} (CPU), "
         f"{plan.gpu_hours:,.1f} GPU-hours",
         f"  = {wall_time(plan.core_hours / node_cpus)} on one {node_cpus}-core node ({at_once} trials at once)",
-        f"  assumptions: rates from {figures.source} ({figures.machine}, {figures.threads} threads per trial); "
-        f"epochs per trial {epoch_text}; core-hours = trial time × threads (time scales with CPUs); "
-        f"{gpu_assumption(figures, plan.trials_per_gpu)}; stage 1 of LR/self-KD counted in every "
-        f"trial (an upper bound: trials differing only in γ share it); Ray overhead {figures.ray_overhead_s:.1f} s "
-        "per trial (measured) included in core-hours and GPU-hours",
+        f"  rates: {rates_text(figures)}",
+        f"  assumptions: epochs per model {epochs_text(plan)}; core-hours = trial time × threads (time scales with "
+        f"CPUs); {gpu_assumption(figures, plan.trials_per_gpu)}; stage 1 of LR/self-KD counted once per stage-1 "
+        f"model a job trains (trials differing only in γ share it); Ray overhead {figures.ray_overhead_s:.1f} s per "
+        "trial (measured) included in core-hours and GPU-hours",
         *batch_warnings(plan),
     ]
+
+
+def rates_text(figures: Figures) -> str:
+    """Which rates the plan used: where from, the machine (when the source does not name it) and the threads."""
+    machine = "" if figures.machine in figures.source else f" ({figures.machine})"
+    return f"{figures.source}{machine}, {figures.threads} thread{'s' if figures.threads != 1 else ''} per trial"
+
+
+def epochs_text(plan: SweepPlan) -> str:
+    """Where each job's epochs per model come from, grouped: ``"estimated 12 (20 jobs)"``, ``"same job 9-11"``."""
+    grouped: dict[str, list[float]] = {}
+    for item in plan.jobs:
+        if item.left:
+            grouped.setdefault(item.cost.epochs_source, []).append(item.cost.epochs)
+    parts = []
+    for source, values in grouped.items():
+        low, high = min(values), max(values)
+        span = f"{low:.3g}" if low == high else f"{low:.3g}-{high:.3g}"
+        rule = f" (min(max_epochs, {BEST_EPOCH} + patience): rdlr.sweep.epochs)" if source == "estimated" else ""
+        parts.append(f"{source} {span} ({len(values)} job{'s' if len(values) != 1 else ''}){rule}")
+    return "; ".join(parts) or "none (nothing left)"
 
 
 def normalization_counts(plan: SweepPlan) -> str:
@@ -320,21 +422,77 @@ def gpu_assumption(figures: Figures, trials_per_gpu: int) -> str:
     )
 
 
+def plan_figures(
+    spec: SweepSpec,
+    dims: Mapping[str, tuple[int, bool]],
+    rates: str | Path | None = None,
+    recalibrate: bool = False,
+    log: Callable[[str], None] = print,
+) -> Figures:
+    """The rates of the plan: this machine's, calibrated for the spec's kinds of method, input dimensions and
+    minibatches at its threads per trial, and on its GPU too when it has one and the spec asks for GPUs
+    (:mod:`rdlr.sweep.calibrate`; ``recalibrate``: measured again); with ``rates``, that figures file's (another
+    machine's node type)."""
+    from rdlr.sweep.calibrate import Case, calibrate, calibration_threads, gpu_here, probe_batch
+    from rdlr.sweep.cost import load_figures
+
+    if rates is not None:
+        return load_figures(rates)
+    threads = calibration_threads(spec.resources.cpus_per_trial)
+    lr_stage1 = TrainConfig(**spec.training).lr_stage1
+    cases = []
+    for job in spec.jobs():
+        method = get_method(job.method)
+        methods = (method, method.stage1(lr_stage1)) if method.two_stage else (method,)
+        width = dims[job.features][0]
+        cases += [
+            Case(method_kind(m), width, probe_batch(int(b)), threads) for m in methods for b in job.space["batch_size"]
+        ]
+    if spec.resources.gpus_per_trial > 0 and gpu_here():  # the GPU-hours from this machine's GPU too
+        cases += [dataclasses.replace(case, device="cuda") for case in cases]
+    return calibrate(cases, refresh=recalibrate, log=log).figures(threads, load_figures())
+
+
+def make_plan(
+    spec: SweepSpec,
+    meta: pd.DataFrame,
+    rows_source: str,
+    known_dims: Mapping[str, int] | None = None,
+    storage: str | None = None,
+    rates: str | Path | None = None,
+    recalibrate: bool = False,
+    log: Callable[[str], None] = print,
+) -> SweepPlan:
+    """The plan with :func:`plan_figures`' rates, the epochs of the finished sweeps under ``storage``
+    (:mod:`rdlr.sweep.epochs`) and only what ``<storage>/<spec id>`` has not finished yet."""
+    from rdlr.sweep.epochs import finished_models
+    from rdlr.sweep.files import SweepFiles
+
+    dims = {features: feature_dims(features, known_dims) for features in spec.features}
+    figures = plan_figures(spec, dims, rates, recalibrate, log)
+    done = done_models(SweepFiles(storage, spec.id).load_rows().values(), spec.id) if storage else {}
+    epochs = Epochs(finished_models(storage, log))
+    return build_plan(spec, meta, rows_source, figures, known_dims, epochs, done)
+
+
 def print_plan(
     spec: SweepSpec,
     meta: pd.DataFrame,
     rows_source: str,
     known_dims: Mapping[str, int] | None = None,
     log: Callable[[str], None] = print,
-) -> None:
-    """Log the plan with the packaged figures (what ``rdlr sweep`` and ``rdlr reproduce`` show before starting); a
-    one-line note instead when the figures cannot be read."""
-    from rdlr.sweep.cost import FiguresError, load_figures
+    storage: str | None = None,
+) -> SweepPlan | None:
+    """Log the plan (:func:`make_plan`: this machine's rates, what ``storage`` has not finished) that ``rdlr
+    sweep`` and ``rdlr reproduce`` show before starting, and return it; a one-line note and ``None`` when the
+    rates cannot be had."""
+    from rdlr.sweep.cost import FiguresError
 
     try:
-        figures = load_figures()
+        plan = make_plan(spec, meta, rows_source, known_dims, storage, log=log)
     except FiguresError as error:
         log(f"plan: no cost projection ({error})")
-        return
-    for line in plan_lines(build_plan(spec, meta, rows_source, figures, known_dims)):
+        return None
+    for line in plan_lines(plan, finished=f"{storage}/{spec.id}" if storage else None):
         log(line)
+    return plan

@@ -43,7 +43,8 @@ def selection_summary(results_uri: str, order: Sequence[tuple[str, str, str]] = 
 
 
 def outcome_text(outcome: SweepOutcome) -> str:
-    """One block for the end of a sweep: counts, failures, where the results are, the selection summary."""
+    """One block for the end of a sweep: counts, failures, where the results are, the selection summary, and last
+    the run's efficiency and projected against used core-minutes (:mod:`rdlr.sweep.efficiency`)."""
     minutes, seconds = divmod(int(outcome.wall_time_s), 60)
     lines = [
         f"\nsweep {outcome.spec_id}: {outcome.rows}/{outcome.planned} trials in the results "
@@ -53,4 +54,6 @@ def outcome_text(outcome: SweepOutcome) -> str:
     if outcome.rows:
         order = [(o.job.features, o.job.protocol, o.job.method) for o in outcome.jobs]
         lines.append("\n" + selection_summary(outcome.results_uri, order))
+    if outcome.run is not None:
+        lines.append("\n" + outcome.run.line(outcome.spec_id))
     return "\n".join(lines)

@@ -68,7 +68,9 @@ def split_config(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, A
 
 
 def run_configuration(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, context: TrialContext) -> None:
-    """Tune trainable body: one configuration, every seed; reports each epoch and, at the end, every seed's row."""
+    """Tune trainable body: one configuration, every seed; reports each epoch and, at the end, every seed's row
+    and the trial's own wall and CPU seconds (what the sweep's efficiency line sums)."""
+    wall_started, cpu_started = time.perf_counter(), time.process_time()
     constants, hparams = split_config(config)
     cid = config_id(hparams)
     files = SweepFiles(context.storage, context.spec_id)
@@ -105,7 +107,8 @@ def run_configuration(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame,
             row = train_seed(prepared, context, constants, hparams, seed, files, trial_id)
             files.write_row(key, row)
         rows.append(row)
-    tune.report(final_report(rows))
+    timing = {"trial_wall_s": time.perf_counter() - wall_started, "trial_cpu_s": time.process_time() - cpu_started}
+    tune.report({**final_report(rows), **timing})
 
 
 def worker_rows(x: np.ndarray, meta: pd.DataFrame, context: TrialContext, constants: Mapping[str, str]) -> PreparedRows:
@@ -168,6 +171,8 @@ def train_seed(
         "confusion": json.dumps(final.get("confusion")),
         "epochs": int(final["epochs"]),
         "best_epoch": int(final["best_epoch"]),
+        "stage1_epochs": int(result.stage1["final"]["epochs"]) if result.stage1 else None,
+        "train_rows": int((prepared.data.roles == "train").sum()),
         "wall_time_s": round(float(result.wall_time_s), 3),
         "cpu_time_s": round(time.process_time() - cpu_started, 3),
         **speaker_counts(prepared.data),

@@ -13,6 +13,7 @@ from rdlr.corpora.manifest import ManifestError
 from rdlr.features.hf_encoder import HFEncoderConfig
 from rdlr.spec.core import SweepSpec
 from rdlr.sweep.inputs import (
+    check_stored_classes,
     demo_data_root,
     extraction_options,
     feature_components,
@@ -78,3 +79,27 @@ def test_utt_ids_must_be_unique_across_the_spec_manifests(tmp_path: Path) -> Non
     assert spec_corpora(spec, tmp_path) == ["A", "B"]
     with pytest.raises(ManifestError, match=r"data \(the spec.s corpora together\): duplicate utt_id value\(s\) .u1."):
         prepare_manifest(spec, tmp_path)
+
+
+def test_a_class_the_stored_manifests_lack_stops_rdlr_sweep_before_ray(tmp_path: Path) -> None:
+    from rdlr.features.metadata import write_manifest
+    from rdlr.features.store import FeatureStore
+    from rdlr.spec.core import DEMO_LABELED, SpecError
+
+    spec = SweepSpec.from_dict({**BASE, "labels": ["neutral", "happy", "sad", "angry", "fear"]})
+    store = tmp_path / "store"
+    check_stored_classes(spec, str(store), DEMO_LABELED)  # nothing stored yet: checked once the tables are read
+    for corpus in DEMO_LABELED:
+        rows = pd.DataFrame(
+            {
+                "utt_id": [f"{corpus}-{i}" for i in range(4)],
+                "corpus": corpus,
+                "label": ["neutral", "happy", "sad", "angry"],
+            }
+        )
+        write_manifest(FeatureStore(store), corpus, rows)
+    with pytest.raises(
+        SpecError, match="labels: class 'fear' has no training utterance in the out_of_corpus job held out CRE-demo"
+    ):
+        check_stored_classes(spec, str(store), DEMO_LABELED)
+    check_stored_classes(SweepSpec.from_dict(BASE), str(store), DEMO_LABELED)  # the paper's four: all there

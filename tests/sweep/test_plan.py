@@ -104,8 +104,13 @@ def test_projected_cost_follows_the_cost_model(table2, figures: Figures) -> None
     at = {rate: 12 * rows.train * 6 * weights / rate + evaluation for rate in (2e10, 2.5e10, 3e10)}
     expected = (at[2e10] + at[2.5e10] + at[3e10]) / 3  # the grid 1024, 2048 (the mean of both rates), 4096
     assert job.cost.cpu_s == pytest.approx(expected)
-    total = sum(j.cost.cpu_s * j.trials for j in table2.jobs)
+    total = sum(j.cpu_s for j in table2.jobs)
     assert table2.core_hours == pytest.approx((total + 8520 * 3.0) * 2 / 3600)
+    lr_grid = next(j for j in table2.jobs if j.job.method == "lr")  # γ (7) × M (3): one stage 1 per M and seed
+    assert (lr_grid.job.configs, lr_grid.stage1_models) == (21, 3 * 5)
+    assert lr_grid.cpu_s == pytest.approx(
+        105 * (lr_grid.cost.cpu_s - lr_grid.cost.stage1_s) + 15 * lr_grid.cost.stage1_s
+    )
     lr = next(j for j in table2.jobs if j.job.method == "rdlr_cww_dagger")
     stage1 = trial_cost(get_method("rd_cww_dagger"), lr.rows, 1582, 1024, figures)
     assert trial_cost(get_method("rdlr_cww_dagger"), lr.rows, 1582, 1024, figures).cpu_s == pytest.approx(
@@ -137,12 +142,13 @@ def test_table3_dimensions_and_demo_plan(figures: Figures) -> None:
 def test_plan_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "figures.json"
     path.write_text(json.dumps(FIGURES))
-    assert main(["plan", "demo", "--figures", str(path)]) == 0
+    assert main(["plan", "demo", "--figures", str(path), "--storage", str(tmp_path)]) == 0  # --figures: --rates
     out = capsys.readouterr().out
     assert "plan demo: 20 jobs, 60 trials" in out and "projected demo: 60 trials" in out
-    assert "epochs per trial plain 12 (measured); ae 10 (measured)" in out and "3.0 s per trial" in out
+    assert f"rates: {path} (test machine), 2 threads per trial" in out and "3.0 s per trial" in out
+    assert "epochs per model estimated 12 (20 jobs)" in out  # best epoch 7 + patience 5, under max_epochs 15
     path.write_text(json.dumps({**FIGURES, "format": 0}))
-    assert main(["plan", "demo", "--figures", str(path)]) == 2
+    assert main(["plan", "demo", "--rates", str(path), "--storage", str(tmp_path)]) == 2
     assert "rerun bench_scale.py" in capsys.readouterr().err
     manifests = tmp_path / "spec.yaml"
     manifests.write_text(
@@ -248,7 +254,7 @@ def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
 @pytest.mark.parametrize("spec", packaged_specs())
 def test_every_packaged_spec_plans_without_data(spec, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no corpora, no data root: the loaders' documented counts shape the manifests
-    assert main(["plan", spec]) == 0
+    assert main(["plan", spec, "--rates", str(PACKAGED_FIGURES)]) == 0  # calibration: test_calibration.py
     assert "jobs" in capsys.readouterr().out
 
 
@@ -274,7 +280,7 @@ def test_packaged_specs_search_m_that_trains_on_their_rows(spec_id, tmp_path, mo
         steps = {m: steps_per_epoch(item.rows.train, int(m)) for m in item.job.space["batch_size"]}
         assert min(steps.values()) >= SWEEP_MIN_STEPS, (item.job.name, item.rows.train, steps)
     monkeypatch.chdir(tmp_path)
-    assert main(["plan", spec_id]) == 0
+    assert main(["plan", spec_id, "--rates", str(PACKAGED_FIGURES)]) == 0
     captured = capsys.readouterr()
     assert "warning" not in captured.out + captured.err
 

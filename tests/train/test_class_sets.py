@@ -51,6 +51,7 @@ def test_seven_classes_learn_well_above_chance() -> None:
     assert final["test_ua"] > 0.35  # chance is 1/7 (0.14)
 
 
+@pytest.mark.slow
 def test_a_corpus_lacking_a_class_trains_without_it_and_the_held_out_one_is_scored_over_its_classes() -> None:
     x, meta = synthetic_table(rows_per_corpus=120, classes=SIX)
     meta.loc[(meta["corpus"] == "A") & (meta["label"] == "fear"), "label"] = "boredom"  # A has no fear

@@ -14,8 +14,7 @@ from rdlr.train.data import TrialData, normalisation_statistics, prepare
 from rdlr.train.statistics import RELATIVE_STD_FLOOR
 
 
-def slow_normalised(x: np.ndarray, corpus: np.ndarray, speaker: np.ndarray, strategy: str,
-                    minimum: int) -> np.ndarray:
+def slow_normalised(x: np.ndarray, corpus: np.ndarray, speaker: np.ndarray, strategy: str, minimum: int) -> np.ndarray:
     """Each row z-normalised with the statistics of its group, found by a loop over every row (float64)."""
     out = np.empty(x.shape, dtype=np.float64)
     for i in range(len(x)):
@@ -61,8 +60,9 @@ def test_statistics_per_corpus_and_speaker_match_a_slow_loop(strategy):
     x, meta, roles = corpora_table()
     data = TrialData.from_table(x, meta, roles, normalization=strategy)
     prepared = prepare(data, "cpu")
-    expected = slow_normalised(x, meta["corpus"].to_numpy(), meta["speaker"].to_numpy(), strategy,
-                               MIN_SPEAKER_UTTERANCES)
+    expected = slow_normalised(
+        x, meta["corpus"].to_numpy(), meta["speaker"].to_numpy(), strategy, MIN_SPEAKER_UTTERANCES
+    )
     np.testing.assert_allclose(normalised_rows(prepared, data), expected, rtol=1e-5, atol=1e-4)
 
 

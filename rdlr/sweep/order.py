@@ -1,0 +1,76 @@
+"""Longest work first: the order in which a sweep starts its jobs, and the order of a grid job's configurations,
+from the plan's projected costs (:mod:`rdlr.sweep.plan`).
+
+A sweep that starts its longest work last ends with one long trial running while the other slots wait: the demo's
+two-stage RDLR + CWW + † trials, last in table order, left 120 of 898 slot-seconds idle (efficiency 0.87). Started
+longest first (the classic LPT rule of scheduling), the last trials to start are the shortest, and the slots finish
+close together.
+
+* **Jobs** (one Tuner each, at most :func:`rdlr.sweep.resources.trials_per_job` trials at once) start in the order
+  of their critical path: the rounds of trials still to run (configurations left / trials at once) × the cost of one
+  trial (seeds × the projected cost of one model, stage 1 included), then of their total cost left; ties keep the
+  table order, and jobs with nothing left come last. The driver keeps one Tuner more than the slots need, so the
+  trial waiting for the next free slot is the next costliest.
+* **Configurations** of a job that runs its whole grid start costliest first (:func:`grid_costs`, the sampler
+  :class:`rdlr.sweep.sampling.CostOrderedGrid`): a model's cost depends on its minibatch, and of configurations
+  sharing a stage-1 model (LR (10) and self-KD, differing only in γ) the first trains it. A job that searches part
+  of its grid keeps its searcher's order: choosing the costliest configurations first would change which ones
+  are searched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+from rdlr.methods import get_method
+from rdlr.spec.core import Job
+from rdlr.sweep.epochs import job_key
+from rdlr.sweep.plan import JobPlan, SweepPlan, config_cost
+from rdlr.sweep.resources import trials_per_job
+from rdlr.sweep.sampling import GridCosts
+from rdlr.train.config import TrainConfig
+
+
+def _sort_key(item: JobPlan, seeds: int) -> tuple[int, float, float]:
+    """(nothing left?, −critical path, −total cost left) of one job."""
+    if item.left == 0:
+        return (1, 0.0, 0.0)
+    configs_left = math.ceil(item.left / seeds)
+    rounds = math.ceil(configs_left / trials_per_job(item.job))
+    return (0, -rounds * seeds * item.cost.cpu_s, -item.cpu_s)
+
+
+def longest_first(jobs: Sequence[Job], plan: SweepPlan) -> list[Job]:
+    """``jobs`` in the order to start them: the longest critical path first (see the module docstring)."""
+    items = {job_key(item.job): item for item in plan.jobs}
+    seeds = len(plan.spec.seeds)
+    ranked = sorted(range(len(jobs)), key=lambda i: (*_sort_key(items[job_key(jobs[i])], seeds), i))
+    return [jobs[i] for i in ranked]
+
+
+def runs_whole_grid(job: Job) -> bool:
+    """Whether ``job`` runs every configuration of its grid (then their order is free to choose)."""
+    return job.sampler == "grid" and job.configs >= job.grid_size
+
+
+def grid_costs(plan: SweepPlan, job: Job) -> GridCosts:
+    """For each configuration of ``job``'s grid (its values in the order of the sorted hyperparameter names, as
+    Optuna's grid sampler holds them): (the projected seconds of its models without stage 1, the values of the
+    hyperparameters its stage-1 model uses (empty for a one-stage method), the seconds of that stage-1 model)."""
+    item = next(i for i in plan.jobs if job_key(i.job) == job_key(job))
+    method = get_method(job.method)
+    names = sorted(job.space)
+    used = method.stage1(TrainConfig(**plan.spec.training).lr_stage1).hparam_names() if method.two_stage else []
+    per_batch = {
+        batch: config_cost(plan.spec, job, item.rows, item.dims, plan.figures, plan.epochs, int(batch))
+        for batch in job.space["batch_size"]
+    }
+    costs = {}
+    for point in itertools.product(*(job.space[name] for name in names)):
+        values = dict(zip(names, point, strict=True))
+        cost = per_batch[values["batch_size"]]
+        group = tuple(values[name] for name in names if name in used)
+        costs[point] = (cost.cpu_s - cost.stage1_s, group, cost.stage1_s)
+    return costs
