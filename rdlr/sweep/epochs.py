@@ -17,7 +17,6 @@ below and are left out.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import statistics
@@ -27,7 +26,7 @@ from typing import Any
 
 from rdlr.io.storage import Storage
 from rdlr.methods import get_method
-from rdlr.results import GROUP_KEYS, NORMALIZATION, RESULTS_FILE, SPEC_FILE, normalization_of, parse_results_csv
+from rdlr.results import GROUP_KEYS, NORMALIZATION, SPEC_FILE, normalization_of
 from rdlr.train.batches import steps_per_epoch
 from rdlr.train.config import TrainConfig
 
@@ -133,20 +132,20 @@ def _spec_folders(root: Storage) -> list[str]:
 
 
 def _models_of(spec_id: str, folder: Storage) -> list[FinishedModel]:
+    """The finished models of one spec folder: the rows of ``results.csv`` and those written since (``trials/``,
+    :meth:`rdlr.sweep.files.SweepFiles.load_rows`) that record their training rows."""
     from rdlr.io.safe_text import MAX_BYTES, parse_yaml
+    from rdlr.sweep.files import SweepFiles
 
-    if not (folder.exists(RESULTS_FILE) and folder.exists(SPEC_FILE)):
+    if not folder.exists(SPEC_FILE):
         return []
     spec = parse_yaml(folder.read(SPEC_FILE, limit=MAX_BYTES + 1), f"{folder.uri}/{SPEC_FILE}") or {}
     training = TrainConfig(**{k: v for k, v in (spec.get("training") or {}).items()
                               if k in ("max_epochs", "patience")})  # fmt: skip
-    frame = parse_results_csv(io.BytesIO(folder.read(RESULTS_FILE)))
-    if "train_rows" not in frame.columns:
-        return []
     models = []
-    for row in frame.dropna(subset=["train_rows", "epochs"]).to_dict(orient="records"):
-        method = _known_method(str(row["method"]))
-        if method is None:
+    for row in SweepFiles(folder.uri.rsplit("/", 1)[0], spec_id).load_rows().values():
+        method = _known_method(str(row.get("method")))
+        if method is None or row.get("train_rows") is None or row.get("epochs") is None:
             continue
         batch = int(json.loads(row["hparams"]).get("batch_size", 0)) if row.get("hparams") else 0
         stage1 = row.get("stage1_epochs")
