@@ -63,7 +63,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_extraction(parser)
     add_device(
         parser,
-        "models (w2v, bert, hf:); with cuda each actor asks for min(1, GPUs / workers) of a GPU: a "
+        "models (w2v, bert, whisper, hf:); with cuda each actor asks for min(1, GPUs / workers) of a GPU: a "
         "whole one while there are enough, otherwise the actors share the GPUs and their memory",
     )
     add_autoscaler_config(parser)
@@ -132,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
         plain_hf = [n for n in feature_sets if n.startswith(HF_PREFIX) and layered_name(n).layer is None]
         if args.hf_layer is not None and not plain_hf:
             raise ValueError(
-                f"--hf-layer applies to hf:<dir> feature sets without a layer suffix only (hf:<dir>@N names its "
-                f"layer); --features is {args.features!r}"
+                f"--hf-layer applies to hf:<dir> feature sets only, those without a layer suffix (hf:<dir>@N names "
+                f"its layer); --features is {args.features!r}"
             )
         manifest = read_manifests(args.manifest)
         print(

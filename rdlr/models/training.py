@@ -187,6 +187,20 @@ def apply_labels(manifest: pd.DataFrame, labels: LabelSet, log: Log) -> pd.DataF
     return applied.meta
 
 
+def check_labeled(mapped: pd.DataFrame, labels: LabelSet) -> None:
+    """Every class has an utterance in the labeled manifests (``mapped``: :func:`apply_labels`'s rows): a ValueError
+    naming ``--labels``, the class and the corpora else."""
+    labeled = mapped[mapped["source"] == "labeled"]
+    found = set(labeled["label"])
+    for name in labels.classes:
+        if name not in found:
+            corpora = ", ".join(dict.fromkeys(labeled["corpus"].astype(str))) or "none"
+            raise ValueError(
+                f"--labels: class {name!r} has no utterance in the labeled manifests ({corpora}); valid: classes "
+                f"they have, or map an emotion onto it with --label-map (labels now: {', '.join(labels.classes)})"
+            )
+
+
 def check_trainable(data: TrialData, labels: LabelSet) -> None:
     """Every class has a training utterance: a ValueError naming ``--labels``, the class and the corpora else."""
     counts = np.bincount(data.labels[data.indices("train")], minlength=data.num_classes)
@@ -317,6 +331,8 @@ def train_model(
     resolved = chosen.resolve_hparams(hparams)
     config = TrainConfig(**dict(training or {}), device=device)
     manifest = read_manifests(manifests, unlabeled_manifests, test_manifests)
+    mapped = apply_labels(manifest, labels, log)
+    check_labeled(mapped, labels)  # before extraction (and Ray): a class no labeled manifest has
     summary = extract(
         manifest.drop(columns="source"),
         features,
@@ -329,7 +345,6 @@ def train_model(
         verbose=verbose,
     )
     log(summary.format())
-    mapped = apply_labels(manifest, labels, log)
     x, meta, specs = training_features(mapped, features, store, models or {})
     without = len(mapped) - len(meta)
     if without:

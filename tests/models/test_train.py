@@ -262,3 +262,33 @@ def test_two_stage_train_says_it_trains_stage1_and_labels_both_stages(demo_model
     assert f"stage 1: training the {stage1} model whose outputs give stage 2's targets\n" in out  # no cache here
     assert "  stage 1 epoch   1: loss " in out and "  stage 2 epoch   1: loss " in out
     assert out.index("stage 1: training") < out.index("  stage 1 epoch") < out.index("  stage 2 epoch")
+
+
+def test_a_class_no_labeled_manifest_has_stops_train_before_extraction(tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    rows = [f"u{i},/nowhere/u{i}.wav,X,s{i % 2},{label}" for i, label in enumerate(["neutral", "happy", "calm"])]
+    manifest.write_text("utt_id,path,corpus,speaker,label\n" + "\n".join(rows) + "\n")
+    code = main(
+        [
+            "train",
+            "--manifest",
+            str(manifest),
+            "--features",
+            "is10",
+            "--method",
+            "ce",
+            "--labels",
+            "neutral,happy,sad",
+            "--store",
+            str(tmp_path / "store"),
+            "--out",
+            str(tmp_path / "model"),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "rdlr train: error: --labels: class 'sad' has no utterance in the labeled manifests (X); valid: "
+        "classes they have, or map an emotion onto it with --label-map (labels now: neutral, happy, sad)"
+    )
+    assert not (tmp_path / "store").exists()
