@@ -4,8 +4,8 @@ A model trains until its mean validation UA has not improved for ``patience`` ep
 (Section 3.2): its best epoch + ``patience`` epochs. The best epoch measured so far hardly moves with the training
 rows: the rehearsal's paper-size trials (``benchmarks/bench_scale.py``: 14 and 4 steps per epoch, best epochs
 6-8), EmoDB within-corpus (13 steps: 7-10) and the demo's two-stage row (12 steps: 7-15 under its max_epochs 15).
-So the estimate (:func:`estimate`) takes :data:`BEST_EPOCH`, later when an epoch has fewer than :data:`FEW_STEPS` steps (the
-same number of steps as :data:`BEST_EPOCH` epochs of :data:`FEW_STEPS` steps), plus ``patience``, at most
+So the estimate (:func:`estimate`) takes :data:`BEST_EPOCH`, later when an epoch has fewer than :data:`FEW_STEPS`
+steps (the same number of steps as :data:`BEST_EPOCH` epochs of :data:`FEW_STEPS` steps), plus ``patience``, at most
 ``max_epochs``.
 
 Finished sweeps (``<storage>/<spec id>/results.csv``, :func:`finished_models`) give measured epochs instead: the
