@@ -1,11 +1,10 @@
 """A spec's model paths (``hf:<dir>`` feature sets, ``models.*``) and ``rdlr extract``'s are checked before Ray
-starts: one line naming the spec file, the key and the missing path, in well under a second. Times are taken with
-the modules already imported (reading a spec imports torch: seconds on a busy machine, the same for every spec)."""
+starts: one line naming the spec file, the key and the missing path (Ray refused by the tests, so any start of it
+fails them). No timing is asserted: the machines are shared (how fast the check is: benchmarks, not tests)."""
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from rdlr.commands import reproduce
-from rdlr.features import extract, pipeline, wav2vec  # noqa: F401 - wav2vec: imported before the timing
+from rdlr.features import extract, pipeline, wav2vec  # noqa: F401 - wav2vec: its checks are the ones tested
 from rdlr.spec.core import load_spec
 from tests.helpers.sweep_cli import refuse_ray, run_sweep_cli
 
@@ -38,9 +37,7 @@ def test_sweep_names_the_spec_the_key_and_the_missing_hf_folder_before_ray(tmp_p
     refuse_ray(monkeypatch, "the spec's hf: folder does not exist")
     spec = write_spec(tmp_path, "is10+hf:/nowhere/hubert-base")
     load_spec(spec)
-    started = time.monotonic()
     assert run_sweep_cli(str(spec), "--storage", str(tmp_path / "runs")) == 2
-    assert time.monotonic() - started < 2.0
     err = capsys.readouterr().err
     assert err == (
         f"rdlr sweep: error: {spec}: features (hf:/nowhere/hubert-base): transformers audio encoder "
@@ -75,9 +72,7 @@ def test_reproduce_names_a_missing_whisper_checkpoint_relative_to_the_data_root(
     reproduce.configure_parser(parser)
     args = parser.parse_args([str(spec), "--storage", str(tmp_path / "runs"), "--data-root", str(tmp_path / "data")])
     load_spec(spec)
-    started = time.monotonic()
     assert reproduce.run(args) == 2
-    assert time.monotonic() - started < 2.0
     assert capsys.readouterr().err.startswith(
         f"rdlr reproduce: error: {spec}: models.whisper: Whisper checkpoint not found: "
         f"{tmp_path / 'data' / 'models' / 'medium.en.pt'} (give the local path"
@@ -102,11 +97,9 @@ def test_extract_checks_model_files_before_ray(tmp_path, monkeypatch):
     manifest = pd.DataFrame(
         {"utt_id": ["u1"], "path": [str(audio)], "corpus": ["C"], "speaker": ["s"], "label": ["happy"]}
     )
-    started = time.monotonic()
     with pytest.raises(
         FileNotFoundError,
         match=rf"^wav2vec checkpoint \(fairseq's wav2vec_large.pt\) not found: "
         rf"{tmp_path / 'nope.pt'} \(give the local path",
     ):
         extract(manifest, "w2v", str(tmp_path / "store"), models={"w2v": str(tmp_path / "nope.pt")})
-    assert time.monotonic() - started < 2.0
