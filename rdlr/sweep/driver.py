@@ -241,12 +241,32 @@ class _Sweep:
         )
         return tune.Tuner(trainable, param_space=constants, tune_config=tune_config, run_config=run_config)
 
+    def rows_missing(self, job: Job) -> bool:
+        """Whether ``job`` has fewer rows than configurations × seeds."""
+        return len(job_rows(self.sink.rows.values(), job)) < job.configs * len(self.spec.seeds)
+
+    def afresh(self, job: Job) -> tune.Tuner:
+        """A fresh Tuner for a job whose restored Tune state ended short of its rows: a trial suggested just before
+        the driver was killed can be counted in the restored search's samples without ever having run. The state
+        is set aside; the fresh Tuner evaluates the finished configurations first (their seeds with rows are not
+        trained again) and then searches on."""
+        path = f"{self.files.tune_root}/{job.name}"
+        aside = set_aside(self.files.storage.fs, path, "short")
+        self.log(
+            f"job {job.name}: its restored Tune state ended without every trial; moved it to {aside} and ran "
+            "the missing trials afresh"
+        )
+        trainable = self.trainables[(job.features, job.normalization)]
+        return self.new_tuner(job, trainable, {key: getattr(job, key) for key in JOB_CONSTANTS})
+
     def run_job(self, job: Job) -> None:
         """Fit the job's Tuner (in a thread of :meth:`run`) and record its outcome."""
         outcome = JobOutcome(job)
         try:
             tuner, outcome.restored = self.tuner(job)
             grid = tuner.fit()
+            if outcome.restored and not grid.errors and self.rows_missing(job):
+                grid = self.afresh(job).fit()
             outcome.trials, outcome.errors = len(grid), len(grid.errors)
         except Exception as error:  # a broken job must not stop the others; reported at the end
             fault = storage_fault(error)

@@ -193,6 +193,22 @@ def test_rerunning_a_finished_sweep_runs_nothing(resumed: dict[str, Any]) -> Non
     assert resumed["files"].attempts() == before
 
 
+def test_a_restored_job_that_ended_short_runs_its_missing_trial_afresh(resumed: dict[str, Any]) -> None:
+    """Tune's saved state says the job is done, but a row is missing (as when a trial suggested just before a kill
+    is counted by the restored search without ever having run): the job runs the missing trial in a fresh Tuner.
+    Mutates the module's finished sweep, so it runs after every other test of ``resumed``."""
+    files, storage = resumed["files"], Path(resumed["storage"])
+    lost = sorted((storage / SPEC_ID / "trials").glob("*.json"))[0]
+    lost.unlink()
+    (storage / SPEC_ID / "results.csv").unlink()
+    lines: list[str] = []
+    outcome = run_sweep(spec(), {"is10": synthetic_table()}, storage, log=lines.append)
+    assert outcome.ok and outcome.rows == PLANNED and outcome.new_rows == 1
+    assert lost.exists()
+    assert sum("ran the missing trials afresh" in line for line in lines) == 1, lines
+    assert len(files.attempts()) > 0
+
+
 # ---- pure parts ----------------------------------------------------------------------------------------------------
 def test_resources_adapt_to_the_cluster() -> None:
     spec_resources = ResourcesSpec(cpus_per_trial=2, gpus_per_trial=0.25)
