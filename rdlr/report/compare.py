@@ -36,6 +36,10 @@ class PairedResult:
     pvalue: float
     half_width: float = math.nan
 
+    def columns(self) -> dict[str, float]:
+        """The result as the comparison tables' columns (``n``, ``diff_pp``, ``ci95_pp``, ``t``, ``p``)."""
+        return {"n": self.n, "diff_pp": self.diff, "ci95_pp": self.half_width, "t": self.statistic, "p": self.pvalue}
+
 
 def paired_test(proposed: pd.Series, baseline: pd.Series) -> PairedResult:
     """Paired t-test over the seeds both series (test UA as fractions, indexed by seed) have."""
@@ -104,11 +108,7 @@ def compare_methods(
                         "baseline": method,
                         "baseline_label": labels.get((features, OUT_OF_CORPUS, method), method),
                         "column": column,
-                        "n": result.n,
-                        "diff_pp": result.diff,
-                        "ci95_pp": result.half_width,
-                        "t": result.statistic,
-                        "p": result.pvalue,
+                        **result.columns(),
                     }
                 )
     columns_out = ["features", "proposed", "baseline", "baseline_label", "column", "n", "diff_pp", "ci95_pp", "t", "p"]

@@ -111,11 +111,7 @@ def compare_normalizations(trials: pd.DataFrame, columns: Sequence[str], labels:
                         "method": key[2],
                         "label": labels.get(key, key[2]),
                         "column": column,
-                        "n": result.n,
-                        "diff_pp": result.diff,
-                        "ci95_pp": result.half_width,
-                        "t": result.statistic,
-                        "p": result.pvalue,
+                        **result.columns(),
                     }
                 )
     names = ["normalization", "features", "protocol", "method", "label", "column", "n", "diff_pp", "ci95_pp", "t", "p"]
