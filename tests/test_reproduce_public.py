@@ -195,6 +195,9 @@ def test_the_multilingual_spec_prepares_every_corpus(tmp_path: Path) -> None:
 
 
 def test_the_multilingual_spec_reads_the_real_emodb(emodb_root: Path, tmp_path: Path) -> None:
+    spec = load_spec("public-multilingual")
     with pytest.warns(UserWarning):
-        manifest = prepare(load_spec("public-multilingual"), write_multilingual_trees(tmp_path, real_emodb=emodb_root))
-    assert (manifest["corpus"] == "EMODB").sum() == 339 and manifest["utt_id"].is_unique
+        manifest = prepare(spec, write_multilingual_trees(tmp_path, real_emodb=emodb_root))
+    assert (manifest["corpus"] == "EMODB").sum() == 535 and manifest["utt_id"].is_unique  # all seven emotions
+    paper4 = spec.label_set().apply(manifest[manifest["label"] != ""]).meta
+    assert (paper4["corpus"] == "EMODB").sum() == 339  # neutral, happy, sad, angry
