@@ -23,6 +23,7 @@ from rdlr.normalization import DEFAULT_NORMALIZATION
 from rdlr.results import normalization_of, trial_key
 from rdlr.sweep.files import ROWS_DIR, SweepFiles
 from rdlr.sweep.recovery import fault_in_text, storage_fault
+from rdlr.sweep.trial import job_of
 
 FLUSH_EVERY_S = 10.0
 
@@ -150,26 +151,30 @@ def _error_text(trial: Any) -> str:
 
 
 class SinkCallback(tune.Callback):
-    """Forwards finished and failed trials of job ``job`` to the :class:`ResultSink` opened under ``sink_key``."""
+    """Forwards finished and failed trials of the Tuner ``tuner`` (a job, or a grid group whose trials name their
+    job: :func:`rdlr.sweep.trial.job_of`) to the :class:`ResultSink` opened under ``sink_key``."""
 
-    def __init__(self, sink_key: str, job: str) -> None:
+    def __init__(self, sink_key: str, tuner: str) -> None:
         self.sink_key = sink_key
-        self.job = job
+        self.tuner = tuner
+
+    def job(self, trial: Any) -> str:
+        return job_of(trial.config) or self.tuner
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         sink = _SINKS.get(self.sink_key)
         if sink is not None:
-            sink.add(self.job, trial.last_result)
+            sink.add(self.job(trial), trial.last_result)
 
     def on_trial_recover(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         sink = _SINKS.get(self.sink_key)
         if sink is not None:
-            sink.error(self.job, trial, retry=True)
+            sink.error(self.job(trial), trial, retry=True)
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         sink = _SINKS.get(self.sink_key)
         if sink is not None:
-            sink.error(self.job, trial, retry=False)
+            sink.error(self.job(trial), trial, retry=False)
 
 
 class FaultStopper(tune.Stopper):

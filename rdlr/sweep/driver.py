@@ -1,9 +1,12 @@
 """Run a sweep spec on Ray Tune: Tuners, samplers and the scheduling of jobs on the cluster.
 
-One Tuner per job (feature set, protocol, method, held-out corpus; :meth:`rdlr.spec.core.SweepSpec.jobs`), searching
-the method's own hyperparameter sets (Section 3.2) with a seeded Optuna sampler that suggests only configurations not
-yet tried (:mod:`rdlr.sweep.sampling`), so a job runs ``configs`` distinct ones. Where the sweep keeps its
-files and results: :mod:`rdlr.sweep.files`; what a trial asks Ray for: :mod:`rdlr.sweep.resources`.
+A job (feature set, protocol, method, held-out corpus; :meth:`rdlr.spec.core.SweepSpec.jobs`) that searches part of
+its method's hyperparameter sets (Section 3.2) has a Tuner of its own, with a seeded Optuna sampler that suggests only
+configurations not yet tried (:mod:`rdlr.sweep.sampling`), so it runs ``configs`` distinct ones. The jobs that run
+their whole grid need no searcher: those of a feature set and normalisation run as one Tuner, a grid group
+(:mod:`rdlr.sweep.groups`), whose trials reuse their workers and start costliest first. Tuners are built by
+:mod:`rdlr.sweep.tuners` and started longest first (:mod:`rdlr.sweep.order`). Where the sweep keeps its files and
+results: :mod:`rdlr.sweep.files`; what a trial asks Ray for: :mod:`rdlr.sweep.resources`.
 
 Design choices:
 
@@ -13,22 +16,23 @@ Design choices:
   A Tune trial costs Ray a second or two of scheduling, actor and result bookkeeping, so a trial per seed would
   spend most of a GPU sweep's time on overhead; retries and resume still work per seed (a trial run again skips
   the seeds that have rows).
-* **Concurrency**: jobs are independent Tuners, run in daemon threads (``Tuner.fit`` is blocking and the
-  controllers mostly wait on Ray). Each Tuner runs at most 2 trials at once, so Optuna still learns from
-  finished configurations; the number of Tuners running at once follows the cluster's trial slots (enough to
-  keep every slot busy plus one job in reserve): on a fixed cluster re-counted every few seconds from the nodes
-  alive, under an autoscaler (:mod:`rdlr.cluster.capacity`) from every node it may launch, so that the pending
-  trials make it start them. The same code keeps 2 CPUs or a 100-CPU cluster busy; ``resources.parallel_jobs``
-  fixes the number instead.
+* **Concurrency**: Tuners run in daemon threads (``Tuner.fit`` is blocking and the controllers mostly wait on
+  Ray). A searched job's Tuner runs at most 2 trials at once, so Optuna still learns from finished
+  configurations; a grid group's runs one per slot. The number of Tuners running at once follows the cluster's
+  trial slots (enough to keep every slot busy plus one Tuner in reserve): on a fixed cluster re-counted every few
+  seconds from the nodes alive, under an autoscaler (:mod:`rdlr.cluster.capacity`) from every node it may
+  launch, so that the pending trials make it start them. The same code keeps 2 CPUs or a 100-CPU cluster busy;
+  ``resources.parallel_jobs`` fixes the number instead.
 * **Features** go to the trials through the object store once per feature set (``tune.with_parameters``).
 * **Results**: each finished trial writes its row to ``<storage>/<spec_id>/trials/<key>.json`` (from the trial,
   so it survives a driver crash) and the driver gathers them into ``<storage>/<spec_id>/results.csv``. Before
   training, a trial whose row already exists reuses it, so a re-run never recomputes a finished (configuration,
   seed), even when a duplicate configuration is suggested or Tune's own state is older than the rows.
-* **Resume**: re-running restores each job's Tuner (``Tuner.restore(..., resume_errored=True)``); finished trials
-  are kept, unfinished and errored ones run again from their start (a trial takes minutes, so trials keep no
-  model checkpoints). Failed trials are retried (``FailureConfig``). A Tune state torn by a full disk is set aside
-  and the job rebuilt from its rows (:mod:`rdlr.sweep.recovery`); one sweep at a time writes a spec's folder (a
+* **Resume**: re-running restores each searched job's Tuner (``Tuner.restore(..., resume_errored=True)``);
+  finished trials are kept, unfinished and errored ones run again from their start (a trial takes minutes, so
+  trials keep no model checkpoints); a grid group starts a fresh Tuner over the points still missing rows. Failed
+  trials are retried (``FailureConfig``). A Tune state torn by a full disk is set aside and the job rebuilt from
+  its rows (:mod:`rdlr.sweep.recovery`); one sweep at a time writes a spec's folder (a
   :class:`rdlr.io.storage.FolderLock`).
 * **Stage-1 results** of LR (10) / self-KD (the stage-1 model's logits and metrics, not the model) are cached under
   ``<storage>/<spec_id>/stage1`` (:mod:`rdlr.sweep.stage1_mirror`) and reused by every trial that needs them.
@@ -41,54 +45,37 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import platform
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 import pandas as pd
 import pyarrow.fs as pafs
-from ray import tune
-from ray.tune.registry import register_trainable
-from ray.tune.search.optuna import OptunaSearch
 
 from rdlr.cluster.capacity import ClusterCapacity, planning_nodes
 from rdlr.cluster.session import start_ray
 from rdlr.io.storage import FolderLock
 from rdlr.io.tracking import mlflow_experiment
 from rdlr.spec.core import Job, SweepSpec
-from rdlr.sweep.collector import FaultStopper, Log, ResultSink, SinkCallback, close_sink, open_sink
+from rdlr.sweep.collector import Log, ResultSink, close_sink, open_sink
 from rdlr.sweep.cost import load_figures
 from rdlr.sweep.efficiency import SweepRun, record_run
 from rdlr.sweep.files import ROWS_DIR, SPEC_FILE, SweepError, SweepFiles
-from rdlr.sweep.order import grid_costs, longest_first, runs_whole_grid
+from rdlr.sweep.groups import GridGroup, split_grid_jobs
+from rdlr.sweep.order import start_order
 from rdlr.sweep.plan import SweepPlan, build_plan, done_models
-from rdlr.sweep.recovery import (
-    TUNER_STATE,
-    SweepStorageError,
-    describe_fault,
-    finished_configs,
-    job_rows,
-    set_aside,
-    storage_fault,
-    torn_state,
-)
-from rdlr.sweep.resources import TrialResources, jobs_at_once, plan_resources, trial_slots, trials_per_job
-from rdlr.sweep.sampling import make_sampler, optuna_space
-from rdlr.sweep.trial import JOB_CONSTANTS, TrialContext, trainable_for
+from rdlr.sweep.recovery import SweepStorageError, describe_fault, job_rows, set_aside, storage_fault
+from rdlr.sweep.resources import TrialResources, plan_resources, trial_slots, trials_per_job, tuners_at_once
+from rdlr.sweep.trial import job_of
+from rdlr.sweep.tuners import Tuners, register_trainables
 
-METRIC = "val_ua"
 HEARTBEAT_S = 60.0
 SLOTS_POLL_S = 5.0
-
-
-def _trial_dirname(trial: Any) -> str:
-    return f"trial_{trial.trial_id}"
 
 
 @dataclass
@@ -124,173 +111,82 @@ class SweepOutcome:
         return not self.errors and all(j.failure is None and j.errors == 0 for j in self.jobs)
 
 
-def register_trainables(
-    spec: SweepSpec, tables: Mapping[str, tuple[Any, pd.DataFrame]], files: SweepFiles, resources: TrialResources
-) -> dict[tuple[str, str], str]:
-    """Register one trainable per (feature set, normalisation), each feature set's features in the object store
-    once (``tune.with_parameters`` takes an ``ObjectRef`` as is, so a matrix already there is not copied again,
-    and the normalisations of a feature set share it); returns ``{(feature set, normalisation): name}``."""
-    import ray
-
-    names = {}
-    for features in spec.features:
-        x, meta = tables[features]
-        x = x if isinstance(x, ray.ObjectRef) else ray.put(x)
-        for normalization in spec.normalization:
-            context = TrialContext(
-                spec.id,
-                features,
-                tuple(spec.seeds),
-                spec.data.split_seed,
-                dict(spec.training),
-                resources.device,
-                resources.cpus,
-                files.storage.uri,
-                table_id=x.hex(),
-                labels=spec.label_set(),
-                normalization=normalization,
-            )
-            function = trainable_for(features, spec.id, normalization)
-            trainable = tune.with_resources(
-                tune.with_parameters(function, x=x, meta=meta, context=context), resources.as_tune()
-            )
-            # Registered once, here: Tuners started in threads get the name, because Tune's registry is not
-            # thread-safe (concurrent registrations fail with "dictionary changed size during iteration").
-            register_trainable(function.__name__, trainable)
-            names[(features, normalization)] = function.__name__
-    return names
-
-
 class _Sweep:
-    """Runs the jobs of one spec as concurrent Tuners."""
+    """Runs the grid groups and the searched jobs of one spec as concurrent Tuners."""
 
-    def __init__(
-        self,
-        spec: SweepSpec,
-        trainables: Mapping[tuple[str, str], str],
-        files: SweepFiles,
-        resources: TrialResources,
-        sink_key: str,
-        sink: ResultSink,
-        capacity: ClusterCapacity | None,
-        plan: SweepPlan,
-    ) -> None:
-        self.spec, self.trainables, self.files, self.resources = spec, trainables, files, resources
-        self.plan = plan
-        self.sink_key, self.sink, self.log = sink_key, sink, sink.log
-        self.capacity = capacity
-        self.mlflow_uri = spec.tracking.mlflow if spec.tracking is not None else None
+    def __init__(self, spec: SweepSpec, tuners: Tuners, resources: TrialResources, capacity: ClusterCapacity | None):
+        self.spec, self.tuners, self.resources, self.capacity = spec, tuners, resources, capacity
+        self.sink, self.log = tuners.sink, tuners.log
         self.outcomes: list[JobOutcome] = []
         self._lock = threading.Lock()
 
-    def tuner(self, job: Job) -> tuple[tune.Tuner, bool]:
-        """The job's Tuner, restored from its saved state when there is a whole one (then ``True``); a torn one
-        (:func:`rdlr.sweep.recovery.torn_state`) is set aside and the job starts afresh."""
-        trainable = self.trainables[(job.features, job.normalization)]
-        constants = {key: getattr(job, key) for key in JOB_CONSTANTS}
-        path = f"{self.files.tune_root}/{job.name}"
-        torn = torn_state(self.files.storage.fs, path)
-        if torn is None and tune.Tuner.can_restore(path):
-            try:
-                return tune.Tuner.restore(path, trainable=trainable, resume_errored=True, param_space=constants), True
-            except (EOFError, pickle.UnpicklingError) as error:  # cut short in a way the byte checks missed
-                torn = f"{path}/{TUNER_STATE} cannot be read ({type(error).__name__}: {error})"
-        if torn is not None:
-            aside = set_aside(self.files.storage.fs, path, "torn")
-            self.log(
-                f"job {job.name}: Tune's saved state is torn ({torn}); moved it to {aside} and started the job "
-                "afresh from the rows in results.csv"
-            )
-        return self.new_tuner(job, trainable, constants), False
+    def run_job(self, job: Job) -> None:
+        """Fit the searched job's Tuner (in a thread of :meth:`run`) and record its outcome."""
+        outcome = JobOutcome(job)
+        with self._recording([outcome]):
+            tuner, outcome.restored = self.tuners.for_job(job)
+            grid = tuner.fit()
+            if outcome.restored and not grid.errors and self.rows_missing(job):
+                grid = self.tuners.afresh(job).fit()
+            outcome.trials, outcome.errors = len(grid), len(grid.errors)
 
-    def new_tuner(self, job: Job, trainable: str, constants: Mapping[str, str]) -> tune.Tuner:
-        """A fresh Tuner for ``job``. Configurations that already have rows (a Tune state set aside or deleted) are
-        evaluated first, so the search continues from them instead of spending the budget on new ones; the grid
-        sampler repeats its seeded order by itself, and is not given them (Optuna's grid would count them twice).
-        A job running its whole grid runs it costliest configuration first (:mod:`rdlr.sweep.order`)."""
-        tried = [] if job.sampler == "grid" else finished_configs(self.sink.rows.values(), job)
-        costs = grid_costs(self.plan, job) if runs_whole_grid(job) else None
-        searcher = OptunaSearch(
-            space=optuna_space(job.space),
-            metric=METRIC,
-            mode="max",
-            points_to_evaluate=tried,
-            sampler=make_sampler(job.sampler, self.spec.search.sampler_seed, job.space, costs),
-        )
-        tune_config = tune.TuneConfig(
-            search_alg=searcher,
-            num_samples=job.configs,
-            max_concurrent_trials=trials_per_job(job),
-            reuse_actors=True,  # the next trial of the Tuner finds the worker's prepared rows (worker_rows)
-            trial_dirname_creator=_trial_dirname,
-        )
-        callbacks: list[Any] = [SinkCallback(self.sink_key, job.name)]
-        if self.mlflow_uri:
-            from rdlr.sweep.mlflow_logger import sweep_mlflow_logger
+    def run_group(self, group: GridGroup, slots: int) -> None:
+        """Fit a grid group's Tuner (in a thread of :meth:`run`) and record the outcome of each of its jobs."""
+        outcomes = {job.name: JobOutcome(job) for job in group.jobs}
+        with self._recording(list(outcomes.values())):
+            grid = self.tuners.for_group(group, slots).fit()
+            for result in grid:
+                outcome = outcomes[job_of(result.config) or ""]
+                outcome.trials += 1
+                outcome.errors += result.error is not None
 
-            callbacks.append(
-                sweep_mlflow_logger(self.mlflow_uri, self.spec.id, {"job": job.name, "features": job.features})
-            )
-        run_config = tune.RunConfig(
-            name=job.name,
-            storage_path=self.files.tune_root,
-            verbose=0,
-            failure_config=tune.FailureConfig(max_failures=self.spec.resources.max_failures),
-            callbacks=callbacks,
-            stop=FaultStopper(self.sink_key),
-        )
-        return tune.Tuner(trainable, param_space=constants, tune_config=tune_config, run_config=run_config)
+    @contextlib.contextmanager
+    def _recording(self, outcomes: list[JobOutcome]) -> Iterator[None]:
+        """Records ``outcomes`` when the Tuner is done; a failed Tuner fails its jobs without stopping the others
+        (reported at the end), a full or failing disk stops the whole sweep (:func:`run_sweep` reports it)."""
+        try:
+            yield
+        except Exception as error:
+            fault = storage_fault(error)
+            if fault is not None:
+                self.sink.fail(fault)
+            else:
+                for outcome in outcomes:
+                    outcome.failure = f"{type(error).__name__}: {error}"
+                    self.log(f"job {outcome.job.name} FAILED: {outcome.failure}")
+        with self._lock:
+            self.outcomes.extend(outcomes)
 
     def rows_missing(self, job: Job) -> bool:
         """Whether ``job`` has fewer rows than configurations × seeds."""
         return len(job_rows(self.sink.rows.values(), job)) < job.configs * len(self.spec.seeds)
 
-    def afresh(self, job: Job) -> tune.Tuner:
-        """A fresh Tuner for a job whose restored Tune state ended short of its rows: a trial suggested just before
-        the driver was killed can be counted in the restored search's samples without ever having run. The state
-        is set aside; the fresh Tuner evaluates the finished configurations first (their seeds with rows are not
-        trained again) and then searches on."""
-        path = f"{self.files.tune_root}/{job.name}"
-        aside = set_aside(self.files.storage.fs, path, "short")
-        self.log(
-            f"job {job.name}: its restored Tune state ended without every trial; moved it to {aside} and ran "
-            "the missing trials afresh"
-        )
-        trainable = self.trainables[(job.features, job.normalization)]
-        return self.new_tuner(job, trainable, {key: getattr(job, key) for key in JOB_CONSTANTS})
+    def concurrency(self, unit: GridGroup | Job, slots: int) -> int:
+        """Trials a group's or a searched job's Tuner runs at once."""
+        return unit.concurrency(slots) if isinstance(unit, GridGroup) else trials_per_job(unit)
 
-    def run_job(self, job: Job) -> None:
-        """Fit the job's Tuner (in a thread of :meth:`run`) and record its outcome."""
-        outcome = JobOutcome(job)
-        try:
-            tuner, outcome.restored = self.tuner(job)
-            grid = tuner.fit()
-            if outcome.restored and not grid.errors and self.rows_missing(job):
-                grid = self.afresh(job).fit()
-            outcome.trials, outcome.errors = len(grid), len(grid.errors)
-        except Exception as error:  # a broken job must not stop the others; reported at the end
-            fault = storage_fault(error)
-            if fault is not None:  # a full or failing disk stops the whole sweep (run_sweep reports it)
-                self.sink.fail(fault)
-            else:
-                outcome.failure = f"{type(error).__name__}: {error}"
-                self.log(f"job {job.name} FAILED: {outcome.failure}")
-        with self._lock:
-            self.outcomes.append(outcome)
+    def start(self, unit: GridGroup | Job, slots: int) -> threading.Thread:
+        """A thread fitting the Tuner of ``unit`` (``Tuner.fit`` blocks; the controllers mostly wait on Ray)."""
+        if isinstance(unit, GridGroup):
+            target, args = self.run_group, (unit, slots)
+        else:
+            target, args = self.run_job, (unit,)
+        thread = threading.Thread(target=target, args=args, name=f"tuner-{unit.name}", daemon=True)
+        thread.start()
+        return thread
 
-    def run(self, jobs: list[Job]) -> None:
-        """Start Tuners while the cluster has slots for them (:func:`rdlr.sweep.resources.jobs_at_once`) until
-        every job is done; a progress line every :data:`HEARTBEAT_S` seconds."""
-        pending, running = deque(jobs), {}
+    def run(self, units: list[GridGroup | Job]) -> None:
+        """Start Tuners while the cluster has slots for them (:func:`rdlr.sweep.resources.tuners_at_once`) until
+        every one is done; a progress line every :data:`HEARTBEAT_S` seconds."""
+        pending: deque[GridGroup | Job] = deque(units)
+        running: dict[str, tuple[GridGroup | Job, threading.Thread]] = {}
         fixed = self.spec.resources.parallel_jobs
         started = last_beat = time.monotonic()
         sink = self.sink
         slots, polled = self.resources.slots, started
         while pending or running:
-            for name, thread in list(running.items()):
-                if not thread.is_alive():
-                    del running[name]
-            if sink.fault is not None:  # the storage failed: start no more jobs, let the running ones stop
+            running = {name: item for name, item in running.items() if item[1].is_alive()}
+            if sink.fault is not None:  # the storage failed: start no more Tuners, let the running ones stop
                 pending.clear()
             if pending:
                 if self.capacity is None and time.monotonic() - polled > SLOTS_POLL_S:  # nodes come and go
@@ -298,16 +194,15 @@ class _Sweep:
                         planning_nodes(None), self.resources.cpus, self.resources.gpus, self.resources.custom
                     )
                     polled = time.monotonic()
-                target = jobs_at_once(slots, trials_per_job(pending[0]), len(pending) + len(running), fixed)
+                order = [unit for unit, _ in running.values()] + list(pending)
+                target = tuners_at_once(slots, [self.concurrency(unit, slots) for unit in order], fixed)
                 while pending and len(running) < target:
-                    job = pending.popleft()
-                    thread = threading.Thread(target=self.run_job, args=(job,), name=f"tuner-{job.name}", daemon=True)
-                    thread.start()
-                    running[job.name] = thread
+                    unit = pending.popleft()
+                    running[unit.name] = (unit, self.start(unit, slots))
             if time.monotonic() - last_beat > HEARTBEAT_S:
                 last_beat = time.monotonic()
                 self.log(
-                    f"... {len(sink.rows)}/{sink.planned} trials done, {len(running)} jobs running, "
+                    f"... {len(sink.rows)}/{sink.planned} trials done, {len(running)} Tuners running, "
                     f"{len(pending)} waiting, {time.monotonic() - started:.0f}s elapsed"
                 )
             time.sleep(0.5)
@@ -410,19 +305,19 @@ def _run_locked(
     sink_key = f"{files.dir.uri}"
     sink = ResultSink(files, spec.num_trials(), log)
     plan = plan or _packaged_plan(spec, tables, sink)
-    jobs = longest_first(table_order, plan)
+    groups, searched = split_grid_jobs(table_order, plan, sink.rows.values())
+    units = start_order(groups, searched, plan, resources.slots)
     open_sink(sink_key, sink)
     log(
-        f"sweep {spec.id}: {len(jobs)} jobs, {sink.planned} trials planned ({sink.previous} already done), "
+        f"sweep {spec.id}: {len(table_order)} jobs, {sink.planned} trials planned ({sink.previous} already done), "
         f"{resources.cpus:g} CPU + {resources.gpus:g} GPU per trial, {resources.slots} at once; "
         f"storage {files.dir.uri}"
     )
-    sweep = _Sweep(
-        spec, register_trainables(spec, tables, files, resources), files, resources, sink_key, sink, capacity, plan
-    )
+    tuners = Tuners(spec, register_trainables(spec, tables, files, resources), files, sink_key, sink)
+    sweep = _Sweep(spec, tuners, resources, capacity)
     loop_started = time.monotonic()
     try:
-        sweep.run(jobs)
+        sweep.run(units)
     except KeyboardInterrupt:
         sink.flush()
         log(
@@ -446,8 +341,10 @@ def _run_locked(
     if sink.fault is None:
         record_run(files.dir, run)
     if sink.fault is not None:
-        _set_stopped_jobs_aside(spec, jobs, sink, files)
+        _set_stopped_jobs_aside(spec, searched, sink, files)
         raise sink.fault
+    recorded = {o.job.name for o in sweep.outcomes}
+    sweep.outcomes += [JobOutcome(job) for job in table_order if job.name not in recorded]  # nothing left to run
     failed = [o for o in sweep.outcomes if o.failure]
     return SweepOutcome(
         spec_id=spec.id,

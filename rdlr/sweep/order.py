@@ -1,36 +1,39 @@
-"""Longest work first: the order in which a sweep starts its jobs, and the order of a grid job's configurations,
-from the plan's projected costs (:mod:`rdlr.sweep.plan`).
+"""Longest work first: the order in which a sweep starts its Tuners, from the plan's projected costs
+(:mod:`rdlr.sweep.plan`).
 
 A sweep that starts its longest work last ends with one long trial running while the other slots wait: the demo's
 two-stage RDLR + CWW + † trials, last in table order, left 120 of 898 slot-seconds idle (efficiency 0.87). Started
 longest first (the classic LPT rule of scheduling), the last trials to start are the shortest, and the slots finish
 close together.
 
-* **Jobs** (one Tuner each, at most :func:`rdlr.sweep.resources.trials_per_job` trials at once) start in the order
-  of their critical path: the rounds of trials still to run (configurations left / trials at once) × the cost of one
-  trial (seeds × the projected cost of one model, stage 1 included), then of their total cost left; ties keep the
-  table order, and jobs with nothing left come last. The driver keeps one Tuner more than the slots need, so the
-  trial waiting for the next free slot is the next costliest.
-* **Configurations** of a job that runs its whole grid start costliest first (:func:`grid_costs`, the sampler
-  :class:`rdlr.sweep.sampling.CostOrderedGrid`): a model's cost depends on its minibatch, and of configurations
-  sharing a stage-1 model (LR (10) and self-KD, differing only in γ) the first trains it. A job that searches part
-  of its grid keeps its searcher's order: choosing the costliest configurations first would change which ones
-  are searched.
+* **Grid groups** (:mod:`rdlr.sweep.groups`) order their own trials costliest first (:func:`grid_costs`: a model's
+  cost depends on its minibatch, and of configurations sharing a stage-1 model (LR (10) and self-KD, differing only
+  in γ) the first trains it).
+* **Tuners** (a group's, or a searched job's with at most :func:`rdlr.sweep.resources.trials_per_job` trials at once)
+  start in the order of their critical path: a searched job's rounds of trials still to run (configurations left /
+  trials at once) × the cost of one trial (seeds × the projected cost of one model, stage 1 included), a group's
+  longest trial or its total over its slots, whichever is longer; ties keep the table order. A searched job keeps
+  its searcher's order: choosing the costliest configurations first would change which ones are searched.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rdlr.methods import get_method
 from rdlr.spec.core import Job
 from rdlr.sweep.epochs import job_key
 from rdlr.sweep.plan import JobPlan, SweepPlan, config_cost
 from rdlr.sweep.resources import trials_per_job
-from rdlr.sweep.sampling import GridCosts
 from rdlr.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from rdlr.sweep.groups import GridGroup
+
+GridCosts = Mapping[tuple[Any, ...], tuple[float, tuple[Any, ...], float]]  # per configuration: see grid_costs
 
 
 def _sort_key(item: JobPlan, seeds: int) -> tuple[int, float, float]:
@@ -45,11 +48,25 @@ def _sort_key(item: JobPlan, seeds: int) -> tuple[int, float, float]:
 
 
 def longest_first(jobs: Sequence[Job], plan: SweepPlan) -> list[Job]:
-    """``jobs`` in the order to start them: the longest critical path first (see the module docstring)."""
+    """``jobs`` in the order of their critical path, longest first (see the module docstring)."""
     items = {job_key(item.job): item for item in plan.jobs}
     seeds = len(plan.spec.seeds)
     ranked = sorted(range(len(jobs)), key=lambda i: (*_sort_key(items[job_key(jobs[i])], seeds), i))
     return [jobs[i] for i in ranked]
+
+
+def start_order(groups: Sequence[GridGroup], jobs: Sequence[Job], plan: SweepPlan, slots: int) -> list[GridGroup | Job]:
+    """The grid groups and the searched jobs in the order to start their Tuners: the longest critical path first
+    (a group's: its longest trial, or its total cost over the slots it runs on, whichever is longer); ties keep
+    the groups first and the jobs in :func:`longest_first`'s order."""
+    items = {job_key(item.job): item for item in plan.jobs}
+    seeds = len(plan.spec.seeds)
+    units: list[tuple[tuple[int, float, float], GridGroup | Job]] = [
+        ((0, -max(max(g.costs), g.cpu_s / g.concurrency(slots)), -g.cpu_s), g) for g in groups
+    ]
+    units += [(_sort_key(items[job_key(job)], seeds), job) for job in longest_first(jobs, plan)]
+    ranked = sorted(range(len(units)), key=lambda i: (*units[i][0], i))
+    return [units[i][1] for i in ranked]
 
 
 def runs_whole_grid(job: Job) -> bool:

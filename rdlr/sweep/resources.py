@@ -8,7 +8,7 @@ cluster, where a request no node can hold is adapted instead of waiting forever)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rdlr.spec.core import Job, ResourcesSpec
@@ -89,7 +89,15 @@ def trials_per_job(job: Job) -> int:
     return max(1, min(job.configs, 2))
 
 
-def jobs_at_once(slots: int, per_job: int, remaining: int, fixed: int = 0) -> int:
-    """Tuners to run at once: ``fixed`` when set, else enough to fill every slot plus one in reserve."""
-    wanted = fixed if fixed > 0 else math.ceil(slots / per_job) + 1
-    return max(1, min(wanted, remaining))
+def tuners_at_once(slots: int, concurrency: Sequence[int], fixed: int = 0) -> int:
+    """How many Tuners to run together, of Tuners running up to ``concurrency`` trials each (the running ones first,
+    then the waiting ones in their order): ``fixed`` when set, else enough to fill every slot plus one in reserve,
+    whose first trial is waiting when a slot frees."""
+    if fixed > 0:
+        return max(1, min(fixed, len(concurrency)))
+    busy = 0
+    for count, trials in enumerate(concurrency, start=1):
+        if busy >= slots:
+            return count
+        busy += trials
+    return max(1, len(concurrency))

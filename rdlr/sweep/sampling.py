@@ -7,7 +7,7 @@ while it takes the place of a new one. So:
 
 * ``grid``: Optuna's :class:`~optuna.samplers.GridSampler`, which hands trial *k* the *k*-th point of the grid
   shuffled by the seed, so its first ``grid size`` trials are distinct by construction (a job running its whole
-  grid gets it costliest first: :class:`CostOrderedGrid`, :mod:`rdlr.sweep.order`);
+  grid has no searcher at all: it runs in a grid group, :mod:`rdlr.sweep.groups`);
 * ``tpe`` and ``random``: the sampler wrapped in :class:`DistinctSampler`, which asks it again (up to
   :data:`RESAMPLE_ATTEMPTS` times) while it proposes a configuration the study already holds, in any state, and then
   picks one of the untried grid points with its own seeded generator.
@@ -31,8 +31,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from rdlr.sweep.files import SweepError
 
-GridCosts = Mapping[tuple[Any, ...], tuple[float, tuple[Any, ...], float]]  # rdlr.sweep.order.grid_costs
-
 SAMPLER_KINDS: tuple[str, ...] = ("grid", "random", "tpe")
 RESAMPLE_ATTEMPTS = 32  # proposals asked of the wrapped sampler before an untried grid point is drawn
 
@@ -44,37 +42,16 @@ def optuna_space(space: Mapping[str, Sequence[Any]]) -> dict[str, CategoricalDis
     return {name: CategoricalDistribution(list(values)) for name, values in space.items()}
 
 
-def make_sampler(
-    kind: str, seed: int, space: Mapping[str, Sequence[Any]], costs: GridCosts | None = None
-) -> BaseSampler:
-    """The seeded sampler of a job: ``grid`` visits the grid in a seeded random order (with ``costs``, of a job
-    running its whole grid, costliest first: :class:`CostOrderedGrid`); ``tpe`` and ``random`` are wrapped in
-    :class:`DistinctSampler`, so no configuration is suggested twice while untried ones remain."""
+def make_sampler(kind: str, seed: int, space: Mapping[str, Sequence[Any]]) -> BaseSampler:
+    """The seeded sampler of a job: ``grid`` visits the grid in a seeded random order; ``tpe`` and ``random`` are
+    wrapped in :class:`DistinctSampler`, so no configuration is suggested twice while untried ones remain."""
     if kind == "grid":
-        grid = {k: list(v) for k, v in space.items()}
-        return CostOrderedGrid(grid, seed, costs) if costs else optuna.samplers.GridSampler(grid, seed=seed)
+        return optuna.samplers.GridSampler({k: list(v) for k, v in space.items()}, seed=seed)
     if kind == "random":
         return DistinctSampler(optuna.samplers.RandomSampler(seed=seed), space, seed)
     if kind == "tpe":
         return DistinctSampler(optuna.samplers.TPESampler(seed=seed), space, seed)
     raise SweepError(f"unknown sampler {kind!r}; valid: {', '.join(SAMPLER_KINDS)}")
-
-
-class CostOrderedGrid(optuna.samplers.GridSampler):
-    """Optuna's grid sampler, its seeded order made costliest first: trial *k* gets the *k*-th configuration by
-    projected cost (:func:`rdlr.sweep.order.grid_costs`: a configuration's own seconds, plus its stage-1 model's
-    when it is the first, in the seeded order, of the configurations sharing that model); equal costs keep the
-    seeded order. Every configuration still runs once (the grid sampler's bookkeeping is unchanged)."""
-
-    def __init__(self, space: Mapping[str, Sequence[Any]], seed: int, costs: GridCosts) -> None:
-        super().__init__(space, seed=seed)
-        first: set[tuple[Any, ...]] = set()
-        total = {}
-        for point in self._all_grids:
-            own, group, stage1 = costs[tuple(point)]
-            total[tuple(point)] = own + (stage1 if group not in first else 0.0)
-            first.add(group)
-        self._all_grids.sort(key=lambda point: -total[tuple(point)])
 
 
 class DistinctSampler(BaseSampler):

@@ -38,6 +38,7 @@ from rdlr.train import PreparedRows, TrainConfig, TrialData, run_trial
 
 JOB_CONSTANTS: tuple[str, ...] = tuple(k for k in CELL_KEYS if k != "features")  # fixed per Tuner, in its config
 REPEATER_INDEX = "__trial_index__"  # in the configs of sweeps started with one seed per trial (before issue 19)
+GROUP_POINT, POINT_JOB, POINT_CONFIG = "point", "job", "config"  # a grid group's trial config (rdlr.sweep.groups)
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,20 @@ class TrialContext:
     normalization: str = DEFAULT_NORMALIZATION
 
 
+def point_of(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A trial's job constants and hyperparameters: its Tune config (a job's own Tuner) or the point it holds (a
+    grid group's Tuner, :mod:`rdlr.sweep.groups`)."""
+    return config[GROUP_POINT][POINT_CONFIG] if GROUP_POINT in config else config
+
+
+def job_of(config: Mapping[str, Any]) -> str | None:
+    """The job name a grid group's trial config holds (``None`` for a job's own Tuner)."""
+    return config[GROUP_POINT][POINT_JOB] if GROUP_POINT in config else None
+
+
 def split_config(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
-    """(job constants, searched hyperparameters) of a Tune config."""
+    """(job constants, searched hyperparameters) of a Tune config or a group's point."""
+    config = point_of(config)
     constants = {key: config[key] for key in JOB_CONSTANTS}
     hparams = {k: v for k, v in sorted(config.items()) if k not in JOB_CONSTANTS and k != REPEATER_INDEX}
     return constants, hparams

@@ -23,7 +23,7 @@ from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpe
 from rdlr.sweep.collector import ResultSink
 from rdlr.sweep.driver import SweepError, run_sweep
 from rdlr.sweep.files import RESOLVED_KEY, SweepFiles
-from rdlr.sweep.resources import jobs_at_once, plan_resources, trials_per_job
+from rdlr.sweep.resources import plan_resources, trials_per_job, tuners_at_once
 from rdlr.sweep.trial import split_config
 from tests.helpers.synthetic import synthetic_table as shared_synthetic_table
 
@@ -189,7 +189,10 @@ def test_rerunning_a_finished_sweep_runs_nothing(resumed: dict[str, Any]) -> Non
     before = resumed["files"].attempts()
     outcome = run_sweep(spec(), {"is10": synthetic_table()}, resumed["storage"], log=lambda line: None)
     assert outcome.new_rows == 0 and outcome.rows == PLANNED and outcome.ok
-    assert all(job.restored for job in outcome.jobs)
+    searched = [job for job in outcome.jobs if job.job.method == "lr"]  # the CE jobs run their whole grid
+    assert searched and all(job.restored for job in searched)  # Tune's state restored, finished: nothing to run
+    assert all(job.trials == 0 for job in outcome.jobs if job.job.method == "ce")  # no grid group started
+    assert len(outcome.jobs) == len(spec().jobs())
     assert resumed["files"].attempts() == before
 
 
@@ -198,7 +201,8 @@ def test_a_restored_job_that_ended_short_runs_its_missing_trial_afresh(resumed: 
     is counted by the restored search without ever having run): the job runs the missing trial in a fresh Tuner.
     Mutates the module's finished sweep, so it runs after every other test of ``resumed``."""
     files, storage = resumed["files"], Path(resumed["storage"])
-    lost = sorted((storage / SPEC_ID / "trials").glob("*.json"))[0]
+    rows = sorted((storage / SPEC_ID / "trials").glob("*.json"))
+    lost = next(path for path in rows if json.loads(path.read_text())["method"] == "lr")  # a searched job's row
     lost.unlink()
     (storage / SPEC_ID / "results.csv").unlink()
     lines: list[str] = []
@@ -228,10 +232,12 @@ def test_resources_adapt_to_the_cluster() -> None:
 def test_concurrency_keeps_every_slot_busy() -> None:
     job = spec().jobs()[0]
     assert trials_per_job(job) == 2  # two configurations at once, each with every seed
-    assert jobs_at_once(slots=2, per_job=4, remaining=10) == 2  # one running + one in reserve
-    assert jobs_at_once(slots=100, per_job=10, remaining=104) == 11
-    assert jobs_at_once(slots=100, per_job=10, remaining=3) == 3
-    assert jobs_at_once(slots=100, per_job=10, remaining=50, fixed=5) == 5
+    assert tuners_at_once(slots=2, concurrency=[4] * 10) == 2  # one running + one in reserve
+    assert tuners_at_once(slots=100, concurrency=[10] * 104) == 11
+    assert tuners_at_once(slots=100, concurrency=[10] * 3) == 3
+    assert tuners_at_once(slots=100, concurrency=[10] * 50, fixed=5) == 5
+    assert tuners_at_once(slots=2, concurrency=[2, 2, 2]) == 2  # a grid group on both slots + one in reserve
+    assert tuners_at_once(slots=4, concurrency=[1, 2, 2, 2]) == 4  # 1 + 2 fill 3 slots, 2 more fill 4, reserve
 
 
 def test_config_and_row_keys() -> None:

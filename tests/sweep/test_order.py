@@ -1,25 +1,27 @@
-"""Longest work first (rdlr.sweep.order): jobs by their projected critical path, a whole grid's configurations
-costliest first (CostOrderedGrid, each still run once), partial searches left in their searcher's order; the
-plan of a partly run spec; the efficiency line every sweep ends with (rdlr.sweep.efficiency)."""
+"""Longest work first (rdlr.sweep.order, rdlr.sweep.groups): whole grids run as one Tuner per feature set, their
+points costliest first (each once, finished ones left out), searched jobs by their projected critical path and
+left in their searcher's order; the plan of a partly run spec; the efficiency line every sweep ends with
+(rdlr.sweep.efficiency)."""
 
 from __future__ import annotations
 
 import dataclasses
-import pickle
 from pathlib import Path
 
 import optuna
 import pytest
 
 from rdlr.io.storage import Storage
+from rdlr.results import config_id
 from rdlr.spec import load_spec
 from rdlr.sweep.cost import load_figures
 from rdlr.sweep.efficiency import RUNS_FILE, SweepRun, read_runs, record_run
 from rdlr.sweep.epochs import job_key
-from rdlr.sweep.order import grid_costs, longest_first, runs_whole_grid
+from rdlr.sweep.groups import GridGroup, split_grid_jobs
+from rdlr.sweep.order import grid_costs, longest_first, runs_whole_grid, start_order
 from rdlr.sweep.plan import build_plan, done_models, planning_manifest
-from rdlr.sweep.sampling import CostOrderedGrid, make_sampler
-from tests.sweep.test_sampling import run_study
+from rdlr.sweep.sampling import make_sampler
+from rdlr.sweep.trial import GROUP_POINT, POINT_CONFIG, POINT_JOB, job_of, split_config
 
 
 def demo_plan(spec=None, done=None):
@@ -76,38 +78,70 @@ def test_jobs_with_more_rounds_of_trials_start_before_jobs_with_one_long_trial()
     assert [j.method for j in order[:4]] == ["rdlr_cww_dagger"] * 4
 
 
-def study_order(sampler: optuna.samplers.BaseSampler, configs: int, concurrent: int = 1) -> list[dict]:
-    space = {"batch_size": [16, 32, 64], "gamma": [0.2, 0.5]}
-    return [dict(config) for config in run_study(sampler, configs, concurrent, space=space)]
+def test_the_demo_runs_as_one_grid_group_its_proposed_row_first_and_within_corpus_ce_last() -> None:
+    plan = demo_plan()
+    groups, searched = split_grid_jobs(plan.spec.jobs(), plan, [])
+    assert searched == [] and len(groups) == 1  # every demo job runs its whole (one-point) grid
+    group = groups[0]
+    assert group.name == "grids__is10" and len(group.points) == 20 and len(group.jobs) == 20
+    methods = [point[POINT_CONFIG]["method"] for point in group.points]
+    assert methods[:4] == ["rdlr_cww_dagger"] * 4 and methods[-4:] == ["ce"] * 4  # within-corpus CE: shortest
+    assert list(group.costs) == sorted(group.costs, reverse=True)
+    assert group.concurrency(slots=2) == 2 and group.concurrency(slots=64) == 20
+    assert start_order(groups, searched, plan, slots=2) == [group]
 
 
-def test_a_whole_grid_runs_costliest_first_and_each_configuration_once() -> None:
-    space = {"batch_size": [16, 32, 64], "gamma": [0.2, 0.5]}
-    own = {16: 3.0, 32: 2.0, 64: 1.0}  # smaller minibatches: more steps, slower per row
-    costs = {(b, g): (own[b], (b,), 10.0) for b in space["batch_size"] for g in space["gamma"]}
-    asked = study_order(CostOrderedGrid(space, 0, costs), configs=6, concurrent=2)
-    assert len({tuple(c.items()) for c in asked}) == 6
-    firsts, seconds = asked[:3], asked[3:]
-    assert [c["batch_size"] for c in firsts] == [16, 32, 64]  # each trains its stage 1 (γ shares it): 13, 12, 11
-    assert [c["batch_size"] for c in seconds] == [16, 32, 64]  # the stage 1 cached: 3, 2, 1
-    assert {c["gamma"] for c in firsts} | {c["gamma"] for c in seconds} == {0.2, 0.5}
-    plain = study_order(optuna.samplers.GridSampler(space, seed=0), configs=6)
-    same = {(b, g): (1.0, (), 0.0) for b in space["batch_size"] for g in space["gamma"]}
-    assert study_order(CostOrderedGrid(space, 0, same), configs=6) == plain  # equal costs: the seeded order
-    pickle.loads(pickle.dumps(CostOrderedGrid(space, 0, costs)))  # Tune saves the searcher with the Tuner
+def test_a_grid_groups_points_are_costliest_first_each_once_and_finished_ones_left_out() -> None:
+    space = {"batch_size": [32, 64, 128], "gamma": [0.3, 0.7]}
+    spec = with_search(load_spec("demo"), sampler="grid", configs=6, space=space)
+    plan = build_plan(spec, *planning_manifest(spec, None), load_figures())
+    lr = next(job for job in spec.jobs() if job.method == "lr" and job.held_out == "CRE-demo")
+    assert runs_whole_grid(lr) and lr.grid_size == 6  # 3 minibatches × γ {0.3, 0.7}: a stage-1 model per M
+    (group,), _ = split_grid_jobs([lr], plan, [])
+    configs = [split_config(point) for point in ({GROUP_POINT: p} for p in group.points)]
+    assert len({tuple(sorted(h.items())) for _, h in configs}) == 6
+    assert all(job_of({GROUP_POINT: p}) == lr.name for p in group.points)
+    costs = grid_costs(plan, lr)
+    firsts = [h["batch_size"] for _, h in configs[:3]]
+    assert sorted(firsts) == [32, 64, 128]  # each of the first three also trains its M's stage-1 models
+    assert all(costs[(h["batch_size"], h["gamma"])][2] > 0 for _, h in configs)
+    assert list(group.costs) == sorted(group.costs, reverse=True)
+    # a point with every seed done is left out; one with some seeds done costs only the others
+    _, hparams = configs[0]
+    constants = {key: getattr(lr, key) for key in ("protocol", "method", "held_out")}
+    row = {"features": "is10", **constants, "config_id": config_id(hparams)}
+    done = [{**row, "seed": seed} for seed in spec.seeds]
+    (fewer,), _ = split_grid_jobs([lr], plan, done)
+    assert len(fewer.points) == 5 and hparams not in [split_config({GROUP_POINT: p})[1] for p in fewer.points]
+    (partly,), _ = split_grid_jobs([lr], plan, done[:1])
+    first = next(i for i, p in enumerate(partly.points) if split_config({GROUP_POINT: p})[1] == hparams)
+    assert partly.costs[first] < group.costs[0]
+    every_row = [{**row, "config_id": config_id(h), "seed": seed} for _, h in configs for seed in spec.seeds]
+    assert split_grid_jobs([lr], plan, every_row) == ([], [])  # nothing left: no group
 
 
-def test_only_jobs_running_their_whole_grid_are_reordered() -> None:
+def test_searched_jobs_keep_their_own_tuner_and_start_by_critical_path() -> None:
     spec = with_search(load_spec("demo"), sampler="grid", configs=2, space={"batch_size": [32, 64, 128]})
     plan = build_plan(spec, *planning_manifest(spec, None), load_figures())
     job = plan.jobs[0].job
     assert not runs_whole_grid(job)  # 2 of 3: which two is the search's choice, left to the seeded order
     assert type(make_sampler(job.sampler, 0, job.space)) is optuna.samplers.GridSampler
+    groups, searched = split_grid_jobs(spec.jobs(), plan, [])
+    assert groups == [] and searched == spec.jobs()
+    assert start_order(groups, searched, plan, slots=2) == longest_first(spec.jobs(), plan)
     whole = dataclasses.replace(job, configs=3)
     costs = grid_costs(plan, whole)
     assert runs_whole_grid(whole) and set(costs) == {(32,), (64,), (128,)}
     assert costs[(128,)][0] > costs[(64,)][0]  # 2 steps per epoch on 240 rows: more epochs to the best one
-    assert type(make_sampler("grid", 0, whole.space, costs)) is CostOrderedGrid
+
+
+def test_a_group_with_a_long_critical_path_starts_before_shorter_searched_jobs() -> None:
+    plan = demo_plan()
+    jobs = plan.spec.jobs()
+    long_group = GridGroup("grids__is10", "is10", "paper", (jobs[0],), ({POINT_JOB: jobs[0].name},), (1e9,))
+    short_group = dataclasses.replace(long_group, name="grids__w2v", costs=(1e-9,))
+    order = start_order([short_group, long_group], jobs[:2], plan, slots=2)
+    assert order[0] is long_group and order[-1] is short_group
 
 
 def test_the_efficiency_line_and_its_record_beside_the_results(tmp_path: Path) -> None:
