@@ -34,11 +34,11 @@ SPEC = SweepSpec.from_dict(
         "unlabeled": DEMO_UNLABELED,
         "protocols": {"within_corpus": ["ce"], "out_of_corpus": ["ce"]},
         "seeds": [0, 1],
-        "search": {"configs": 2, "space": {"batch_size": [32, 64]}},
+        "search": {"configs": 2, "space": {"batch_size": [32, 64, 128]}},
         "training": {"max_epochs": 2, "patience": 2},
     }
 )
-PLANNED = 2 * 2 * 2  # 2 jobs × 2 configurations × 2 seeds
+PLANNED = 2 * 2 * 2  # 2 jobs × 2 configurations (of 3: searched, each job a Tuner with a Tune state) × 2 seeds
 WRITES_BEFORE_FULL = 3  # results.csv is written this many times, then the disk is full
 
 
