@@ -80,3 +80,27 @@ def test_a_class_without_training_utterances_stops_before_ray(tmp_path: Path, ca
     err = capsys.readouterr().err
     assert "labels: class 'boredom' has no training utterance in the out_of_corpus job held out A" in err
     assert not (tmp_path / "runs" / "sixclasses").exists()
+
+
+def test_corpora_read_by_loaders_are_checked_for_every_class_before_ray_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """public.yaml's corpora (read by their loaders) with disgust as a fifth class: only CREMA-D has disgust, so the
+    job holding CREMA-D out has none to train on; the prepared manifests are checked before any Ray session."""
+    from tests.test_reproduce_public import reduced_public_spec, write_public_trees
+
+    def no_ray(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("Ray was started before the class check")
+
+    monkeypatch.setattr("rdlr.commands.reproduce.ray_session", no_ray)
+    data_root = write_public_trees(tmp_path / "data")
+    spec = {**reduced_public_spec(), "id": "disgust", "labels": ["neutral", "happy", "sad", "angry", "disgust"]}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(spec))
+    argv = (str(tmp_path / "bad.yaml"), "--data-root", str(data_root), "--storage", str(tmp_path / "runs"))
+    assert reproduce(*argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "labels: class 'disgust' has no training utterance in the out_of_corpus job held out CRE (" in err[0]
+    assert "data.corpora; training corpora ESD-en, RAVDESS, SAVEE)" in err[0]
+    assert "valid: classes they have (neutral, happy, sad, angry)" in err[0]
+    assert not (tmp_path / "runs" / "disgust").exists()

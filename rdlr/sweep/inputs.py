@@ -121,8 +121,7 @@ def spec_corpora(spec: SweepSpec, data_root: Path | None) -> list[str]:
                 f"{what}: unknown corpus {unknown[0]!r}: no row of data.manifests names it; the "
                 f"manifests hold: {', '.join(names)}"
             )
-    check_corpora(spec, meta, "data.manifests")
-    check_classes(spec, spec.label_set().apply(meta).meta, "data.manifests")
+    check_manifest(spec, meta, "data.manifests")
     return names
 
 
@@ -152,6 +151,15 @@ def prepare_manifest(spec: SweepSpec, data_root: Path | None, log: Callable[[str
     manifest = pd.concat(frames, ignore_index=True)
     check_unique_ids(manifest, "data (the spec's corpora together)")
     return manifest
+
+
+def check_manifest(spec: SweepSpec, manifest: pd.DataFrame, where: str) -> None:
+    """:func:`check_corpora` and :func:`check_classes` (under the spec's class set) on a manifest of the spec's
+    corpora, e.g. the one :func:`prepare_manifest` returns, so that ``rdlr reproduce`` refuses a class without
+    training utterances before Ray starts; ``where`` names the manifest in the one-line :class:`SpecError`."""
+    labels = manifest[["corpus", "label"]].fillna("").astype(str)
+    check_corpora(spec, labels, where)
+    check_classes(spec, spec.label_set().apply(labels).meta, where)
 
 
 def check_corpora(spec: SweepSpec, meta: pd.DataFrame, where: str) -> None:
