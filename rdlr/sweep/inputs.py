@@ -19,7 +19,8 @@ from rdlr.corpora.splits import OUT_OF_CORPUS
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets
 from rdlr.io.safe_text import read_json
 from rdlr.labels import LabelSet
-from rdlr.spec.core import JOB_ORDER, SpecError, SweepSpec
+from rdlr.spec.core import SpecError, SweepSpec
+from rdlr.spec.jobs import JOB_ORDER
 
 DROPPED_META = ("path", "transcript")  # not needed by trials; kept out of the object store
 DEMO_DATA = "demo_data"  # where the demo corpora are generated, beside the results

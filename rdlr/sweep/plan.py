@@ -24,7 +24,8 @@ from rdlr.features.is10 import IS10_DIM
 from rdlr.features.registry import parse_feature_sets
 from rdlr.features.wav2vec import W2V_DIM
 from rdlr.methods import Method, get_method
-from rdlr.spec.core import Job, SpecError, SweepSpec
+from rdlr.spec.core import SpecError, SweepSpec
+from rdlr.spec.jobs import Job
 from rdlr.sweep.cost import ASSUMED_GPU, Figures, TrialCost, TrialRows, method_kind, trial_cost
 from rdlr.sweep.epochs import BEST_EPOCH, Epochs, JobKey, job_key, row_key
 from rdlr.train.batches import few_steps_warning

@@ -9,8 +9,10 @@ import pytest
 import yaml
 
 from rdlr.methods import DEFAULT_HPARAMS, SEARCH_SPACE, TABLE2_METHODS, TABLE3_METHODS, get_method
-from rdlr.spec.core import DEMO_LABELED, Job, SpecError, SweepSpec, load_spec
+from rdlr.spec.core import SpecError, SweepSpec, load_spec
 from rdlr.spec.files import packaged_specs, resolve_spec_path
+from rdlr.spec.jobs import Job
+from rdlr.spec.sections import DEMO_LABELED
 
 MINIMAL = {
     "id": "mini",

@@ -84,7 +84,8 @@ def test_utt_ids_must_be_unique_across_the_spec_manifests(tmp_path: Path) -> Non
 def test_a_class_the_stored_manifests_lack_stops_rdlr_sweep_before_ray(tmp_path: Path) -> None:
     from rdlr.features.metadata import write_manifest
     from rdlr.features.store import FeatureStore
-    from rdlr.spec.core import DEMO_LABELED, SpecError
+    from rdlr.spec.core import SpecError
+    from rdlr.spec.sections import DEMO_LABELED
 
     spec = SweepSpec.from_dict({**BASE, "labels": ["neutral", "happy", "sad", "angry", "fear"]})
     store = tmp_path / "store"

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from rdlr.cli import main
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SpecError, SweepSpec, TrackingSpec
+from rdlr.spec.core import SpecError, SweepSpec
+from rdlr.spec.sections import DEMO_LABELED, DEMO_UNLABELED, TrackingSpec
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.resolved import with_tracking

@@ -9,7 +9,8 @@ import pandas as pd
 
 from rdlr.report.build import render_report
 from rdlr.results import RESULTS_FILE, read_results
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SweepSpec
+from rdlr.spec.core import SweepSpec
+from rdlr.spec.sections import DEMO_LABELED, DEMO_UNLABELED
 from rdlr.sweep.driver import run_sweep
 from tests.helpers.synthetic import synthetic_table
 

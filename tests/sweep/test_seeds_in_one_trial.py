@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from rdlr.results import read_results, trial_key
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SweepSpec
+from rdlr.spec.core import SweepSpec
+from rdlr.spec.sections import DEMO_LABELED, DEMO_UNLABELED
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import ROWS_DIR, SweepFiles
 from tests.helpers.synthetic import synthetic_table
