@@ -24,15 +24,9 @@ from rdlr.sweep.inputs import (
     resolve_storage,
     spec_corpora,
 )
+from tests.helpers.specs import demo_raw
 
-BASE = {
-    "id": "inputs",
-    "data": {"source": "demo"},
-    "features": ["is10"],
-    "held_out": ["CRE-demo"],
-    "protocols": {"out_of_corpus": ["ce"]},
-    "seeds": [0],
-}
+BASE = demo_raw("inputs")
 
 
 def test_paths_resolve_against_data_root_and_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
