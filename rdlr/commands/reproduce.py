@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from rdlr.corpora import ManifestError, SplitError
     from rdlr.features import FeatureStoreError, extract
     from rdlr.sweep.driver import SweepError, run_sweep
-    from rdlr.sweep.plan import print_plan
+    from rdlr.sweep.plan_text import print_plan
     from rdlr.sweep.summary import outcome_text
 
     spec, store, data_root = run.spec, run.store, run.data_root
