@@ -161,3 +161,21 @@ def test_truth_counts_what_the_set_leaves_out_and_scores_per_corpus():
     with pytest.raises(LabelSetError, match=r"mapped to \[neutral, happy\] but model M was trained on"):
         scoring.truth(records, CLASSES, {}, "M", labels=["neutral", "happy"])
     assert scoring.truth([record("x.wav")], CLASSES, {}, "M") is None
+
+
+def test_predict_scores_the_validation_speakers_with_the_ua_training_measured(demo_model, tmp_path, capsys):
+    """The demo model's validation speakers as a labeled manifest: rdlr predict, from their audio, prints per corpus
+    the validation UA the trainer measured (and saved in model.json)."""
+    from rdlr.corpora import assign_roles
+    from rdlr.features import load
+
+    table = load(demo_model.store, "is10")
+    roles = assign_roles(table.meta, "out_of_corpus", None, seed=0).to_numpy()
+    manifest = pd.read_csv(demo_model.manifest, keep_default_na=False)
+    validation = set(table.meta.loc[roles == "val", "utt_id"])
+    manifest[manifest["utt_id"].isin(validation)].to_csv(tmp_path / "val.csv", index=False)
+    assert main(["predict", str(demo_model.folder), str(tmp_path / "val.csv"), "--no-progress"]) == 0
+    lines = {line.strip().split(":", 1)[0]: line.strip() for line in capsys.readouterr().err.splitlines()}
+    metrics = demo_model.outcome.card.metrics
+    for name in ("CRE-demo", "IEM-demo", "IMP-demo", "POD-demo"):
+        assert f"UA {100 * metrics[f'val_ua/{name}']:.1f}%," in lines[name], lines[name]
