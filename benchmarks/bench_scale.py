@@ -169,7 +169,8 @@ def projections(figures_raw: dict[str, Any], log: Any = print) -> dict[str, Any]
     """``projected full Table 2/3`` lines from the packaged specs and the figures just measured."""
     from rdlr.spec.core import load_spec
     from rdlr.sweep.cost import Figures
-    from rdlr.sweep.plan import build_plan, gpu_assumption, planning_manifest
+    from rdlr.sweep.plan import build_plan, planning_manifest
+    from rdlr.sweep.plan_text import gpu_assumption
 
     figures = Figures.from_dict(figures_raw, "this run")
     out, trials_per_gpu = {}, 1

@@ -3,9 +3,11 @@ hyperparameters of its own components (baselines included), and each searched va
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from rdlr.features.is10 import IS10Extractor
 from rdlr.labels import NUM_CLASSES
 from rdlr.methods import (
     FIXED_HPARAMS,
@@ -17,6 +19,9 @@ from rdlr.methods import (
     list_methods,
     parse_components,
 )
+from rdlr.models import ModelCard
+from rdlr.models.card import model_card
+from rdlr.models.extractors import spec_of
 from rdlr.train.objective import Objective, training_targets
 
 PAPER_SETS = {
@@ -174,3 +179,33 @@ def test_each_searched_hyperparameter_reaches_the_loss(name, method_id):
     low, high = min(SEARCH_SPACE[name]), max(SEARCH_SPACE[name])
     losses = [_objective_loss(method, method.resolve_hparams({"batch_size": 16, name: value})) for value in (low, high)]
     assert losses[0] != pytest.approx(losses[1], rel=1e-6), f"{method_id}: {name} does not change the loss"
+
+
+def test_a_method_lists_only_the_hyperparameters_it_uses_and_the_card_shows_its_classes_beside_them() -> None:
+    ce, cww_rd = get_method("ce"), get_method("cww_rd")
+    assert ce.used_hparams(ce.resolve_hparams({"batch_size": 32})) == {"batch_size": 32}
+    assert cww_rd.used_hparams(cww_rd.resolve_hparams()) == {
+        "batch_size": 1024,
+        "lambda_w": 2,
+        "lambda_rd": 0.01,
+        "rd_alpha": 1.0,
+        "rd_delta": 0.0,
+    }
+    pel = get_method("pel").used_hparams(get_method("pel").resolve_hparams())
+    assert set(pel) == {"batch_size", "lambda_pel", "unlabeled_batch_size"}
+    card = ModelCard(
+        classes=("low", "high"),
+        label_map={"*": {"sad": "low", "angry": "high"}},
+        features=(spec_of("is10", IS10Extractor(), 1582),),
+        feature_mean=np.zeros(1582, np.float32),
+        feature_std=np.ones(1582, np.float32),
+        method={"id": "ce", "label": "CE", "components": ["ce"]},
+        hparams=ce.used_hparams(ce.resolve_hparams({"batch_size": 32})),
+        seed=0,
+        training={},
+        metrics={"val_ua": 0.5},
+    )
+    text = model_card(card.to_json("0" * 64))
+    table = text.split("| hyperparameter | value |", 1)[1].split("##", 1)[0]
+    assert "batch_size" in table and "lambda" not in table and "gamma" not in table
+    assert "Classes (output order): low, high; label map: " in text.split("| hyperparameter", 1)[0]

@@ -7,37 +7,19 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 
 from rdlr.cli import build_parser
 from rdlr.sweep.files import SweepFiles
-from tests.helpers.tone_corpus import write_corpus
+from tests.helpers.reproduce_cli import reproduce, tone_run
+from tests.helpers.tone_corpus import tone_raw
 
-SPEC = {
-    "id": "tinyrepro",
-    "data": {"source": "manifests", "manifests": ["manifests/tiny.csv"]},
-    "features": ["is10"],
-    "held_out": ["A"],
-    "unlabeled": "U",
-    "protocols": {"out_of_corpus": ["ce"]},
-    "seeds": [0],
-    "search": {"configs": 1, "space": {"batch_size": [8]}},
-    "training": {"max_epochs": 1},
-}
-
-
-def reproduce(*argv: str) -> int:
-    args = build_parser().parse_args(["reproduce", *argv])
-    return args._run(args)
+SPEC = tone_raw("tinyrepro")
 
 
 @pytest.fixture(scope="module")
 def tiny_run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("repro")
-    write_corpus(root)
-    spec_path = root / "tiny.yaml"
-    spec_path.write_text(yaml.safe_dump(SPEC))
-    argv = (str(spec_path), "--data-root", str(root), "--storage", str(root / "runs"), "--out", str(root / "reports"))
+    argv = tone_run(root, SPEC)
     return {"root": root, "argv": argv, "status": reproduce(*argv)}
 
 

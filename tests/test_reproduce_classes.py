@@ -12,46 +12,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from rdlr.cli import build_parser
-from tests.helpers.tone_corpus import write_corpus
+from tests.helpers.reproduce_cli import reproduce, tone_run
+from tests.helpers.tone_corpus import tone_raw
 
 SIX = ["neutral", "happy", "sad", "angry", "fear", "disgust"]
 EMOTIONS = (*SIX, "calm", "surprise")  # calm is mapped onto neutral, surprise is left out
-SPEC = {
-    "id": "sixclasses",
-    "data": {"source": "manifests", "manifests": ["manifests/tiny.csv"]},
-    "features": ["is10"],
-    "held_out": ["A"],
-    "unlabeled": "U",
-    "labels": SIX,
-    "label_map": {"*": {"calm": "neutral"}},
-    "protocols": {"out_of_corpus": ["ce", "cww_rd"]},
-    "seeds": [0],
-    "search": {"configs": 1, "space": {"batch_size": [8]}},
-    "training": {"max_epochs": 1},
-}
-
-
-def reproduce(*argv: str) -> int:
-    args = build_parser().parse_args(["reproduce", *argv])
-    return args._run(args)
+SPEC = tone_raw(
+    "sixclasses", labels=SIX, label_map={"*": {"calm": "neutral"}}, protocols={"out_of_corpus": ["ce", "cww_rd"]}
+)
 
 
 @pytest.fixture(scope="module")
 def six_class_run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("six")
-    write_corpus(root, EMOTIONS)
-    (root / "six.yaml").write_text(yaml.safe_dump(SPEC))
-    argv = (
-        str(root / "six.yaml"),
-        "--data-root",
-        str(root),
-        "--storage",
-        str(root / "runs"),
-        "--out",
-        str(root / "reports"),
-    )
-    assert reproduce(*argv) == 0
+    assert reproduce(*tone_run(root, SPEC, EMOTIONS)) == 0
     return root
 
 
@@ -72,11 +46,32 @@ def test_a_six_class_sweep_scores_and_reports_six_classes(six_class_run: Path) -
 
 
 def test_a_class_without_training_utterances_stops_before_ray(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    write_corpus(tmp_path, EMOTIONS)
-    spec = {**SPEC, "labels": [*SIX, "boredom"]}
-    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(spec))
-    status = reproduce(str(tmp_path / "bad.yaml"), "--data-root", str(tmp_path), "--storage", str(tmp_path / "runs"))
+    status = reproduce(*tone_run(tmp_path, {**SPEC, "labels": [*SIX, "boredom"]}, EMOTIONS))
     assert status == 2
     err = capsys.readouterr().err
     assert "labels: class 'boredom' has no training utterance in the out_of_corpus job held out A" in err
     assert not (tmp_path / "runs" / "sixclasses").exists()
+
+
+def test_corpora_read_by_loaders_are_checked_for_every_class_before_ray_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """public.yaml's corpora (read by their loaders) with disgust as a fifth class: only CREMA-D has disgust, so the
+    job holding CREMA-D out has none to train on; the prepared manifests are checked before any Ray session."""
+    from tests.test_reproduce_public import reduced_public_spec, write_public_trees
+
+    def no_ray(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("Ray was started before the class check")
+
+    monkeypatch.setattr("rdlr.commands.reproduce.ray_session", no_ray)
+    data_root = write_public_trees(tmp_path / "data")
+    spec = {**reduced_public_spec(), "id": "disgust", "labels": ["neutral", "happy", "sad", "angry", "disgust"]}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(spec))
+    argv = (str(tmp_path / "bad.yaml"), "--data-root", str(data_root), "--storage", str(tmp_path / "runs"))
+    assert reproduce(*argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "labels: class 'disgust' has no training utterance in the out_of_corpus job held out CRE (" in err[0]
+    assert "data.corpora; training corpora ESD-en, RAVDESS, SAVEE)" in err[0]
+    assert "valid: classes they have (neutral, happy, sad, angry)" in err[0]
+    assert not (tmp_path / "runs" / "disgust").exists()

@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from rdlr.cli import build_parser
 from rdlr.corpora import assign_roles
 from rdlr.spec.core import SweepSpec, load_spec
 from rdlr.spec.files import SWEEPS_DIR
@@ -33,6 +32,7 @@ from tests.helpers.public_trees import (
     urdu_files,
     write_tree,
 )
+from tests.helpers.reproduce_cli import reproduce
 
 SECONDS = 0.3
 TINY = {
@@ -126,11 +126,6 @@ def reduced_public_spec() -> dict[str, Any]:
     """sweeps/public.yaml with the budget of :data:`TINY`; its data and corpora untouched."""
     raw = yaml.safe_load((SWEEPS_DIR / "public.yaml").read_text())
     return {**raw, **TINY}
-
-
-def reproduce(*argv: str) -> int:
-    args = build_parser().parse_args(["reproduce", *argv])
-    return args._run(args)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rdlr.labels import LabelMap, LabelSet
 
 AUTO = "auto"
 DEVICES = ("cpu", "cuda")
@@ -231,3 +235,60 @@ def add_run_location(parser: argparse.ArgumentParser) -> None:
         "every trial as a run (experiment: the spec id; overrides the spec's tracking.mlflow; "
         "TensorBoard events are always written, under <storage>/<spec id>/tune)",
     )
+
+
+def add_labels(parser: argparse.ArgumentParser, default_text: str, map_text: str) -> None:
+    """``--labels`` (a named set or the classes in output order) and ``--label-map`` (repeatable) of
+    ``rdlr train`` and ``rdlr predict``; ``default_text`` says what the command uses without ``--labels``,
+    ``map_text`` what the map is laid over. Read them with :func:`label_options` or :func:`class_set`."""
+    from rdlr.labels import NAMED_SETS
+
+    parser.add_argument(
+        "--labels",
+        metavar="A,B,C",
+        help="the classes in output order, comma-separated (e.g. neutral,happy,sad,angry,fear), or a named set: "
+        f"{', '.join(NAMED_SETS)} (paper4: IEMOCAP excited -> happy); {default_text}",
+    )
+    parser.add_argument(
+        "--label-map",
+        action="append",
+        default=[],
+        metavar="CORPUS:EMOTION=CLASS",
+        help="map a corpus' emotion onto a class (repeat; CORPUS '*' for every corpus; CLASS null leaves it out), "
+        f"e.g. 'RAVDESS:calm=neutral'; an emotion that is a class needs none; {map_text}",
+    )
+
+
+def label_options(args: argparse.Namespace) -> tuple[str | list[str] | None, LabelMap]:
+    """``--labels`` (``None``, a named set, or the list of classes) and ``--label-map`` (a label map) as given;
+    :class:`rdlr.labels.LabelSetError` naming the option for a malformed map."""
+    from rdlr.labels import LabelSetError, parse_label_map_options
+
+    names: str | list[str] | None = args.labels
+    if args.labels is not None and "," in args.labels:
+        names = [name.strip() for name in args.labels.split(",")]
+    try:
+        return names, parse_label_map_options(args.label_map)
+    except LabelSetError as error:
+        raise option_error(error) from None
+
+
+def class_set(args: argparse.Namespace) -> LabelSet:
+    """The class set of ``--labels`` and ``--label-map`` (default paper4); :class:`rdlr.labels.LabelSetError`
+    naming the option."""
+    from rdlr.labels import LabelSetError, label_set
+
+    try:
+        return label_set(*label_options(args))
+    except LabelSetError as error:
+        raise option_error(error) from None
+
+
+def option_error(error: Exception) -> Exception:
+    """A class-set error whose message names the spec key (``labels:``, ``label_map:``), renamed to the option
+    (``--labels:``, ``--label-map:``); other errors unchanged."""
+    text = str(error)
+    for key, option in (("labels:", "--labels:"), ("label_map:", "--label-map:")):
+        if text.startswith(key):
+            return type(error)(option + text[len(key) :])
+    return error

@@ -1,8 +1,8 @@
 """``rdlr plan SPEC [--data-root DIR] [--storage PATH] [--rates FILE] [--calibrate]``: the jobs, trials,
 configurations per method, what each trial asks for and the projected cost of a sweep spec, without starting Ray
-(:mod:`rdlr.sweep.plan`). The rates are measured on this machine and cached (:mod:`rdlr.sweep.calibrate`), or read
-from a figures file measured on another (``--rates``, e.g. the cluster's node type); only what
-``<storage>/<spec id>`` has not finished is projected."""
+(:mod:`rdlr.sweep.plan`, printed by :mod:`rdlr.sweep.plan_text`). The rates are measured on this machine and cached
+(:mod:`rdlr.sweep.calibrate`), or read from a figures file measured on another (``--rates``, e.g. the cluster's node
+type); only what ``<storage>/<spec id>`` has not finished is projected."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from rdlr.corpora import ManifestError, SplitError
     from rdlr.sweep.cost import FiguresError, load_figures
     from rdlr.sweep.inputs import resolve_data_root, resolve_storage
-    from rdlr.sweep.plan import make_plan, plan_lines, planning_manifest
+    from rdlr.sweep.plan import make_plan, planning_manifest
+    from rdlr.sweep.plan_text import plan_lines
 
     if args.node_cpus < 1:
         return fail("plan", f"--node-cpus must be >= 1, got {args.node_cpus}")

@@ -1,10 +1,11 @@
 """``rdlr predict MODEL_DIR INPUT ...``: the emotion of audio files, folders or manifests with a model folder
-(:mod:`rdlr.models.predictor`).
+(:mod:`rdlr.models.predictor`); a manifest with a ``label`` column is also scored (:mod:`rdlr.models.scoring`).
 
 ::
 
     rdlr predict model/ clip.wav recordings/ more.csv --out predictions.csv
     rdlr predict --engine onnx model/ clip.wav      # through model.onnx (rdlr onnx model/)
+    rdlr predict model/ ravdess.csv --label-map RAVDESS:calm=neutral   # scored: UA, WA, macro-F1, recalls
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from rdlr.commands.errors import fail
-from rdlr.commands.options import add_device, add_engine, add_normalization, add_progress, local_device
+from rdlr.commands.options import (
+    add_device,
+    add_engine,
+    add_labels,
+    add_normalization,
+    add_progress,
+    label_options,
+    local_device,
+    option_error,
+)
 from rdlr.normalization import MIN_FILES, MIN_SPEAKER_UTTERANCES
 
 
@@ -24,7 +34,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``rdlr predict``."""
     parser.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder (rdlr train / rdlr export)")
     parser.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="audio files, folders (searched recursively) or manifest CSVs"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="audio files, folders (searched recursively) or manifest CSVs; a manifest with a label column is also "
+        "scored: its emotions are mapped onto the model's classes (with the model's label map), a true_label column "
+        "is written beside the predictions, and one line per corpus and one over all give UA (over the classes "
+        "present), WA, macro-F1, the recall of each class and the rows the class set left out",
     )
     parser.add_argument(
         "--out",
@@ -47,6 +63,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="REGEX",
         help="speaker of each file for --normalization speaker: the first group of this regular expression over "
         "the file name, e.g. '^(\\d\\d)' for EmoDB (default: a manifest's speaker column)",
+    )
+    add_labels(
+        parser,
+        "default: the model's classes (model.json). For a labeled manifest: the class set its emotions are mapped "
+        "to, which must be the model's (same classes, same order), else predict stops before reading audio",
+        "laid over the model's own label map (model.json) when --labels is not given",
     )
     add_device(parser, "extractors and the model")
     add_engine(parser)
@@ -87,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     try:
+        labels, label_map = label_options(args)
         if args.out is not None:
             check_out(args.out)
         model = load_model(args.model, device=local_device(args.device), engine=args.engine)
@@ -96,9 +119,12 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             normalization=args.normalization,
             speaker_from=args.speaker_from,
+            score=True,
+            labels=labels,
+            label_map=label_map,
         )
     except (ManifestError, ModelFolderError, ValueError, OSError) as error:
-        return fail("predict", error)
+        return fail("predict", option_error(error))
     failed = frame["error"] != ""
     if args.out is None:
         to_safe_csv(frame, sys.stdout)
@@ -114,4 +140,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"normalisation: {normalization_line(frame.attrs['normalization'])}", file=sys.stderr)
     for reason in frame.loc[failed, "error"].head(5):
         print(f"  {reason}", file=sys.stderr)
+    if "scores" in frame.attrs:
+        print(
+            f"scores against the labels, mapped onto {', '.join(model.classes)} (UA: mean recall over the classes "
+            "present):",
+            file=sys.stderr,
+        )
+        for score in frame.attrs["scores"]:
+            print(f"  {score.line()}", file=sys.stderr)
     return 0 if (~failed).any() else 1

@@ -2,7 +2,8 @@
 
 Prepare + extract + sweep + report in one command:
 
-1. **prepare** the manifest of every corpus of the spec (the demo generator, the corpus loaders, or manifests);
+1. **prepare** the manifest of every corpus of the spec (the demo generator, the corpus loaders, or manifests)
+   and check it before Ray starts: every job has training utterances of every class of the spec's ``labels``;
 2. **extract** the spec's feature sets into the feature store with Ray Data (only what the store lacks);
 3. **sweep** the spec on Ray Tune (:mod:`rdlr.sweep`; resumes where an earlier run stopped);
 4. **report**: Tables 2/3 with validation selection, and the paper's protocol (test selection) beside it.
@@ -26,8 +27,16 @@ from rdlr.commands.errors import fail
 from rdlr.commands.options import add_all_rows, add_device, add_extraction, add_run_location, add_spec
 from rdlr.features.placement import extraction_device
 from rdlr.spec import SpecError, SweepSpec
-from rdlr.sweep.inputs import extraction_options, feature_components, load_tables, prepare_manifest
+from rdlr.sweep.inputs import (
+    check_manifest,
+    extraction_options,
+    feature_components,
+    load_tables,
+    prepare_manifest,
+)
 from rdlr.sweep.resolved import DEMO_SPEC, RunOptions, resolve_run
+
+PREPARED = {"demo": "the demo corpora", "real": "data.corpora", "manifests": "data.manifests"}  # spec key per source
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -107,17 +116,18 @@ def run(args: argparse.Namespace) -> int:
     from rdlr.corpora import ManifestError, SplitError
     from rdlr.features import FeatureStoreError, extract
     from rdlr.sweep.driver import SweepError, run_sweep
-    from rdlr.sweep.plan import print_plan
+    from rdlr.sweep.plan_text import print_plan
     from rdlr.sweep.summary import outcome_text
 
     spec, store, data_root = run.spec, run.store, run.data_root
     stages = _Stages(4)
     print(f"rdlr reproduce {spec.id}: {len(spec.jobs())} jobs, {spec.num_trials()} trials; storage {run.storage}")
     try:
+        stages.next(f"prepare manifests ({spec.data.source} data{f' under {data_root}' if data_root else ''})")
+        manifest = prepare_manifest(spec, data_root, log=_say)
+        check_manifest(spec, manifest, PREPARED[spec.data.source])  # before Ray starts: one line, exit 2
+        plan = print_plan(spec, manifest, "the spec's corpora", log=_say, storage=run.storage)
         with ray_session(args.address, verbose=args.verbose) as ray:
-            stages.next(f"prepare manifests ({spec.data.source} data{f' under {data_root}' if data_root else ''})")
-            manifest = prepare_manifest(spec, data_root, log=_say)
-            plan = print_plan(spec, manifest, "the spec's corpora", log=_say, storage=run.storage)
             stages.next(f"extract {', '.join(feature_components(spec))} for {len(manifest)} utterances into {store}")
             summary = extract(
                 manifest,

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from rdlr.features.store import FeatureStoreError
     from rdlr.sweep.driver import SweepError, run_sweep, table_shape
     from rdlr.sweep.inputs import check_stored_classes, load_tables
-    from rdlr.sweep.plan import print_plan
+    from rdlr.sweep.plan_text import print_plan
     from rdlr.sweep.summary import outcome_text
 
     started = time.monotonic()

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rdlr.commands.errors import fail
 from rdlr.commands.options import (
@@ -18,6 +18,7 @@ from rdlr.commands.options import (
     add_device,
     add_extraction,
     add_features,
+    add_labels,
     add_manifests,
     add_mlflow,
     add_model_out,
@@ -25,12 +26,10 @@ from rdlr.commands.options import (
     add_normalization,
     add_progress,
     add_verbose,
+    class_set,
     local_device,
     model_paths,
 )
-
-if TYPE_CHECKING:
-    from rdlr.labels import LabelSet
 
 
 def parse_hparams(items: list[str] | None) -> dict[str, Any]:
@@ -49,24 +48,6 @@ def parse_hparams(items: list[str] | None) -> dict[str, Any]:
                 raise ValueError(f"--hparam {item!r}: {text!r} is not a number") from None
         hparams[name.strip()] = value
     return hparams
-
-
-def parse_labels(labels: str | None, label_map: list[str]) -> LabelSet:
-    """``--labels`` (a named set or comma-separated classes) and ``--label-map`` options as a class set; the
-    errors name the option (:class:`rdlr.labels.LabelSetError`)."""
-    from rdlr.labels import LabelSetError, label_set, parse_label_map_options
-
-    names: str | list[str] | None = labels
-    if labels is not None and "," in labels:
-        names = [name.strip() for name in labels.split(",")]
-    try:
-        return label_set(names, parse_label_map_options(label_map))
-    except LabelSetError as error:
-        text = str(error)
-        for key, option in (("labels:", "--labels:"), ("label_map:", "--label-map:")):
-            if text.startswith(key):
-                text = option + text[len(key) :]
-        raise LabelSetError(text) from None
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -113,19 +94,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="test on a corpus --seen-corpora says the backbone saw (the test UA is then not cross-corpus)",
     )
-    parser.add_argument(
-        "--labels",
-        metavar="A,B,C",
-        help="the classes in output order, comma-separated (e.g. neutral,happy,sad,angry,fear), or "
-        "a named set: paper4 (default; IEMOCAP excited -> happy), ekman, arousal, valence",
-    )
-    parser.add_argument(
-        "--label-map",
-        action="append",
-        default=[],
-        metavar="CORPUS:EMOTION=CLASS",
-        help="map a corpus' emotion onto a class (repeat; CORPUS '*' for every corpus; CLASS null "
-        "leaves it out), e.g. 'RAVDESS:calm=neutral'; an emotion that is a class needs none",
+    add_labels(
+        parser,
+        "default paper4",
+        "with a named set, its merges are kept unless replaced",
     )
     parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation speaker draw")
@@ -197,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     from rdlr.models.training import train_model
 
     try:
-        labels = parse_labels(args.labels, args.label_map)
+        labels = class_set(args)
     except LabelSetError as error:
         return fail("train", error)
 

@@ -11,7 +11,11 @@ X no agreement) followed by one line per evaluator ``<rater>; Angry; <other emot
 
 Labels: A → angry, H → happy, S → sad, N → neutral (the paper's four, Section 3.1), O → other; X (no agreement) is
 excluded. Table 1: 12 speakers,
-3477/2644/885/792. Votes: one per evaluator (its primary emotion; a rater listed twice for a clip counts once).
+3477/2644/885/792. Votes: one per evaluator (a rater listed twice for a clip counts once) for its primary emotion
+(Angry, Happy, Sad, Neutral or Other); a rater whose primary emotion is Other votes for the first emotion it names
+beside it that is in the vocabulary (``Other; Surprised`` → surprise), else for other. The manifest has one
+``votes_<emotion>`` column per emotion of the vocabulary (:data:`rdlr.labels.VOCABULARY`), so a class set sums them
+onto its classes (:meth:`rdlr.labels.LabelSet.vote_matrix`); the paper's four classes get the votes they always had.
 Speaker = gender + session from the file name (``...-F01-...`` → ``F01``, session 1).
 """
 
@@ -24,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from rdlr.corpora.checks import ExpectedCounts, check_counts
+from rdlr.corpora.csv_manifest import LABEL_ALIASES
 from rdlr.corpora.layout import audio_files
 from rdlr.corpora.manifest import ManifestBuilder, ManifestError
 from rdlr.corpora.text_files import read_text
-from rdlr.labels import PAPER4
+from rdlr.labels import VOCABULARY
 
 CORPUS = "IMP"
 EXPECTED = ExpectedCounts(
@@ -37,7 +42,7 @@ EXPECTED = ExpectedCounts(
 )
 EMOTIONS: dict[str, str] = {"N": "neutral", "H": "happy", "S": "sad", "A": "angry", "O": "other"}
 OTHER_EMOTIONS: dict[str, str] = {"X": "no agreement"}
-RATER_EMOTIONS: dict[str, str] = {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry"}
+OTHER = "other"
 LABEL_FILES: tuple[str, ...] = ("Evaluation.txt", "Evalution.txt")
 CLIP_PREFIX = "UTD-IMPROV-"
 FILE_NAME = re.compile(r"^MSP-IMPROV-([A-Z0-9]+)-([FM])(\d{2})-([A-Z])-(\S+)$")
@@ -68,17 +73,29 @@ def parse_evaluation(path: Path) -> dict[str, dict[str, object]]:
             current = clips.setdefault(name, {"raw": parts[1].upper(), "raters": {}})
         elif current is not None and len(parts) >= 2:
             raters: dict[str, str] = current["raters"]  # type: ignore[assignment]
-            raters.setdefault(parts[0], parts[1].lower())
+            raters.setdefault(parts[0], rater_emotion(parts[1], parts[2] if len(parts) > 2 else ""))
     return clips
 
 
+def rater_emotion(primary: str, named: str) -> str:
+    """The vocabulary emotion of one rater's vote: its primary emotion (``Angry`` → angry), or for ``Other`` the
+    first emotion of ``named`` (the rater's other emotions, comma-separated) that is in the vocabulary but not
+    other (``Surprised`` → surprise), else other; a primary emotion outside the vocabulary is other too."""
+    emotion = LABEL_ALIASES.get(primary.strip().lower(), OTHER)
+    if emotion != OTHER:
+        return emotion
+    for text in named.split(","):
+        candidate = LABEL_ALIASES.get(text.strip().lower())
+        if candidate is not None and candidate != OTHER:
+            return candidate
+    return OTHER
+
+
 def _votes(raters: dict[str, str]) -> dict[str, float]:
+    """One ``votes_<emotion>`` per emotion of the vocabulary: the raters who voted for it (NaN without raters)."""
     if not raters:
-        return {f"votes_{name}": np.nan for name in PAPER4}
-    return {
-        f"votes_{name}": float(sum(RATER_EMOTIONS.get(emotion) == name for emotion in raters.values()))
-        for name in PAPER4
-    }
+        return {f"votes_{name}": np.nan for name in VOCABULARY}
+    return {f"votes_{name}": float(sum(emotion == name for emotion in raters.values())) for name in VOCABULARY}
 
 
 def load(root: str | Path, check_audio: bool = True) -> pd.DataFrame:

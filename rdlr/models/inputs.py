@@ -2,7 +2,10 @@
 
 Each record is a dict with ``path``, ``utt_id`` (the manifest's, else the file name without its suffix) and, where
 a manifest has one, ``transcript`` (used by the ``bert`` feature set when the model transcribes with no Whisper) and
-``speaker`` (per-speaker normalisation; else from file names: :func:`speakers_from_names`).
+``speaker`` (per-speaker normalisation; else from file names: :func:`speakers_from_names`). A manifest with a
+``label`` column also gives ``emotion`` (the label in the vocabulary's spelling, :mod:`rdlr.corpora.csv_manifest`;
+"" when empty; ``None`` for a record not from such a manifest), ``corpus`` (its ``corpus`` column, else the manifest
+file's name) and ``manifest`` (the file), which :mod:`rdlr.models.scoring` scores predictions against.
 A folder holding no audio becomes one record with an ``error``; missing or unreadable files are found when their
 audio is read, so every input shows up in the predictions.
 """
@@ -19,6 +22,7 @@ import pandas as pd
 import soundfile as sf
 
 from rdlr.corpora import ManifestError
+from rdlr.corpora.csv_manifest import LABEL_ALIASES
 
 MANIFEST_SUFFIX = ".csv"
 NO_AUDIO = "no audio files in folder"
@@ -36,13 +40,16 @@ def record(
     path: str | os.PathLike[str], utt_id: str = "", transcript: str | None = None, speaker: str = ""
 ) -> dict[str, Any]:
     """One utterance to predict; ``utt_id`` defaults to the file name without its suffix; ``speaker`` ("" when
-    unknown) is used by per-speaker normalisation."""
+    unknown) is used by per-speaker normalisation; no emotion (:func:`manifest_records` sets one)."""
     return {
         "path": str(path),
         "utt_id": utt_id or Path(path).stem,
         "transcript": transcript,
         "speaker": speaker,
         "error": "",
+        "emotion": None,
+        "corpus": "",
+        "manifest": "",
     }
 
 
@@ -60,12 +67,13 @@ def speakers_from_names(records: list[dict[str, Any]], pattern: str) -> None:
 
 
 def manifest_records(frame: pd.DataFrame, source: str | Path) -> list[dict[str, Any]]:
-    """Records of a manifest table: needs ``path``; ``utt_id``, ``transcript`` and ``speaker`` are used when
-    present.
+    """Records of a manifest table: needs ``path``; ``utt_id``, ``transcript``, ``speaker``, ``label`` and
+    ``corpus`` are used when present.
     Relative paths resolve against the manifest's folder (``source``'s parent) as in :mod:`rdlr.corpora`."""
     if "path" not in frame.columns:
         raise ManifestError(f"{source}: a manifest to predict needs a 'path' column; it has {list(frame.columns)}")
     base = Path(source).parent if isinstance(source, Path) else Path.cwd()
+    labeled = "label" in frame.columns
     records = []
     for row in frame.to_dict("records"):
         path = str(row["path"]).strip()
@@ -73,14 +81,17 @@ def manifest_records(frame: pd.DataFrame, source: str | Path) -> list[dict[str, 
             raise ManifestError(f"{source}: empty 'path' cell (utt_id {row.get('utt_id', '?')!r}); fill every path")
         full = Path(path).expanduser()
         text = row.get("transcript")
-        records.append(
-            record(
-                full if full.is_absolute() else (base / full).resolve(),
-                str(row.get("utt_id", "")),
-                text if isinstance(text, str) and text.strip() else None,
-                _text(row.get("speaker")),
-            )
+        item = record(
+            full if full.is_absolute() else (base / full).resolve(),
+            str(row.get("utt_id", "")),
+            text if isinstance(text, str) and text.strip() else None,
+            _text(row.get("speaker")),
         )
+        if labeled:
+            emotion = _text(row.get("label")).lower()
+            corpus = _text(row.get("corpus")) or (Path(source).stem if isinstance(source, Path) else str(source))
+            item.update(emotion=LABEL_ALIASES.get(emotion, emotion), corpus=corpus, manifest=str(source))
+        records.append(item)
     return records
 
 

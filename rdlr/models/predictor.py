@@ -23,8 +23,9 @@ import torch
 
 from rdlr.features.base import Extractor
 from rdlr.io.safe_text import read_json
+from rdlr.labels import LabelMap
 from rdlr.model import EmotionClassifier
-from rdlr.models import inputs
+from rdlr.models import inputs, scoring
 from rdlr.models.engines import ENGINES, OnnxScorer, TorchScorer
 from rdlr.models.extractors import model_extractors
 from rdlr.models.folder import (
@@ -188,6 +189,9 @@ class TrainedModel:
         progress: bool = True,
         normalization: str | None = None,
         speaker_from: str | None = None,
+        score: bool = False,
+        labels: str | Sequence[str] | None = None,
+        label_map: LabelMap | None = None,
     ) -> pd.DataFrame:
         """Predict audio files, folders (recursively) or manifests (CSV paths or a DataFrame with ``path``).
 
@@ -201,6 +205,15 @@ class TrainedModel:
         file names with the regular expression ``speaker_from``: its first group). Both need at least
         :data:`rdlr.normalization.MIN_FILES` files, else a ``ValueError`` before any audio is read. The table's
         ``attrs["normalization"]`` says what was used (strategy, files, speakers, fallbacks).
+
+        ``score``: where inputs are manifests with a ``label`` column, also score the predictions against them
+        (:mod:`rdlr.models.scoring`): their emotions are mapped onto the model's classes with the model's class set
+        (``classes`` and ``label_map`` of ``model.json``), or with the one ``labels`` / ``label_map`` name, which
+        must have the model's classes in its order (else a :class:`rdlr.labels.LabelSetError` naming both, before
+        any audio is read). The table then has a ``true_label`` column after ``label`` (the true class; "" for a
+        row not scored: not from a labeled manifest, unlabeled, or an emotion the set leaves out) and
+        ``attrs["scores"]``: a :class:`rdlr.models.scoring.Score` per corpus and one over all rows scored (UA over
+        the classes present, WA, macro-F1, recall per class, and the rows left out, unlabeled or unreadable).
         """
         from tqdm.auto import tqdm
 
@@ -208,6 +221,13 @@ class TrainedModel:
             raise ValueError(f"batch_size={batch_size}; give at least 1")
         strategy = check_normalization(normalization or self.normalization, "normalization")
         records = inputs.collect(paths_or_manifest)
+        if not score and (labels is not None or label_map):
+            raise ValueError("labels and label_map say how labeled manifests are scored: give score=True too")
+        found = (
+            scoring.truth(records, self.classes, self.card.label_map, str(self.folder), labels, label_map)
+            if score
+            else None
+        )
         if speaker_from is not None:
             inputs.speakers_from_names(records, speaker_from)
         if strategy != DEFAULT_NORMALIZATION:  # refuse before reading any audio
@@ -237,6 +257,9 @@ class TrainedModel:
         frame[self.probability_columns] = probs
         frame["error"] = [r["error"] for r in records]
         frame.attrs["normalization"] = self._used(strategy, len(good), speakers)
+        if found is not None:
+            frame.insert(frame.columns.get_loc("label") + 1, scoring.TRUE_COLUMN, found.classes)
+            frame.attrs["scores"] = scoring.score(frame, found, self.classes)
         return frame
 
     def _used(self, strategy: str, n: int, speakers: Sequence[str]) -> dict[str, Any]:

@@ -1,11 +1,15 @@
-"""The sections of a sweep spec (:class:`rdlr.spec.core.SweepSpec`): the data, the table rows per protocol, the
-hyperparameter search, one trial's resources, ``hf:`` extraction and experiment tracking. Plain frozen dataclasses,
-read by :mod:`rdlr.spec.schema`; their values are checked with the whole spec (:mod:`rdlr.spec.core`)."""
+"""The sections of a sweep spec (:class:`rdlr.spec.core.SweepSpec`): the data (and the demo source's corpora), the
+table rows per protocol, the hyperparameter search, one trial's resources, ``hf:`` extraction and experiment
+tracking. Plain frozen dataclasses, read by :mod:`rdlr.spec.schema`; their values are checked with the whole spec
+(:mod:`rdlr.spec.checks`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+DEMO_LABELED: tuple[str, ...] = ("CRE-demo", "IEM-demo", "IMP-demo", "POD-demo")  # the demo source's corpora
+DEMO_UNLABELED = "LIB-demo"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
   (``id: "007"``). Ids that YAML reads as text anyway (``1e3``, ``NA``) are used as written.
 
 Size, nesting and alias expansion are bounded (:mod:`rdlr.io.safe_text`). Non-finite numbers and seed ranges are
-checked with the rest of the spec (:mod:`rdlr.spec.schema`, :mod:`rdlr.spec.core`).
+checked with the rest of the spec (:mod:`rdlr.spec.schema`, :mod:`rdlr.spec.checks`).
 """
 
 from __future__ import annotations

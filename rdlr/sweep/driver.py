@@ -61,7 +61,8 @@ from rdlr.cluster.capacity import ClusterCapacity, planning_nodes
 from rdlr.cluster.session import start_ray
 from rdlr.io.storage import FolderLock
 from rdlr.io.tracking import mlflow_experiment
-from rdlr.spec.core import Job, SweepSpec
+from rdlr.spec.core import SweepSpec
+from rdlr.spec.jobs import Job
 from rdlr.sweep.collector import Log, ResultSink, close_sink, open_sink
 from rdlr.sweep.cost import load_figures
 from rdlr.sweep.efficiency import SweepRun, record_run

@@ -24,7 +24,7 @@ from typing import Any
 
 from rdlr.normalization import DEFAULT_NORMALIZATION
 from rdlr.results import config_id
-from rdlr.spec.core import Job
+from rdlr.spec.jobs import Job
 from rdlr.sweep.order import grid_costs, runs_whole_grid
 from rdlr.sweep.plan import SweepPlan
 from rdlr.sweep.recovery import job_rows

@@ -19,7 +19,8 @@ from rdlr.corpora.splits import OUT_OF_CORPUS
 from rdlr.features.registry import HF_PREFIX, parse_feature_sets
 from rdlr.io.safe_text import read_json
 from rdlr.labels import LabelSet
-from rdlr.spec.core import JOB_ORDER, SpecError, SweepSpec
+from rdlr.spec.core import SpecError, SweepSpec
+from rdlr.spec.jobs import JOB_ORDER
 
 DROPPED_META = ("path", "transcript")  # not needed by trials; kept out of the object store
 DEMO_DATA = "demo_data"  # where the demo corpora are generated, beside the results
@@ -120,8 +121,7 @@ def spec_corpora(spec: SweepSpec, data_root: Path | None) -> list[str]:
                 f"{what}: unknown corpus {unknown[0]!r}: no row of data.manifests names it; the "
                 f"manifests hold: {', '.join(names)}"
             )
-    check_corpora(spec, meta, "data.manifests")
-    check_classes(spec, spec.label_set().apply(meta).meta, "data.manifests")
+    check_manifest(spec, meta, "data.manifests")
     return names
 
 
@@ -151,6 +151,15 @@ def prepare_manifest(spec: SweepSpec, data_root: Path | None, log: Callable[[str
     manifest = pd.concat(frames, ignore_index=True)
     check_unique_ids(manifest, "data (the spec's corpora together)")
     return manifest
+
+
+def check_manifest(spec: SweepSpec, manifest: pd.DataFrame, where: str) -> None:
+    """:func:`check_corpora` and :func:`check_classes` (under the spec's class set) on a manifest of the spec's
+    corpora, e.g. the one :func:`prepare_manifest` returns, so that ``rdlr reproduce`` refuses a class without
+    training utterances before Ray starts; ``where`` names the manifest in the one-line :class:`SpecError`."""
+    labels = manifest[["corpus", "label"]].fillna("").astype(str)
+    check_corpora(spec, labels, where)
+    check_classes(spec, spec.label_set().apply(labels).meta, where)
 
 
 def check_corpora(spec: SweepSpec, meta: pd.DataFrame, where: str) -> None:

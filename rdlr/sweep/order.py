@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rdlr.methods import get_method
-from rdlr.spec.core import Job
+from rdlr.spec.jobs import Job
 from rdlr.sweep.epochs import job_key
 from rdlr.sweep.plan import JobPlan, SweepPlan, config_cost
 from rdlr.sweep.resources import trials_per_job

@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from rdlr.results import normalization_of
-from rdlr.spec.core import Job
+from rdlr.spec.jobs import Job
 from rdlr.sweep.files import SweepError
 
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})

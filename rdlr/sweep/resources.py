@@ -11,7 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from rdlr.spec.core import Job, ResourcesSpec
+from rdlr.spec.jobs import Job
+from rdlr.spec.sections import ResourcesSpec
 from rdlr.sweep.files import SweepError
 
 

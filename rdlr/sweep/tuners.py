@@ -12,7 +12,8 @@ import pandas as pd
 from ray import tune
 from ray.tune.registry import register_trainable
 
-from rdlr.spec.core import Job, SweepSpec
+from rdlr.spec.core import SweepSpec
+from rdlr.spec.jobs import Job
 from rdlr.sweep.collector import FaultStopper, Log, ResultSink, SinkCallback
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.groups import GridGroup

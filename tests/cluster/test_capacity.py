@@ -19,6 +19,7 @@ from rdlr.features.placement import actor_resources, extraction_device, extracto
 from rdlr.spec.core import ResourcesSpec, SpecError, SweepSpec
 from rdlr.sweep.files import SweepError
 from rdlr.sweep.resources import plan_resources
+from tests.helpers.specs import demo_raw
 
 AWS_LIKE = {  # the shape of cluster.yaml once `ray up` filled in the detected resources
     "max_workers": 12,
@@ -155,18 +156,7 @@ def test_custom_resources_pin_trials_and_are_never_adapted_away() -> None:
     assert plan_resources(spec, [{"CPU": 8.0}], adapt=False).custom == {"trainer": 1.0}  # --no-adapt: as written
     for bad, message in (({"GPU": 1}, "set CPUs and GPUs with cpus_per_trial"), ({"trainer": 0}, "must be > 0")):
         with pytest.raises(SpecError, match=message):
-            SweepSpec.from_dict({**SweepSpec.from_dict(_tiny_spec()).to_dict(), "resources": {"custom": bad}})
-
-
-def _tiny_spec() -> dict[str, Any]:
-    return {
-        "id": "t",
-        "data": {"source": "demo"},
-        "features": ["is10"],
-        "held_out": ["CRE-demo"],
-        "protocols": {"out_of_corpus": ["ce"]},
-        "seeds": [0],
-    }
+            SweepSpec.from_dict({**SweepSpec.from_dict(demo_raw("t")).to_dict(), "resources": {"custom": bad}})
 
 
 def test_version_warning_names_both_versions_and_the_fix() -> None:

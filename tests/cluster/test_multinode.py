@@ -31,7 +31,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers.tone_corpus import write_corpus
+from tests.helpers.reproduce_cli import tone_run
+from tests.helpers.tone_corpus import tone_raw
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY_CLI = Path(sys.executable).with_name("ray")
@@ -48,18 +49,9 @@ pytestmark = [
     ),
 ]
 
-SPEC = {
-    "id": "multinode",
-    "data": {"source": "manifests", "manifests": ["manifests/tiny.csv"]},
-    "features": ["is10"],
-    "held_out": ["A"],
-    "unlabeled": "U",
-    "protocols": {"out_of_corpus": ["ce"]},
-    "seeds": [0, 1],
-    "search": {"configs": 1, "space": {"batch_size": [8]}},
-    "training": {"max_epochs": 1},
-    "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0, "custom": {"trainer": 1}},
-}
+SPEC = tone_raw(
+    "multinode", seeds=[0, 1], resources={"cpus_per_trial": 1, "gpus_per_trial": 0, "custom": {"trainer": 1}}
+)
 
 
 def free_port() -> int:
@@ -193,24 +185,8 @@ print(json.dumps({{"cluster": version, "client": ray.__version__,
 @pytest.fixture(scope="module")
 def reproduced(fake_cluster: dict[str, Any]) -> dict[str, Any]:
     root = fake_cluster["root"]
-    write_corpus(root)
-    (root / "multinode.yaml").write_text(yaml.safe_dump(SPEC))
     env = isolated_env(RAY_ADDRESS=fake_cluster["address"], HOME=str(fake_cluster["config"].parent))
-    command = [
-        sys.executable,
-        "-m",
-        "rdlr.cli",
-        "reproduce",
-        str(root / "multinode.yaml"),
-        "--data-root",
-        str(root),
-        "--storage",
-        str(root / "runs"),
-        "--out",
-        str(root / "reports"),
-        "--address",
-        "auto",
-    ]
+    command = [sys.executable, "-m", "rdlr.cli", "reproduce", *tone_run(root, SPEC), "--address", "auto"]
     started = time.monotonic()
     done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     seconds = time.monotonic() - started

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from rdlr.corpora.checks import CorpusCountWarning
 from rdlr.corpora.manifest import CorpusDataWarning, ManifestError
-from rdlr.corpora.msp_improv import load, parse_evaluation
+from rdlr.corpora.msp_improv import load, parse_evaluation, rater_emotion
+from rdlr.labels import PAPER4, VOCABULARY, label_set
+from rdlr.targets import soft_labels
 
 EVALUATION = """UTD-IMPROV-S01A-F01-S-FM01.avi; A; A:4.000000; V:1.833333; D:3.666667 ; N:3.500000;
 mspimprov-r11; Angry; Frustrated; A:4.0; V:2.0; D:4.0; N:4.0;
@@ -57,10 +61,10 @@ def improv_root(tmp_path, write_audio) -> Path:
     return root
 
 
-def _row(root: Path, relative: str, label: str, votes) -> dict:
+def _row(root: Path, relative: str, label: str, votes: dict[str, float]) -> dict:
+    """The manifest row of one clip; ``votes``: the emotions raters voted for (every other emotion 0)."""
     name = Path(relative).stem
     speaker = name.split("-")[3]
-    n, h, s, a = votes
     return {
         "utt_id": f"IMP_{name}",
         "path": str(root.resolve() / "Audio" / relative),
@@ -69,10 +73,7 @@ def _row(root: Path, relative: str, label: str, votes) -> dict:
         "label": label,
         "session": str(int(speaker[1:])),
         "gender": speaker[0],
-        "votes_neutral": n,
-        "votes_happy": h,
-        "votes_sad": s,
-        "votes_angry": a,
+        **{f"votes_{emotion}": float(votes.get(emotion, 0)) for emotion in VOCABULARY},
     }
 
 
@@ -85,11 +86,11 @@ def test_manifest_is_parsed_exactly(improv_root, assert_manifest):
     assert_manifest(
         df,
         [
-            _row(improv_root, AUDIO[0], "angry", (1, 0, 0, 2)),
-            _row(improv_root, AUDIO[1], "happy", (0, 1, 0, 0)),
-            _row(improv_root, AUDIO[2], "neutral", (1, 0, 1, 0)),
-            _row(improv_root, AUDIO[3], "sad", (0, 0, 1, 0)),
-            _row(improv_root, AUDIO[4], "other", (0, 0, 0, 0)),
+            _row(improv_root, AUDIO[0], "angry", {"neutral": 1, "angry": 2}),
+            _row(improv_root, AUDIO[1], "happy", {"happy": 1, "other": 1}),  # Other; Amused: not in the vocabulary
+            _row(improv_root, AUDIO[2], "neutral", {"neutral": 1, "sad": 1}),
+            _row(improv_root, AUDIO[3], "sad", {"sad": 1}),
+            _row(improv_root, AUDIO[4], "other", {"surprise": 1}),  # Other; Surprised
         ],
     )
     assert df.attrs["excluded"] == {"X": 1}
@@ -117,3 +118,29 @@ def test_duplicate_rater_lines_count_once(improv_root):
 def test_missing_label_file_is_a_clear_error(tmp_path):
     with pytest.raises(ManifestError, match="no Evaluation.txt"):
         load(tmp_path)
+
+
+def test_rater_emotions_outside_the_four_classes_are_votes_too() -> None:
+    assert rater_emotion("Angry", "Frustrated") == "angry"  # the primary emotion decides
+    assert rater_emotion("Other", "Surprised") == "surprise"
+    assert rater_emotion("Other", "Amused, Disgusted") == "disgust"  # the first one in the vocabulary
+    assert rater_emotion("Other", "Amused") == "other"
+    assert rater_emotion("Puzzled", "") == "other"
+
+
+def test_a_larger_class_set_gets_the_votes_of_other_emotions_and_paper4_keeps_its_own(improv_root) -> None:
+    with pytest.warns(UserWarning):
+        df = load(improv_root)
+    ekman, five = label_set("ekman"), label_set(["neutral", "happy", "sad", "angry", "other"])
+    surprise = ekman.vote_matrix(df)[4, ekman.classes.index("surprise")]
+    assert surprise == 1  # Other; Surprised: the one rater of S05A
+    np.testing.assert_array_equal(five.vote_matrix(df)[1], [0, 1, 0, 0, 1])  # Happy + Other (Amused)
+    # paper4: the votes of the four classes as before (neutral, happy, sad, angry per clip), soft labels from them
+    paper4 = label_set("paper4").vote_matrix(df)
+    expected = np.array([[1, 0, 0, 2], [0, 1, 0, 0], [1, 0, 1, 0], [0, 0, 1, 0], [0, 0, 0, 0]], dtype=np.float32)
+    np.testing.assert_array_equal(paper4, expected)
+    assert list(label_set("paper4").classes) == list(PAPER4)
+    labels = torch.tensor([3, 1, 0, 2])  # angry, happy, neutral, sad
+    soft = soft_labels(torch.from_numpy(paper4[:4]), labels)
+    torch.testing.assert_close(soft[0], torch.tensor([1 / 3, 0, 0, 2 / 3]))  # S01A: the rater of Other adds nothing
+    torch.testing.assert_close(soft[1], torch.tensor([0.0, 1, 0, 0]))  # S02H: Other (Amused) left out, renormalised

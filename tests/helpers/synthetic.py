@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from rdlr.labels import CLASSES
+from rdlr.spec.sections import DEMO_LABELED, DEMO_UNLABELED
 from rdlr.train.data import TrialData
 
 CORPORA = ("A", "B", "C", "D")
@@ -46,6 +47,18 @@ def synthetic_table(
     ]
     meta = pd.DataFrame(records, columns=["utt_id", "corpus", "label", "speaker"])
     return np.concatenate(features).astype(np.float32), meta
+
+
+def demo_table(rows_per_corpus: int, unlabeled: int, speakers: int, dim: int = 12) -> tuple[np.ndarray, pd.DataFrame]:
+    """:func:`synthetic_table` under the demo corpora's names: a sweep of a demo spec takes it as its is10 table."""
+    return synthetic_table(
+        rows_per_corpus=rows_per_corpus,
+        dim=dim,
+        unlabeled=unlabeled,
+        corpora=DEMO_LABELED,
+        unlabeled_corpus=DEMO_UNLABELED,
+        speakers=speakers,
+    )
 
 
 def out_of_corpus_roles(meta: pd.DataFrame, held_out: str = "D") -> np.ndarray:

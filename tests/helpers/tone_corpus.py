@@ -1,15 +1,19 @@
 """A tiny corpus set of short noisy tones for end-to-end tests (reproduce, the multi-node run): three labeled
-corpora A, B, C of 3 speakers × 4 utterances (one per class) and an unlabeled corpus U of 2 × 4, with one manifest."""
+corpora A, B, C of 3 speakers × 4 utterances (one per class) and an unlabeled corpus U of 2 × 4, with one manifest;
+and the smallest spec that sweeps it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import soundfile as sf
 
 from rdlr.labels import CLASSES
+
+MANIFEST = "manifests/tiny.csv"  # under the corpus root (the spec's --data-root)
 
 
 def write_corpus(root: Path, emotions: tuple[str, ...] = CLASSES) -> Path:
@@ -35,7 +39,24 @@ def write_corpus(root: Path, emotions: tuple[str, ...] = CLASSES) -> Path:
                         "label": label,
                     }
                 )
-    manifest = root / "manifests" / "tiny.csv"
+    manifest = root / MANIFEST
     manifest.parent.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(manifest, index=False)
     return manifest
+
+
+def tone_raw(spec_id: str, **changes: Any) -> dict[str, Any]:
+    """A one-job spec of the tone corpus as parsed YAML: method ce out of corpus with A held out and U unlabeled,
+    is10 features, seed 0, one configuration (M = 8), one epoch; ``changes`` replace or add top-level keys."""
+    return {
+        "id": spec_id,
+        "data": {"source": "manifests", "manifests": [MANIFEST]},
+        "features": ["is10"],
+        "held_out": ["A"],
+        "unlabeled": "U",
+        "protocols": {"out_of_corpus": ["ce"]},
+        "seeds": [0],
+        "search": {"configs": 1, "space": {"batch_size": [8]}},
+        "training": {"max_epochs": 1},
+        **changes,
+    }

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from rdlr.corpora.demo import DemoConfig, generate_demo_corpora
+from tests.helpers.model_training import train_quietly
 
 SMALL_DEMO = DemoConfig(
     speakers_per_corpus=3,
@@ -39,19 +40,9 @@ def demo_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_model(ray_session: Any, demo_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Trained:
     """IS10 + method ce (batch 32) on the small demo corpora, extracted with Ray Data into a fresh store."""
-    from rdlr.models.training import train_model
-
     root = tmp_path_factory.mktemp("demo_model")
     store, folder = root / "store", root / "model"
-    outcome = train_model(
-        [demo_manifest],
-        "is10",
-        "ce",
-        folder,
-        str(store),
-        hparams={"batch_size": 32},
-        training={"max_epochs": MAX_EPOCHS},
-        progress=False,
-        log=lambda line: None,
+    outcome = train_quietly(
+        [demo_manifest], "ce", folder, store, hparams={"batch_size": 32}, training={"max_epochs": MAX_EPOCHS}
     )
     return Trained(folder, store, demo_manifest, outcome)

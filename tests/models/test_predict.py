@@ -20,13 +20,14 @@ from rdlr.labels import CLASSES
 
 PROBS = [f"prob_{name}" for name in CLASSES]
 COLUMNS = ["path", "utt_id", "label", *PROBS, "error"]
+SCORED = ["path", "utt_id", "label", "true_label", *PROBS, "error"]  # a labeled manifest among the inputs
 
 
 def read_predictions(path: Path) -> pd.DataFrame:
     """A predictions CSV as written, floats parsed exactly (``round_trip``) and empty cells as ""."""
     frame = pd.read_csv(
         path,
-        dtype=dict.fromkeys(("path", "utt_id", "label", "error"), str),
+        dtype=dict.fromkeys(("path", "utt_id", "label", "true_label", "error"), str),
         keep_default_na=False,
         na_values={c: [""] for c in PROBS},
         float_precision="round_trip",
@@ -57,9 +58,15 @@ def test_the_cli_writes_the_python_table_with_probabilities_to_6_decimals(demo_m
     args = [str(p) for p in inputs.values()]
     assert main(["predict", str(demo_model.folder), *args, "--out", str(tmp_path / "p.csv"), "--no-progress"]) == 0
     from_cli = read_predictions(tmp_path / "p.csv")
-    from_python = rdlr.load_model(demo_model.folder).predict(args, progress=False)
-    assert list(from_python.columns) == COLUMNS
+    model = rdlr.load_model(demo_model.folder)
+    from_python = model.predict(args, progress=False, score=True)  # what the CLI does: pod.csv has labels
+    assert list(from_python.columns) == SCORED
     pd.testing.assert_frame_equal(from_cli, from_python.round(6), check_exact=True)
+    unscored = model.predict(args, progress=False)
+    assert list(unscored.columns) == COLUMNS and "scores" not in unscored.attrs
+    pod = pd.read_csv(inputs["manifest"], keep_default_na=False)
+    assert from_python["true_label"].tolist() == [""] * 8 + pod["label"].tolist() + [""] * 3  # folder, pod.csv, files
+    pd.testing.assert_frame_equal(unscored, from_python.drop(columns="true_label"))
     written = pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
     decimals = written[PROBS].stack().str.partition(".")[2].str.len()
     assert decimals.max() == 6
@@ -143,7 +150,7 @@ def test_formula_like_cells_are_prefixed_and_the_csv_keeps_its_columns(demo_mode
         == 0
     )
     written = read_predictions(out)
-    assert list(written.columns) == COLUMNS
+    assert list(written.columns) == SCORED
     assert written["utt_id"].tolist() == ["'=cmd|' /C calc'!A0", "'+1", "'-1", "'@SUM(A1)"]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from rdlr.cli import main
 from rdlr.io.tracking import TENSORBOARD_DIR
-from rdlr.models.training import train_model
+from tests.helpers.model_training import train_args, train_quietly
 
 
 def scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
@@ -37,18 +37,15 @@ def test_train_logs_one_mlflow_run_to_a_file_store(demo_model, tmp_path, monkeyp
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")  # rdlr opts in for the file store it is given (restored after)
     uri = f"file:{tmp_path / 'mlruns'}"
-    outcome = train_model(
+    outcome = train_quietly(
         [demo_model.manifest],
-        "is10",
         "lr",
         tmp_path / "model",
-        str(demo_model.store),
+        demo_model.store,
         hparams={"batch_size": 32, "gamma": 0.2},
         seed=3,
         training={"max_epochs": 2},
-        progress=False,
         mlflow=uri,
-        log=lambda line: None,
     )
     client = MlflowClient(tracking_uri=uri)
     (run,) = client.search_runs([client.get_experiment_by_name("rdlr-train").experiment_id])
@@ -71,24 +68,8 @@ def test_train_logs_one_mlflow_run_to_a_file_store(demo_model, tmp_path, monkeyp
 
 def test_mlflow_missing_is_one_line_saying_what_to_install(demo_model, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow raises ImportError
-    code = main(
-        [
-            "train",
-            "--manifest",
-            str(demo_model.manifest),
-            "--features",
-            "is10",
-            "--method",
-            "ce",
-            "--store",
-            str(demo_model.store),
-            "--out",
-            str(tmp_path / "m"),
-            "--mlflow",
-            f"file:{tmp_path}",
-            "--no-progress",
-        ]
-    )
+    args = [*train_args(demo_model.manifest, demo_model.store), "--out", str(tmp_path / "m")]
+    code = main([*args, "--mlflow", f"file:{tmp_path}", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.strip().count("\n") == 0 and "pip install 'rdlr[tracking]'" in err
     assert not (tmp_path / "m").exists()  # nothing trained, nothing written

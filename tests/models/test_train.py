@@ -18,7 +18,8 @@ from rdlr.labels import CLASSES
 from rdlr.methods import get_method
 from rdlr.metrics import unweighted_accuracy
 from rdlr.models.folder import CARD_FILE
-from rdlr.models.training import read_manifests, train_model
+from rdlr.models.training import read_manifests
+from tests.helpers.model_training import train_args, train_quietly
 
 DEMO_LABELED = ("CRE-demo", "IEM-demo", "IMP-demo", "POD-demo")
 
@@ -68,18 +69,15 @@ def test_unlabeled_and_test_manifests(demo_model, tmp_path):
     """Three training corpora, LIB-demo as unlabeled speech for AE + PEL, POD-demo scored as an unseen corpus;
     features come from the store filled by the first model (nothing is extracted again)."""
     parts = _per_corpus(demo_model.manifest, tmp_path)
-    outcome = train_model(
+    outcome = train_quietly(
         [parts["CRE-demo"], parts["IEM-demo"], parts["IMP-demo"]],
-        "is10",
         "cww_dagger",
         tmp_path / "model",
-        str(demo_model.store),
+        demo_model.store,
         unlabeled_manifests=[parts["LIB-demo"]],
         test_manifests=[parts["POD-demo"]],
         hparams={"batch_size": 32},
         training={"max_epochs": 2},
-        progress=False,
-        log=lambda line: None,
     )
     card = outcome.card
     assert card.training["corpora"]["POD-demo"] == {"test": 24}
@@ -98,21 +96,7 @@ def test_bad_manifest_combinations_fail_clearly(demo_model, tmp_path):
     with pytest.raises(ValueError, match="utt_id repeated across manifests"):
         read_manifests([parts["CRE-demo"], parts["CRE-demo"]])
     code = main(
-        [
-            "train",
-            "--manifest",
-            str(parts["CRE-demo"]),
-            "--features",
-            "is10",
-            "--method",
-            "ce",
-            "--hparam",
-            "batch_size",
-            "--store",
-            str(demo_model.store),
-            "--out",
-            str(tmp_path / "m"),
-        ]
+        [*train_args(parts["CRE-demo"], demo_model.store), "--hparam", "batch_size", "--out", str(tmp_path / "m")]
     )
     assert code == 2
 
@@ -142,24 +126,7 @@ def test_seven_emodb_emotions_train_well_above_chance_and_predict_seven_columns(
     ray_session, emodb_seven, tmp_path, capsys
 ):
     store, model = tmp_path / "store", tmp_path / "model"
-    code = main(
-        [
-            "train",
-            "--manifest",
-            str(emodb_seven),
-            "--features",
-            "is10",
-            "--method",
-            "ce",
-            "--labels",
-            ",".join(SEVEN),
-            "--store",
-            str(store),
-            "--out",
-            str(model),
-            "--no-progress",
-        ]
-    )
+    code = main([*train_args(emodb_seven, store), "--labels", ",".join(SEVEN), "--out", str(model), "--no-progress"])
     assert code == 0
     card = json.loads((model / CARD_FILE).read_text())
     out = capsys.readouterr().out
@@ -175,24 +142,7 @@ def test_seven_emodb_emotions_train_well_above_chance_and_predict_seven_columns(
 
 def test_train_and_predict_on_emodb_from_the_command_line(ray_session, emodb_manifest, tmp_path, capsys):
     store, model = tmp_path / "store", tmp_path / "model"
-    code = main(
-        [
-            "train",
-            "--manifest",
-            str(emodb_manifest),
-            "--features",
-            "is10",
-            "--method",
-            "ce",
-            "--store",
-            str(store),
-            "--out",
-            str(model),
-            "--max-epochs",
-            "20",
-            "--no-progress",
-        ]
-    )
+    code = main([*train_args(emodb_manifest, store), "--out", str(model), "--max-epochs", "20", "--no-progress"])
     assert code == 0
     card = json.loads((model / CARD_FILE).read_text())
     out = capsys.readouterr().out
@@ -209,20 +159,7 @@ def test_train_and_predict_on_emodb_from_the_command_line(ray_session, emodb_man
 
 
 def test_quiet_train_prints_only_the_result_and_epoch_lines_otherwise(demo_model, tmp_path, capsys):
-    common = [
-        "train",
-        "--manifest",
-        str(demo_model.manifest),
-        "--features",
-        "is10",
-        "--method",
-        "ce",
-        "--store",
-        str(demo_model.store),
-        "--max-epochs",
-        "2",
-        "--no-progress",
-    ]
+    common = [*train_args(demo_model.manifest, demo_model.store), "--max-epochs", "2", "--no-progress"]
     assert main([*common, "--out", str(tmp_path / "loud")]) == 0
     loud = capsys.readouterr().out
     assert "  epoch   1: loss " in loud and "  epoch   2: loss " in loud and "hyperparameters: batch_size 8" in loud
@@ -236,27 +173,8 @@ def test_quiet_train_prints_only_the_result_and_epoch_lines_otherwise(demo_model
 
 
 def test_two_stage_train_says_it_trains_stage1_and_labels_both_stages(demo_model, tmp_path, capsys):
-    assert (
-        main(
-            [
-                "train",
-                "--manifest",
-                str(demo_model.manifest),
-                "--features",
-                "is10",
-                "--method",
-                "self_kd",
-                "--store",
-                str(demo_model.store),
-                "--max-epochs",
-                "1",
-                "--no-progress",
-                "--out",
-                str(tmp_path / "kd"),
-            ]
-        )
-        == 0
-    )
+    args = [*train_args(demo_model.manifest, demo_model.store, "self_kd"), "--max-epochs", "1", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "kd")]) == 0
     out = capsys.readouterr().out
     stage1 = get_method("self_kd").stage1().id
     assert f"stage 1: training the {stage1} model whose outputs give stage 2's targets\n" in out  # no cache here
@@ -269,21 +187,7 @@ def test_a_class_no_labeled_manifest_has_stops_train_before_extraction(tmp_path,
     rows = [f"u{i},/nowhere/u{i}.wav,X,s{i % 2},{label}" for i, label in enumerate(["neutral", "happy", "calm"])]
     manifest.write_text("utt_id,path,corpus,speaker,label\n" + "\n".join(rows) + "\n")
     code = main(
-        [
-            "train",
-            "--manifest",
-            str(manifest),
-            "--features",
-            "is10",
-            "--method",
-            "ce",
-            "--labels",
-            "neutral,happy,sad",
-            "--store",
-            str(tmp_path / "store"),
-            "--out",
-            str(tmp_path / "model"),
-        ]
+        [*train_args(manifest, tmp_path / "store"), "--labels", "neutral,happy,sad", "--out", str(tmp_path / "model")]
     )
     assert code == 2
     err = capsys.readouterr().err.strip()

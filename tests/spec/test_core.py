@@ -9,18 +9,13 @@ import pytest
 import yaml
 
 from rdlr.methods import DEFAULT_HPARAMS, SEARCH_SPACE, TABLE2_METHODS, TABLE3_METHODS, get_method
-from rdlr.spec.core import DEMO_LABELED, Job, SpecError, SweepSpec, load_spec
+from rdlr.spec.core import SpecError, SweepSpec, load_spec
 from rdlr.spec.files import packaged_specs, resolve_spec_path
+from rdlr.spec.jobs import Job
+from rdlr.spec.sections import DEMO_LABELED
+from tests.helpers.specs import demo_raw
 
-MINIMAL = {
-    "id": "mini",
-    "data": {"source": "demo"},
-    "features": ["is10"],
-    "held_out": ["CRE-demo"],
-    "unlabeled": "LIB-demo",
-    "protocols": {"out_of_corpus": ["ce", "rdlr_cww_dagger"]},
-    "seeds": [0, 1],
-}
+MINIMAL = demo_raw("mini", unlabeled="LIB-demo", protocols={"out_of_corpus": ["ce", "rdlr_cww_dagger"]}, seeds=[0, 1])
 
 
 def build(**changes: object) -> SweepSpec:

@@ -10,15 +10,9 @@ import pytest
 
 from rdlr.spec.core import SpecError, SweepSpec
 from rdlr.train import TrainConfig
+from tests.helpers.specs import demo_raw
 
-MINIMAL = {
-    "id": "mini",
-    "data": {"source": "demo"},
-    "features": ["is10"],
-    "held_out": ["CRE-demo"],
-    "protocols": {"out_of_corpus": ["ce", "lr"]},
-    "seeds": [0],
-}
+MINIMAL = demo_raw("mini", protocols={"out_of_corpus": ["ce", "lr"]})
 
 
 def build(**sections: object) -> SweepSpec:

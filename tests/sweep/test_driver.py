@@ -19,7 +19,8 @@ import yaml
 
 from rdlr.io.storage import Storage
 from rdlr.results import config_id, read_results, results_frame, trial_key
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, ResourcesSpec, SweepSpec
+from rdlr.spec.core import ResourcesSpec, SweepSpec
+from rdlr.spec.sections import DEMO_LABELED, DEMO_UNLABELED
 from rdlr.sweep.collector import ResultSink
 from rdlr.sweep.driver import SweepError, run_sweep
 from rdlr.sweep.files import RESOLVED_KEY, SweepFiles

@@ -17,7 +17,8 @@ import pytest
 import rdlr.io.storage
 from rdlr.io.storage import FolderLock, LockHeldError
 from rdlr.results import trial_key
-from rdlr.spec.core import DEMO_UNLABELED, SweepSpec
+from rdlr.spec.core import SweepSpec
+from rdlr.spec.sections import DEMO_UNLABELED
 from rdlr.sweep import collector
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles

@@ -24,15 +24,9 @@ from rdlr.sweep.inputs import (
     resolve_storage,
     spec_corpora,
 )
+from tests.helpers.specs import demo_raw
 
-BASE = {
-    "id": "inputs",
-    "data": {"source": "demo"},
-    "features": ["is10"],
-    "held_out": ["CRE-demo"],
-    "protocols": {"out_of_corpus": ["ce"]},
-    "seeds": [0],
-}
+BASE = demo_raw("inputs")
 
 
 def test_paths_resolve_against_data_root_and_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,7 +78,8 @@ def test_utt_ids_must_be_unique_across_the_spec_manifests(tmp_path: Path) -> Non
 def test_a_class_the_stored_manifests_lack_stops_rdlr_sweep_before_ray(tmp_path: Path) -> None:
     from rdlr.features.metadata import write_manifest
     from rdlr.features.store import FeatureStore
-    from rdlr.spec.core import DEMO_LABELED, SpecError
+    from rdlr.spec.core import SpecError
+    from rdlr.spec.sections import DEMO_LABELED
 
     spec = SweepSpec.from_dict({**BASE, "labels": ["neutral", "happy", "sad", "angry", "fear"]})
     store = tmp_path / "store"

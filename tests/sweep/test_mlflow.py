@@ -10,22 +10,17 @@ from typing import Any
 import pytest
 
 from rdlr.cli import main
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SpecError, SweepSpec, TrackingSpec
+from rdlr.spec.core import SpecError, SweepSpec
+from rdlr.spec.sections import TrackingSpec
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.resolved import with_tracking
-from tests.helpers.synthetic import synthetic_table
+from tests.helpers.specs import demo_raw
+from tests.helpers.synthetic import demo_table
 
-SPEC_RAW: dict[str, Any] = {
-    "id": "mlflow-demo",
-    "data": {"source": "demo"},
-    "features": ["is10"],
-    "held_out": ["CRE-demo"],
-    "protocols": {"out_of_corpus": ["ce"]},
-    "seeds": [0],
-    "search": {"configs": 2, "space": {"batch_size": [32, 64]}},
-    "training": {"max_epochs": 2, "patience": 2},
-}
+SPEC_RAW = demo_raw(
+    "mlflow-demo", search={"configs": 2, "space": {"batch_size": [32, 64]}}, training={"max_epochs": 2, "patience": 2}
+)
 
 
 def test_tracking_key_is_validated_and_left_out_while_unset() -> None:
@@ -61,10 +56,9 @@ def test_one_mlflow_run_per_trial_in_a_file_store(ray_session: Any, tmp_path: Pa
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # restored after the test (rdlr sets it for file stores)
     uri = f"file:{tmp_path / 'mlruns'}"
     spec = SweepSpec.from_dict({**SPEC_RAW, "tracking": {"mlflow": uri}})
-    x, meta = synthetic_table(
-        rows_per_corpus=32, dim=12, unlabeled=8, corpora=DEMO_LABELED, unlabeled_corpus=DEMO_UNLABELED, speakers=4
+    outcome = run_sweep(
+        spec, {"is10": demo_table(32, unlabeled=8, speakers=4)}, tmp_path / "runs", log=lambda line: None
     )
-    outcome = run_sweep(spec, {"is10": (x, meta)}, tmp_path / "runs", log=lambda line: None)
     assert outcome.ok and outcome.rows == 2, outcome.errors
     client = MlflowClient(tracking_uri=uri)
     runs = client.search_runs([client.get_experiment_by_name(spec.id).experiment_id])

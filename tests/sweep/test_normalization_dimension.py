@@ -14,7 +14,8 @@ import pytest
 from rdlr.results import results_frame, trial_key, validate_results
 from rdlr.spec import SpecError, SweepSpec, load_spec
 from rdlr.sweep import worker_rows
-from rdlr.sweep.plan import build_plan, normalization_counts
+from rdlr.sweep.plan import build_plan
+from rdlr.sweep.plan_text import normalization_counts
 from rdlr.sweep.recovery import job_rows
 from rdlr.sweep.trial import speaker_counts
 from rdlr.sweep.worker_rows import SplitKey, split_rows

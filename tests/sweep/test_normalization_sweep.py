@@ -9,27 +9,22 @@ import pandas as pd
 
 from rdlr.report.build import render_report
 from rdlr.results import RESULTS_FILE, read_results
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SweepSpec
+from rdlr.spec.core import SweepSpec
 from rdlr.sweep.driver import run_sweep
-from tests.helpers.synthetic import synthetic_table
+from tests.helpers.specs import demo_raw
+from tests.helpers.synthetic import demo_table
 
-RAW: dict[str, Any] = {
-    "id": "norms",
-    "data": {"source": "demo"},
-    "features": ["is10"],
-    "held_out": ["CRE-demo"],
-    "protocols": {"out_of_corpus": ["ce"]},
-    "seeds": [0, 1],
-    "search": {"configs": 1, "space": {"batch_size": [32]}},
-    "training": {"max_epochs": 2, "patience": 2},
-    "normalization": ["train", "corpus", "speaker"],
-}
+RAW = demo_raw(
+    "norms",
+    seeds=[0, 1],
+    search={"configs": 1, "space": {"batch_size": [32]}},
+    training={"max_epochs": 2, "patience": 2},
+    normalization=["train", "corpus", "speaker"],
+)
 
 
 def table() -> tuple[Any, pd.DataFrame]:
-    return synthetic_table(
-        rows_per_corpus=48, dim=12, unlabeled=24, corpora=DEMO_LABELED, unlabeled_corpus=DEMO_UNLABELED, speakers=3
-    )
+    return demo_table(48, unlabeled=24, speakers=3)
 
 
 def test_every_normalisation_runs_end_to_end_and_the_report_shows_each(ray_session, tmp_path):

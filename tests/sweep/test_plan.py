@@ -1,5 +1,5 @@
 """`rdlr plan`: jobs, trials, configurations and trial rows of the packaged specs, and the projected cost from a
-figures file (rdlr.sweep.plan, rdlr.sweep.cost, rdlr.corpora.shape)."""
+figures file (rdlr.sweep.plan, rdlr.sweep.plan_text, rdlr.sweep.cost, rdlr.corpora.shape)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from rdlr.sweep.cost import (
     train_flops_per_row,
     trial_cost,
 )
-from rdlr.sweep.plan import build_plan, core_time, feature_dims, planning_manifest, wall_time
+from rdlr.sweep.plan import build_plan, feature_dims, planning_manifest
+from rdlr.sweep.plan_text import core_time, wall_time
 
 FIGURES = {
     "format": 1,
@@ -234,7 +235,8 @@ def test_ray_overhead_is_read_per_model_and_from_figures_of_one_seed_per_trial()
 def test_plan_warns_per_job_whose_searched_m_leaves_few_steps():
     from rdlr.spec.core import load_spec
     from rdlr.sweep.cost import load_figures
-    from rdlr.sweep.plan import batch_warnings, build_plan, planning_manifest
+    from rdlr.sweep.plan import build_plan, planning_manifest
+    from rdlr.sweep.plan_text import batch_warnings
 
     spec = load_spec("table2")  # the paper's sets, kept: M 4096 is small for within-corpus CRE (3,874 rows)
     meta, source = planning_manifest(spec, None)

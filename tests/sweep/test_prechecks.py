@@ -20,6 +20,7 @@ from rdlr.results import read_results, trial_key
 from rdlr.spec.core import SpecError, SweepSpec, load_spec
 from rdlr.sweep.collector import ResultSink
 from rdlr.sweep.files import SweepFiles, read_results_uri
+from tests.helpers.specs import demo_raw
 from tests.helpers.sweep_cli import refuse_ray, run_sweep_cli
 
 SPEC_YAML = """\
@@ -30,14 +31,7 @@ held_out: [CRE-demo]
 protocols: {{out_of_corpus: [ce]}}
 seeds: [0, 1]
 """
-BASE: dict[str, Any] = {
-    "id": "checks",
-    "data": {"source": "demo"},
-    "features": ["is10"],
-    "held_out": ["CRE-demo"],
-    "protocols": {"out_of_corpus": ["ce"]},
-    "seeds": [0],
-}
+BASE = demo_raw("checks")
 
 
 def write_spec(folder: Path, text: str) -> Path:

@@ -9,15 +9,9 @@ import pytest
 
 from rdlr.spec import SpecError, SweepSpec
 from rdlr.sweep.resolved import ResolvedRun, RunOptions, resolve_run
+from tests.helpers.specs import demo_raw
 
-BASE = {
-    "id": "resolved",
-    "data": {"source": "demo"},
-    "features": ["is10"],
-    "held_out": ["CRE-demo"],
-    "protocols": {"out_of_corpus": ["ce"]},
-    "seeds": [0],
-}
+BASE = demo_raw("resolved")
 
 
 def test_the_demo_resolves_beside_the_storage_and_is_frozen(tmp_path: Path) -> None:

@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 
 from rdlr.results import read_results, trial_key
-from rdlr.spec.core import DEMO_LABELED, DEMO_UNLABELED, SweepSpec
+from rdlr.spec.core import SweepSpec
+from rdlr.spec.sections import DEMO_UNLABELED
 from rdlr.sweep.driver import run_sweep
 from rdlr.sweep.files import ROWS_DIR, SweepFiles
-from tests.helpers.synthetic import synthetic_table
+from tests.helpers.specs import demo_raw
+from tests.helpers.synthetic import demo_table
 
 PER_RUN = ["wall_time_s", "cpu_time_s", "trial_id", "node", "host"]  # differ between any two runs
 SEEDS = [0, 1, 2]
@@ -23,26 +25,19 @@ SEEDS = [0, 1, 2]
 def spec(spec_id: str, seeds: list[int]) -> SweepSpec:
     """One job: LR (a stage-1 model, then stage 2) with CRE-demo held out, one configuration."""
     return SweepSpec.from_dict(
-        {
-            "id": spec_id,
-            "data": {"source": "demo"},
-            "features": ["is10"],
-            "held_out": ["CRE-demo"],
-            "unlabeled": DEMO_UNLABELED,
-            "protocols": {"out_of_corpus": ["lr"]},
-            "seeds": seeds,
-            "search": {"configs": 1, "space": {"batch_size": [32], "gamma": [0.5]}},
-            "training": {"max_epochs": 2, "patience": 2},
-        }
+        demo_raw(
+            spec_id,
+            unlabeled=DEMO_UNLABELED,
+            protocols={"out_of_corpus": ["lr"]},
+            seeds=seeds,
+            search={"configs": 1, "space": {"batch_size": [32], "gamma": [0.5]}},
+            training={"max_epochs": 2, "patience": 2},
+        )
     )
 
 
 def tables() -> dict[str, Any]:
-    return {
-        "is10": synthetic_table(
-            rows_per_corpus=40, dim=12, unlabeled=16, corpora=DEMO_LABELED, unlabeled_corpus=DEMO_UNLABELED, speakers=6
-        )
-    }
+    return {"is10": demo_table(40, unlabeled=16, speakers=6)}
 
 
 def comparable(results: pd.DataFrame) -> pd.DataFrame:
