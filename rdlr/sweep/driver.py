@@ -314,6 +314,11 @@ def _run_locked(
         f"{resources.cpus:g} CPU + {resources.gpus:g} GPU per trial, {resources.slots} at once; "
         f"storage {files.dir.uri}"
     )
+    for group in groups:
+        log(
+            f"grid group {group.name}: {len(group.jobs)} jobs run their whole grid as one Tuner, "
+            f"{len(group.points)} trials left, costliest first, {group.concurrency(resources.slots)} at once"
+        )
     tuners = Tuners(spec, register_trainables(spec, tables, files, resources), files, sink_key, sink)
     sweep = _Sweep(spec, tuners, resources, capacity)
     loop_started = time.monotonic()

@@ -134,6 +134,7 @@ def test_results_have_one_row_per_trial(resumed: dict[str, Any]) -> None:
     assert all(config_id(h) == c for h, c in zip(hparams, results["config_id"]))
     assert set(hparams[results["method"] == "lr"].map(lambda h: tuple(sorted(h)))) == {("batch_size", "gamma")}
     assert any(line.startswith(f"[{PLANNED}/{PLANNED}]") for line in resumed["lines"])
+    assert any(line.startswith("grid group grids__is10: 2 jobs run their whole grid") for line in resumed["lines"])
 
 
 def test_a_resumed_sweep_prints_no_tune_warnings_about_unfinished_trials(resumed: dict[str, Any]) -> None:
