@@ -15,9 +15,12 @@ a little faster: the projection errs long).
 
 The cache is one JSON file per machine (:func:`machine_key`: CPU model, CPU count, GPU model, torch version) under
 :func:`cache_dir`; cases missing from it are measured when a plan needs them, ``refresh`` measures the plan's cases
-again. The result is a :class:`rdlr.sweep.cost.Figures` whose Ray overhead per model and GPU sharing speed-up come
-from the fallback figures (the packaged ones), as the probe starts no Ray and runs one model at a time; so do its
-GPU rates unless this machine's GPU was measured.
+again. Each case keeps the machine's load when it was measured (1-minute load average per CPU): CPU time still grows
+on a busy machine (minibatch 16 and 32 cases measured at a load of 6-13 per CPU gave 0.46x and 0.65x the rates
+measured quiet, and the plan they made was 40 % long), so a case measured busier than :data:`BUSY_LOAD` is measured
+again once the load is under half of what it was. The result is a :class:`rdlr.sweep.cost.Figures` whose Ray
+overhead per model and GPU sharing speed-up come from the fallback figures (the packaged ones), as the probe starts
+no Ray and runs one model at a time; so do its GPU rates unless this machine's GPU was measured.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ MIN_STEPS = 3
 MIN_SECONDS = 0.2
 EVAL_ROWS = 1024
 UNLABELED_ROWS = 32  # M' of AE (12) / PEL (13)
+BUSY_LOAD = 1.0  # 1-minute load average per CPU above which a cached case is measured again on a quieter machine
 
 
 @dataclass(frozen=True)
@@ -235,22 +239,45 @@ def _rate(entry: dict[str, Any]) -> Rate:
     )
 
 
+def load_per_cpu() -> float:
+    """This machine's 1-minute load average per CPU."""
+    return os.getloadavg()[0] / (os.cpu_count() or 1)
+
+
+def measured_busy(entry: dict[str, Any], load_now: float) -> bool:
+    """Whether a cached case was measured on a busy machine that is now under half as busy (a case cached before
+    the load was recorded counts as measured at the load of now)."""
+    then = float(entry.get("load_per_cpu", load_now))
+    return then > BUSY_LOAD and load_now < then / 2
+
+
 def calibrate(
     cases: Iterable[Case], refresh: bool = False, log: Callable[[str], None] = lambda line: None
 ) -> Calibration:
     """The rates of ``cases`` on this machine: read from its cache file, the missing ones (with ``refresh``: all of
-    ``cases``) measured now and written back whole (a cache file that cannot be read is measured again)."""
+    ``cases``; also those :func:`measured_busy`) measured now and written back whole (a cache file that cannot be
+    read is measured again)."""
     machine = machine_key()
     path = cache_path(machine)
     cached = _read_cache(path, machine, log)
-    todo = [case for case in dict.fromkeys(cases) if refresh or case.key not in cached]
+    load = load_per_cpu()
+    todo = [
+        case
+        for case in dict.fromkeys(cases)
+        if refresh or case.key not in cached or measured_busy(cached[case.key], load)
+    ]
     for case in todo:
+        entry = cached.get(case.key)
+        again = ""
+        if entry is not None and not refresh:
+            again = f" again (measured at a load of {entry['load_per_cpu']:.1f} per CPU, now {load:.1f})"
         log(
-            f"calibrating: {case.kind} methods, {case.dims} dims, M {case.batch}, {case.threads} thread(s), "
+            f"calibrating{again}: {case.kind} methods, {case.dims} dims, M {case.batch}, {case.threads} thread(s), "
             f"{case.device}"
         )
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        cached[case.key] = {**case.__dict__, **measure(case), "measured": stamp}
+        rates = measure(case)
+        cached[case.key] = {**case.__dict__, **rates, "measured": stamp, "load_per_cpu": round(load_per_cpu(), 2)}
     if todo:
         document = {"format": FORMAT, "machine": machine, "cases": cached}
         Storage(path.parent).write(json.dumps(document, indent=1, sort_keys=True).encode(), path.name)

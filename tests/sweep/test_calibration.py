@@ -6,6 +6,7 @@ broken file is measured again), which calibration the plan says it used; and the
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ from rdlr.sweep.epochs import Epochs, FinishedModel, estimate, finished_models
 from rdlr.train.config import TrainConfig
 
 TINY = Case("ae", 24, 8, 1)
+TINY_TEXT = "ae methods, 24 dims, M 8, 1 thread(s), cpu"
 
 
 @pytest.fixture
@@ -61,6 +63,29 @@ def test_the_cache_is_read_back_refreshed_and_kept_per_machine(cache: Path, prob
     elsewhere.path.write_text("{not json")
     lines: list[str] = []
     assert calibrate([TINY], log=lines.append).measured_now == 1 and "unusable" in lines[0]
+
+
+def test_a_case_measured_on_a_busy_machine_is_measured_again_once_it_is_quieter(
+    cache: Path, probes, monkeypatch
+) -> None:
+    cpus = os.cpu_count() or 1
+    load = [3.0 * cpus]  # the 1-minute load average: 3 per CPU, busy
+    monkeypatch.setattr(calibration.os, "getloadavg", lambda: (load[0], 0.0, 0.0))
+    first = calibrate([TINY])
+    assert first.measured_now == 1 and first.cases[TINY.key]["load_per_cpu"] == 3.0
+    load[0] = 1.6 * cpus  # quieter, but not under half: the cache holds
+    assert calibrate([TINY]).measured_now == 0
+    load[0] = 0.1 * cpus
+    lines: list[str] = []
+    again = calibrate([TINY], log=lines.append)
+    assert again.measured_now == 1 and len(probes) == 2
+    assert lines == [f"calibrating again (measured at a load of 3.0 per CPU, now 0.1): {TINY_TEXT}"]
+    assert again.cases[TINY.key]["load_per_cpu"] == 0.1
+    assert calibrate([TINY]).measured_now == 0  # measured quiet: kept
+    document = json.loads(again.path.read_text())
+    del document["cases"][TINY.key]["load_per_cpu"]  # a cache written before the load was recorded: kept as it is
+    again.path.write_text(json.dumps(document))
+    assert calibrate([TINY]).measured_now == 0
 
 
 def test_calibrated_figures_take_this_machines_cpu_cases_and_the_fallbacks_gpu(cache: Path, probes) -> None:
