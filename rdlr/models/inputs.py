@@ -72,6 +72,8 @@ def manifest_records(frame: pd.DataFrame, source: str | Path) -> list[dict[str, 
     Relative paths resolve against the manifest's folder (``source``'s parent) as in :mod:`rdlr.corpora`."""
     if "path" not in frame.columns:
         raise ManifestError(f"{source}: a manifest to predict needs a 'path' column; it has {list(frame.columns)}")
+    if frame.empty:
+        raise ManifestError(f"{source}: the manifest has no rows; list one audio file per row under 'path'")
     base = Path(source).parent if isinstance(source, Path) else Path.cwd()
     labeled = "label" in frame.columns
     records = []

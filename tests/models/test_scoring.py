@@ -134,6 +134,21 @@ def test_a_manifest_with_no_row_of_a_model_class_and_labels_without_a_manifest_a
     assert "--labels: no input is a manifest with a 'label' column" in capsys.readouterr().err
 
 
+def test_a_manifest_without_rows_or_paths_is_refused_in_one_line(model, labeled, tmp_path, capsys, monkeypatch):
+    no_audio(monkeypatch)
+    empty, pathless = tmp_path / "empty.csv", tmp_path / "pathless.csv"
+    manifest = pd.read_csv(labeled, keep_default_na=False)
+    manifest.head(0).to_csv(empty, index=False)  # the header only
+    manifest.drop(columns="path").to_csv(pathless, index=False)
+    for path, message in (
+        (empty, "the manifest has no rows"),
+        (pathless, "a manifest to predict needs a 'path' column"),
+    ):
+        assert main(["predict", str(model), str(path), "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{path}: {message}" in err[0], err
+
+
 def test_files_and_unlabeled_manifests_are_not_scored(model, labeled, tmp_path, capsys):
     frame = pd.read_csv(labeled, keep_default_na=False).head(2).drop(columns="label")
     frame.to_csv(tmp_path / "nolabel.csv", index=False)
