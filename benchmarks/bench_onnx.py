@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from support.is10_model import is10_model_folder  # benchmarks/ is on the path: the scripts run from there
 
-from rdlr.features.is10 import IS10_DIM, IS10Extractor
+from rdlr.features.is10 import IS10_DIM
 from rdlr.labels import CLASSES
-from rdlr.model import EmotionClassifier
-from rdlr.models import ModelCard, load_model, save_model
-from rdlr.models.extractors import spec_of
+from rdlr.models import load_model
 from rdlr.models.onnx_export import export_onnx
 
 BATCHES = (1, 32, 1024)
@@ -30,19 +29,7 @@ BATCHES = (1, 32, 1024)
 
 def model_folder(root: Path) -> Path:
     rng = np.random.default_rng(0)
-    torch.manual_seed(0)
-    card = ModelCard(
-        classes=CLASSES,
-        features=(spec_of("is10", IS10Extractor(), IS10_DIM),),
-        feature_mean=rng.normal(size=IS10_DIM).astype(np.float32),
-        feature_std=rng.uniform(0.5, 2, size=IS10_DIM).astype(np.float32),
-        method={"id": "ce"},
-        hparams={},
-        seed=0,
-        training={},
-        metrics={},
-    )
-    return save_model(root / "model", card, EmotionClassifier(IS10_DIM, len(CLASSES)).state_dict())
+    return is10_model_folder(root, rng.normal(size=IS10_DIM), rng.uniform(0.5, 2, size=IS10_DIM))
 
 
 def rows_per_second(score, x: np.ndarray, seconds: float) -> float:

@@ -27,11 +27,10 @@ from pathlib import Path
 import numpy as np
 import requests
 import soundfile as sf
+from support.is10_model import is10_model_folder  # benchmarks/ is on the path: the scripts run from there
 
-from rdlr.features.is10 import IS10_DIM, IS10Extractor
-from rdlr.labels import CLASSES
-from rdlr.models import ModelCard, load_model, save_model
-from rdlr.models.extractors import spec_of
+from rdlr.features.is10 import IS10Extractor
+from rdlr.models import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 EMODB_WAV = REPO.parent / "shared" / "corpora" / "emodb" / "wav"
@@ -51,25 +50,8 @@ def recordings(root: Path) -> list[Path]:
 
 
 def model_folder(root: Path, files: list[Path]) -> Path:
-    import torch
-
-    from rdlr.model import EmotionClassifier
-
-    extractor = IS10Extractor()
-    x = np.stack([r.vector for r in extractor.extract([{"utt_id": p.stem, "path": str(p)} for p in files])])
-    torch.manual_seed(0)
-    card = ModelCard(
-        classes=CLASSES,
-        features=(spec_of("is10", extractor, IS10_DIM),),
-        feature_mean=x.mean(0),
-        feature_std=x.std(0) + 1e-3,
-        method={"id": "ce"},
-        hparams={},
-        seed=0,
-        training={},
-        metrics={},
-    )
-    return save_model(root / "model", card, EmotionClassifier(IS10_DIM, len(CLASSES)).state_dict())
+    x = np.stack([r.vector for r in IS10Extractor().extract([{"utt_id": p.stem, "path": str(p)} for p in files])])
+    return is10_model_folder(root, x.mean(0), x.std(0) + 1e-3)
 
 
 def free_port() -> int:
