@@ -277,7 +277,7 @@ def calibrate(
         )
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         rates = measure(case)
-        cached[case.key] = {**case.__dict__, **rates, "measured": stamp, "load_per_cpu": round(load_per_cpu(), 2)}
+        cached[case.key] = {**case.__dict__, **rates, "measured": stamp, "load_per_cpu": round(load, 2)}
     if todo:
         document = {"format": FORMAT, "machine": machine, "cases": cached}
         Storage(path.parent).write(json.dumps(document, indent=1, sort_keys=True).encode(), path.name)

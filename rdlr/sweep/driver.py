@@ -137,7 +137,7 @@ class _Sweep:
         with self._recording(list(outcomes.values())):
             grid = self.tuners.for_group(group, slots).fit()
             for result in grid:
-                outcome = outcomes[job_of(result.config) or ""]
+                outcome = outcomes[str(job_of(result.config))]
                 outcome.trials += 1
                 outcome.errors += result.error is not None
 

@@ -36,12 +36,17 @@ class GridGroup:
     """Whole-grid jobs of one feature set and normalisation, run as one Tuner: ``points`` (``{POINT_JOB: job name,
     POINT_CONFIG: constants and hyperparameters}``) costliest first, ``costs`` their projected seconds."""
 
-    name: str
     features: str
     normalization: str
     jobs: tuple[Job, ...]
     points: tuple[dict[str, Any], ...]
     costs: tuple[float, ...]
+
+    @property
+    def name(self) -> str:
+        """The group's Tune folder under ``<storage>/<spec_id>/tune`` (no job's name looks like it)."""
+        suffix = "" if self.normalization == DEFAULT_NORMALIZATION else f"__norm-{self.normalization}"
+        return f"grids__{self.features}{suffix}"
 
     def concurrency(self, slots: int) -> int:
         """Trials of the group at once: every slot, at most one per point."""
@@ -50,12 +55,6 @@ class GridGroup:
     @property
     def cpu_s(self) -> float:
         return sum(self.costs)
-
-
-def group_name(features: str, normalization: str) -> str:
-    """The group's Tune folder under ``<storage>/<spec_id>/tune`` (no job's name looks like it)."""
-    suffix = "" if normalization == DEFAULT_NORMALIZATION else f"__norm-{normalization}"
-    return f"grids__{features}{suffix}"
 
 
 def split_grid_jobs(
@@ -79,7 +78,6 @@ def split_grid_jobs(
         if scored:
             groups.append(
                 GridGroup(
-                    group_name(features, normalization),
                     features,
                     normalization,
                     tuple(grid_jobs),

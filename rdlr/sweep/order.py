@@ -57,14 +57,14 @@ def longest_first(jobs: Sequence[Job], plan: SweepPlan) -> list[Job]:
 
 def start_order(groups: Sequence[GridGroup], jobs: Sequence[Job], plan: SweepPlan, slots: int) -> list[GridGroup | Job]:
     """The grid groups and the searched jobs in the order to start their Tuners: the longest critical path first
-    (a group's: its longest trial, or its total cost over the slots it runs on, whichever is longer); ties keep
-    the groups first and the jobs in :func:`longest_first`'s order."""
+    (a group's: its longest trial, or its total cost over the slots it runs on, whichever is longer; a job's as in
+    :func:`longest_first`); ties keep the groups first and the jobs in their order."""
     items = {job_key(item.job): item for item in plan.jobs}
     seeds = len(plan.spec.seeds)
     units: list[tuple[tuple[int, float, float], GridGroup | Job]] = [
         ((0, -max(max(g.costs), g.cpu_s / g.concurrency(slots)), -g.cpu_s), g) for g in groups
     ]
-    units += [(_sort_key(items[job_key(job)], seeds), job) for job in longest_first(jobs, plan)]
+    units += [(_sort_key(items[job_key(job)], seeds), job) for job in jobs]
     ranked = sorted(range(len(units)), key=lambda i: (*units[i][0], i))
     return [units[i][1] for i in ranked]
 

@@ -138,8 +138,8 @@ def test_searched_jobs_keep_their_own_tuner_and_start_by_critical_path() -> None
 def test_a_group_with_a_long_critical_path_starts_before_shorter_searched_jobs() -> None:
     plan = demo_plan()
     jobs = plan.spec.jobs()
-    long_group = GridGroup("grids__is10", "is10", "paper", (jobs[0],), ({POINT_JOB: jobs[0].name},), (1e9,))
-    short_group = dataclasses.replace(long_group, name="grids__w2v", costs=(1e-9,))
+    long_group = GridGroup("is10", "train", (jobs[0],), ({POINT_JOB: jobs[0].name},), (1e9,))
+    short_group = dataclasses.replace(long_group, features="w2v", costs=(1e-9,))
     order = start_order([short_group, long_group], jobs[:2], plan, slots=2)
     assert order[0] is long_group and order[-1] is short_group
 
