@@ -5,7 +5,7 @@ callbacks every Tuner carries (the results sink, the storage-fault stop, MLflow)
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -88,7 +88,7 @@ class Tuners:
             trial_dirname_creator=_trial_dirname,
         )
         trainable = self.trainables[(job.features, job.normalization)]
-        run_config = self._run_config(job.name, lambda: {"job": job.name, "features": job.features})
+        run_config = self._run_config(job.name, {"job": job.name, "features": job.features})
         return tune.Tuner(trainable, param_space=_constants(job), tune_config=tune_config, run_config=run_config)
 
     def afresh(self, job: Job) -> tune.Tuner:
@@ -116,17 +116,17 @@ class Tuners:
             trial_dirname_creator=_trial_dirname,
         )
         trainable = self.trainables[(group.features, group.normalization)]
-        run_config = self._run_config(group.name, lambda: {"features": group.features})
+        run_config = self._run_config(group.name, {"features": group.features})
         space = {GROUP_POINT: tune.grid_search(list(group.points))}
         return tune.Tuner(trainable, param_space=space, tune_config=tune_config, run_config=run_config)
 
-    def _run_config(self, name: str, mlflow_tags: Callable[[], Mapping[str, str]]) -> tune.RunConfig:
+    def _run_config(self, name: str, mlflow_tags: Mapping[str, str]) -> tune.RunConfig:
         """Where the Tuner ``name`` writes (``<storage>/<spec_id>/tune/<name>``), its retries and callbacks."""
         callbacks: list[Any] = [SinkCallback(self.sink_key, name)]
         if self.mlflow_uri:
             from rdlr.sweep.mlflow_logger import sweep_mlflow_logger
 
-            callbacks.append(sweep_mlflow_logger(self.mlflow_uri, self.spec.id, mlflow_tags()))
+            callbacks.append(sweep_mlflow_logger(self.mlflow_uri, self.spec.id, mlflow_tags))
         return tune.RunConfig(
             name=name,
             storage_path=self.files.tune_root,
