@@ -306,7 +306,7 @@ def _run_locked(
     sink_key = f"{files.dir.uri}"
     sink = ResultSink(files, spec.num_trials(), log)
     plan = plan or _packaged_plan(spec, tables, sink)
-    groups, searched = split_grid_jobs(table_order, plan, sink.rows.values())
+    groups, searched = split_grid_jobs(table_order, plan, sink.rows.values(), resources.slots)
     units = start_order(groups, searched, plan, resources.slots)
     open_sink(sink_key, sink)
     log(

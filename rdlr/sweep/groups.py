@@ -9,15 +9,20 @@ one configuration, in the order of their projected cost (:func:`rdlr.sweep.order
 model). The group's trials reuse their workers (``reuse_actors``), and its slots start the next point as soon as
 one ends, so the longest trials start first and the shortest end the sweep (the LPT rule of scheduling).
 
-A group is not restored from Tune's saved state: each run lists the points that still miss rows (a point whose
-seeds all have rows is left out; one with some has them reused by its trial) and starts a fresh Tuner; the state
+The last trials a group starts bound how unevenly its slots finish (a slot idles while the others run them). A
+configuration's seeds in one trial (issue 19) made these 7 to 9 s on the small EmoDB spec, a tenth of its sweep;
+so the cheapest points are split into one trial per seed, until the group ends with
+:data:`TAIL_TRIALS_PER_SLOT` single-seed trials per slot. A reused worker starts a trial in about 0.1 s, so the
+split costs little; searched jobs keep every seed in one trial (Optuna is told their mean).
+
+A group is not restored from Tune's saved state: each run lists the points that still miss rows, each with the
+seeds it misses (a point whose seeds all have rows is left out), and starts a fresh Tuner; the state
 of an earlier run is set aside (:func:`rdlr.sweep.recovery.set_aside`), never deleted.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +33,17 @@ from rdlr.spec.jobs import Job
 from rdlr.sweep.order import grid_costs, runs_whole_grid
 from rdlr.sweep.plan import SweepPlan
 from rdlr.sweep.recovery import job_rows
-from rdlr.sweep.trial import JOB_CONSTANTS, POINT_CONFIG, POINT_JOB
+from rdlr.sweep.trial import JOB_CONSTANTS, POINT_CONFIG, POINT_JOB, POINT_SEEDS
+
+TAIL_TRIALS_PER_SLOT = 2  # single-seed trials that end a grid group, per slot
+Scored = tuple[float, int, int, dict[str, Any], tuple[int, ...]]  # (seconds, job rank, grid index, point, seeds)
 
 
 @dataclass(frozen=True)
 class GridGroup:
     """Whole-grid jobs of one feature set and normalisation, run as one Tuner: ``points`` (``{POINT_JOB: job name,
-    POINT_CONFIG: constants and hyperparameters}``) costliest first, ``costs`` their projected seconds."""
+    POINT_CONFIG: constants and hyperparameters, POINT_SEEDS: the seeds it trains}``) costliest first, ``costs``
+    their projected seconds."""
 
     features: str
     normalization: str
@@ -58,12 +67,12 @@ class GridGroup:
 
 
 def split_grid_jobs(
-    jobs: Sequence[Job], plan: SweepPlan, rows: Iterable[Mapping[str, Any]]
+    jobs: Sequence[Job], plan: SweepPlan, rows: Iterable[Mapping[str, Any]], slots: int
 ) -> tuple[list[GridGroup], list[Job]]:
     """(one group per feature set and normalisation of the jobs that run their whole grid, the other jobs in their
-    order). A group holds only the points that miss rows; a group with none is left out."""
+    order). A group holds only the points that miss rows, its last ones split by seed for ``slots`` trial slots
+    (:func:`_split_tail`); a group with none is left out."""
     rows = list(rows)
-    seeds = len(plan.spec.seeds)
     members: dict[tuple[str, str], list[Job]] = {}
     searched = []
     for job in jobs:
@@ -73,28 +82,43 @@ def split_grid_jobs(
             searched.append(job)
     groups = []
     for (features, normalization), grid_jobs in members.items():
-        scored = [point for rank, job in enumerate(grid_jobs) for point in _points_left(job, rank, plan, rows, seeds)]
-        scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+        scored = [point for rank, job in enumerate(grid_jobs) for point in _points_left(job, rank, plan, rows)]
+        scored = _split_tail(sorted(scored, key=_costliest_first), slots)
         if scored:
             groups.append(
                 GridGroup(
                     features,
                     normalization,
                     tuple(grid_jobs),
-                    tuple(point for *_, point in scored),
+                    tuple(point for _, _, _, point, _ in scored),
                     tuple(cost for cost, *_ in scored),
                 )
             )
     return groups, searched
 
 
-def _points_left(
-    job: Job, rank: int, plan: SweepPlan, rows: list[Mapping[str, Any]], seeds: int
-) -> list[tuple[float, int, int, dict[str, Any]]]:
-    """(projected seconds, job rank, grid index, point) of each configuration of ``job`` with seeds still to train:
-    the seeds left × a model's cost, plus its stage-1 models for the first point, in grid order, of those sharing
-    one (:func:`rdlr.sweep.order.grid_costs`)."""
-    done = Counter(str(row["config_id"]) for row in job_rows(rows, job))
+def _costliest_first(item: Scored) -> tuple[float, int, int, tuple[int, ...]]:
+    cost, rank, index, _, seeds = item
+    return -cost, rank, index, seeds
+
+
+def _split_tail(scored: list[Scored], slots: int) -> list[Scored]:
+    """``scored`` (costliest first) with its cheapest points split into one trial per seed left, until
+    :data:`TAIL_TRIALS_PER_SLOT` × ``slots`` single-seed trials end it; each costs its share of its point."""
+    whole, tail = list(scored), []
+    while whole and len(tail) < TAIL_TRIALS_PER_SLOT * slots:
+        cost, rank, index, point, seeds = whole.pop()
+        tail += [(cost / len(seeds), rank, index, {**point, POINT_SEEDS: [seed]}, (seed,)) for seed in seeds]
+    return whole + sorted(tail, key=_costliest_first)
+
+
+def _points_left(job: Job, rank: int, plan: SweepPlan, rows: list[Mapping[str, Any]]) -> list[Scored]:
+    """(projected seconds, job rank, grid index, point, seeds left) of each configuration of ``job`` with seeds
+    still to train: the seeds left × a model's cost, plus its stage-1 models for the first point, in grid order, of
+    those sharing one (:func:`rdlr.sweep.order.grid_costs`)."""
+    done: dict[str, set[int]] = {}
+    for row in job_rows(rows, job):
+        done.setdefault(str(row["config_id"]), set()).add(int(row["seed"]))
     costs = grid_costs(plan, job)
     names = sorted(job.space)
     constants = {key: getattr(job, key) for key in JOB_CONSTANTS}
@@ -103,10 +127,11 @@ def _points_left(
     for index, values in enumerate(itertools.product(*(job.space[name] for name in names))):
         own, stage1_group, stage1_s = costs[values]
         hparams = dict(zip(names, values, strict=True))
-        left = seeds - done[config_id(hparams)]
-        if left <= 0:
+        left = tuple(seed for seed in plan.spec.seeds if seed not in done.get(config_id(hparams), set()))
+        if not left:
             continue
-        cost = left * own + (left * stage1_s if stage1_group not in stage1_trained else 0.0)
+        cost = len(left) * (own + (stage1_s if stage1_group not in stage1_trained else 0.0))
         stage1_trained.add(stage1_group)
-        points.append((cost, rank, index, {POINT_JOB: job.name, POINT_CONFIG: {**constants, **hparams}}))
+        point = {POINT_JOB: job.name, POINT_CONFIG: {**constants, **hparams}, POINT_SEEDS: list(left)}
+        points.append((cost, rank, index, point, left))
     return points

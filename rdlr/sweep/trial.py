@@ -1,4 +1,5 @@
-"""The worker side of a sweep: one Tune trial = one configuration of one job, trained once per seed in a Ray worker.
+"""The worker side of a sweep: one Tune trial = one configuration of one job, trained once per seed in a Ray worker
+(a grid group's last trials: one seed each, :mod:`rdlr.sweep.groups`).
 
 A trial reads its job's constants and its hyperparameters from the Tune config (:func:`split_config`) and trains
 the spec's seeds one after the other on rows split and prepared once per worker (:mod:`rdlr.sweep.worker_rows`):
@@ -39,6 +40,7 @@ from rdlr.train import PreparedRows, TrainConfig, TrialData, run_trial
 JOB_CONSTANTS: tuple[str, ...] = tuple(k for k in CELL_KEYS if k != "features")  # fixed per Tuner, in its config
 REPEATER_INDEX = "__trial_index__"  # in the configs of sweeps started with one seed per trial (before issue 19)
 GROUP_POINT, POINT_JOB, POINT_CONFIG = "point", "job", "config"  # a grid group's trial config (rdlr.sweep.groups)
+POINT_SEEDS = "seeds"  # the seeds a grid group's point trains: those without rows (its last trials: one each)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,12 @@ def point_of(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return config[GROUP_POINT][POINT_CONFIG] if GROUP_POINT in config else config
 
 
+def seeds_of(config: Mapping[str, Any], seeds: Sequence[int]) -> tuple[int, ...]:
+    """The seeds a trial trains: a job's own Tuner, the spec's ``seeds``; a grid group's, those its point names (the
+    seeds without rows; its last trials train one each: :mod:`rdlr.sweep.groups`)."""
+    return tuple(config[GROUP_POINT][POINT_SEEDS] if GROUP_POINT in config else seeds)
+
+
 def job_of(config: Mapping[str, Any]) -> str | None:
     """The job name a grid group's trial config holds (``None`` for a job's own Tuner)."""
     return config[GROUP_POINT][POINT_JOB] if GROUP_POINT in config else None
@@ -90,7 +98,7 @@ def run_configuration(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame,
     trial_id = tune.get_context().get_trial_id()
     rows: list[dict[str, Any]] = []
     prepared: PreparedRows | None = None
-    for seed in context.seeds:
+    for seed in seeds_of(config, context.seeds):
         key = trial_key(
             {
                 "spec_id": context.spec_id,

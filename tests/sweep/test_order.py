@@ -21,7 +21,7 @@ from rdlr.sweep.groups import GridGroup, split_grid_jobs
 from rdlr.sweep.order import grid_costs, longest_first, runs_whole_grid, start_order
 from rdlr.sweep.plan import build_plan, done_models, planning_manifest
 from rdlr.sweep.sampling import make_sampler
-from rdlr.sweep.trial import GROUP_POINT, POINT_CONFIG, POINT_JOB, job_of, split_config
+from rdlr.sweep.trial import GROUP_POINT, POINT_CONFIG, POINT_JOB, job_of, seeds_of, split_config
 
 
 def demo_plan(spec=None, done=None):
@@ -78,46 +78,76 @@ def test_jobs_with_more_rounds_of_trials_start_before_jobs_with_one_long_trial()
     assert [j.method for j in order[:4]] == ["rdlr_cww_dagger"] * 4
 
 
+def models_of(group: GridGroup, seeds) -> list[tuple[str, str, int]]:
+    """(job, config id, seed) of every model the group's trials train: a point's own seeds, else every seed."""
+    return [
+        (job_of({GROUP_POINT: p}), config_id(split_config({GROUP_POINT: p})[1]), seed)
+        for p in group.points
+        for seed in seeds_of({GROUP_POINT: p}, seeds)
+    ]
+
+
 def test_the_demo_runs_as_one_grid_group_its_proposed_row_first_and_within_corpus_ce_last() -> None:
     plan = demo_plan()
-    groups, searched = split_grid_jobs(plan.spec.jobs(), plan, [])
+    groups, searched = split_grid_jobs(plan.spec.jobs(), plan, [], slots=2)
     assert searched == [] and len(groups) == 1  # every demo job runs its whole (one-point) grid
     group = groups[0]
-    assert group.name == "grids__is10" and len(group.points) == 20 and len(group.jobs) == 20
+    assert group.name == "grids__is10" and len(group.jobs) == 20
+    assert len(group.points) == 18 + 2 * 3  # the two cheapest points end it one seed per trial
     methods = [point[POINT_CONFIG]["method"] for point in group.points]
-    assert methods[:4] == ["rdlr_cww_dagger"] * 4 and methods[-4:] == ["ce"] * 4  # within-corpus CE: shortest
+    assert methods[:4] == ["rdlr_cww_dagger"] * 4 and methods[-8:] == ["ce"] * 8  # within-corpus CE: shortest
     assert list(group.costs) == sorted(group.costs, reverse=True)
-    assert group.concurrency(slots=2) == 2 and group.concurrency(slots=64) == 20
+    assert group.concurrency(slots=2) == 2 and group.concurrency(slots=64) == 24
     assert start_order(groups, searched, plan, slots=2) == [group]
 
 
-def test_a_grid_groups_points_are_costliest_first_each_once_and_finished_ones_left_out() -> None:
+@pytest.mark.parametrize("slots", [1, 2, 3])
+def test_a_grid_group_ends_with_single_seed_trials_of_its_cheapest_points(slots: int) -> None:
+    plan = demo_plan()
+    (group,), _ = split_grid_jobs(plan.spec.jobs(), plan, [], slots=slots)
+    seeds = plan.spec.seeds
+    trained = models_of(group, seeds)
+    assert len(trained) == len(set(trained)) == 20 * len(seeds)  # every model once, split or not
+    singles = [i for i, p in enumerate(group.points) if len(seeds_of({GROUP_POINT: p}, seeds)) == 1]
+    assert singles == list(range(len(group.points) - len(singles), len(group.points)))  # at the end
+    assert 2 * slots <= len(singles) < 2 * slots + len(seeds)  # whole points split until 2 per slot
+    whole_costs = [c for i, c in enumerate(group.costs) if i not in singles]
+    assert min(whole_costs) >= max(group.costs[i] * len(seeds) for i in singles)  # the cheapest points split
+
+
+def test_a_grid_groups_points_are_costliest_first_each_model_once_and_finished_ones_left_out() -> None:
     space = {"batch_size": [32, 64, 128], "gamma": [0.3, 0.7]}
     spec = with_search(load_spec("demo"), sampler="grid", configs=6, space=space)
     plan = build_plan(spec, *planning_manifest(spec, None), load_figures())
     lr = next(job for job in spec.jobs() if job.method == "lr" and job.held_out == "CRE-demo")
     assert runs_whole_grid(lr) and lr.grid_size == 6  # 3 minibatches × γ {0.3, 0.7}: a stage-1 model per M
-    (group,), _ = split_grid_jobs([lr], plan, [])
+    (group,), _ = split_grid_jobs([lr], plan, [], slots=1)
     configs = [split_config(point) for point in ({GROUP_POINT: p} for p in group.points)]
     assert len({tuple(sorted(h.items())) for _, h in configs}) == 6
-    assert all(job_of({GROUP_POINT: p}) == lr.name for p in group.points)
+    assert sorted(models_of(group, spec.seeds)) == sorted(
+        (lr.name, config_id(h), seed) for h in {tuple(sorted(h.items())): h for _, h in configs}.values()
+        for seed in spec.seeds
+    )
     costs = grid_costs(plan, lr)
     firsts = [h["batch_size"] for _, h in configs[:3]]
     assert sorted(firsts) == [32, 64, 128]  # each of the first three also trains its M's stage-1 models
     assert all(costs[(h["batch_size"], h["gamma"])][2] > 0 for _, h in configs)
     assert list(group.costs) == sorted(group.costs, reverse=True)
-    # a point with every seed done is left out; one with some seeds done costs only the others
+    # a point with every seed done is left out; one with some seeds done trains and costs only the others
     _, hparams = configs[0]
     constants = {key: getattr(lr, key) for key in ("protocol", "method", "held_out")}
     row = {"features": "is10", **constants, "config_id": config_id(hparams)}
     done = [{**row, "seed": seed} for seed in spec.seeds]
-    (fewer,), _ = split_grid_jobs([lr], plan, done)
-    assert len(fewer.points) == 5 and hparams not in [split_config({GROUP_POINT: p})[1] for p in fewer.points]
-    (partly,), _ = split_grid_jobs([lr], plan, done[:1])
+    (fewer,), _ = split_grid_jobs([lr], plan, done, slots=1)
+    assert len(models_of(fewer, spec.seeds)) == 5 * 3
+    assert config_id(hparams) not in {cid for _, cid, _ in models_of(fewer, spec.seeds)}
+    (partly,), _ = split_grid_jobs([lr], plan, done[:1], slots=1)
+    assert (lr.name, config_id(hparams), spec.seeds[0]) not in models_of(partly, spec.seeds)
+    assert len(models_of(partly, spec.seeds)) == 6 * 3 - 1
     first = next(i for i, p in enumerate(partly.points) if split_config({GROUP_POINT: p})[1] == hparams)
     assert partly.costs[first] < group.costs[0]
     every_row = [{**row, "config_id": config_id(h), "seed": seed} for _, h in configs for seed in spec.seeds]
-    assert split_grid_jobs([lr], plan, every_row) == ([], [])  # nothing left: no group
+    assert split_grid_jobs([lr], plan, every_row, slots=1) == ([], [])  # nothing left: no group
 
 
 def test_searched_jobs_keep_their_own_tuner_and_start_by_critical_path() -> None:
@@ -126,7 +156,7 @@ def test_searched_jobs_keep_their_own_tuner_and_start_by_critical_path() -> None
     job = plan.jobs[0].job
     assert not runs_whole_grid(job)  # 2 of 3: which two is the search's choice, left to the seeded order
     assert type(make_sampler(job.sampler, 0, job.space)) is optuna.samplers.GridSampler
-    groups, searched = split_grid_jobs(spec.jobs(), plan, [])
+    groups, searched = split_grid_jobs(spec.jobs(), plan, [], slots=2)
     assert groups == [] and searched == spec.jobs()
     assert start_order(groups, searched, plan, slots=2) == longest_first(spec.jobs(), plan)
     whole = dataclasses.replace(job, configs=3)
