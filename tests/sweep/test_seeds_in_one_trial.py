@@ -1,5 +1,6 @@
-"""One Tune trial trains every seed of its configuration: the rows equal those of each seed in a trial of its own,
-and a trial stopped after some of its seeds trains only the others when it runs again."""
+"""One Tune trial trains every seed of its configuration (a searched job's trial): the rows equal those of each seed
+in a trial of its own (a grid group's last trials: rdlr.sweep.groups), and a trial stopped after some of its seeds
+trains only the others when it runs again."""
 
 from __future__ import annotations
 
@@ -22,15 +23,16 @@ PER_RUN = ["wall_time_s", "cpu_time_s", "trial_id", "node", "host"]  # differ be
 SEEDS = [0, 1, 2]
 
 
-def spec(spec_id: str, seeds: list[int]) -> SweepSpec:
-    """One job: LR (a stage-1 model, then stage 2) with CRE-demo held out, one configuration."""
+def spec(spec_id: str, seeds: list[int], sampler: str = "random") -> SweepSpec:
+    """One job: LR (a stage-1 model, then stage 2) with CRE-demo held out, one configuration; searched (one trial
+    for every seed) or, with the ``grid`` sampler, a whole grid (a grid group, which ends one seed per trial)."""
     return SweepSpec.from_dict(
         demo_raw(
             spec_id,
             unlabeled=DEMO_UNLABELED,
             protocols={"out_of_corpus": ["lr"]},
             seeds=seeds,
-            search={"configs": 1, "space": {"batch_size": [32], "gamma": [0.5]}},
+            search={"sampler": sampler, "configs": 1, "space": {"batch_size": [32], "gamma": [0.5]}},
             training={"max_epochs": 2, "patience": 2},
         )
     )
@@ -62,14 +64,10 @@ def test_one_trial_writes_one_row_per_seed(together: dict[str, Any]) -> None:
 def test_seeds_in_one_trial_give_the_rows_of_seeds_in_trials_of_their_own(
     together: dict[str, Any], tmp_path: Path
 ) -> None:
-    alone = []
-    for seed in (2, 0):
-        outcome = run_sweep(spec(f"seed{seed}", [seed]), tables(), tmp_path / f"seed{seed}", log=lambda line: None)
-        alone.append(read_results(outcome.results_uri))
-    together_rows = comparable(together["results"])
-    pd.testing.assert_frame_equal(
-        comparable(pd.concat(alone)), together_rows[together_rows["seed"] != 1].reset_index(drop=True)
-    )
+    outcome = run_sweep(spec("split", SEEDS, sampler="grid"), tables(), tmp_path, log=lambda line: None)
+    alone = read_results(outcome.results_uri)
+    assert alone["trial_id"].nunique() == len(SEEDS)  # the group's only point, split one seed per trial
+    pd.testing.assert_frame_equal(comparable(alone), comparable(together["results"]))
 
 
 def test_a_trial_stopped_after_two_seeds_trains_only_the_third(together: dict[str, Any], tmp_path: Path) -> None:
