@@ -124,10 +124,8 @@ def test_a_grid_groups_points_are_costliest_first_each_model_once_and_finished_o
     (group,), _ = split_grid_jobs([lr], plan, [], slots=1)
     configs = [split_config(point) for point in ({GROUP_POINT: p} for p in group.points)]
     assert len({tuple(sorted(h.items())) for _, h in configs}) == 6
-    assert sorted(models_of(group, spec.seeds)) == sorted(
-        (lr.name, config_id(h), seed) for h in {tuple(sorted(h.items())): h for _, h in configs}.values()
-        for seed in spec.seeds
-    )
+    every_model = {(lr.name, config_id(h), seed) for _, h in configs for seed in spec.seeds}
+    assert sorted(models_of(group, spec.seeds)) == sorted(every_model)  # each model once
     costs = grid_costs(plan, lr)
     firsts = [h["batch_size"] for _, h in configs[:3]]
     assert sorted(firsts) == [32, 64, 128]  # each of the first three also trains its M's stage-1 models
