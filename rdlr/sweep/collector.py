@@ -46,6 +46,7 @@ class ResultSink:
         self.trial_wall_s = 0.0  # summed over the trials finished in this run (their own clocks, in the workers)
         self.trial_cpu_s = 0.0
         self.trials_timed = 0
+        self.first_trial_started: float | None = None  # the earliest start (epoch seconds) of those trials
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
 
@@ -58,8 +59,16 @@ class ResultSink:
             self.trial_wall_s += float(result.get("trial_wall_s", 0.0))
             self.trial_cpu_s += float(result.get("trial_cpu_s", 0.0))
             self.trials_timed += "trial_wall_s" in result
+            if "trial_started" in result:
+                started = float(result["trial_started"])
+                self.first_trial_started = min(started, self.first_trial_started or started)
         for row in json.loads(result["rows"]):
             self._add_row(row)
+
+    def first_trial_after(self, started_at: float) -> float | None:
+        """Seconds from ``started_at`` (epoch seconds, the driver's clock) to the first trial's start; ``None`` when
+        no trial ran."""
+        return None if self.first_trial_started is None else max(0.0, self.first_trial_started - started_at)
 
     def _add_row(self, row: dict[str, Any]) -> None:
         key = trial_key(row)

@@ -321,7 +321,7 @@ def _run_locked(
         )
     tuners = Tuners(spec, register_trainables(spec, tables, files, resources), files, sink_key, sink)
     sweep = _Sweep(spec, tuners, resources, capacity)
-    loop_started = time.monotonic()
+    loop_started, loop_started_at = time.monotonic(), time.time()
     try:
         sweep.run(units)
     except KeyboardInterrupt:
@@ -341,6 +341,7 @@ def _run_locked(
         resources.slots,
         resources.cpus,
         plan.core_hours * 60,
+        first_trial_s=sink.first_trial_after(loop_started_at),
     )
     sink.gather()
     sink.flush()

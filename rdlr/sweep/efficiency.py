@@ -26,7 +26,8 @@ RUNS_FILE = "sweep_runs.json"
 @dataclass(frozen=True)
 class SweepRun:
     """One run of a sweep: its trials, their summed wall and CPU seconds, the sweep's wall seconds, its trial slots
-    and CPUs per trial, the plan's projected core-minutes (``None``: no projection), and when it ended."""
+    and CPUs per trial, the plan's projected core-minutes (``None``: no projection), when it ended, and the seconds
+    before its first trial started (``None``: not recorded)."""
 
     trials: int
     trial_wall_s: float
@@ -36,6 +37,7 @@ class SweepRun:
     cpus_per_trial: float
     projected_core_minutes: float | None
     ended: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    first_trial_s: float | None = None  # from the sweep's start to its first trial's (its workers' start-up)
 
     @property
     def efficiency(self) -> float:
@@ -50,16 +52,17 @@ class SweepRun:
         return self.trial_wall_s * self.cpus_per_trial / 60
 
     def line(self, spec_id: str) -> str:
-        """``sweep demo: efficiency 0.96 (...); core-minutes projected 12.9, used 12.4 (−4 %; ...)``."""
+        """``sweep demo: efficiency 0.96 (... the first after 5 s); core-minutes projected 12.9, used 12.4 ...``."""
         if self.projected_core_minutes is None:
             versus = "no projection"
         else:
             error = self.used_core_minutes / self.projected_core_minutes - 1 if self.projected_core_minutes else 0.0
             versus = f"projected {self.projected_core_minutes:,.1f}, used {self.used_core_minutes:,.1f} ({error:+.0%})"
+        first = "" if self.first_trial_s is None else f", the first after {self.first_trial_s:,.0f} s"
         return (
             f"sweep {spec_id}: efficiency {self.efficiency:.2f} ({self.trials} trials, {self.trial_wall_s:,.0f} s of "
-            f"trials in {self.sweep_s:,.0f} s × {self.slots} slot{'s' if self.slots != 1 else ''}); core-minutes "
-            f"{versus}, CPU time of the trials; {self.held_core_minutes:,.1f} held (wall × CPUs)"
+            f"trials in {self.sweep_s:,.0f} s × {self.slots} slot{'s' if self.slots != 1 else ''}{first}); "
+            f"core-minutes {versus}, CPU time of the trials; {self.held_core_minutes:,.1f} held (wall × CPUs)"
         )
 
 

@@ -90,8 +90,8 @@ def split_config(config: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, A
 
 def run_configuration(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame, context: TrialContext) -> None:
     """Tune trainable body: one configuration, every seed; reports each epoch and, at the end, every seed's row
-    and the trial's own wall and CPU seconds (what the sweep's efficiency line sums)."""
-    wall_started, cpu_started = time.perf_counter(), time.process_time()
+    and the trial's own wall and CPU seconds (what the sweep's efficiency line sums) and start time."""
+    started_at, wall_started, cpu_started = time.time(), time.perf_counter(), time.process_time()
     constants, hparams = split_config(config)
     cid = config_id(hparams)
     files = SweepFiles(context.storage, context.spec_id)
@@ -128,7 +128,11 @@ def run_configuration(config: dict[str, Any], x: np.ndarray, meta: pd.DataFrame,
             row = train_seed(prepared, context, constants, hparams, seed, files, trial_id)
             files.write_row(key, row)
         rows.append(row)
-    timing = {"trial_wall_s": time.perf_counter() - wall_started, "trial_cpu_s": time.process_time() - cpu_started}
+    timing = {
+        "trial_wall_s": time.perf_counter() - wall_started,
+        "trial_cpu_s": time.process_time() - cpu_started,
+        "trial_started": started_at,
+    }
     tune.report({**final_report(rows), **timing})
 
 

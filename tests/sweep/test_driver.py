@@ -25,6 +25,7 @@ from rdlr.sweep.collector import ResultSink
 from rdlr.sweep.driver import SweepError, run_sweep
 from rdlr.sweep.files import RESOLVED_KEY, SweepFiles
 from rdlr.sweep.resources import plan_resources, trials_per_job, tuners_at_once
+from rdlr.sweep.summary import outcome_text
 from rdlr.sweep.trial import split_config
 from tests.helpers.synthetic import synthetic_table as shared_synthetic_table
 
@@ -135,6 +136,15 @@ def test_results_have_one_row_per_trial(resumed: dict[str, Any]) -> None:
     assert set(hparams[results["method"] == "lr"].map(lambda h: tuple(sorted(h)))) == {("batch_size", "gamma")}
     assert any(line.startswith(f"[{PLANNED}/{PLANNED}]") for line in resumed["lines"])
     assert any(line.startswith("grid group grids__is10: 2 jobs run their whole grid") for line in resumed["lines"])
+
+
+def test_the_sweep_ends_with_its_efficiency_line_and_its_first_trials_start(resumed: dict[str, Any]) -> None:
+    run = resumed["outcome"].run
+    assert run.trials >= 1 and run.trial_wall_s > 0 and 0 < run.efficiency <= 1.05
+    assert run.first_trial_s is not None and 0 <= run.first_trial_s < run.sweep_s  # its workers' start-up
+    line = outcome_text(resumed["outcome"]).splitlines()[-1]  # what `rdlr sweep` prints last
+    assert line.startswith(f"sweep {SPEC_ID}: efficiency ")
+    assert f"the first after {run.first_trial_s:,.0f} s)" in line and "core-minutes projected" in line
 
 
 def test_a_resumed_sweep_prints_no_tune_warnings_about_unfinished_trials(resumed: dict[str, Any]) -> None:

@@ -178,6 +178,9 @@ def test_the_efficiency_line_and_its_record_beside_the_results(tmp_path: Path) -
     line = run.line("demo")
     assert line.startswith("sweep demo: efficiency 0.96 (20 trials, 1,530 s of trials in 796 s × 2 slots)")
     assert "core-minutes projected 12.9, used 12.4 (-4%)" in line and "25.5 held" in line
+    assert "the first" not in line  # a record without the first trial's start (written before it was kept)
+    started = dataclasses.replace(run, first_trial_s=4.6).line("demo")
+    assert "in 796 s × 2 slots, the first after 5 s); core-minutes" in started
     folder = Storage(tmp_path)
     record_run(folder, run)
     record_run(folder, dataclasses.replace(run, trials=3))
