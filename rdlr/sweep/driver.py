@@ -316,8 +316,9 @@ def _run_locked(
     )
     for group in groups:
         log(
-            f"grid group {group.name}: {len(group.jobs)} jobs run their whole grid as one Tuner, "
-            f"{len(group.points)} trials left, costliest first, {group.concurrency(resources.slots)} at once"
+            f"grid group {group.name}: {len(group.jobs)} jobs run their whole grid as one Tuner, {group.models} "
+            f"models left in {len(group.points)} trials, costliest first (the last {group.single_seed_trials} one "
+            f"seed each), {group.concurrency(resources.slots)} at once"
         )
     tuners = Tuners(spec, register_trainables(spec, tables, files, resources), files, sink_key, sink)
     sweep = _Sweep(spec, tuners, resources, capacity)

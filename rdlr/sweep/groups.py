@@ -65,6 +65,16 @@ class GridGroup:
     def cpu_s(self) -> float:
         return sum(self.costs)
 
+    @property
+    def models(self) -> int:
+        """Models the group's trials train: a model per seed of each point."""
+        return sum(len(point[POINT_SEEDS]) for point in self.points)
+
+    @property
+    def single_seed_trials(self) -> int:
+        """Trials that end the group training one seed each (:func:`_split_tail`)."""
+        return sum(1 for point in self.points if len(point[POINT_SEEDS]) == 1)
+
 
 def split_grid_jobs(
     jobs: Sequence[Job], plan: SweepPlan, rows: Iterable[Mapping[str, Any]], slots: int

@@ -94,6 +94,7 @@ def test_the_demo_runs_as_one_grid_group_its_proposed_row_first_and_within_corpu
     group = groups[0]
     assert group.name == "grids__is10" and len(group.jobs) == 20
     assert len(group.points) == 18 + 2 * 3  # the two cheapest points end it one seed per trial
+    assert group.models == 60 and group.single_seed_trials == 6
     methods = [point[POINT_CONFIG]["method"] for point in group.points]
     assert methods[:4] == ["rdlr_cww_dagger"] * 4 and methods[-8:] == ["ce"] * 8  # within-corpus CE: shortest
     assert list(group.costs) == sorted(group.costs, reverse=True)
