@@ -317,8 +317,8 @@ def _run_locked(
     for group in groups:
         log(
             f"grid group {group.name}: {len(group.jobs)} jobs run their whole grid as one Tuner, {group.models} "
-            f"models left in {len(group.points)} trials, costliest first (the last {group.single_seed_trials} one "
-            f"seed each), {group.concurrency(resources.slots)} at once"
+            f"trials left in {len(group.points)} Tune trials, costliest first (the last {group.single_seed_trials} "
+            f"one seed each), {group.concurrency(resources.slots)} at once"
         )
     tuners = Tuners(spec, register_trainables(spec, tables, files, resources), files, sink_key, sink)
     sweep = _Sweep(spec, tuners, resources, capacity)

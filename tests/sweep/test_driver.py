@@ -136,7 +136,7 @@ def test_results_have_one_row_per_trial(resumed: dict[str, Any]) -> None:
     assert set(hparams[results["method"] == "lr"].map(lambda h: tuple(sorted(h)))) == {("batch_size", "gamma")}
     assert any(line.startswith(f"[{PLANNED}/{PLANNED}]") for line in resumed["lines"])
     group_line = next(line for line in resumed["lines"] if line.startswith("grid group grids__is10: 2 jobs run"))
-    assert " one seed each), " in group_line and " models left in " in group_line
+    assert " one seed each), " in group_line and " trials left in " in group_line
 
 
 def test_the_sweep_ends_with_its_efficiency_line_and_its_first_trials_start(resumed: dict[str, Any]) -> None:
