@@ -87,8 +87,9 @@ def main() -> int:
     print(f"{'':24} {'projected':>10} {'used (CPU)':>11} {'used/proj.':>10} {'held (wall × CPUs)':>19}")
     print(f"{'core-minutes':24} {projected:>10.1f} {run.used_core_minutes:>11.1f} "
           f"{run.used_core_minutes / projected:>10.2f} {run.held_core_minutes:>19.1f}")  # fmt: skip
-    print(f"{'sweep efficiency':24} {run.efficiency:>10.2f}  ({run.trials} trials, {run.trial_wall_s:,.0f} s of trials "
-          f"in {run.sweep_s:,.0f} s × {run.slots} slots)")  # fmt: skip
+    first = "" if run.first_trial_s is None else f", the first after {run.first_trial_s:.1f} s"
+    print(f"{'sweep efficiency':24} {run.efficiency:>10.2f}  ({run.trials} Tune trials: {run.trial_wall_s:,.0f} s "
+          f"in {run.sweep_s:,.0f} s × {run.slots} slots{first})")  # fmt: skip
     return 0
 
 

@@ -60,8 +60,8 @@ class SweepRun:
             versus = f"projected {self.projected_core_minutes:,.1f}, used {self.used_core_minutes:,.1f} ({error:+.0%})"
         first = "" if self.first_trial_s is None else f", the first after {self.first_trial_s:,.0f} s"
         return (
-            f"sweep {spec_id}: efficiency {self.efficiency:.2f} ({self.trials} trials, {self.trial_wall_s:,.0f} s of "
-            f"trials in {self.sweep_s:,.0f} s × {self.slots} slot{'s' if self.slots != 1 else ''}{first}); "
+            f"sweep {spec_id}: efficiency {self.efficiency:.2f} ({self.trials} Tune trials: {self.trial_wall_s:,.0f} s "
+            f"in {self.sweep_s:,.0f} s × {self.slots} slot{'s' if self.slots != 1 else ''}{first}); "
             f"core-minutes {versus}, CPU time of the trials; {self.held_core_minutes:,.1f} held (wall × CPUs)"
         )
 

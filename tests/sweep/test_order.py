@@ -177,7 +177,7 @@ def test_the_efficiency_line_and_its_record_beside_the_results(tmp_path: Path) -
     run = SweepRun(20, 1530.0, 744.0, 796.0, 2, 1.0, 12.9)
     assert run.efficiency == pytest.approx(1530 / (796 * 2)) and run.used_core_minutes == pytest.approx(12.4)
     line = run.line("demo")
-    assert line.startswith("sweep demo: efficiency 0.96 (20 trials, 1,530 s of trials in 796 s × 2 slots)")
+    assert line.startswith("sweep demo: efficiency 0.96 (20 Tune trials: 1,530 s in 796 s × 2 slots)")
     assert "core-minutes projected 12.9, used 12.4 (-4%)" in line and "25.5 held" in line
     assert "the first" not in line  # a record without the first trial's start (written before it was kept)
     started = dataclasses.replace(run, first_trial_s=4.6).line("demo")
