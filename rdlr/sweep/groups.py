@@ -33,7 +33,7 @@ from rdlr.spec.jobs import Job
 from rdlr.sweep.order import grid_costs, runs_whole_grid
 from rdlr.sweep.plan import SweepPlan
 from rdlr.sweep.recovery import job_rows
-from rdlr.sweep.trial import JOB_CONSTANTS, POINT_CONFIG, POINT_JOB, POINT_SEEDS
+from rdlr.sweep.trial import POINT_CONFIG, POINT_JOB, POINT_SEEDS, job_constants
 
 TAIL_TRIALS_PER_SLOT = 2  # single-seed trials that end a grid group, per slot
 Scored = tuple[float, int, int, dict[str, Any], tuple[int, ...]]  # (seconds, job rank, grid index, point, seeds)
@@ -131,7 +131,7 @@ def _points_left(job: Job, rank: int, plan: SweepPlan, rows: list[Mapping[str, A
         done.setdefault(str(row["config_id"]), set()).add(int(row["seed"]))
     costs = grid_costs(plan, job)
     names = sorted(job.space)
-    constants = {key: getattr(job, key) for key in JOB_CONSTANTS}
+    constants = job_constants(job)
     stage1_trained: set[tuple[Any, ...]] = set()
     points = []
     for index, values in enumerate(itertools.product(*(job.space[name] for name in names))):

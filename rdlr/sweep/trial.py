@@ -21,7 +21,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ from rdlr.sweep.files import SweepFiles
 from rdlr.sweep.stage1_mirror import stage1_cache
 from rdlr.sweep.worker_rows import SplitKey, split_rows
 from rdlr.train import PreparedRows, TrainConfig, TrialData, run_trial
+
+if TYPE_CHECKING:
+    from rdlr.spec.jobs import Job
 
 JOB_CONSTANTS: tuple[str, ...] = tuple(k for k in CELL_KEYS if k != "features")  # fixed per Tuner, in its config
 REPEATER_INDEX = "__trial_index__"  # in the configs of sweeps started with one seed per trial (before issue 19)
@@ -61,6 +64,12 @@ class TrialContext:
     table_id: str
     labels: LabelSet = DEFAULT
     normalization: str = DEFAULT_NORMALIZATION
+
+
+def job_constants(job: Job) -> dict[str, str]:
+    """The job's constants (:data:`JOB_CONSTANTS`): merged into every config of its own Tuner, and part of each
+    point of a grid group's."""
+    return {key: getattr(job, key) for key in JOB_CONSTANTS}
 
 
 def point_of(config: Mapping[str, Any]) -> Mapping[str, Any]:

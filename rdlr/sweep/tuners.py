@@ -20,7 +20,7 @@ from rdlr.sweep.groups import GridGroup
 from rdlr.sweep.recovery import TUNER_STATE, finished_configs, set_aside, torn_state
 from rdlr.sweep.resources import TrialResources, trials_per_job
 from rdlr.sweep.sampling import make_sampler, optuna_space
-from rdlr.sweep.trial import GROUP_POINT, JOB_CONSTANTS, TrialContext, trainable_for
+from rdlr.sweep.trial import GROUP_POINT, TrialContext, job_constants, trainable_for
 
 METRIC = "val_ua"
 
@@ -50,7 +50,7 @@ class Tuners:
         """The job's Tuner, restored from its saved state when there is a whole one (then ``True``); a torn one
         (:func:`rdlr.sweep.recovery.torn_state`) is set aside and the job starts afresh."""
         trainable = self.trainables[(job.features, job.normalization)]
-        constants = _constants(job)
+        constants = job_constants(job)
         path = f"{self.files.tune_root}/{job.name}"
         torn = torn_state(self.files.storage.fs, path)
         if torn is None and tune.Tuner.can_restore(path):
@@ -89,7 +89,7 @@ class Tuners:
         )
         trainable = self.trainables[(job.features, job.normalization)]
         run_config = self._run_config(job.name, {"job": job.name, "features": job.features})
-        return tune.Tuner(trainable, param_space=_constants(job), tune_config=tune_config, run_config=run_config)
+        return tune.Tuner(trainable, param_space=job_constants(job), tune_config=tune_config, run_config=run_config)
 
     def afresh(self, job: Job) -> tune.Tuner:
         """A fresh Tuner for a job whose restored Tune state ended short of its rows: a trial suggested just before
@@ -172,8 +172,3 @@ def register_trainables(
             register_trainable(function.__name__, trainable)
             names[(features, normalization)] = function.__name__
     return names
-
-
-def _constants(job: Job) -> dict[str, str]:
-    """The job's constants, merged into every config of its Tuner."""
-    return {key: getattr(job, key) for key in JOB_CONSTANTS}
